@@ -1,0 +1,3 @@
+from detviewer.cli import main
+
+raise SystemExit(main())

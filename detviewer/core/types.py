@@ -1,0 +1,262 @@
+"""Central, Qt-free data types passed from detectors to views.
+
+All boxes are ``xyxy`` float32 in *original-image* pixels unless a name says otherwise.
+Arrays are numpy; adapters convert from torch before building these objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "Detections",
+    "AnchorSet",
+    "NMSParams",
+    "NMSStep",
+    "NMSTrace",
+    "Proposals",
+    "GridPrediction",
+    "Inference",
+]
+
+
+def _as_boxes(value, name: str) -> np.ndarray:
+    boxes = np.asarray(value, dtype=np.float32)
+    if boxes.size == 0:
+        return boxes.reshape(0, 4)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"{name} must have shape (N, 4), got {boxes.shape}")
+    return boxes
+
+
+def _as_vector(value, dtype, name: str, n: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=dtype).reshape(-1)
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have {n} entries to match the boxes, got {arr.shape[0]}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Parallel arrays describing N boxes.
+
+    xyxy (N, 4) float32, pixels; scores (N,) float32; labels (N,) int64 indexing
+    ``class_names`` (label 0 is "background" for torchvision-style models).
+    """
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        xyxy = _as_boxes(self.xyxy, "xyxy")
+        n = xyxy.shape[0]
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "scores", _as_vector(self.scores, np.float32, "scores", n))
+        object.__setattr__(self, "labels", _as_vector(self.labels, np.int64, "labels", n))
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+
+    @classmethod
+    def empty(cls, class_names: Sequence[str] = ()) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), tuple(class_names))
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def __getitem__(self, index) -> "Detections":
+        """Select by boolean mask, integer index array or slice; always returns Detections."""
+        if isinstance(index, (int, np.integer)):
+            index = [int(index)]
+        return Detections(self.xyxy[index], self.scores[index], self.labels[index], self.class_names)
+
+    def name_of(self, label: int) -> str:
+        """Human name of a class label; falls back to ``"class <n>"``."""
+        label = int(label)
+        if 0 <= label < len(self.class_names) and self.class_names[label]:
+            return self.class_names[label]
+        return f"class {label}"
+
+
+@dataclass(frozen=True, eq=False)
+class AnchorSet:
+    """The anchors (or SSD default boxes, or FCOS points) of one feature level.
+
+    boxes (K, 4) float32, xyxy, original-image pixels, in the generator's own order
+    (y, x, anchor) with K = feature_size[0] * feature_size[1] * anchors_per_location.
+    stride (sy, sx) is in model-input pixels. ``sizes`` / ``aspect_ratios`` describe
+    AnchorGenerator levels (aspect ratio = h / w); ``scales`` holds SSD's s_k (fraction
+    of the input size) where it applies.
+    """
+
+    level: int
+    boxes: np.ndarray
+    feature_size: tuple[int, int]
+    stride: tuple[float, float]
+    anchors_per_location: int
+    sizes: tuple[float, ...] = ()
+    aspect_ratios: tuple[float, ...] = ()
+    scales: tuple[float, ...] = ()
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        boxes = _as_boxes(self.boxes, "boxes")
+        object.__setattr__(self, "boxes", boxes)
+        h, w = self.feature_size
+        expected = int(h) * int(w) * int(self.anchors_per_location)
+        if boxes.shape[0] != expected:
+            raise ValueError(
+                f"level {self.level}: {boxes.shape[0]} boxes do not match a {h}x{w} map "
+                f"with {self.anchors_per_location} anchors per location ({expected})"
+            )
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+    def at_cell(self, y: int, x: int) -> np.ndarray:
+        """The anchors centred at feature cell (y, x): (anchors_per_location, 4)."""
+        h, w = self.feature_size
+        a = self.anchors_per_location
+        start = (int(y) * int(w) + int(x)) * a
+        return self.boxes[start:start + a]
+
+
+@dataclass(frozen=True)
+class NMSParams:
+    """The thresholds a model uses after its head (to replay its own NMS)."""
+
+    iou_threshold: float = 0.5
+    score_threshold: float = 0.0
+    class_agnostic: bool = False
+    max_detections: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class NMSStep:
+    """One step of greedy NMS.
+
+    kept: index (into the input) of the box kept at this step.
+    suppressed (M,) int64: input indices this box removed at this step.
+    ious (M,) float32: their IoU with ``kept``.
+    decayed / decayed_scores: Soft-NMS only - indices whose score was lowered and the new scores.
+    """
+
+    kept: int
+    suppressed: np.ndarray
+    ious: np.ndarray
+    decayed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    decayed_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    score: float = float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class NMSTrace:
+    """The full record of an NMS run.
+
+    order (N',) int64: input indices passing the score filter, by descending score.
+    steps: one NMSStep per kept box, in the order they were kept.
+    keep (K,) int64: kept input indices in descending (final) score order.
+    scores (N,) float32: final score of every input box (changed only by Soft-NMS).
+    """
+
+    order: np.ndarray
+    steps: tuple[NMSStep, ...]
+    keep: np.ndarray
+    scores: np.ndarray
+    iou_threshold: float
+    score_threshold: float
+    method: str = "hard"
+    class_agnostic: bool = False
+
+    def state_at(self, step: int) -> np.ndarray:
+        """State of every input box after ``step`` steps (0 = before any).
+
+        Returns (N,) int8: 0 pending, 1 kept, 2 suppressed, 3 filtered out by score.
+        """
+        n = self.scores.shape[0]
+        state = np.full(n, 3, np.int8)
+        state[self.order] = 0
+        for s in self.steps[:step]:
+            state[s.kept] = 1
+            state[s.suppressed] = 2
+        return state
+
+
+@dataclass(frozen=True, eq=False)
+class Proposals:
+    """Region proposals (RPN) with objectness, original-image pixels.
+
+    xyxy (N, 4) float32; objectness (N,) float32 in [0, 1], descending.
+    ``pre_nms_*`` hold the candidates before the RPN's own NMS (same format).
+    """
+
+    xyxy: np.ndarray
+    objectness: np.ndarray
+    pre_nms_xyxy: np.ndarray | None = None
+    pre_nms_objectness: np.ndarray | None = None
+    iou_threshold: float = 0.7
+
+    def __post_init__(self) -> None:
+        xyxy = _as_boxes(self.xyxy, "xyxy")
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "objectness", _as_vector(self.objectness, np.float32, "objectness", len(xyxy)))
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class GridPrediction:
+    """YOLOv1-style per-cell predictions, original-image pixels.
+
+    boxes (S, S, B, 4) float32 xyxy; confidence (S, S, B); class_probs (S, S, C);
+    raw (S, S, 5B + C) the head's output tensor for the layout view.
+    cell_size (h, w) in original-image pixels.
+    """
+
+    boxes: np.ndarray
+    confidence: np.ndarray
+    class_probs: np.ndarray
+    raw: np.ndarray
+    cell_size: tuple[float, float]
+
+    @property
+    def grid_size(self) -> int:
+        return int(self.boxes.shape[0])
+
+    @property
+    def boxes_per_cell(self) -> int:
+        return int(self.boxes.shape[2])
+
+
+@dataclass(frozen=True, eq=False)
+class Inference:
+    """Everything one model run produced, in original-image pixels.
+
+    detections: the model's own final output, unchanged.
+    candidates: the boxes its final NMS received (after its score filter), so that
+        ``nms_trace(candidates, iou=nms.iou_threshold)`` replays it.
+    image_size / input_size: (H, W) of the original frame and the resized model input;
+    scale (sy, sx) = input / original. timings: stage name -> milliseconds.
+    """
+
+    model_name: str
+    image_size: tuple[int, int]
+    detections: Detections
+    candidates: Detections
+    nms: NMSParams = NMSParams()
+    proposals: Proposals | None = None
+    anchors: tuple[AnchorSet, ...] = ()
+    grid: GridPrediction | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+    input_size: tuple[int, int] = (0, 0)
+    scale: tuple[float, float] = (1.0, 1.0)
+    request_id: int = -1
+
+    @property
+    def anchor_count(self) -> int:
+        return sum(len(a) for a in self.anchors)

@@ -1,0 +1,38 @@
+"""The interface every detector adapter implements (Qt-free)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import numpy as np
+
+from detviewer.core.types import Inference, NMSParams
+
+#: Callback for long operations (weight download, model build): (fraction 0..1 or None, message).
+ProgressCallback = Callable[["float | None", str], None]
+
+#: What a detector can show besides detections.
+CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid")
+
+
+class Detector(ABC):
+    """One loaded model. ``infer`` runs it once on an RGB frame and returns an Inference.
+
+    Attributes: ``name`` (registry name), ``class_names`` (index = label, 0 may be
+    "__background__"), ``device`` ("cpu" / "cuda"), ``capabilities`` (subset of CAPABILITIES),
+    ``nms`` (the model's own post-head NMS thresholds).
+    """
+
+    name: str = ""
+    class_names: tuple[str, ...] = ()
+    device: str = "cpu"
+    capabilities: frozenset[str] = frozenset()
+    nms: NMSParams = NMSParams()
+
+    @abstractmethod
+    def infer(self, image_rgb: np.ndarray) -> Inference:
+        """image_rgb (H, W, 3) uint8 RGB -> Inference in original-image pixels."""
+
+    def close(self) -> None:
+        """Release resources (GPU memory); the detector must not be used afterwards."""
