@@ -1,0 +1,171 @@
+"""Capture a torchvision detector's internals while its own ``forward`` runs.
+
+strategy: the model runs unchanged (its output is what the user sees); forward hooks on its own
+submodules time each stage and keep the anchors / feature-map sizes, and a recorder wrapped around
+``torchvision.ops.boxes.batched_nms`` (which every torchvision detector calls through
+``box_ops.batched_nms``) keeps the exact boxes, scores and labels each NMS received. Nothing is
+re-derived, so nothing can drift from what the model did.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torchvision.ops import boxes as box_ops
+
+_original_batched_nms = box_ops.batched_nms
+_local = threading.local()
+
+
+@dataclass
+class NMSCall:
+    """One call of batched_nms: inputs in model-input pixels and the indices it kept."""
+
+    stage: str
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    idxs: torch.Tensor
+    iou_threshold: float
+    keep: torch.Tensor
+
+
+@dataclass
+class Capture:
+    """What one forward pass revealed. Times are ``time.perf_counter()`` seconds."""
+
+    marks: list[tuple[str, float]] = field(default_factory=list)
+    nms_calls: list[NMSCall] = field(default_factory=list)
+    stage: str = "final"
+    image_sizes: list[tuple[int, int]] = field(default_factory=list)
+    padded_size: tuple[int, int] = (0, 0)
+    grid_sizes: list[tuple[int, int]] = field(default_factory=list)
+    anchors: torch.Tensor | None = None
+    proposals: torch.Tensor | None = None
+
+
+def _recording_batched_nms(boxes, scores, idxs, iou_threshold):
+    keep = _original_batched_nms(boxes, scores, idxs, iou_threshold)
+    capture: Capture | None = getattr(_local, "capture", None)
+    if capture is not None:
+        capture.nms_calls.append(
+            NMSCall(capture.stage, boxes.detach(), scores.detach(), idxs.detach(), float(iou_threshold), keep)
+        )
+    return keep
+
+
+# Installed once; it only records on a thread that is inside ``capturing`` and otherwise is the
+# original function, so other threads (a GUI replaying NMS, tests) are unaffected.
+box_ops.batched_nms = _recording_batched_nms
+
+
+class StageHooks:
+    """Forward hooks on a model's submodules that fill the active Capture.
+
+    ``stages`` maps a stage name to the submodule whose end marks the end of that stage.
+    ``anchor_generator`` is the model's own generator (AnchorGenerator / DefaultBoxGenerator).
+    ``nms_stages`` maps a submodule to the stage name its NMS calls should carry (e.g. the RPN).
+    """
+
+    def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
+                 transform: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
+                 proposal_module: nn.Module | None = None, sync_cuda: bool = False):
+        self._handles = []
+        self._sync = sync_cuda
+        for name, module in stages.items():
+            self._handles.append(module.register_forward_hook(self._end_of(name)))
+        for stage, module in (nms_stages or {}).items():
+            self._handles.append(module.register_forward_pre_hook(self._enter_stage(stage)))
+            self._handles.append(module.register_forward_hook(self._leave_stage()))
+        self._handles.append(transform.register_forward_hook(self._on_transform))
+        self._handles.append(anchor_generator.register_forward_pre_hook(self._on_anchor_inputs))
+        self._handles.append(anchor_generator.register_forward_hook(self._on_anchors))
+        if proposal_module is not None:
+            self._handles.append(proposal_module.register_forward_hook(self._on_proposals))
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    @staticmethod
+    def _capture() -> Capture | None:
+        return getattr(_local, "capture", None)
+
+    def _mark(self, name: str) -> None:
+        capture = self._capture()
+        if capture is None:
+            return
+        if self._sync:
+            torch.cuda.synchronize()
+        capture.marks.append((name, time.perf_counter()))
+
+    def _end_of(self, name: str):
+        def hook(_module, _inputs, _output):
+            self._mark(name)
+        return hook
+
+    def _enter_stage(self, stage: str):
+        def hook(_module, _inputs):
+            capture = self._capture()
+            if capture is not None:
+                capture.stage = stage
+        return hook
+
+    def _leave_stage(self):
+        def hook(_module, _inputs, _output):
+            capture = self._capture()
+            if capture is not None:
+                capture.stage = "final"
+        return hook
+
+    def _on_transform(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is None:
+            return
+        image_list = output[0]
+        capture.image_sizes = [tuple(int(v) for v in s) for s in image_list.image_sizes]
+        capture.padded_size = tuple(int(v) for v in image_list.tensors.shape[-2:])
+        self._mark("preprocess")
+
+    def _on_anchor_inputs(self, _module, inputs):
+        capture = self._capture()
+        if capture is not None:
+            capture.grid_sizes = [tuple(int(v) for v in f.shape[-2:]) for f in inputs[1]]
+
+    def _on_anchors(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is not None:
+            capture.anchors = output[0].detach()
+
+    def _on_proposals(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is not None:
+            capture.proposals = output[0][0].detach()
+
+
+@contextmanager
+def capturing():
+    """Collect hooks' and NMS records on this thread for the duration of the block."""
+    capture = Capture()
+    previous = getattr(_local, "capture", None)
+    _local.capture = capture
+    try:
+        yield capture
+    finally:
+        _local.capture = previous
+
+
+def stage_timings_ms(start: float, marks: list[tuple[str, float]], end: float) -> dict[str, float]:
+    """Turn ordered (stage, end time) marks into per-stage milliseconds; the rest is 'postprocess'."""
+    timings: dict[str, float] = {}
+    previous = start
+    for name, t in marks:
+        timings[name] = timings.get(name, 0.0) + (t - previous) * 1000.0
+        previous = t
+    timings["postprocess"] = timings.get("postprocess", 0.0) + (end - previous) * 1000.0
+    return timings

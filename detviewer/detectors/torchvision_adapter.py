@@ -1,0 +1,162 @@
+"""One adapter for every torchvision detector family: Faster R-CNN, RetinaNet, FCOS and SSD.
+
+It runs the model's own ``forward`` once per frame (see ``capture.py``) and turns what the hooks
+saw into an ``Inference`` in original-image pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.models.detection import FCOS, RetinaNet
+from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+from torchvision.models.detection.ssd import SSD
+from torchvision.models.detection.transform import resize_boxes
+
+from detviewer.core.anchors import anchor_sets
+from detviewer.core.types import AnchorSet, Detections, Inference, NMSParams, Proposals
+from detviewer.detectors.base import Detector
+from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
+from detviewer.errors import DetectorError
+
+
+def model_family(model: nn.Module) -> str:
+    """'rcnn', 'retinanet', 'fcos' or 'ssd'; raises DetectorError for anything else."""
+    if isinstance(model, GeneralizedRCNN):
+        return "rcnn"
+    if isinstance(model, RetinaNet):
+        return "retinanet"
+    if isinstance(model, FCOS):
+        return "fcos"
+    if isinstance(model, SSD):
+        return "ssd"
+    raise DetectorError(f"{type(model).__name__} is not a torchvision detection model this adapter knows.")
+
+
+def _final_nms_params(model: nn.Module, family: str) -> NMSParams:
+    head = model.roi_heads if family == "rcnn" else model
+    return NMSParams(
+        iou_threshold=float(head.nms_thresh),
+        score_threshold=float(head.score_thresh),
+        class_agnostic=False,
+        max_detections=int(head.detections_per_img),
+    )
+
+
+class TorchvisionDetector(Detector):
+    """Wraps a torchvision detection model (any of the four families) in eval mode.
+
+    class_names: index = label; torchvision COCO weights give 91 names with "__background__" at 0.
+    """
+
+    _CAPABILITIES = {
+        "rcnn": frozenset({"anchors", "proposals"}),
+        "retinanet": frozenset({"anchors"}),
+        "fcos": frozenset({"anchors"}),
+        "ssd": frozenset({"anchors", "default_boxes"}),
+    }
+
+    def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu"):
+        self.family = model_family(model)
+        self.name = name
+        self.class_names = tuple(class_names)
+        self.device = str(device)
+        self.capabilities = self._CAPABILITIES[self.family]
+        self.model = model.eval().to(self.device)
+        self.nms = _final_nms_params(self.model, self.family)
+        self._anchor_generator = self.model.rpn.anchor_generator if self.family == "rcnn" else self.model.anchor_generator
+        self._hooks = self._install_hooks()
+
+    def _install_hooks(self) -> StageHooks:
+        m = self.model
+        sync = self.device.startswith("cuda")
+        if self.family == "rcnn":
+            return StageHooks(
+                stages={"backbone": m.backbone, "rpn": m.rpn, "roi_heads": m.roi_heads},
+                anchor_generator=m.rpn.anchor_generator, transform=m.transform,
+                nms_stages={"rpn": m.rpn}, proposal_module=m.rpn, sync_cuda=sync,
+            )
+        return StageHooks(
+            stages={"backbone": m.backbone, "head": m.head, "anchors": m.anchor_generator},
+            anchor_generator=m.anchor_generator, transform=m.transform, sync_cuda=sync,
+        )
+
+    def close(self) -> None:
+        self._hooks.remove()
+        self.model = None
+        if self.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+
+    # -- inference ---------------------------------------------------------------------------
+    def infer(self, image_rgb: np.ndarray) -> Inference:
+        image = np.asarray(image_rgb)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DetectorError(f"expected an RGB uint8 image of shape (H, W, 3), got {image.dtype} {image.shape}")
+        height, width = image.shape[:2]
+        start = time.perf_counter()
+        with torch.inference_mode(), capturing() as capture:
+            tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1).float().div_(255.0)
+            to_tensor_done = time.perf_counter()
+            output = self.model([tensor])[0]
+            if self.device.startswith("cuda"):
+                torch.cuda.synchronize()
+        end = time.perf_counter()
+        timings = {"to_tensor": (to_tensor_done - start) * 1000.0}
+        timings.update(stage_timings_ms(to_tensor_done, capture.marks, end))
+        timings["total"] = (end - start) * 1000.0
+        return self._build_inference(output, capture, (height, width), timings)
+
+    def _build_inference(self, output: dict, capture: Capture, image_size: tuple[int, int],
+                         timings: dict[str, float]) -> Inference:
+        input_size = capture.image_sizes[0]
+        to_original = lambda boxes: resize_boxes(boxes, input_size, image_size)  # noqa: E731
+        detections = Detections(
+            output["boxes"].float().cpu().numpy(), output["scores"].float().cpu().numpy(),
+            output["labels"].cpu().numpy(), self.class_names,
+        )
+        final = [c for c in capture.nms_calls if c.stage == "final"]
+        if final:
+            call = final[-1]
+            candidates = Detections(
+                to_original(call.boxes.float()).cpu().numpy(), call.scores.float().cpu().numpy(),
+                call.idxs.cpu().numpy(), self.class_names,
+            )
+        else:
+            candidates = Detections.empty(self.class_names)
+        return Inference(
+            model_name=self.name,
+            image_size=image_size,
+            detections=detections,
+            candidates=candidates,
+            nms=self.nms,
+            proposals=self._proposals(capture, to_original),
+            anchors=self._anchor_sets(capture, to_original),
+            timings=timings,
+            device=self.device,
+            input_size=input_size,
+            scale=(input_size[0] / image_size[0], input_size[1] / image_size[1]),
+        )
+
+    def _proposals(self, capture: Capture, to_original) -> Proposals | None:
+        rpn_calls = [c for c in capture.nms_calls if c.stage == "rpn"]
+        if self.family != "rcnn" or not rpn_calls:
+            return None
+        call = rpn_calls[-1]
+        keep = call.keep[: self.model.rpn.post_nms_top_n()]
+        return Proposals(
+            xyxy=to_original(call.boxes[keep].float()).cpu().numpy(),
+            objectness=call.scores[keep].float().cpu().numpy(),
+            pre_nms_xyxy=to_original(call.boxes.float()).cpu().numpy(),
+            pre_nms_objectness=call.scores.float().cpu().numpy(),
+            iou_threshold=call.iou_threshold,
+        )
+
+    def _anchor_sets(self, capture: Capture, to_original) -> tuple[AnchorSet, ...]:
+        if capture.anchors is None:
+            return ()
+        boxes = to_original(capture.anchors.float()).cpu().numpy()
+        return anchor_sets(self._anchor_generator, boxes, capture.grid_sizes, capture.padded_size)

@@ -1,0 +1,264 @@
+"""Robust image decoding to RGB uint8 arrays (Qt-free, Pillow-based).
+
+``load_image(path)`` returns ``(H, W, 3) uint8``, RGB, C-contiguous, with the EXIF
+orientation already applied, or raises :class:`~detviewer.errors.ImageLoadError` whose
+message is one sentence naming the file and the reason.
+
+Decisions, so that every caller sees the same pixels:
+
+- Transparency is composited on **white** (what a browser shows on a white page), not
+  dropped: dropping alpha reveals whatever colour the encoder left under transparent
+  pixels, often black, which detectors then "see".
+- 16-bit samples are scaled with ``round(v * 255 / 65535)``, never clipped at 255.
+  32-bit integer and float grayscale (scientific TIFFs) are scaled to 0..255 by a rule
+  documented in :func:`_wide_gray_to_uint8`.
+- CMYK uses Pillow's conversion (no ICC colour management).
+- Multi-frame files (GIF, animated WebP, multi-page TIFF) give their first frame.
+- Pillow opens files lazily: the header (size, mode) is read first and images above
+  :data:`MAX_PIXELS` are refused before any pixel is decoded. Pillow never needs more than
+  4 bytes per pixel, and this module at most ~10 bytes per pixel at peak (decoded image,
+  converted copy, output array), so ``MAX_PIXELS`` = 100 MP keeps decoding near 1 GB.
+- ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` stays ``False`` so that a truncated file raises
+  instead of coming back half grey.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from detviewer.errors import ImageLoadError
+
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "list_images", "is_image_path"]
+
+#: Largest accepted image, in pixels (width * height): 100 MP, e.g. 10000 x 10000.
+MAX_PIXELS = 100_000_000
+
+#: Lower-case file suffixes treated as images when listing folders.
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif",
+    ".png", ".apng",
+    ".bmp", ".dib",
+    ".tif", ".tiff",
+    ".webp",
+    ".gif",
+    ".ppm", ".pgm", ".pbm", ".pnm",
+})
+
+_WHITE = (255, 255, 255)
+# round(v * 255 / 65535) for every 16-bit value: one lookup instead of wide temporaries.
+_LUT16 = np.round(np.arange(65536, dtype=np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+_MODES_WITH_ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to ``(H, W, 3) uint8`` RGB, C-contiguous.
+
+    Applies the EXIF orientation, composites transparency on white, scales 16-bit data
+    to 8-bit and takes the first frame of animations.
+
+    Raises ImageLoadError (one sentence) for a missing file, a folder, an empty file, a file
+    that is not an image, truncated or corrupt data, an image above MAX_PIXELS, or a file
+    that cannot be read (permission denied).
+    """
+    path = Path(path)
+    # Keep the project-wide guarantee even if some other module flipped it.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size == 0:
+                raise _error(path, "the file is empty")
+            image = _open_checked(path, fh)
+            try:
+                image.load()
+            except Image.DecompressionBombError:
+                raise _error(path, "the image is too large to decode safely") from None
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise _error(path, f"the file is truncated or corrupt ({_first_line(exc)})") from None
+            _apply_exif_orientation(image)
+            return _to_rgb_array(path, image)
+    except FileNotFoundError:
+        raise _error(path, "the file does not exist") from None
+    except IsADirectoryError:
+        raise _error(path, "it is a folder, not an image file") from None
+    except PermissionError:
+        raise _error(path, "permission denied") from None
+    except ImageLoadError:
+        raise
+    except MemoryError:
+        raise _error(path, "there is not enough memory to decode it") from None
+    except OSError as exc:
+        if path.is_dir():  # Windows reports folders as PermissionError/OSError
+            raise _error(path, "it is a folder, not an image file") from None
+        raise _error(path, f"it could not be read ({_first_line(exc)})") from None
+
+
+def _open_checked(path: Path, fh) -> Image.Image:
+    """Open lazily (header only) and refuse images above MAX_PIXELS before decoding."""
+    try:
+        with warnings.catch_warnings():
+            # We apply our own, documented limit below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(fh)
+    except Image.DecompressionBombError as exc:
+        size = _size_from_bomb_message(str(exc))
+        raise _error(path, f"the image{size} is larger than the {MAX_PIXELS:,}-pixel limit") from None
+    except UnidentifiedImageError:
+        raise _error(path, f"it is not an image file detviewer can read ({_sniff_kind(fh)})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise _error(path, f"the file is truncated or corrupt ({_first_line(exc)})") from None
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise _error(path, f"its header gives an empty size {width}x{height}")
+    if width * height > MAX_PIXELS:
+        raise _error(
+            path,
+            f"the image is {width}x{height} pixels, larger than the {MAX_PIXELS:,}-pixel limit",
+        )
+    return image
+
+
+def _apply_exif_orientation(image: Image.Image) -> None:
+    """Rotate/flip in place as the EXIF Orientation tag says; a broken EXIF block is ignored."""
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception:  # malformed EXIF must not make a decodable image unreadable
+        pass
+
+
+def _to_rgb_array(path: Path, image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to (H, W, 3) uint8 RGB."""
+    mode = image.mode
+    if mode.startswith("I;16"):
+        gray = _LUT16[np.asarray(image).astype(np.uint16, copy=False)]
+        return _gray_to_rgb(gray)
+    if mode in ("I", "F"):
+        return _gray_to_rgb(_wide_gray_to_uint8(np.asarray(image)))
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in _MODES_WITH_ALPHA:
+        rgba = image if mode == "RGBA" else image.convert("RGBA")
+        del image
+        out = Image.new("RGB", rgba.size, _WHITE)
+        out.paste(rgba, (0, 0), rgba)  # uses rgba's alpha band as the mask
+        del rgba
+        return _as_array(out)
+    if mode != "RGB":
+        try:
+            image = image.convert("RGB")
+        except ValueError:
+            raise _error(path, f"its colour mode {mode!r} cannot be converted to RGB") from None
+    return _as_array(image)
+
+
+def _as_array(image: Image.Image) -> np.ndarray:
+    array = np.asarray(image)
+    # np.asarray over Pillow may return a read-only view of a bytes object; callers draw
+    # into frames, so hand out a writable, C-contiguous array.
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C", copy=True)
+    return array
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def _wide_gray_to_uint8(values: np.ndarray) -> np.ndarray:
+    """32-bit int or float grayscale -> uint8.
+
+    strategy: the container does not say the bit depth, so infer it from the values:
+    floats within [0, 1] are scaled by 255; values within 0..255 are kept; integers
+    within 0..65535 are treated as 16-bit; anything else is stretched min..max.
+    """
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+    if finite.size == 0:
+        return np.zeros(values.shape, np.uint8)
+    lo, hi = float(finite.min()), float(finite.max())
+    if values.dtype.kind == "f" and lo >= 0.0 and hi <= 1.0:
+        scaled = values * 255.0
+    elif lo >= 0 and hi <= 255:
+        scaled = values
+    elif values.dtype.kind != "f" and lo >= 0 and hi <= 65535:
+        return _LUT16[values.astype(np.uint16)]
+    else:
+        scaled = (values - lo) * (255.0 / (hi - lo))
+    return np.clip(np.nan_to_num(np.rint(scaled), nan=0.0), 0, 255).astype(np.uint8)
+
+
+def _sniff_kind(fh) -> str:
+    """Short description of what a file that Pillow rejected seems to be."""
+    try:
+        fh.seek(0)
+        head = fh.read(512)
+    except OSError:
+        return "unrecognised format"
+    if b"\x00" not in head:
+        try:
+            head.decode("utf-8")
+            return "it contains text"
+        except UnicodeDecodeError:
+            pass
+    return "unrecognised format"
+
+
+def _size_from_bomb_message(message: str) -> str:
+    match = re.search(r"\((\d+) pixels\)", message)
+    return f" has {int(match.group(1)):,} pixels and" if match else ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0].rstrip(".") if text else type(exc).__name__
+
+
+def _error(path: Path, reason: str) -> ImageLoadError:
+    return ImageLoadError(f'Cannot read image "{path}": {reason}.')
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def is_image_path(path: str | os.PathLike) -> bool:
+    """True if the file name has one of IMAGE_EXTENSIONS (case-insensitive)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _natural_key(text: str) -> list:
+    """Sort key where digit runs compare as numbers: img2 < img10; case-insensitive."""
+    return [(0, int(part), part) if part.isdigit() else (1, 0, part.casefold())
+            for part in re.split(r"(\d+)", text) if part]
+
+
+def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (by extension), sorted naturally (img2 before img10).
+
+    Hidden files and folders (name starting with ".") are skipped. With ``recursive`` the
+    sub-folders are searched too and paths are sorted by their relative parts.
+    Raises ImageLoadError if ``folder`` is missing, not a folder or not readable.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageLoadError(f'Cannot list images in "{folder}": the folder does not exist.')
+    if not folder.is_dir():
+        raise ImageLoadError(f'Cannot list images in "{folder}": it is not a folder.')
+    found: list[Path] = []
+    try:
+        if recursive:
+            for root, dirs, files in os.walk(folder):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                found.extend(Path(root, f) for f in files if not f.startswith(".") and is_image_path(f))
+        else:
+            with os.scandir(folder) as entries:
+                found = [Path(e.path) for e in entries
+                         if not e.name.startswith(".") and is_image_path(e.name) and e.is_file()]
+    except PermissionError:
+        raise ImageLoadError(f'Cannot list images in "{folder}": permission denied.') from None
+    found = [p for p in found if p.is_file()]
+    return sorted(found, key=lambda p: [_natural_key(part) for part in p.relative_to(folder).parts])

@@ -1,0 +1,167 @@
+"""pyqtgraph items that draw a whole box set at once (one path per colour, cached until set_layer).
+
+``BoxSetItem`` strokes (and optionally fills) N rectangles; ``BoxLabelsItem`` writes one short
+text per box at a constant screen size. Both take a ``render.layers.BoxLayer``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+
+from detviewer.render.layers import MAX_LABELS, BoxLayer
+
+__all__ = ["BoxSetItem", "BoxLabelsItem", "rects_path"]
+
+_ANTIALIAS_LIMIT = 2000  # antialiasing thousands of faint boxes costs more than it shows
+
+
+def rects_path(xyxy: np.ndarray) -> QPainterPath:
+    """One QPainterPath of N closed rectangles; xyxy (N, 4) float, pixels."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return QPainterPath()
+    x1, y1, x2, y2 = xyxy.T
+    x = np.stack([x1, x2, x2, x1, x1], axis=1).ravel()
+    y = np.stack([y1, y1, y2, y2, y1], axis=1).ravel()
+    connect = np.ones((len(xyxy), 5), np.int32)
+    connect[:, -1] = 0  # do not join a rectangle to the next one
+    path = pg.arrayToQPath(x, y, connect=connect.ravel())
+    path.setFillRule(Qt.FillRule.WindingFill)
+    return path
+
+
+def _qcolor(rgb, alpha: int) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), int(alpha))
+
+
+class BoxSetItem(pg.GraphicsObject):
+    """Draws one BoxLayer: per distinct colour, one cached path and one ``drawPath`` call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layer: BoxLayer | None = None
+        self._groups: list[tuple[QPen, QBrush, QPainterPath]] | None = None
+        self._bounds = QRectF()
+
+    @property
+    def layer(self) -> BoxLayer | None:
+        return self._layer
+
+    def set_layer(self, layer: BoxLayer | None) -> None:
+        self.prepareGeometryChange()
+        self._layer = layer if layer is not None and len(layer) else None
+        self._groups = None
+        if self._layer is None:
+            self._bounds = QRectF()
+        else:
+            lo = self._layer.xyxy[:, :2].min(axis=0)
+            hi = self._layer.xyxy[:, 2:].max(axis=0)
+            self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+        self.update()
+
+    def _build(self) -> list[tuple[QPen, QBrush, QPainterPath]]:
+        layer = self._layer
+        groups = []
+        packed = layer.colors.astype(np.int64) @ np.array([65536, 256, 1], np.int64)
+        for key in np.unique(packed):
+            members = packed == key
+            rgb = layer.colors[np.argmax(members)]
+            pen = QPen(_qcolor(rgb, layer.alpha))
+            pen.setWidthF(layer.width)
+            pen.setCosmetic(True)  # width in screen pixels whatever the zoom
+            pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+            if layer.dashed:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            brush = QBrush(_qcolor(rgb, layer.fill_alpha)) if layer.fill_alpha else QBrush(Qt.BrushStyle.NoBrush)
+            groups.append((pen, brush, rects_path(layer.xyxy[members])))
+        return groups
+
+    def paint(self, painter: QPainter, *args) -> None:
+        if self._layer is None:
+            return
+        if self._groups is None:
+            self._groups = self._build()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(self._layer) <= _ANTIALIAS_LIMIT)
+        for pen, brush, path in self._groups:
+            painter.setPen(pen)
+            painter.setBrush(brush)
+            painter.drawPath(path)
+
+    def boundingRect(self) -> QRectF:
+        if self._bounds.isNull():
+            return QRectF()
+        # Cosmetic pens extend a few screen pixels beyond the geometry.
+        px = self.pixelLength(pg.Point(1, 0)) or 0.0
+        m = (self._layer.width + 2) * px if self._layer is not None else 0.0
+        return self._bounds.adjusted(-m, -m, m, m)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+
+class BoxLabelsItem(pg.GraphicsObject):
+    """Short texts ("dog 0.91", "IoU 0.63") above each box's top-left corner, constant screen size."""
+
+    def __init__(self, point_size: float = 9.0) -> None:
+        super().__init__()
+        self._font = QFont()
+        self._font.setPointSizeF(point_size)
+        self._metrics = QFontMetricsF(self._font)
+        self._anchors = np.zeros((0, 2), np.float64)
+        self._texts: tuple[str, ...] = ()
+        self._colors = np.zeros((0, 3), np.uint8)
+        self._widths = np.zeros(0)
+        self._bounds = QRectF()
+
+    def set_layer(self, layer: BoxLayer | None) -> None:
+        self.prepareGeometryChange()
+        if layer is None or not layer.labels:
+            self._anchors, self._texts = np.zeros((0, 2)), ()
+            self._bounds = QRectF()
+        else:
+            n = min(len(layer.labels), len(layer), MAX_LABELS)
+            self._anchors = layer.xyxy[:n, :2].astype(np.float64)
+            self._texts = tuple(layer.labels[:n])
+            self._colors = layer.colors[:n]
+            self._widths = np.array([self._metrics.horizontalAdvance(t) for t in self._texts]) + 6
+            lo, hi = self._anchors.min(axis=0), layer.xyxy[:n, 2:].max(axis=0)
+            self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+        self.update()
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return self._texts
+
+    def boundingRect(self) -> QRectF:
+        if not self._texts:
+            return QRectF()
+        # Text has a fixed size in screen pixels: convert its extent to item units at this zoom.
+        px = abs(self.pixelLength(pg.Point(1, 0)) or 1.0)
+        py = abs(self.pixelLength(pg.Point(0, 1)) or 1.0)
+        h = self._metrics.height() + 4
+        return self._bounds.adjusted(-2 * px, -2 * h * py, float(self._widths.max()) * px, 2 * h * py)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def paint(self, painter: QPainter, *args) -> None:
+        if not self._texts:
+            return
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        painter.setFont(self._font)
+        h = self._metrics.height() + 2
+        ascent = self._metrics.ascent()
+        for (x, y), text, rgb, w in zip(self._anchors, self._texts, self._colors, self._widths):
+            p = transform.map(QPointF(float(x), float(y)))
+            top = p.y() - h if p.y() - h >= 0 else p.y()  # inside the box when there is no room above
+            painter.fillRect(QRectF(p.x(), top, w, h), _qcolor(rgb, 215))
+            light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140
+            painter.setPen(QColor(0, 0, 0) if light else QColor(255, 255, 255))
+            painter.drawText(QPointF(p.x() + 3, top + 1 + ascent), text)
+        painter.restore()

@@ -1,0 +1,1 @@
+"""Training code for the demo detectors: data stream, YOLOv1 loss, COCO evaluation, training loop."""

@@ -1,0 +1,152 @@
+"""The training loop shared by the three demo detectors.
+
+Reproducible from a seed: the model's initialisation uses ``torch.manual_seed(seed)`` and batch
+``i`` is always scenes ``i * batch_size ...`` of the shapes stream with that seed. Progress lines
+report iterations, loss, images/s; a validation split (its own seed) is evaluated periodically and
+the held-out test split (another seed, never trained on) once at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from detviewer.datasets.shapes import ShapesConfig
+from detviewer.detectors.demo import DEMO_INPUT_SIZE, build_demo_model, save_checkpoint
+from detviewer.errors import DetviewerError
+from detviewer.training.data import fixed_split, training_batch
+from detviewer.training.evaluate import evaluate_predictor
+
+__all__ = ["TrainConfig", "DEFAULTS", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """One training run. ``seed`` drives both the initialisation and the training scenes."""
+
+    arch: str
+    out: Path
+    seed: int = 1
+    iterations: int = 3000
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    eval_every: int = 500
+    log_every: int = 20
+    val_seed: int = 2001
+    val_count: int = 100
+    test_seed: int = 1001
+    test_count: int = 300
+    image_size: int = 256
+    threads: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+#: Per-architecture defaults (the settings the shipped checkpoints were trained with).
+DEFAULTS: dict[str, dict] = {
+    "demo-frcnn": {"iterations": 3000, "batch_size": 8, "lr": 1e-3},
+    "demo-ssd": {"iterations": 4000, "batch_size": 16, "lr": 2e-3},
+    "demo-yolo": {"iterations": 5000, "batch_size": 32, "lr": 1e-3},
+}
+
+
+class TrainingError(DetviewerError):
+    """A training run was asked for something impossible (e.g. testing on its training seed)."""
+
+
+def _lr_factor(it: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 2 % of the base rate."""
+    if it < warmup:
+        return (it + 1) / warmup
+    progress = (it - warmup) / max(1, total - warmup)
+    return 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Callable]:
+    """(losses(images, targets) -> dict, predict(images) -> list[dict]) for one architecture."""
+    if arch == "demo-yolo":
+        from detviewer.detectors.yolo_v1 import predict_batch
+        from detviewer.training.yolo_loss import yolo_v1_loss
+
+        def losses(images, targets):
+            batch, scales = model.prepare(images)
+            scaled = [{"boxes": t["boxes"] * torch.tensor([s[1], s[0], s[1], s[0]]), "labels": t["labels"]}
+                      for t, s in zip(targets, scales)]
+            return yolo_v1_loss(model(batch), scaled, model.input_size, class_loss="ce")
+
+        return losses, lambda images: predict_batch(model, images)
+    return (lambda images, targets: model(images, targets)), (lambda images: model(images))
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
+    """Train, save the checkpoint to ``cfg.out`` (also after each evaluation) and return its meta."""
+    if cfg.seed in (cfg.val_seed, cfg.test_seed):
+        raise TrainingError(f"training seed {cfg.seed} must differ from the validation and test seeds.")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model = build_demo_model(cfg.arch)
+    step_losses, predict = _step_and_predict(cfg.arch, model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: _lr_factor(it, cfg.warmup, cfg.iterations))
+    data_cfg = ShapesConfig(size=cfg.image_size)
+    val_scenes = fixed_split(cfg.val_seed, cfg.val_count, data_cfg)
+    n_params = sum(p.numel() for p in params)
+    log(f"{cfg.arch}: {n_params / 1e6:.2f}M parameters, {cfg.iterations} iterations of {cfg.batch_size} "
+        f"images ({cfg.image_size} px), seed {cfg.seed}")
+
+    meta = {"input_size": DEMO_INPUT_SIZE[cfg.arch], "train_image_size": cfg.image_size, "params": n_params,
+            "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}}
+    start = last_time = time.perf_counter()
+    running, seen = {}, 0
+    for it in range(cfg.iterations):
+        images, targets = training_batch(cfg.seed, it, cfg.batch_size, data_cfg)
+        model.train()
+        losses = step_losses(images, targets)
+        loss = sum(losses.values())
+        if not torch.isfinite(loss):
+            raise TrainingError(f"{cfg.arch}: the loss became {loss.item()} at iteration {it}; lower --lr.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        optimizer.step()
+        schedule.step()
+        for k, v in losses.items():
+            running[k] = running.get(k, 0.0) + float(v)
+        seen += 1
+        if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
+            now = time.perf_counter()
+            speed = seen * cfg.batch_size / max(now - last_time, 1e-9)
+            terms = " ".join(f"{k.replace('loss_', '')} {v / seen:.3f}" for k, v in running.items())
+            eta = (now - start) / (it + 1) * (cfg.iterations - it - 1)
+            log(f"iter {it + 1}/{cfg.iterations} loss {sum(running.values()) / seen:.3f} ({terms}) "
+                f"{speed:.1f} img/s lr {optimizer.param_groups[0]['lr']:.2e} "
+                f"elapsed {(now - start) / 60:.1f} min eta {eta / 60:.1f} min")
+            running, seen, last_time = {}, 0, now
+        if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
+            model.eval()
+            stats = evaluate_predictor(predict, val_scenes)
+            meta["val"] = stats
+            log(f"val @ {it + 1}: " + " ".join(f"{k} {v:.3f}" for k, v in stats.items()))
+            save_checkpoint(cfg.out, cfg.arch, model, meta)
+            last_time = time.perf_counter()
+
+    train_seconds = time.perf_counter() - start
+    model.eval()
+    meta["val"] = evaluate_predictor(predict, val_scenes)
+    log("val (final): " + " ".join(f"{k} {v:.3f}" for k, v in meta["val"].items()))
+    test_scenes = fixed_split(cfg.test_seed, cfg.test_count, data_cfg)
+    meta["test"] = evaluate_predictor(predict, test_scenes)
+    meta["test_split"] = {"seed": cfg.test_seed, "count": cfg.test_count, "image_size": cfg.image_size}
+    meta["train_seconds"] = round(train_seconds, 1)
+    log(f"held-out test ({cfg.test_count} images, seed {cfg.test_seed}): "
+        + " ".join(f"{k} {v:.3f}" for k, v in meta["test"].items()))
+    save_checkpoint(cfg.out, cfg.arch, model, meta)
+    log(f"saved {cfg.out} after {train_seconds / 60:.1f} min of training")
+    return meta

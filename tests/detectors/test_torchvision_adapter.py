@@ -1,0 +1,140 @@
+"""The torchvision adapter against the models' own modules and hand-computed anchor tables."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from detviewer.core.anchors import run_generator
+from detviewer.detectors.registry import load_detector
+from detviewer.detectors.torchvision_adapter import TorchvisionDetector
+from detviewer.errors import DetectorError
+
+
+@pytest.fixture(scope="module")
+def frcnn(textured_image):
+    torch.manual_seed(0)
+    detector = load_detector("fasterrcnn_mobilenet_v3_large_320_fpn", weights="none", device="cpu")
+    detector.model.roi_heads.score_thresh = 0.0  # an untrained head scores low: keep candidates
+    return detector, detector.infer(textured_image)
+
+
+@pytest.fixture(scope="module")
+def ssd300(textured_image):
+    torch.manual_seed(0)
+    detector = load_detector("ssd300_vgg16", weights="none", device="cpu")
+    return detector, detector.infer(textured_image)
+
+
+def _replay(inference):
+    c = inference.candidates
+    keep = torchvision.ops.batched_nms(torch.from_numpy(c.xyxy), torch.from_numpy(c.scores),
+                                       torch.from_numpy(c.labels), inference.nms.iou_threshold)
+    return keep[: inference.nms.max_detections].numpy()
+
+
+@pytest.mark.parametrize("fixture", ["frcnn", "ssd300"])
+def test_replaying_the_final_nms_on_candidates_reproduces_the_models_detections(fixture, request):
+    _, inference = request.getfixturevalue(fixture)
+    assert len(inference.candidates) > len(inference.detections) > 0
+    keep = _replay(inference)
+    np.testing.assert_allclose(inference.candidates.xyxy[keep], inference.detections.xyxy, atol=1e-3)
+    np.testing.assert_array_equal(inference.candidates.labels[keep], inference.detections.labels)
+    np.testing.assert_allclose(inference.candidates.scores[keep], inference.detections.scores)
+
+
+def test_ssd300_default_boxes_per_scale_match_the_paper_table(ssd300):
+    _, inference = ssd300
+    counts = [len(a) for a in inference.anchors]
+    assert counts == [5776, 2166, 600, 150, 36, 4]
+    assert inference.anchor_count == 8732
+    assert [a.feature_size for a in inference.anchors] == [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
+    assert [a.anchors_per_location for a in inference.anchors] == [4, 6, 6, 6, 4, 4]
+    # s_k from torchvision's generator for SSD300: 0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05
+    assert inference.anchors[1].scales == pytest.approx((0.15, 0.33))
+
+
+def test_ssd300_first_default_box_is_where_the_formula_puts_it(ssd300):
+    _, inference = ssd300
+    # torchvision's SSD300 uses steps [8, 16, ...]: cell (0, 0) is centred at 0.5 * 8 / 300 of the
+    # image and its first box has side s_1 = 0.07 (clipping applies to the centre/size, not the corners).
+    h, w = inference.image_size
+    box = inference.anchors[0].at_cell(0, 0)[0]
+    cx, cy = 4 / 300 * w, 4 / 300 * h
+    expected = [cx - 0.035 * w, cy - 0.035 * h, cx + 0.035 * w, cy + 0.035 * h]
+    np.testing.assert_allclose(box, expected, rtol=1e-4, atol=1e-3)
+
+
+def test_rpn_anchors_at_cell_zero_match_hand_computed_base_anchors(frcnn):
+    _, inference = frcnn
+    level = inference.anchors[0]
+    assert level.anchors_per_location == 15
+    sy, sx = inference.scale
+    anchors_in_input_px = level.at_cell(0, 0) * np.array([sx, sy, sx, sy], np.float32)
+    # size 32: ratio 0.5 (h/w) -> w = 32/sqrt(.5) = 45.25, h = 22.63, rounded half-extents 23 and 11
+    # ratio 1 -> 16, 16; ratio 2 -> w = 22.63, h = 45.25 -> 11, 23 (torchvision rounds the base anchors)
+    expected = np.array([[-23, -11, 23, 11], [-16, -16, 16, 16], [-11, -23, 11, 23]], np.float32)
+    np.testing.assert_allclose(anchors_in_input_px[[0, 5, 10]], expected, atol=1e-3)
+    # the next cell is one stride further right
+    np.testing.assert_allclose(level.at_cell(0, 1)[5] - level.at_cell(0, 0)[5],
+                               np.array([32, 0, 32, 0]) / np.array([sx, sy, sx, sy]), rtol=1e-4)
+
+
+def test_anchor_counts_equal_the_generators_own_output(frcnn):
+    detector, inference = frcnn
+    generated = run_generator(detector.model.rpn.anchor_generator, inference.input_size,
+                              [a.feature_size for a in inference.anchors])
+    assert [len(a) for a in generated] == [len(a) for a in inference.anchors]
+    assert inference.anchor_count == 4725  # NOTES-torchvision: 320 px MobileNet FPN on 640x480
+
+
+def test_proposals_are_the_rpns_post_nms_output_with_objectness(frcnn):
+    detector, inference = frcnn
+    proposals = inference.proposals
+    assert 0 < len(proposals) <= detector.model.rpn.post_nms_top_n()
+    assert len(proposals.pre_nms_xyxy) >= len(proposals)
+    assert np.all(np.diff(proposals.objectness) <= 1e-6)
+    assert np.all((proposals.objectness >= 0) & (proposals.objectness <= 1))
+    h, w = inference.image_size
+    assert proposals.xyxy[:, [0, 2]].max() <= w + 1e-3 and proposals.xyxy[:, [1, 3]].max() <= h + 1e-3
+
+
+def test_inference_reports_sizes_stages_and_class_names(frcnn, textured_image):
+    detector, inference = frcnn
+    assert inference.image_size == textured_image.shape[:2]
+    assert inference.input_size == (320, 426)
+    assert inference.scale == pytest.approx((320 / 480, 426 / 640))
+    assert {"preprocess", "backbone", "rpn", "roi_heads", "postprocess", "total"} <= set(inference.timings)
+    assert inference.detections.class_names[1] == "person"  # COCO metadata, no download
+    assert inference.device == "cpu"
+    assert detector.capabilities == {"anchors", "proposals"}
+
+
+def test_infer_rejects_a_non_rgb_array_with_a_sentence(frcnn):
+    detector, _ = frcnn
+    with pytest.raises(DetectorError, match="RGB uint8"):
+        detector.infer(np.zeros((10, 10), np.uint8))
+
+
+def test_wrapping_something_that_is_not_a_detector_is_refused():
+    with pytest.raises(DetectorError, match="not a torchvision detection model"):
+        TorchvisionDetector(torch.nn.Linear(2, 2), name="x", class_names=[])
+
+
+def test_nms_recording_does_not_affect_other_callers():
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32)
+    keep = torchvision.ops.boxes.batched_nms(boxes, torch.tensor([0.9, 0.8, 0.7]), torch.zeros(3, dtype=torch.int64), 0.5)
+    assert keep.tolist() == [0, 2]
+
+
+def test_retinanet_generator_gives_the_documented_count_and_sizes():
+    # NOTES-torchvision: 640x480 -> 800x1066 input (padded 800x1088): 163,206 and 18,134.
+    grids = [(100, 136), (50, 68), (25, 34), (13, 17), (7, 9)]
+    retina = torchvision.models.detection.retinanet_resnet50_fpn(weights=None, weights_backbone=None)
+    sets = run_generator(retina.anchor_generator, (800, 1088), grids)
+    assert sum(len(s) for s in sets) == 163206
+    assert sets[0].sizes == (32, 40, 50)  # int(32 * 2 ** (k / 3)), k = 0, 1, 2
+    assert sets[0].stride == (8.0, 8.0)
+    assert math.isclose(sets[3].stride[0], 800 // 13)
