@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     for key, value in settings.items():
         if value != DEFAULTS[args.model].get(key):
             command += [f"--{key.replace('_', '-')}", str(value)]
+    if args.threads != 2:
+        command += ["--threads", str(args.threads)]
     meta = train(cfg, log=lambda line: print(line, flush=True))
     if not args.no_manifest:
         manifest = update_manifest(args.out, args.model, meta, shlex.join(command))

@@ -11,9 +11,16 @@ import numpy as np
 import torch
 from torchvision import ops
 
-__all__ = ["as_tensor", "box_iou_np", "box_area", "clip_boxes", "to_xyxy", "from_xyxy"]
+__all__ = ["as_numpy", "as_tensor", "box_iou_np", "box_area", "clip_boxes", "to_xyxy", "from_xyxy"]
 
 _FORMATS = ("xyxy", "xywh", "cxcywh")
+
+
+def as_numpy(value) -> np.ndarray:
+    """A numpy array from a numpy array, list or torch tensor on any device (copied to the CPU)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
 def as_tensor(value, dtype: torch.dtype | None = None) -> torch.Tensor:
@@ -21,7 +28,7 @@ def as_tensor(value, dtype: torch.dtype | None = None) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu()
     else:
-        tensor = torch.as_tensor(np.asarray(value))
+        tensor = torch.as_tensor(np.ascontiguousarray(value))
     return tensor if dtype is None else tensor.to(dtype)
 
 

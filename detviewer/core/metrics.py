@@ -184,6 +184,7 @@ def evaluate_coco(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num
     """
     from detviewer.core.coco_eval import evaluate_bbox
 
+    _check_indices(gt, dt, num_images, num_categories)
     return evaluate_bbox(gt, dt, num_images, num_categories)
 
 
@@ -195,5 +196,15 @@ def evaluate_voc(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_
     """
     from detviewer.core.voc_eval import evaluate_voc_ap
 
+    _check_indices(gt, dt, num_images, num_categories)
     return evaluate_voc_ap(gt, dt, num_images, num_categories, use_07_metric=use_07_metric,
                            iou_threshold=iou_threshold)
+
+
+def _check_indices(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> None:
+    for name, boxes in (("ground truth", gt), ("detections", dt)):
+        if len(boxes) and not (0 <= boxes.image_index.min() and boxes.image_index.max() < num_images
+                               and 0 <= boxes.category_index.min()
+                               and boxes.category_index.max() < num_categories):
+            raise ValueError(f"{name}: image / category indices must lie in [0, {num_images}) "
+                             f"and [0, {num_categories})")

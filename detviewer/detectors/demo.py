@@ -25,7 +25,7 @@ from detviewer.errors import CheckpointError, DetectorError
 
 __all__ = [
     "DEMO_CLASSES", "DEMO_MODELS", "DEMO_INPUT_SIZE", "CHECKPOINT_FORMAT",
-    "build_demo_model", "checkpoint_path", "save_checkpoint", "load_checkpoint", "load_demo_detector",
+    "build_demo_model", "checkpoint_path", "shipped_checkpoint", "save_checkpoint", "load_checkpoint", "load_demo_detector",
 ]
 
 #: Labels shared by the three demos: 0 is background, 1..6 the shapes.
@@ -147,6 +147,12 @@ def checkpoint_path(arch: str) -> Path:
     from detviewer.resources import models_dir
 
     return models_dir() / f"{arch}.pt"
+
+
+def shipped_checkpoint(arch: str) -> Path | None:
+    """The shipped checkpoint file of ``arch`` if it is present, else None."""
+    path = checkpoint_path(arch)
+    return path if path.is_file() else None
 
 
 def save_checkpoint(path: str | Path, arch: str, model: nn.Module, meta: dict) -> None:

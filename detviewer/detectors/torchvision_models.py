@@ -63,15 +63,7 @@ def load_checkpoint_file(name: str, path: Path, device: str, progress=None):
 
     if progress is not None:
         progress(None, f"Reading {path.name}")
-    checkpoint = load_checkpoint(path)
-    if checkpoint.format == "detviewer-demo":
-        from detviewer.detectors.demo import load_demo_detector
-
-        return load_demo_detector(checkpoint.architecture, str(path), device)
-    arch = checkpoint.architecture or name
-    if checkpoint.architecture and checkpoint.architecture != name and not _same_weights_layout(name, arch):
-        raise CheckpointError(f"{path.name} holds {checkpoint.architecture} weights, not {name}; "
-                              f"choose --model {checkpoint.architecture}.")
+    checkpoint = load_checkpoint(path, architecture=name)
     num_classes = checkpoint.num_classes
     if num_classes is None:
         raise CheckpointError(f"{path.name}: could not tell the number of classes from the detection head.")
@@ -86,12 +78,6 @@ def load_checkpoint_file(name: str, path: Path, device: str, progress=None):
     except RuntimeError as exc:
         raise CheckpointError(f"{path.name} does not fit {name}: {_first_line(exc)}.") from None
     return TorchvisionDetector(model, name=name, class_names=names, device=device)
-
-
-def _same_weights_layout(a: str, b: str) -> bool:
-    # The 320 variant of the MobileNet Faster R-CNN differs only in its input size.
-    pair = {"fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn"}
-    return {a, b} == pair
 
 
 def _first_line(exc: Exception) -> str:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QCursor
-from PySide6.QtWidgets import QLabel, QToolTip
 
-from detviewer.render.items import BoxLabelsItem, BoxSetItem
-from detviewer.render.layers import LAYER_NAMES, BoxLayer
+
+def _import_pyqtgraph():
+    # pyqtgraph's RawImageWidget (unused here) imports cuda-python when it is installed, which
+    # costs ~0.1 s of start-up; hide it during this import only (torch may still load it later).
+    hide = "cuda.bindings" not in sys.modules
+    if hide:
+        sys.modules["cuda.bindings"] = None
+    try:
+        import pyqtgraph
+    finally:
+        if hide and sys.modules.get("cuda.bindings", 0) is None:
+            del sys.modules["cuda.bindings"]
+    return pyqtgraph
+
+
+pg = _import_pyqtgraph()
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal  # noqa: E402
+from PySide6.QtGui import QColor, QCursor  # noqa: E402
+from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
+
+from detviewer.render.items import BoxLabelsItem, BoxSetItem  # noqa: E402
+from detviewer.render.layers import LAYER_NAMES, BoxLayer  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
 
@@ -27,6 +44,10 @@ class Canvas(pg.GraphicsView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self._hint = QLabel(EMPTY_HINT, self)
+        self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._hint.setStyleSheet("color: #c8c8c8; font-size: 15px; background: transparent;")
+        self._hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setBackground(QColor(38, 38, 42))
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.setCentralItem(self.view)
@@ -43,10 +64,6 @@ class Canvas(pg.GraphicsView):
         self._layers: list[BoxLayer] = []
         self._image_size: tuple[int, int] | None = None
         self.describe: Callable[[int], str] | None = None
-        self._hint = QLabel(EMPTY_HINT, self)
-        self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._hint.setStyleSheet("color: #c8c8c8; font-size: 15px; background: transparent;")
-        self._hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -135,4 +152,6 @@ class Canvas(pg.GraphicsView):
         self._place_hint()
 
     def _place_hint(self) -> None:
+        if getattr(self, "_hint", None) is None:  # resize events arrive during GraphicsView.__init__
+            return
         self._hint.setGeometry(0, 0, self.width(), self.height())

@@ -99,6 +99,7 @@ class InferenceWorker(QObject):
         self._model_request: ModelRequest | None = None
         self._stopping = False
         self._next_id = 0
+        self._last_job: tuple[int, Frame] | None = None
         self.detector = None
         self.busy = False
         self.calls = 0  # detector.infer calls (tests check sliders never re-run the model)
@@ -181,6 +182,7 @@ class InferenceWorker(QObject):
             note = "untrained model: random weights, its boxes mean nothing"
         self.detector = detector
         self._warm_up_replay_imports()
+        self._rerun_last_frame()
         self.model_loaded.emit(LoadedModel(
             name=getattr(detector, "name", request.name) or request.name, weights=weights,
             device=str(getattr(detector, "device", "cpu")), class_names=tuple(getattr(detector, "class_names", ())),
@@ -200,6 +202,14 @@ class InferenceWorker(QObject):
         detector = self._loader(FALLBACK_MODEL, "none", device, self._progress)
         return detector, "none", "untrained model (no demo model shipped yet): its boxes mean nothing"
 
+    def _rerun_last_frame(self) -> None:
+        # The frame on screen was answered by the previous model (or none): answer it again.
+        with self._cond:
+            if self._frame is None and self._last_job is not None:
+                self._next_id += 1
+                generation, frame = self._last_job
+                self._frame = (self._next_id, generation, frame, time.perf_counter())
+
     @staticmethod
     def _warm_up_replay_imports() -> None:
         # Import the NMS replay here so the GUI thread never blocks on an import lock later.
@@ -209,6 +219,7 @@ class InferenceWorker(QObject):
             pass
 
     def _infer(self, request_id: int, generation: int, frame: Frame, submitted: float) -> None:
+        self._last_job = (generation, frame)
         detector = self.detector
         inference, error, infer_ms = None, "", 0.0
         if detector is not None:

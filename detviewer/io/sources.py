@@ -284,6 +284,15 @@ class VideoFileSource(_StreamingMixin):
                 self.position = int(index)
             return self._decode_locked()
 
+    def seek(self, index: int) -> None:
+        """Make ``index`` the next frame that playback decodes."""
+        import cv2
+
+        with self._lock:
+            if index != self.position:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+                self.position = int(index)
+
     def _decode_locked(self) -> Frame:
         import cv2
 

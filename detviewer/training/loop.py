@@ -50,7 +50,7 @@ class TrainConfig:
 
 #: Per-architecture defaults (the settings the shipped checkpoints were trained with).
 DEFAULTS: dict[str, dict] = {
-    "demo-frcnn": {"iterations": 3000, "batch_size": 8, "lr": 1e-3},
+    "demo-frcnn": {"iterations": 1800, "batch_size": 8, "lr": 1e-3},
     "demo-ssd": {"iterations": 4000, "batch_size": 16, "lr": 2e-3},
     "demo-yolo": {"iterations": 5000, "batch_size": 32, "lr": 1e-3},
 }
@@ -78,7 +78,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
             batch, scales = model.prepare(images)
             scaled = [{"boxes": t["boxes"] * torch.tensor([s[1], s[0], s[1], s[0]]), "labels": t["labels"]}
                       for t, s in zip(targets, scales)]
-            return yolo_v1_loss(model(batch), scaled, model.input_size, class_loss="ce")
+            return yolo_v1_loss(model(batch), scaled, model.input_size, model.boxes_per_cell, class_loss="ce")
 
         return losses, lambda images: predict_batch(model, images)
     return (lambda images, targets: model(images, targets)), (lambda images: model(images))
@@ -118,7 +118,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
         optimizer.step()
         schedule.step()
         for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + float(v)
+            running[k] = running.get(k, 0.0) + float(v.detach())
         seen += 1
         if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
             now = time.perf_counter()

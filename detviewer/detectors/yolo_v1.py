@@ -1,0 +1,204 @@
+"""A small YOLOv1-style detector: S x S grid, B boxes per cell, C classes, output S x S x (5B + C).
+
+Output layout per cell (the head's raw tensor): for each box b, ``(tx, ty, tw, th, tc)`` at
+``5b .. 5b + 4``, then ``C`` class logits. Decoding (YOLOv1's parametrisation, with sigmoids
+to keep every quantity in its range):
+
+- centre ``x = (col + sigmoid(tx)) / S * W``, ``y = (row + sigmoid(ty)) / S * H`` (offset in the cell)
+- size ``w = sigmoid(tw)**2 * W``, ``h = sigmoid(th)**2 * H`` (the net predicts sqrt(w / W))
+- confidence ``sigmoid(tc)`` (trained towards the IoU with the object, as in the paper)
+- class probabilities ``softmax(logits)`` per cell (one class per cell)
+
+A box's score is its confidence times its cell's best class probability; boxes above the score
+threshold are the NMS candidates, and torchvision's ``batched_nms`` (per class) gives the detections.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import batched_nms
+
+from detviewer.core.types import Detections, GridPrediction, Inference, NMSParams
+from detviewer.detectors.base import Detector
+from detviewer.errors import DetectorError
+
+__all__ = ["YoloV1", "decode_grid", "select_candidates", "predict_batch", "YoloV1Detector"]
+
+_MEAN = (0.50, 0.52, 0.51)
+_STD = (0.24, 0.25, 0.26)
+
+
+def _conv(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.LeakyReLU(0.1, inplace=True))
+
+
+class YoloV1(nn.Module):
+    """Conv backbone (stride 32) + a 1x1 head to ``(N, S, S, 5B + C)``.
+
+    Input (N, 3, input_size, input_size) float 0..1 (use :meth:`prepare`); input_size = 32 * S.
+    A passthrough folds the stride-16 map into the 7x7 map (space-to-depth) for finer localisation
+    of small objects.
+    """
+
+    def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2, input_size: int = 224):
+        super().__init__()
+        if input_size != 32 * grid_size:
+            raise ValueError(f"input_size must be 32 * grid_size = {32 * grid_size}, got {input_size}")
+        self.num_classes, self.grid_size, self.boxes_per_cell = num_classes, grid_size, boxes_per_cell
+        self.input_size = input_size
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.to_stride16 = nn.Sequential(
+            _conv(3, 24, 2), _conv(24, 48, 2), _conv(48, 48), _conv(48, 96, 2), _conv(96, 96),
+            _conv(96, 160, 2), _conv(160, 160))
+        self.to_stride32 = nn.Sequential(_conv(160, 256, 2), _conv(256, 256))
+        self.passthrough = _conv(160, 32, k=1)
+        self.fuse = _conv(256 + 4 * 32, 256)
+        self.head = nn.Conv2d(256, 5 * boxes_per_cell + num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, 3, input_size, input_size) float 0..1 -> raw (N, S, S, 5B + C)."""
+        x = (x - self.mean) / self.std
+        c16 = self.to_stride16(x)
+        c32 = self.to_stride32(c16)
+        fine = F.pixel_unshuffle(self.passthrough(c16), 2)
+        out = self.head(self.fuse(torch.cat([c32, fine], dim=1)))
+        return out.permute(0, 2, 3, 1).contiguous()
+
+    def prepare(self, images: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[float, float]]]:
+        """Resize images (3, H, W) float 0..1 to the input size.
+
+        Returns the batch (N, 3, S*32, S*32) and per image scale (sy, sx) = input / original.
+        """
+        size = self.input_size
+        batch = torch.stack([F.interpolate(im[None], size=(size, size), mode="bilinear", align_corners=False,
+                                           antialias=True)[0] if im.shape[-2:] != (size, size) else im
+                             for im in images])
+        scales = [(size / im.shape[-2], size / im.shape[-1]) for im in images]
+        return batch, scales
+
+
+def decode_grid(raw: torch.Tensor, boxes_per_cell: int, input_size: tuple[int, int]):
+    """Decode the head's output.
+
+    raw (..., S, S, 5B + C); input_size (H, W) of the model input.
+    Returns boxes (..., S, S, B, 4) xyxy input pixels (clipped to the input), confidence
+    (..., S, S, B) and class_probs (..., S, S, C).
+    """
+    s = raw.shape[-2]
+    b = boxes_per_cell
+    h, w = float(input_size[0]), float(input_size[1])
+    box_part = raw[..., : 5 * b].reshape(*raw.shape[:-1], b, 5)
+    t = torch.sigmoid(box_part)
+    cols = torch.arange(s, dtype=raw.dtype, device=raw.device).view(1, s, 1)
+    rows = torch.arange(s, dtype=raw.dtype, device=raw.device).view(s, 1, 1)
+    cx = (cols + t[..., 0]) / s * w
+    cy = (rows + t[..., 1]) / s * h
+    bw = t[..., 2] ** 2 * w
+    bh = t[..., 3] ** 2 * h
+    boxes = torch.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], dim=-1)
+    boxes = torch.stack([boxes[..., 0].clamp(0, w), boxes[..., 1].clamp(0, h),
+                         boxes[..., 2].clamp(0, w), boxes[..., 3].clamp(0, h)], dim=-1)
+    class_probs = torch.softmax(raw[..., 5 * b:], dim=-1)
+    return boxes, t[..., 4], class_probs
+
+
+def select_candidates(boxes: torch.Tensor, confidence: torch.Tensor, class_probs: torch.Tensor,
+                      score_threshold: float):
+    """One image's boxes (S, S, B, 4), confidence (S, S, B), class_probs (S, S, C) -> candidates.
+
+    Each box takes its cell's best class (labels 1..C, 0 is background); score = confidence x
+    that probability. Returns (boxes (K, 4), scores (K,), labels (K,) int64) with score >
+    ``score_threshold``, in cell order (row, col, box).
+    """
+    best_prob, best_class = class_probs.max(dim=-1)
+    scores = (confidence * best_prob[..., None]).reshape(-1)
+    labels = (best_class[..., None].expand_as(confidence) + 1).reshape(-1)
+    flat = boxes.reshape(-1, 4)
+    widths, heights = flat[:, 2] - flat[:, 0], flat[:, 3] - flat[:, 1]
+    keep = (scores > score_threshold) & (widths > 0) & (heights > 0)
+    return flat[keep], scores[keep], labels[keep].long()
+
+
+def _nms(boxes, scores, labels, nms: NMSParams) -> torch.Tensor:
+    if nms.class_agnostic:
+        labels = torch.zeros_like(labels)
+    keep = batched_nms(boxes, scores, labels, nms.iou_threshold)
+    return keep if nms.max_detections is None else keep[: nms.max_detections]
+
+
+DEFAULT_NMS = NMSParams(iou_threshold=0.5, score_threshold=0.05, class_agnostic=False, max_detections=100)
+
+
+@torch.inference_mode()
+def predict_batch(model: YoloV1, images: list[torch.Tensor], nms: NMSParams = DEFAULT_NMS) -> list[dict]:
+    """torchvision-style predictions for images (3, H, W) float 0..1: boxes in each image's pixels."""
+    batch, scales = model.prepare(images)
+    raw = model(batch)
+    size = (model.input_size, model.input_size)
+    boxes, conf, probs = decode_grid(raw, model.boxes_per_cell, size)
+    results = []
+    for i, (sy, sx) in enumerate(scales):
+        cand_boxes, scores, labels = select_candidates(boxes[i], conf[i], probs[i], nms.score_threshold)
+        cand_boxes = cand_boxes / torch.tensor([sx, sy, sx, sy])
+        keep = _nms(cand_boxes, scores, labels, nms)
+        results.append({"boxes": cand_boxes[keep], "scores": scores[keep], "labels": labels[keep]})
+    return results
+
+
+class YoloV1Detector(Detector):
+    """Detector adapter for :class:`YoloV1`: final detections, NMS candidates and the grid view."""
+
+    capabilities = frozenset({"grid"})
+
+    def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names=(), device: str = "cpu",
+                 nms: NMSParams = DEFAULT_NMS):
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise DetectorError(f"{name} cannot run on {device}: no CUDA device is available.")
+        self.model = model.eval().to(device)
+        self.name, self.class_names, self.device, self.nms = name, tuple(class_names), device, nms
+
+    @torch.inference_mode()
+    def infer(self, image_rgb: np.ndarray) -> Inference:
+        """image_rgb (H, W, 3) uint8 -> Inference; boxes in original-image pixels."""
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise DetectorError(f"{self.name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
+        t0 = time.perf_counter()
+        h, w = image_rgb.shape[:2]
+        image = torch.from_numpy(np.ascontiguousarray(image_rgb)).to(self.device).permute(2, 0, 1).float() / 255.0
+        batch, ((sy, sx),) = self.model.prepare([image])
+        t1 = time.perf_counter()
+        raw = self.model(batch)[0]
+        if self.device != "cpu":
+            torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        size = (self.model.input_size, self.model.input_size)
+        boxes, conf, probs = decode_grid(raw, self.model.boxes_per_cell, size)
+        to_original = torch.tensor([sx, sy, sx, sy], device=boxes.device)
+        boxes = boxes / to_original
+        cand_boxes, scores, labels = select_candidates(boxes, conf, probs, self.nms.score_threshold)
+        # NMS on exactly the float32 arrays stored as candidates, so a replay reproduces it
+        cand_boxes, scores = cand_boxes.float().cpu(), scores.float().cpu()
+        labels = labels.cpu()
+        keep = _nms(cand_boxes, scores, labels, self.nms)
+        t3 = time.perf_counter()
+        candidates = Detections(cand_boxes.numpy(), scores.numpy(), labels.numpy(), self.class_names)
+        s = self.model.grid_size
+        grid = GridPrediction(boxes=boxes.cpu().numpy(), confidence=conf.cpu().numpy(),
+                              class_probs=probs.cpu().numpy(), raw=raw.cpu().numpy(),
+                              cell_size=(h / s, w / s))
+        return Inference(
+            model_name=self.name, image_size=(h, w), detections=candidates[keep.numpy()],
+            candidates=candidates, nms=self.nms, grid=grid,
+            timings={"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
+            device=self.device, input_size=size, scale=(float(sy), float(sx)),
+        )
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,122 @@
+"""``detviewer [PATH ...] [--model NAME] ...``: open the window first, then load the model in the background.
+
+Nothing here (or in what the window imports) imports torch: the worker thread does that while
+the window is already on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+__all__ = ["build_parser", "run"]
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="detviewer", description="Open the detviewer window on images, folders, a video or a camera.")
+    parser.add_argument("paths", nargs="*", help="image files, folders or one video file")
+    parser.add_argument("--model", default=None, help="detector name (see 'detviewer models'); default: the demo model")
+    parser.add_argument("--weights", default=None, help="default, coco, none, or a checkpoint file")
+    parser.add_argument("--device", default=None, help="auto, cpu or cuda")
+    parser.add_argument("--camera", type=int, default=None, metavar="N", help="open webcam N")
+    parser.add_argument("--screenshot", default=None, metavar="OUT.png",
+                        help="wait for the first result, save an image of the window and exit")
+    parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
+    parser.add_argument("--size", default=None, metavar="WxH", help="window size, e.g. 1400x860")
+    parser.add_argument("--settings", default=None, help=argparse.SUPPRESS)  # an .ini file instead of the user's
+    parser.add_argument("--exit-after-show", action="store_true", help=argparse.SUPPRESS)  # startup benchmark
+    return parser
+
+
+def _initial_request(args, settings):
+    from detviewer.gui.settings import load_model_request
+    from detviewer.gui.worker import ModelRequest
+
+    saved = load_model_request(settings)
+    if args.model is None and args.weights is None and args.device is None:
+        return saved
+    return ModelRequest(
+        name=args.model or (saved.name if args.weights is None else saved.name),
+        weights=args.weights or ("default" if args.model else saved.weights),
+        device=args.device or saved.device,
+    )
+
+
+def run(args) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from detviewer.errors import DetviewerError
+    from detviewer.gui.settings import APPLICATION, ORGANIZATION, open_settings
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+
+    from detviewer.gui.main_window import MainWindow
+
+    window = MainWindow(settings=open_settings(args.settings), defer_build=True)
+    if args.size:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise DetviewerError(f"--size {args.size!r} is not WIDTHxHEIGHT, e.g. 1400x860.") from None
+        window.resize(w, h)
+    window.show()
+    app.processEvents()
+    visible_at = time.time()
+    window.build()
+    app.processEvents()
+    if args.exit_after_show:
+        print(f"visible_at={visible_at:.6f} built_at={time.time():.6f} torch_imported={'torch' in sys.modules}",
+              flush=True)
+        window.shutdown()
+        return 0
+
+    result = {"rc": 0}
+    if args.screenshot:
+        window.screenshot_on_first_result(args.screenshot)
+
+        def done(ok: bool, message: str) -> None:
+            if message:
+                print(f"error: {message}", file=sys.stderr)
+            result["rc"] = 0 if ok else 1
+            if ok:
+                print(f"saved {args.screenshot}")
+
+        window.screenshot_done.connect(done)
+
+        def give_up() -> None:
+            print(f"error: no result within {args.timeout:.0f} s; no screenshot saved.", file=sys.stderr)
+            result["rc"] = 1
+            window.close()
+
+        QTimer.singleShot(int(args.timeout * 1000), give_up)
+
+    # Open what was asked (or the demo images), then start loading the model.
+    if args.camera is not None:
+        window.open_camera(args.camera)
+    elif args.paths:
+        window.open_paths(args.paths)
+    else:
+        from detviewer.resources import demo_images
+
+        demos = demo_images()
+        if demos:
+            window.feed.open_paths(demos)
+    window.request_model(_initial_request(args, window.settings))
+    window.destroyed.connect(app.quit)
+    app.setQuitOnLastWindowClosed(True)
+    app.exec()
+    window.shutdown()
+
+    from detviewer.gui.worker import orphaned_threads
+
+    if orphaned_threads():
+        # A model forward cannot be interrupted; leave without destroying its running thread.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(result["rc"])
+    return result["rc"]

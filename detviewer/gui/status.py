@@ -1,0 +1,50 @@
+"""Status bar: model and device, per-stage timings, frames per second, one-sentence messages."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+__all__ = ["StatusBar", "format_timings"]
+
+
+def format_timings(timings: dict[str, float], total_ms: float | None = None) -> str:
+    """{'backbone': 21.3, ...} -> "backbone 21 ms · head 3 ms" (plus the app's total)."""
+    parts = [f"{name} {ms:.0f} ms" for name, ms in timings.items()]
+    if total_ms is not None:
+        parts.append(f"total {total_ms:.0f} ms")
+    return " · ".join(parts)
+
+
+class StatusBar(QStatusBar):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.model_label = QLabel("no model")
+        self.timing_label = QLabel("")
+        self.fps_label = QLabel("")
+        for w in (self.timing_label, self.fps_label, self.model_label):
+            self.addPermanentWidget(w)
+        self._last_frame_time: float | None = None
+        self._fps = 0.0
+
+    def show_model(self, text: str) -> None:
+        self.model_label.setText(text)
+
+    def show_result(self, result, streaming: bool) -> None:
+        inference = result.inference
+        timings = dict(getattr(inference, "timings", {}) or {})
+        self.timing_label.setText(format_timings(timings, result.latency_ms))
+        now = time.perf_counter()
+        if streaming and self._last_frame_time is not None:
+            dt = max(1e-6, now - self._last_frame_time)
+            self._fps = 1.0 / dt if self._fps == 0 else 0.8 * self._fps + 0.2 / dt
+            self.fps_label.setText(f"{self._fps:.1f} fps")
+        elif not streaming:
+            self._fps = 0.0
+            self.fps_label.setText("")
+        self._last_frame_time = now if streaming else None
+
+    @property
+    def fps(self) -> float:
+        return self._fps
