@@ -35,7 +35,10 @@ def _run_module(module_name: str, prog: str, argv: list[str]) -> int:
         parser = module.build_parser()
         parser.prog = prog
         parser.add_argument("--debug", action="store_true", help="print tracebacks on errors")
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # argparse has printed usage or help
+            return int(exit_.code or 0)
         args.debug = debug
         return int(module.run(args))
     except DetviewerError as exc:
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         return _run_module(SUBCOMMANDS[argv[0]], f"detviewer {argv[0]}", argv[1:])
-    if argv and argv[0] in ("-h", "--help") :
+    if argv and argv[0] in ("-h", "--help"):
         print(_usage())
         return EXIT_OK
     return _run_module("detviewer.gui.launch", "detviewer", argv)

@@ -61,7 +61,7 @@ def match_ssd_default_boxes(default_boxes, gt_boxes, iou: float = 0.5):
 
     default_boxes (D, 4), gt_boxes (G, 4) xyxy pixels. A default box is positive when its best
     IoU is ``>= iou``; besides, each GT box claims its single best default box (the first on
-    ties), whatever the IoU - a later GT box wins a box two GT boxes both pick.
+    ties), whatever the IoU (when two GT boxes claim the same box, torch's indexing decides).
     Returns labels (D,) int8 (1 positive / 0 background), matched_gt (D,) int64 (-1 for
     background) and max_iou (D,) float32. No GT boxes: everything is background.
     """

@@ -143,6 +143,14 @@ def test_reference_script_checkpoint(tmp_path, arch):
     assert argparse.Namespace not in torch.serialization.get_safe_globals()
 
 
+def test_weights_win_over_a_wrong_args_model(tmp_path, ssdlite):
+    path = tmp_path / "renamed.pth"
+    torch.save({"model": light(ssdlite[1]), "args": argparse.Namespace(model="ssd300_vgg16"), "epoch": 0}, path)
+    ckpt = load_checkpoint(path)
+    assert ckpt.architecture == "ssdlite320_mobilenet_v3_large"
+    assert len(ckpt.notes) == 1 and "ssd300_vgg16" in ckpt.notes[0]
+
+
 @pytest.mark.parametrize(
     "wrap, fmt",
     [
