@@ -19,7 +19,8 @@ _FORMATS = ("xyxy", "xywh", "cxcywh")
 def as_numpy(value) -> np.ndarray:
     """A numpy array from a numpy array, list or torch tensor on any device (copied to the CPU)."""
     if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        return (value.float() if value.dtype == torch.bfloat16 else value).numpy()
     return np.asarray(value)
 
 

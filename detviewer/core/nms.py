@@ -7,7 +7,8 @@ Soft-NMS (Bodla et al., 2017, linear and Gaussian decay) is recorded the same wa
 Conventions (shared with torchvision's detection models):
 
 * score filter: a box takes part when ``score > score_threshold`` (strictly greater, as in
-  ``RoIHeads``, ``RetinaNet``, ``SSD`` and ``FCOS``: ``scores > self.score_thresh``);
+  ``RoIHeads``, ``RetinaNet``, ``SSD`` and ``FCOS``: ``scores > self.score_thresh``), compared
+  in the scores' precision as torch does (float32: a score of 0.1 does not pass 0.1);
 * IoU has no +1 in widths; a box is suppressed when its IoU with a kept box is
   ``> iou_threshold`` (strictly greater);
 * ties in score are processed in ascending input index, as torchvision's CPU kernel does
@@ -53,12 +54,14 @@ def nms_trace(boxes, scores, labels=None, *, iou_threshold: float = 0.5, score_t
     scores[f], labels[f], iou_threshold)`` mapped through the filter ``f``, or ``nms`` when
     class-agnostic), "linear" (score *= 1 - IoU where IoU > iou_threshold) or "gaussian"
     (score *= exp(-IoU^2 / sigma)). With Soft-NMS a box whose decayed score is no longer
-    ``> score_threshold`` is suppressed; ties in score go to the box earlier in ``order``.
+    ``> score_threshold`` is suppressed; ties in score go to the box earlier in ``order``;
+    scores are expected to be >= 0 (decay must lower them).
     max_detections: keep only the first boxes (and steps), like ``keep[:detections_per_img]``.
     """
     box, score, label = _inputs(boxes, scores, labels)
     _check_params(iou_threshold, score_threshold, method, sigma, max_detections)
-    passed = np.flatnonzero(score > score_threshold)
+    with np.errstate(over="ignore"):
+        passed = np.flatnonzero(score > score.dtype.type(score_threshold))
     # numpy's stable argsort of -score = torch.sort(descending=True, stable=True): ties by index
     by_score = np.argsort(-score[passed], kind="stable")
     order = passed[by_score]
@@ -204,25 +207,30 @@ def _attribute(geometry, groups, rank, keep, iou_threshold):
     shrink = _safe_shrink(col[4], iou_threshold)
     for rows, cols in _split_by_group(keep, lost, groups):
         for i, j in _candidate_pairs(x1, x2, rows, cols, shrink):
-            ok = np.minimum(y2[i], y2[j]) > np.maximum(y1[i], y1[j])  # cheap pre-filter
-            i, j = i[ok], j[ok]
-            ok = rank[i] < rank[j]
-            i, j = i[ok], j[ok]
-            iou = _kernel_iou(col, i, j)
-            hit = iou.astype(np.float64) > iou_threshold  # the kernel compares in double
-            i, j, iou = i[hit], j[hit], iou[hit]
-            first = np.lexsort((rank[i], j))
-            i, j, iou = i[first], j[first], iou[first]
-            head = np.ones(len(j), bool)
-            head[1:] = j[1:] != j[:-1]
-            i, j, iou = i[head], j[head], iou[head]
-            better = rank[i] < best_rank[j]
+            i, j, iou = _earliest_suppressors(col, rank, i, j, iou_threshold)
+            better = rank[i] < best_rank[j]  # an earlier chunk may have found an earlier one
             i, j = i[better], j[better]
             best_rank[j], suppressor[j], best_iou[j] = rank[i], i, iou[better]
     orphans = lost[suppressor[lost] < 0]
     if len(orphans):
         _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, iou_threshold)
     return suppressor, best_iou
+
+
+def _earliest_suppressors(col, rank, i, j, iou_threshold):
+    """Of candidate pairs (kept i, lost j), those where i comes before j and IoU > threshold,
+    reduced to the earliest i for each j. Returns (i, j, iou) with unique j."""
+    x1, y1, x2, y2, _ = col
+    ok = (np.minimum(y2[i], y2[j]) > np.maximum(y1[i], y1[j])) & (rank[i] < rank[j])  # cheap pre-filter
+    i, j = i[ok], j[ok]
+    iou = _kernel_iou(col, i, j)
+    hit = iou.astype(np.float64) > iou_threshold  # the kernel compares in double
+    i, j, iou = i[hit], j[hit], iou[hit]
+    first = np.lexsort((rank[i], j))
+    i, j, iou = i[first], j[first], iou[first]
+    head = np.ones(len(j), bool)
+    head[1:] = j[1:] != j[:-1]
+    return i[head], j[head], iou[head]
 
 
 def _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, iou_threshold) -> None:

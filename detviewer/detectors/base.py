@@ -34,5 +34,11 @@ class Detector(ABC):
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 RGB -> Inference in original-image pixels."""
 
+    def pool_region(self, box_xyxy):
+        """How a two-stage model's box head pools ``box_xyxy`` on the last frame (core.roi.RoIPooling)."""
+        from detviewer.errors import DetectorError
+
+        raise DetectorError(f"{self.name or 'This detector'} has no RoI pooling stage.")
+
     def close(self) -> None:
         """Release resources (GPU memory); the detector must not be used afterwards."""

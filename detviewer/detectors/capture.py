@@ -46,6 +46,7 @@ class Capture:
     grid_sizes: list[tuple[int, int]] = field(default_factory=list)
     anchors: torch.Tensor | None = None
     proposals: torch.Tensor | None = None
+    features: dict | None = None
 
 
 def _recording_batched_nms(boxes, scores, idxs, iou_threshold):
@@ -78,6 +79,7 @@ class StageHooks:
         self._sync = sync_cuda
         for name, module in stages.items():
             self._handles.append(module.register_forward_hook(self._end_of(name)))
+        self._handles.append(stages["backbone"].register_forward_hook(self._on_features))
         for stage, module in (nms_stages or {}).items():
             self._handles.append(module.register_forward_pre_hook(self._enter_stage(stage)))
             self._handles.append(module.register_forward_hook(self._leave_stage()))
@@ -131,6 +133,11 @@ class StageHooks:
         capture.image_sizes = [tuple(int(v) for v in s) for s in image_list.image_sizes]
         capture.padded_size = tuple(int(v) for v in image_list.tensors.shape[-2:])
         self._mark("preprocess")
+
+    def _on_features(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is not None:
+            capture.features = output if isinstance(output, dict) else {"0": output}
 
     def _on_anchor_inputs(self, _module, inputs):
         capture = self._capture()

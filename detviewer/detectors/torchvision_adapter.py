@@ -18,6 +18,7 @@ from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import resize_boxes
 
 from detviewer.core.anchors import anchor_sets
+from detviewer.core.roi import RoIPooling, pool_region
 from detviewer.core.types import AnchorSet, Detections, Inference, NMSParams, Proposals
 from detviewer.detectors.base import Detector
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
@@ -70,6 +71,7 @@ class TorchvisionDetector(Detector):
         self.nms = _final_nms_params(self.model, self.family)
         self._anchor_generator = self.model.rpn.anchor_generator if self.family == "rcnn" else self.model.anchor_generator
         self._hooks = self._install_hooks()
+        self._last_frame = None  # (features, input_size, image_size) of the last frame, for RoI pooling
 
     def _install_hooks(self) -> StageHooks:
         m = self.model
@@ -108,6 +110,8 @@ class TorchvisionDetector(Detector):
         timings = {"to_tensor": (to_tensor_done - start) * 1000.0}
         timings.update(stage_timings_ms(to_tensor_done, capture.marks, end))
         timings["total"] = (end - start) * 1000.0
+        if self.family == "rcnn":
+            self._last_frame = (capture.features, capture.image_sizes[0], (height, width))
         return self._build_inference(output, capture, (height, width), timings)
 
     def _build_inference(self, output: dict, capture: Capture, image_size: tuple[int, int],
@@ -140,6 +144,16 @@ class TorchvisionDetector(Detector):
             input_size=input_size,
             scale=(input_size[0] / image_size[0], input_size[1] / image_size[1]),
         )
+
+    def pool_region(self, box_xyxy) -> RoIPooling:
+        """How the box head pools ``box_xyxy`` (4,) original pixels on the last frame (two-stage only)."""
+        if self.family != "rcnn":
+            raise DetectorError(f"{self.name} is a one-stage detector: it has no RoI pooling stage.")
+        if self._last_frame is None:
+            raise DetectorError("Run the detector on a frame before asking how a region is pooled.")
+        features, input_size, image_size = self._last_frame
+        box = resize_boxes(torch.as_tensor(np.asarray(box_xyxy, np.float32)).reshape(1, 4), image_size, input_size)
+        return pool_region(self.model.roi_heads.box_roi_pool, features, box[0].numpy(), input_size)
 
     def _proposals(self, capture: Capture, to_original) -> Proposals | None:
         rpn_calls = [c for c in capture.nms_calls if c.stage == "rpn"]

@@ -47,6 +47,7 @@ def update_manifest(checkpoint: str | Path, arch: str, meta: dict, command: str)
         "iterations": train.get("iterations"),
         "batch_size": train.get("batch_size"),
         "train_minutes": round(meta.get("train_seconds", 0.0) / 60, 1),
+        "train_cpu_minutes": round(meta.get("train_cpu_seconds", 0.0) / 60, 1),
         "held_out": meta.get("test_split"),
         "metrics": {k: round(v, 4) for k, v in meta.get("test", {}).items()},
         "size_bytes": checkpoint.stat().st_size,

@@ -138,3 +138,40 @@ def test_retinanet_generator_gives_the_documented_count_and_sizes():
     assert sets[0].sizes == (32, 40, 50)  # int(32 * 2 ** (k / 3)), k = 0, 1, 2
     assert sets[0].stride == (8.0, 8.0)
     assert math.isclose(sets[3].stride[0], 800 // 13)
+
+
+@pytest.mark.parametrize("fixture", ["frcnn", "ssd300"])
+def test_nms_trace_with_the_models_own_params_reproduces_its_detections(fixture, request):
+    from detviewer.core.nms import nms_trace
+
+    _, inference = request.getfixturevalue(fixture)
+    c, params = inference.candidates, inference.nms
+    trace = nms_trace(c.xyxy, c.scores, c.labels, iou_threshold=params.iou_threshold,
+                      class_agnostic=params.class_agnostic, max_detections=params.max_detections)
+    np.testing.assert_allclose(c.xyxy[trace.keep], inference.detections.xyxy, atol=1e-3)
+    np.testing.assert_array_equal(c.labels[trace.keep], inference.detections.labels)
+
+
+def test_pool_region_uses_the_box_heads_own_pooler_and_level(frcnn):
+    detector, inference = frcnn
+    box = inference.proposals.xyxy[0]
+    pooled = detector.pool_region(box)
+    size = detector.model.roi_heads.box_roi_pool.output_size
+    assert pooled.align.shape[1:] == size and pooled.align_heatmap.shape == size
+    assert pooled.bins_input.shape == size + (4,)
+    # the bins tile the box (in model-input pixels)
+    sy, sx = inference.scale
+    box_input = box * np.array([sx, sy, sx, sy], np.float32)
+    np.testing.assert_allclose(pooled.bins_input[0, 0, :2], box_input[:2], rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(pooled.bins_input[-1, -1, 2:], box_input[2:], rtol=1e-4, atol=1e-2)
+    # the same numbers the box head gets: the pooler run on the backbone's features
+    features, input_size, _ = detector._last_frame
+    reference = detector.model.roi_heads.box_roi_pool(features, [torch.from_numpy(box_input[None])], [input_size])
+    np.testing.assert_allclose(pooled.align, reference[0].numpy(), rtol=1e-4, atol=1e-5)
+    assert pooled.box_feature == pytest.approx(box_input * pooled.spatial_scale, rel=1e-4)
+
+
+def test_pool_region_on_a_one_stage_model_is_a_sentence(ssd300):
+    detector, _ = ssd300
+    with pytest.raises(DetectorError, match="one-stage detector"):
+        detector.pool_region([0, 0, 10, 10])
