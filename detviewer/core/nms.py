@@ -205,12 +205,11 @@ def _attribute(geometry, groups, rank, keep, iou_threshold):
     col = (x1, y1, x2, y2, (x2 - x1) * (y2 - y1))
     best_rank = np.full(n, n, np.int64)
     shrink = _safe_shrink(col[4], iou_threshold)
-    for rows, cols in _split_by_group(keep, lost, groups):
-        for i, j in _candidate_pairs(x1, x2, rows, cols, shrink):
-            i, j, iou = _earliest_suppressors(col, rank, i, j, iou_threshold)
-            better = rank[i] < best_rank[j]  # an earlier chunk may have found an earlier one
-            i, j = i[better], j[better]
-            best_rank[j], suppressor[j], best_iou[j] = rank[i], i, iou[better]
+    for i, j in _candidate_pairs(x1, x2, groups, keep, lost, shrink):
+        i, j, iou = _earliest_suppressors(col, rank, i, j, iou_threshold)
+        better = rank[i] < best_rank[j]  # an earlier chunk may have found an earlier one
+        i, j = i[better], j[better]
+        best_rank[j], suppressor[j], best_iou[j] = rank[i], i, iou[better]
     orphans = lost[suppressor[lost] < 0]
     if len(orphans):
         _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, iou_threshold)
@@ -249,22 +248,6 @@ def _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, i
             suppressor[j], best_iou[j] = cand[best], iou[best]
 
 
-def _split_by_group(rows, cols, groups):
-    """Yield (rows, cols) of each group (one pair when groups is None), like batched_nms' loop."""
-    if groups is None:
-        yield rows, cols
-        return
-    rows = rows[np.argsort(groups[rows], kind="stable")]
-    cols = cols[np.argsort(groups[cols], kind="stable")]
-    g_rows, g_cols = groups[rows], groups[cols]
-    present = np.unique(g_cols)
-    row_lo, row_hi = np.searchsorted(g_rows, present, "left"), np.searchsorted(g_rows, present, "right")
-    col_lo, col_hi = np.searchsorted(g_cols, present, "left"), np.searchsorted(g_cols, present, "right")
-    for a, b, c, d in zip(row_lo.tolist(), row_hi.tolist(), col_lo.tolist(), col_hi.tolist()):
-        if b > a:
-            yield rows[a:b], cols[c:d]
-
-
 def _safe_shrink(area, iou_threshold) -> float:
     """How much of a box's width a suppressing overlap must exceed: IoU > t implies an x-overlap
     > t * width of either box. Loosened by 1e-5, far beyond the kernel's rounding (relative
@@ -275,22 +258,28 @@ def _safe_shrink(area, iou_threshold) -> float:
     return float(iou_threshold) * (1.0 - 1e-5)
 
 
-def _candidate_pairs(x1, x2, rows, cols, shrink):
-    """Yield chunks (i, j), i in rows and j in cols, holding every pair whose x-overlap is wider
-    than ``shrink`` times the width of each box, without forming all pairs.
+def _candidate_pairs(x1, x2, groups, rows, cols, shrink):
+    """Yield chunks (i, j), i in rows and j in cols of the same group, holding every pair whose
+    x-overlap is wider than ``shrink`` times the width of each box, without forming all pairs.
 
-    strategy: with the columns sorted by x1 the pairs with x1_i <= x1_j < x2_i - shrink * w_i
-    form one range per row i; those with x1_j < x1_i < x2_j - shrink * w_j come from the
-    mirror query on the sorted rows. Bounds are in float64 and loosened a little more.
+    strategy: with the columns sorted by (group, x1) the pairs with
+    x1_i <= x1_j < x2_i - shrink * w_i form one range per row i; those with
+    x1_j < x1_i < x2_j - shrink * w_j come from the mirror query on the sorted rows. The
+    bounds are computed in float64, loosened a little, and every value becomes its exact
+    integer rank among the x1 values so that (group, x) fits one int64 key.
     """
-    x1, x2 = x1.astype(np.float64), x2.astype(np.float64)
+    left, right = x1.astype(np.float64), x2.astype(np.float64)
+    limit = right - shrink * (right - left) + 1e-9 * (np.abs(left) + np.abs(right))
+    values, start = np.unique(left, return_inverse=True)
+    stop = np.searchsorted(values, limit, "left")  # x1_j < limit_i  <=>  start_j < stop_i
+    if groups is not None:
+        low, high, width = int(groups.min()), int(groups.max()), len(values) + 1
+        ids = groups - low if high - low < 2**62 // width else np.unique(groups, return_inverse=True)[1]
+        start, stop = start + ids * width, stop + ids * width
     for owners, others, side in ((rows, cols, "left"), (cols, rows, "right")):
-        others = others[np.argsort(x1[others], kind="stable")]
-        start = x1[others]
-        lo = np.searchsorted(start, x1[owners], side)
-        left, right = x1[owners], x2[owners]
-        limit = right - shrink * (right - left) + 1e-9 * (np.abs(left) + np.abs(right))
-        hi = np.searchsorted(start, limit, "left")
+        others = others[np.argsort(start[others], kind="stable")]
+        lo = np.searchsorted(start[others], start[owners], side)
+        hi = np.searchsorted(start[others], stop[owners], "left")
         for owner, other in _expand(owners, others, lo, np.maximum(hi - lo, 0)):
             yield (owner, other) if side == "left" else (other, owner)
 

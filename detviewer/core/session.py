@@ -57,10 +57,10 @@ class Session:
         self.inference: Inference | None = None
         self.trace: NMSTrace | None = None
         self.step = 0
+        self.step_mode = False
         self.selected: int | None = None
         self._listeners: list[Callable[[str], None]] = []
-        self._suppressed_by = np.zeros(0, np.int64)
-        self._suppress_iou = np.zeros(0, np.float32)
+        self._index_steps()
 
     # -- listeners -------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[str], None]) -> None:
@@ -79,13 +79,18 @@ class Session:
         return self.inference.candidates
 
     def set_inference(self, inference: Inference | None) -> None:
-        """Show a new model result; a stepper in the middle of a replay restarts at step 0."""
-        stepping = self.is_stepping
+        """Show a new model result; in step mode the replay restarts at step 0."""
         self.inference = inference
         self.selected = None
         self._replay(keep_step=False)
-        self.step = 0 if stepping else self.step_count
+        self.step = 0 if self.step_mode else self.step_count
         self._notify(CHANGED_INFERENCE)
+
+    def set_step_mode(self, on: bool) -> None:
+        """Step mode shows NMS one step at a time from step 0; leaving it shows the final result."""
+        self.step_mode = bool(on)
+        self.step = 0 if self.step_mode else self.step_count
+        self._notify(CHANGED_STEP)
 
     def set_thresholds(self, **changes) -> bool:
         """Change thresholds (score, iou, class_agnostic, method, sigma); True if the trace changed."""
@@ -98,7 +103,6 @@ class Session:
         return True
 
     def _replay(self, keep_step: bool) -> None:
-        at_end = self.step >= self.step_count
         cand = self.candidates
         if self.inference is None:
             self.trace = None
@@ -112,20 +116,33 @@ class Session:
                 max_detections=self.inference.nms.max_detections,
             )
         self._index_steps()
-        if not keep_step or at_end:
-            self.step = self.step_count
-        else:
+        if keep_step and self.step_mode:
             self.step = min(self.step, self.step_count)
+        else:
+            self.step = self.step_count
 
     def _index_steps(self) -> None:
+        """Per-candidate step numbers, so that states at any step are one vectorised comparison."""
         n = len(self.candidates)
         self._suppressed_by = np.full(n, -1, np.int64)
         self._suppress_iou = np.full(n, np.nan, np.float32)
+        self._kept_at = np.full(n, -1, np.int64)
+        self._kept_order = np.zeros(0, np.int64)
+        self._states_cache = None
+        self._base_state = np.full(n, FILTERED, np.int8)
         if self.trace is None:
             return
-        for k, s in enumerate(self.trace.steps):
-            self._suppressed_by[s.suppressed] = k
-            self._suppress_iou[s.suppressed] = s.ious
+        steps = self.trace.steps
+        self._base_state[np.asarray(self.trace.order, np.int64)] = PENDING
+        if not steps:
+            return
+        self._kept_order = np.fromiter((s.kept for s in steps), np.int64, len(steps))
+        self._kept_at[self._kept_order] = np.arange(len(steps))
+        counts = np.fromiter((len(s.suppressed) for s in steps), np.int64, len(steps))
+        if counts.sum():
+            suppressed = np.concatenate([np.asarray(s.suppressed, np.int64) for s in steps])
+            self._suppressed_by[suppressed] = np.repeat(np.arange(len(steps)), counts)
+            self._suppress_iou[suppressed] = np.concatenate([np.asarray(s.ious, np.float32) for s in steps])
 
     # -- stepper ---------------------------------------------------------------------------
     @property
@@ -134,8 +151,8 @@ class Session:
 
     @property
     def is_stepping(self) -> bool:
-        """True while the view shows an intermediate NMS state (not the final result)."""
-        return self.trace is not None and self.step < self.step_count
+        """True in step mode with a result to step through."""
+        return self.step_mode and self.trace is not None
 
     def set_step(self, step: int) -> None:
         step = int(np.clip(step, 0, self.step_count))
@@ -162,10 +179,21 @@ class Session:
         return self.trace.steps[self.step - 1]
 
     def states(self) -> np.ndarray:
-        """(N,) int8 state of every candidate at the current step (PENDING/KEPT/SUPPRESSED/FILTERED)."""
+        """(N,) int8 state of every candidate at the current step (PENDING/KEPT/SUPPRESSED/FILTERED).
+
+        Equals ``trace.state_at(step)``, computed from per-candidate step numbers (cached).
+        """
         if self.trace is None:
             return np.zeros(0, np.int8)
-        return self.trace.state_at(self.step)
+        cache = self._states_cache
+        if cache is not None and cache[0] == self.step:
+            return cache[1]
+        state = self._base_state.copy()
+        state[(self._kept_at >= 0) & (self._kept_at < self.step)] = KEPT
+        state[(self._suppressed_by >= 0) & (self._suppressed_by < self.step)] = SUPPRESSED
+        state.setflags(write=False)
+        self._states_cache = (self.step, state)
+        return state
 
     def kept(self) -> np.ndarray:
         """Candidate indices kept so far, in the order they were kept."""
@@ -173,7 +201,7 @@ class Session:
             return np.zeros(0, np.int64)
         if self.step >= self.step_count:
             return np.asarray(self.trace.keep, np.int64)
-        return np.asarray([s.kept for s in self.trace.steps[: self.step]], np.int64)
+        return self._kept_order[: self.step]
 
     def kept_detections(self) -> Detections:
         """The detections the current thresholds give at the current step."""

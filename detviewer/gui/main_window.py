@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from detviewer.core.session import CHANGED_INFERENCE, Session
 from detviewer.gui import menus, settings as settings_io
@@ -26,6 +26,8 @@ class MainWindow(QMainWindow):
     """``loader`` / ``lister`` / ``nms_trace_fn`` default to the real registry and core.nms (tests inject fakes)."""
 
     result_shown = Signal(object)  # InferenceResult, after the views were updated
+    model_ready = Signal(object)  # LoadedModel, after the panels were updated (GUI thread)
+    model_failed = Signal(str)  # one sentence (GUI thread)
     screenshot_done = Signal(bool, str)  # ok, message
 
     def __init__(self, settings=None, loader=None, lister=None, nms_trace_fn=None, *, defer_build: bool = False) -> None:
@@ -81,6 +83,9 @@ class MainWindow(QMainWindow):
             self._dock("NMS step by step", self.nms_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Files", self.files_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         ]
+        self.model_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.resizeDocks(self.docks[:3], [230, 190, 440], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks[0], self.docks[3]], [380, 220], Qt.Orientation.Horizontal)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = menus.install_shortcuts(self, self._on_routed_key)
         menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
@@ -94,8 +99,7 @@ class MainWindow(QMainWindow):
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
-        scroll = widget if isinstance(widget, NMSPanel) else _scrolled(widget)
-        dock.setWidget(scroll)
+        dock.setWidget(widget if isinstance(widget, (NMSPanel, FilesPanel)) else _scrolled(widget))
         self.addDockWidget(area, dock)
         return dock
 
@@ -191,6 +195,7 @@ class MainWindow(QMainWindow):
         note = f" — {loaded.note}" if loaded.note else ""
         self.status.show_model(f"{loaded.name} · {loaded.device}{' · untrained' if loaded.weights == 'none' else ''}")
         self.status.showMessage(f"Loaded {loaded.name} on {loaded.device}{note}.", 8000)
+        self.model_ready.emit(loaded)
         if self._screenshot and self.feed.current_frame is None and not self.feed.playing:
             QTimer.singleShot(100, lambda: self._take_screenshot(True, ""))
 
@@ -198,6 +203,7 @@ class MainWindow(QMainWindow):
         self.model_panel.show_failed(message)
         self.status.show_model("no model")
         self._on_message(message)
+        self.model_failed.emit(message)
         if self._screenshot:
             QTimer.singleShot(100, lambda: self._take_screenshot(False, message))
 
@@ -306,6 +312,7 @@ def _scrolled(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     return area
 

@@ -10,10 +10,10 @@ __all__ = ["StatusBar", "format_timings"]
 
 
 def format_timings(timings: dict[str, float], total_ms: float | None = None) -> str:
-    """{'backbone': 21.3, ...} -> "backbone 21 ms · head 3 ms" (plus the app's total)."""
+    """{'backbone': 21.3, ...} -> "backbone 21 ms · head 3 ms · in the app 26 ms"."""
     parts = [f"{name} {ms:.0f} ms" for name, ms in timings.items()]
     if total_ms is not None:
-        parts.append(f"total {total_ms:.0f} ms")
+        parts.append(f"in the app {total_ms:.0f} ms")
     return " · ".join(parts)
 
 

@@ -204,8 +204,12 @@ class InferenceWorker(QObject):
 
     def _rerun_last_frame(self) -> None:
         # The frame on screen was answered by the previous model (or none): answer it again.
+        # A frame that waited for the model counts its latency from now, not from its submission.
         with self._cond:
-            if self._frame is None and self._last_job is not None:
+            if self._frame is not None:
+                request_id, generation, frame, _ = self._frame
+                self._frame = (request_id, generation, frame, time.perf_counter())
+            elif self._last_job is not None:
                 self._next_id += 1
                 generation, frame = self._last_job
                 self._frame = (self._next_id, generation, frame, time.perf_counter())

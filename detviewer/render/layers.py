@@ -18,6 +18,7 @@ __all__ = ["BoxLayer", "layers_for_session", "LAYER_NAMES", "MAX_LABELS"]
 #: Drawing order (bottom to top); the canvas keeps one item pair per name.
 LAYER_NAMES = ("pending", "suppressed", "kept", "suppressed_now", "current", "selected")
 MAX_LABELS = 300  # more text than this is unreadable and slow; the rest stays unlabelled
+MAX_FILLED = 300  # filling thousands of overlapping boxes costs tens of ms and hides the frame
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,12 +87,13 @@ def layers_for_session(session: Session, *, show_suppressed: bool = False, show_
         kept = kept[kept != current]  # drawn on its own, highlighted
     order = kept[np.argsort(-scores[kept], kind="stable")] if len(kept) else kept
     layers.append(BoxLayer("kept", cand.xyxy[order], class_colors(cand.labels[order]), order,
-                           labels=_score_labels(session, order, scores), width=2.0, fill_alpha=0 if stepping else 28))
+                           labels=_score_labels(session, order, scores), width=2.0,
+                           fill_alpha=0 if stepping or len(order) > MAX_FILLED else 28))
     if stepping and len(now):
         ious = np.asarray(step.ious, np.float32)
         texts = tuple(f"IoU {v:.2f}" for v in ious[:MAX_LABELS])
         layers.append(BoxLayer("suppressed_now", cand.xyxy[now], _solid(SUPPRESS, len(now)), now,
-                               labels=texts, width=2.0, dashed=True, fill_alpha=40))
+                               labels=texts, width=2.0, dashed=True, fill_alpha=40 if len(now) <= MAX_FILLED else 0))
     if stepping and current >= 0:
         one = np.array([current], np.int64)
         layers.append(BoxLayer("current", cand.xyxy[one], _solid(HIGHLIGHT, 1), one,

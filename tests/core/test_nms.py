@@ -188,6 +188,13 @@ def test_torch_and_float64_inputs_match_torchvision():
     assert trace.keep.tolist() == reference_keep(boxes, scores, labels, 0.4).tolist()
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_are_copied_to_the_cpu():
+    boxes = torch.tensor(BOXES3, device="cuda")
+    trace = nms_trace(boxes, torch.tensor([0.9, 0.8, 0.7], device="cuda"), torch.zeros(3, device="cuda"))
+    assert trace.keep.tolist() == [0, 2]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"boxes": [[0, 0, 1]]}, "shape"),
     ({"scores": [0.5, 0.5]}, "entries"),
@@ -370,12 +377,13 @@ def test_soft_nms_linear_by_hand():
 
 def test_soft_nms_gaussian_by_hand():
     trace = nms_trace(BOXES3, [0.9, 0.8, 0.7], method="gaussian", sigma=0.5)
-    b = 0.8 * math.exp(-(2 / 3) ** 2 / 0.5)                    # 0.3364
-    c_after_a = 0.7 * math.exp(-(1 / 3) ** 2 / 0.5)             # 0.5221, picked before B
-    c = c_after_a
-    b_after_c = b * math.exp(-(1 / 4) ** 2 / 0.5)               # B decays again under C
+    # A picked: B -> 0.8 exp(-(2/3)^2 / 0.5) = 0.8 * 0.4111 = 0.3289, C -> 0.7 exp(-(1/3)^2 / 0.5) = 0.5605
+    # C picked next: B -> 0.3289 exp(-(1/4)^2 / 0.5) = 0.3289 * 0.8825 = 0.2902; then B
+    c = 0.7 * math.exp(-(1 / 3) ** 2 / 0.5)
+    b = 0.8 * math.exp(-(2 / 3) ** 2 / 0.5) * math.exp(-(1 / 4) ** 2 / 0.5)
     assert trace.keep.tolist() == [0, 2, 1]
-    np.testing.assert_allclose(trace.scores, [0.9, b_after_c, c], rtol=1e-6)
+    np.testing.assert_allclose(trace.scores, [0.9, b, c], rtol=1e-6)
+    np.testing.assert_allclose([b, c], [0.2902, 0.5605], atol=1e-4)  # the numbers above
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

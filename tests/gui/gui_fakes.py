@@ -90,10 +90,10 @@ def write_image(path, value: int = 60, size=(240, 320)) -> str:
 
 
 def write_video(path, frames: int = 12, size=(120, 160), fps: float = 25.0) -> str:
-    """A short MJPG AVI whose frame k is uniformly grey with value 10 + 10 k (to tell frames apart)."""
+    """A short MJPG AVI whose frame k is uniformly grey with value (10 + 10 k) mod 250 (to tell frames apart)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (size[1], size[0]))
     assert writer.isOpened()
     for k in range(frames):
-        writer.write(np.full((*size, 3), 10 + 10 * k, np.uint8))
+        writer.write(np.full((*size, 3), (10 + 10 * k) % 250, np.uint8))
     writer.release()
     return str(path)

@@ -123,7 +123,7 @@ def test_model_load_failure_is_one_sentence(qtbot, make_window):
     window = make_window(loader=loader, load=False)
     from detviewer.gui.worker import ModelRequest
 
-    with qtbot.waitSignal(window.worker.model_failed, timeout=5000):
+    with qtbot.waitSignal(window.model_failed, timeout=5000):
         window.request_model(ModelRequest("nope", "none", "cpu"))
     assert window.model_panel.status_label.text() == "Unknown model 'nope'; choose one of: fake."
 
@@ -141,7 +141,7 @@ def test_untrained_default_shows_a_note(qtbot, make_window):
     window = make_window(loader=only_fallback, load=False)
     from detviewer.gui.worker import ModelRequest
 
-    with qtbot.waitSignal(window.worker.model_loaded, timeout=5000):
+    with qtbot.waitSignal(window.model_ready, timeout=5000):
         window.request_model(ModelRequest())
     assert calls[-1] == ("ssdlite320_mobilenet_v3_large", "none")
     assert window.model_panel.note_label.isVisibleTo(window) and "untrained" in window.model_panel.note_label.text()

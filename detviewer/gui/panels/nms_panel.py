@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView,
+    QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QStyle, QTableView,
     QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -92,7 +92,7 @@ class CandidateTableModel(QAbstractTableModel):
             return self.state_text(i)
         if role == Qt.ItemDataRole.BackgroundRole:
             step = self.session.current_step()
-            if step is not None and self.session.is_stepping and step.kept == i:
+            if step is not None and self.session.step_mode and step.kept == i:
                 return QBrush(_CURRENT)
             colour = _STATE_COLOURS.get(int(self.states[i])) if len(self.states) else None
             return QBrush(colour) if colour is not None else None
@@ -113,12 +113,16 @@ class NMSPanel(QWidget):
         self.mode_button = QPushButton("Step through NMS")
         self.mode_button.setCheckable(True)
         self.mode_button.setToolTip("Arrow keys / Space / PageUp / PageDown step while this is on")
-        self.start_button = self._tool("⏮", "Jump to the start (Home)")
-        self.back_button = self._tool("◀", "Step back (Left / PageUp)")
-        self.play_button = self._tool("▶", "Play / pause the steps (Space)")
+        icon = self.style().standardIcon
+        self._play_icon = icon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = icon(QStyle.StandardPixmap.SP_MediaPause)
+        self.start_button = self._tool(icon(QStyle.StandardPixmap.SP_MediaSkipBackward), "Jump to the start (Home)")
+        self.back_button = self._tool(icon(QStyle.StandardPixmap.SP_MediaSeekBackward), "Step back (Left / PageUp)")
+        self.play_button = self._tool(self._play_icon, "Play / pause the steps (Space)")
         self.play_button.setCheckable(True)
-        self.forward_button = self._tool("▶|", "Step forward (Right / PageDown)")
-        self.end_button = self._tool("⏭", "Jump to the end (End)")
+        self.forward_button = self._tool(icon(QStyle.StandardPixmap.SP_MediaSeekForward),
+                                         "Step forward (Right / PageDown)")
+        self.end_button = self._tool(icon(QStyle.StandardPixmap.SP_MediaSkipForward), "Jump to the end (End)")
         self.speed_box = QDoubleSpinBox()
         self.speed_box.setRange(0.25, 30.0)
         self.speed_box.setValue(2.0)
@@ -134,8 +138,11 @@ class NMSPanel(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # ResizeToContents reads every row
+        for column, width in enumerate((52, 90, 56)):
+            header.resizeSection(column, width)
+        header.setStretchLastSection(True)
         self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
 
         controls = QHBoxLayout()
@@ -162,9 +169,9 @@ class NMSPanel(QWidget):
         self.table.clicked.connect(self._on_row_clicked)
 
     @staticmethod
-    def _tool(text: str, tip: str) -> QToolButton:
+    def _tool(icon, tip: str) -> QToolButton:
         button = QToolButton()
-        button.setText(text)
+        button.setIcon(icon)
         button.setToolTip(tip)
         return button
 
@@ -180,10 +187,7 @@ class NMSPanel(QWidget):
         self.step_mode = on
         if not on:
             self.play_button.setChecked(False)
-        if on:
-            self.session.to_start()
-        else:
-            self.session.to_end()
+        self.session.set_step_mode(on)
         self.step_mode_changed.emit(on)
 
     def _stepper(self, action) -> None:
@@ -195,7 +199,7 @@ class NMSPanel(QWidget):
         self.play_button.setChecked(not self.play_button.isChecked())
 
     def _on_play_toggled(self, playing: bool) -> None:
-        self.play_button.setText("⏸" if playing else "▶")
+        self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
         if playing:
             if not self.step_mode:
                 self.set_step_mode(True)

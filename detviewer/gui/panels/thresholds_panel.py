@@ -32,7 +32,8 @@ class ThresholdsPanel(QWidget):
         super().__init__(parent)
         self.score_slider = _slider(0.0, 1.0, thresholds.score)
         self.iou_slider = _slider(0.0, 1.0, thresholds.iou)
-        self.agnostic_box = QCheckBox("class-agnostic (boxes of any class suppress each other)")
+        self.agnostic_box = QCheckBox("class-agnostic NMS")
+        self.agnostic_box.setToolTip("Boxes of any class suppress each other (off: only boxes of the same class)")
         self.agnostic_box.setChecked(thresholds.class_agnostic)
         self.method_combo = QComboBox()
         for text, value in _METHODS:

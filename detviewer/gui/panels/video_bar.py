@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 __all__ = ["VideoBar"]
 
@@ -17,15 +17,18 @@ class VideoBar(QWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        icon = self.style().standardIcon
+        self._play_icon = icon(QStyle.StandardPixmap.SP_MediaPlay)
+        self._pause_icon = icon(QStyle.StandardPixmap.SP_MediaPause)
         self.play_button = QToolButton()
-        self.play_button.setText("▶")
+        self.play_button.setIcon(self._play_icon)
         self.play_button.setCheckable(True)
         self.play_button.setToolTip("Play / pause (Space)")
         self.back_button = QToolButton()
-        self.back_button.setText("◀|")
+        self.back_button.setIcon(icon(QStyle.StandardPixmap.SP_MediaSeekBackward))
         self.back_button.setToolTip("Previous frame")
         self.forward_button = QToolButton()
-        self.forward_button.setText("|▶")
+        self.forward_button.setIcon(icon(QStyle.StandardPixmap.SP_MediaSeekForward))
         self.forward_button.setToolTip("Next frame")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.label = QLabel("0 / 0")
@@ -54,11 +57,11 @@ class VideoBar(QWidget):
     def set_playing(self, playing: bool) -> None:
         self.play_button.blockSignals(True)
         self.play_button.setChecked(playing)
-        self.play_button.setText("⏸" if playing else "▶")
+        self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
         self.play_button.blockSignals(False)
 
     def _on_play_toggled(self, playing: bool) -> None:
-        self.play_button.setText("⏸" if playing else "▶")
+        self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
         self.play_toggled.emit(playing)
 
     def _on_slider_action(self, action: int) -> None:

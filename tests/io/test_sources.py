@@ -1,0 +1,144 @@
+"""Frame sources (Qt-free): image lists, video files, cameras (faked), synthetic; newest frame wins."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from detviewer.errors import ImageLoadError, SourceError
+from detviewer.io.sources import (
+    CameraSource, ImageListSource, LatestSlot, SyntheticSource, VideoFileSource, source_for_paths,
+)
+
+
+def write_png(path, value):
+    cv2.imwrite(str(path), np.full((20, 30, 3), value, np.uint8))
+    return path
+
+
+def write_video(path, frames=10):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 50.0, (32, 24))
+    for k in range(frames):
+        writer.write(np.full((24, 32, 3), 20 * k, np.uint8))  # frame k is grey 20 k
+    writer.release()
+    return path
+
+
+class FakeCapture:
+    def __init__(self, frames=3, opened=True):
+        self.frames, self.opened, self.reads = frames, opened, 0
+
+    def isOpened(self):
+        return self.opened
+
+    def read(self):
+        self.reads += 1
+        if self.reads > self.frames:
+            return False, None
+        return True, np.zeros((4, 6, 3), np.uint8)
+
+    def release(self):
+        self.opened = False
+
+
+def test_latest_slot_keeps_only_the_newest_item():
+    slot = LatestSlot()
+    for k in range(5):
+        slot.put(k)
+    assert slot.take() == 4
+    assert slot.take(timeout=0.01) is None
+
+
+def test_folder_lists_images_by_name_and_a_broken_one_raises_one_sentence(tmp_path):
+    write_png(tmp_path / "b.png", 100)
+    write_png(tmp_path / "a.png", 50)
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    (tmp_path / "notes.txt").write_text("x")
+    source = ImageListSource.from_folder(tmp_path)
+    assert [p.name for p in source.paths] == ["a.png", "b.png", "c.png"]
+    frame = source.read(1)
+    assert frame.image.shape == (20, 30, 3) and frame.image.dtype == np.uint8 and frame.image[0, 0, 0] == 100
+    assert frame.path.endswith("b.png") and frame.index == 1
+    with pytest.raises(ImageLoadError, match="c.png"):
+        source.read(2)
+
+
+def test_empty_or_missing_folder_is_a_source_error(tmp_path):
+    with pytest.raises(SourceError, match="contains no images"):
+        ImageListSource.from_folder(tmp_path)
+    with pytest.raises(SourceError, match="does not exist"):
+        ImageListSource.from_folder(tmp_path / "nope")
+
+
+def test_video_reads_seeks_and_plays_in_order(tmp_path):
+    source = VideoFileSource(write_video(tmp_path / "v.avi", frames=10))
+    assert len(source) == 10 and source.fps == pytest.approx(50.0)
+    assert abs(int(source.read(3).image[0, 0, 0]) - 60) <= 3
+    assert abs(int(source.read(0).image[0, 0, 0]) - 0) <= 3
+    frames, ended = [], threading.Event()
+    source.seek(5)
+    source.start(on_frame=frames.append, on_end=ended.set)
+    assert ended.wait(5)
+    assert [f.index for f in frames] == [5, 6, 7, 8, 9]
+    assert source.latest().index == 9
+    source.close()
+
+
+def test_bad_video_paths_are_source_errors(tmp_path):
+    with pytest.raises(SourceError, match="does not exist"):
+        VideoFileSource(tmp_path / "missing.mp4")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"garbage" * 100)
+    with pytest.raises(SourceError, match="bad.mp4"):
+        VideoFileSource(bad)
+
+
+def test_slow_consumer_sees_the_newest_frame_not_a_backlog():
+    source = SyntheticSource(32, 24, fps=400)
+    source.start()
+    time.sleep(0.3)
+    first = source.latest()
+    time.sleep(0.2)
+    second = source.latest()
+    source.stop()
+    assert first is not None and second.index > first.index + 5
+
+
+def test_camera_absent_and_unplugged():
+    with pytest.raises(SourceError, match="Cannot open camera 2"):
+        CameraSource(2, open_capture=lambda i: FakeCapture(opened=False))
+    camera = CameraSource(0, open_capture=lambda i: FakeCapture(frames=3))
+    frames, errors, done = [], [], threading.Event()
+    camera.start(on_frame=frames.append, on_error=lambda e: (errors.append(e), done.set()))
+    assert done.wait(5)
+    assert len(frames) == 3 and len(errors) == 1
+    assert str(errors[0]) == "Camera 0 stopped delivering frames (unplugged?)."
+    assert not camera.running
+    camera.close()
+
+
+def test_synthetic_source_fails_or_ends_as_told():
+    errors, done = [], threading.Event()
+    failing = SyntheticSource(16, 12, fps=500, fail_after=3)
+    failing.start(on_error=lambda e: (errors.append(e), done.set()))
+    assert done.wait(5) and "after 3 frames" in str(errors[0])
+    ended = threading.Event()
+    finite = SyntheticSource(16, 12, fps=500, frame_count=4)
+    finite.start(on_end=ended.set)
+    assert ended.wait(5) and finite.latest().index == 3
+    np.testing.assert_array_equal(SyntheticSource(16, 12).read(7).image, SyntheticSource(16, 12).read(7).image)
+
+
+def test_source_for_paths_picks_the_kind(tmp_path):
+    a = write_png(tmp_path / "a.png", 1)
+    video = write_video(tmp_path / "v.avi", frames=2)
+    assert isinstance(source_for_paths([video]), VideoFileSource)
+    assert isinstance(source_for_paths([tmp_path]), ImageListSource)
+    mixed = source_for_paths([a, tmp_path])
+    assert [p.name for p in mixed.paths] == ["a.png", "a.png"]
+    with pytest.raises(SourceError):
+        source_for_paths([])
