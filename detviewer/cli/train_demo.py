@@ -45,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(arch=args.model, out=args.out, seed=args.seed, eval_every=args.eval_every,
                       val_count=args.val_count, test_count=args.test_count, threads=args.threads, **settings)
     command = ["detviewer", "train-demo", args.model, "--out", str(args.out), "--seed", str(args.seed)]
-    for key, value in settings.items():
-        if value != DEFAULTS[args.model].get(key):
-            command += [f"--{key.replace('_', '-')}", str(value)]
-    if args.threads != 2:
-        command += ["--threads", str(args.threads)]
+    for key, value in settings.items():  # always spelled out, so the command survives new defaults
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    for flag, value, default in (("--eval-every", args.eval_every, 500), ("--val-count", args.val_count, 100),
+                                 ("--test-count", args.test_count, 300), ("--threads", args.threads, 2)):
+        if value != default:
+            command += [flag, str(value)]
     meta = train(cfg, log=lambda line: print(line, flush=True))
     if not args.no_manifest:
         manifest = update_manifest(args.out, args.model, meta, shlex.join(command))

@@ -8,6 +8,7 @@ listener is told something changed.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -43,6 +44,25 @@ def _default_nms_trace():
     from detviewer.core.nms import nms_trace
 
     return nms_trace
+
+
+def _single_threaded(fn, *args, **kwargs):
+    """Run ``fn`` with torch's intra-op pool at one thread, then restore it.
+
+    A replay is many small ops (per-class NMS, IoU blocks); on a busy 2-core machine the
+    thread pool's hand-offs cost more than they save (10k candidates: 23 ms with 1 thread,
+    100 ms with 2, measured with other processes running). The setting is process-wide, so a
+    forward pass running meanwhile in the worker may run a few ops on one thread.
+    """
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else 1
+    if threads == 1:
+        return fn(*args, **kwargs)
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
 
 
 class Session:
@@ -109,8 +129,8 @@ class Session:
         else:
             fn = self._nms_trace_fn or _default_nms_trace()
             t = self.thresholds
-            self.trace = fn(
-                cand.xyxy, cand.scores, cand.labels,
+            self.trace = _single_threaded(
+                fn, cand.xyxy, cand.scores, cand.labels,
                 iou_threshold=float(t.iou), score_threshold=float(t.score),
                 class_agnostic=bool(t.class_agnostic), method=t.method, sigma=float(t.sigma),
                 max_detections=self.inference.nms.max_detections,

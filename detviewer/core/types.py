@@ -90,6 +90,10 @@ class AnchorSet:
     stride (sy, sx) is in model-input pixels. ``sizes`` / ``aspect_ratios`` describe
     AnchorGenerator levels (aspect ratio = h / w); ``scales`` holds SSD's s_k (fraction
     of the input size) where it applies.
+    objectness (K,) float32 in [0, 1]: the head's score for each anchor (RPN objectness; SSD
+    1 - P(background); RetinaNet / FCOS best class probability), or None.
+    deltas (K, 4) float32: the head's raw box regression for each anchor, encoded with
+    torchvision's BoxCoder(delta_weights) (None for FCOS, which regresses distances).
     """
 
     level: int
@@ -101,10 +105,17 @@ class AnchorSet:
     aspect_ratios: tuple[float, ...] = ()
     scales: tuple[float, ...] = ()
     name: str = ""
+    objectness: np.ndarray | None = None
+    deltas: np.ndarray | None = None
+    delta_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
     def __post_init__(self) -> None:
         boxes = _as_boxes(self.boxes, "boxes")
         object.__setattr__(self, "boxes", boxes)
+        if self.objectness is not None:
+            object.__setattr__(self, "objectness", _as_vector(self.objectness, np.float32, "objectness", len(boxes)))
+        if self.deltas is not None:
+            object.__setattr__(self, "deltas", _as_boxes(self.deltas, "deltas"))
         h, w = self.feature_size
         expected = int(h) * int(w) * int(self.anchors_per_location)
         if boxes.shape[0] != expected:

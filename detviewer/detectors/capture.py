@@ -47,6 +47,7 @@ class Capture:
     anchors: torch.Tensor | None = None
     proposals: torch.Tensor | None = None
     features: dict | None = None
+    head_output: object = None
 
 
 def _recording_batched_nms(boxes, scores, idxs, iou_threshold):
@@ -69,17 +70,19 @@ class StageHooks:
 
     ``stages`` maps a stage name to the submodule whose end marks the end of that stage.
     ``anchor_generator`` is the model's own generator (AnchorGenerator / DefaultBoxGenerator).
+    ``head`` is the module scoring every anchor (RPN head, or the one-stage head).
     ``nms_stages`` maps a submodule to the stage name its NMS calls should carry (e.g. the RPN).
     """
 
     def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
-                 transform: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
+                 transform: nn.Module, head: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
                  proposal_module: nn.Module | None = None, sync_cuda: bool = False):
         self._handles = []
         self._sync = sync_cuda
         for name, module in stages.items():
             self._handles.append(module.register_forward_hook(self._end_of(name)))
         self._handles.append(stages["backbone"].register_forward_hook(self._on_features))
+        self._handles.append(head.register_forward_hook(self._on_head))
         for stage, module in (nms_stages or {}).items():
             self._handles.append(module.register_forward_pre_hook(self._enter_stage(stage)))
             self._handles.append(module.register_forward_hook(self._leave_stage()))
@@ -138,6 +141,11 @@ class StageHooks:
         capture = self._capture()
         if capture is not None:
             capture.features = output if isinstance(output, dict) else {"0": output}
+
+    def _on_head(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is not None:
+            capture.head_output = output
 
     def _on_anchor_inputs(self, _module, inputs):
         capture = self._capture()

@@ -7,6 +7,7 @@ saw into an ``Inference`` in original-image pixels.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -79,12 +80,12 @@ class TorchvisionDetector(Detector):
         if self.family == "rcnn":
             return StageHooks(
                 stages={"backbone": m.backbone, "rpn": m.rpn, "roi_heads": m.roi_heads},
-                anchor_generator=m.rpn.anchor_generator, transform=m.transform,
+                anchor_generator=m.rpn.anchor_generator, transform=m.transform, head=m.rpn.head,
                 nms_stages={"rpn": m.rpn}, proposal_module=m.rpn, sync_cuda=sync,
             )
         return StageHooks(
             stages={"backbone": m.backbone, "head": m.head, "anchors": m.anchor_generator},
-            anchor_generator=m.anchor_generator, transform=m.transform, sync_cuda=sync,
+            anchor_generator=m.anchor_generator, transform=m.transform, head=m.head, sync_cuda=sync,
         )
 
     def close(self) -> None:
@@ -173,4 +174,40 @@ class TorchvisionDetector(Detector):
         if capture.anchors is None:
             return ()
         boxes = to_original(capture.anchors.float()).cpu().numpy()
-        return anchor_sets(self._anchor_generator, boxes, capture.grid_sizes, capture.padded_size)
+        sets = anchor_sets(self._anchor_generator, boxes, capture.grid_sizes, capture.padded_size)
+        objectness, deltas = self._per_anchor_outputs(capture.head_output)
+        if objectness is None or len(objectness) != len(boxes):
+            return sets
+        weights = tuple(float(w) for w in self._box_coder().weights)
+        out, offset = [], 0
+        for anchor_set in sets:
+            end = offset + len(anchor_set)
+            out.append(replace(anchor_set, objectness=objectness[offset:end],
+                               deltas=None if deltas is None else deltas[offset:end], delta_weights=weights))
+            offset = end
+        return tuple(out)
+
+    def _box_coder(self):
+        return self.model.rpn.box_coder if self.family == "rcnn" else getattr(self.model, "box_coder", None)
+
+    def _per_anchor_outputs(self, head_output) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(K,) scores and (K, 4) raw deltas per anchor, in the anchors' order (level, y, x, anchor)."""
+        if head_output is None:
+            return None, None
+        if self.family == "rcnn":
+            logits_per_level, deltas_per_level = head_output
+            # torchvision's permute_and_flatten order: (A, H, W) -> (H, W, A)
+            scores = torch.cat([o[0].permute(1, 2, 0).reshape(-1) for o in logits_per_level]).sigmoid()
+            deltas = torch.cat([d[0].view(-1, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
+                                for d in deltas_per_level])
+        elif self.family == "ssd":
+            scores = 1.0 - head_output["cls_logits"][0].float().softmax(-1)[:, 0]
+            deltas = head_output["bbox_regression"][0]
+        elif self.family == "retinanet":
+            scores = head_output["cls_logits"][0].float().sigmoid().amax(-1)
+            deltas = head_output["bbox_regression"][0]
+        else:  # fcos: its score is sqrt(class probability x centerness); it regresses distances
+            scores = (head_output["cls_logits"][0].float().sigmoid().amax(-1)
+                      * head_output["bbox_ctrness"][0, :, 0].float().sigmoid()).sqrt()
+            deltas = None
+        return scores.float().cpu().numpy(), None if deltas is None else deltas.float().cpu().numpy()

@@ -70,7 +70,7 @@ class Canvas(pg.GraphicsView):
     # -- content ----------------------------------------------------------------------------
     def set_frame(self, image: np.ndarray) -> None:
         """image (H, W, 3) uint8 RGB; the view fits the frame when its size changes."""
-        self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
+        self.image_item.setImage(image, autoLevels=False, levels=None)  # uint8 RGB: no rescaling pass
         size = (int(image.shape[0]), int(image.shape[1]))
         if size != self._image_size:
             self._image_size = size

@@ -18,6 +18,12 @@ def frcnn(textured_image):
     torch.manual_seed(0)
     detector = load_detector("fasterrcnn_mobilenet_v3_large_320_fpn", weights="none", device="cpu")
     detector.model.roi_heads.score_thresh = 0.0  # an untrained head scores low: keep candidates
+    # Untrained heads give (nearly) tied scores; spread them so that rankings mean something.
+    rpn, roi = detector.model.rpn.head, detector.model.roi_heads
+    for layer in (rpn.cls_logits, rpn.bbox_pred, roi.box_head.fc6, roi.box_head.fc7,
+                  roi.box_predictor.cls_score, roi.box_predictor.bbox_pred):
+        torch.nn.init.normal_(layer.weight, std=0.05)
+        torch.nn.init.uniform_(layer.bias, -0.5, 0.5)
     return detector, detector.infer(textured_image)
 
 
@@ -175,3 +181,38 @@ def test_pool_region_on_a_one_stage_model_is_a_sentence(ssd300):
     detector, _ = ssd300
     with pytest.raises(DetectorError, match="one-stage detector"):
         detector.pool_region([0, 0, 10, 10])
+
+
+def _decoded_anchors(inference):
+    from detviewer.core.regression import decode_deltas
+
+    anchors = np.concatenate([a.boxes for a in inference.anchors])
+    deltas = np.concatenate([a.deltas for a in inference.anchors])
+    scores = np.concatenate([a.objectness for a in inference.anchors])
+    h, w = inference.image_size
+    boxes = decode_deltas(anchors, deltas, inference.anchors[0].delta_weights)
+    boxes = np.clip(boxes, 0, [w, h, w, h])
+    return boxes, scores
+
+
+def test_per_anchor_rpn_objectness_and_deltas_rebuild_the_top_proposal(frcnn):
+    _, inference = frcnn
+    boxes, scores = _decoded_anchors(inference)
+    assert all(a.objectness is not None and a.deltas.shape == (len(a), 4) for a in inference.anchors)
+    proposals = inference.proposals
+    assert scores.max() == pytest.approx(proposals.pre_nms_objectness.max(), rel=1e-6)
+    # every top proposal is some anchor, decoded with its own deltas, scored with its own objectness
+    for i in np.argsort(-proposals.pre_nms_objectness)[:20]:
+        same = np.abs(boxes - proposals.pre_nms_xyxy[i]).max(axis=1) < 0.05
+        assert same.any()
+        assert np.isclose(scores[same], proposals.pre_nms_objectness[i], rtol=1e-5).any()
+
+
+def test_ssd_default_box_deltas_decode_to_its_detections(ssd300):
+    _, inference = ssd300
+    boxes, _ = _decoded_anchors(inference)
+    assert inference.anchors[0].delta_weights == (10.0, 10.0, 5.0, 5.0)
+    from torchvision.ops import box_iou
+
+    iou = box_iou(torch.from_numpy(inference.detections.xyxy[:5]), torch.from_numpy(boxes))
+    assert torch.all(iou.max(dim=1).values > 0.999)

@@ -1,0 +1,104 @@
+"""Per-frame latency in the app ÷ bare model forward, ssdlite320_mobilenet_v3_large on the CPU (target <= 1.05).
+
+Run: .venv/bin/python bench/bench_gui_frame.py [--frames 15] [--size 480x640]
+Bare: ``model([tensor])`` under ``torch.inference_mode()`` on the same image (a torchvision model
+built with weights=None; the same architecture the app loads with --weights none).
+App: the real MainWindow with the registry's detector; from ``worker.submit(frame)`` until the
+window has drawn the result (``result_shown``, emitted after the session replayed NMS and the
+overlays were updated). The two are measured alternately in the same process, so machine
+load affects both alike; the ratio of medians is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
+MODEL = "ssdlite320_mobilenet_v3_large"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--size", default="480x640", help="HxW of the test frame")
+    args = parser.parse_args()
+    h, w = (int(v) for v in args.size.split("x"))
+
+    import torch
+    import torchvision
+    from PySide6.QtCore import QEventLoop, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from detviewer.gui.main_window import MainWindow
+    from detviewer.gui.worker import ModelRequest
+    from detviewer.io.sources import SyntheticSource
+
+    app = QApplication.instance() or QApplication([])
+    frame = SyntheticSource(w, h).read(3)
+    torch.manual_seed(0)
+    bare = getattr(torchvision.models.detection, MODEL)(weights=None, weights_backbone=None).eval()
+    tensor = torch.from_numpy(frame.image).permute(2, 0, 1).float().div(255)
+
+    def bare_forward() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            bare([tensor])
+        return (time.perf_counter() - start) * 1e3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat))
+        window.resize(1400, 860)
+        window.show()
+        loaded = []
+        window.model_ready.connect(loaded.append)
+        window.model_failed.connect(lambda m: (_ for _ in ()).throw(SystemExit(m)))
+        window.request_model(ModelRequest(MODEL, "none", "cpu"))
+        while not loaded:
+            app.processEvents()
+            time.sleep(0.01)
+        shown: list[float] = []
+        results: list = []
+        window.result_shown.connect(lambda r: (shown.append(time.perf_counter()), results.append(r)))
+
+        loop = QEventLoop()
+        window.result_shown.connect(lambda r: loop.quit())
+
+        def app_frame() -> float:
+            # Block in an event loop (no polling: a busy GUI thread would steal a core from torch).
+            window.feed.current_frame = frame
+            start = time.perf_counter()
+            window.worker.submit(frame, window.feed.generation)
+            loop.exec()
+            return (shown[-1] - start) * 1e3
+
+        for _ in range(3):  # warm-up: first runs allocate and tune
+            bare_forward()
+            app_frame()
+        bare_ms, app_ms = [], []
+        first = len(results)
+        for _ in range(args.frames):
+            bare_ms.append(bare_forward())
+            app_ms.append(app_frame())
+        window.shutdown()
+        measured = results[first:]
+        infer_ms = statistics.median(r.infer_ms for r in measured)
+        worker_ms = statistics.median(r.latency_ms for r in measured)
+        candidates = len(measured[-1].inference.candidates)
+
+    b, a = statistics.median(bare_ms), statistics.median(app_ms)
+    print(f"model={MODEL} frame={h}x{w} device=cpu torch_threads={torch.get_num_threads()} frames={args.frames}")
+    print(f"bare forward   median {b:7.1f} ms  (min {min(bare_ms):.1f})")
+    print(f"app per frame  median {a:7.1f} ms  (min {min(app_ms):.1f})  submit -> drawn in the window")
+    print(f"  of which detector.infer (adapter: forward + captured internals) median {infer_ms:.1f} ms; "
+          f"submit -> result ready in the worker {worker_ms:.1f} ms; {candidates} pre-NMS candidates per frame")
+    print(f"ratio app / bare = {a / b:.3f}  (target <= 1.05; ratio of minima {min(app_ms) / min(bare_ms):.3f})")
+
+
+if __name__ == "__main__":
+    main()
