@@ -1,8 +1,8 @@
 """Per-frame latency in the app ÷ bare model forward, ssdlite320_mobilenet_v3_large on the CPU (target <= 1.05).
 
 Run: .venv/bin/python bench/bench_gui_frame.py [--frames 15] [--size 480x640]
-Bare: ``model([tensor])`` under ``torch.inference_mode()`` on the same image (a torchvision model
-built with weights=None; the same architecture the app loads with --weights none).
+Bare: ``model([tensor])`` under ``torch.inference_mode()`` on the same image, a plain torchvision
+model holding a copy of the weights the app loaded (--weights none, seeded).
 App: the real MainWindow with the registry's detector; from ``worker.submit(frame)`` until the
 window has drawn the result (``result_shown``, emitted after the session replayed NMS and the
 overlays were updated). The two are measured alternately in the same process, so machine
@@ -17,7 +17,6 @@ import statistics
 import tempfile
 import time
 
-import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 MODEL = "ssdlite320_mobilenet_v3_large"
@@ -27,8 +26,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--size", default="480x640", help="HxW of the test frame")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (0: torch's default). On a shared 2-core machine a 2-thread "
+                             "team stalls whenever another process takes a core; 1 gives stable figures")
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     import torch
     import torchvision
@@ -41,8 +47,6 @@ def main() -> None:
 
     app = QApplication.instance() or QApplication([])
     frame = SyntheticSource(w, h).read(3)
-    torch.manual_seed(0)
-    bare = getattr(torchvision.models.detection, MODEL)(weights=None, weights_backbone=None).eval()
     tensor = torch.from_numpy(frame.image).permute(2, 0, 1).float().div(255)
 
     def bare_forward() -> float:
@@ -58,10 +62,16 @@ def main() -> None:
         loaded = []
         window.model_ready.connect(loaded.append)
         window.model_failed.connect(lambda m: (_ for _ in ()).throw(SystemExit(m)))
+        torch.manual_seed(0)  # random weights: the speed of an untrained net depends on them
         window.request_model(ModelRequest(MODEL, "none", "cpu"))
         while not loaded:
             app.processEvents()
             time.sleep(0.01)
+        # The bare model gets the app's very weights (a copy: the app's module carries capture hooks).
+        app_model = window.worker.detector.model
+        bare = getattr(torchvision.models.detection, MODEL)(
+            weights=None, weights_backbone=None, num_classes=len(window.worker.detector.class_names)).eval()
+        bare.load_state_dict(app_model.state_dict())
         shown: list[float] = []
         results: list = []
         window.result_shown.connect(lambda r: (shown.append(time.perf_counter()), results.append(r)))
@@ -90,6 +100,9 @@ def main() -> None:
         infer_ms = statistics.median(r.infer_ms for r in measured)
         worker_ms = statistics.median(r.latency_ms for r in measured)
         candidates = len(measured[-1].inference.candidates)
+        firsts = shown[-len(measured):]
+        gui_ms = statistics.median((t - (r.submitted + r.latency_ms / 1e3)) * 1e3 for t, r in zip(firsts, measured))
+        wait_ms = statistics.median(r.latency_ms - r.infer_ms for r in measured)
 
     b, a = statistics.median(bare_ms), statistics.median(app_ms)
     print(f"model={MODEL} frame={h}x{w} device=cpu torch_threads={torch.get_num_threads()} frames={args.frames}")
@@ -97,6 +110,7 @@ def main() -> None:
     print(f"app per frame  median {a:7.1f} ms  (min {min(app_ms):.1f})  submit -> drawn in the window")
     print(f"  of which detector.infer (adapter: forward + captured internals) median {infer_ms:.1f} ms; "
           f"submit -> result ready in the worker {worker_ms:.1f} ms; {candidates} pre-NMS candidates per frame")
+    print(f"  app overhead: inbox hand-off {wait_ms:.1f} ms + signal and drawing in the window {gui_ms:.1f} ms")
     print(f"ratio app / bare = {a / b:.3f}  (target <= 1.05; ratio of minima {min(app_ms) / min(bare_ms):.3f})")
 
 

@@ -40,7 +40,10 @@ def anchor_sets(generator, anchors_xyxy: np.ndarray, grid_sizes: Sequence[tuple[
 
 def _level_description(generator, level: int, padded: tuple[int, int], grid: tuple[int, int]) -> dict:
     if isinstance(generator, DefaultBoxGenerator):
-        return dict(stride=(padded[0] / grid[0], padded[1] / grid[1]),
+        # With ``steps`` (SSD300: 8, 16, 32, 64, 100, 300) cell centres sit at (j + 0.5) * step.
+        step = generator.steps[level] if generator.steps else None
+        stride = (float(step), float(step)) if step else (padded[0] / grid[0], padded[1] / grid[1])
+        return dict(stride=stride,
                     scales=tuple(float(s) for s in generator.scales[level: level + 2]),
                     aspect_ratios=tuple(float(r) for r in generator.aspect_ratios[level]),
                     name=f"scale {level + 1}")

@@ -8,7 +8,6 @@ listener is told something changed.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -44,25 +43,6 @@ def _default_nms_trace():
     from detviewer.core.nms import nms_trace
 
     return nms_trace
-
-
-def _single_threaded(fn, *args, **kwargs):
-    """Run ``fn`` with torch's intra-op pool at one thread, then restore it.
-
-    A replay is many small ops (per-class NMS, IoU blocks); on a busy 2-core machine the
-    thread pool's hand-offs cost more than they save (10k candidates: 23 ms with 1 thread,
-    100 ms with 2, measured with other processes running). The setting is process-wide, so a
-    forward pass running meanwhile in the worker may run a few ops on one thread.
-    """
-    torch = sys.modules.get("torch")
-    threads = torch.get_num_threads() if torch is not None else 1
-    if threads == 1:
-        return fn(*args, **kwargs)
-    torch.set_num_threads(1)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        torch.set_num_threads(threads)
 
 
 class Session:
@@ -129,8 +109,8 @@ class Session:
         else:
             fn = self._nms_trace_fn or _default_nms_trace()
             t = self.thresholds
-            self.trace = _single_threaded(
-                fn, cand.xyxy, cand.scores, cand.labels,
+            self.trace = fn(
+                cand.xyxy, cand.scores, cand.labels,
                 iou_threshold=float(t.iou), score_threshold=float(t.score),
                 class_agnostic=bool(t.class_agnostic), method=t.method, sigma=float(t.sigma),
                 max_detections=self.inference.nms.max_detections,
@@ -261,6 +241,11 @@ class Session:
         if self.trace is None or self.step_count == 0:
             n = len(self.candidates)
             return f"No candidate passes the score threshold {self.thresholds.score:.2f} ({n} candidates)."
+        if not self.step_mode:
+            scope = "all classes together" if self.thresholds.class_agnostic else "per class"
+            return (f"Final result: {len(self.trace.keep)} of {len(self.trace.order)} candidates above score "
+                    f"{self.thresholds.score:.2f} kept by {self.thresholds.method} NMS at IoU > "
+                    f"{self.thresholds.iou:.2f}, {scope}. Step through NMS to see how.")
         if self.step == 0:
             n = len(self.trace.order)
             return f"Start: {n} candidates above score {self.thresholds.score:.2f}, sorted by score; none decided."

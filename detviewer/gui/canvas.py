@@ -49,18 +49,15 @@ class Canvas(pg.GraphicsView):
         self._hint.setStyleSheet("color: #c8c8c8; font-size: 15px; background: transparent;")
         self._hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setBackground(QColor(38, 38, 42))
+        self.setAcceptDrops(False)  # files dropped on the frame go to the window
+        self.viewport().setAcceptDrops(False)
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.setCentralItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
         self._items: dict[str, tuple[BoxSetItem, BoxLabelsItem]] = {}
         for z, name in enumerate(LAYER_NAMES):
-            boxes, labels = BoxSetItem(), BoxLabelsItem()
-            boxes.setZValue(10 + z)
-            labels.setZValue(100 + z)
-            self.view.addItem(boxes, ignoreBounds=True)
-            self.view.addItem(labels, ignoreBounds=True)
-            self._items[name] = (boxes, labels)
+            self._add_items(name, z=10 + z)
         self._layers: list[BoxLayer] = []
         self._image_size: tuple[int, int] | None = None
         self.describe: Callable[[int], str] | None = None
@@ -95,14 +92,28 @@ class Canvas(pg.GraphicsView):
             self.view.setRange(QRectF(0, 0, w, h), padding=0.01)
 
     def set_layers(self, layers: list[BoxLayer]) -> None:
+        """Show these layers (NMS layers in LAYER_NAMES order; other names, e.g. from
+        ``render.views``, below them in the order given); layers not listed are cleared."""
         by_name = {layer.name: layer for layer in layers}
-        self._layers = [by_name[n] for n in LAYER_NAMES if n in by_name]
+        for z, layer in enumerate(x for x in layers if x.name not in LAYER_NAMES):
+            if layer.name not in self._items:
+                self._add_items(layer.name, z=1 + z * 0.01)
+        extra = [x for x in layers if x.name not in LAYER_NAMES]
+        self._layers = extra + [by_name[n] for n in LAYER_NAMES if n in by_name]
         for name, (boxes, labels) in self._items.items():
             layer = by_name.get(name)
             if layer is None and boxes.layer is None:
                 continue
             boxes.set_layer(layer)
             labels.set_layer(layer)
+
+    def _add_items(self, name: str, z: float) -> None:
+        boxes, labels = BoxSetItem(), BoxLabelsItem()
+        boxes.setZValue(z)
+        labels.setZValue(90 + z)
+        self.view.addItem(boxes, ignoreBounds=True)
+        self.view.addItem(labels, ignoreBounds=True)
+        self._items[name] = (boxes, labels)
 
     @property
     def layers(self) -> list[BoxLayer]:

@@ -16,6 +16,7 @@ __all__ = ["build_parser", "run"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="detviewer", description="Open the detviewer window on images, folders, a video or a camera.")
+    parser.add_argument("--help-gui", action="help", help="show this message and exit")
     parser.add_argument("paths", nargs="*", help="image files, folders or one video file")
     parser.add_argument("--model", default=None, help="detector name (see 'detviewer models'); default: the demo model")
     parser.add_argument("--weights", default=None, help="default, coco, none, or a checkpoint file")
@@ -23,6 +24,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--camera", type=int, default=None, metavar="N", help="open webcam N")
     parser.add_argument("--screenshot", default=None, metavar="OUT.png",
                         help="wait for the first result, save an image of the window and exit")
+    parser.add_argument("--nms-step", type=int, default=None, metavar="N",
+                        help="with --screenshot: show the NMS stepper at step N")
+    parser.add_argument("--score", type=float, default=None, help="score threshold for this run (0..1)")
+    parser.add_argument("--iou", type=float, default=None, help="NMS IoU threshold for this run (0..1)")
     parser.add_argument("--timeout", type=float, default=300.0, help=argparse.SUPPRESS)
     parser.add_argument("--size", default=None, metavar="WxH", help="window size, e.g. 1400x860")
     parser.add_argument("--settings", default=None, help=argparse.SUPPRESS)  # an .ini file instead of the user's
@@ -76,8 +81,16 @@ def run(args) -> int:
         return 0
 
     result = {"rc": 0}
+    for name in ("score", "iou"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise DetviewerError(f"--{name} {value} is outside 0..1.")
+    slider = {"score": window.thresholds_panel.score_slider, "iou": window.thresholds_panel.iou_slider}
+    for name, value in (("score", args.score), ("iou", args.iou)):
+        if value is not None:
+            slider[name].setValue(value)
     if args.screenshot:
-        window.screenshot_on_first_result(args.screenshot)
+        window.screenshot_on_first_result(args.screenshot, nms_step=args.nms_step)
 
         def done(ok: bool, message: str) -> None:
             if message:

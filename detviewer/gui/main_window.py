@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
 from detviewer.core.session import CHANGED_INFERENCE, Session
 from detviewer.gui import menus, settings as settings_io
@@ -15,7 +15,7 @@ from detviewer.gui.panels.model_panel import ModelPanel
 from detviewer.gui.panels.nms_panel import NMSPanel
 from detviewer.gui.panels.video_bar import VideoBar
 from detviewer.gui.status import StatusBar
-from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread
+from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread, run_single_threaded
 from detviewer.io.sources import CameraSource, ImageListSource, VideoFileSource
 from detviewer.render.layers import layers_for_session, state_name  # Qt-free: no pyqtgraph
 
@@ -35,20 +35,26 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("detviewer")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else settings_io.open_settings()
-        self.session = Session(settings_io.load_thresholds(self.settings), nms_trace_fn=nms_trace_fn)
+        self._nms_trace_fn = nms_trace_fn
+        self.session = Session(settings_io.load_thresholds(self.settings), nms_trace_fn=self._nms_trace)
         self.worker = InferenceWorker(loader=loader, lister=lister)
         self.worker_thread = WorkerThread(self.worker)
         self.feed = Feed(self.worker, self)
         self.dropped_results = 0
         self._shown_id = 0
         self._screenshot: str | None = None
+        self._screenshot_step: int | None = None
         self._closed = False
         self.built = False
         self.status = StatusBar()
         self.setStatusBar(self.status)
-        starting = QLabel("Starting detviewer…")
-        starting.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(starting)
+        self._starting = QLabel("Starting detviewer…")
+        self._starting.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        central = QWidget()
+        self._central_layout = QVBoxLayout(central)
+        self._central_layout.setContentsMargins(0, 0, 0, 0)
+        self._central_layout.addWidget(self._starting, 1)
+        self.setCentralWidget(central)
         self._restore_geometry()
         if not defer_build:
             self.build()
@@ -67,12 +73,9 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas()
         self.video_bar = VideoBar()
         self.video_bar.hide()
-        central = QWidget()
-        layout = QVBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.video_bar)
-        self.setCentralWidget(central)
+        self._starting.hide()
+        self._central_layout.addWidget(self.canvas, 1)
+        self._central_layout.addWidget(self.video_bar)
         self.model_panel = ModelPanel()
         self.thresholds_panel = ThresholdsPanel(self.session.thresholds)
         self.nms_panel = NMSPanel(self.session)
@@ -84,22 +87,22 @@ class MainWindow(QMainWindow):
             self._dock("Files", self.files_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         ]
         self.model_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.resizeDocks(self.docks[:3], [230, 190, 440], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks[0], self.docks[3]], [380, 220], Qt.Orientation.Horizontal)
+        self.thresholds_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = menus.install_shortcuts(self, self._on_routed_key)
         menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
         self._wire()
         state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks(self.docks[:3], [250, 190, 420], Qt.Orientation.Vertical)
+            self.resizeDocks([self.docks[0], self.docks[3]], [440, 200], Qt.Orientation.Horizontal)
         self.built = True
         self.worker_thread.start()
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
-        dock.setWidget(widget if isinstance(widget, (NMSPanel, FilesPanel)) else _scrolled(widget))
+        dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
 
@@ -148,9 +151,13 @@ class MainWindow(QMainWindow):
         settings_io.save_model_request(self.settings, request)
         self.worker.request_model(request)
 
-    def screenshot_on_first_result(self, path: str) -> None:
-        """Save ``self.grab()`` to ``path`` after the first result (or model failure), then close."""
+    def screenshot_on_first_result(self, path: str, nms_step: int | None = None) -> None:
+        """Save ``self.grab()`` to ``path`` after the first result (or model failure), then close.
+
+        nms_step: show the NMS stepper at that step in the image (for docs and slides).
+        """
         self._screenshot = str(path)
+        self._screenshot_step = nms_step
 
     def describe_candidate(self, index: int) -> str:
         cand = self.session.candidates
@@ -163,6 +170,15 @@ class MainWindow(QMainWindow):
         score = self.session.trace.scores[index] if self.session.trace is not None else cand.scores[index]
         return (f"#{index} {cand.name_of(cand.labels[index])}  score {score:.3f}\n"
                 f"x1 {x1:.0f}  y1 {y1:.0f}  x2 {x2:.0f}  y2 {y2:.0f}  ({x2 - x1:.0f}×{y2 - y1:.0f})\n{state}")
+
+    def _nms_trace(self, *args, **kwargs):
+        """The session's NMS replay: single-threaded torch while the worker is idle (see worker.py)."""
+        fn = self._nms_trace_fn
+        if fn is None:
+            from detviewer.core.nms import nms_trace as fn
+        if self.worker.busy or self.feed.playing:
+            return fn(*args, **kwargs)
+        return run_single_threaded(fn, *args, **kwargs)
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame) -> None:
@@ -184,6 +200,9 @@ class MainWindow(QMainWindow):
             self.status.show_result(result, streaming=self.feed.playing)
         self.result_shown.emit(result)
         if self._screenshot and (result.inference is not None or result.error):
+            if self._screenshot_step is not None and result.inference is not None:
+                self.nms_panel.set_step_mode(True)
+                self.session.set_step(self._screenshot_step)
             QTimer.singleShot(100, lambda: self._take_screenshot(not result.error, result.error))
 
     def _on_model_loaded(self, loaded) -> None:
@@ -305,16 +324,7 @@ class MainWindow(QMainWindow):
         save(self.settings, self.session.thresholds)
         self.settings.sync()
         self.feed.stop()
-        return self.worker_thread.shutdown(2000)
-
-
-def _scrolled(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    return area
+        return self.worker_thread.shutdown(1800)  # plus teardown: the process is gone within 2 s
 
 
 def show_error(parent, message: str) -> None:

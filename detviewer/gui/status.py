@@ -10,11 +10,11 @@ __all__ = ["StatusBar", "format_timings"]
 
 
 def format_timings(timings: dict[str, float], total_ms: float | None = None) -> str:
-    """{'backbone': 21.3, ...} -> "backbone 21 ms · head 3 ms · in the app 26 ms"."""
-    parts = [f"{name} {ms:.0f} ms" for name, ms in timings.items()]
+    """{'backbone': 21.3, ...} -> "backbone 21 · head 3 · in the app 26 ms"."""
+    parts = [f"{name} {ms:.0f}" for name, ms in timings.items()]
     if total_ms is not None:
-        parts.append(f"in the app {total_ms:.0f} ms")
-    return " · ".join(parts)
+        parts.append(f"in the app {total_ms:.0f}")
+    return " · ".join(parts) + " ms" if parts else ""
 
 
 class StatusBar(QStatusBar):
@@ -24,6 +24,8 @@ class StatusBar(QStatusBar):
         self.timing_label = QLabel("")
         self.fps_label = QLabel("")
         for w in (self.timing_label, self.fps_label, self.model_label):
+            w.setContentsMargins(10, 0, 4, 0)
+            w.setStyleSheet("color: palette(window-text); border-left: 1px solid palette(mid);")
             self.addPermanentWidget(w)
         self._last_frame_time: float | None = None
         self._fps = 0.0

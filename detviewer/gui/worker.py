@@ -8,6 +8,7 @@ slots would never be delivered); results come back as signals carrying plain Pyt
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from detviewer.errors import DetviewerError
 from detviewer.io.sources import Frame
 
 __all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "InferenceWorker", "WorkerThread",
-           "DEFAULT_MODEL", "FALLBACK_MODEL"]
+           "DEFAULT_MODEL", "FALLBACK_MODEL", "run_single_threaded"]
 
 #: "auto" picks the first shipped demo model that loads, else an untrained FALLBACK_MODEL.
 DEFAULT_MODEL = "auto"
@@ -64,6 +65,26 @@ class InferenceResult:
     submitted: float = field(default=0.0, repr=False)
 
 
+def run_single_threaded(fn, *args, **kwargs):
+    """Run ``fn`` with torch's intra-op pool at one thread, then restore it.
+
+    For the NMS replay in the GUI thread: many small ops (per-class NMS, IoU blocks), for which
+    the pool's hand-offs cost more than they save on a busy 2-core machine (10k candidates:
+    23 ms on one thread, 100 ms on two, measured with other processes running). The setting is
+    process-wide and changing it under a running forward pass stalls that pass (a stream fell
+    from 10 to 4 fps), so call this only while the worker is idle.
+    """
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else 1
+    if threads == 1:
+        return fn(*args, **kwargs)
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _registry_loader(name: str, weights: str, device: str, progress):
     from detviewer.detectors.registry import load_detector
 
@@ -101,7 +122,7 @@ class InferenceWorker(QObject):
         self._next_id = 0
         self._last_job: tuple[int, Frame] | None = None
         self.detector = None
-        self.busy = False
+        self.busy = False  # inside detector.infer or a model load
         self.calls = 0  # detector.infer calls (tests check sliders never re-run the model)
 
     # -- called from any thread --------------------------------------------------------------
@@ -162,6 +183,13 @@ class InferenceWorker(QObject):
         self.model_progress.emit(fraction, str(message))
 
     def _load(self, request: ModelRequest) -> None:
+        self.busy = True
+        try:
+            self._load_now(request)
+        finally:
+            self.busy = False
+
+    def _load_now(self, request: ModelRequest) -> None:
         self._close_detector()
         start = time.perf_counter()
         note = ""
@@ -280,7 +308,7 @@ class WorkerThread:
     def start(self) -> None:
         self.thread.start()
 
-    def shutdown(self, timeout_ms: int = 2000) -> bool:
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Stop the worker and its thread; True if the thread ended within ``timeout_ms``."""
         self.worker.stop()
         self.thread.quit()

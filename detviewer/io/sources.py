@@ -176,10 +176,12 @@ class _GrabThread:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 0.5) -> bool:
+        """Ask the thread to end and wait up to ``timeout`` s; True if it has ended."""
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     @property
     def stopping(self) -> bool:
@@ -228,10 +230,10 @@ class _StreamingMixin:
         self._grabber = grabber
         grabber.start()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop grabbing (waits at most 0.5 s); True if the grab thread has ended."""
         grabber, self._grabber = self._grabber, None
-        if grabber is not None:
-            grabber.stop()
+        return grabber.stop() if grabber is not None else True
 
     @property
     def running(self) -> bool:
@@ -362,8 +364,9 @@ class CameraSource(_StreamingMixin):
         return Frame(image=rgb, source_id=self.name, index=self._index - 1, timestamp=time.monotonic())
 
     def close(self) -> None:
-        self.stop()
-        self._cap.release()
+        # A camera read can hang when the device vanishes; never release the capture under it.
+        if self.stop():
+            self._cap.release()
 
 
 def _open_cv2_camera(device: int):

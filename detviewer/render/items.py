@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QStaticText
 
 from detviewer.render.layers import MAX_LABELS, BoxLayer
 
@@ -124,9 +124,11 @@ class BoxLabelsItem(pg.GraphicsObject):
         self._font.setPointSizeF(point_size)
         self._metrics = QFontMetricsF(self._font)
         self._anchors = np.zeros((0, 2), np.float64)
+        self._corners = np.zeros((0, 2), np.float64)
         self._texts: tuple[str, ...] = ()
         self._colors = np.zeros((0, 3), np.uint8)
         self._widths = np.zeros(0)
+        self._static: list[QStaticText] | None = None
         self._bounds = QRectF()
 
     def set_layer(self, layer: BoxLayer | None) -> None:
@@ -137,9 +139,11 @@ class BoxLabelsItem(pg.GraphicsObject):
         else:
             n = min(len(layer.labels), len(layer), MAX_LABELS)
             self._anchors = layer.xyxy[:n, :2].astype(np.float64)
+            self._corners = layer.xyxy[:n, 2:].astype(np.float64)
             self._texts = tuple(layer.labels[:n])
             self._colors = layer.colors[:n]
             self._widths = np.array([self._metrics.horizontalAdvance(t) for t in self._texts]) + 6
+            self._static = None  # QStaticText per label, laid out once on first paint
             lo, hi = self._anchors.min(axis=0), layer.xyxy[:n, 2:].max(axis=0)
             self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
         self.update()
@@ -169,12 +173,38 @@ class BoxLabelsItem(pg.GraphicsObject):
         painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         painter.setFont(self._font)
         h = self._metrics.height() + 2
-        ascent = self._metrics.ascent()
-        for (x, y), text, rgb, w in zip(self._anchors, self._texts, self._colors, self._widths):
-            p = transform.map(QPointF(float(x), float(y)))
-            top = p.y() - h if p.y() - h >= 0 else p.y()  # inside the box when there is no room above
-            painter.fillRect(QRectF(p.x(), top, w, h), _qcolor(rgb, 215))
+        if self._static is None:  # drawStaticText skips the per-call text layout of drawText
+            self._static = []
+            for text in self._texts:
+                static = QStaticText(text)
+                static.setTextFormat(Qt.TextFormat.PlainText)
+                static.prepare(font=self._font)
+                self._static.append(static)
+        # Placed label rectangles (x1, y1, x2, y2) in screen pixels, for a vectorised overlap test.
+        placed = np.empty((len(self._texts), 4))
+        count = 0
+        white, black = QColor(255, 255, 255), QColor(0, 0, 0)
+        for (x, y), (x2, y2), static, rgb, w in zip(self._anchors, self._corners, self._static, self._colors,
+                                                    self._widths):
+            top_left = transform.map(QPointF(float(x), float(y)))
+            bottom = transform.map(QPointF(float(x2), float(y2))).y()
+            left = top_left.x()
+            # Above the box, else inside its top, else inside its bottom: the first spot no earlier
+            # (higher-ranked) label covers; with none free the label is left out (hover tells).
+            spots = [t for t in (top_left.y() - h, top_left.y(), bottom - h) if t >= 0] or [top_left.y()]
+            top = spots[0]
+            if count:
+                p = placed[:count]
+                near = p[(p[:, 0] < left + w) & (p[:, 2] > left)]
+                free = [t for t in spots if not ((near[:, 1] < t + h) & (near[:, 3] > t)).any()]
+                if not free:
+                    continue
+                top = free[0]
+            placed[count] = (left, top, left + w, top + h)
+            count += 1
+            rect = QRectF(left, top, w, h)
+            painter.fillRect(rect, _qcolor(rgb, 215))
             light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140
-            painter.setPen(QColor(0, 0, 0) if light else QColor(255, 255, 255))
-            painter.drawText(QPointF(p.x() + 3, top + 1 + ascent), text)
+            painter.setPen(black if light else white)
+            painter.drawStaticText(QPointF(left + 3, top + 1), static)
         painter.restore()

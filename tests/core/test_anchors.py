@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
@@ -33,6 +34,10 @@ def test_ssd300_default_box_total_is_8732():
     sets = run_generator(generator, (300, 300), grids)
     assert [len(s) for s in sets] == [5776, 2166, 600, 150, 36, 4]
     assert sets[2].scales == pytest.approx((0.33, 0.51))
+    # steps, not 300/38, space the cells: x = 150 is nearest the centre of cell 18 (148 = 18.5 * 8)
+    assert sets[0].stride == (8.0, 8.0)
+    assert cell_at((150, 150), sets[0]) == (18, 18)
+    np.testing.assert_allclose(sets[0].at_cell(18, 18)[0][[0, 2]].mean(), 148.0, atol=1e-3)
 
 
 def test_cell_at_maps_a_point_to_the_anchor_cell_and_yolo_cell():

@@ -73,6 +73,8 @@ def test_narration_names_the_kept_box_and_suppressions():
     assert s.narration() == "Step 1: keep 'cat' 0.90; suppress 2 boxes of class 'cat' with IoU > 0.30 against it"
     s.to_end()
     assert s.narration().endswith("Done: 3 kept.")
+    s.set_step_mode(False)
+    assert s.narration().startswith("Final result: 3 of 5 candidates above score 0.20 kept by hard NMS at IoU > 0.30")
 
 
 def test_thresholds_change_in_step_mode_keeps_the_step_clamped():

@@ -179,6 +179,21 @@ def test_drag_and_drop_opens_a_folder(qtbot, make_window, tmp_path):
     assert event.isAccepted()
     assert window.files_panel.list.count() == 2
     assert window.canvas.image_item.image[0, 0, 0] == 50
+    recent = [a.text() for a in window.actions_.recent_menu.actions()]
+    assert recent[0] == str(folder.resolve())
+
+
+def test_hover_finds_the_smallest_box_and_describes_it(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.session.set_thresholds(score=0.2, iou=0.7)  # all five kept
+    open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    # (130, 130) lies only in C = [40, 40, 140, 140]; (5, 5) in no box.
+    assert window.canvas.box_at(130, 130) == C
+    assert window.canvas.box_at(5, 5) is None
+    text = window.describe_candidate(D)
+    assert text.startswith("#3 dog  score 0.600") and "x1 200  y1 50  x2 300  y2 150  (100×100)" in text
+    window.session.set_thresholds(iou=0.5)
+    assert "suppressed at step 1 (IoU 0.68)" in window.describe_candidate(B)
 
 
 def test_broken_file_in_folder_gives_a_message_and_browsing_continues(qtbot, make_window, tmp_path):

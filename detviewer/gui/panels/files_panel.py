@@ -45,7 +45,7 @@ class FilesPanel(QWidget):
         self._updating = True
         self.list.setCurrentRow(index)
         item = self.list.item(index)
-        if item is not None and broken:
+        if item is not None and broken and not item.text().endswith("(cannot open)"):
             item.setText(f"{item.text()}  (cannot open)")
             item.setForeground(self.palette().placeholderText())
         self._updating = False

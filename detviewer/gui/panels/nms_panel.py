@@ -69,7 +69,7 @@ class CandidateTableModel(QAbstractTableModel):
         if state == SUPPRESSED:
             step, iou = self.session.suppressed_by(candidate)
             kept = self.session.trace.steps[step - 1].kept
-            return f"suppressed by #{kept} (IoU {iou:.2f})"
+            return f"suppressed by #{kept} (IoU {iou:.2f})"  # "#k": the kept box's candidate number
         if state == FILTERED:
             return "below score"
         return "pending"
@@ -140,7 +140,7 @@ class NMSPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # ResizeToContents reads every row
-        for column, width in enumerate((52, 90, 56)):
+        for column, width in enumerate((44, 74, 48)):
             header.resizeSection(column, width)
         header.setStretchLastSection(True)
         self.table.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
@@ -239,10 +239,11 @@ class NMSPanel(QWidget):
         row = self.table_model.row_of(candidate)
         if row < 0:
             return
-        index = self.table_model.index(row, 0)
-        self.table.scrollTo(index)
         if select:
             self.table.selectRow(row)
+        # After a model reset the view lays rows out lazily; scroll once that has happened.
+        QTimer.singleShot(0, lambda: self.table.scrollTo(self.table_model.index(row, 0),
+                                                         QAbstractItemView.ScrollHint.PositionAtCenter))
 
     def _on_row_clicked(self, index: QModelIndex) -> None:
         self.session.select(self.table_model.data(index, Qt.ItemDataRole.UserRole))

@@ -1,0 +1,103 @@
+"""Offscreen export of a frame with box layers to PNG/JPEG/SVG, drawn by the canvas's own items.
+
+For ``detviewer render`` and slides: ``export_figure(image, layers, "out.png")`` gives what the
+window's canvas shows for the same layers (same BoxSetItem / BoxLabelsItem painting code).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from detviewer.errors import DetviewerError
+from detviewer.render.layers import LAYER_NAMES, BoxLayer
+
+__all__ = ["ensure_gui_app", "render_image", "export_figure", "qimage_from_rgb"]
+
+RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+
+
+def ensure_gui_app():
+    """A QGuiApplication (fonts and painting need one); offscreen when there is no display."""
+    from PySide6.QtGui import QGuiApplication
+
+    app = QGuiApplication.instance()
+    if app is None:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        app = QGuiApplication([])
+    return app
+
+
+def qimage_from_rgb(image: np.ndarray):
+    """(H, W, 3) uint8 RGB -> QImage (a copy, so the array may be freed)."""
+    from PySide6.QtGui import QImage
+
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = image.shape[:2]
+    return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _paint(painter, image: np.ndarray, layers: list[BoxLayer], scale: float) -> None:
+    from detviewer.render.items import BoxLabelsItem, BoxSetItem
+
+    painter.scale(scale, scale)
+    painter.drawImage(0, 0, qimage_from_rgb(image))
+    by_name = {layer.name: layer for layer in layers}
+    ordered = [by_name[n] for n in LAYER_NAMES if n in by_name] + [x for x in layers if x.name not in LAYER_NAMES]
+    for layer in ordered:
+        boxes = BoxSetItem()
+        boxes.set_layer(layer)
+        boxes.paint(painter)
+    for layer in ordered:  # text above every box, as on the canvas
+        labels = BoxLabelsItem()
+        labels.set_layer(layer)
+        labels.paint(painter)
+
+
+def render_image(image: np.ndarray, layers: list[BoxLayer], scale: float = 1.0):
+    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of (H*scale, W*scale)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    ensure_gui_app()
+    h, w = image.shape[:2]
+    out = QImage(max(1, round(w * scale)), max(1, round(h * scale)), QImage.Format.Format_RGB888)
+    painter = QPainter(out)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        _paint(painter, image, layers, scale)
+    finally:
+        painter.end()
+    return out
+
+
+def export_figure(image: np.ndarray, layers: list[BoxLayer], path: str | os.PathLike, scale: float = 1.0) -> Path:
+    """Write the figure to ``path``: .png/.jpg/.bmp/.webp raster, or .svg (vector boxes and text)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in RASTER_SUFFIXES | {".svg"}:
+        raise DetviewerError(f"Cannot export {path}: use a .png, .jpg, .bmp, .webp or .svg file name.")
+    if not path.parent.is_dir():
+        raise DetviewerError(f"Cannot export {path}: the folder {path.parent} does not exist.")
+    ensure_gui_app()
+    if suffix == ".svg":
+        from PySide6.QtCore import QRect, QSize
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        h, w = image.shape[:2]
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        size = QSize(max(1, round(w * scale)), max(1, round(h * scale)))
+        generator.setSize(size)
+        generator.setViewBox(QRect(0, 0, size.width(), size.height()))
+        painter = QPainter(generator)
+        try:
+            _paint(painter, image, layers, scale)
+        finally:
+            painter.end()
+    elif not render_image(image, layers, scale).save(str(path)):
+        raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
+    return path

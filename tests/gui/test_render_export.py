@@ -1,0 +1,71 @@
+"""Offscreen export draws the same layers as the canvas; pixels checked where boxes must be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detviewer.core.session import Session, Thresholds
+from detviewer.core.types import Detections, Inference
+from detviewer.errors import DetviewerError
+from detviewer.render.colors import PALETTE
+from detviewer.render.export import export_figure, render_image
+from detviewer.render.layers import layers_for_session
+
+
+def to_array(qimage) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    qimage = qimage.convertToFormat(QImage.Format.Format_RGB888)
+    buf = np.frombuffer(qimage.constBits(), np.uint8, count=qimage.sizeInBytes())
+    return buf.reshape(qimage.height(), qimage.bytesPerLine())[:, : qimage.width() * 3].reshape(
+        qimage.height(), qimage.width(), 3)
+
+
+def one_box_session() -> Session:
+    boxes = np.array([[20, 30, 80, 70]], np.float32)
+    det = Detections(boxes, np.array([0.9], np.float32), np.array([3], np.int64), ("bg", "a", "b", "car"))
+    session = Session(Thresholds(score=0.5))
+    session.set_inference(Inference("fake", (100, 120), det, det))
+    return session
+
+
+def test_png_export_draws_the_box_in_its_class_colour(qapp, tmp_path):
+    image = np.full((100, 120, 3), 40, np.uint8)
+    layers = layers_for_session(one_box_session())
+    pixels = to_array(render_image(image, layers, scale=2.0))
+    assert pixels.shape == (200, 240, 3)
+    car = PALETTE[3].astype(int)
+    # Left edge x = 20 -> 40 at scale 2, half way down (y = 50 -> 100); the 2-px pen straddles it.
+    edge = pixels[100, 38:43].astype(int)
+    assert np.abs(edge - car).sum(axis=1).min() < 30
+    assert np.abs(pixels[190, 5].astype(int) - 40).max() <= 1  # untouched background
+    out = export_figure(image, layers, tmp_path / "fig.png")
+    assert out.stat().st_size > 0
+
+
+def test_svg_export_and_bad_names(qapp, tmp_path):
+    image = np.zeros((10, 10, 3), np.uint8)
+    layers = layers_for_session(one_box_session())
+    text = export_figure(image, layers, tmp_path / "fig.svg").read_text()
+    assert "<svg" in text and "car 0.90" in text
+    with pytest.raises(DetviewerError, match="fig.gif"):
+        export_figure(image, layers, tmp_path / "fig.gif")
+    with pytest.raises(DetviewerError, match="does not exist"):
+        export_figure(image, layers, tmp_path / "no" / "fig.png")
+
+
+def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
+    from detviewer.gui.canvas import Canvas
+    from detviewer.render.layers import BoxLayer
+
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    gt = BoxLayer("ground_truth", np.array([[0, 0, 10, 10]], np.float32), np.zeros((1, 3), np.uint8),
+                  np.array([0]))
+    kept = BoxLayer("kept", np.array([[2, 2, 5, 5]], np.float32), np.zeros((1, 3), np.uint8), np.array([7]))
+    canvas.set_layers([kept, gt])
+    assert [layer.name for layer in canvas.layers] == ["ground_truth", "kept"]
+    assert canvas.box_at(3, 3) == 7 and canvas.box_at(8, 8) == 0  # topmost layer first
+    canvas.set_layers([kept])
+    assert canvas._items["ground_truth"][0].layer is None

@@ -1,0 +1,60 @@
+"""Before-CNN views: sliding-window counts by hand, Selective Search drawing, crop-and-warp gallery."""
+
+import numpy as np
+
+from detviewer.core.types import Detections, Inference
+from detviewer.render.views.before_cnn import (
+    SelectiveSearchViewState, SlidingWindowViewState, selective_search_frame, sliding_window_frame,
+    sliding_window_steps, warp_gallery,
+)
+
+
+def image_inference(height=480, width=640) -> Inference:
+    return Inference("none", (height, width), Detections.empty(), Detections.empty())
+
+
+def test_sliding_window_counts_by_hand():
+    # 640×480, squares of 128 and 256 moving a quarter side: 128 -> stride 32, (640 − 128)/32 + 1 = 17
+    # columns × (480 − 128)/32 + 1 = 12 rows = 204; 256 -> stride 64, 7 × 4 = 28. Total 232.
+    state = SlidingWindowViewState(sizes=(128, 256), aspect_ratios=(1.0,), max_drawn=50)
+    inference = image_inference()
+    frame = sliding_window_frame(inference, state)
+    assert frame.table == [("128×128, stride 32", "204"), ("256×256, stride 64", "28"), ("Total", "232 windows")]
+    assert sliding_window_steps(inference, state=state) == 3 and frame.step == 2
+    assert "232 windows" in frame.caption
+    drawn = [frame.layer("windows_128x128"), frame.layer("windows_256x256")]
+    assert len(drawn[0]) == 25 and len(drawn[1]) == 25  # 50 drawn in all, split between the shapes
+    assert drawn[0].xyxy[:, 0].min() == 0 and drawn[0].xyxy[:, 2].max() == 640  # spread over the image
+
+
+def test_one_window_shape_per_step():
+    state = SlidingWindowViewState(sizes=(128, 256), aspect_ratios=(1.0,), step=0)
+    frame = sliding_window_frame(image_inference(), state)
+    assert frame.names() == ["windows_128x128", "example_windows"]
+    assert frame.caption.startswith("A 128×128 window moved 32 px at a time: 17 × 12 = 204 positions")
+    assert len(frame.layer("windows_128x128")) == 204  # fewer than max_drawn: all of them
+
+
+def test_windows_larger_than_the_image_are_left_out():
+    state = SlidingWindowViewState(sizes=(64, 256), aspect_ratios=(1.0,))
+    frame = sliding_window_frame(image_inference(100, 100), state)
+    assert [key for key, _ in frame.table] == ["64×64, stride 16", "Total"]
+
+
+def test_selective_search_frame_numbers_the_gallery_boxes():
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 50, 50], [20, 30, 60, 90]], np.float32)
+    state = SelectiveSearchViewState(boxes, seconds=1.234, top_n=2, gallery=2)
+    frame = selective_search_frame(image_inference(), state)
+    assert frame.layer("selective_search").index.tolist() == [1, 0]  # the first proposal drawn last
+    assert frame.layer("gallery_boxes").labels == ("1", "2")
+    assert dict(frame.table)["Time"] == "1.23 s" and dict(frame.table)["Proposals"] == "3"
+    assert "3 candidate boxes in 1.23 s" in frame.caption
+
+
+def test_warp_gallery_stretches_each_box_to_a_square():
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[50:100, 100:250] = (255, 0, 0)  # a wide red rectangle
+    gallery = warp_gallery(image, [[100, 50, 250, 100], [0, 0, 40, 40]], n=1, size=64, context=0)
+    assert gallery.shape == (1, 64, 64, 3)
+    # warped with no context the rectangle fills the whole tile
+    assert (gallery[0, 2:-2, 2:-2, 0] > 200).all() and (gallery[0, 2:-2, 2:-2, 1:] < 50).all()
