@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python bench/bench_gui_frame.py [--frames 15] [--size 480x640]
 Bare: ``model([tensor])`` under ``torch.inference_mode()`` on the same image, a plain torchvision
-model holding a copy of the weights the app loaded (--weights none, seeded).
+model holding a copy of the weights the app loaded (--weights none, seeded), with the same
+number of torch threads as the app's worker (cores - 1 unless --threads / DETVIEWER_THREADS).
 App: the real MainWindow with the registry's detector; from ``worker.submit(frame)`` until the
 window has drawn the result (``result_shown``, emitted after the session replayed NMS and the
 overlays were updated). The two are measured alternately in the same process, so machine
@@ -27,8 +28,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--size", default="480x640", help="HxW of the test frame")
     parser.add_argument("--threads", type=int, default=0,
-                        help="torch intra-op threads (0: torch's default). On a shared 2-core machine a 2-thread "
-                             "team stalls whenever another process takes a core; 1 gives stable figures")
+                        help="torch intra-op threads (0: what the app picks, cores - 1; see gui/worker.py)")
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
     if args.threads:
@@ -72,6 +72,8 @@ def main() -> None:
         bare = getattr(torchvision.models.detection, MODEL)(
             weights=None, weights_backbone=None, num_classes=len(window.worker.detector.class_names)).eval()
         bare.load_state_dict(app_model.state_dict())
+        if window.worker.torch_threads:  # the bare forward runs with the worker's thread count
+            torch.set_num_threads(window.worker.torch_threads)
         shown: list[float] = []
         results: list = []
         window.result_shown.connect(lambda r: (shown.append(time.perf_counter()), results.append(r)))
@@ -95,7 +97,7 @@ def main() -> None:
         for _ in range(args.frames):
             bare_ms.append(bare_forward())
             app_ms.append(app_frame())
-        window.shutdown()
+        window.shutdown()  # the worker is idle: every frame was waited for
         measured = results[first:]
         infer_ms = statistics.median(r.infer_ms for r in measured)
         worker_ms = statistics.median(r.latency_ms for r in measured)

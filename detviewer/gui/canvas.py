@@ -23,12 +23,13 @@ def _import_pyqtgraph():
 
 
 pg = _import_pyqtgraph()
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal  # noqa: E402
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
 from detviewer.render.items import BoxLabelsItem, BoxSetItem  # noqa: E402
 from detviewer.render.layers import LAYER_NAMES, BoxLayer  # noqa: E402
+from detviewer.render.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
 
@@ -41,6 +42,7 @@ class Canvas(pg.GraphicsView):
     """Shows one RGB frame and the layers of ``render.layers``; box hits go through ``describe``."""
 
     box_clicked = Signal(object)  # candidate index (int) or None
+    point_clicked = Signal(float, float)  # image pixel (x, y) of a left click (teaching views pick cells)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -55,14 +57,24 @@ class Canvas(pg.GraphicsView):
         self.setCentralItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
-        self._items: dict[str, tuple[BoxSetItem, BoxLabelsItem]] = {}
+        self.style = RenderStyle()
+        self._items: dict[str, tuple] = {}  # name -> (item drawing the layer, BoxLabelsItem or None)
+        self._note = QLabel(self)  # "drawing a sample" note of level-of-detail box layers
+        self._note.setStyleSheet("color: #f0f0f0; background: rgba(0, 0, 0, 170); padding: 3px 6px;")
+        self._note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self._note.hide()
+        self._note_timer = QTimer(self)
+        self._note_timer.setSingleShot(True)
+        self._note_timer.setInterval(60)
+        self._note_timer.timeout.connect(self._refresh_note)
         for z, name in enumerate(LAYER_NAMES):
             self._add_items(name, z=10 + z)
-        self._layers: list[BoxLayer] = []
+        self._layers: list = []
         self._image_size: tuple[int, int] | None = None
         self.describe: Callable[[int], str] | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.view.sigRangeChanged.connect(lambda *_: self._update_note())
 
     # -- content ----------------------------------------------------------------------------
     def set_frame(self, image: np.ndarray) -> None:
@@ -91,42 +103,128 @@ class Canvas(pg.GraphicsView):
             h, w = self._image_size
             self.view.setRange(QRectF(0, 0, w, h), padding=0.01)
 
-    def set_layers(self, layers: list[BoxLayer]) -> None:
+    def set_layers(self, layers: list) -> None:
         """Show these layers (NMS layers in LAYER_NAMES order; other names, e.g. from
-        ``render.views``, below them in the order given); layers not listed are cleared."""
-        by_name = {layer.name: layer for layer in layers}
-        for z, layer in enumerate(x for x in layers if x.name not in LAYER_NAMES):
-            if layer.name not in self._items:
-                self._add_items(layer.name, z=1 + z * 0.01)
-        extra = [x for x in layers if x.name not in LAYER_NAMES]
-        self._layers = extra + [by_name[n] for n in LAYER_NAMES if n in by_name]
-        for name, (boxes, labels) in self._items.items():
-            layer = by_name.get(name)
-            if layer is None and boxes.layer is None:
-                continue
-            boxes.set_layer(layer)
-            labels.set_layer(layer)
+        ``render.views``, below them in the order given); layers not listed are cleared.
 
-    def _add_items(self, name: str, z: float) -> None:
-        boxes, labels = BoxSetItem(), BoxLabelsItem()
-        boxes.setZValue(z)
-        labels.setZValue(90 + z)
-        self.view.addItem(boxes, ignoreBounds=True)
-        self.view.addItem(labels, ignoreBounds=True)
-        self._items[name] = (boxes, labels)
+        BoxLayer, SegmentLayer, TextLayer and HeatmapLayer are drawn (render.primitive_items); box
+        layers longer than MANY_BOXES draw under a per-frame budget (a sample when zoomed out).
+        """
+        from detviewer.render.primitive_items import styled
+
+        layers = [styled(layer, self.style) for layer in layers]
+        by_name = {layer.name: layer for layer in layers}
+        extra = [x for x in layers if x.name not in LAYER_NAMES]
+        for z, layer in enumerate(extra):
+            self._ensure_items(layer, z=1 + z * 0.01)
+        for layer in layers:
+            if layer.name in LAYER_NAMES:
+                self._ensure_items(layer, z=10 + LAYER_NAMES.index(layer.name))
+        self._layers = extra + [by_name[n] for n in LAYER_NAMES if n in by_name]
+        for name, (item, labels) in self._items.items():
+            layer = by_name.get(name)
+            if layer is None and item.layer is None:
+                continue
+            item.set_layer(layer)
+            if labels is not None:
+                labels.set_layer(layer)
+        self._share_budget()
+        self._update_note()
+
+    def _share_budget(self) -> None:
+        """Split the per-paint budget of huge box layers between them, by their box counts."""
+        from detviewer.render.primitive_items import FRAME_BUDGET_MS
+
+        big = [item for item, _ in self._items.values() if isinstance(item, ManyBoxesItem) and item.layer is not None]
+        total = sum(len(item.layer) for item in big)
+        for item in big:
+            item.budget_ms = FRAME_BUDGET_MS * max(len(item.layer) / total, 0.1)
+
+    def _ensure_items(self, layer, z: float) -> None:
+        """Items for ``layer.name`` that can draw this kind (and size) of layer, at depth z."""
+        from detviewer.render.primitive_items import item_for
+
+        wanted = type(item_for(layer))
+        have = self._items.get(layer.name)
+        if have is not None and type(have[0]) is wanted:
+            have[0].setZValue(z)
+            if have[1] is not None:
+                have[1].setZValue(90 + z)
+            return
+        if have is not None:
+            for old in have:
+                if old is not None:
+                    self.view.removeItem(old)
+        self._add_items(layer.name, z, item_for(layer))
+
+    def _add_items(self, name: str, z: float, item=None) -> None:
+        item = BoxSetItem() if item is None else item
+        item.setZValue(z)
+        self.view.addItem(item, ignoreBounds=True)
+        labels = None
+        if isinstance(item, (BoxSetItem, ManyBoxesItem)):
+            labels = BoxLabelsItem(9.0 * self.style.font_scale)
+            labels.setZValue(90 + z)
+            self.view.addItem(labels, ignoreBounds=True)
+        self._items[name] = (item, labels)
+
+    def set_style(self, style) -> None:
+        """RenderStyle for lecture mode (thick lines, large fonts); redraws the current layers."""
+        if style == self.style:
+            return
+        self.style = style
+        layers = self._layers
+        for item, labels in self._items.values():
+            self.view.removeItem(item)
+            if labels is not None:
+                self.view.removeItem(labels)
+        self._items = {}
+        for z, name in enumerate(LAYER_NAMES):
+            self._add_items(name, z=10 + z)
+        self._layers = []
+        self.set_layers(layers)
+
+    def _update_note(self) -> None:
+        """Say so when a huge box set is drawn as a sample (after the next paint)."""
+        self._note_timer.start()
+
+    def lod_counts(self) -> tuple[int, int]:
+        """(boxes drawn, boxes in view) of the big box layers at their last paint."""
+        drawn = visible = 0
+        for item, _ in self._items.values():
+            if isinstance(item, ManyBoxesItem) and item.layer is not None:
+                drawn += item.drawn
+                visible += item.visible
+        return drawn, visible
+
+    def _refresh_note(self) -> None:
+        drawn, visible = self.lod_counts()
+        if visible and drawn < visible:
+            self._note.setText(f"Zoomed out: drawing a random {drawn:,} of the {visible:,} boxes in view "
+                               "(zoom in to see every box)")
+            self._note.adjustSize()
+            self._note.move(8, self.height() - self._note.height() - 8)
+            self._note.show()
+        else:
+            self._note.hide()
 
     @property
     def layers(self) -> list[BoxLayer]:
         return list(self._layers)
 
     def label_texts(self, name: str) -> tuple[str, ...]:
-        return self._items[name][1].texts
+        item, labels = self._items[name]
+        return labels.texts if labels is not None else getattr(item, "texts", ())
+
+    def item(self, name: str):
+        """The graphics item drawing layer ``name`` (tests, benchmarks)."""
+        return self._items[name][0]
 
     # -- hit testing --------------------------------------------------------------------------
     def box_at(self, x: float, y: float) -> int | None:
         """Candidate index of the smallest box under image point (x, y), topmost layer first."""
         for layer in reversed(self._layers):
-            if not len(layer):
+            if not isinstance(layer, BoxLayer) or not len(layer):
                 continue
             b = layer.xyxy
             inside = (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])
@@ -150,6 +248,7 @@ class Canvas(pg.GraphicsView):
         if event.button() != Qt.MouseButton.LeftButton or event.double():
             return
         p = self.view.mapSceneToView(event.scenePos())
+        self.point_clicked.emit(float(p.x()), float(p.y()))
         self.box_clicked.emit(self.box_at(p.x(), p.y()))
 
     def image_to_widget(self, x: float, y: float) -> QPointF:

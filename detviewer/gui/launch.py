@@ -43,32 +43,83 @@ def _initial_request(args, settings):
     if args.model is None and args.weights is None and args.device is None:
         return saved
     return ModelRequest(
-        name=args.model or (saved.name if args.weights is None else saved.name),
+        name=args.model or saved.name,
         weights=args.weights or ("default" if args.model else saved.weights),
         device=args.device or saved.device,
     )
 
 
+def _no_display() -> bool:
+    """Linux without X11/Wayland and no platform chosen: Qt's default plugin would abort."""
+    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _quiet_offscreen_warnings() -> None:
+    """The offscreen plugin warns about every dock widget; keep stderr for real messages."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    qInstallMessageHandler(handler)
+
+
+def _check_args(args) -> tuple[int, int] | None:
+    """Validate what argparse cannot (before any window exists); returns the --size as (w, h)."""
+    from detviewer.errors import DetviewerError
+
+    for name in ("score", "iou"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise DetviewerError(f"--{name} {value} is outside 0..1.")
+    if not args.size:
+        return None
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise DetviewerError(f"--size {args.size!r} is not WIDTHxHEIGHT, e.g. 1400x860.") from None
+    return w, h
+
+
 def run(args) -> int:
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from detviewer.errors import DetviewerError
-    from detviewer.gui.settings import APPLICATION, ORGANIZATION, open_settings
+    from detviewer.gui.settings import APPLICATION, ORGANIZATION
 
+    size = _check_args(args)
+    if QApplication.instance() is None and _no_display():
+        if not (args.screenshot or args.exit_after_show):
+            raise DetviewerError("No display to open the window on: set DISPLAY, or use --screenshot "
+                                 "(which renders offscreen).")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # Qt would abort the process without a display
+    if QApplication.instance() is None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_warnings()  # only in our own process: a host (pytest-qt) keeps its handler
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    # Quit through our window's ``closed`` signal only: "last window closed" posts a Quit event
+    # even when no event loop runs (our error paths), which a host application would receive.
+    quit_on_last = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        return _run(app, args, size)
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_last)
 
+
+def _run(app, args, size) -> int:
+    from PySide6.QtCore import QTimer
+
+    from detviewer.errors import DetviewerError
     from detviewer.gui.main_window import MainWindow
+    from detviewer.gui.settings import open_settings
 
     window = MainWindow(settings=open_settings(args.settings), defer_build=True)
-    if args.size:
-        try:
-            w, h = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            raise DetviewerError(f"--size {args.size!r} is not WIDTHxHEIGHT, e.g. 1400x860.") from None
-        window.resize(w, h)
+    if size is not None:
+        window.resize(*size)
     window.show()
     app.processEvents()
     visible_at = time.time()
@@ -77,14 +128,12 @@ def run(args) -> int:
     if args.exit_after_show:
         print(f"visible_at={visible_at:.6f} built_at={time.time():.6f} torch_imported={'torch' in sys.modules}",
               flush=True)
-        window.shutdown()
+        window.close()
         return 0
 
     result = {"rc": 0}
-    for name in ("score", "iou"):
-        value = getattr(args, name)
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise DetviewerError(f"--{name} {value} is outside 0..1.")
+    deadline = QTimer(window)
+    deadline.setSingleShot(True)
     slider = {"score": window.thresholds_panel.score_slider, "iou": window.thresholds_panel.iou_slider}
     for name, value in (("score", args.score), ("iou", args.iou)):
         if value is not None:
@@ -106,13 +155,18 @@ def run(args) -> int:
             result["rc"] = 1
             window.close()
 
-        QTimer.singleShot(int(args.timeout * 1000), give_up)
+        deadline.timeout.connect(give_up)
+        deadline.start(int(args.timeout * 1000))
 
     # Open what was asked (or the demo images), then start loading the model.
     if args.camera is not None:
         window.open_camera(args.camera)
     elif args.paths:
-        window.open_paths(args.paths)
+        opened = window.open_paths(args.paths)
+        if args.screenshot and (not opened or window.feed.current_frame is None):
+            message = window.status.currentMessage()  # the one sentence the feed reported
+            window.close()
+            raise DetviewerError(message)
     else:
         from detviewer.resources import demo_images
 
@@ -120,9 +174,9 @@ def run(args) -> int:
         if demos:
             window.feed.open_paths(demos)
     window.request_model(_initial_request(args, window.settings))
-    window.destroyed.connect(app.quit)
-    app.setQuitOnLastWindowClosed(True)
+    window.closed.connect(app.quit)  # not "last window closed": a host application may have others
     app.exec()
+    deadline.stop()
     window.shutdown()
 
     from detviewer.gui.worker import orphaned_threads

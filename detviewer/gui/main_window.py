@@ -17,7 +17,7 @@ from detviewer.gui.panels.video_bar import VideoBar
 from detviewer.gui.status import StatusBar
 from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread, run_single_threaded
 from detviewer.io.sources import CameraSource, ImageListSource, VideoFileSource
-from detviewer.render.layers import layers_for_session, state_name  # Qt-free: no pyqtgraph
+from detviewer.render.layers import state_name  # Qt-free: no pyqtgraph
 
 __all__ = ["MainWindow"]
 
@@ -29,6 +29,7 @@ class MainWindow(QMainWindow):
     model_ready = Signal(object)  # LoadedModel, after the panels were updated (GUI thread)
     model_failed = Signal(str)  # one sentence (GUI thread)
     screenshot_done = Signal(bool, str)  # ok, message
+    closed = Signal()  # after the window closed and the worker stopped
 
     def __init__(self, settings=None, loader=None, lister=None, nms_trace_fn=None, *, defer_build: bool = False) -> None:
         super().__init__()
@@ -80,14 +81,23 @@ class MainWindow(QMainWindow):
         self.thresholds_panel = ThresholdsPanel(self.session.thresholds)
         self.nms_panel = NMSPanel(self.session)
         self.files_panel = FilesPanel()
+        from detviewer.gui.panels.views_panel import ViewsPanel
+
+        self.views_panel = ViewsPanel()
         self.docks = [
             self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Thresholds", self.thresholds_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("NMS step by step", self.nms_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Files", self.files_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._dock("View", self.views_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         ]
         self.model_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.thresholds_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        from detviewer.gui.lecture import LectureMode
+        from detviewer.gui.view_controller import ViewController
+
+        self.views = ViewController(self)
+        self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = menus.install_shortcuts(self, self._on_routed_key)
         menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
@@ -128,7 +138,14 @@ class MainWindow(QMainWindow):
         self.video_bar.play_toggled.connect(f.play)
         self.video_bar.seek_requested.connect(f.go)
         self.video_bar.step_requested.connect(f.step)
-        self.canvas.box_clicked.connect(self.session.select)
+        self.canvas.box_clicked.connect(self.views.on_box_clicked)
+        self.canvas.point_clicked.connect(self.views.on_point_clicked)
+        self.views_panel.view_changed.connect(self.views.set_view)
+        self.views_panel.options_changed.connect(self.views.set_options)
+        self.views_panel.step_requested.connect(self.views.step)
+        self.views.message.connect(self._on_message)
+        self.views.frame_shown.connect(self.lecture.refresh)
+        self.nms_panel.step_mode_changed.connect(self._on_step_mode_changed)
         self.canvas.describe = self.describe_candidate
         self.actions_.show_suppressed.toggled.connect(lambda _on: self._redraw())
         self.session.subscribe(self._on_session_changed)
@@ -211,6 +228,7 @@ class MainWindow(QMainWindow):
         torch = sys.modules.get("torch")
         cuda = bool(torch is not None and torch.cuda.is_available())
         self.model_panel.show_loaded(loaded, cuda_available=cuda)
+        self.views_panel.set_capabilities(loaded.capabilities)
         note = f" — {loaded.note}" if loaded.note else ""
         self.status.show_model(f"{loaded.name} · {loaded.device}{' · untrained' if loaded.weights == 'none' else ''}")
         self.status.showMessage(f"Loaded {loaded.name} on {loaded.device}{note}.", 8000)
@@ -257,15 +275,27 @@ class MainWindow(QMainWindow):
         settings_io.save_thresholds(self.settings, self.session.thresholds)
 
     def _on_session_changed(self, kind: str) -> None:
-        self._redraw()
+        if self.views.view in ("detections", "nms"):
+            self._redraw()
+        elif kind == CHANGED_INFERENCE:
+            self.views.reset_for_inference()
         self.nms_panel.refresh(kind)
+        self.lecture.refresh()
         if kind == CHANGED_INFERENCE and self.nms_panel.step_mode and self.feed.playing:
             self.nms_panel.set_step_mode(False)  # a live stream cannot be stepped
 
     def _redraw(self) -> None:
-        self.canvas.set_layers(layers_for_session(self.session, show_suppressed=self.actions_.show_suppressed.isChecked()))
+        self.views.redraw()
+
+    def _on_step_mode_changed(self, on: bool) -> None:
+        if on and self.views.view != "nms":
+            self.views.set_view("nms")
+        elif not on and self.views.view == "nms":
+            self.views.set_view("detections")
 
     def _on_routed_key(self, name: str) -> None:
+        if self.lecture.handle_key(name):
+            return
         if self.nms_panel.step_mode:
             s = self.session
             {"forward": s.step_forward, "back": s.step_back, "start": s.to_start, "end": s.to_end,
@@ -309,6 +339,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
+        self.closed.emit()
 
     def shutdown(self) -> bool:
         """Stop the source and the worker (bounded, 2 s); True if the worker thread ended."""

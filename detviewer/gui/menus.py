@@ -43,6 +43,8 @@ def build_menus(window) -> SimpleNamespace:
     file_menu.addSeparator()
     a.run_again = _action(file_menu, "Run the model again", window.feed.resubmit, "F5")
     a.save_screenshot = _action(file_menu, "Save window image…", lambda: _save_screenshot(window), "Ctrl+Shift+S")
+    a.export_view = _action(file_menu, "Export view…", lambda: _export("export_view_dialog", window), "Ctrl+E")
+    a.export_nms = _action(file_menu, "Export NMS steps…", lambda: _export("export_nms_dialog", window))
     file_menu.addSeparator()
     a.quit = _action(file_menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
 
@@ -50,6 +52,11 @@ def build_menus(window) -> SimpleNamespace:
     a.fit = _action(view_menu, "Fit frame", window.canvas.fit, "F")
     a.step_mode = _action(view_menu, "Step through NMS", lambda: window.nms_panel.set_step_mode(
         not window.nms_panel.step_mode), "S")
+    a.lecture = _action(view_menu, "Lecture mode", window.lecture.toggle, "F11")
+    a.lecture.setToolTip("Full screen, large text, arrow keys / clicker step the view (Esc leaves)")
+    toolbar = window.addToolBar("Lecture")
+    toolbar.setObjectName("lecture_toolbar")
+    toolbar.addAction(a.lecture)
     a.show_suppressed = QAction("Show suppressed boxes (greyed)", view_menu)
     a.show_suppressed.setCheckable(True)
     view_menu.addAction(a.show_suppressed)
@@ -95,6 +102,12 @@ def _open_camera(window) -> None:
     device, ok = QInputDialog.getInt(window, "Open camera", "Camera device index:", 0, 0, 63)
     if ok:
         window.open_camera(device)
+
+
+def _export(name: str, window) -> None:
+    from detviewer.gui import export_dialogs
+
+    getattr(export_dialogs, name)(window)
 
 
 def _save_screenshot(window) -> None:

@@ -8,6 +8,7 @@ slots would never be delivered); results come back as signals carrying plain Pyt
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from detviewer.errors import DetviewerError
 from detviewer.io.sources import Frame
 
 __all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "InferenceWorker", "WorkerThread",
-           "DEFAULT_MODEL", "FALLBACK_MODEL", "run_single_threaded"]
+           "DEFAULT_MODEL", "FALLBACK_MODEL", "run_single_threaded", "configure_torch_threads"]
 
 #: "auto" picks the first shipped demo model that loads, else an untrained FALLBACK_MODEL.
 DEFAULT_MODEL = "auto"
@@ -71,8 +72,8 @@ def run_single_threaded(fn, *args, **kwargs):
     For the NMS replay in the GUI thread: many small ops (per-class NMS, IoU blocks), for which
     the pool's hand-offs cost more than they save on a busy 2-core machine (10k candidates:
     23 ms on one thread, 100 ms on two, measured with other processes running). The setting is
-    process-wide and changing it under a running forward pass stalls that pass (a stream fell
-    from 10 to 4 fps), so call this only while the worker is idle.
+    per calling thread with torch's OpenMP backend, but other backends may share it process-wide,
+    so the window calls this only while the worker is idle.
     """
     torch = sys.modules.get("torch")
     threads = torch.get_num_threads() if torch is not None else 1
@@ -83,6 +84,28 @@ def run_single_threaded(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     finally:
         torch.set_num_threads(threads)
+
+
+def configure_torch_threads() -> int:
+    """Leave one core to the GUI: torch intra-op threads = cores - 1 (at least 1).
+
+    Call it in the worker thread: with torch's OpenMP backend the count applies to the calling
+    thread (and threads it starts later), not to the GUI thread.
+
+    Only when nobody chose a count (torch's default equals the core count and OMP_NUM_THREADS
+    is unset); ``DETVIEWER_THREADS=N`` forces N. On a 2-core machine a 2-thread forward pass
+    shares its cores with the GUI thread and stalls badly whenever another process needs a
+    core (ssdlite320 here: 70 ms on 1 thread, 0.4-4.5 s on 2 while another process ran).
+    Returns the thread count in use.
+    """
+    import torch
+
+    forced = os.environ.get("DETVIEWER_THREADS", "").strip()
+    if forced.isdigit() and int(forced) > 0:
+        torch.set_num_threads(int(forced))
+    elif not os.environ.get("OMP_NUM_THREADS") and torch.get_num_threads() == (os.cpu_count() or 1):
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
+    return torch.get_num_threads()
 
 
 def _registry_loader(name: str, weights: str, device: str, progress):
@@ -123,6 +146,7 @@ class InferenceWorker(QObject):
         self._last_job: tuple[int, Frame] | None = None
         self.detector = None
         self.busy = False  # inside detector.infer or a model load
+        self.torch_threads = 0  # intra-op threads of this worker thread (0: not configured)
         self.calls = 0  # detector.infer calls (tests check sliders never re-run the model)
 
     # -- called from any thread --------------------------------------------------------------
@@ -191,6 +215,8 @@ class InferenceWorker(QObject):
 
     def _load_now(self, request: ModelRequest) -> None:
         self._close_detector()
+        if self._loader is _registry_loader:  # the real, torch-based detectors
+            self.torch_threads = configure_torch_threads()
         start = time.perf_counter()
         note = ""
         try:

@@ -442,6 +442,8 @@ def source_for_paths(paths: Sequence[str | Path]):
     paths = [Path(p) for p in paths]
     if not paths:
         raise SourceError("Nothing to open: no path was given.")
+    if not any(p.exists() for p in paths):
+        raise SourceError(f"Cannot open {paths[0]}: no such file or folder.")
     if len(paths) == 1 and is_video_path(paths[0]):
         return VideoFileSource(paths[0])
     if len(paths) == 1 and paths[0].is_dir():

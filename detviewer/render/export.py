@@ -40,25 +40,29 @@ def qimage_from_rgb(image: np.ndarray):
     return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def _paint(painter, image: np.ndarray, layers: list[BoxLayer], scale: float) -> None:
-    from detviewer.render.items import BoxLabelsItem, BoxSetItem
+def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None) -> None:
+    from detviewer.render.items import BoxLabelsItem
+    from detviewer.render.primitive_items import NORMAL, paint_layer, styled
 
+    style = NORMAL if style is None else style
     painter.scale(scale, scale)
     painter.drawImage(0, 0, qimage_from_rgb(image))
     by_name = {layer.name: layer for layer in layers}
-    ordered = [by_name[n] for n in LAYER_NAMES if n in by_name] + [x for x in layers if x.name not in LAYER_NAMES]
+    # As on the canvas: teaching-view layers in their order, the NMS layers above them.
+    ordered = [x for x in layers if x.name not in LAYER_NAMES] + [by_name[n] for n in LAYER_NAMES if n in by_name]
     for layer in ordered:
-        boxes = BoxSetItem()
-        boxes.set_layer(layer)
-        boxes.paint(painter)
-    for layer in ordered:  # text above every box, as on the canvas
-        labels = BoxLabelsItem()
-        labels.set_layer(layer)
-        labels.paint(painter)
+        paint_layer(painter, layer, style, labels=False)
+    for layer in ordered:  # box labels above every box, as on the canvas
+        if isinstance(layer, BoxLayer) and layer.labels:
+            labels = BoxLabelsItem(9.0 * style.font_scale)
+            labels.set_layer(styled(layer, style))
+            labels.paint(painter)
 
 
-def render_image(image: np.ndarray, layers: list[BoxLayer], scale: float = 1.0):
-    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of (H*scale, W*scale)."""
+def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None):
+    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of (H*scale, W*scale).
+
+    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer; style: primitive_items.RenderStyle."""
     from PySide6.QtGui import QImage, QPainter
 
     ensure_gui_app()
@@ -67,13 +71,13 @@ def render_image(image: np.ndarray, layers: list[BoxLayer], scale: float = 1.0):
     painter = QPainter(out)
     try:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        _paint(painter, image, layers, scale)
+        _paint(painter, image, layers, scale, style)
     finally:
         painter.end()
     return out
 
 
-def export_figure(image: np.ndarray, layers: list[BoxLayer], path: str | os.PathLike, scale: float = 1.0) -> Path:
+def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scale: float = 1.0, style=None) -> Path:
     """Write the figure to ``path``: .png/.jpg/.bmp/.webp raster, or .svg (vector boxes and text)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -95,9 +99,9 @@ def export_figure(image: np.ndarray, layers: list[BoxLayer], path: str | os.Path
         generator.setViewBox(QRect(0, 0, size.width(), size.height()))
         painter = QPainter(generator)
         try:
-            _paint(painter, image, layers, scale)
+            _paint(painter, image, layers, scale, style)
         finally:
             painter.end()
-    elif not render_image(image, layers, scale).save(str(path)):
+    elif not render_image(image, layers, scale, style).save(str(path)):
         raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
     return path

@@ -78,3 +78,16 @@ def test_window_layout_survives_a_restart_with_deferred_build(qtbot, settings):
         assert window.shutdown()
     assert widths[1] == widths[0]
     assert widths[1][0] > 600
+
+
+def test_screenshot_of_a_missing_file_is_a_usage_error(capsys, tmp_path):
+    from detviewer.cli import main
+
+    rc = main([str(tmp_path / "missing.png"), "--screenshot", str(tmp_path / "out.png"),
+               "--settings", str(tmp_path / "s.ini")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "missing.png" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out.png").exists()
+    assert main(["--score", "1.5", "--settings", str(tmp_path / "s.ini")]) == 2
+    assert capsys.readouterr().err.strip() == "error: --score 1.5 is outside 0..1."

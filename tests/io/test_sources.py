@@ -142,3 +142,8 @@ def test_source_for_paths_picks_the_kind(tmp_path):
     assert [p.name for p in mixed.paths] == ["a.png", "a.png"]
     with pytest.raises(SourceError):
         source_for_paths([])
+
+
+def test_missing_paths_are_one_sentence(tmp_path):
+    with pytest.raises(SourceError, match=r"Cannot open .*nope.png: no such file or folder\."):
+        source_for_paths([tmp_path / "nope.png"])

@@ -1,0 +1,86 @@
+"""`detviewer render`: every view of a suitable model, offscreen; pixels show boxes where expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from detviewer.cli import main
+from detviewer.detectors.demo import shipped_checkpoint
+
+IMAGE = Path(__file__).resolve().parents[2] / "assets" / "demo" / "shapes_7_00000.png"
+needs_frcnn = pytest.mark.skipif(shipped_checkpoint("demo-frcnn") is None, reason="demo-frcnn.pt not shipped")
+
+# view -> (model, weights)
+CASES = {
+    "detections": ("demo-frcnn", "default"), "nms": ("demo-frcnn", "default"), "anchors": ("demo-frcnn", "default"),
+    "proposals": ("demo-frcnn", "default"), "regression": ("demo-frcnn", "default"), "roi": ("demo-frcnn", "default"),
+    "sliding-window": ("demo-frcnn", "default"), "selective-search": ("demo-frcnn", "default"),
+    "default-boxes": ("demo-ssd", "none"), "grid": ("demo-yolo", "none"),
+}
+
+
+def _render(tmp_path, view, model, weights, *extra, suffix=".png"):
+    out = tmp_path / f"{view}{suffix}"
+    code = main(["render", str(IMAGE), "--model", model, "--weights", weights, "--device", "cpu", "--view", view,
+                 "--out", str(out), *extra])
+    return code, out
+
+
+@pytest.mark.parametrize("view", list(CASES))
+def test_render_draws_each_view(view, tmp_path, capsys):
+    model, weights = CASES[view]
+    if model == "demo-frcnn" and shipped_checkpoint("demo-frcnn") is None:
+        pytest.skip("demo-frcnn.pt not shipped")
+    code, out = _render(tmp_path, view, model, weights)
+    assert code == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith(f"wrote {out}")
+    figure = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    source = np.asarray(Image.open(IMAGE).convert("RGB")).astype(int)
+    assert figure.shape == source.shape
+    changed = np.abs(figure - source).sum(axis=2) > 60
+    assert changed.mean() > 0.002, "nothing was drawn over the image"
+
+
+@needs_frcnn
+def test_anchor_level_pixels_sit_on_the_generator_boxes(tmp_path):
+    """--level 3: the 8x8 level's 192 anchors; their outlines are drawn, their insides untouched."""
+    from detviewer.detectors.registry import load_detector
+    from detviewer.io.images import load_image
+    code, out = _render(tmp_path, "anchors", "demo-frcnn", "default", "--level", "3")
+    assert code == 0
+    image = load_image(IMAGE)
+    anchors = load_detector("demo-frcnn", device="cpu").infer(image).anchors[3]
+    figure = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    source = image.astype(int)
+    changed = np.abs(figure - source).sum(axis=2) > 40
+    h, w = changed.shape
+    on_edges = 0
+    boxes = anchors.boxes
+    inside = (boxes[:, 0] > 1) & (boxes[:, 2] < w - 2) & (boxes[:, 1] > 1) & (boxes[:, 3] < h - 2)
+    for x1, y1, x2, y2 in boxes[inside]:
+        on_edges += changed[int(round((y1 + y2) / 2)), int(round(x1)) - 1: int(round(x1)) + 2].any()
+    assert inside.any() and on_edges == inside.sum()
+
+
+def test_svg_output(tmp_path):
+    if shipped_checkpoint("demo-frcnn") is None:
+        pytest.skip("demo-frcnn.pt not shipped")
+    code, out = _render(tmp_path, "regression", "demo-frcnn", "default", suffix=".svg")
+    assert code == 0 and "<svg" in out.read_text()
+
+
+def test_a_view_the_model_cannot_show_exits_2_with_one_line(tmp_path, capsys):
+    code, out = _render(tmp_path, "grid", "ssdlite320_mobilenet_v3_large", "none")
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and "cannot show the 'grid' view" in err and "YOLO grid" in err
+
+
+def test_bad_output_suffix_exits_2(tmp_path, capsys):
+    code = main(["render", str(IMAGE), "--model", "demo-yolo", "--weights", "none", "--view", "grid",
+                 "--out", str(tmp_path / "fig.gif")])
+    assert code == 2 and "fig.gif" in capsys.readouterr().err

@@ -1,0 +1,42 @@
+"""Lecture mode in the real window: panels hidden, step bar, keys step the current view, Esc leaves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from views_helpers import demo_window
+
+
+def test_lecture_keys_step_the_anchor_levels_and_nms(make_window, qtbot):
+    window = demo_window(make_window, qtbot)
+    window.views_panel.set_view("anchors")
+    window.actions_.lecture.trigger()  # F11
+    assert window.lecture.active and window.lecture.bar.isVisible()
+    assert not any(dock.isVisible() for dock in window.docks)
+    assert window.canvas.style.line_scale > 1  # thick lines for the projector
+
+    window.views.set_step(0)
+    assert window.views.frame.step == 0 and window.views.frame.step_label == "Level 1/4"
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.views.frame.step == 1
+    assert [layer.name for layer in window.canvas.layers] == ["anchors_L1"]
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # a presenter clicker sends Space / PageDown
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.views.frame.step == 3
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    qtbot.keyClick(window, Qt.Key.Key_PageUp)
+    assert window.views.frame.step == 1
+    assert window.lecture.bar.step.text().startswith("2/5")  # 4 levels, then all together
+    assert window.lecture.bar.caption.text() == window.views.frame.caption
+
+    # The NMS view steps the session's NMS replay.
+    window.views.set_view("nms")
+    window.session.set_step(0)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.session.step == 2
+    assert "Step 2" in window.lecture.bar.caption.text()
+
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.lecture.active and not window.lecture.bar.isVisible()
+    assert window.canvas.style.line_scale == 1
+    assert any(dock.isVisible() for dock in window.docks)

@@ -1,0 +1,90 @@
+"""Teaching views in the real window (demo-frcnn on a shapes image): switching views, clicks, off-thread work."""
+
+from __future__ import annotations
+
+import numpy as np
+from views_helpers import demo_window
+
+from detviewer.render.layers import BoxLayer
+
+
+def _boxes(window, prefix: str) -> list[BoxLayer]:
+    return [layer for layer in window.canvas.layers if isinstance(layer, BoxLayer) and layer.name.startswith(prefix)]
+
+
+def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, qtbot):
+    window = demo_window(make_window, qtbot)
+    inference = window.session.inference
+    panel = window.views_panel
+    # demo-frcnn has an RPN: anchors and proposals, but no SSD default boxes and no YOLO grid.
+    assert panel.is_enabled("anchors") and panel.is_enabled("proposals") and panel.is_enabled("roi")
+    assert not panel.is_enabled("default-boxes") and not panel.is_enabled("grid")
+
+    panel.set_view("anchors")
+    assert window.views.view == "anchors"
+    layers = _boxes(window, "anchors_L")
+    assert len(layers) == len(inference.anchors) == 4
+    # Every anchor the generator made is on the canvas (16,320 for 320x320: 64², 32², 16², 8² cells x 3).
+    assert sum(len(layer) for layer in layers) == sum(len(a) for a in inference.anchors) == 16320
+    # The biggest level goes to the level-of-detail item; drawing it reports what it drew.
+    big = window.canvas.item("anchors_L0")
+    assert type(big).__name__ == "ManyBoxesItem" and len(big.layer) == 12288
+
+    panel.level.setValue(2)
+    layers = _boxes(window, "anchors_L")
+    assert [layer.name for layer in layers] == ["anchors_L2"] and len(layers[0]) == len(inference.anchors[2]) == 768
+    assert window.canvas.item("anchors_L0").layer is None  # the other levels are cleared
+
+    panel.set_view("proposals")
+    panel.top_k.setValue(25)
+    shown = sum(len(layer) for layer in _boxes(window, "proposals") if layer.name == "proposals")
+    assert shown == min(25, len(inference.proposals))
+    assert "proposals" in panel.caption.text()
+
+    panel.set_view("detections")
+    kept = next(layer for layer in window.canvas.layers if layer.name == "kept")
+    assert len(kept) == len(window.session.kept())
+
+
+def test_a_click_selects_the_nearest_cell_on_every_level(make_window, qtbot):
+    from PySide6.QtCore import Qt
+
+    window = demo_window(make_window, qtbot)
+    inference = window.session.inference
+    window.views_panel.set_view("anchors")
+    qtbot.wait(50)
+    x, y = 101.3, 67.9
+    pos = window.canvas.image_to_widget(x, y).toPoint()
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    layer = next(layer for layer in window.canvas.layers if layer.name == "point_anchors")
+    # Expected, computed from the raw anchors: on each level the anchors whose centre is nearest.
+    expected, offset = [], 0
+    for anchors in inference.anchors:
+        centres = (anchors.boxes[:, :2] + anchors.boxes[:, 2:]) / 2
+        d = np.hypot(centres[:, 0] - x, centres[:, 1] - y)
+        expected += (np.flatnonzero(np.isclose(d, d.min(), atol=1e-3)) + offset).tolist()
+        offset += len(anchors)
+    # The clicked point is mapped back through the view transform: allow it to land a pixel off.
+    assert sorted(layer.index.tolist()) == sorted(expected)
+    assert len(layer) == 3 * len(inference.anchors)
+
+
+def test_roi_pooling_and_selective_search_run_off_the_gui_thread(make_window, qtbot):
+    window = demo_window(make_window, qtbot)
+    panel = window.views_panel
+    panel.set_view("roi")
+    # The slot returned at once; the pooling arrives from the thread pool and redraws.
+    with qtbot.waitSignal(window.views.frame_shown, timeout=20000):
+        pass
+    names = [layer.name for layer in window.canvas.layers]
+    assert "pooled" in names and "bins" in names and "proposal" in names
+    heat = next(layer for layer in window.canvas.layers if layer.name == "pooled")
+    assert heat.values.shape == (7, 7)
+
+    panel.set_view("selective-search")
+    assert window.views.busy  # started on the pool, not computed in the slot
+    with qtbot.waitSignal(window.views.frame_shown, timeout=30000):
+        pass
+    boxes = next(layer for layer in window.canvas.layers if layer.name == "selective_search")
+    assert 0 < len(boxes) <= panel.top_k.value()
+    assert "Selective Search" in panel.caption.text()
