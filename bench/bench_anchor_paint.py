@@ -61,11 +61,9 @@ def main() -> None:
     canvas.set_frame(image)
     app.processEvents()
     if args.budget is not None:
-        for layer in frame.layers:
-            canvas.set_layers([])
         import detviewer.render.primitive_items as pi
 
-        pi.FRAME_BUDGET_MS = args.budget
+        pi.FRAME_BUDGET_MS = args.budget  # read by the canvas when it shares the budget out
 
     def repaint() -> float:
         start = time.perf_counter()

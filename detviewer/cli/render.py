@@ -16,8 +16,8 @@ from detviewer.cli import EXIT_OK, EXIT_USAGE
 #: --view choices: the window's two NMS views, then the teaching views of render.views.VIEWS.
 VIEW_CHOICES = ("detections", "nms", "anchors", "proposals", "default-boxes", "grid", "regression", "roi",
                 "sliding-window", "selective-search")
-_NEEDS_WORDS = {"anchors": "anchors", "proposals": "region proposals (it is not a two-stage model)",
-                "default_boxes": "SSD default boxes", "grid": "a YOLO grid"}
+_NEEDS_WORDS = {"anchors": "no anchors", "proposals": "no region proposals (it is not a two-stage model)",
+                "default_boxes": "no SSD default boxes", "grid": "no YOLO grid"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def check_view_supported(model_name: str, view: str, capabilities) -> None:
     spec = VIEWS.get(view)
     if spec is None or not spec.needs or spec.needs in capabilities:
         return
-    raise ViewError(f"{model_name} cannot show the '{view}' view: it has no {_NEEDS_WORDS[spec.needs]}.")
+    raise ViewError(f"{model_name} cannot show the '{view}' view: it has {_NEEDS_WORDS[spec.needs]}.")
 
 
 def view_state(view: str, inference, *, step=None, level=None, detector=None, image=None):

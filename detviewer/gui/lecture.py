@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolBar, QWidget
 
 from detviewer.render.primitive_items import RenderStyle
 
@@ -67,11 +67,14 @@ class LectureMode(QObject):
             "menu": w.menuBar().isVisible(), "status": w.statusBar().isVisible(),
             "state": w.windowState(), "background": w.canvas.backgroundBrush().color(),
             "playing": w.feed.playing,
+            "toolbars": [(bar, bar.isVisible()) for bar in w.findChildren(QToolBar)],
         }
         if w.feed.playing:
             w.feed.play(False)  # freeze the frame: a webcam image the lecturer can talk about
         for dock, _ in self._saved["docks"]:
             dock.hide()
+        for bar, _ in self._saved["toolbars"]:
+            bar.hide()
         w.menuBar().hide()
         w.statusBar().hide()
         w.video_bar.hide()
@@ -93,6 +96,8 @@ class LectureMode(QObject):
         w.canvas.setBackground(saved["background"])
         for dock, visible in saved["docks"]:
             dock.setVisible(visible)
+        for bar, visible in saved["toolbars"]:
+            bar.setVisible(visible)
         w.menuBar().setVisible(saved["menu"])
         w.statusBar().setVisible(saved["status"])
         w.setWindowState(saved["state"])

@@ -168,7 +168,9 @@ class ManyBoxesItem(pg.GraphicsObject):
         b = self._xyxy
         inside = (b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1)
         visible = np.flatnonzero(inside)
-        cost_ns = _NS_PER_BOX + _NS_PER_PIXEL * zoom * self._perimeter[visible]
+        # Only the part of an outline inside the (grown) view is stroked; the rest is clipped.
+        wh = np.minimum(b[visible, 2:] - b[visible, :2], np.array([x1 - x0, y1 - y0], np.float32))
+        cost_ns = _NS_PER_BOX + _NS_PER_PIXEL * zoom * 2.0 * np.abs(wh).sum(axis=1)
         cumulative = np.cumsum(cost_ns)
         if len(visible) == n and (not len(cumulative) or cumulative[-1] <= self.budget_ms * 1e6):
             return None, n, ("all",)

@@ -2,6 +2,7 @@
 that importing the views loads neither Qt nor torch."""
 
 import gc
+import weakref
 import subprocess
 import sys
 
@@ -86,10 +87,12 @@ def test_memo_computes_once_per_inference_and_forgets_it():
     assert len(calls) == 2
     from detviewer.render.views import primitives
 
-    before = len(primitives._MEMO)
+    assert other in primitives._MEMO
+    alive = weakref.ref(other)
     del other
     gc.collect()
-    assert len(primitives._MEMO) == before - 1
+    assert alive() is None  # the memo held no strong reference
+    assert all(key is not None for key in primitives._MEMO.keys())
 
 
 def test_registry_names_the_render_command_views():

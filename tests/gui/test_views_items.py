@@ -1,0 +1,62 @@
+"""The primitive items paint what their layers say: segments, arrow heads, text, heatmaps, huge box sets."""
+
+from __future__ import annotations
+
+import numpy as np
+from views_helpers import near, to_array
+
+from detviewer.render.layers import BoxLayer
+from detviewer.render.views.primitives import HeatmapLayer, SegmentLayer, TextLayer, solid
+
+
+def test_export_paints_segments_text_and_heatmap_where_they_are(qapp):
+    from detviewer.render.export import render_image
+
+    image = np.zeros((100, 200, 3), np.uint8)
+    layers = [
+        HeatmapLayer("heat", [100, 10, 180, 90], np.array([[0.0, 1.0], [1.0, 0.0]]), "viridis", alpha=255),
+        SegmentLayer("line", [[10, 50, 90, 50]], solid((255, 0, 0), 1), width=3.0, arrow_heads=True),
+        TextLayer("text", [[10, 5]], ("hello",), solid((255, 255, 255), 1), size=14.0),
+    ]
+    pixels = to_array(render_image(image, layers, scale=2.0))
+    assert near(pixels, 100, 100, (255, 0, 0), radius=1)  # the segment's middle, (50, 50) at scale 2
+    assert not near(pixels, 80, 100, (255, 0, 0), radius=3)  # nothing 10 px above it
+    # Heatmap: 2x2 cells over x 100..180, y 10..90; top-left cell value 0 -> viridis' first colour.
+    assert near(pixels, 2 * 30, 2 * 120, (68, 1, 84), radius=0, tol=6)
+    assert near(pixels, 2 * 30, 2 * 160, (253, 231, 37), radius=0, tol=6)
+    # Arrow head: a filled triangle 15 screen px long with its tip at (90, 50) (x = 180 at scale 2);
+    # 12 px before the tip it is about 11 px tall, much more than the 3 px line.
+    column = pixels[:, 2 * 90 - 12]
+    red = np.flatnonzero((column[:, 0] > 150) & (column[:, 1] < 100) & (column[:, 2] < 100))
+    assert len(red) >= 8
+    # Text: bright pixels inside its box at the top-left.
+    assert (pixels[10:40, 20:80].max(axis=2) > 200).any()
+
+
+def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoomed_in(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from detviewer.gui.canvas import Canvas
+    from detviewer.render.primitive_items import ManyBoxesItem
+
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 600, (50000, 2)).astype(np.float32)
+    boxes = np.concatenate([xy, xy + 10], axis=1)
+    layer = BoxLayer("many", boxes, solid((0, 255, 0), len(boxes)), np.arange(len(boxes)), width=1.0)
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 600)
+    canvas.show()
+    canvas.set_frame(np.zeros((640, 640, 3), np.uint8))
+    canvas.set_layers([layer])
+    item = canvas.item("many")
+    assert isinstance(item, ManyBoxesItem)
+    canvas.grab()
+    assert item.visible == 50000 and 0 < item.drawn < 50000
+    qtbot.waitUntil(lambda: canvas._note.isVisible(), timeout=2000)
+    assert "random" in canvas._note.text()
+    canvas.view.setRange(QRectF(100, 100, 60, 45), padding=0)
+    canvas.grab()
+    # Only the boxes overlapping the (snapped, grown) view are considered; all of those are drawn.
+    inside = ((boxes[:, 2] >= 100) & (boxes[:, 0] <= 160) & (boxes[:, 3] >= 100) & (boxes[:, 1] <= 145)).sum()
+    assert inside <= item.visible < 50000 and item.drawn == item.visible
