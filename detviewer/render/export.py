@@ -20,14 +20,18 @@ RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
 def ensure_gui_app():
-    """A QGuiApplication (fonts and painting need one); offscreen when there is no display."""
-    from PySide6.QtGui import QGuiApplication
+    """The application object (fonts and painting need one); offscreen when there is no display.
 
-    app = QGuiApplication.instance()
+    It is a QApplication, not a QGuiApplication: widgets created later in the same process (the
+    window, or pytest-qt) abort Qt when the existing instance cannot host widgets.
+    """
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
     if app is None:
         if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
             os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        app = QGuiApplication([])
+        app = QApplication([])
     return app
 
 
