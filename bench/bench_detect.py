@@ -1,6 +1,6 @@
 """Per-image CPU latency of `detviewer detect` for each detector (random weights: same cost as trained).
 
-Usage: .venv/bin/python bench/bench_detect.py [--models a,b] [--runs 3] [--size 640x480]
+Usage: .venv/bin/python bench/bench_detect.py [--models a,b] [--runs 3] [--size 640x480] [--threads N]
 Prints, per model, the median total and per-stage milliseconds of Detector.infer and the ratio of
 the adapter's infer time to the bare model forward on the same input (the hooks' overhead).
 """
@@ -31,7 +31,10 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(TORCHVISION_MODELS))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--size", default="640x480")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.split("x"))
     image = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, image {width}x{height}, "

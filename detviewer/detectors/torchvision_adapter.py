@@ -178,7 +178,8 @@ class TorchvisionDetector(Detector):
         objectness, deltas = self._per_anchor_outputs(capture.head_output)
         if objectness is None or len(objectness) != len(boxes):
             return sets
-        weights = tuple(float(w) for w in self._box_coder().weights)
+        # FCOS's BoxLinearCoder has no weights (it regresses distances, and deltas is None then).
+        weights = tuple(float(w) for w in getattr(self._box_coder(), "weights", (1.0, 1.0, 1.0, 1.0)))
         out, offset = [], 0
         for anchor_set in sets:
             end = offset + len(anchor_set)

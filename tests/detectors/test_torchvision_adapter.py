@@ -216,3 +216,21 @@ def test_ssd_default_box_deltas_decode_to_its_detections(ssd300):
 
     iou = box_iou(torch.from_numpy(inference.detections.xyxy[:5]), torch.from_numpy(boxes))
     assert torch.all(iou.max(dim=1).values > 0.999)
+
+
+@pytest.mark.parametrize("name", ["fcos_resnet50_fpn", "retinanet_resnet50_fpn"])
+def test_one_stage_resnet_models_report_anchors_scores_and_replayable_candidates(name, textured_image):
+    torch.manual_seed(0)
+    detector = load_detector(name, weights="none", device="cpu")
+    detector.model.transform.min_size, detector.model.transform.max_size = (240,), 320  # keep the test fast
+    detector.model.score_thresh = 0.0
+    inference = detector.infer(textured_image)
+    assert inference.input_size == (240, 320) and len(inference.anchors) == 5
+    assert all(a.objectness is not None and len(a.objectness) == len(a) for a in inference.anchors)
+    if name.startswith("fcos"):
+        assert all(a.deltas is None and a.anchors_per_location == 1 for a in inference.anchors)
+    else:
+        assert all(a.deltas.shape == (len(a), 4) and a.anchors_per_location == 9 for a in inference.anchors)
+    keep = _replay(inference)
+    assert len(keep) == len(inference.detections)
+    np.testing.assert_allclose(inference.candidates.xyxy[keep], inference.detections.xyxy, atol=1e-3)
