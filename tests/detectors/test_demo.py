@@ -21,7 +21,9 @@ from detviewer.resources import assets_dir, models_dir
 MIN_RECALL = {"demo-frcnn": 0.9, "demo-ssd": 0.9, "demo-yolo": 0.7}
 # Share of confident detections (score >= 0.9) that match a shape; lower scores hold the expected
 # false positives (on the held-out split demo-frcnn is 97 % right above 0.9, 82 % above 0.5).
-MIN_PRECISION, CONFIDENT, SHOWN = 0.85, 0.9, 0.3
+MIN_PRECISION, SHOWN = 0.85, 0.3
+# YOLO's score is objectness x class probability, which runs lower than a softmax head's.
+CONFIDENT = {"demo-frcnn": 0.9, "demo-ssd": 0.9, "demo-yolo": 0.5}
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,7 @@ def test_shipped_model_finds_the_demo_shapes_quickly(name, demo_scenes, one_thre
         assert min(seconds) < 1.0, f"{name} took {min(seconds):.3f} s"
         assert inference.image_size == image.shape[:2]
         found += _matches(inference, boxes, labels, SHOWN)[0]
-        _, c, p = _matches(inference, boxes, labels, CONFIDENT)
+        _, c, p = _matches(inference, boxes, labels, CONFIDENT[name])
         correct, predicted, total = correct + c, predicted + p, total + len(boxes)
     assert found / total >= MIN_RECALL[name], f"{name} found {found} of {total} shapes"
     assert predicted >= total // 2, f"{name} is confident about only {predicted} of {total} shapes"
