@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-count", type=int, default=100, help="validation images (seed 2001)")
     parser.add_argument("--test-count", type=int, default=300, help="held-out test images (seed 1001)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering training scenes ahead (0: none)")
+    parser.add_argument("--backbone-from", type=Path, help="demo-yolo: start from this demo-frcnn checkpoint's backbone")
+    parser.add_argument("--freeze-backbone", action="store_true", help="with --backbone-from: keep those layers fixed")
     parser.add_argument("--no-manifest", action="store_true", help="do not update manifest.json next to --out")
     return parser
 
@@ -43,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     cfg = TrainConfig(arch=args.model, out=args.out, seed=args.seed, eval_every=args.eval_every,
-                      val_count=args.val_count, test_count=args.test_count, threads=args.threads, **settings)
+                      val_count=args.val_count, test_count=args.test_count, threads=args.threads, workers=args.workers,
+                      backbone_from=str(args.backbone_from) if args.backbone_from else None,
+                      freeze_backbone=args.freeze_backbone, **settings)
     command = ["detviewer", "train-demo", args.model, "--out", str(args.out), "--seed", str(args.seed)]
     for key, value in settings.items():  # always spelled out, so the command survives new defaults
         command += [f"--{key.replace('_', '-')}", str(value)]
@@ -51,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
                                  ("--test-count", args.test_count, 300), ("--threads", args.threads, 2)):
         if value != default:
             command += [flag, str(value)]
+    if args.backbone_from:
+        command += ["--backbone-from", str(args.backbone_from)]
+    if args.freeze_backbone:
+        command += ["--freeze-backbone"]
     meta = train(cfg, log=lambda line: print(line, flush=True))
     if not args.no_manifest:
         manifest = update_manifest(args.out, args.model, meta, shlex.join(command))

@@ -33,17 +33,23 @@ _MEAN = (0.50, 0.52, 0.51)
 _STD = (0.24, 0.25, 0.26)
 
 
-def _conv(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
-                         nn.LeakyReLU(0.1, inplace=True))
+def _conv(cin: int, cout: int, stride: int = 1, k: int = 3, dilation: int = 1, leaky: bool = True) -> nn.Sequential:
+    pad = dilation * (k // 2)
+    act = nn.LeakyReLU(0.1, inplace=True) if leaky else nn.ReLU(inplace=True)
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad, dilation=dilation, bias=False), nn.BatchNorm2d(cout), act)
 
 
 class YoloV1(nn.Module):
     """Conv backbone (stride 32) + a 1x1 head to ``(N, S, S, 5B + C)``.
 
     Input (N, 3, input_size, input_size) float 0..1 (use :meth:`prepare`); input_size = 32 * S.
-    A passthrough folds the stride-16 map into the 7x7 map (space-to-depth) for finer localisation
-    of small objects.
+    Passthroughs fold the stride-8 and stride-16 maps into the S x S map (space-to-depth, as in
+    YOLOv2) so that small objects are located from fine features; a dilated conv then widens the
+    context each cell sees (large objects span several cells).
+
+    ``to_stride8`` + ``to_stride16`` have the layout of demo-frcnn's backbone body (same widths,
+    ReLU), so training can start from that model's weights, as YOLOv1 started from a pretrained
+    backbone (see ``detviewer.training.transfer``).
     """
 
     def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2, input_size: int = 224):
@@ -54,21 +60,39 @@ class YoloV1(nn.Module):
         self.input_size = input_size
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
-        self.to_stride16 = nn.Sequential(
-            _conv(3, 24, 2), _conv(24, 48, 2), _conv(48, 48), _conv(48, 96, 2), _conv(96, 96),
-            _conv(96, 160, 2), _conv(160, 160))
+        relu = {"leaky": False}
+        self.to_stride8 = nn.Sequential(_conv(3, 24, 2, **relu), _conv(24, 48, 2, **relu), _conv(48, 48, **relu),
+                                        _conv(48, 96, 2, **relu), _conv(96, 96, **relu))
+        self.to_stride16 = nn.Sequential(_conv(96, 160, 2, **relu), _conv(160, 160, **relu))
         self.to_stride32 = nn.Sequential(_conv(160, 256, 2), _conv(256, 256))
-        self.passthrough = _conv(160, 32, k=1)
-        self.fuse = _conv(256 + 4 * 32, 256)
+        self.pass8 = _conv(96, 16, k=1)     # 16 ch x (4 x 4) -> 256 ch at stride 32
+        self.pass16 = _conv(160, 32, k=1)   # 32 ch x (2 x 2) -> 128 ch at stride 32
+        self.fuse = nn.Sequential(_conv(256 + 256 + 128, 256, k=1), _conv(256, 256, dilation=2), _conv(256, 256))
         self.head = nn.Conv2d(256, 5 * boxes_per_cell + num_classes, 1)
+        self.backbone_frozen = False
+
+    def freeze_backbone(self) -> None:
+        """Keep ``to_stride8`` / ``to_stride16`` fixed while training (no gradients, BN in eval mode)."""
+        self.backbone_frozen = True
+        for p in list(self.to_stride8.parameters()) + list(self.to_stride16.parameters()):
+            p.requires_grad_(False)
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "YoloV1":
+        super().train(mode)
+        if self.backbone_frozen:
+            self.to_stride8.eval()
+            self.to_stride16.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 3, input_size, input_size) float 0..1 -> raw (N, S, S, 5B + C)."""
         x = (x - self.mean) / self.std
-        c16 = self.to_stride16(x)
+        c8 = self.to_stride8(x)
+        c16 = self.to_stride16(c8)
         c32 = self.to_stride32(c16)
-        fine = F.pixel_unshuffle(self.passthrough(c16), 2)
-        out = self.head(self.fuse(torch.cat([c32, fine], dim=1)))
+        fine = [F.pixel_unshuffle(self.pass8(c8), 4), F.pixel_unshuffle(self.pass16(c16), 2)]
+        out = self.head(self.fuse(torch.cat([c32] + fine, dim=1)))
         return out.permute(0, 2, 3, 1).contiguous()
 
     def prepare(self, images: list[torch.Tensor]) -> tuple[torch.Tensor, list[tuple[float, float]]]:

@@ -14,7 +14,7 @@ __all__ = ["sha256_of", "update_manifest"]
 _ARCHITECTURES = {
     "demo-frcnn": "torchvision FasterRCNN, 4-stage BN conv backbone + FeaturePyramidNetwork (64 ch, strides 4/8/16 + pool)",
     "demo-ssd": "torchvision SSD, 6-stage BN conv backbone, 4 feature maps (strides 8/16/32/64), DefaultBoxGenerator",
-    "demo-yolo": "detviewer YoloV1 (S=7, B=2), BN conv backbone with a stride-16 passthrough, YOLOv1 loss",
+    "demo-yolo": "detviewer YoloV1 (S=7, B=2), BN conv backbone with stride-8/16 passthroughs, YOLOv1 loss",
 }
 
 

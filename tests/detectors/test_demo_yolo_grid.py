@@ -78,3 +78,20 @@ def test_detector_inference_replays_with_batched_nms():
     # candidates are in original-image pixels: inside the 200 x 300 frame
     assert c.xyxy[:, [0, 2]].max() <= 200 + 1e-3 and c.xyxy[:, [1, 3]].max() <= 300 + 1e-3
     assert set(inf.timings) == {"preprocess", "model", "postprocess"}
+
+
+def test_nms_trace_replays_the_detections():
+    nms_mod = pytest.importorskip("detviewer.core.nms")
+    torch.manual_seed(1)
+    model = YoloV1(num_classes=6)
+    with torch.no_grad():
+        model.head.bias[4::5][:2] += 3.0
+    det = YoloV1Detector(model, class_names=("__background__",) + tuple("abcdef"))
+    inf = det.infer(np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8))
+    c, p = inf.candidates, inf.nms
+    trace = nms_mod.nms_trace(c.xyxy, c.scores, c.labels, iou_threshold=p.iou_threshold,
+                              score_threshold=p.score_threshold, class_agnostic=p.class_agnostic,
+                              max_detections=p.max_detections)
+    assert len(inf.detections) > 0
+    assert np.array_equal(c.xyxy[trace.keep], inf.detections.xyxy)
+    assert np.array_equal(c.labels[trace.keep], inf.detections.labels)

@@ -7,16 +7,20 @@ import pytest
 import torch
 
 from detviewer.cli import main
-from detviewer.detectors.demo import load_demo_detector
+from detviewer.detectors.demo import build_demo_model, load_demo_detector, save_checkpoint
 from detviewer.training.loop import _lr_factor
 
 
 def test_tiny_training_run_writes_a_loadable_checkpoint_and_manifest(tmp_path, capsys):
     out = tmp_path / "models" / "demo-yolo.pt"
+    frcnn = tmp_path / "frcnn.pt"
+    save_checkpoint(frcnn, "demo-frcnn", build_demo_model("demo-frcnn"), {})
     code = main(["train-demo", "demo-yolo", "--out", str(out), "--seed", "5", "--iterations", "2", "--batch-size", "2",
-                 "--eval-every", "1", "--val-count", "2", "--test-count", "2", "--threads", "1"])
+                 "--eval-every", "1", "--val-count", "2", "--test-count", "2", "--threads", "1",
+                 "--backbone-from", str(frcnn)])
     assert code == 0
     stdout = capsys.readouterr().out
+    assert f"backbone: 42 tensors from {frcnn}" in stdout
     assert "iter 2/2 loss" in stdout and "img/s" in stdout and "val @ 1:" in stdout and "held-out test" in stdout
     payload = torch.load(out, weights_only=True)
     assert payload["format"] == "detviewer-demo" and payload["arch"] == "demo-yolo"
@@ -26,6 +30,7 @@ def test_tiny_training_run_writes_a_loadable_checkpoint_and_manifest(tmp_path, c
     (entry,) = manifest["models"]
     assert entry["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert entry["training_command"].startswith("detviewer train-demo demo-yolo") and "--seed 5" in entry["training_command"]
+    assert entry["training_command"].endswith(f"--backbone-from {frcnn}")
     assert entry["held_out"] == {"seed": 1001, "count": 2, "image_size": 256}
     detector = load_demo_detector("demo-yolo", str(out), "cpu")
     assert detector.class_names == tuple(payload["class_names"])
