@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level", type=int, help="anchor level / SSD scale to show (0-based; default all levels / 0)")
     p.add_argument("--score", type=float, default=0.3, help="score threshold of the detections / NMS views")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of the NMS views")
+    p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE: anchor labels, SSD matching, "
+                                         "true / false positives and misses")
     p.add_argument("--scale", type=float, default=1.0, help="figure size as a multiple of the image size")
     p.add_argument("--lecture", action="store_true", help="thick lines and large text, as in lecture mode")
     p.add_argument("--out", required=True, type=Path, help="FIG.png or FIG.svg")
@@ -70,9 +72,11 @@ def view_state(view: str, inference, *, step=None, level=None, detector=None, im
     return v.VIEWS[view].state_type(step=step)
 
 
-def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool = False):
-    """(layers, caption) of the detections view (stepping=False) or the NMS stepper at ``step``."""
+def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool = False, gt=None):
+    """(layers, caption) of the detections view (stepping=False) or the NMS stepper at ``step``;
+    gt: the image's ``io.image_gt.ImageBoxes`` or None."""
     from detviewer.core.session import Session, Thresholds
+    from detviewer.render.gt_layers import ground_truth_layers
     from detviewer.render.layers import layers_for_session
 
     session = Session(Thresholds(score=score, iou=iou))
@@ -80,8 +84,23 @@ def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool
     if stepping:
         session.set_step_mode(True)
         session.set_step(1 if step is None else step)
-    caption = session.narration() if stepping else f"{len(session.kept())} detections at score ≥ {score:g}."
-    return layers_for_session(session), caption
+    gt_layers, match = ground_truth_layers(session, gt)
+    caption = session.narration() if stepping else f"{len(session.kept())} detections at score ≥ {score:g}"
+    if match is not None:
+        caption += f"; {match.summary()}"
+    return gt_layers + layers_for_session(session), caption if stepping else caption + "."
+
+
+def image_ground_truth(gt_path: Path, image_path):
+    """The COCO file ``gt_path`` as an ``io.image_gt.ImageGroundTruth``; AnnotationError when it is not
+    one or does not list ``image_path``."""
+    from detviewer.errors import AnnotationError
+    from detviewer.io.image_gt import ImageGroundTruth
+
+    truth = ImageGroundTruth.load(gt_path)
+    if truth.image_id(image_path) is None:
+        raise AnnotationError(f"{image_path} is not an image of {gt_path} (no file_name matches it).")
+    return truth
 
 
 def run(args) -> int:
@@ -96,18 +115,20 @@ def run(args) -> int:
     from detviewer.io.images import load_image
 
     image = load_image(args.image)
+    truth = image_ground_truth(args.gt, args.image) if args.gt else None  # before the slow model load
     detector = load_detector(args.model, weights=args.weights, device=args.device)
     check_view_supported(args.model, args.view, getattr(detector, "capabilities", ()))
     inference = detector.infer(image)
+    gt = truth.boxes_for(args.image, detector.class_names) if truth is not None else None
     if args.view in ("detections", "nms"):
         layers, caption = nms_layers(inference, score=args.score, iou=args.iou, step=args.step,
-                                     stepping=args.view == "nms")
+                                     stepping=args.view == "nms", gt=gt)
     else:
         from detviewer.render.views import VIEWS
 
         spec = VIEWS[args.view]
         state = view_state(args.view, inference, step=args.step, level=args.level, detector=detector, image=image)
-        frame = spec.frame(inference, state)
+        frame = spec.frame(inference, state, gt=None if gt is None else gt.as_pair)
         layers, caption = frame.layers, frame.caption
     from detviewer.render.export import export_figure, ensure_gui_app
     from detviewer.render.primitive_items import NORMAL, RenderStyle

@@ -28,7 +28,7 @@ from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
 from detviewer.render.items import BoxLabelsItem, BoxSetItem  # noqa: E402
-from detviewer.render.layers import LAYER_NAMES, BoxLayer  # noqa: E402
+from detviewer.render.layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
 from detviewer.render.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
@@ -224,7 +224,7 @@ class Canvas(pg.GraphicsView):
     def box_at(self, x: float, y: float) -> int | None:
         """Candidate index of the smallest box under image point (x, y), topmost layer first."""
         for layer in reversed(self._layers):
-            if not isinstance(layer, BoxLayer) or not len(layer):
+            if not isinstance(layer, BoxLayer) or not len(layer) or layer.name in NOT_CANDIDATES:
                 continue
             b = layer.xyxy
             inside = (b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3])

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSi
 from detviewer.core.session import CHANGED_INFERENCE, Session
 from detviewer.gui import menus, settings as settings_io
 from detviewer.gui.feed import Feed
+from detviewer.gui.ground_truth import GroundTruthHolder
 from detviewer.gui.panels.files_panel import FilesPanel
 from detviewer.gui.panels.model_panel import ModelPanel
 from detviewer.gui.panels.nms_panel import NMSPanel
@@ -41,6 +42,7 @@ class MainWindow(QMainWindow):
         self.worker = InferenceWorker(loader=loader, lister=lister)
         self.worker_thread = WorkerThread(self.worker)
         self.feed = Feed(self.worker, self)
+        self.ground_truth = GroundTruthHolder(self)
         self.dropped_results = 0
         self._shown_id = 0
         self._screenshot: str | None = None
@@ -144,6 +146,8 @@ class MainWindow(QMainWindow):
         self.views_panel.options_changed.connect(self.views.set_options)
         self.views_panel.step_requested.connect(self.views.step)
         self.views.message.connect(self._on_message)
+        self.ground_truth.message.connect(self._on_message)
+        self.ground_truth.changed.connect(self._on_ground_truth_changed)
         self.views.frame_shown.connect(self.lecture.refresh)
         self.nms_panel.step_mode_changed.connect(self._on_step_mode_changed)
         self.canvas.describe = self.describe_candidate
@@ -156,7 +160,22 @@ class MainWindow(QMainWindow):
         if ok:
             for p in paths[:1]:
                 menus.fill_recent(self, self.actions_, settings_io.add_recent(self.settings, str(Path(p).resolve())))
+            source = self.feed.source
+            self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
         return ok
+
+    def open_ground_truth(self, path) -> bool:
+        """Load a COCO ground-truth file for the images (File → Open ground truth…)."""
+        ok = self.ground_truth.load(path)
+        if ok:
+            self.actions_.show_gt.setChecked(True)
+        return ok
+
+    def frame_ground_truth(self):
+        """The shown frame's ground truth (io.image_gt.ImageBoxes) in the model's labels, or None."""
+        inference = self.session.inference
+        names = inference.detections.class_names if inference is not None else ()
+        return self.ground_truth.for_frame(self.feed.current_frame, names)
 
     def open_camera(self, device: int = 0) -> bool:
         return self.feed.open_camera(device)
@@ -285,6 +304,11 @@ class MainWindow(QMainWindow):
             self.nms_panel.set_step_mode(False)  # a live stream cannot be stepped
 
     def _redraw(self) -> None:
+        self.views.redraw()
+
+    def _on_ground_truth_changed(self) -> None:
+        self.actions_.show_gt.setEnabled(self.ground_truth.truth is not None)
+        self.actions_.clear_gt.setEnabled(self.ground_truth.truth is not None)
         self.views.redraw()
 
     def _on_step_mode_changed(self, on: bool) -> None:

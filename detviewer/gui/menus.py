@@ -40,6 +40,10 @@ def build_menus(window) -> SimpleNamespace:
     a.reconnect = _action(file_menu, "Reconnect camera", window.feed.reconnect_camera, "Ctrl+Shift+K")
     a.reconnect.setEnabled(False)
     a.recent_menu = file_menu.addMenu("Open recent")
+    a.open_gt = _action(file_menu, "Open ground truth (COCO JSON)…", lambda: _open_ground_truth(window), "Ctrl+G")
+    a.open_gt.setToolTip("Boxes to compare with: true / false positives and misses, anchor labels, SSD matching")
+    a.clear_gt = _action(file_menu, "Close ground truth", window.ground_truth.clear)
+    a.clear_gt.setEnabled(False)
     file_menu.addSeparator()
     a.run_again = _action(file_menu, "Run the model again", window.feed.resubmit, "F5")
     a.save_screenshot = _action(file_menu, "Save window image…", lambda: _save_screenshot(window), "Ctrl+Shift+S")
@@ -57,6 +61,13 @@ def build_menus(window) -> SimpleNamespace:
     toolbar = window.addToolBar("Lecture")
     toolbar.setObjectName("lecture_toolbar")
     toolbar.addAction(a.lecture)
+    a.show_gt = QAction("Show ground truth", view_menu)
+    a.show_gt.setCheckable(True)
+    a.show_gt.setChecked(True)
+    a.show_gt.setEnabled(False)
+    a.show_gt.setShortcut(QKeySequence("G"))
+    a.show_gt.toggled.connect(window.ground_truth.set_shown)
+    view_menu.addAction(a.show_gt)
     a.show_suppressed = QAction("Show suppressed boxes (greyed)", view_menu)
     a.show_suppressed.setCheckable(True)
     view_menu.addAction(a.show_suppressed)
@@ -96,6 +107,13 @@ def _open_folder(window) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Open a folder of images")
     if folder:
         window.open_paths([folder])
+
+
+def _open_ground_truth(window) -> None:
+    start = str(window.ground_truth.path.parent) if window.ground_truth.path is not None else ""
+    path, _ = QFileDialog.getOpenFileName(window, "Open COCO ground truth", start, "COCO JSON (*.json);;All files (*)")
+    if path:
+        window.open_ground_truth(path)
 
 
 def _open_camera(window) -> None:

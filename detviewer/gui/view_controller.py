@@ -13,6 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from detviewer.errors import DetviewerError
+from detviewer.render.gt_layers import ground_truth_layers
 from detviewer.render.layers import layers_for_session
 from detviewer.render.views import VIEWS, ViewFrame
 
@@ -55,6 +56,7 @@ class ViewController(QObject):
         self.frame: ViewFrame | None = None
         self.layers: list = []
         self.error = ""
+        self.gt_match = None  # core.matching.GtMatch of the detections view with ground truth
         self._steps: dict[str, int] = {}
         self._points: dict[str, tuple[float, float]] = {}
         self._picked: dict[str, int] = {}  # regression: detection index; roi: proposal index
@@ -98,7 +100,10 @@ class ViewController(QObject):
         if self.view in NMS_VIEWS:
             if self.view == "nms":
                 return s.step, s.step_count + 1, f"NMS step {s.step}/{s.step_count}", s.narration()
-            return 0, 1, "Detections", f"{len(s.kept())} detections" if s.trace is not None else ""
+            if s.trace is None:
+                return 0, 1, "Detections", ""
+            match = f" · {self.gt_match.summary()}" if self.gt_match is not None else ""
+            return 0, 1, "Detections", f"{len(s.kept())} detections{match}"
         if self.frame is None:
             return 0, 1, "", self.error
         f = self.frame
@@ -151,14 +156,18 @@ class ViewController(QObject):
     # -- drawing -----------------------------------------------------------------------------------
     def redraw(self) -> None:
         w = self.window
+        gt = w.frame_ground_truth()
         if self.view in NMS_VIEWS:
             self.frame, self.error = None, ""
-            self.layers = layers_for_session(w.session, show_suppressed=w.actions_.show_suppressed.isChecked())
+            gt_layers, self.gt_match = ground_truth_layers(w.session, gt)
+            self.layers = gt_layers + layers_for_session(w.session,
+                                                         show_suppressed=w.actions_.show_suppressed.isChecked())
             w.canvas.set_layers(self.layers)
             step, count, label, caption = self.step_info()
             w.views_panel.show_frame(caption, [], step, count, label)
             self.frame_shown.emit(None)
             return
+        self.gt_match = None
         inference = w.session.inference
         if inference is None:
             self.frame, self.layers = None, []
@@ -167,7 +176,8 @@ class ViewController(QObject):
             return
         try:
             state = self._state(self.view, inference)
-            frame = None if state is None else VIEWS[self.view].frame(inference, state)
+            frame = None if state is None else VIEWS[self.view].frame(inference, state,
+                                                                      gt=None if gt is None else gt.as_pair)
         except DetviewerError as exc:
             self.frame, self.layers, self.error = None, [], str(exc)
             w.canvas.set_layers([])

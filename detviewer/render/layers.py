@@ -13,10 +13,12 @@ import numpy as np
 from detviewer.core.session import FILTERED, KEPT, PENDING, SUPPRESSED, Session
 from detviewer.render.colors import GREY, HIGHLIGHT, SELECT, SUPPRESS, class_colors
 
-__all__ = ["BoxLayer", "layers_for_session", "LAYER_NAMES", "MAX_LABELS"]
+__all__ = ["BoxLayer", "layers_for_session", "LAYER_NAMES", "NOT_CANDIDATES", "MAX_LABELS"]
 
 #: Drawing order (bottom to top); the canvas keeps one item pair per name.
-LAYER_NAMES = ("pending", "suppressed", "kept", "suppressed_now", "current", "selected")
+LAYER_NAMES = ("pending", "suppressed", "kept", "false_positive", "missed", "suppressed_now", "current", "selected")
+#: Layers whose ``index`` is not a candidate index (ground truth): no hover text, no selection.
+NOT_CANDIDATES = frozenset({"ground_truth", "missed"})
 MAX_LABELS = 100  # more text than this is clutter and costs ~0.05 ms a label; hover shows the rest
 MAX_FILLED = 300  # filling thousands of overlapping boxes costs tens of ms and hides the frame
 

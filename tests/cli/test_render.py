@@ -84,3 +84,37 @@ def test_bad_output_suffix_exits_2(tmp_path, capsys):
     code = main(["render", str(IMAGE), "--model", "demo-yolo", "--weights", "none", "--view", "grid",
                  "--out", str(tmp_path / "fig.gif")])
     assert code == 2 and "fig.gif" in capsys.readouterr().err
+
+
+GT = IMAGE.parent / "annotations.json"
+
+
+@pytest.mark.skipif(shipped_checkpoint("demo-ssd") is None, reason="demo-ssd.pt not shipped")
+def test_ground_truth_reaches_the_views(tmp_path, capsys):
+    """--gt: SSD matching and hard negatives in the default-box view; TP / FP / missed over the detections,
+    the GT boxes' outlines drawn in white."""
+    from detviewer.io.image_gt import ImageGroundTruth
+
+    code, out = _render(tmp_path, "default-boxes", "demo-ssd", "default", "--gt", str(GT))
+    assert code == 0
+    caption = capsys.readouterr().out
+    assert "Matched to an object (IoU ≥ 0.5" in caption and "hard negative mining" in caption
+
+    code, out = _render(tmp_path, "detections", "demo-ssd", "default", "--gt", str(GT), "--score", "0.5")
+    assert code == 0
+    assert "TP " in capsys.readouterr().out
+    gt = ImageGroundTruth.load(GT).boxes_for(IMAGE)
+    figure = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    for x1, y1, x2, y2 in gt.xyxy:  # the middle of each box's bottom edge is drawn (white, orange or a class)
+        y, x = int(round(y2)), int(round((x1 + x2) / 2))
+        source = np.asarray(Image.open(IMAGE).convert("RGB")).astype(int)
+        assert (np.abs(figure[y - 1:y + 2, x] - source[y - 1:y + 2, x]).sum(axis=1) > 60).any()
+
+
+def test_an_image_the_ground_truth_does_not_list_exits_2(tmp_path, capsys):
+    other = tmp_path / "other.png"
+    other.write_bytes(IMAGE.read_bytes())
+    code = main(["render", str(other), "--model", "demo-yolo", "--weights", "none", "--view", "grid",
+                 "--gt", str(GT), "--out", str(tmp_path / "fig.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "is not an image of" in err and err.count("\n") == 1

@@ -8,6 +8,7 @@ from views_helpers import demo_window
 
 def test_lecture_keys_step_the_anchor_levels_and_nms(make_window, qtbot):
     window = demo_window(make_window, qtbot)
+    window.actions_.show_gt.setChecked(False)  # without ground truth anchors are coloured per level
     window.views_panel.set_view("anchors")
     window.actions_.lecture.trigger()  # F11
     assert window.lecture.active and window.lecture.bar.isVisible()

@@ -66,6 +66,10 @@ def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
     kept = BoxLayer("kept", np.array([[2, 2, 5, 5]], np.float32), np.zeros((1, 3), np.uint8), np.array([7]))
     canvas.set_layers([kept, gt])
     assert [layer.name for layer in canvas.layers] == ["ground_truth", "kept"]
-    assert canvas.box_at(3, 3) == 7 and canvas.box_at(8, 8) == 0  # topmost layer first
+    assert canvas.box_at(3, 3) == 7  # topmost layer first
+    assert canvas.box_at(8, 8) is None  # ground truth boxes are no candidates: no hover text, no selection
+    other = BoxLayer("proposals", np.array([[0, 0, 10, 10]], np.float32), np.zeros((1, 3), np.uint8), np.array([4]))
+    canvas.set_layers([kept, other])
+    assert canvas.box_at(8, 8) == 4 and canvas.box_at(3, 3) == 7
     canvas.set_layers([kept])
     assert canvas._items["ground_truth"][0].layer is None

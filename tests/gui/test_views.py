@@ -14,6 +14,7 @@ def _boxes(window, prefix: str) -> list[BoxLayer]:
 
 def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, qtbot):
     window = demo_window(make_window, qtbot)
+    window.actions_.show_gt.setChecked(False)  # without ground truth anchors are coloured per level
     inference = window.session.inference
     panel = window.views_panel
     # demo-frcnn has an RPN: anchors and proposals, but no SSD default boxes and no YOLO grid.

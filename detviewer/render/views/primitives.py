@@ -213,7 +213,8 @@ def gt_layer(gt, class_names=()) -> BoxLayer:
     """Ground-truth boxes as a white layer labelled with their class names."""
     boxes, labels = gt
     names = tuple(class_names)
-    texts = tuple(names[i] if 0 <= i < len(names) and names[i] else f"class {i}" for i in labels.tolist())
+    texts = tuple(names[i] if 0 <= i < len(names) and names[i] else ("object" if i < 0 else f"class {i}")
+                  for i in labels.tolist())
     return BoxLayer("ground_truth", boxes, solid(GT_COLOR, len(boxes)), np.arange(len(boxes)),
                     labels=texts, width=3.0)
 

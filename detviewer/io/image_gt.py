@@ -1,0 +1,114 @@
+"""Ground truth for the image on screen: a COCO file found next to the images, looked up by path.
+
+``find_annotations`` looks for a COCO file beside opened images (``annotations.json``,
+``instances*.json``, Roboflow's ``_annotations.coco.json``, in the folder or its parent) so that the
+bundled demo and most exported datasets show their ground truth without a dialog;
+``ImageGroundTruth`` answers "which boxes does this file have", in a model's label space.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from detviewer.errors import AnnotationError
+from detviewer.io.annotations import CocoGroundTruth, load_coco_gt, match_image_ids
+
+__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "ANNOTATION_NAMES"]
+
+#: File names tried, in order, in an image's folder and then its parent folder.
+ANNOTATION_NAMES = ("annotations.json", "_annotations.coco.json", "instances_*.json", "instances*.json")
+
+
+@dataclass(frozen=True, eq=False)
+class ImageBoxes:
+    """One image's ground truth: xyxy (M, 4) float32 pixels, labels (M,) int64 in the model's label
+    space (-1 where the model has no class of that name), names (M,) the GT's category names.
+    Crowd regions are left out (they are not objects to find)."""
+
+    xyxy: np.ndarray
+    labels: np.ndarray
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    @property
+    def as_pair(self) -> tuple[np.ndarray, np.ndarray]:
+        """(boxes, labels), the form the teaching views take."""
+        return self.xyxy, self.labels
+
+
+def find_annotations(paths: Sequence[str | os.PathLike]) -> Path | None:
+    """The first COCO-looking file beside ``paths`` (image files or folders), or None."""
+    folders: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        folder = p if p.is_dir() else p.parent
+        for f in (folder, folder.parent):
+            if f not in folders:
+                folders.append(f)
+    for folder in folders:
+        for pattern in ANNOTATION_NAMES:
+            hits = sorted(folder.glob(pattern)) if "*" in pattern else [folder / pattern]
+            for hit in hits:
+                if hit.is_file():
+                    return hit
+    return None
+
+
+class ImageGroundTruth:
+    """A loaded COCO ground truth; ``boxes_for(path, class_names)`` gives one image's boxes."""
+
+    def __init__(self, gt: CocoGroundTruth) -> None:
+        self.gt = gt
+        self._names = dict(zip(gt.category_ids.tolist(), gt.category_names))
+        self._ids: dict[Path, int | None] = {}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ImageGroundTruth":
+        """Load a COCO file; AnnotationError (one sentence) if it is not one."""
+        return cls(load_coco_gt(path))
+
+    @property
+    def path(self) -> Path | None:
+        return self.gt.path
+
+    @property
+    def num_images(self) -> int:
+        return self.gt.num_images
+
+    def image_id(self, path: str | os.PathLike) -> int | None:
+        """The GT image id of an image file, or None when the file is not in the ground truth."""
+        key = Path(path).resolve()
+        if key not in self._ids:
+            try:
+                (self._ids[key],) = match_image_ids([key], self.gt, allow_missing=True)
+            except AnnotationError:  # two GT images share its base name: no safe answer
+                self._ids[key] = None
+        return self._ids[key]
+
+    def boxes_for(self, path: str | os.PathLike | None, class_names: Sequence[str] = ()) -> ImageBoxes | None:
+        """The boxes of the image at ``path``; None when it is not in the ground truth."""
+        if path is None:
+            return None
+        image_id = self.image_id(path)
+        if image_id is None:
+            return None
+        xyxy, category_ids, crowd = self.gt.annotations_of(image_id)
+        keep = ~crowd
+        xyxy, category_ids = xyxy[keep], category_ids[keep]
+        names = tuple(self._names[c] for c in category_ids.tolist())
+        labels = _labels_by_name(names, class_names)
+        return ImageBoxes(np.ascontiguousarray(xyxy, np.float32), labels, names)
+
+
+def _labels_by_name(names: Sequence[str], class_names: Sequence[str]) -> np.ndarray:
+    """Model label of each GT category name (exact match, else case-insensitive), -1 if none."""
+    exact = {n: i for i, n in enumerate(class_names) if n}
+    folded = {n.casefold(): i for i, n in enumerate(class_names) if n}
+    return np.array([exact.get(n, folded.get(n.casefold(), -1)) for n in names], np.int64)

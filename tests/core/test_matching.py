@@ -1,0 +1,103 @@
+"""Per-image TP / FP / missed matching: a hand-made case and pycocotools' own per-image matches."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from detviewer.core.matching import match_to_ground_truth
+
+
+def test_hand_made_case():
+    gt = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], np.float32)
+    gt_labels = np.array([1, 1, 2])
+    det = np.array([
+        [0, 0, 10, 10],    # 0.9 class 1 on GT 0: TP
+        [0, 0, 10, 9],     # 0.8 class 1 on GT 0 again (IoU 0.9): duplicate, FP
+        [20, 0, 30, 4],    # 0.7 class 1 on GT 1 with IoU 0.4: FP, GT 1 missed
+        [40, 0, 50, 10],   # 0.6 class 1 on GT 2 of class 2: wrong class, FP; GT 2 missed
+    ], np.float32)
+    m = match_to_ground_truth(det, [0.9, 0.8, 0.7, 0.6], [1, 1, 1, 1], gt, gt_labels, 0.5)
+    assert m.tp.tolist() == [True, False, False, False]
+    assert m.matched_gt.tolist() == [0, -1, -1, -1]
+    assert m.missed.tolist() == [False, True, True]
+    assert m.counts == (1, 3, 2)
+    assert m.iou[0] == pytest.approx(1.0)
+    assert "TP 1 · FP 3 · missed 2" in m.summary()
+
+
+def test_the_higher_score_takes_the_object_whatever_the_order():
+    gt = np.array([[0, 0, 10, 10]], np.float32)
+    det = np.array([[0, 0, 10, 8], [0, 0, 10, 10]], np.float32)  # the better box scores lower
+    m = match_to_ground_truth(det, [0.9, 0.5], [3, 3], gt, [3], 0.5)
+    assert m.tp.tolist() == [True, False]
+
+
+def test_empty_inputs():
+    m = match_to_ground_truth(np.zeros((0, 4)), [], [], np.array([[0, 0, 5, 5]]), [1])
+    assert m.counts == (0, 0, 1)
+    m = match_to_ground_truth(np.array([[0, 0, 5, 5]]), [0.5], [1], np.zeros((0, 4)), [])
+    assert m.counts == (0, 1, 0)
+
+
+def _pycoco_matches(gt_xyxy, gt_labels, det_xyxy, scores, labels, threshold):
+    """pycocotools' evaluateImg at one IoU threshold: dtMatches per detection (0 = unmatched)."""
+    def xywh(b):
+        return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
+
+    cats = sorted(set(gt_labels.tolist()) | set(labels.tolist()))
+    dataset = {"images": [{"id": 1, "width": 200, "height": 200}],
+               "categories": [{"id": int(c), "name": str(c)} for c in cats],
+               "annotations": [{"id": i + 1, "image_id": 1, "category_id": int(c), "bbox": xywh(b),
+                                "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": 0}
+                               for i, (b, c) in enumerate(zip(gt_xyxy, gt_labels))]}
+    results = [{"image_id": 1, "category_id": int(c), "bbox": xywh(b), "score": float(s)}
+               for b, s, c in zip(det_xyxy, scores, labels)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = dataset
+        coco.createIndex()
+        ev = COCOeval(coco, coco.loadRes(results), "bbox")
+        ev.params.iouThrs = np.array([threshold])
+        ev.params.areaRng = [[0, 1e10]]
+        ev.params.areaRngLbl = ["all"]
+        ev.params.maxDets = [1000]
+        ev.evaluate()
+    tp = {}
+    for e in ev.evalImgs:
+        if e is None:
+            continue
+        for det_id, gt_id in zip(e["dtIds"], e["dtMatches"][0]):
+            tp[det_id - 1] = gt_id > 0  # loadRes numbers detections 1.. in file order
+    return np.array([tp[i] for i in range(len(det_xyxy))])
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_agrees_with_pycocotools(seed):
+    rng = np.random.default_rng(seed)
+    m, d = rng.integers(0, 8), rng.integers(0, 30)
+    centres = rng.uniform(20, 180, (m, 2))
+    sizes = rng.uniform(8, 40, (m, 2))
+    gt = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+    gt_labels = rng.integers(1, 4, m)
+    # detections near the objects (jittered), plus some anywhere
+    pick = rng.integers(0, max(m, 1), d)
+    near = gt[pick] + rng.normal(0, 4, (d, 4)) if m else rng.uniform(0, 200, (d, 4))
+    anywhere = rng.uniform(0, 160, (d, 2))
+    boxes = np.where(rng.random((d, 1)) < 0.8, near, np.concatenate([anywhere, anywhere + 30], axis=1))
+    boxes = np.concatenate([np.minimum(boxes[:, :2], boxes[:, 2:]), np.maximum(boxes[:, :2], boxes[:, 2:]) + 1],
+                           axis=1)
+    labels = np.where(rng.random(d) < 0.8, gt_labels[pick] if m else 1, rng.integers(1, 4, d))
+    scores = rng.random(d)
+    threshold = float(rng.choice([0.3, 0.5, 0.75]))
+    if d == 0:
+        pytest.skip("no detections drawn")
+    ours = match_to_ground_truth(boxes, scores, labels, gt, gt_labels, threshold)
+    expected = _pycoco_matches(gt, gt_labels, boxes, scores, labels, threshold)
+    assert ours.tp.tolist() == expected.tolist()
+    assert ours.counts[2] == m - int(expected.sum())

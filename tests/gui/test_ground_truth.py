@@ -1,0 +1,84 @@
+"""Ground truth in the real window: found beside the demo images, drawn with misses and false positives,
+passed to the teaching views, toggled with G; bad or unrelated files are reported and change nothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from gui_fakes import write_image
+from views_helpers import DEMO_IMAGE, demo_window
+
+from detviewer.core.matching import match_to_ground_truth
+from detviewer.io.image_gt import ImageGroundTruth
+
+
+def _names(window) -> list[str]:
+    return [layer.name for layer in window.canvas.layers]
+
+
+def test_demo_ground_truth_is_found_and_matched_against_the_detections(make_window, qtbot):
+    window = demo_window(make_window, qtbot)
+    assert window.ground_truth.path == DEMO_IMAGE.parent / "annotations.json"
+    assert window.actions_.show_gt.isEnabled() and window.actions_.show_gt.isChecked()
+    truth = ImageGroundTruth.load(DEMO_IMAGE.parent / "annotations.json")
+    expected_gt = truth.boxes_for(DEMO_IMAGE, window.session.inference.detections.class_names)
+
+    layers = {layer.name: layer for layer in window.canvas.layers}
+    np.testing.assert_array_equal(layers["ground_truth"].xyxy, expected_gt.xyxy)
+    s = window.session
+    kept = s.kept()
+    match = match_to_ground_truth(s.candidates.xyxy[kept], s.trace.scores[kept], s.candidates.labels[kept],
+                                  expected_gt.xyxy, expected_gt.labels)
+    assert window.views.gt_match.counts == match.counts
+    assert match.summary() in window.views_panel.caption.text()
+    assert ("missed" in layers) == bool(match.missed.any())
+    assert ("false_positive" in layers) == bool((~match.tp).any())
+
+    # The anchors view colours by the RPN's training label for these boxes (auto), with the GT drawn.
+    window.views_panel.set_view("anchors")
+    assert "anchors_positive" in _names(window) and "ground_truth" in _names(window)
+    assert "positive" in window.views_panel.caption.text()
+
+    # G hides the ground truth: per-level colours again, and asking for labels is a sentence, not a crash.
+    window.actions_.show_gt.trigger()
+    assert not window.actions_.show_gt.isChecked()
+    assert "ground_truth" not in _names(window) and any(n.startswith("anchors_L") for n in _names(window))
+    window.views_panel.color_by.setCurrentText("label")
+    assert "needs ground truth" in window.views_panel.caption.text()
+    window.views_panel.color_by.setCurrentText("auto")
+    window.views_panel.set_view("detections")
+    assert "ground_truth" not in _names(window) and "TP" not in window.views_panel.caption.text()
+
+
+def test_bad_or_unrelated_ground_truth_is_reported_and_changes_nothing(make_window, qtbot, tmp_path):
+    window = make_window()
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    image = write_image(folder / "frame.png")
+    # an annotations.json that lists other images is not taken for these
+    (folder / "annotations.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "elsewhere.png"}], "categories": [{"id": 1, "name": "a"}],
+        "annotations": []}))
+    with qtbot.waitSignal(window.result_shown, timeout=10000):
+        window.open_paths([str(folder)])
+    assert window.ground_truth.truth is None
+    assert "does not list them" in window.status.currentMessage()
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [')
+    assert not window.open_ground_truth(broken)
+    assert "not valid JSON" in window.status.currentMessage() and window.ground_truth.truth is None
+
+    good = tmp_path / "gt.json"
+    good.write_text(json.dumps({
+        "images": [{"id": 3, "file_name": "shots/frame.png"}], "categories": [{"id": 1, "name": "a"}],
+        "annotations": [{"id": 1, "image_id": 3, "category_id": 1, "bbox": [10, 10, 50, 40]}]}))
+    assert window.open_ground_truth(good)
+    assert "1 images, 1 boxes" in window.status.currentMessage()
+    gt = window.frame_ground_truth()
+    np.testing.assert_array_equal(gt.xyxy, [[10, 10, 60, 50]])
+    assert "ground_truth" in _names(window)
+    assert window.ground_truth.discover([image], [image]) is False  # already covered: kept
+    window.actions_.clear_gt.trigger()
+    assert window.ground_truth.truth is None and "ground_truth" not in _names(window)
