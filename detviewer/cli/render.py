@@ -28,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="default", help="coco, none, default or a checkpoint path")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--view", required=True, choices=VIEW_CHOICES, help="what to draw")
-    p.add_argument("--step", type=int, help="lecture step of the view (NMS step, anchor level, SSD scale, grid cell…)")
+    p.add_argument("--step", type=int, help="lecture step of the view (NMS step, anchor level, SSD scale, grid cell, "
+                                                  "1 = Selective Search's crop-and-warp…)")
     p.add_argument("--level", type=int, help="anchor level / SSD scale to show (0-based; default all levels / 0)")
     p.add_argument("--score", type=float, default=0.3, help="score threshold of the detections / NMS views")
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of the NMS views")
@@ -66,9 +67,12 @@ def view_state(view: str, inference, *, step=None, level=None, detector=None, im
         return replace(state, pooling=detector.pool_region(roi_box(inference, state)))
     if view == "selective-search":
         from detviewer.core.before_cnn import selective_search
+        from detviewer.render.views.before_cnn import warp_gallery
 
         boxes, seconds = selective_search(image)
-        return v.VIEWS[view].state_type(boxes=boxes, seconds=seconds, step=step)
+        state = v.VIEWS[view].state_type(boxes=boxes, seconds=seconds, step=step)
+        return replace(state, crops=warp_gallery(image, boxes, n=state.gallery, size=state.warp_size,
+                                                 context=state.context))
     return v.VIEWS[view].state_type(step=step)
 
 
@@ -131,10 +135,10 @@ def run(args) -> int:
         frame = spec.frame(inference, state, gt=None if gt is None else gt.as_pair)
         layers, caption = frame.layers, frame.caption
     from detviewer.render.export import export_figure, ensure_gui_app
-    from detviewer.render.primitive_items import NORMAL, RenderStyle
+    from detviewer.render.primitive_items import LECTURE, NORMAL
 
     ensure_gui_app()
-    style = RenderStyle(2.0, 1.6) if args.lecture else NORMAL
+    style = LECTURE if args.lecture else NORMAL
     out = export_figure(image, layers, args.out, scale=args.scale, style=style)
     print(f"wrote {out}: {caption}")
     return EXIT_OK if out.exists() else EXIT_USAGE

@@ -8,11 +8,11 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolBar, QWidget
 
-from detviewer.render.primitive_items import RenderStyle
+from detviewer.render.primitive_items import LECTURE, RenderStyle
 
 __all__ = ["LectureMode", "LECTURE_STYLE", "StepBar"]
 
-LECTURE_STYLE = RenderStyle(line_scale=2.0, font_scale=1.6)
+LECTURE_STYLE = LECTURE
 
 
 class StepBar(QWidget):

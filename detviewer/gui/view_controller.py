@@ -226,8 +226,8 @@ class ViewController(QObject):
                                      "Running Selective Search…")
             if found is None:
                 return None
-            boxes, seconds = found
-            return before_cnn.SelectiveSearchViewState(boxes, seconds, top_n=options["top_k"], step=step)
+            boxes, seconds, crops = found
+            return before_cnn.SelectiveSearchViewState(boxes, seconds, top_n=options["top_k"], step=step, crops=crops)
         raise ValueError(f"unknown view {name!r}")
 
     def _pool_region(self, box):
@@ -267,9 +267,14 @@ class ViewController(QObject):
 
 
 def _selective_search(image):
+    """(boxes, seconds, warped crops of the gallery's boxes) for the selective-search view."""
     from detviewer.core.before_cnn import selective_search
+    from detviewer.render.views.before_cnn import SelectiveSearchViewState, warp_gallery
 
-    return selective_search(image)
+    boxes, seconds = selective_search(image)
+    defaults = SelectiveSearchViewState(boxes, seconds)
+    crops = warp_gallery(image, boxes, n=defaults.gallery, size=defaults.warp_size, context=defaults.context)
+    return boxes, seconds, crops
 
 
 def _smallest_box_at(xyxy: np.ndarray, x: float, y: float) -> int | None:

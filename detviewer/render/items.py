@@ -186,6 +186,8 @@ class BoxLabelsItem(pg.GraphicsObject):
         white, black = QColor(255, 255, 255), QColor(0, 0, 0)
         for (x, y), (x2, y2), static, rgb, w in zip(self._anchors, self._corners, self._static, self._colors,
                                                     self._widths):
+            if not static.text():  # an empty label: the box is drawn without one
+                continue
             top_left = transform.map(QPointF(float(x), float(y)))
             bottom = transform.map(QPointF(float(x2), float(y2))).y()
             left = top_left.x()

@@ -4,6 +4,7 @@
   screen size);
 - ``TextSetItem``: a TextLayer at constant screen size, optional dark background;
 - ``HeatmapItem``: a HeatmapLayer's values through its colormap, stretched over its rect;
+- ``ImageSetItem``: an ImageLayer's pictures (warped crops) in their rects, with borders;
 - ``ManyBoxesItem``: a BoxLayer of tens or hundreds of thousands of boxes (all the anchors of an
   FPN): drawn in full when the estimated stroke cost fits a per-frame budget, else a uniform random
   sample of the boxes in view (``drawn`` / ``visible`` tell how many; the canvas prints a note).
@@ -25,10 +26,10 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPaint
 
 from detviewer.render.items import BoxLabelsItem, BoxSetItem, rects_path
 from detviewer.render.layers import BoxLayer
-from detviewer.render.views.primitives import HeatmapLayer, SegmentLayer, TextLayer
+from detviewer.render.views.primitives import HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 
-__all__ = ["RenderStyle", "SegmentSetItem", "TextSetItem", "HeatmapItem", "ManyBoxesItem", "paint_layer",
-           "styled", "MANY_BOXES", "qimage_from_heatmap"]
+__all__ = ["RenderStyle", "NORMAL", "LECTURE", "SegmentSetItem", "TextSetItem", "HeatmapItem", "ImageSetItem",
+           "ManyBoxesItem", "paint_layer", "styled", "MANY_BOXES", "qimage_from_heatmap"]
 
 #: BoxLayers longer than this go to ManyBoxesItem on the canvas (2,550 anchors of 256 px cost ~25 ms).
 MANY_BOXES = 1000
@@ -42,20 +43,22 @@ _NS_PER_BOX, _NS_PER_PIXEL = 700.0, 7.0
 
 @dataclass(frozen=True)
 class RenderStyle:
-    """line_scale multiplies every pen width, font_scale every text size (lecture mode: 2 and 1.6)."""
+    """line_scale multiplies every pen width, font_scale every text size (lecture mode: LECTURE)."""
 
     line_scale: float = 1.0
     font_scale: float = 1.0
 
 
 NORMAL = RenderStyle()
+#: Lecture mode and ``render --lecture``: lines and text twice as large, readable from the back of a hall.
+LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0)
 
 
 def styled(layer, style: RenderStyle):
     """The layer with widths / text sizes scaled by ``style`` (the same object when style is NORMAL)."""
     if style == NORMAL:
         return layer
-    if isinstance(layer, (BoxLayer, SegmentLayer)):
+    if isinstance(layer, (BoxLayer, SegmentLayer, ImageLayer)):
         return replace(layer, width=layer.width * style.line_scale)
     if isinstance(layer, TextLayer):
         return replace(layer, size=layer.size * style.font_scale)
@@ -431,6 +434,55 @@ class HeatmapItem(pg.GraphicsObject):
         return QRectF(self._rect)
 
 
+class ImageSetItem(pg.GraphicsObject):
+    """Draws an ImageLayer: each picture stretched (smoothly) over its rect, with a cosmetic border."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layer: ImageLayer | None = None
+        self._images: list = []
+        self._bounds = QRectF()
+
+    @property
+    def layer(self) -> ImageLayer | None:
+        return self._layer
+
+    def set_layer(self, layer: ImageLayer | None) -> None:
+        from detviewer.render.export import qimage_from_rgb
+
+        self.prepareGeometryChange()
+        self._layer = layer if layer is not None and len(layer) else None
+        self._images = [] if self._layer is None else [qimage_from_rgb(im) for im in self._layer.images]
+        if self._layer is None:
+            self._bounds = QRectF()
+        else:
+            r = self._layer.rects
+            x1, y1, x2, y2 = float(r[:, 0].min()), float(r[:, 1].min()), float(r[:, 2].max()), float(r[:, 3].max())
+            self._bounds = QRectF(x1, y1, x2 - x1, y2 - y1)
+        self.update()
+
+    def paint(self, painter: QPainter, option=None, widget=None) -> None:
+        layer = self._layer
+        if layer is None:
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        for (x1, y1, x2, y2), image, rgb in zip(layer.rects.tolist(), self._images, layer.colors):
+            rect = QRectF(x1, y1, x2 - x1, y2 - y1)
+            painter.drawImage(rect, image)
+            if layer.width > 0:
+                pen = QPen(_qcolor(rgb))
+                pen.setWidthF(layer.width)
+                pen.setCosmetic(True)
+                painter.setPen(pen)
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRect(rect)
+        painter.restore()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._bounds)
+
+
 def item_for(layer, budget_ms: float | None = FRAME_BUDGET_MS):
     """A new item that can draw ``layer`` (not yet given the layer)."""
     if isinstance(layer, SegmentLayer):
@@ -439,6 +491,8 @@ def item_for(layer, budget_ms: float | None = FRAME_BUDGET_MS):
         return TextSetItem()
     if isinstance(layer, HeatmapLayer):
         return HeatmapItem()
+    if isinstance(layer, ImageLayer):
+        return ImageSetItem()
     if isinstance(layer, BoxLayer):
         return ManyBoxesItem(budget_ms) if len(layer) > MANY_BOXES else BoxSetItem()
     raise TypeError(f"cannot draw a {type(layer).__name__}")

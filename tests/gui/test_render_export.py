@@ -73,3 +73,18 @@ def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
     assert canvas.box_at(8, 8) == 4 and canvas.box_at(3, 3) == 7
     canvas.set_layers([kept])
     assert canvas._items["ground_truth"][0].layer is None
+
+
+def test_image_layers_paint_their_pictures_into_their_rects():
+    from detviewer.render.export import render_image
+    from detviewer.render.views.primitives import ImageLayer
+    from views_helpers import to_array
+
+    tile = np.zeros((2, 8, 8, 3), np.uint8)
+    tile[0, ..., 0] = 255  # red
+    tile[1, ..., 2] = 255  # blue
+    layer = ImageLayer("crops", tile, [[10, 10, 30, 30], [40, 10, 60, 50]], [(0, 255, 0), (0, 255, 0)], width=0)
+    pixels = to_array(render_image(np.zeros((60, 80, 3), np.uint8), [layer], scale=2.0))
+    assert (pixels[25:55, 25:55] == (255, 0, 0)).all()  # the first, stretched x2 with the figure
+    assert (pixels[25:95, 85:115] == (0, 0, 255)).all()  # the second, stretched to 20 x 40
+    assert (pixels[5:15, 5:15] == 0).all() and (pixels[105:, :] == 0).all()

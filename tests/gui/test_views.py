@@ -89,3 +89,13 @@ def test_roi_pooling_and_selective_search_run_off_the_gui_thread(make_window, qt
     boxes = next(layer for layer in window.canvas.layers if layer.name == "selective_search")
     assert 0 < len(boxes) <= panel.top_k.value()
     assert "Selective Search" in panel.caption.text()
+
+    # Step 2 of the view: R-CNN's crop-and-warp, the gallery's crops drawn over the frame and numbered.
+    panel.forward.click()
+    assert window.views.frame.step == 1 and window.views.frame.step_label == "Crop and warp"
+    crops = next(layer for layer in window.canvas.layers if layer.name == "warped_crops")
+    gallery = next(layer for layer in window.canvas.layers if layer.name == "gallery_boxes")
+    assert crops.images.shape == (len(gallery), 227, 227, 3)
+    assert window.canvas.item("warped_crops").layer is crops
+    assert "stretched to 227×227" in panel.caption.text()
+    assert panel.table.rowCount() == len(gallery)

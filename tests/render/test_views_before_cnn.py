@@ -1,5 +1,7 @@
 """Before-CNN views: sliding-window counts by hand, Selective Search drawing, crop-and-warp gallery."""
 
+from dataclasses import replace
+
 import numpy as np
 
 from detviewer.core.types import Detections, Inference
@@ -58,3 +60,40 @@ def test_warp_gallery_stretches_each_box_to_a_square():
     assert gallery.shape == (1, 64, 64, 3)
     # warped with no context the rectangle fills the whole tile
     assert (gallery[0, 2:-2, 2:-2, 0] > 200).all() and (gallery[0, 2:-2, 2:-2, 1:] < 50).all()
+
+
+def test_crop_and_warp_step_lays_the_crops_over_the_frame():
+    from detviewer.render.views.before_cnn import gallery_rects
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[:, :, 1] = np.arange(640, dtype=np.uint8)[None, :] // 3
+    boxes = np.array([[10, 10, 110, 60], [300, 20, 340, 120], [20, 30, 60, 70]], np.float32)  # all in the top half
+    crops = warp_gallery(image, boxes, n=3, size=32, context=0)
+    state = SelectiveSearchViewState(boxes, seconds=0.5, gallery=3, crops=crops, warp_size=32, context=0)
+    assert selective_search_frame(image_inference(), state).step == 0  # proposals first
+    frame = selective_search_frame(image_inference(), replace(state, step=1))
+    assert (frame.step, frame.step_count, frame.step_label) == (1, 2, "Crop and warp")
+    layer = frame.layer("warped_crops")
+    assert layer.images.shape == (3, 32, 32, 3)
+    # the boxes are at the top, so the gallery goes along the bottom, inside the frame
+    assert (layer.rects[:, 1] > 240).all() and (layer.rects[:, 3] <= 480).all()
+    np.testing.assert_allclose(layer.rects, gallery_rects((480, 640), 3))
+    side = layer.rects[:, 2] - layer.rects[:, 0]
+    np.testing.assert_allclose(side, layer.rects[:, 3] - layer.rects[:, 1])  # squares, like the crops
+    assert frame.layer("crop_numbers").texts == ("1", "2", "3")
+    assert frame.table[0] == ("1", "100×50 px (w/h 2.00) → 32×32")
+    assert "width/height from 0.40 to 2.00" in frame.caption
+    # without crops there is no second step
+    assert selective_search_frame(image_inference(), replace(state, crops=None, step=1)).step_count == 1
+
+
+def test_gallery_rects_fit_rows_of_four():
+    from detviewer.render.views.before_cnn import gallery_rects
+
+    rects = gallery_rects((300, 400), 8)
+    assert rects.shape == (8, 4)
+    assert rects[:, 0].min() >= 0 and rects[:, 2].max() <= 400 and rects[:, 3].max() <= 300
+    assert len(set(np.round(rects[:, 1], 3))) == 2  # two rows
+    assert (rects[:4, 2] <= rects[4:, 2] + 1e-3).all()
+    top = gallery_rects((300, 400), 8, top=True)
+    assert top[:, 1].min() < 10 and top[:, 3].max() - top[:, 1].min() <= 150  # half the height at most

@@ -12,11 +12,12 @@ import numpy as np
 from detviewer.core.types import Inference
 from detviewer.render.colors import PALETTE
 from detviewer.render.views.primitives import (
-    BoxLayer, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
+    BoxLayer, ImageLayer, TextLayer, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
 )
 
 __all__ = ["SlidingWindowViewState", "SelectiveSearchViewState", "window_shapes", "sliding_window_frame",
-           "sliding_window_steps", "selective_search_frame", "selective_search_steps", "warp_gallery"]
+           "sliding_window_steps", "selective_search_frame", "selective_search_steps", "warp_gallery",
+           "gallery_rects"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ class SlidingWindowViewState:
 class SelectiveSearchViewState:
     """boxes (N, 4) float32 xyxy original pixels and seconds: core.before_cnn.selective_search's
     result, computed off the GUI thread; top_n: how many to draw; gallery: how many of the first
-    boxes are numbered to match the crop-and-warp gallery."""
+    boxes are numbered to match the crop-and-warp gallery; crops: ``warp_gallery`` of those boxes
+    (gallery, warp_size, warp_size, 3) uint8, computed by the caller too (None: no second step);
+    step: 0 the proposals, 1 R-CNN's crop-and-warp (needs crops)."""
 
     boxes: np.ndarray
     seconds: float
@@ -46,6 +49,9 @@ class SelectiveSearchViewState:
     top_n: int = 200
     gallery: int = 8
     step: int | None = None
+    crops: np.ndarray | None = None
+    warp_size: int = 227
+    context: int = 16
 
 
 def window_shapes(inference: Inference, state: SlidingWindowViewState):
@@ -121,23 +127,26 @@ def sliding_window_frame(inference: Inference, state: SlidingWindowViewState = S
     return ViewFrame(layers, caption, rows, step, steps, label)
 
 
-def selective_search_steps(inference: Inference, gt=None) -> int:
-    return 1
+def selective_search_steps(inference: Inference, gt=None, state: SelectiveSearchViewState | None = None) -> int:
+    return 2 if state is not None and state.crops is not None and len(state.crops) else 1
 
 
 def selective_search_frame(inference: Inference, state: SelectiveSearchViewState, gt=None) -> ViewFrame:
-    """Selective Search's proposals (first ``top_n``, coloured by rank) with the gallery's boxes numbered."""
+    """Step 0: Selective Search's proposals (first ``top_n``, coloured by rank) with the gallery's boxes
+    numbered. Step 1 (with crops): those boxes and their warped crops laid over the frame, numbered alike."""
     gt = as_gt(gt)
     boxes = np.asarray(state.boxes, np.float32).reshape(-1, 4)
+    steps = selective_search_steps(inference, gt, state)
+    step = 0 if state.step is None else int(np.clip(state.step, 0, steps - 1))
+    n_gallery = min(state.gallery, len(boxes))
+    if step == 1:
+        return _crop_and_warp_frame(inference, state, boxes[:len(state.crops)], gt)
     shown = boxes[: state.top_n]
     rank = np.arange(len(shown))[::-1]  # the first proposals are drawn last, on top, in the brightest colour
     brightness = 1.0 - rank / max(len(shown) - 1, 1)
     layers: list = [BoxLayer("selective_search", shown[rank], colormap(brightness, "viridis"), rank.astype(np.int64),
                              width=1.0, alpha=170)]
-    n_gallery = min(state.gallery, len(boxes))
-    layers.append(BoxLayer("gallery_boxes", boxes[:n_gallery], PALETTE[np.arange(n_gallery) % len(PALETTE)],
-                           np.arange(n_gallery, dtype=np.int64),
-                           labels=tuple(str(i + 1) for i in range(n_gallery)), width=2.5))
+    layers.append(_gallery_boxes(boxes[:n_gallery]))
     if gt is not None:
         layers.append(gt_layer(gt, inference.detections.class_names))
     rows = [("Mode", state.mode), ("Proposals", fmt_int(len(boxes))), ("Time", f"{state.seconds:.2f} s"),
@@ -145,7 +154,72 @@ def selective_search_frame(inference: Inference, state: SelectiveSearchViewState
     caption = (f"Selective Search ({state.mode} mode) grouped similar regions into {fmt_int(len(boxes))} candidate "
                f"boxes in {state.seconds:.2f} s; R-CNN warps every one to a fixed size and runs the CNN on each. "
                f"Drawn: the first {fmt_int(len(shown))}.")
-    return ViewFrame(layers, caption, rows, 0, 1, "Selective Search")
+    return ViewFrame(layers, caption, rows, step, steps, "Selective Search")
+
+
+def _gallery_boxes(boxes: np.ndarray) -> BoxLayer:
+    n = len(boxes)
+    return BoxLayer("gallery_boxes", boxes, PALETTE[np.arange(n) % len(PALETTE)], np.arange(n, dtype=np.int64),
+                    labels=tuple(str(i + 1) for i in range(n)), width=2.5)
+
+
+def gallery_rects(image_size: tuple[int, int], n: int, columns: int = 4, top: bool = False) -> np.ndarray:
+    """Where the n warped crops go over an (H, W) frame: (n, 4) xyxy squares in rows of ``columns``
+    along the bottom (or the top), together at most 90% of the width and half the height."""
+    height, width = image_size
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    gap = 0.01 * max(height, width)
+    side = min((0.9 * width - (columns - 1) * gap) / columns, (0.5 * height - (rows - 1) * gap) / rows)
+    left = (width - (columns * side + (columns - 1) * gap)) / 2
+    first_row = gap if top else height - gap - rows * side - (rows - 1) * gap
+    i = np.arange(n)
+    x = left + (i % columns) * (side + gap)
+    y = first_row + (i // columns) * (side + gap)
+    return np.stack([x, y, x + side, y + side], axis=1).astype(np.float32)
+
+
+def _covered_area(boxes: np.ndarray, region: np.ndarray) -> float:
+    """Total area of ``boxes`` (N, 4) inside ``region`` (4,), xyxy."""
+    iw = np.clip(np.minimum(boxes[:, 2], region[2]) - np.maximum(boxes[:, 0], region[0]), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], region[3]) - np.maximum(boxes[:, 1], region[1]), 0, None)
+    return float((iw * ih).sum())
+
+
+def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, boxes: np.ndarray, gt) -> ViewFrame:
+    n = len(boxes)
+    pad = 0.01 * max(inference.image_size)
+    # the gallery covers the half of the frame where it hides less of the proposals it shows
+    choices = []
+    for top in (False, True):
+        rects = gallery_rects(inference.image_size, n, top=top)
+        backdrop = np.array([rects[:, 0].min() - pad, rects[:, 1].min() - pad,
+                             rects[:, 2].max() + pad, rects[:, 3].max() + pad], np.float32)
+        choices.append((_covered_area(boxes, backdrop), top, rects, backdrop))
+    _, _, rects, backdrop = min(choices, key=lambda c: c[0])
+    colors = PALETTE[np.arange(n) % len(PALETTE)]
+    # a box whose number would sit on the gallery keeps its outline (under the gallery) but not its number
+    hidden = ((boxes[:, 0] >= backdrop[0]) & (boxes[:, 0] <= backdrop[2])
+              & (boxes[:, 1] >= backdrop[1]) & (boxes[:, 1] <= backdrop[3]))
+    labels = tuple("" if h else str(i + 1) for i, h in enumerate(hidden.tolist()))
+    layers: list = [BoxLayer("gallery_boxes", boxes, colors, np.arange(n, dtype=np.int64), labels=labels, width=2.5)]
+    if gt is not None:
+        layers.append(gt_layer(gt, inference.detections.class_names))
+    layers += [
+        BoxLayer("gallery_backdrop", backdrop[None], solid((20, 20, 20), 1), np.zeros(1, np.int64), width=0.0,
+                 fill_alpha=200),
+        ImageLayer("warped_crops", state.crops, rects, colors, width=2.5),
+        TextLayer("crop_numbers", rects[:, :2] + 2, tuple(str(i + 1) for i in range(n)), colors, size=13.0),
+    ]
+    sides = boxes[:, 2:] - boxes[:, :2]
+    aspect = sides[:, 0] / np.maximum(sides[:, 1], 1e-6)
+    s = state.warp_size
+    rows = [(str(i + 1), f"{w:.0f}×{h:.0f} px (w/h {a:.2f}) → {s}×{s}")
+            for i, ((w, h), a) in enumerate(zip(sides.tolist(), aspect.tolist()))]
+    caption = (f"R-CNN's crop-and-warp: each proposal, with {state.context} px of context around it, is stretched "
+               f"to {s}×{s} whatever its shape (width/height from {aspect.min():.2f} to {aspect.max():.2f} here), "
+               f"and the CNN runs once per proposal — about {fmt_int(len(state.boxes))} times for this image.")
+    return ViewFrame(layers, caption, rows, 1, 2, "Crop and warp")
 
 
 def warp_gallery(image_rgb: np.ndarray, boxes_xyxy, n: int = 8, size: int = 227, context: int = 16) -> np.ndarray:

@@ -17,7 +17,7 @@ from detviewer.errors import DetviewerError
 from detviewer.render.layers import BoxLayer
 
 __all__ = [
-    "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ViewFrame", "ViewError", "COLORMAPS",
+    "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ImageLayer", "ViewFrame", "ViewError", "COLORMAPS",
     "colormap", "solid", "as_gt", "gt_layer", "cross_segments", "box_outline_segments", "fmt_int",
     "fmt_num", "memo", "POSITIVE", "NEGATIVE", "IGNORED", "GT_COLOR", "ARROW", "TEXT",
 ]
@@ -129,10 +129,37 @@ class HeatmapLayer:
 
 
 @dataclass(frozen=True, eq=False)
+class ImageLayer:
+    """Small RGB pictures placed over the frame (R-CNN's warped crops): images (N, h, w, 3) uint8,
+    rects (N, 4) float32 xyxy pixels each picture is stretched over, colors (N, 3) of their borders
+    (width in screen pixels, 0 for none)."""
+
+    name: str
+    images: np.ndarray
+    rects: np.ndarray
+    colors: np.ndarray
+    width: float = 2.0
+
+    def __post_init__(self) -> None:
+        images = np.ascontiguousarray(np.asarray(self.images, np.uint8))
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"{self.name}: images must have shape (N, h, w, 3), got {images.shape}")
+        rects = np.asarray(self.rects, np.float32).reshape(-1, 4)
+        if len(rects) != len(images):
+            raise ValueError(f"{self.name}: {len(rects)} rects for {len(images)} images")
+        object.__setattr__(self, "images", images)
+        object.__setattr__(self, "rects", rects)
+        object.__setattr__(self, "colors", _colors(self.colors, len(images), self.name))
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
 class ViewFrame:
     """Everything one view shows for one state.
 
-    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer, bottom to top; caption: one or
+    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer, bottom to top; caption: one or
     two sentences a lecturer can read aloud; table: (key, value) rows for the view's side panel;
     step / step_count / step_label: where lecture-mode stepping stands (step in 0..step_count-1).
     """
