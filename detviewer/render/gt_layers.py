@@ -81,5 +81,5 @@ def ground_truth_layers(session: Session, gt, iou_threshold: float = GT_IOU) -> 
         shown = missed[:MAX_LABELS]
         under = np.stack([gt.xyxy[shown, 0], gt.xyxy[shown, 3] + 2], axis=1)  # below the box: its top is busy
         layers.append(TextLayer("missed_labels", under, tuple(f"missed {gt.names[i]}" for i in shown),
-                                _solid(MISSED, len(shown))))
+                                _solid(MISSED, len(shown)), size=11.0))
     return layers, match
