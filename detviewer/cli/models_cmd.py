@@ -6,7 +6,8 @@ import argparse
 
 from detviewer.detectors.registry import available_models
 
-_SHOWS = {"anchors": "anchors", "proposals": "RPN proposals", "default_boxes": "default boxes", "grid": "grid cells"}
+_SHOWS = {"anchors": "anchors", "proposals": "RPN proposals", "default_boxes": "default boxes", "grid": "grid cells",
+          "yolo_cells": "stride level and cell of each box"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _weights_status(info) -> str:
+    if info.default_weights == "file":
+        return "your file"
     if info.default_weights == "default":
         from detviewer.detectors.demo import shipped_checkpoint
 
@@ -34,5 +37,6 @@ def run(args) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
     print("\nweights: shipped = bundled with detviewer, cached = downloaded already, "
-          "download = fetched on first use (needs network once).")
+          "download = fetched on first use (needs network once),\n"
+          "your file = pass an exported model with --weights FILE.")
     return 0

@@ -14,10 +14,11 @@ from pathlib import Path
 from detviewer.cli import EXIT_OK, EXIT_USAGE
 
 #: --view choices: the window's two NMS views, then the teaching views of render.views.VIEWS.
-VIEW_CHOICES = ("detections", "nms", "anchors", "proposals", "default-boxes", "grid", "regression", "roi",
-                "sliding-window", "selective-search")
+VIEW_CHOICES = ("detections", "nms", "anchors", "proposals", "default-boxes", "grid", "yolo-cells", "regression",
+                "roi", "sliding-window", "selective-search")
 _NEEDS_WORDS = {"anchors": "no anchors", "proposals": "no region proposals (it is not a two-stage model)",
-                "default_boxes": "no SSD default boxes", "grid": "no YOLO grid"}
+                "default_boxes": "no SSD default boxes", "grid": "no YOLO grid",
+                "yolo_cells": "no multi-scale YOLO head (export a YOLO to ONNX and load it as yolo-onnx)"}
 
 
 def build_parser() -> argparse.ArgumentParser:

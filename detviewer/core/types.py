@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
+    "YoloCells",
     "Detections",
     "AnchorSet",
     "NMSParams",
@@ -244,6 +245,40 @@ class GridPrediction:
 
 
 @dataclass(frozen=True, eq=False)
+class YoloCells:
+    """Where each NMS candidate of a multi-scale YOLO head (v5 / v8 / 11 layout) was predicted.
+
+    levels: ((stride, rows, cols), ...) of the head's feature maps, in model-input pixels, in output
+    order; anchors_per_cell: 3 for YOLOv5's anchors, 1 for anchor-free heads (v8, 11).
+    level / col / row / anchor (K,) int64 per candidate (anchor -1 when anchor-free);
+    kept (D,) int64: the candidate index of each final detection.
+    letterbox (scale, pad_x, pad_y): input = original * scale + pad (YOLO's letterbox resize).
+    """
+
+    levels: tuple[tuple[int, int, int], ...]
+    anchors_per_cell: int
+    level: np.ndarray
+    col: np.ndarray
+    row: np.ndarray
+    anchor: np.ndarray
+    kept: np.ndarray
+    letterbox: tuple[float, float, float]
+
+    @property
+    def prediction_count(self) -> int:
+        """Boxes the head predicts per image: cells of every level times anchors per cell."""
+        return sum(r * c for _, r, c in self.levels) * self.anchors_per_cell
+
+    def cell_rect(self, level: int, col: int, row: int) -> np.ndarray:
+        """(4,) float32 xyxy of a cell in original-image pixels."""
+        stride = self.levels[level][0]
+        scale, pad_x, pad_y = self.letterbox
+        x = (np.array([col, col + 1], np.float64) * stride - pad_x) / scale
+        y = (np.array([row, row + 1], np.float64) * stride - pad_y) / scale
+        return np.array([x[0], y[0], x[1], y[1]], np.float32)
+
+
+@dataclass(frozen=True, eq=False)
 class Inference:
     """Everything one model run produced, in original-image pixels.
 
@@ -262,6 +297,7 @@ class Inference:
     proposals: Proposals | None = None
     anchors: tuple[AnchorSet, ...] = ()
     grid: GridPrediction | None = None
+    yolo_cells: YoloCells | None = None
     timings: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
     input_size: tuple[int, int] = (0, 0)

@@ -18,7 +18,8 @@ class ModelInfo:
     """A detector the registry can build.
 
     family: 'rcnn' | 'retinanet' | 'fcos' | 'ssd' | 'yolo'; capabilities: subset of
-    detectors.base.CAPABILITIES; default_weights: what weights="default" means for it.
+    detectors.base.CAPABILITIES; default_weights: what weights="default" means for it ("file": a
+    file must be given).
     """
 
     name: str
@@ -54,13 +55,26 @@ DEMO_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
 )}
 
 
+ONNX_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
+    _info("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights", "yolo",
+          {"yolo_cells"}, "file"),
+)}
+
+
 def available_models() -> list[ModelInfo]:
-    """Every name ``load_detector`` accepts: the demo models first, then torchvision's."""
-    return list(DEMO_MODELS.values()) + list(TORCHVISION_MODELS.values())
+    """Every name ``load_detector`` accepts: the demo models first, then torchvision's, then ONNX YOLO."""
+    return list(DEMO_MODELS.values()) + list(TORCHVISION_MODELS.values()) + list(ONNX_MODELS.values())
+
+
+def is_onnx_path(name: str) -> bool:
+    """A model "name" that is an .onnx file path (``detviewer --model yolov8n.onnx``)."""
+    return str(name).lower().endswith(".onnx")
 
 
 def model_info(name: str) -> ModelInfo:
-    info = DEMO_MODELS.get(name) or TORCHVISION_MODELS.get(name)
+    if is_onnx_path(name):
+        return ONNX_MODELS["yolo-onnx"]
+    info = DEMO_MODELS.get(name) or TORCHVISION_MODELS.get(name) or ONNX_MODELS.get(name)
     if info is None:
         known = ", ".join(m.name for m in available_models())
         raise DetectorError(f"Unknown model '{name}'; choose one of: {known}.")
@@ -96,6 +110,16 @@ def load_detector(name: str, weights: str = "default", device: str = "auto", pro
     info = model_info(name)
     device = resolve_device(device)
     weights = weights or "default"
+    if info.name in ONNX_MODELS:
+        from detviewer.detectors.onnx_yolo import load_onnx_yolo
+
+        path = name if is_onnx_path(name) else weights
+        if path in WEIGHTS_CHOICES:
+            raise DetectorError("yolo-onnx runs an exported .onnx file: pass it as the weights "
+                                "(--model yolo-onnx --weights model.onnx) or as the model (--model model.onnx).")
+        if progress is not None:
+            progress(None, f"Opening {Path(path).name} with onnxruntime…")
+        return load_onnx_yolo(path, device)
     if info.name in DEMO_MODELS:
         from detviewer.detectors.demo import load_demo_detector
 

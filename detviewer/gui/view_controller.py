@@ -135,11 +135,12 @@ class ViewController(QObject):
         if self.view in ("anchors", "default-boxes", "grid"):
             self._points[self.view] = (x, y)
             self._steps.pop(self.view, None)  # a click shows the chosen cell, not a lecture step
-        elif self.view == "regression":
+        elif self.view in ("regression", "yolo-cells"):
             hit = _smallest_box_at(inference.detections.xyxy, x, y)
             if hit is None:
                 return
-            self._picked["regression"] = hit
+            self._picked[self.view] = hit
+            self._steps.pop(self.view, None)
         elif self.view == "roi" and inference.proposals is not None:
             hit = _smallest_box_at(inference.proposals.xyxy, x, y)
             if hit is None:
@@ -193,7 +194,9 @@ class ViewController(QObject):
 
     def _state(self, name: str, inference):
         """The view's state from the panel, clicks and steps; None while a pool task is running."""
-        from detviewer.render.views import anchors, before_cnn, default_boxes, grid, proposals, regression, roi
+        from detviewer.render.views import (
+            anchors, before_cnn, default_boxes, grid, proposals, regression, roi, yolo_cells,
+        )
 
         options = self.window.views_panel.options()
         step = self._steps.get(name)
@@ -209,6 +212,8 @@ class ViewController(QObject):
             return grid.GridViewState(point=point, step=step)
         if name == "regression":
             return regression.RegressionViewState(detection=self._picked.get("regression"), step=step)
+        if name == "yolo-cells":
+            return yolo_cells.YoloCellsViewState(detection=self._picked.get("yolo-cells"), step=step)
         if name == "sliding-window":
             return before_cnn.SlidingWindowViewState(step=step)
         if name == "roi":

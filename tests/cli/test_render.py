@@ -118,3 +118,23 @@ def test_an_image_the_ground_truth_does_not_list_exits_2(tmp_path, capsys):
                  "--gt", str(GT), "--out", str(tmp_path / "fig.png")])
     err = capsys.readouterr().err
     assert code == 2 and "is not an image of" in err and err.count("\n") == 1
+
+
+def test_yolo_cells_view_of_an_onnx_export(tmp_path, capsys):
+    import sys
+    import warnings
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detectors"))
+    from onnx_fakes import export_yolo, prediction_index
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = export_yolo(tmp_path / "m.onnx", "v8", [(prediction_index((320, 320), 1, 12, 7), (200, 120, 64, 48), 1, 0.9)])
+    out = tmp_path / "cells.png"
+    code = main(["render", str(IMAGE), "--model", str(model), "--view", "yolo-cells", "--step", "1", "--out", str(out)])
+    assert code == 0
+    assert "cell (column 12, row 7) of the stride-16 map" in capsys.readouterr().out
+    figure = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    source = np.asarray(Image.open(IMAGE).convert("RGB")).astype(int)
+    # the 320×320 demo image needs no letterbox: the cell is input pixels 192..208 × 112..128, filled yellow
+    assert np.abs(figure[120, 200] - source[120, 200]).sum() > 60

@@ -121,7 +121,8 @@ class ModelPanel(QWidget):
     def _on_weights_activated(self, index: int) -> None:
         if self.weights_combo.itemData(index):
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "", "Checkpoints (*.pt *.pth *.ckpt);;All (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
+                                              "Checkpoints and ONNX exports (*.pt *.pth *.ckpt *.onnx);;All (*)")
         if path:
             self._checkpoint = path
             self.weights_combo.setItemText(index, f"file: {path}")

@@ -23,6 +23,7 @@ from detviewer.render.views.primitives import HeatmapLayer, SegmentLayer, TextLa
 from detviewer.render.views.proposals import ProposalViewState, proposals_frame, proposals_steps
 from detviewer.render.views.regression import RegressionViewState, regression_frame, regression_steps
 from detviewer.render.views.roi import RoIViewState, roi_frame, roi_steps
+from detviewer.render.views.yolo_cells import YoloCellsViewState, yolo_cells_frame, yolo_cells_steps
 
 __all__ = ["ViewSpec", "VIEWS", "ViewFrame", "ViewError", "SegmentLayer", "TextLayer", "HeatmapLayer"]
 
@@ -51,6 +52,8 @@ VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (
     ViewSpec("default-boxes", "SSD default boxes", DefaultBoxViewState, default_boxes_frame, default_boxes_steps,
              "default_boxes"),
     ViewSpec("grid", "YOLO grid", GridViewState, grid_frame, grid_steps, "grid"),
+    ViewSpec("yolo-cells", "YOLO levels and cells", YoloCellsViewState, yolo_cells_frame, yolo_cells_steps,
+             "yolo_cells"),
     ViewSpec("regression", "Box regression", RegressionViewState, regression_frame, regression_steps, "anchors"),
     ViewSpec("roi", "RoI pooling", RoIViewState, roi_frame, roi_steps, "proposals", "pooling"),
     ViewSpec("sliding-window", "Sliding windows", SlidingWindowViewState, sliding_window_frame,
