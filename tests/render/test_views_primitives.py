@@ -96,8 +96,11 @@ def test_memo_computes_once_per_inference_and_forgets_it():
 
 
 def test_registry_names_the_render_command_views():
-    assert set(VIEWS) == {"anchors", "proposals", "default-boxes", "grid", "regression", "roi", "sliding-window",
-                          "selective-search"}
+    from detviewer.cli.render import VIEW_CHOICES
+
+    assert set(VIEWS) == {"anchors", "proposals", "default-boxes", "grid", "yolo-cells", "regression", "roi",
+                          "sliding-window", "selective-search"}
+    assert set(VIEW_CHOICES) == set(VIEWS) | {"detections", "nms"}
     for spec in VIEWS.values():
         assert spec.name and spec.title and callable(spec.frame) and callable(spec.steps)
         if not spec.inputs:
