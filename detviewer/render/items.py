@@ -1,7 +1,8 @@
 """pyqtgraph items that draw a whole box set at once (one path per colour, cached until set_layer).
 
-``BoxSetItem`` strokes (and optionally fills) N rectangles; ``BoxLabelsItem`` writes one short
-text per box at a constant screen size. Both take a ``render.layers.BoxLayer``.
+``LayerItem`` is the base of every item drawing one layer; ``BoxSetItem`` strokes (and optionally
+fills) N rectangles; ``BoxLabelsItem`` writes one short text per box at a constant screen size. Both
+take a ``render.layers.BoxLayer``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPaint
 
 from detviewer.render.layers import MAX_LABELS, BoxLayer
 
-__all__ = ["BoxSetItem", "BoxLabelsItem", "rects_path"]
+__all__ = ["LayerItem", "BoxSetItem", "BoxLabelsItem", "rects_path", "bounds_of"]
 
 _ANTIALIAS_LIMIT = 1000  # antialiasing thousands of boxes costs more than it shows
 # Qt's raster engine strokes translucent cosmetic lines ~10x slower than opaque ones
@@ -48,30 +49,72 @@ def _qcolor(rgb, alpha: int) -> QColor:
     return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), int(alpha))
 
 
-class BoxSetItem(pg.GraphicsObject):
+def bounds_of(xs, ys) -> QRectF:
+    """The rectangle spanning coordinate arrays ``xs`` and ``ys`` (image pixels)."""
+    x0, x1, y0, y1 = float(np.min(xs)), float(np.max(xs)), float(np.min(ys)), float(np.max(ys))
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
+class LayerItem(pg.GraphicsObject):
+    """Base of the items that draw one layer.
+
+    ``set_layer`` keeps the layer (None or an empty layer: draw nothing), its extent in image pixels
+    (``_extent_of``) and lets the subclass drop its caches (``_layer_changed``); ``boundingRect`` adds
+    ``_margin()`` screen pixels around the extent, since pens and texts of a constant screen size reach
+    beyond the geometry at any zoom.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layer = None
+        self._bounds = QRectF()
+
+    @property
+    def layer(self):
+        return self._layer
+
+    def set_layer(self, layer) -> None:
+        self.prepareGeometryChange()
+        self._layer = layer if layer is not None and len(layer) else None
+        self._bounds = QRectF() if self._layer is None else self._extent_of(self._layer)
+        self._layer_changed()
+        self.update()
+
+    def _extent_of(self, layer) -> QRectF:
+        raise NotImplementedError
+
+    def _layer_changed(self) -> None:
+        """Drop what was cached for the previous layer (``self._layer`` is the new one, or None)."""
+
+    def _margin(self) -> tuple[float, float]:
+        """(x, y) screen pixels drawn beyond the extent: the pen width and antialiasing by default."""
+        m = getattr(self._layer, "width", 0.0) + 2.0
+        return m, m
+
+    def boundingRect(self) -> QRectF:
+        if self._layer is None:
+            return QRectF()
+        mx, my = self._margin()
+        px = abs(self.pixelLength(pg.Point(1, 0)) or 1.0)
+        py = abs(self.pixelLength(pg.Point(0, 1)) or 1.0)
+        return self._bounds.adjusted(-mx * px, -my * py, mx * px, my * py)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+
+class BoxSetItem(LayerItem):
     """Draws one BoxLayer: per distinct colour, one cached path and one ``drawPath`` call."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer: BoxLayer | None = None
         self._groups: list | None = None
-        self._bounds = QRectF()
 
-    @property
-    def layer(self) -> BoxLayer | None:
-        return self._layer
+    def _extent_of(self, layer: BoxLayer) -> QRectF:
+        return bounds_of(layer.xyxy[:, [0, 2]], layer.xyxy[:, [1, 3]])
 
-    def set_layer(self, layer: BoxLayer | None) -> None:
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and len(layer) else None
+    def _layer_changed(self) -> None:
         self._groups = None
-        if self._layer is None:
-            self._bounds = QRectF()
-        else:
-            lo = self._layer.xyxy[:, :2].min(axis=0)
-            hi = self._layer.xyxy[:, 2:].max(axis=0)
-            self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
-        self.update()
 
     def _build(self) -> list[tuple[QPen, QBrush, QPainterPath, QPainterPath | None]]:
         layer = self._layer
@@ -102,17 +145,6 @@ class BoxSetItem(pg.GraphicsObject):
                 painter.fillPath(fill, brush)
             painter.setPen(pen)
             painter.drawPath(stroke)
-
-    def boundingRect(self) -> QRectF:
-        if self._bounds.isNull():
-            return QRectF()
-        # Cosmetic pens extend a few screen pixels beyond the geometry.
-        px = self.pixelLength(pg.Point(1, 0)) or 0.0
-        m = (self._layer.width + 2) * px if self._layer is not None else 0.0
-        return self._bounds.adjusted(-m, -m, m, m)
-
-    def viewTransformChanged(self) -> None:
-        self.prepareGeometryChange()
 
 
 class BoxLabelsItem(pg.GraphicsObject):

@@ -24,7 +24,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 
-from detviewer.render.items import BoxLabelsItem, BoxSetItem, rects_path
+from detviewer.render.items import BoxLabelsItem, BoxSetItem, LayerItem, bounds_of, rects_path
 from detviewer.render.layers import BoxLayer
 from detviewer.render.views.primitives import HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 
@@ -82,7 +82,7 @@ def _color_groups(colors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(colors[(a + b) // 2], np.arange(a, b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
-class ManyBoxesItem(pg.GraphicsObject):
+class ManyBoxesItem(LayerItem):
     """Draws one big BoxLayer under a per-frame stroke budget (level of detail).
 
     budget_ms: estimated raster time allowed per paint (None: draw everything, as export does).
@@ -94,8 +94,6 @@ class ManyBoxesItem(pg.GraphicsObject):
         super().__init__()
         self.budget_ms = budget_ms
         self._seed = seed
-        self._layer: BoxLayer | None = None
-        self._bounds = QRectF()
         self._cache_key = None
         self._cache: list[tuple[QPen, QPainterPath]] = []
         self._plan_key = None
@@ -103,19 +101,14 @@ class ManyBoxesItem(pg.GraphicsObject):
         self.visible = 0  # boxes in view at the last paint
         self.drawn = 0  # boxes stroked at the last paint
 
-    @property
-    def layer(self) -> BoxLayer | None:
-        return self._layer
+    def _extent_of(self, layer: BoxLayer) -> QRectF:
+        return bounds_of(layer.xyxy[:, [0, 2]], layer.xyxy[:, [1, 3]])
 
-    def set_layer(self, layer: BoxLayer | None) -> None:
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and len(layer) else None
+    def _layer_changed(self) -> None:
         self._cache_key, self._cache, self._full = None, [], None
         self._plan_key = None
         self.visible = self.drawn = 0
         if self._layer is None:
-            self._bounds = QRectF()
-            self.update()
             return
         groups = _color_groups(self._layer.colors)
         rng = np.random.default_rng(self._seed)
@@ -128,9 +121,6 @@ class ManyBoxesItem(pg.GraphicsObject):
         self._group_rgb = [rgb for rgb, _ in groups]
         wh = self._xyxy[:, 2:] - self._xyxy[:, :2]
         self._perimeter = 2.0 * np.abs(wh).sum(axis=1)
-        lo, hi = self._xyxy[:, :2].min(axis=0), self._xyxy[:, 2:].max(axis=0)
-        self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
-        self.update()
 
     def _pens(self, width: float) -> list[QPen]:
         layer = self._layer
@@ -212,42 +202,23 @@ class ManyBoxesItem(pg.GraphicsObject):
             painter.setPen(pen)
             painter.drawPath(path)
 
-    def boundingRect(self) -> QRectF:
-        if self._bounds.isNull():
-            return QRectF()
-        px = self.pixelLength(pg.Point(1, 0)) or 0.0
-        m = (self._layer.width + 2) * px
-        return self._bounds.adjusted(-m, -m, m, m)
 
-    def viewTransformChanged(self) -> None:
-        self.prepareGeometryChange()
-
-
-class SegmentSetItem(pg.GraphicsObject):
+class SegmentSetItem(LayerItem):
     """Draws a SegmentLayer: per colour one cached ``connect='pairs'`` path; arrow heads (screen size)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer: SegmentLayer | None = None
         self._groups: list | None = None
-        self._bounds = QRectF()
 
-    @property
-    def layer(self) -> SegmentLayer | None:
-        return self._layer
+    def _extent_of(self, layer: SegmentLayer) -> QRectF:
+        return bounds_of(layer.segments[:, [0, 2]], layer.segments[:, [1, 3]])
 
-    def set_layer(self, layer: SegmentLayer | None) -> None:
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and len(layer) else None
+    def _layer_changed(self) -> None:
         self._groups = None
-        if self._layer is None:
-            self._bounds = QRectF()
-        else:
-            s = self._layer.segments
-            xs, ys = s[:, [0, 2]], s[:, [1, 3]]
-            self._bounds = QRectF(float(xs.min()), float(ys.min()), float(xs.max() - xs.min()),
-                                  float(ys.max() - ys.min()))
-        self.update()
+
+    def _margin(self) -> tuple[float, float]:
+        m = self._layer.width + 20.0  # arrow heads
+        return m, m
 
     def _build(self) -> list:
         layer = self._layer
@@ -297,52 +268,35 @@ class SegmentSetItem(pg.GraphicsObject):
                 painter.drawPolygon(QPolygonF([b, back + side, back - side]))
         painter.restore()
 
-    def boundingRect(self) -> QRectF:
-        if self._bounds.isNull():
-            return QRectF()
-        px = abs(self.pixelLength(pg.Point(1, 0)) or 0.0)
-        m = (self._layer.width + 20) * px
-        return self._bounds.adjusted(-m, -m, m, m)
 
-    def viewTransformChanged(self) -> None:
-        self.prepareGeometryChange()
-
-
-class TextSetItem(pg.GraphicsObject):
+class TextSetItem(LayerItem):
     """Draws a TextLayer: each text at its image position, in a font of constant screen size."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer: TextLayer | None = None
         self._font = QFont()
         self._metrics = QFontMetricsF(self._font)
-        self._bounds = QRectF()
-        self._extent = (0.0, 0.0)
-
-    @property
-    def layer(self) -> TextLayer | None:
-        return self._layer
+        self._text_extent = (0.0, 0.0)
 
     @property
     def texts(self) -> tuple[str, ...]:
         return self._layer.texts if self._layer is not None else ()
 
-    def set_layer(self, layer: TextLayer | None) -> None:
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and len(layer) else None
+    def _extent_of(self, layer: TextLayer) -> QRectF:
+        return bounds_of(layer.positions[:, 0], layer.positions[:, 1])
+
+    def _layer_changed(self) -> None:
         if self._layer is None:
-            self._bounds = QRectF()
-        else:
-            self._font = QFont()
-            self._font.setPixelSize(max(1, round(self._layer.size)))
-            self._font.setBold(True)
-            self._metrics = QFontMetricsF(self._font)
-            self._extent = (max(self._metrics.horizontalAdvance(t) for t in self._layer.texts) + 12,
-                            self._metrics.height() + 8)
-            p = self._layer.positions
-            lo, hi = p.min(axis=0), p.max(axis=0)
-            self._bounds = QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
-        self.update()
+            return
+        self._font = QFont()
+        self._font.setPixelSize(max(1, round(self._layer.size)))
+        self._font.setBold(True)
+        self._metrics = QFontMetricsF(self._font)
+        self._text_extent = (max(self._metrics.horizontalAdvance(t) for t in self._layer.texts) + 12,
+                             self._metrics.height() + 8)
+
+    def _margin(self) -> tuple[float, float]:
+        return self._text_extent  # a text may sit on any side of its position
 
     def text_rects(self, transform) -> list[QRectF]:
         """Screen rectangles of the texts (with their padding) under ``transform``."""
@@ -375,17 +329,6 @@ class TextSetItem(pg.GraphicsObject):
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
-    def boundingRect(self) -> QRectF:
-        if self._layer is None:
-            return QRectF()
-        px = abs(self.pixelLength(pg.Point(1, 0)) or 1.0)
-        py = abs(self.pixelLength(pg.Point(0, 1)) or 1.0)
-        w, h = self._extent
-        return self._bounds.adjusted(-w * px, -h * py, w * px, h * py)
-
-    def viewTransformChanged(self) -> None:
-        self.prepareGeometryChange()
-
 
 def qimage_from_heatmap(layer: HeatmapLayer):
     """The heatmap's (H, W) values through its colormap, as a QImage with the layer's alpha."""
@@ -398,68 +341,45 @@ def qimage_from_heatmap(layer: HeatmapLayer):
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
-class HeatmapItem(pg.GraphicsObject):
+class HeatmapItem(LayerItem):
     """Draws a HeatmapLayer: its cells as sharp blocks (no smoothing) stretched over its rect."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer: HeatmapLayer | None = None
         self._image = None
-        self._rect = QRectF()
 
-    @property
-    def layer(self) -> HeatmapLayer | None:
-        return self._layer
+    def _extent_of(self, layer: HeatmapLayer) -> QRectF:
+        return bounds_of(layer.rect[[0, 2]], layer.rect[[1, 3]])
 
-    def set_layer(self, layer: HeatmapLayer | None) -> None:
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and layer.values.size else None
-        if self._layer is None:
-            self._image, self._rect = None, QRectF()
-        else:
-            x1, y1, x2, y2 = (float(v) for v in self._layer.rect)
-            self._image = qimage_from_heatmap(self._layer)
-            self._rect = QRectF(x1, y1, x2 - x1, y2 - y1)
-        self.update()
+    def _layer_changed(self) -> None:
+        self._image = None if self._layer is None else qimage_from_heatmap(self._layer)
+
+    def _margin(self) -> tuple[float, float]:
+        return 0.0, 0.0
 
     def paint(self, painter: QPainter, option=None, widget=None) -> None:
         if self._image is None:
             return
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-        painter.drawImage(self._rect, self._image)
+        painter.drawImage(self._bounds, self._image)
         painter.restore()
 
-    def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
 
-
-class ImageSetItem(pg.GraphicsObject):
+class ImageSetItem(LayerItem):
     """Draws an ImageLayer: each picture stretched (smoothly) over its rect, with a cosmetic border."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer: ImageLayer | None = None
         self._images: list = []
-        self._bounds = QRectF()
 
-    @property
-    def layer(self) -> ImageLayer | None:
-        return self._layer
+    def _extent_of(self, layer: ImageLayer) -> QRectF:
+        return bounds_of(layer.rects[:, [0, 2]], layer.rects[:, [1, 3]])
 
-    def set_layer(self, layer: ImageLayer | None) -> None:
+    def _layer_changed(self) -> None:
         from detviewer.render.export import qimage_from_rgb
 
-        self.prepareGeometryChange()
-        self._layer = layer if layer is not None and len(layer) else None
         self._images = [] if self._layer is None else [qimage_from_rgb(im) for im in self._layer.images]
-        if self._layer is None:
-            self._bounds = QRectF()
-        else:
-            r = self._layer.rects
-            x1, y1, x2, y2 = float(r[:, 0].min()), float(r[:, 1].min()), float(r[:, 2].max()), float(r[:, 3].max())
-            self._bounds = QRectF(x1, y1, x2 - x1, y2 - y1)
-        self.update()
 
     def paint(self, painter: QPainter, option=None, widget=None) -> None:
         layer = self._layer
@@ -478,9 +398,6 @@ class ImageSetItem(pg.GraphicsObject):
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(rect)
         painter.restore()
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(self._bounds)
 
 
 def item_for(layer, budget_ms: float | None = FRAME_BUDGET_MS):

@@ -121,6 +121,10 @@ class HeatmapLayer:
         object.__setattr__(self, "rect", np.asarray(self.rect, np.float32).reshape(4))
         object.__setattr__(self, "values", values)
 
+    def __len__(self) -> int:
+        """Cells (an empty heatmap draws nothing)."""
+        return int(self.values.size)
+
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8: the values through the colormap (what the renderer paints)."""
         lo, hi = self.value_range if self.value_range is not None else (
