@@ -165,19 +165,20 @@ def save_checkpoint(path: str | Path, arch: str, model: nn.Module, meta: dict) -
 
 
 def load_checkpoint(path: str | Path, arch: str) -> dict:
-    """Read and check a demo checkpoint; raises CheckpointError with one sentence on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist.")
-    try:
-        payload = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle/zip errors have many types
-        raise CheckpointError(f"checkpoint {path} could not be read safely ({type(exc).__name__}).") from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not a detviewer demo checkpoint (no '{CHECKPOINT_FORMAT}' format tag).")
-    if payload.get("arch") != arch:
-        raise CheckpointError(f"checkpoint {path} holds a '{payload.get('arch')}' model, not '{arch}'.")
-    return payload
+    """Read a demo checkpoint of ``arch`` through io.checkpoints (weights_only, one-sentence errors).
+
+    Returns ``{"arch", "model" (state dict), "class_names", "meta"}``.
+    """
+    from detviewer.io.checkpoints import load_checkpoint as read_checkpoint
+
+    checkpoint = read_checkpoint(path, verify=False)
+    if checkpoint.format != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is a {checkpoint.format_label}, not a detviewer demo checkpoint "
+                              f"(no '{CHECKPOINT_FORMAT}' format tag).")
+    if checkpoint.architecture != arch:
+        raise CheckpointError(f"checkpoint {path} holds a '{checkpoint.architecture}' model, not '{arch}'.")
+    return {"arch": arch, "model": checkpoint.state_dict, "class_names": list(checkpoint.class_names or ()),
+            "meta": checkpoint.meta}
 
 
 def _load_weights(model: nn.Module, payload: dict, path: Path) -> None:

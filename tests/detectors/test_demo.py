@@ -132,13 +132,17 @@ def test_load_errors_are_one_sentence(tmp_path):
         load_demo_detector("demo-yolo", str(tmp_path / "missing.pt"))
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="could not be read"):
+    with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint"):
         load_demo_detector("demo-yolo", str(garbage))
     other = tmp_path / "ssd.pt"
     torch.save({"format": "detviewer-demo", "arch": "demo-ssd", "class_names": list(DEMO_CLASSES), "meta": {},
-                "model": {}}, other)
+                "model": {"head.weight": torch.zeros(2)}}, other)
     with pytest.raises(CheckpointError, match="holds a 'demo-ssd' model, not 'demo-yolo'"):
         load_demo_detector("demo-yolo", str(other))
+    plain = tmp_path / "plain.pt"
+    torch.save({"conv.weight": torch.zeros(2, 3, 1, 1)}, plain)
+    with pytest.raises(CheckpointError):
+        load_demo_detector("demo-yolo", str(plain))
     with pytest.raises(DetectorError, match="not a demo model"):
         load_demo_detector("demo-detr")
 
