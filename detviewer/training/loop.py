@@ -100,7 +100,8 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
             batch, scales = model.prepare(images)
             scaled = [{"boxes": t["boxes"] * torch.tensor([s[1], s[0], s[1], s[0]]), "labels": t["labels"]}
                       for t, s in zip(targets, scales)]
-            return yolo_v1_loss(model(batch), scaled, model.input_size, model.boxes_per_cell, class_loss="ce")
+            return yolo_v1_loss(model(batch), scaled, model.input_size, model.boxes_per_cell, class_loss="ce",
+                                small_box_weight=True)
 
         return losses, lambda images: predict_batch(model, images)
     return (lambda images, targets: model(images, targets)), (lambda images: model(images))

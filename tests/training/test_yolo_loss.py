@@ -70,3 +70,15 @@ def test_shared_cell_goes_to_the_larger_object_and_bad_labels_raise():
     assert offset[0, 0, 0].tolist() == pytest.approx([15 / 32, 15 / 32])
     with pytest.raises(ValueError):
         assign_cells([{"boxes": boxes, "labels": torch.tensor([0, 3])}], S, (SIZE, SIZE), C)
+
+
+def test_small_box_weight_scales_only_the_box_terms_by_two_minus_wh():
+    # the object of the hand-computed case: 16 x 36 px of 64 x 64 -> w h = 0.25 * 0.5625; weight 2 - 0.140625
+    target = [{"boxes": torch.tensor([[12.0, 2.0, 28.0, 38.0]]), "labels": torch.tensor([2])}]
+    plain = yolo_v1_loss(_zeros_raw(), target, SIZE, B, class_loss="mse")
+    weighted = yolo_v1_loss(_zeros_raw(), target, SIZE, B, class_loss="mse", small_box_weight=True)
+    weight = 2 - (16 / 64) * (36 / 64)
+    assert weighted["coord"].item() == pytest.approx(plain["coord"].item() * weight, abs=1e-6)
+    assert weighted["size"].item() == pytest.approx(plain["size"].item() * weight, abs=1e-6)
+    for name in ("obj", "noobj", "cls"):
+        assert weighted[name].item() == pytest.approx(plain[name].item(), abs=1e-7), name
