@@ -169,8 +169,10 @@ def load_checkpoint(path: str | Path, arch: str) -> dict:
 
     Returns ``{"arch", "model" (state dict), "class_names", "meta"}``.
     """
-    from detviewer.io.checkpoints import load_checkpoint as read_checkpoint
+    from detviewer.io.checkpoints import is_torchscript, load_checkpoint as read_checkpoint
 
+    if Path(path).is_file() and is_torchscript(path):
+        raise CheckpointError(f"checkpoint {path} is a TorchScript module, not a detviewer demo checkpoint.")
     checkpoint = read_checkpoint(path, verify=False)
     if checkpoint.format != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is a {checkpoint.format_label}, not a detviewer demo checkpoint "

@@ -11,7 +11,9 @@ Within a level predictions are in row-major cell order (YOLOv5: anchor first). T
 are 8, 16, 32 (64): whichever count of levels adds up to N, so the cell and level of each candidate
 (``core.types.YoloCells``) follow from its index. Class names come from the export's metadata
 (Ultralytics writes ``names``), else "class 0", "class 1"…; labels are the class indices. NMS is
-torchvision's ``batched_nms`` on the candidates kept in original pixels, so a replay reproduces it.
+torchvision's ``batched_nms`` on the candidates in original pixels, clipped to the frame (so a replay
+reproduces it; Ultralytics runs NMS before clipping, which can differ for boxes crossing the border),
+at each family's own default IoU: 0.7 for v8 / 11, 0.45 for v5.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ __all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels",
            "LETTERBOX_FILL"]
 
 LETTERBOX_FILL = 114  # Ultralytics' grey padding
-DEFAULT_NMS = NMSParams(iou_threshold=0.7, score_threshold=0.25, class_agnostic=False, max_detections=300)
+DEFAULT_NMS = {"v8": NMSParams(iou_threshold=0.7, score_threshold=0.25, class_agnostic=False, max_detections=300),
+               "v5": NMSParams(iou_threshold=0.45, score_threshold=0.25, class_agnostic=False, max_detections=300)}
 CANDIDATE_FLOOR = 0.05  # candidates kept for the replay reach down to this score (the slider can go lower than 0.25)
 
 
@@ -127,8 +130,8 @@ class OnnxYoloDetector(Detector):
 
     capabilities = frozenset({"yolo_cells"})
 
-    def __init__(self, session, path: Path, device: str = "cpu", class_names=None, nms: NMSParams = DEFAULT_NMS):
-        self.session, self.path, self.device, self.nms = session, Path(path), device, nms
+    def __init__(self, session, path: Path, device: str = "cpu", class_names=None, nms: NMSParams | None = None):
+        self.session, self.path, self.device = session, Path(path), device
         self.name = self.path.name
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1:
@@ -136,13 +139,15 @@ class OnnxYoloDetector(Detector):
         shape = inputs[0].shape
         meta = session.get_modelmeta().custom_metadata_map
         self.input_name = inputs[0].name
+        self.input_dtype = np.float16 if "float16" in str(inputs[0].type) else np.float32  # half-precision exports
         self.input_hw = self._input_size(shape, meta)
         names = class_names or _metadata_names(meta)
         out_shape = [d if isinstance(d, int) else None for d in outputs[0].shape]
         if None in out_shape:  # dynamic axes: run once on a blank input to learn them
-            blank = np.zeros((1, 3, *self.input_hw), np.float32)
+            blank = np.zeros((1, 3, *self.input_hw), self.input_dtype)
             out_shape = list(session.run([outputs[0].name], {self.input_name: blank})[0].shape)
         self.layout, num_classes, predictions = output_layout(out_shape, len(names) if names else None)
+        self.nms = nms if nms is not None else DEFAULT_NMS[self.layout]
         self.anchors_per_cell = 3 if self.layout == "v5" else 1
         self.levels = head_levels(self.input_hw, predictions, self.anchors_per_cell)
         self.class_names = tuple(names) if names else tuple(f"class {i}" for i in range(num_classes))
@@ -171,7 +176,8 @@ class OnnxYoloDetector(Detector):
         t0 = time.perf_counter()
         batch, (scale, pad_x, pad_y) = letterbox(image_rgb, self.input_hw)
         t1 = time.perf_counter()
-        out = self.session.run([self.output_name], {self.input_name: batch})[0][0]
+        out = self.session.run([self.output_name], {self.input_name: batch.astype(self.input_dtype)})[0][0]
+        out = out.astype(np.float32, copy=False)
         t2 = time.perf_counter()
         rows = out.T if self.layout == "v8" else out  # (N, 4 + C) or (N, 5 + C)
         if self.layout == "v8":
@@ -220,11 +226,17 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> OnnxYoloDetec
         import onnxruntime as ort
     except ImportError:
         raise DetectorError("Running ONNX models needs onnxruntime: pip install onnxruntime.") from None
+    device = (device or "auto").lower()
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise DetectorError(f"Unknown device '{device}'; use auto, cpu or cuda.")
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    if device.startswith("cuda") and not has_cuda:
+        raise DetectorError("This onnxruntime has no CUDA support; install onnxruntime-gpu or use --device cpu.")
     providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise DetectorError("This onnxruntime has no CUDA support; install onnxruntime-gpu or use --device cpu.")
-        providers.insert(0, "CUDAExecutionProvider")
+    if device.startswith("cuda") or (device == "auto" and has_cuda):
+        index = device.partition(":")[2]
+        providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(index)}) if index.isdigit()
+                         else "CUDAExecutionProvider")
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
@@ -232,4 +244,6 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> OnnxYoloDetec
     except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / NoSuchFile types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path} is not a model onnxruntime can open: {first[:200]}") from None
-    return OnnxYoloDetector(session, path, device, class_names)
+    # where it really runs: onnxruntime falls back to the CPU when CUDA cannot start
+    ran_on = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+    return OnnxYoloDetector(session, path, ran_on, class_names)

@@ -108,9 +108,8 @@ def load_detector(name: str, weights: str = "default", device: str = "auto", pro
     progress(fraction or None, message) reports downloads and loading steps.
     """
     info = model_info(name)
-    device = resolve_device(device)
     weights = weights or "default"
-    if info.name in ONNX_MODELS:
+    if info.name in ONNX_MODELS:  # onnxruntime, not torch, decides where it runs
         from detviewer.detectors.onnx_yolo import load_onnx_yolo
 
         path = name if is_onnx_path(name) else weights
@@ -120,6 +119,7 @@ def load_detector(name: str, weights: str = "default", device: str = "auto", pro
         if progress is not None:
             progress(None, f"Opening {Path(path).name} with onnxruntime…")
         return load_onnx_yolo(path, device)
+    device = resolve_device(device)
     if info.name in DEMO_MODELS:
         from detviewer.detectors.demo import load_demo_detector
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError
-from detviewer.io.image_gt import ImageBoxes, ImageGroundTruth, find_annotations
+from detviewer.io.image_gt import MAX_AUTO_BYTES, ImageBoxes, ImageGroundTruth, find_annotations
 
 __all__ = ["GroundTruthHolder"]
 
@@ -46,26 +46,32 @@ class GroundTruthHolder(QObject):
     def discover(self, opened, images) -> bool:
         """Load the COCO file found beside the ``opened`` paths unless the loaded one covers ``images``.
 
-        images: the image files now in the file list. A file that is found but does not parse, or
-        that lists none of these images, is reported and not kept, so an unrelated
-        ``annotations.json`` never replaces the images' real ground truth.
+        images: the image files now in the file list (none for a video: nothing is looked for).
+        Files found are tried nearest first; the first that lists these images is kept. Files that
+        do not parse, list none of them, or are too large to read without a pause are reported.
         """
         sample = [Path(p) for p in list(images)[:20]]
-        if self.truth is not None and any(self.truth.image_id(p) is not None for p in sample):
+        if not sample or (self.truth is not None and any(self.truth.image_id(p) is not None for p in sample)):
             return False
-        found = find_annotations(opened)
-        if found is None:
-            return False
-        try:
-            truth = ImageGroundTruth.load(found)
-        except DetviewerError as exc:
-            self.message.emit(f"Found {found.name} beside the images but cannot use it: {exc}")
-            return False
-        if sample and all(truth.image_id(p) is None for p in sample):
-            self.message.emit(f"{found.name} was found beside the images but does not list them; "
-                              "open their ground truth with File → Open ground truth….")
-            return False
-        return self.load(found, truth)
+        reasons = []
+        for found in find_annotations(opened):
+            if self.truth is not None and self.truth.path == found:
+                continue
+            if found.stat().st_size > MAX_AUTO_BYTES:
+                reasons.append(f"{found.name} is {found.stat().st_size / 2**20:.0f} MB (open it yourself)")
+                continue
+            try:
+                truth = ImageGroundTruth.load(found)
+            except DetviewerError as exc:
+                reasons.append(f"cannot use {found.name}: {exc}")
+                continue
+            if any(truth.image_id(p) is not None for p in sample):
+                return self.load(found, truth)
+            reasons.append(f"{found.name} does not list them")
+        if reasons:
+            self.message.emit("No ground truth for these images: " + "; ".join(reasons)
+                              + ". Use File → Open ground truth (COCO JSON)….")
+        return False
 
     def clear(self) -> None:
         self.truth, self._cache = None, {}

@@ -57,6 +57,7 @@ class ViewController(QObject):
         self.layers: list = []
         self.error = ""
         self.gt_match = None  # core.matching.GtMatch of the detections view with ground truth
+        self.gt = None  # io.image_gt.ImageBoxes of the frame shown, or None
         self._steps: dict[str, int] = {}
         self._points: dict[str, tuple[float, float]] = {}
         self._picked: dict[str, int] = {}  # regression: detection index; roi: proposal index
@@ -103,6 +104,9 @@ class ViewController(QObject):
             if s.trace is None:
                 return 0, 1, "Detections", ""
             match = f" · {self.gt_match.summary()}" if self.gt_match is not None else ""
+            unknown = int((self.gt.labels < 0).sum()) if self.gt_match is not None else 0
+            if unknown:
+                match += f" ({unknown} object{'s' if unknown > 1 else ''} of classes this model does not have)"
             return 0, 1, "Detections", f"{len(s.kept())} detections{match}"
         if self.frame is None:
             return 0, 1, "", self.error
@@ -157,7 +161,7 @@ class ViewController(QObject):
     # -- drawing -----------------------------------------------------------------------------------
     def redraw(self) -> None:
         w = self.window
-        gt = w.frame_ground_truth()
+        gt = self.gt = w.frame_ground_truth()
         if self.view in NMS_VIEWS:
             self.frame, self.error = None, ""
             gt_layers, self.gt_match = ground_truth_layers(w.session, gt)

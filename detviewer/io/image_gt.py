@@ -18,47 +18,60 @@ import numpy as np
 from detviewer.errors import AnnotationError
 from detviewer.io.annotations import CocoGroundTruth, load_coco_gt, match_image_ids
 
-__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "ANNOTATION_NAMES"]
+__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "ANNOTATION_NAMES", "MAX_AUTO_BYTES"]
 
-#: File names tried, in order, in an image's folder and then its parent folder.
-ANNOTATION_NAMES = ("annotations.json", "_annotations.coco.json", "instances_*.json", "instances*.json")
+#: File names tried, in order, in an image's folder, its parent folder, and the parent's ``annotations``
+#: folder (COCO's own layout: ``val2017/`` beside ``annotations/instances_val2017.json``).
+ANNOTATION_NAMES = ("annotations.json", "_annotations.coco.json", "instances*.json")
+#: Auto-discovery skips files larger than this (COCO's train annotations are ~450 MB: minutes to parse).
+MAX_AUTO_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, eq=False)
 class ImageBoxes:
     """One image's ground truth: xyxy (M, 4) float32 pixels, labels (M,) int64 in the model's label
-    space (-1 where the model has no class of that name), names (M,) the GT's category names.
-    Crowd regions are left out (they are not objects to find)."""
+    space (-1 where the model has no class of that name), names (M,) the GT's category names, crowd
+    (M,) bool the ``iscrowd`` regions (not objects to find: COCO ignores detections on them)."""
 
     xyxy: np.ndarray
     labels: np.ndarray
     names: tuple[str, ...]
+    crowd: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.crowd is None:
+            object.__setattr__(self, "crowd", np.zeros(len(self.xyxy), bool))
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
     @property
+    def objects(self) -> np.ndarray:
+        """(M,) bool: the boxes that are objects (not crowd regions)."""
+        return ~self.crowd
+
+    @property
     def as_pair(self) -> tuple[np.ndarray, np.ndarray]:
-        """(boxes, labels), the form the teaching views take."""
-        return self.xyxy, self.labels
+        """(boxes, labels) of the objects (crowd regions left out), the form the teaching views take."""
+        keep = self.objects
+        return self.xyxy[keep], self.labels[keep]
 
 
-def find_annotations(paths: Sequence[str | os.PathLike]) -> Path | None:
-    """The first COCO-looking file beside ``paths`` (image files or folders), or None."""
+def find_annotations(paths: Sequence[str | os.PathLike]) -> list[Path]:
+    """COCO-looking files beside ``paths`` (image files or folders), nearest first (may be empty)."""
     folders: list[Path] = []
     for p in paths:
         p = Path(p)
         folder = p if p.is_dir() else p.parent
-        for f in (folder, folder.parent):
+        for f in (folder, folder.parent, folder.parent / "annotations"):
             if f not in folders:
                 folders.append(f)
+    found: list[Path] = []
     for folder in folders:
         for pattern in ANNOTATION_NAMES:
             hits = sorted(folder.glob(pattern)) if "*" in pattern else [folder / pattern]
-            for hit in hits:
-                if hit.is_file():
-                    return hit
-    return None
+            found += [hit for hit in hits if hit.is_file() and hit not in found]
+    return found
 
 
 class ImageGroundTruth:
@@ -100,11 +113,9 @@ class ImageGroundTruth:
         if image_id is None:
             return None
         xyxy, category_ids, crowd = self.gt.annotations_of(image_id)
-        keep = ~crowd
-        xyxy, category_ids = xyxy[keep], category_ids[keep]
         names = tuple(self._names[c] for c in category_ids.tolist())
         labels = _labels_by_name(names, class_names)
-        return ImageBoxes(np.ascontiguousarray(xyxy, np.float32), labels, names)
+        return ImageBoxes(np.ascontiguousarray(xyxy, np.float32), labels, names, np.asarray(crowd, bool))
 
 
 def _labels_by_name(names: Sequence[str], class_names: Sequence[str]) -> np.ndarray:

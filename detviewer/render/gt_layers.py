@@ -3,15 +3,16 @@
 With ground truth for the frame, the final detections are matched to it as COCO does
 (``core.matching``). Each false positive gets a red dashed outline and a label saying why it is
 one (a duplicate, the wrong class, a box too loose, or background); each object no detection
-found an orange dashed outline with "missed <class>" written under it; every GT box is drawn
-thin and white underneath. While stepping through NMS only the GT boxes are drawn.
+found an orange dashed one with "missed <class>" written under it; every GT box is drawn thin and
+white underneath, crowd regions dashed. Objects of classes the model does not have are drawn but
+not counted as missed. While stepping through NMS only the GT boxes are drawn.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from detviewer.core.matching import GtMatch, _iou_matrix, match_to_ground_truth
+from detviewer.core.matching import GtMatch, iou_matrix, match_to_ground_truth
 from detviewer.core.session import Session
 from detviewer.render.layers import MAX_LABELS, BoxLayer
 from detviewer.render.views.primitives import TextLayer
@@ -29,22 +30,23 @@ def _solid(color, n: int) -> np.ndarray:
     return np.tile(np.asarray(color, np.uint8), (n, 1))
 
 
-def false_positive_reasons(det_xyxy, det_labels, match: GtMatch, gt) -> list[str]:
-    """Why each unmatched detection is a false positive, in a few words.
+def false_positive_reasons(det_xyxy, det_labels, match: GtMatch, gt_xyxy, gt_labels, gt_names) -> list[str]:
+    """Why each false positive (``match.fp``) is one, in a few words.
 
-    det_xyxy (D, 4) / det_labels (D,) the matched detections; gt an ``io.image_gt.ImageBoxes``.
-    "duplicate" (its object was found by a higher-scoring box), "a <class>" (it sits on an object
-    of another class), "IoU 0.32" (its object, boxed too loosely), "background" (no object).
+    det_xyxy (D, 4) / det_labels (D,) the matched detections; the GT objects they were matched to.
+    "duplicate" (its object was found by a higher-scoring box), "wrong class (cat)" (it sits on an
+    object of another class), "IoU 0.32" (its object, boxed too loosely), "background" (no object).
     """
-    ious = _iou_matrix(np.asarray(det_xyxy, np.float64).reshape(-1, 4), gt.xyxy.astype(np.float64))
+    ious = iou_matrix(det_xyxy, gt_xyxy)
+    gt_labels = np.asarray(gt_labels)
     reasons = []
-    for i in np.flatnonzero(~match.tp):
-        same = gt.labels == det_labels[i]
+    for i in np.flatnonzero(match.fp):
+        same = gt_labels == det_labels[i]
         row = ious[i]
         if (same & (row >= match.iou_threshold)).any():
             reasons.append("duplicate")
         elif ((~same) & (row >= match.iou_threshold)).any():
-            reasons.append(f"a {gt.names[int(np.argmax(np.where(~same, row, -1)))]}")
+            reasons.append(f"wrong class ({gt_names[int(np.argmax(np.where(~same, row, -1)))]})")
         elif (same & (row >= LOOSE_IOU)).any():
             reasons.append(f"IoU {row[same].max():.2f}")
         else:
@@ -55,31 +57,42 @@ def false_positive_reasons(det_xyxy, det_labels, match: GtMatch, gt) -> list[str
 def ground_truth_layers(session: Session, gt, iou_threshold: float = GT_IOU) -> tuple[list, GtMatch | None]:
     """(layers, match) for ``gt`` (an ``io.image_gt.ImageBoxes`` or None) and the session's detections.
 
-    match is None while stepping, without an inference, or without ground truth.
+    match is None while stepping, without an inference, or without ground truth. An image listed in
+    the ground truth with no objects still has one: every detection on it is a false positive.
     """
-    if gt is None or not len(gt):
+    if gt is None:
         return [], None
-    layers: list = [BoxLayer("ground_truth", gt.xyxy, _solid(GT_WHITE, len(gt)), np.arange(len(gt)), width=1.5,
-                             alpha=200)]
+    layers: list = []
+    objects = gt.objects
+    if objects.any():
+        layers.append(BoxLayer("ground_truth", gt.xyxy[objects], _solid(GT_WHITE, int(objects.sum())),
+                               np.flatnonzero(objects), width=1.5, alpha=200))
+    if gt.crowd.any():
+        layers.append(BoxLayer("crowd_regions", gt.xyxy[gt.crowd], _solid(GT_WHITE, int(gt.crowd.sum())),
+                               np.flatnonzero(gt.crowd), width=1.0, alpha=140, dashed=True))
     if session.trace is None or session.is_stepping:
         return layers, None
     kept = session.kept()
     cand = session.candidates
-    scores = session.trace.scores[kept]
-    match = match_to_ground_truth(cand.xyxy[kept], scores, cand.labels[kept], gt.xyxy, gt.labels, iou_threshold)
-    fp = kept[~match.tp]
+    known = gt.labels >= 0  # a class the model does not have cannot be missed by it
+    xyxy, labels, crowd = gt.xyxy[known], gt.labels[known], gt.crowd[known]
+    names = tuple(n for n, k in zip(gt.names, known) if k)
+    match = match_to_ground_truth(cand.xyxy[kept], session.trace.scores[kept], cand.labels[kept], xyxy, labels,
+                                  iou_threshold, gt_crowd=crowd)
+    fp = kept[match.fp]
     if len(fp):
-        reasons = false_positive_reasons(cand.xyxy[kept], cand.labels[kept], match, gt)
+        reasons = false_positive_reasons(cand.xyxy[kept], cand.labels[kept], match, xyxy[~crowd], labels[~crowd],
+                                         [n for n, c in zip(names, crowd) if not c])
         texts = tuple(f"FP {cand.name_of(cand.labels[i])} {session.trace.scores[i]:.2f}: {why}"
                       for i, why in zip(fp[:MAX_LABELS], reasons))
         layers.append(BoxLayer("false_positive", cand.xyxy[fp], _solid(FALSE_POSITIVE, len(fp)), fp,
                                labels=texts, width=3.0, dashed=True))
     missed = np.flatnonzero(match.missed)
     if len(missed):
-        layers.append(BoxLayer("missed", gt.xyxy[missed], _solid(MISSED, len(missed)), missed, width=3.0,
+        layers.append(BoxLayer("missed", xyxy[missed], _solid(MISSED, len(missed)), missed, width=3.0,
                                dashed=True))
         shown = missed[:MAX_LABELS]
-        under = np.stack([gt.xyxy[shown, 0], gt.xyxy[shown, 3] + 2], axis=1)  # below the box: its top is busy
-        layers.append(TextLayer("missed_labels", under, tuple(f"missed {gt.names[i]}" for i in shown),
+        under = np.stack([xyxy[shown, 0], xyxy[shown, 3] + 2], axis=1)  # below the box: its top is busy
+        layers.append(TextLayer("missed_labels", under, tuple(f"missed {names[i]}" for i in shown),
                                 _solid(MISSED, len(shown)), size=11.0))
     return layers, match

@@ -18,7 +18,7 @@ __all__ = ["BoxLayer", "layers_for_session", "LAYER_NAMES", "NOT_CANDIDATES", "M
 #: Drawing order (bottom to top); the canvas keeps one item pair per name.
 LAYER_NAMES = ("pending", "suppressed", "kept", "false_positive", "missed", "suppressed_now", "current", "selected")
 #: Layers whose ``index`` is not a candidate index (ground truth): no hover text, no selection.
-NOT_CANDIDATES = frozenset({"ground_truth", "missed"})
+NOT_CANDIDATES = frozenset({"ground_truth", "crowd_regions", "missed"})
 MAX_LABELS = 100  # more text than this is clutter and costs ~0.05 ms a label; hover shows the rest
 MAX_FILLED = 300  # filling thousands of overlapping boxes costs tens of ms and hides the frame
 

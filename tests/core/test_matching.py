@@ -38,6 +38,16 @@ def test_the_higher_score_takes_the_object_whatever_the_order():
     assert m.tp.tolist() == [True, False]
 
 
+def test_crowd_regions_absorb_detections_and_are_never_missed():
+    gt = np.array([[0, 0, 100, 100], [0, 0, 20, 20]], np.float32)
+    crowd = np.array([True, False])
+    det = np.array([[0, 0, 20, 20], [0, 0, 21, 20], [50, 50, 70, 70]], np.float32)
+    m = match_to_ground_truth(det, [0.9, 0.8, 0.7], [1, 1, 1], gt, [1, 1], 0.5, gt_crowd=crowd)
+    # the first takes the ordinary box; the other two lie inside the crowd region (IoU = inter / own area = 1)
+    assert m.tp.tolist() == [True, False, False] and m.ignored.tolist() == [False, True, True]
+    assert m.counts == (1, 0, 0) and m.missed.tolist() == [False, False]
+
+
 def test_empty_inputs():
     m = match_to_ground_truth(np.zeros((0, 4)), [], [], np.array([[0, 0, 5, 5]]), [1])
     assert m.counts == (0, 0, 1)
@@ -45,8 +55,9 @@ def test_empty_inputs():
     assert m.counts == (0, 1, 0)
 
 
-def _pycoco_matches(gt_xyxy, gt_labels, det_xyxy, scores, labels, threshold):
-    """pycocotools' evaluateImg at one IoU threshold: dtMatches per detection (0 = unmatched)."""
+def _pycoco_matches(gt_xyxy, gt_labels, det_xyxy, scores, labels, threshold, crowd=None):
+    """pycocotools' evaluateImg at one IoU threshold: (matched, ignored) per detection."""
+    crowd = np.zeros(len(gt_xyxy), bool) if crowd is None else crowd
     def xywh(b):
         return [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]
 
@@ -54,8 +65,8 @@ def _pycoco_matches(gt_xyxy, gt_labels, det_xyxy, scores, labels, threshold):
     dataset = {"images": [{"id": 1, "width": 200, "height": 200}],
                "categories": [{"id": int(c), "name": str(c)} for c in cats],
                "annotations": [{"id": i + 1, "image_id": 1, "category_id": int(c), "bbox": xywh(b),
-                                "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": 0}
-                               for i, (b, c) in enumerate(zip(gt_xyxy, gt_labels))]}
+                                "area": float((b[2] - b[0]) * (b[3] - b[1])), "iscrowd": int(k)}
+                               for i, (b, c, k) in enumerate(zip(gt_xyxy, gt_labels, crowd))]}
     results = [{"image_id": 1, "category_id": int(c), "bbox": xywh(b), "score": float(s)}
                for b, s, c in zip(det_xyxy, scores, labels)]
     with contextlib.redirect_stdout(io.StringIO()):
@@ -68,16 +79,19 @@ def _pycoco_matches(gt_xyxy, gt_labels, det_xyxy, scores, labels, threshold):
         ev.params.areaRngLbl = ["all"]
         ev.params.maxDets = [1000]
         ev.evaluate()
-    tp = {}
+    matched, ignored = {}, {}
     for e in ev.evalImgs:
         if e is None:
             continue
-        for det_id, gt_id in zip(e["dtIds"], e["dtMatches"][0]):
-            tp[det_id - 1] = gt_id > 0  # loadRes numbers detections 1.. in file order
-    return np.array([tp[i] for i in range(len(det_xyxy))])
+        for det_id, gt_id, ig in zip(e["dtIds"], e["dtMatches"][0], e["dtIgnore"][0]):
+            matched[det_id - 1] = gt_id > 0  # loadRes numbers detections 1.. in file order
+            ignored[det_id - 1] = bool(ig)
+    n = len(det_xyxy)
+    tp = np.array([matched[i] and not ignored[i] for i in range(n)])
+    return tp, np.array([ignored[i] for i in range(n)])
 
 
-@pytest.mark.parametrize("seed", range(25))
+@pytest.mark.parametrize("seed", range(40))
 def test_agrees_with_pycocotools(seed):
     rng = np.random.default_rng(seed)
     m, d = rng.integers(0, 8), rng.integers(0, 30)
@@ -95,9 +109,11 @@ def test_agrees_with_pycocotools(seed):
     labels = np.where(rng.random(d) < 0.8, gt_labels[pick] if m else 1, rng.integers(1, 4, d))
     scores = rng.random(d)
     threshold = float(rng.choice([0.3, 0.5, 0.75]))
+    crowd = rng.random(m) < 0.25  # some crowd regions: detections on them are ignored, never missed
     if d == 0:
         pytest.skip("no detections drawn")
-    ours = match_to_ground_truth(boxes, scores, labels, gt, gt_labels, threshold)
-    expected = _pycoco_matches(gt, gt_labels, boxes, scores, labels, threshold)
-    assert ours.tp.tolist() == expected.tolist()
-    assert ours.counts[2] == m - int(expected.sum())
+    ours = match_to_ground_truth(boxes, scores, labels, gt, gt_labels, threshold, gt_crowd=crowd)
+    tp, ignored = _pycoco_matches(gt, gt_labels, boxes, scores, labels, threshold, crowd)
+    assert ours.tp.tolist() == tp.tolist()
+    assert ours.ignored.tolist() == ignored.tolist()
+    assert ours.counts[2] == int((~crowd).sum()) - int(tp.sum())

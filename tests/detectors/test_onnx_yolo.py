@@ -70,8 +70,10 @@ def test_exported_model_runs_end_to_end(tmp_path, layout):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = export_yolo(tmp_path / f"tiny-{layout}.onnx", layout, preds, names=NAMES, input_hw=hw)
-    detector = load_detector("yolo-onnx", weights=str(path), device="cpu")
+    detector = load_detector("yolo-onnx", weights=str(path), device="auto")  # no CUDA provider here: the CPU
+    assert detector.device == "cpu"
     assert detector.class_names == ("cat", "dog", "bird") and detector.levels == ((8, 40, 40), (16, 20, 20), (32, 10, 10))
+    assert detector.nms.iou_threshold == (0.45 if layout == "v5" else 0.7)  # each family's own default
     image = np.zeros((240, 320, 3), np.uint8)  # letterboxed with 40 px above and below
     inf = detector.infer(image)
     det = inf.detections
@@ -112,3 +114,17 @@ def test_bad_files_are_one_sentence(tmp_path):
     junk.write_bytes(b"not a protobuf at all")
     with pytest.raises(CheckpointError, match="not a model onnxruntime can open"):
         load_detector(str(junk), device="cpu")
+
+
+def test_cuda_without_a_cuda_onnxruntime_is_a_sentence(tmp_path):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = export_yolo(tmp_path / "m.onnx", "v8", [])
+    with pytest.raises(DetectorError, match="no CUDA support; install onnxruntime-gpu"):
+        load_detector(str(path), device="cuda")
+    with pytest.raises(DetectorError, match="Unknown device 'tpu'"):
+        load_detector(str(path), device="tpu")

@@ -64,6 +64,15 @@ def test_bad_or_unrelated_ground_truth_is_reported_and_changes_nothing(make_wind
         window.open_paths([str(folder)])
     assert window.ground_truth.truth is None
     assert "does not list them" in window.status.currentMessage()
+    # a second file beside it that does list them is found and taken
+    (folder / "instances_val.json").write_text(json.dumps({
+        "images": [{"id": 9, "file_name": "frame.png"}], "categories": [{"id": 1, "name": "a"}],
+        "annotations": []}))
+    with qtbot.waitSignal(window.result_shown, timeout=10000):
+        window.open_paths([str(folder)])
+    assert window.ground_truth.path == folder / "instances_val.json"
+    assert "TP 0 · FP" in window.views_panel.caption.text()  # no objects: every detection is a false positive
+    window.actions_.clear_gt.trigger()
 
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [')

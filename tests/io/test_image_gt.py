@@ -25,13 +25,23 @@ def test_find_annotations_beside_images_or_in_the_parent(tmp_path):
     images = tmp_path / "data" / "images"
     images.mkdir(parents=True)
     (images / "a.png").write_bytes(b"")
-    assert find_annotations([images / "a.png"]) is None
+    assert find_annotations([images / "a.png"]) == []
     (tmp_path / "data" / "instances_val.json").write_text("{}")
-    assert find_annotations([images / "a.png"]) == tmp_path / "data" / "instances_val.json"
-    assert find_annotations([images]) == tmp_path / "data" / "instances_val.json"  # a folder, then its parent
+    assert find_annotations([images / "a.png"]) == [tmp_path / "data" / "instances_val.json"]
+    assert find_annotations([images]) == [tmp_path / "data" / "instances_val.json"]  # a folder, then its parent
     (images / "_annotations.coco.json").write_text("{}")  # Roboflow's export name, beside the images: first
-    assert find_annotations([images / "a.png"]) == images / "_annotations.coco.json"
-    assert find_annotations([DEMO]) == DEMO / "annotations.json"
+    assert find_annotations([images / "a.png"]) == [images / "_annotations.coco.json",
+                                                    tmp_path / "data" / "instances_val.json"]
+    assert find_annotations([DEMO])[0] == DEMO / "annotations.json"
+
+
+def test_find_annotations_in_cocos_own_layout(tmp_path):
+    (tmp_path / "val2017").mkdir()
+    (tmp_path / "annotations").mkdir()
+    for name in ("instances_train2017.json", "instances_val2017.json"):
+        (tmp_path / "annotations" / name).write_text("{}")
+    assert find_annotations([tmp_path / "val2017"]) == [tmp_path / "annotations" / "instances_train2017.json",
+                                                        tmp_path / "annotations" / "instances_val2017.json"]
 
 
 def test_boxes_by_path_with_labels_mapped_by_class_name(tmp_path):
@@ -43,9 +53,12 @@ def test_boxes_by_path_with_labels_mapped_by_class_name(tmp_path):
     (tmp_path / "gt.json").write_text(json.dumps(data))
     truth = ImageGroundTruth.load(tmp_path / "gt.json")
     boxes = truth.boxes_for(tmp_path / "a.png", ("__background__", "cat", "bird", "dog"))
-    # xywh -> xyxy, file order, the crowd region left out; "Cat" matches "cat" case-insensitively
-    np.testing.assert_allclose(boxes.xyxy, [[10, 20, 40, 60], [0, 0, 5, 5]])
-    assert boxes.labels.tolist() == [3, 1] and boxes.names == ("dog", "Cat")
+    # xywh -> xyxy, file order, the crowd region flagged; "Cat" matches "cat" case-insensitively
+    np.testing.assert_allclose(boxes.xyxy, [[10, 20, 40, 60], [0, 0, 5, 5], [50, 50, 60, 60]])
+    assert boxes.labels.tolist() == [3, 1, 1] and boxes.names == ("dog", "Cat", "Cat")
+    assert boxes.crowd.tolist() == [False, False, True]
+    pair_boxes, pair_labels = boxes.as_pair  # the teaching views get the objects only
+    assert len(pair_boxes) == 2 and pair_labels.tolist() == [3, 1]
     assert truth.boxes_for(tmp_path / "b.png", ("__background__", "dog")).labels.tolist() == [-1]  # no "cat"
     assert truth.boxes_for(tmp_path / "other.png", ()) is None
     assert truth.boxes_for(None, ()) is None

@@ -30,7 +30,7 @@ def test_false_positives_say_why_and_misses_are_labelled_under_the_box():
          [100, 100, 140, 120],  # cat 0.8 on the second cat, IoU 0.5: TP at 0.5
          [150, 0, 190, 40],     # cat 0.7 on the dog: wrong class
          [60, 60, 80, 80],      # cat 0.6 on nothing: background
-         [0, 0, 40, 25]],       # dog 0.5 on a cat... no dog there: "a cat"
+         [0, 0, 40, 25]],       # dog 0.5 on a cat... no dog there: wrong class
         [0.9, 0.8, 0.7, 0.6, 0.5], [1, 1, 1, 1, 2])
     layers, match = ground_truth_layers(session, GT)
     by_name = {layer.name: layer for layer in layers}
@@ -38,7 +38,7 @@ def test_false_positives_say_why_and_misses_are_labelled_under_the_box():
     assert list(by_name["ground_truth"].index) == [0, 1, 2]
     fp = by_name["false_positive"]
     assert fp.index.tolist() == [2, 3, 4]
-    assert fp.labels == ("FP cat 0.70: a dog", "FP cat 0.60: background", "FP dog 0.50: a cat")
+    assert fp.labels == ("FP cat 0.70: wrong class (dog)", "FP cat 0.60: background", "FP dog 0.50: wrong class (cat)")
     missed = by_name["missed"]
     np.testing.assert_array_equal(missed.xyxy, GT.xyxy[[2]])
     text = by_name["missed_labels"]
@@ -65,3 +65,23 @@ def test_stepping_draws_only_the_ground_truth():
     layers, match = ground_truth_layers(session, GT)
     assert [layer.name for layer in layers] == ["ground_truth"] and match is None
     assert ground_truth_layers(session, None) == ([], None)
+
+
+def test_an_image_without_objects_makes_every_detection_a_false_positive():
+    empty = ImageBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), ())
+    layers, match = ground_truth_layers(_session([[0, 0, 40, 40]], [0.9], [1]), empty)
+    assert match.counts == (0, 1, 0)
+    assert [layer.name for layer in layers] == ["false_positive"]
+
+
+def test_crowd_regions_and_classes_the_model_does_not_have():
+    gt = ImageBoxes(np.array([[0, 0, 100, 100], [120, 0, 160, 40], [150, 150, 190, 190]], np.float32),
+                    np.array([1, 1, -1]), ("cat", "cat", "zebra"), np.array([True, False, False]))
+    session = _session([[10, 10, 30, 30], [120, 0, 160, 40]], [0.9, 0.8], [1, 1])
+    layers, match = ground_truth_layers(session, gt)
+    by_name = {layer.name: layer for layer in layers}
+    # the box inside the crowd region is ignored, the zebra cannot be missed by a model without zebras
+    assert match.counts == (1, 0, 0) and match.ignored.tolist() == [True, False]
+    assert "false_positive" not in by_name and "missed" not in by_name
+    assert by_name["crowd_regions"].dashed and len(by_name["crowd_regions"]) == 1
+    assert len(by_name["ground_truth"]) == 2  # the cat and the zebra are drawn

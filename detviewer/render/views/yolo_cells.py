@@ -118,7 +118,8 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
     anchor_words = f", anchor {anchor + 1} of {cells.anchors_per_cell}" if anchor >= 0 else ""
     caption = (f"{name} {det.scores[chosen]:.2f} was predicted by cell (column {col}, row {row}) of the stride-{stride} "
                f"map ({grid_cols}×{grid_rows} cells{anchor_words}), filled yellow; its grid is drawn over the frame. "
-               f"That cell's output row holds the box (cx, cy, w, h) and the class scores.")
+               f"That cell's prediction, one of the head's {fmt_int(cells.prediction_count)}, holds the box "
+               f"(cx, cy, w, h) and the class scores.")
     rows = [("Level", f"{level + 1} of {len(cells.levels)}"), ("Stride", f"{stride} px"),
             ("Grid", f"{grid_cols}×{grid_rows}"), ("Cell (col, row)", f"({col}, {row})")]
     if anchor >= 0:
