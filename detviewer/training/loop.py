@@ -54,7 +54,7 @@ class TrainConfig:
 DEFAULTS: dict[str, dict] = {
     "demo-frcnn": {"iterations": 1800, "batch_size": 8, "lr": 1e-3},
     "demo-ssd": {"iterations": 2500, "batch_size": 16, "lr": 1e-3},
-    "demo-yolo": {"iterations": 2400, "batch_size": 16, "lr": 1.5e-3},
+    "demo-yolo": {"iterations": 3200, "batch_size": 16, "lr": 1.5e-3},
 }
 
 

@@ -16,13 +16,14 @@ from detviewer.errors import CheckpointError, DetectorError
 from detviewer.resources import assets_dir, models_dir
 
 # Each model must find this share of the demo images' shapes (IoU >= 0.5, right class, score >= 0.3,
-# a usual display threshold); set from the held-out AP50 targets of issue 4 (0.93 / 0.93 / 0.85). The
-# shipped demo-yolo reaches only AP50 0.754 (issue 4 stays open for it): its bar guards that quality.
-MIN_RECALL = {"demo-frcnn": 0.9, "demo-ssd": 0.9, "demo-yolo": 0.7}
+# a usual display threshold); set from the held-out AP50 targets of issue 4 (0.93 / 0.93 / 0.85), a
+# little below them: the 4 demo images hold 20 shapes (demo-yolo finds 17 of them).
+MIN_RECALL = {"demo-frcnn": 0.9, "demo-ssd": 0.9, "demo-yolo": 0.8}
 # Share of confident detections (score >= 0.9) that match a shape; lower scores hold the expected
 # false positives (on the held-out split demo-frcnn is 97 % right above 0.9, 82 % above 0.5).
 MIN_PRECISION, SHOWN = 0.85, 0.3
-# YOLO's score is objectness x class probability, which runs lower than a softmax head's.
+# YOLO's class-specific score is confidence (trained towards the IoU) x class probability, which runs
+# lower than a softmax head's.
 CONFIDENT = {"demo-frcnn": 0.9, "demo-ssd": 0.9, "demo-yolo": 0.5}
 
 

@@ -49,12 +49,15 @@ def test_decode_grid_batched_and_non_square_input():
 def test_select_candidates_scores_and_labels():
     boxes, conf, probs = decode_grid(_hand_made_raw(), 1, (64, 64))
     cand, scores, labels = select_candidates(boxes, conf, probs, 0.05)
-    # cell (0, 1): 0.5 * 0.8 = 0.4, label 1; cell (1, 0): 0.8 * 0.75 = 0.6, label 2 (cell order)
-    assert scores.tolist() == pytest.approx([0.4, 0.6])
-    assert labels.tolist() == [1, 2]
-    assert cand.shape == (2, 4)
-    _, high, _ = select_candidates(boxes, conf, probs, 0.5)
-    assert high.tolist() == pytest.approx([0.6])
+    # one score per class (YOLOv1's class-specific confidence), in cell order:
+    # cell (0, 1): 0.5 * (0.8, 0.2) = (0.4, 0.1); cell (1, 0): 0.8 * (0.25, 0.75) = (0.2, 0.6)
+    assert scores.tolist() == pytest.approx([0.4, 0.1, 0.2, 0.6])
+    assert labels.tolist() == [1, 2, 1, 2]
+    assert cand.shape == (4, 4)
+    assert cand[0].tolist() == cand[1].tolist() == boxes[0, 1, 0].tolist()  # the same box for both classes
+    assert cand[3].tolist() == boxes[1, 0, 0].tolist()
+    _, high, high_labels = select_candidates(boxes, conf, probs, 0.3)
+    assert high.tolist() == pytest.approx([0.4, 0.6]) and high_labels.tolist() == [1, 2]
 
 
 def test_detector_inference_replays_with_batched_nms():
@@ -72,7 +75,7 @@ def test_detector_inference_replays_with_batched_nms():
     assert inf.grid.cell_size == pytest.approx((300 / 7, 200 / 7))
     c = inf.candidates
     assert len(c) > 0 and (c.scores > 0.05).all()
-    keep = batched_nms(torch.from_numpy(c.xyxy), torch.from_numpy(c.scores), torch.from_numpy(c.labels), 0.3)
+    keep = batched_nms(torch.from_numpy(c.xyxy), torch.from_numpy(c.scores), torch.from_numpy(c.labels), 0.3)[:100]
     assert np.array_equal(inf.detections.xyxy, c.xyxy[keep.numpy()])
     assert np.array_equal(inf.detections.labels, c.labels[keep.numpy()])
     # candidates are in original-image pixels: inside the 200 x 300 frame
