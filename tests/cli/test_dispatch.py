@@ -28,6 +28,7 @@ def test_models_lists_demo_and_torchvision_models_with_weight_status(capsys):
     assert "RPN proposals" in lines["fasterrcnn_resnet50_fpn"]
     assert "default boxes" in lines["ssd300_vgg16"] and "grid cells" in lines["demo-yolo"]
     assert "download" in lines["ssdlite320_mobilenet_v3_large"] or "cached" in lines["ssdlite320_mobilenet_v3_large"]
+    assert "stride level and cell" in lines["yolo-onnx"] and "your file" in lines["yolo-onnx"]
 
 
 def test_python_dash_m_runs_the_same_entry_point():
