@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detviewer.core.coco_eval import bbox_iou_pairs
+
 __all__ = ["GtMatch", "match_to_ground_truth", "iou_matrix"]
 
 
@@ -46,19 +48,16 @@ class GtMatch:
         return f"TP {tp} · FP {fp} · missed {fn} at IoU ≥ {self.iou_threshold:g}"
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray, b_crowd: np.ndarray | None = None) -> np.ndarray:
-    """IoU (len(a), len(b)) of xyxy boxes, float64; for crowd columns intersection / area of a."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)[:, None, :]
-    b = np.asarray(b, np.float64).reshape(-1, 4)[None, :, :]
-    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = iw * ih
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    union = area_a + area_b - inter
-    if b_crowd is not None:
-        union = np.where(np.asarray(b_crowd, bool)[None, :], area_a + 0 * area_b, union)
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+def iou_matrix(a, b, b_crowd=None) -> np.ndarray:
+    """IoU (len(a), len(b)) of xyxy boxes, float64, as pycocotools computes it (``coco_eval.bbox_iou_pairs``):
+    for crowd columns (``b_crowd``) the union is the area of the box of ``a``."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    crowd = np.zeros(len(b), bool) if b_crowd is None else np.asarray(b_crowd, bool).reshape(-1)
+    a_xywh = np.concatenate([a[:, :2], a[:, 2:] - a[:, :2]], axis=1)
+    b_xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+    pairs = bbox_iou_pairs(np.repeat(a_xywh, len(b), axis=0), np.tile(b_xywh, (len(a), 1)), np.tile(crowd, len(a)))
+    return pairs.reshape(len(a), len(b))
 
 
 def match_to_ground_truth(det_xyxy, det_scores, det_labels, gt_xyxy, gt_labels, iou_threshold: float = 0.5,
