@@ -81,7 +81,7 @@ def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool
     """(layers, caption) of the detections view (stepping=False) or the NMS stepper at ``step``;
     gt: the image's ``io.image_gt.ImageBoxes`` or None."""
     from detviewer.core.session import Session, Thresholds
-    from detviewer.render.gt_layers import ground_truth_layers
+    from detviewer.render.gt_layers import ground_truth_layers, match_summary
     from detviewer.render.layers import layers_for_session
 
     session = Session(Thresholds(score=score, iou=iou))
@@ -92,7 +92,7 @@ def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool
     gt_layers, match = ground_truth_layers(session, gt)
     caption = session.narration() if stepping else f"{len(session.kept())} detections at score ≥ {score:g}"
     if match is not None:
-        caption += f"; {match.summary()}"
+        caption += f"; {match_summary(match, gt)}"
     return gt_layers + layers_for_session(session), caption if stepping else caption + "."
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from detviewer.errors import DetviewerError
-from detviewer.render.gt_layers import ground_truth_layers
+from detviewer.render.gt_layers import ground_truth_layers, match_summary
 from detviewer.render.layers import layers_for_session
 from detviewer.render.views import VIEWS, ViewFrame
 
@@ -103,10 +103,7 @@ class ViewController(QObject):
                 return s.step, s.step_count + 1, f"NMS step {s.step}/{s.step_count}", s.narration()
             if s.trace is None:
                 return 0, 1, "Detections", ""
-            match = f" · {self.gt_match.summary()}" if self.gt_match is not None else ""
-            unknown = int((self.gt.labels < 0).sum()) if self.gt_match is not None else 0
-            if unknown:
-                match += f" ({unknown} object{'s' if unknown > 1 else ''} of classes this model does not have)"
+            match = f" · {match_summary(self.gt_match, self.gt)}" if self.gt_match is not None else ""
             return 0, 1, "Detections", f"{len(s.kept())} detections{match}"
         if self.frame is None:
             return 0, 1, "", self.error

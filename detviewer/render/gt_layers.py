@@ -17,7 +17,7 @@ from detviewer.core.session import Session
 from detviewer.render.layers import MAX_LABELS, BoxLayer
 from detviewer.render.views.primitives import TextLayer
 
-__all__ = ["ground_truth_layers", "false_positive_reasons", "MISSED", "FALSE_POSITIVE", "GT_IOU"]
+__all__ = ["ground_truth_layers", "match_summary", "false_positive_reasons", "MISSED", "FALSE_POSITIVE", "GT_IOU"]
 
 MISSED = (255, 150, 0)
 FALSE_POSITIVE = (255, 40, 40)
@@ -52,6 +52,13 @@ def false_positive_reasons(det_xyxy, det_labels, match: GtMatch, gt_xyxy, gt_lab
         else:
             reasons.append("background")
     return reasons
+
+
+def match_summary(match: GtMatch, gt) -> str:
+    """"TP 3 · FP 1 · missed 0 at IoU ≥ 0.5", and how many objects are of classes the model lacks."""
+    unknown = int((gt.labels < 0).sum())
+    note = f" ({unknown} object{'s' if unknown > 1 else ''} of classes this model does not have)" if unknown else ""
+    return match.summary() + note
 
 
 def ground_truth_layers(session: Session, gt, iou_threshold: float = GT_IOU) -> tuple[list, GtMatch | None]:
