@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import AnchorSet, Inference
+from detviewer.render.views.primitives import grid_lines
 
 __all__ = ["LevelGrid", "level_grid", "level_offsets", "flat_index", "split_index", "all_anchor_boxes"]
 
@@ -60,9 +61,7 @@ class LevelGrid:
         ys = ys[(ys >= -eps) & (ys <= height + eps)]
         y0, y1 = max(0.0, y_top), min(float(height), y_top + rows * self.step[1])
         x0, x1 = max(0.0, x_left), min(float(width), x_left + cols * self.step[0])
-        vertical = np.stack([xs, np.full_like(xs, y0), xs, np.full_like(xs, y1)], 1)
-        horizontal = np.stack([np.full_like(ys, x0), ys, np.full_like(ys, x1), ys], 1)
-        return np.concatenate([vertical, horizontal]).astype(np.float32)
+        return grid_lines(xs, ys, (x0, x1), (y0, y1))
 
 
 def _centre(box: np.ndarray) -> tuple[float, float]:

@@ -16,8 +16,8 @@ import numpy as np
 from detviewer.core.types import GridPrediction, Inference
 from detviewer.render.colors import PALETTE, class_colors
 from detviewer.render.views.primitives import (
-    ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num, gt_layer,
-    solid,
+    ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num, grid_lines,
+    gt_layer, solid,
 )
 
 __all__ = ["GridViewState", "grid_frame", "grid_steps", "object_cells", "cell_rects", "grid_segments",
@@ -65,10 +65,7 @@ def grid_segments(grid: GridPrediction) -> np.ndarray:
     ch, cw = grid.cell_size
     xs = np.arange(s + 1) * cw
     ys = np.arange(s + 1) * ch
-    height, width = s * ch, s * cw
-    vertical = np.stack([xs, np.zeros_like(xs), xs, np.full_like(xs, height)], 1)
-    horizontal = np.stack([np.zeros_like(ys), ys, np.full_like(ys, width), ys], 1)
-    return np.concatenate([vertical, horizontal]).astype(np.float32)
+    return grid_lines(xs, ys, (0.0, s * cw), (0.0, s * ch))
 
 
 def _centres(boxes: np.ndarray) -> np.ndarray:

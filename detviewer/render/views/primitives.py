@@ -18,7 +18,7 @@ from detviewer.render.layers import BoxLayer
 
 __all__ = [
     "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ImageLayer", "ViewFrame", "ViewError", "COLORMAPS",
-    "colormap", "solid", "as_gt", "gt_layer", "cross_segments", "box_outline_segments", "fmt_int",
+    "colormap", "solid", "as_gt", "gt_layer", "grid_lines", "cross_segments", "box_outline_segments", "fmt_int",
     "fmt_num", "memo", "POSITIVE", "NEGATIVE", "IGNORED", "GT_COLOR", "ARROW", "TEXT",
 ]
 
@@ -213,6 +213,16 @@ def solid(color, n: int) -> np.ndarray:
 
 
 # -- small geometry helpers --------------------------------------------------------------------
+def grid_lines(xs, ys, x_span: tuple[float, float], y_span: tuple[float, float]) -> np.ndarray:
+    """Vertical lines at ``xs`` running over ``y_span`` and horizontal lines at ``ys`` over ``x_span``,
+    as segments (len(xs) + len(ys), 4) float32 (x1, y1, x2, y2)."""
+    xs = np.asarray(xs, np.float64).reshape(-1)
+    ys = np.asarray(ys, np.float64).reshape(-1)
+    vertical = np.stack([xs, np.full_like(xs, y_span[0]), xs, np.full_like(xs, y_span[1])], 1)
+    horizontal = np.stack([np.full_like(ys, x_span[0]), ys, np.full_like(ys, x_span[1]), ys], 1)
+    return np.concatenate([vertical, horizontal]).astype(np.float32)
+
+
 def cross_segments(points_xy, half: float = 6.0) -> np.ndarray:
     """A "+" at each point: points (N, 2) -> segments (2N, 4)."""
     p = np.asarray(points_xy, np.float32).reshape(-1, 2)

@@ -17,7 +17,7 @@ import numpy as np
 from detviewer.core.types import Inference
 from detviewer.render.colors import SELECT
 from detviewer.render.views.primitives import (
-    ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, fmt_num, gt_layer, solid,
+    ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, fmt_num, grid_lines, gt_layer, solid,
 )
 
 if TYPE_CHECKING:  # core.roi imports torch; the window imports the views before any model is loaded
@@ -77,9 +77,7 @@ def bin_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarra
     xs = np.concatenate([bins[0, :, 0], bins[0, -1:, 2]])
     ys = np.concatenate([bins[:, 0, 1], bins[-1:, 0, 3]])
     xs, ys = _to_original(xs, ys, scale)
-    vertical = np.stack([xs, np.full_like(xs, ys[0]), xs, np.full_like(xs, ys[-1])], 1)
-    horizontal = np.stack([np.full_like(ys, xs[0]), ys, np.full_like(ys, xs[-1]), ys], 1)
-    return np.concatenate([vertical, horizontal]).astype(np.float32)
+    return grid_lines(xs, ys, (xs[0], xs[-1]), (ys[0], ys[-1]))
 
 
 def feature_cell_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
@@ -88,9 +86,7 @@ def feature_cell_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> 
     xs = np.arange(math.floor(x1), math.ceil(x2) + 1, dtype=np.float32)
     ys = np.arange(math.floor(y1), math.ceil(y2) + 1, dtype=np.float32)
     xs, ys = _to_original(xs / pooling.spatial_scale, ys / pooling.spatial_scale, scale)
-    vertical = np.stack([xs, np.full_like(xs, ys[0]), xs, np.full_like(xs, ys[-1])], 1)
-    horizontal = np.stack([np.full_like(ys, xs[0]), ys, np.full_like(ys, xs[-1]), ys], 1)
-    return np.concatenate([vertical, horizontal]).astype(np.float32)
+    return grid_lines(xs, ys, (xs[0], xs[-1]), (ys[0], ys[-1]))
 
 
 def quantised_box(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:

@@ -15,7 +15,8 @@ import numpy as np
 from detviewer.core.types import Inference, YoloCells
 from detviewer.render.colors import PALETTE, class_colors
 from detviewer.render.views.primitives import (
-    ARROW, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, gt_layer, solid,
+    ARROW, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, grid_lines, gt_layer,
+    solid,
 )
 
 __all__ = ["YoloCellsViewState", "yolo_cells_frame", "yolo_cells_steps", "level_grid_segments", "MAX_STEPS"]
@@ -54,9 +55,7 @@ def level_grid_segments(cells: YoloCells, level: int, image_size: tuple[int, int
     ys = (np.arange(rows + 1) * stride - pad_y) / scale
     xs = xs[(xs >= 0) & (xs <= width)]
     ys = ys[(ys >= 0) & (ys <= height)]
-    vertical = np.stack([xs, np.zeros_like(xs), xs, np.full_like(xs, height)], 1)
-    horizontal = np.stack([np.zeros_like(ys), ys, np.full_like(ys, width), ys], 1)
-    return np.concatenate([vertical, horizontal]).astype(np.float32)
+    return grid_lines(xs, ys, (0.0, width), (0.0, height))
 
 
 def _layout_words(cells: YoloCells) -> str:
