@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from detviewer.errors import AnnotationError
-from detviewer.io.annotations import CocoGroundTruth, load_coco_gt, match_image_ids
+from detviewer.io.annotations import CocoGroundTruth, category_ids_by_name, load_coco_gt, match_image_ids
 
 __all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "ANNOTATION_NAMES", "MAX_AUTO_BYTES"]
 
@@ -114,12 +114,7 @@ class ImageGroundTruth:
             return None
         xyxy, category_ids, crowd = self.gt.annotations_of(image_id)
         names = tuple(self._names[c] for c in category_ids.tolist())
-        labels = _labels_by_name(names, class_names)
+        label_of = {cid: label for label, cid in category_ids_by_name(class_names, self.gt).items()}
+        labels = np.array([label_of.get(c, -1) for c in category_ids.tolist()], np.int64)
         return ImageBoxes(np.ascontiguousarray(xyxy, np.float32), labels, names, np.asarray(crowd, bool))
 
-
-def _labels_by_name(names: Sequence[str], class_names: Sequence[str]) -> np.ndarray:
-    """Model label of each GT category name (exact match, else case-insensitive), -1 if none."""
-    exact = {n: i for i, n in enumerate(class_names) if n}
-    folded = {n.casefold(): i for i, n in enumerate(class_names) if n}
-    return np.array([exact.get(n, folded.get(n.casefold(), -1)) for n in names], np.int64)
