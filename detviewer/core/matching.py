@@ -24,13 +24,15 @@ __all__ = ["GtMatch", "match_to_ground_truth", "iou_matrix"]
 class GtMatch:
     """tp (D,) bool; ignored (D,) bool detections on a crowd region; matched_gt (D,) int64 GT index or
     -1; iou (D,) float32 IoU with the matched box (0 when unmatched); missed (M,) bool ordinary GT
-    boxes no detection matched; iou_threshold."""
+    boxes no detection matched; ious (D, M) float64 every detection's IoU with every GT box (crowd
+    columns: intersection / detection area); iou_threshold."""
 
     tp: np.ndarray
     ignored: np.ndarray
     matched_gt: np.ndarray
     iou: np.ndarray
     missed: np.ndarray
+    ious: np.ndarray
     iou_threshold: float
 
     @property
@@ -99,4 +101,4 @@ def match_to_ground_truth(det_xyxy, det_scores, det_labels, gt_xyxy, gt_labels, 
         else:
             matched[i], taken[best] = best, True
     return GtMatch(tp=matched >= 0, ignored=ignored, matched_gt=matched, iou=iou_of, missed=~taken & ~crowd,
-                   iou_threshold=float(iou_threshold))
+                   ious=ious, iou_threshold=float(iou_threshold))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.core.matching import GtMatch, iou_matrix, match_to_ground_truth
+from detviewer.core.matching import GtMatch, match_to_ground_truth
 from detviewer.core.session import Session
 from detviewer.render.layers import MAX_LABELS, BoxLayer
 from detviewer.render.views.primitives import TextLayer
@@ -30,15 +30,18 @@ def _solid(color, n: int) -> np.ndarray:
     return np.tile(np.asarray(color, np.uint8), (n, 1))
 
 
-def false_positive_reasons(det_xyxy, det_labels, match: GtMatch, gt_xyxy, gt_labels, gt_names) -> list[str]:
+def false_positive_reasons(det_labels, match: GtMatch, gt_labels, gt_names, gt_crowd) -> list[str]:
     """Why each false positive (``match.fp``) is one, in a few words.
 
-    det_xyxy (D, 4) / det_labels (D,) the matched detections; the GT objects they were matched to.
-    "duplicate" (its object was found by a higher-scoring box), "wrong class (cat)" (it sits on an
-    object of another class), "IoU 0.32" (its object, boxed too loosely), "background" (no object).
+    det_labels (D,) of the matched detections; gt_labels / gt_names / gt_crowd (M,) of the GT they were
+    matched to (crowd regions are no objects: left out). "duplicate" (its object was found by a
+    higher-scoring box), "wrong class (cat)" (it sits on an object of another class), "IoU 0.32" (its
+    object, boxed too loosely), "background" (no object).
     """
-    ious = iou_matrix(det_xyxy, gt_xyxy)
-    gt_labels = np.asarray(gt_labels)
+    objects = ~np.asarray(gt_crowd, bool)
+    ious = match.ious[:, objects]
+    gt_labels = np.asarray(gt_labels)[objects]
+    gt_names = [n for n, o in zip(gt_names, objects) if o]
     reasons = []
     for i in np.flatnonzero(match.fp):
         same = gt_labels == det_labels[i]
@@ -88,8 +91,7 @@ def ground_truth_layers(session: Session, gt, iou_threshold: float = GT_IOU) -> 
                                   iou_threshold, gt_crowd=crowd)
     fp = kept[match.fp]
     if len(fp):
-        reasons = false_positive_reasons(cand.xyxy[kept], cand.labels[kept], match, xyxy[~crowd], labels[~crowd],
-                                         [n for n, c in zip(names, crowd) if not c])
+        reasons = false_positive_reasons(cand.labels[kept], match, labels, names, crowd)
         texts = tuple(f"FP {cand.name_of(cand.labels[i])} {session.trace.scores[i]:.2f}: {why}"
                       for i, why in zip(fp[:MAX_LABELS], reasons))
         layers.append(BoxLayer("false_positive", cand.xyxy[fp], _solid(FALSE_POSITIVE, len(fp)), fp,
