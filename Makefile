@@ -10,6 +10,7 @@ run: $(STAMP)
 	$(BIN)/detviewer
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 install: $(STAMP)

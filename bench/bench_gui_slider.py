@@ -88,7 +88,7 @@ def main() -> None:
             raise SystemExit("no result within 120 s")
         window.thresholds_panel.score_slider.setValue(0.05)
         calls = ManyBoxes.calls
-        from detviewer.core.nms import nms_trace
+        from detviewer.ops.nms import nms_trace
 
         trace_ms: list[float] = []
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torchvision
 
-from detviewer.core.nms import nms_trace
+from detviewer.ops.nms import nms_trace
 
 
 def clustered_boxes(n_clusters=500, per_cluster=20, n_classes=20, seed=0, width=1333, height=800,

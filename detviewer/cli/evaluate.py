@@ -75,7 +75,7 @@ def _counts(gt, results):
 
 
 def _run_coco(gt, results, as_json: bool) -> int:
-    from detviewer.core.metrics import evaluate_coco
+    from detviewer.core.coco_eval import evaluate_coco
 
     ev = evaluate_coco(gt.boxes, results.boxes, gt.num_images, gt.num_categories)
     ap = ev.per_class_ap()
@@ -105,7 +105,7 @@ def _run_coco(gt, results, as_json: bool) -> int:
 def _run_voc(gt, results, as_json: bool, use_07_metric: bool) -> int:
     import numpy as np
 
-    from detviewer.core.metrics import evaluate_voc
+    from detviewer.core.voc_eval import evaluate_voc
 
     ev = evaluate_voc(gt.boxes, results.boxes, gt.num_images, gt.num_categories, use_07_metric=use_07_metric)
     keys = _class_keys(gt)

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_view_supported(model_name: str, view: str, capabilities) -> None:
     """Raise ViewError (one sentence) when the model cannot show ``view``."""
-    from detviewer.render.views import VIEWS, ViewError
+    from detviewer.render.model.registry import VIEWS, ViewError
 
     spec = VIEWS.get(view)
     if spec is None or not spec.needs or spec.needs in capabilities:
@@ -55,20 +55,20 @@ def check_view_supported(model_name: str, view: str, capabilities) -> None:
 def view_state(view: str, inference, *, step=None, level=None, detector=None, image=None):
     """The state of teaching view ``view`` for these choices, with the inputs it needs computed
     (RoI pooling through ``detector.pool_region``, Selective Search on ``image``)."""
-    from detviewer.render import views as v
+    from detviewer.render.model import registry as v
 
     if view == "anchors":
         return v.VIEWS[view].state_type(level=level, step=step)
     if view == "default-boxes":
         return v.VIEWS[view].state_type(scale=level or 0, step=step)
     if view == "roi":
-        from detviewer.render.views.roi import roi_box
+        from detviewer.render.model.views.roi import roi_box
 
         state = v.VIEWS[view].state_type(step=step)
         return replace(state, pooling=detector.pool_region(roi_box(inference, state)))
     if view == "selective-search":
-        from detviewer.core.before_cnn import selective_search
-        from detviewer.render.views.before_cnn import warp_gallery
+        from detviewer.ops.before_cnn import selective_search
+        from detviewer.render.model.views.before_cnn import warp_gallery
 
         boxes, seconds = selective_search(image)
         state = v.VIEWS[view].state_type(boxes=boxes, seconds=seconds, step=step)
@@ -80,9 +80,9 @@ def view_state(view: str, inference, *, step=None, level=None, detector=None, im
 def nms_layers(inference, *, score: float, iou: float, step=None, stepping: bool = False, gt=None):
     """(layers, caption) of the detections view (stepping=False) or the NMS stepper at ``step``;
     gt: the image's ``io.image_gt.ImageBoxes`` or None."""
-    from detviewer.core.session import Session, Thresholds
-    from detviewer.render.gt_layers import ground_truth_layers, match_summary
-    from detviewer.render.layers import layers_for_session
+    from detviewer.state.session import Session, Thresholds
+    from detviewer.render.model.gt_layers import ground_truth_layers, match_summary
+    from detviewer.render.model.layers import layers_for_session
 
     session = Session(Thresholds(score=score, iou=iou))
     session.set_inference(inference)
@@ -110,7 +110,7 @@ def image_ground_truth(gt_path: Path, image_path):
 
 def run(args) -> int:
     from detviewer.errors import DetviewerError
-    from detviewer.render.export import RASTER_SUFFIXES
+    from detviewer.render.qt.export import RASTER_SUFFIXES
 
     if args.out.suffix.lower() not in RASTER_SUFFIXES | {".svg"}:
         raise DetviewerError(f"Cannot write {args.out}: use a .png or .svg file name.")
@@ -129,14 +129,14 @@ def run(args) -> int:
         layers, caption = nms_layers(inference, score=args.score, iou=args.iou, step=args.step,
                                      stepping=args.view == "nms", gt=gt)
     else:
-        from detviewer.render.views import VIEWS
+        from detviewer.render.model.registry import VIEWS
 
         spec = VIEWS[args.view]
         state = view_state(args.view, inference, step=args.step, level=args.level, detector=detector, image=image)
         frame = spec.frame(inference, state, gt=None if gt is None else gt.as_pair)
         layers, caption = frame.layers, frame.caption
-    from detviewer.render.export import export_figure, ensure_gui_app
-    from detviewer.render.primitive_items import LECTURE, NORMAL
+    from detviewer.render.qt.export import export_figure, ensure_gui_app
+    from detviewer.render.qt.primitive_items import LECTURE, NORMAL
 
     ensure_gui_app()
     style = LECTURE if args.lecture else NORMAL

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.core.metrics import COCO_STAT_NAMES, CocoEvalResult, DetectionBoxes, GroundTruthBoxes
+from detviewer.core.metrics import COCO_STAT_NAMES, CocoEvalResult, DetectionBoxes, GroundTruthBoxes, check_indices
 
-__all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "MAX_DETS", "AREA_RANGES", "evaluate_bbox", "bbox_iou_pairs"]
+__all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "MAX_DETS", "AREA_RANGES", "evaluate_coco", "evaluate_bbox", "bbox_iou_pairs"]
 
 # Built exactly as pycocotools' Params.setDetParams builds them (the float values matter).
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -59,7 +59,7 @@ def bbox_iou_pairs(dt_xywh: np.ndarray, gt_xywh: np.ndarray, gt_crowd: np.ndarra
 
 
 def evaluate_bbox(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> CocoEvalResult:
-    """See :func:`detviewer.core.metrics.evaluate_coco` (which checks the indices)."""
+    """See :func:`evaluate_coco` (which checks the indices)."""
     del num_images  # only the order of image indices matters
     num_k = int(num_categories)
     thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
@@ -287,3 +287,13 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
         mean(recall[:, :, 3, last]),
     ]
     return dict(zip(COCO_STAT_NAMES, values))
+
+
+def evaluate_coco(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> CocoEvalResult:
+    """COCO bbox evaluation equal to pycocotools' ``COCOeval(iouType="bbox")`` to the bit.
+
+    All ``num_images`` images and ``num_categories`` categories take part, as
+    pycocotools uses every image and category of the ground-truth file.
+    """
+    check_indices(gt, dt, num_images, num_categories)
+    return evaluate_bbox(gt, dt, num_images, num_categories)

@@ -6,8 +6,8 @@ owns (``detviewer.io.annotations`` builds them from COCO JSON, sorted by id as p
 sorts them). Boxes are COCO ``xywh`` float64 in pixels, kept in float64 so that IoUs are
 bit-for-bit those of pycocotools.
 
-- :func:`evaluate_coco` - COCO bbox AP/AR with pycocotools' exact semantics (``coco_eval``).
-- :func:`evaluate_voc` - PASCAL VOC AP@0.5, 11-point (VOC2007) or all-point (VOC2010+)
+- ``coco_eval.evaluate_coco`` - COCO bbox AP/AR with pycocotools' exact semantics (``coco_eval``).
+- ``voc_eval.evaluate_voc`` - PASCAL VOC AP@0.5, 11-point (VOC2007) or all-point (VOC2010+)
   (``voc_eval``).
 
 Numpy only: no torch, no Qt, so ``detviewer eval`` starts fast.
@@ -25,8 +25,6 @@ __all__ = [
     "COCO_STAT_NAMES",
     "CocoEvalResult",
     "VocEvalResult",
-    "evaluate_coco",
-    "evaluate_voc",
 ]
 
 #: Keys of :attr:`CocoEvalResult.stats`, in pycocotools' ``COCOeval.stats`` order.
@@ -176,32 +174,7 @@ class VocEvalResult:
     recall: tuple[np.ndarray, ...]
 
 
-def evaluate_coco(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> CocoEvalResult:
-    """COCO bbox evaluation equal to pycocotools' ``COCOeval(iouType="bbox")`` to the bit.
-
-    All ``num_images`` images and ``num_categories`` categories take part, as
-    pycocotools uses every image and category of the ground-truth file.
-    """
-    from detviewer.core.coco_eval import evaluate_bbox
-
-    _check_indices(gt, dt, num_images, num_categories)
-    return evaluate_bbox(gt, dt, num_images, num_categories)
-
-
-def evaluate_voc(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int,
-                 *, use_07_metric: bool = False, iou_threshold: float = 0.5) -> VocEvalResult:
-    """PASCAL VOC AP per category (devkit rules, continuous coordinates without the +1).
-
-    use_07_metric: 11-point interpolated AP (VOC2007) instead of the all-point area (VOC2010+).
-    """
-    from detviewer.core.voc_eval import evaluate_voc_ap
-
-    _check_indices(gt, dt, num_images, num_categories)
-    return evaluate_voc_ap(gt, dt, num_images, num_categories, use_07_metric=use_07_metric,
-                           iou_threshold=iou_threshold)
-
-
-def _check_indices(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> None:
+def check_indices(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> None:
     for name, boxes in (("ground truth", gt), ("detections", dt)):
         if len(boxes) and not (0 <= boxes.image_index.min() and boxes.image_index.max() < num_images
                                and 0 <= boxes.category_index.min()

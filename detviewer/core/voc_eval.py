@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes, VocEvalResult
+from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes, VocEvalResult, check_indices
 
-__all__ = ["evaluate_voc_ap", "voc_ap"]
+__all__ = ["evaluate_voc", "evaluate_voc_ap", "voc_ap"]
 
 
 def voc_ap(recall: np.ndarray, precision: np.ndarray, use_07_metric: bool = False) -> float:
@@ -91,7 +91,7 @@ def _best_gt(gt: GroundTruthBoxes, dt: DetectionBoxes, num_k: int) -> tuple[np.n
 
 def evaluate_voc_ap(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int,
                     *, use_07_metric: bool = False, iou_threshold: float = 0.5) -> VocEvalResult:
-    """See :func:`detviewer.core.metrics.evaluate_voc`."""
+    """See :func:`evaluate_voc`."""
     del num_images  # only the image indices matter; evaluate_voc checks them
     num_k = int(num_categories)
     best, overlap = _best_gt(gt, dt, num_k)
@@ -139,3 +139,14 @@ def evaluate_voc_ap(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, n
         precision=tuple(precisions),
         recall=tuple(recalls),
     )
+
+
+def evaluate_voc(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int,
+                 *, use_07_metric: bool = False, iou_threshold: float = 0.5) -> VocEvalResult:
+    """PASCAL VOC AP per category (devkit rules, continuous coordinates without the +1).
+
+    use_07_metric: 11-point interpolated AP (VOC2007) instead of the all-point area (VOC2010+).
+    """
+    check_indices(gt, dt, num_images, num_categories)
+    return evaluate_voc_ap(gt, dt, num_images, num_categories, use_07_metric=use_07_metric,
+                           iou_threshold=iou_threshold)

@@ -18,8 +18,8 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import resize_boxes
 
-from detviewer.core.anchors import anchor_sets
-from detviewer.core.roi import RoIPooling, pool_region
+from detviewer.ops.anchors import anchor_sets
+from detviewer.ops.roi import RoIPooling, pool_region
 from detviewer.core.types import AnchorSet, Detections, Inference, NMSParams, Proposals
 from detviewer.detectors.base import Detector
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms

@@ -27,9 +27,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
-from detviewer.render.items import BoxLabelsItem, BoxSetItem  # noqa: E402
-from detviewer.render.layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
-from detviewer.render.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
+from detviewer.render.qt.items import BoxLabelsItem, BoxSetItem  # noqa: E402
+from detviewer.render.model.layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
+from detviewer.render.qt.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
 
@@ -110,7 +110,7 @@ class Canvas(pg.GraphicsView):
         BoxLayer, SegmentLayer, TextLayer and HeatmapLayer are drawn (render.primitive_items); box
         layers longer than MANY_BOXES draw under a per-frame budget (a sample when zoomed out).
         """
-        from detviewer.render.primitive_items import styled
+        from detviewer.render.qt.primitive_items import styled
 
         layers = [styled(layer, self.style) for layer in layers]
         by_name = {layer.name: layer for layer in layers}
@@ -133,7 +133,7 @@ class Canvas(pg.GraphicsView):
 
     def _share_budget(self) -> None:
         """Split the per-paint budget of huge box layers between them, by their box counts."""
-        from detviewer.render.primitive_items import FRAME_BUDGET_MS
+        from detviewer.render.qt.primitive_items import FRAME_BUDGET_MS
 
         big = [item for item, _ in self._items.values() if isinstance(item, ManyBoxesItem) and item.layer is not None]
         total = sum(len(item.layer) for item in big)
@@ -142,7 +142,7 @@ class Canvas(pg.GraphicsView):
 
     def _ensure_items(self, layer, z: float) -> None:
         """Items for ``layer.name`` that can draw this kind (and size) of layer, at depth z."""
-        from detviewer.render.primitive_items import item_for
+        from detviewer.render.qt.primitive_items import item_for
 
         wanted = type(item_for(layer))
         have = self._items.get(layer.name)

@@ -32,7 +32,7 @@ def _frame_image(window) -> np.ndarray:
 
 def export_view(window, path, scale: float | None = None) -> Path:
     """The current view's layers over the current frame, as the canvas draws them, to .png or .svg."""
-    from detviewer.render.export import export_figure
+    from detviewer.render.qt.export import export_figure
 
     image = _frame_image(window)
     scale = figure_scale(image) if scale is None else scale
@@ -48,9 +48,9 @@ def export_nms_steps(window, folder, gif: bool = True, scale: float | None = Non
     """
     from PIL import Image
 
-    from detviewer.core.session import Session
-    from detviewer.render.export import render_image
-    from detviewer.render.layers import layers_for_session
+    from detviewer.state.session import Session
+    from detviewer.render.qt.export import render_image
+    from detviewer.render.model.layers import layers_for_session
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
 
-from detviewer.core.session import CHANGED_INFERENCE, Session
+from detviewer.state.session import CHANGED_INFERENCE, Session
 from detviewer.gui import menus, settings as settings_io
 from detviewer.gui.feed import Feed
 from detviewer.gui.ground_truth import GroundTruthHolder
@@ -18,7 +18,7 @@ from detviewer.gui.panels.video_bar import VideoBar
 from detviewer.gui.status import StatusBar
 from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread, run_single_threaded
 from detviewer.io.sources import CameraSource, ImageListSource, VideoFileSource
-from detviewer.render.layers import state_name  # Qt-free: no pyqtgraph
+from detviewer.render.model.layers import state_name  # Qt-free: no pyqtgraph
 
 __all__ = ["MainWindow"]
 
@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
         """The session's NMS replay: single-threaded torch while the worker is idle (see worker.py)."""
         fn = self._nms_trace_fn
         if fn is None:
-            from detviewer.core.nms import nms_trace as fn
+            from detviewer.ops.nms import nms_trace as fn
         if self.worker.busy or self.feed.playing:
             return fn(*args, **kwargs)
         return run_single_threaded(fn, *args, **kwargs)

@@ -10,7 +10,7 @@ import os
 
 from PySide6.QtCore import QSettings
 
-from detviewer.core.session import NMS_METHODS, Thresholds
+from detviewer.state.session import NMS_METHODS, Thresholds
 from detviewer.gui.worker import ModelRequest
 
 __all__ = ["ORGANIZATION", "APPLICATION", "open_settings", "load_thresholds", "save_thresholds",

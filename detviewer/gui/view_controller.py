@@ -13,9 +13,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from detviewer.errors import DetviewerError
-from detviewer.render.gt_layers import ground_truth_layers, match_summary
-from detviewer.render.layers import layers_for_session
-from detviewer.render.views import VIEWS, ViewFrame
+from detviewer.render.model.gt_layers import ground_truth_layers, match_summary
+from detviewer.render.model.layers import layers_for_session
+from detviewer.render.model.registry import VIEWS, ViewFrame
 
 __all__ = ["ViewController", "NMS_VIEWS"]
 
@@ -195,7 +195,7 @@ class ViewController(QObject):
 
     def _state(self, name: str, inference):
         """The view's state from the panel, clicks and steps; None while a pool task is running."""
-        from detviewer.render.views import (
+        from detviewer.render.model.views import (
             anchors, before_cnn, default_boxes, grid, proposals, regression, roi, yolo_cells,
         )
 
@@ -274,8 +274,8 @@ class ViewController(QObject):
 
 def _selective_search(image):
     """(boxes, seconds, warped crops of the gallery's boxes) for the selective-search view."""
-    from detviewer.core.before_cnn import selective_search
-    from detviewer.render.views.before_cnn import SelectiveSearchViewState, warp_gallery
+    from detviewer.ops.before_cnn import selective_search
+    from detviewer.render.model.views.before_cnn import SelectiveSearchViewState, warp_gallery
 
     boxes, seconds = selective_search(image)
     defaults = SelectiveSearchViewState(boxes, seconds)

@@ -272,7 +272,7 @@ class InferenceWorker(QObject):
     def _warm_up_replay_imports() -> None:
         # Import the NMS replay here so the GUI thread never blocks on an import lock later.
         try:
-            import detviewer.core.nms  # noqa: F401
+            import detviewer.ops.nms  # noqa: F401
         except ImportError:
             pass
 

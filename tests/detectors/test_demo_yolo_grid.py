@@ -84,7 +84,7 @@ def test_detector_inference_replays_with_batched_nms():
 
 
 def test_nms_trace_replays_the_detections():
-    nms_mod = pytest.importorskip("detviewer.core.nms")
+    nms_mod = pytest.importorskip("detviewer.ops.nms")
     torch.manual_seed(1)
     model = YoloV1(num_classes=6)
     with torch.no_grad():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from onnx_fakes import export_yolo, prediction_index
 
-from detviewer.core.nms import nms_trace
+from detviewer.ops.nms import nms_trace
 from detviewer.detectors.onnx_yolo import cells_of, head_levels, letterbox, output_layout
 from detviewer.detectors.registry import load_detector, model_info
 from detviewer.errors import CheckpointError, DetectorError

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torchvision
 
-from detviewer.core.anchors import run_generator
+from detviewer.ops.anchors import run_generator
 from detviewer.detectors.registry import load_detector
 from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 from detviewer.errors import DetectorError
@@ -148,7 +148,7 @@ def test_retinanet_generator_gives_the_documented_count_and_sizes():
 
 @pytest.mark.parametrize("fixture", ["frcnn", "ssd300"])
 def test_nms_trace_with_the_models_own_params_reproduces_its_detections(fixture, request):
-    from detviewer.core.nms import nms_trace
+    from detviewer.ops.nms import nms_trace
 
     _, inference = request.getfixturevalue(fixture)
     c, params = inference.candidates, inference.nms
@@ -184,7 +184,7 @@ def test_pool_region_on_a_one_stage_model_is_a_sentence(ssd300):
 
 
 def _decoded_anchors(inference):
-    from detviewer.core.regression import decode_deltas
+    from detviewer.ops.regression import decode_deltas
 
     anchors = np.concatenate([a.boxes for a in inference.anchors])
     deltas = np.concatenate([a.deltas for a in inference.anchors])

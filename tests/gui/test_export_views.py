@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from views_helpers import demo_window, near
 
-from detviewer.render.colors import HIGHLIGHT, class_colors
+from detviewer.render.model.colors import HIGHLIGHT, class_colors
 
 
 def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_path):

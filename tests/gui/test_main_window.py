@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from detviewer.core.nms import nms_trace
-from detviewer.core.session import FILTERED, KEPT, PENDING, SUPPRESSED
+from detviewer.ops.nms import nms_trace
+from detviewer.state.session import FILTERED, KEPT, PENDING, SUPPRESSED
 from detviewer.errors import DetectorError
 
 from gui_fakes import A, B, BOXES, C, D, E, LABELS, SCORES, FakeDetector, FakeLoader, write_image

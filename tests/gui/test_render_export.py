@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detviewer.core.session import Session, Thresholds
+from detviewer.state.session import Session, Thresholds
 from detviewer.core.types import Detections, Inference
 from detviewer.errors import DetviewerError
-from detviewer.render.colors import PALETTE
-from detviewer.render.export import export_figure, render_image
-from detviewer.render.layers import layers_for_session
+from detviewer.render.model.colors import PALETTE
+from detviewer.render.qt.export import export_figure, render_image
+from detviewer.render.model.layers import layers_for_session
 
 
 def to_array(qimage) -> np.ndarray:
@@ -57,7 +57,7 @@ def test_svg_export_and_bad_names(qapp, tmp_path):
 
 def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.layers import BoxLayer
+    from detviewer.render.model.layers import BoxLayer
 
     canvas = Canvas()
     qtbot.addWidget(canvas)
@@ -76,8 +76,8 @@ def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
 
 
 def test_image_layers_paint_their_pictures_into_their_rects():
-    from detviewer.render.export import render_image
-    from detviewer.render.views.primitives import ImageLayer
+    from detviewer.render.qt.export import render_image
+    from detviewer.render.model.primitives import ImageLayer
     from views_helpers import to_array
 
     tile = np.zeros((2, 8, 8, 3), np.uint8)

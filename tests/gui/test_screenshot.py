@@ -7,7 +7,7 @@ import pytest
 from gui_fakes import write_image
 from PySide6.QtCore import QPoint
 
-from detviewer.render.colors import PALETTE
+from detviewer.render.model.colors import PALETTE
 
 DOG = tuple(int(v) for v in PALETTE[2])  # label 2 in the fake detector's class list
 GREY = 60  # the test image's value

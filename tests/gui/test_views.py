@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from views_helpers import demo_window
 
-from detviewer.render.layers import BoxLayer
+from detviewer.render.model.layers import BoxLayer
 
 
 def _boxes(window, prefix: str) -> list[BoxLayer]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 from views_helpers import near, to_array
 
-from detviewer.render.layers import BoxLayer
-from detviewer.render.views.primitives import HeatmapLayer, SegmentLayer, TextLayer, solid
+from detviewer.render.model.layers import BoxLayer
+from detviewer.render.model.primitives import HeatmapLayer, SegmentLayer, TextLayer, solid
 
 
 def test_export_paints_segments_text_and_heatmap_where_they_are(qapp):
-    from detviewer.render.export import render_image
+    from detviewer.render.qt.export import render_image
 
     image = np.zeros((100, 200, 3), np.uint8)
     layers = [
@@ -37,7 +37,7 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     from PySide6.QtCore import QRectF
 
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.primitive_items import ManyBoxesItem
+    from detviewer.render.qt.primitive_items import ManyBoxesItem
 
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 600, (50000, 2)).astype(np.float32)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.core.session import Session, Thresholds
+from detviewer.state.session import Session, Thresholds
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.io.image_gt import ImageBoxes
-from detviewer.render.gt_layers import ground_truth_layers
-from detviewer.render.views.primitives import TextLayer
+from detviewer.render.model.gt_layers import ground_truth_layers
+from detviewer.render.model.primitives import TextLayer
 
 NAMES = ("__background__", "cat", "dog")
 

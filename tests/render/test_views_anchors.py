@@ -10,13 +10,13 @@ import torch
 from torchvision.models.detection import faster_rcnn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-from detviewer.core.anchors import cell_at, run_generator
+from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.views.anchors import (
+from detviewer.render.model.views.anchors import (
     AnchorViewState, anchor_table, anchors_at_point, anchors_frame, anchors_steps, level_sentence, rpn_labels,
 )
-from detviewer.render.views.primitives import ViewError
+from detviewer.render.model.primitives import ViewError
 
 
 def inference_from_generator(generator, padded, grids, input_size, image_size, name="hand", objectness=None):

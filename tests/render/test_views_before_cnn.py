@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 
 from detviewer.core.types import Detections, Inference
-from detviewer.render.views.before_cnn import (
+from detviewer.render.model.views.before_cnn import (
     SelectiveSearchViewState, SlidingWindowViewState, selective_search_frame, sliding_window_frame,
     sliding_window_steps, warp_gallery,
 )
@@ -63,7 +63,7 @@ def test_warp_gallery_stretches_each_box_to_a_square():
 
 
 def test_crop_and_warp_step_lays_the_crops_over_the_frame():
-    from detviewer.render.views.before_cnn import gallery_rects
+    from detviewer.render.model.views.before_cnn import gallery_rects
 
     image = np.zeros((480, 640, 3), np.uint8)
     image[:, :, 1] = np.arange(640, dtype=np.uint8)[None, :] // 3
@@ -88,7 +88,7 @@ def test_crop_and_warp_step_lays_the_crops_over_the_frame():
 
 
 def test_gallery_rects_fit_rows_of_four():
-    from detviewer.render.views.before_cnn import gallery_rects
+    from detviewer.render.model.views.before_cnn import gallery_rects
 
     rects = gallery_rects((300, 400), 8)
     assert rects.shape == (8, 4)

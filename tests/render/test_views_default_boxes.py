@@ -10,15 +10,15 @@ import torch
 from torchvision.models.detection import ssd300_vgg16
 from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 
-from detviewer.core.anchors import cell_at, run_generator
+from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.views.default_boxes import (
+from detviewer.render.model.views.default_boxes import (
     DefaultBoxViewState, box_shapes, default_boxes_frame, default_boxes_steps, scale_formula, ssd_matching,
     ssd_scale_list,
 )
-from detviewer.render.views.geometry import level_grid
-from detviewer.render.views.primitives import ViewError
+from detviewer.render.model.geometry import level_grid
+from detviewer.render.model.primitives import ViewError
 
 
 def inference_from_generator(generator, input_size, grids, image_size, objectness=None):

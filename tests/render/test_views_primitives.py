@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from detviewer.core.types import Detections, Inference
-from detviewer.render.views import VIEWS
-from detviewer.render.views.primitives import (
+from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.primitives import (
     COLORMAPS, HeatmapLayer, SegmentLayer, TextLayer, ViewFrame, colormap, fmt_int, fmt_num, memo,
 )
 
 
 def test_views_import_neither_qt_nor_torch():
-    code = ("import sys, detviewer.render.views as v; import detviewer.render.views.geometry; "
+    code = ("import sys, detviewer.render.model.registry as v; import detviewer.render.model.geometry; "
             "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('PySide6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'superqt', 'torch', 'torchvision', 'cv2'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -85,7 +85,7 @@ def test_memo_computes_once_per_inference_and_forgets_it():
     other = Inference("m", (1, 1), Detections.empty(), Detections.empty())
     memo(other, ("k",), lambda: calls.append(1) or 0)
     assert len(calls) == 2
-    from detviewer.render.views import primitives
+    from detviewer.render.model import primitives
 
     assert other in primitives._MEMO
     alive = weakref.ref(other)

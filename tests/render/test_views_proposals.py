@@ -7,8 +7,8 @@ import torchvision
 
 from detviewer.core.types import Detections, Inference, Proposals
 from detviewer.detectors.registry import load_detector
-from detviewer.render.views.primitives import ViewError
-from detviewer.render.views.proposals import ProposalViewState, kept_by_rpn_nms, proposals_frame, proposals_steps
+from detviewer.render.model.primitives import ViewError
+from detviewer.render.model.views.proposals import ProposalViewState, kept_by_rpn_nms, proposals_frame, proposals_steps
 
 # A (0.9) and B (0.8) overlap with IoU 90/110 = 0.82 > 0.7, so the RPN's NMS removes B; C and D stay.
 PRE = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [50, 50, 60, 60]], np.float32)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from detviewer.core.boxes import box_iou_np
-from detviewer.core.regression import encode_deltas
+from detviewer.ops.boxes import box_iou_np
+from detviewer.ops.regression import encode_deltas
 from detviewer.core.types import AnchorSet, Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.views.regression import (
+from detviewer.render.model.views.regression import (
     RegressionViewState, anchor_regression, best_anchor_for, decode_all, regression_frame, regression_steps,
 )
-from detviewer.render.views.primitives import ViewError
+from detviewer.render.model.primitives import ViewError
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import torch
 
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.views.primitives import ViewError
-from detviewer.render.views.roi import RoIViewState, roi_box, roi_frame, roi_steps
+from detviewer.render.model.primitives import ViewError
+from detviewer.render.model.views.roi import RoIViewState, roi_box, roi_frame, roi_steps
 
 # Original box (40, 40, 180, 110) is (16, 16, 72, 44) at demo-frcnn's 0.4 input scale: 56×28, sqrt(area) 39.6;
 # MultiScaleRoIAlign(canonical 64 at level 3) maps it to floor(3 + log2(39.6 / 64)) = level 2 = '0', stride 4;

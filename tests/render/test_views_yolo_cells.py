@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "detectors"))
 from onnx_fakes import export_yolo, prediction_index  # noqa: E402
 
 from detviewer.core.types import Detections, Inference  # noqa: E402
-from detviewer.render.views import VIEWS, ViewError  # noqa: E402
-from detviewer.render.views.yolo_cells import YoloCellsViewState, level_grid_segments, yolo_cells_frame  # noqa: E402
+from detviewer.render.model.registry import VIEWS, ViewError  # noqa: E402
+from detviewer.render.model.views.yolo_cells import YoloCellsViewState, level_grid_segments, yolo_cells_frame  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from detviewer.core.session import FILTERED, KEPT, PENDING, SUPPRESSED, Session
+from detviewer.state.session import FILTERED, KEPT, PENDING, SUPPRESSED, Session
 
 __all__ = ["NMSPanel", "CandidateTableModel"]
 

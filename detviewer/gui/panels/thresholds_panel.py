@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QWidget
 from superqt import QLabeledDoubleSlider
 
-from detviewer.core.session import Thresholds
+from detviewer.state.session import Thresholds
 
 __all__ = ["ThresholdsPanel"]
 

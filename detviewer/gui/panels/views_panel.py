@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (
     QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
-from detviewer.render.views import VIEWS
+from detviewer.render.model.registry import VIEWS
 
 __all__ = ["ViewsPanel", "VIEW_TITLES", "view_needs"]
 
