@@ -23,11 +23,14 @@ counts as unmatched (pycocotools stores the id and tests it for truth).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from detviewer.core.metrics import COCO_STAT_NAMES, CocoEvalResult, DetectionBoxes, GroundTruthBoxes, check_indices
 
-__all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "MAX_DETS", "AREA_RANGES", "evaluate_coco", "evaluate_bbox", "bbox_iou_pairs"]
+__all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "MAX_DETS", "AREA_RANGES", "evaluate_coco", "evaluate_bbox",
+           "bbox_iou_pairs", "CocoMatches", "match_detections"]
 
 # Built exactly as pycocotools' Params.setDetParams builds them (the float values matter).
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -58,26 +61,63 @@ def bbox_iou_pairs(dt_xywh: np.ndarray, gt_xywh: np.ndarray, gt_crowd: np.ndarra
         return np.where(overlap, inter / np.where(overlap, union, 1.0), 0.0)
 
 
-def evaluate_bbox(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> CocoEvalResult:
-    """See :func:`evaluate_coco` (which checks the indices)."""
+@dataclass(frozen=True, eq=False)
+class CocoMatches:
+    """Greedy matching of ``COCOeval.evaluateImg`` for every area range and IoU threshold.
+
+    det (D,) int64: indices into the detections taking part (the first ``max_dets`` of each
+    (image, category) by score), sorted by (image, category, -score, file order);
+    rank (D,) int64: each one's position within its (image, category) group;
+    matched_gt (A, T, D) int32: the GT index each matched, or -1;
+    det_ignore (A, T, D) bool: matched to an ignored GT (crowd, or outside the area range);
+    gt_ignore (A, N) bool: GT ignored per area range.
+    """
+
+    det: np.ndarray
+    rank: np.ndarray
+    matched_gt: np.ndarray
+    det_ignore: np.ndarray
+    gt_ignore: np.ndarray
+
+
+def match_detections(gt: GroundTruthBoxes, dt: DetectionBoxes, num_categories: int,
+                     iou_thresholds=IOU_THRESHOLDS, max_dets: int | None = MAX_DETS[-1],
+                     area_ranges=AREA_RANGES) -> CocoMatches:
+    """Match detections to GT as pycocotools does, at each of ``iou_thresholds`` (T,).
+
+    max_dets None keeps every detection (no per-(image, category) cut); area_ranges as
+    :data:`AREA_RANGES` ((name, lo, hi) in squared pixels, bounds inclusive).
+    """
+    num_k = int(num_categories)
+    iou_thresholds = np.asarray(iou_thresholds, np.float64).reshape(-1)
+    thresholds = np.minimum(iou_thresholds, 1 - 1e-10)
+    lo = np.array([r[1] for r in area_ranges], np.float64)[:, None]
+    hi = np.array([r[2] for r in area_ranges], np.float64)[:, None]
+    gt_ignore = gt.crowd[None, :] | (gt.area[None, :] < lo) | (gt.area[None, :] > hi)
+    det, rank = _rank_detections(dt, num_k, max_dets)
+    pair_det, pair_gt, pair_iou = _candidate_pairs(gt, dt, det, num_k, float(thresholds.min(initial=1.0)))
+    matched_gt, det_ignore = _match(gt, gt_ignore, det, rank, pair_det, pair_gt, pair_iou, thresholds)
+    return CocoMatches(det=det, rank=rank, matched_gt=matched_gt, det_ignore=det_ignore, gt_ignore=gt_ignore)
+
+
+def evaluate_bbox(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int,
+                  matches: CocoMatches | None = None) -> CocoEvalResult:
+    """See :func:`evaluate_coco` (which checks the indices); ``matches`` from :func:`match_detections`
+    with the default arguments, when the caller has them already."""
     del num_images  # only the order of image indices matters
     num_k = int(num_categories)
-    thresholds = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)
-    # (A, N) masks of boxes outside each area range, with pycocotools' inclusive bounds.
+    if matches is None:
+        matches = match_detections(gt, dt, num_k)
+    det, rank, matched_gt, gt_ignore = matches.det, matches.rank, matches.matched_gt, matches.gt_ignore
     lo = np.array([r[1] for r in AREA_RANGES], np.float64)[:, None]
     hi = np.array([r[2] for r in AREA_RANGES], np.float64)[:, None]
-    gt_ignore = gt.crowd[None, :] | (gt.area[None, :] < lo) | (gt.area[None, :] > hi)
-
-    det, rank = _rank_detections(dt, num_k)
-    pair_det, pair_gt, pair_iou = _candidate_pairs(gt, dt, det, num_k)
-    matched_gt, det_ignore = _match(gt, gt_ignore, det, rank, pair_det, pair_gt, pair_iou, thresholds)
 
     # A match to GT id 0 is stored as 0 by pycocotools and then read as "unmatched".
     gt_id_nonzero = np.r_[gt.ids != 0, False]  # index -1 (no match) reads the False
     counted = gt_id_nonzero[matched_gt]
     det_area = dt.area[det]
     det_outside = (det_area[None, :] < lo) | (det_area[None, :] > hi)
-    det_ignore = det_ignore | (~counted & det_outside[:, None, :])
+    det_ignore = matches.det_ignore | (~counted & det_outside[:, None, :])
 
     npig = np.zeros((num_k, len(AREA_RANGES)), np.int64)
     for a in range(len(AREA_RANGES)):
@@ -95,11 +135,11 @@ def evaluate_bbox(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num
     )
 
 
-def _rank_detections(dt: DetectionBoxes, num_k: int) -> tuple[np.ndarray, np.ndarray]:
+def _rank_detections(dt: DetectionBoxes, num_k: int, max_dets: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Detections kept for evaluation, sorted by (image, category, -score, file order).
 
     Returns det (D,) int64 indices into ``dt`` and rank (D,) int64, the position of each
-    within its (image, category) group; only ranks < MAX_DETS[-1] are kept.
+    within its (image, category) group; only ranks < max_dets are kept (all when None).
     """
     n = len(dt)
     group = dt.image_index * num_k + dt.category_index
@@ -107,12 +147,14 @@ def _rank_detections(dt: DetectionBoxes, num_k: int) -> tuple[np.ndarray, np.nda
     sorted_group = group[order]
     starts = np.searchsorted(sorted_group, sorted_group, side="left")
     rank = np.arange(n) - starts
-    keep = rank < MAX_DETS[-1]
+    if max_dets is None:
+        return order, rank
+    keep = rank < max_dets
     return order[keep], rank[keep]
 
 
-def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, num_k: int):
-    """(detection, GT) pairs of the same image and category with IoU >= 0.5.
+def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, num_k: int, min_iou: float):
+    """(detection, GT) pairs of the same image and category with IoU >= min_iou.
 
     Returns pair_det (P,) positions into ``det``, pair_gt (P,) GT indices and
     pair_iou (P,) float64; sorted by detection position, then GT file order.
@@ -128,7 +170,7 @@ def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, 
     offsets = np.cumsum(counts) - counts
     pair_gt = gt_order[np.repeat(first - offsets, counts) + np.arange(total)]
     iou = bbox_iou_pairs(dt.xywh[det[pair_det]], gt.xywh[pair_gt], gt.crowd[pair_gt])
-    keep = iou >= IOU_THRESHOLDS[0]
+    keep = iou >= min_iou
     return pair_det[keep], pair_gt[keep], iou[keep]
 
 
