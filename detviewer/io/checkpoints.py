@@ -47,6 +47,7 @@ from detviewer.io.architectures import (
     infer_architecture,
     normalize_state_dict,
 )
+from detviewer.io.pickle_scan import imported_globals, pickle_is_well_formed, starts_with_torch_magic
 
 __all__ = [
     "FORMAT_LABELS",
@@ -208,17 +209,25 @@ def _torch_load(path: Path, source: str) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(_unpickling_reason(path, source, str(exc))) from None
-    except (EOFError, zipfile.BadZipFile):
-        raise CheckpointError(f"{source} is truncated or corrupt: its data ends early.") from None
     except MemoryError:
         raise CheckpointError(f"{source} is too large to load into memory.") from None
-    except (RuntimeError, OSError, ValueError, TypeError, AttributeError) as exc:
-        text = str(exc)
-        if re.search(r"central directory|PytorchStreamReader|unexpected EOF|Ran out of input|truncated", text):
-            raise CheckpointError(f"{source} is truncated or corrupt: its data ends early.") from None
-        if "magic number" in text:
-            raise CheckpointError(f"{source} is a plain pickle, not a PyTorch checkpoint.") from None
-        raise CheckpointError(f"{source} could not be read: {_first_line(exc)}.") from None
+    except Exception as exc:  # torch's unpickler lets IndexError, KeyError ... out of damaged data
+        raise CheckpointError(_load_failure(path, source, exc)) from None
+
+
+def _load_failure(path: Path, source: str, exc: Exception) -> str:
+    if not pickle_is_well_formed(path):
+        return _NOT_A_CHECKPOINT.format(path=path)
+    text = str(exc)
+    if isinstance(exc, (EOFError, zipfile.BadZipFile)) or re.search(
+            r"central directory|PytorchStreamReader|unexpected EOF|Ran out of input|truncated", text):
+        return f"{source} is truncated or corrupt: its data ends early."
+    if "magic number" in text:
+        return f"{source} is a plain pickle, not a PyTorch checkpoint."
+    return f"{source} could not be read: {_first_line(exc)}."
+
+
+_NOT_A_CHECKPOINT = 'File "{path}" is not a checkpoint (not a PyTorch or pickle file we can read).'
 
 
 def _unpickling_reason(path: Path, source: str, text: str) -> str:
@@ -226,8 +235,12 @@ def _unpickling_reason(path: Path, source: str, text: str) -> str:
     if "Weights only load failed" in text or match:
         # torch names the refused global, except when it stops earlier on an opcode it does
         # not support (pickle protocol 4+); then list the globals without executing anything.
-        name = match.group(1) if match else next(iter(_unsafe_globals(path)), None)
+        name = match.group(1) if match else next(iter(imported_globals(path)), None)
         if name is None:
+            if not pickle_is_well_formed(path):  # e.g. random bytes behind a pickle header
+                return _NOT_A_CHECKPOINT.format(path=path)
+            if not starts_with_torch_magic(path):  # e.g. pickle.dump(..., protocol=4): its FRAME stops torch
+                return f"{source} is a plain pickle, not a PyTorch checkpoint."
             return (f"{source} was refused as unsafe: it is not made only of tensors and plain "
                     f"containers ({_weights_only_detail(text)}).")
         if name.startswith(("torch.", "torchvision.", "ultralytics.", "__main__.")):
@@ -235,47 +248,14 @@ def _unpickling_reason(path: Path, source: str, text: str) -> str:
                     "was refused as unsafe, since loading it could run code (re-save model.state_dict()).")
         return (f'{source} was refused as unsafe: loading it would import "{name}", and only tensors '
                 "and plain containers are allowed.")
-    if "load key" in text:
-        return f"{source} is not a PyTorch checkpoint: its pickle data is invalid."
+    if "load key" in text or not pickle_is_well_formed(path):
+        return _NOT_A_CHECKPOINT.format(path=path)
     return f"{source} is truncated or corrupt: {_first_line(text)}."
 
 
 def _weights_only_detail(text: str) -> str:
     match = re.search(r"WeightsUnpickler error:\s*(.+)", text)
     return match.group(1).strip().rstrip(".") if match else "unsupported pickle content"
-
-
-def _unsafe_globals(path: Path) -> list[str]:
-    """Names a pickle would import, found by reading its opcodes (pickletools runs nothing)."""
-    import io
-    import pickletools
-
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-                data = archive.read(name)
-        else:
-            data = path.read_bytes()
-    except (OSError, StopIteration, zipfile.BadZipFile):
-        return []
-    found, strings, memo = [], [], {}
-    try:
-        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
-            if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
-                strings.append(arg)
-            elif op.name == "MEMOIZE" and strings:
-                memo[len(memo)] = strings[-1]
-            elif op.name in ("BINGET", "LONG_BINGET", "GET") and arg in memo:
-                strings.append(memo[arg])
-            elif op.name == "GLOBAL":
-                found.append(arg.replace(" ", "."))
-            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-                found.append(f"{strings[-2]}.{strings[-1]}")
-    except Exception:  # a damaged pickle: report what was found before the damage
-        pass
-    safe = ("collections.OrderedDict", "argparse.Namespace", "torch._utils.", "torch.Size")
-    return [n for n in found if not n.startswith(safe) and not (n.startswith("torch.") and n.endswith("Storage"))]
 
 
 def _load_torchscript(path: Path, source: str, architecture: str | None, allowed: bool) -> LoadedCheckpoint:
