@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError
-from detviewer.io.image_gt import MAX_AUTO_BYTES, ImageBoxes, ImageGroundTruth, find_annotations
+from detviewer.io.image_gt import (MAX_AUTO_BYTES, ImageBoxes, ImageGroundTruth, find_annotations,
+                                  unused_annotations_sentence)
 
 __all__ = ["GroundTruthHolder"]
 
@@ -69,8 +70,8 @@ class GroundTruthHolder(QObject):
                 return self.load(found, truth)
             reasons.append(f"{found.name} does not list them")
         if reasons:
-            self.message.emit("No ground truth for these images: " + "; ".join(reasons)
-                              + ". Use File → Open ground truth (COCO JSON)….")
+            self.message.emit(unused_annotations_sentence(reasons)
+                              + " Use File → Open ground truth (COCO JSON) to choose one.")
         return False
 
     def clear(self) -> None:

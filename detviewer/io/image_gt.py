@@ -18,7 +18,8 @@ import numpy as np
 from detviewer.errors import AnnotationError
 from detviewer.io.annotations import CocoGroundTruth, category_ids_by_name, load_coco_gt, match_image_ids
 
-__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "ANNOTATION_NAMES", "MAX_AUTO_BYTES"]
+__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "unused_annotations_sentence", "ANNOTATION_NAMES",
+           "MAX_AUTO_BYTES"]
 
 #: File names tried, in order, in an image's folder, its parent folder, and the parent's ``annotations``
 #: folder (COCO's own layout: ``val2017/`` beside ``annotations/instances_val2017.json``).
@@ -72,6 +73,16 @@ def find_annotations(paths: Sequence[str | os.PathLike]) -> list[Path]:
             hits = sorted(folder.glob(pattern)) if "*" in pattern else [folder / pattern]
             found += [hit for hit in hits if hit.is_file() and hit not in found]
     return found
+
+
+def unused_annotations_sentence(reasons: Sequence[str]) -> str:
+    """One sentence for the COCO files found beside the images but not used, one reason each.
+
+    reasons: clauses or whole sentences (an AnnotationError's message ends in a full stop: it
+    is dropped, so the joined sentence never reads ".;" or "..").
+    """
+    clauses = [reason.strip().rstrip(".").rstrip() for reason in reasons]
+    return "No ground truth for these images: " + "; ".join(c for c in clauses if c) + "."
 
 
 class ImageGroundTruth:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from detviewer.errors import AnnotationError
-from detviewer.io.image_gt import ImageGroundTruth, find_annotations
+from detviewer.io.image_gt import ImageGroundTruth, find_annotations, unused_annotations_sentence
 
 DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
@@ -85,3 +85,17 @@ def test_demo_ground_truth_matches_the_demo_models_classes():
     boxes = truth.boxes_for(DEMO / "shapes_7_00000.png", ("__background__",) + tuple(DEMO_CLASSES))
     assert len(boxes) > 0 and (boxes.labels >= 1).all()
     assert [DEMO_CLASSES[i - 1] for i in boxes.labels] == list(boxes.names)
+
+
+def test_unused_annotation_files_make_one_sentence_without_double_stops(tmp_path):
+    (tmp_path / "annotations.json").write_text("{bad")
+    with pytest.raises(AnnotationError) as info:
+        ImageGroundTruth.load(tmp_path / "annotations.json")
+    error = str(info.value)
+    assert error.endswith(".")  # a whole sentence, as every DetviewerError
+    sentence = unused_annotations_sentence([f"cannot use annotations.json: {error}", "instances_val.json does not list them"])
+    assert sentence == ("No ground truth for these images: cannot use annotations.json: "
+                        f"{error[:-1]}; instances_val.json does not list them.")
+    assert ".." not in sentence and ".;" not in sentence
+    assert unused_annotations_sentence(["big.json is 80 MB (open it yourself)"]) == \
+        "No ground truth for these images: big.json is 80 MB (open it yourself)."
