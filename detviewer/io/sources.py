@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from detviewer.errors import ImageLoadError, SourceError
+from detviewer.io.opencv_quiet import quiet_cv2
 
 __all__ = [
     "Frame",
@@ -256,8 +257,7 @@ class VideoFileSource(_StreamingMixin):
     kind = "video"
 
     def __init__(self, path: str | Path) -> None:
-        import cv2
-
+        cv2 = quiet_cv2()
         self.path = Path(path)
         self.name = str(self.path)
         if not self.path.is_file():
@@ -370,9 +370,7 @@ class CameraSource(_StreamingMixin):
 
 
 def _open_cv2_camera(device: int):
-    import cv2
-
-    return cv2.VideoCapture(device)
+    return quiet_cv2().VideoCapture(device)
 
 
 class SyntheticSource(_StreamingMixin):

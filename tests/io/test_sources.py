@@ -147,3 +147,70 @@ def test_source_for_paths_picks_the_kind(tmp_path):
 def test_missing_paths_are_one_sentence(tmp_path):
     with pytest.raises(SourceError, match=r"Cannot open .*nope.png: no such file or folder\."):
         source_for_paths([tmp_path / "nope.png"])
+
+
+QUIET_OPEN = """
+import sys
+from detviewer.errors import SourceError
+from detviewer.io.sources import CameraSource, VideoFileSource
+for path in sys.argv[1:]:
+    try:
+        video = VideoFileSource(path)
+    except SourceError as exc:
+        print(exc)
+        continue
+    for index in range(len(video)):
+        try:
+            video.read(index)
+        except SourceError as exc:
+            print(exc)
+            break
+try:
+    CameraSource(63)
+except SourceError as exc:
+    print(exc)
+"""
+
+
+def _damaged_videos(tmp_path):
+    """A truncated mp4 (no moov atom), random bytes named .mp4, and an mp4 whose frame data is scrambled."""
+    good = tmp_path / "good.mp4"
+    writer = cv2.VideoWriter(str(good), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 48))
+    for k in range(30):
+        writer.write(np.full((48, 64, 3), 8 * k, np.uint8))
+    writer.release()
+    data = good.read_bytes()
+    rng = np.random.default_rng(0)
+    scrambled = np.frombuffer(data, np.uint8).copy()
+    body = slice(64, len(data) - 1500)  # keep the header atoms and the moov atom at the end
+    flip = rng.random(scrambled[body].shape) < 0.3
+    scrambled[body][flip] = rng.integers(0, 256, int(flip.sum()), dtype=np.uint8)
+    paths = {"truncated": data[: len(data) // 2], "random": rng.integers(0, 256, 20000, np.uint8).tobytes(),
+             "scrambled": scrambled.tobytes()}
+    for name, content in paths.items():
+        (tmp_path / f"{name}.mp4").write_bytes(content)
+    return [str(tmp_path / f"{name}.mp4") for name in paths]
+
+
+def test_opencv_and_ffmpeg_warnings_stay_off_stderr(tmp_path):
+    """Each damaged file or absent camera is one sentence on stdout and nothing on stderr; the control run
+    (plain cv2, without quiet_cv2) shows that the same files and camera make FFmpeg and OpenCV talk."""
+    import os
+    import subprocess
+    import sys
+
+    videos = _damaged_videos(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_LOG_LEVEL", "OPENCV_FFMPEG"))}
+    run = subprocess.run([sys.executable, "-c", QUIET_OPEN, *videos], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert run.returncode == 0 and run.stderr == ""
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"Cannot open video {videos[0]}: OpenCV cannot decode it."
+    assert lines[1] == f"Cannot open video {videos[1]}: OpenCV cannot decode it."
+    assert lines[2].startswith(f"Video {videos[2]} has no frame ")  # decodes a few frames, then stops
+    assert lines[3:] == ["Cannot open camera 63: no such device or it is busy."]
+
+    plain = "import cv2, sys\nfor p in sys.argv[1:]: cv2.VideoCapture(p)\ncv2.VideoCapture(63)"
+    control = subprocess.run([sys.executable, "-c", plain, *videos], capture_output=True, text=True,
+                             timeout=120, env=env)
+    assert "moov atom not found" in control.stderr and "WARN" in control.stderr
