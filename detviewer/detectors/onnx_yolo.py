@@ -1,8 +1,9 @@
-"""YOLO models exported to ONNX (Ultralytics YOLOv5 / YOLOv8 / YOLO11 layouts), run with onnxruntime.
+"""YOLO models exported to ONNX (Ultralytics YOLOv5 / YOLOv8 / YOLO11 / YOLO26 layouts), run with onnxruntime.
 
-The exported graph ends before NMS: one row per cell (and anchor) of every head level. Two layouts:
+Run exactly as Ultralytics' ``predict`` runs them (the letterbox and the way back are in ``letterbox.py``).
+An export whose graph ends before NMS has one row per cell (and anchor) of every head level. Two layouts:
 
-- YOLOv8 / 11 (anchor-free): output (1, 4 + C, N), rows ``cx, cy, w, h`` (input pixels) then C class
+- YOLOv8 / 11 / 26 (anchor-free): output (1, 4 + C, N), rows ``cx, cy, w, h`` (input pixels) then C class
   scores; N = sum over levels of rows x cols.
 - YOLOv5 (3 anchors per cell): output (1, N, 5 + C), columns ``cx, cy, w, h, objectness`` then C class
   probabilities; N = 3 x sum of rows x cols; a box's score is objectness x class probability.
@@ -10,15 +11,20 @@ The exported graph ends before NMS: one row per cell (and anchor) of every head 
 Within a level predictions are in row-major cell order (YOLOv5: anchor first). The levels' strides
 are 8, 16, 32 (64): whichever count of levels adds up to N, so the cell and level of each candidate
 (``core.types.YoloCells``) follow from its index. Class names come from the export's metadata
-(Ultralytics writes ``names``), else "class 0", "class 1"…; labels are the class indices. NMS is
-torchvision's ``batched_nms`` on the candidates in original pixels, clipped to the frame (so a replay
-reproduces it; Ultralytics runs NMS before clipping, which can differ for boxes crossing the border),
-at each family's own default IoU: 0.7 for v8 / 11, 0.45 for v5.
+(Ultralytics writes ``names``), else "class 0", "class 1"…; labels are the class indices.
+
+NMS is Ultralytics' own: the candidates scoring above the threshold, in model-input pixels before any
+clipping, shifted by class x 7680 and passed to ``torchvision.ops.nms``, at each family's default IoU
+(0.7 for v8 / 11 / 26, 0.45 for v5), at most 300 kept. ``Inference.candidates`` are those boxes mapped
+back to original pixels but not clipped (what the NMS compared, so a replay reproduces it; IoU does not
+change under the letterbox's per-axis scale and shift); ``Inference.detections`` are the kept ones clipped
+to the frame, as Ultralytics reports them. Exports with NMS inside or an end-to-end head output only
+final detections: ``onnx_final.OnnxFinalDetector``.
 """
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,15 +32,18 @@ import numpy as np
 
 from detviewer.core.types import Detections, Inference, NMSParams, YoloCells
 from detviewer.detectors.base import Detector
+from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping, yolov5_box_mapping
+from detviewer.detectors.onnx_export import ExportInfo, letterboxed_input, read_export
+from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector
 from detviewer.errors import CheckpointError, DetectorError
 
-__all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels", "cells_of", "letterbox",
-           "LETTERBOX_FILL"]
+__all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels", "cells_of", "yolo_nms"]
 
-LETTERBOX_FILL = 114  # Ultralytics' grey padding
 DEFAULT_NMS = {"v8": NMSParams(iou_threshold=0.7, score_threshold=0.25, class_agnostic=False, max_detections=300),
                "v5": NMSParams(iou_threshold=0.45, score_threshold=0.25, class_agnostic=False, max_detections=300)}
 CANDIDATE_FLOOR = 0.05  # candidates kept for the replay reach down to this score (the slider can go lower than 0.25)
+CLASS_OFFSET = 7680  # Ultralytics' (and YOLOv5's) max_wh: boxes of different classes never overlap
+MAX_NMS_BOXES = 30000  # Ultralytics' max_nms: only the best-scoring boxes enter NMS
 
 
 def output_layout(shape, num_classes: int | None = None) -> tuple[str, int, int]:
@@ -89,40 +98,35 @@ def cells_of(indices: np.ndarray, levels, anchors_per_cell: int):
     return level.astype(np.int64), within % cols, within // cols, anchor
 
 
-def letterbox(image_rgb: np.ndarray, input_hw: tuple[int, int]):
-    """Resize keeping the aspect ratio and pad to ``input_hw`` as Ultralytics does.
+def yolo_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, params: NMSParams) -> np.ndarray:
+    """Ultralytics' ``non_max_suppression`` on one image's candidates -> kept indices (K,) int64, best first.
 
-    Returns (input (1, 3, H, W) float32 0..1, (scale, pad_x, pad_y)) with input = original * scale + pad.
+    boxes (N, 4) float32 xyxy in model-input pixels; scores (N,) float32; labels (N,) int64. Boxes scoring
+    above ``params.score_threshold`` (at most 30,000, best first) are shifted by label x 7680 (not when
+    class-agnostic) and go through ``torchvision.ops.nms``; at most ``params.max_detections`` are kept.
     """
-    import cv2
+    import torch
+    from torchvision.ops import nms
 
-    h0, w0 = image_rgb.shape[:2]
-    h, w = input_hw
-    scale = min(h / h0, w / w0)
-    nw, nh = int(round(w0 * scale)), int(round(h0 * scale))
-    pad_x, pad_y = (w - nw) / 2, (h - nh) / 2
-    resized = cv2.resize(image_rgb, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nw, nh) != (w0, h0) else image_rgb
-    top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
-    canvas = np.full((h, w, 3), LETTERBOX_FILL, np.uint8)
-    canvas[top:top + nh, left:left + nw] = resized
-    batch = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], np.float32) / 255.0
-    return batch, (float(scale), float(left), float(top))
+    above = np.flatnonzero(scores > params.score_threshold)
+    if len(above) > MAX_NMS_BOXES:
+        above = above[np.argsort(-scores[above], kind="stable")[:MAX_NMS_BOXES]]
+    if not len(above):
+        return np.zeros(0, np.int64)
+    boxes = boxes_xyxy[above]
+    if not params.class_agnostic:
+        boxes = boxes + labels[above].astype(np.float32)[:, None] * np.float32(CLASS_OFFSET)
+    keep = nms(torch.from_numpy(np.ascontiguousarray(boxes)), torch.from_numpy(scores[above]),
+               float(params.iou_threshold)).numpy()
+    if params.max_detections is not None:
+        keep = keep[: params.max_detections]
+    return above[keep].astype(np.int64)
 
 
-def _metadata_names(meta: dict) -> tuple[str, ...] | None:
-    """Class names from Ultralytics' ``names`` metadata ("{0: 'person', ...}"), read as a literal (never run)."""
-    text = meta.get("names")
-    if not text:
-        return None
-    try:
-        names = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return None
-    if isinstance(names, dict) and all(isinstance(k, int) for k in names):
-        return tuple(str(names[k]) for k in sorted(names))
-    if isinstance(names, (list, tuple)):
-        return tuple(str(n) for n in names)
-    return None
+def _xywh_to_xyxy(rows: np.ndarray) -> np.ndarray:
+    """(N, 4) float32 cx, cy, w, h -> x1, y1, x2, y2 (the same float32 steps as Ultralytics' xywh2xyxy)."""
+    half = rows[:, 2:4] / np.float32(2)
+    return np.concatenate([rows[:, :2] - half, rows[:, :2] + half], axis=1)
 
 
 class OnnxYoloDetector(Detector):
@@ -130,86 +134,57 @@ class OnnxYoloDetector(Detector):
 
     capabilities = frozenset({"yolo_cells"})
 
-    def __init__(self, session, path: Path, device: str = "cpu", class_names=None, nms: NMSParams | None = None):
-        self.session, self.path, self.device = session, Path(path), device
+    def __init__(self, session, path: Path, export: ExportInfo, device: str = "cpu", class_names=None,
+                 nms: NMSParams | None = None):
+        self.session, self.path, self.device, self.export = session, Path(path), device, export
         self.name = self.path.name
-        inputs, outputs = session.get_inputs(), session.get_outputs()
-        if len(inputs) != 1:
-            raise DetectorError(f"{self.name} has {len(inputs)} inputs; a YOLO export has one image input.")
-        shape = inputs[0].shape
-        meta = session.get_modelmeta().custom_metadata_map
-        self.input_name = inputs[0].name
-        self.input_dtype = np.float16 if "float16" in str(inputs[0].type) else np.float32  # half-precision exports
-        self.input_hw = self._input_size(shape, meta)
-        names = class_names or _metadata_names(meta)
-        out_shape = [d if isinstance(d, int) else None for d in outputs[0].shape]
-        if None in out_shape:  # dynamic axes: run once on a blank input to learn them
-            blank = np.zeros((1, 3, *self.input_hw), self.input_dtype)
-            out_shape = list(session.run([outputs[0].name], {self.input_name: blank})[0].shape)
-        self.layout, num_classes, predictions = output_layout(out_shape, len(names) if names else None)
+        self.input_hw = export.input_hw
+        names = class_names or export.class_names
+        self.layout, num_classes, predictions = output_layout(export.output_shape, len(names) if names else None)
         self.nms = nms if nms is not None else DEFAULT_NMS[self.layout]
         self.anchors_per_cell = 3 if self.layout == "v5" else 1
         self.levels = head_levels(self.input_hw, predictions, self.anchors_per_cell)
         self.class_names = tuple(names) if names else tuple(f"class {i}" for i in range(num_classes))
-        self.output_name = outputs[0].name
+        # Ultralytics 8 maps back per axis with rounded pads; YOLOv5's own predict with one gain, unrounded pads
+        self._box_mapping = yolov5_box_mapping if self.layout == "v5" else ultralytics_box_mapping
 
-    @staticmethod
-    def _input_size(shape, meta: dict) -> tuple[int, int]:
-        if len(shape) != 4:
-            raise DetectorError(f"the model's input has shape {shape}; a YOLO export takes (1, 3, H, W).")
-        h, w = shape[2], shape[3]
-        if isinstance(h, int) and isinstance(w, int):
-            return h, w
-        try:
-            size = ast.literal_eval(meta.get("imgsz", "[640, 640]"))
-            return (int(size[0]), int(size[1])) if isinstance(size, (list, tuple)) else (int(size), int(size))
-        except (ValueError, SyntaxError, TypeError, IndexError):
-            return 640, 640
+    def _scores(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """rows (N, 4 + C) or (N, 5 + C) -> best class score (N,) float32 and its label (N,) int64."""
+        class_scores = rows[:, 4:] if self.layout == "v8" else rows[:, 5:] * rows[:, 4:5]
+        labels = class_scores.argmax(axis=1)
+        return class_scores[np.arange(len(rows)), labels], labels.astype(np.int64)
 
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 -> Inference with candidates, detections and yolo_cells."""
-        import torch
-        from torchvision.ops import batched_nms
-
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
             raise DetectorError(f"{self.name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
         t0 = time.perf_counter()
-        batch, (scale, pad_x, pad_y) = letterbox(image_rgb, self.input_hw)
+        batch, geometry = letterboxed_input(self.export, image_rgb)
         t1 = time.perf_counter()
-        out = self.session.run([self.output_name], {self.input_name: batch.astype(self.input_dtype)})[0][0]
+        out = self.session.run([self.export.output_name], {self.export.input_name: batch})[0][0]
         out = out.astype(np.float32, copy=False)
         t2 = time.perf_counter()
         rows = out.T if self.layout == "v8" else out  # (N, 4 + C) or (N, 5 + C)
-        if self.layout == "v8":
-            class_scores = rows[:, 4:]
-        else:
-            class_scores = rows[:, 5:] * rows[:, 4:5]
-        labels = class_scores.argmax(axis=1)
-        scores = class_scores[np.arange(len(rows)), labels]
+        levels = (self.levels if geometry.input_hw == self.input_hw
+                  else head_levels(geometry.input_hw, len(rows), self.anchors_per_cell))  # dynamic exports
+        scores, labels = self._scores(rows)
         index = np.flatnonzero(scores > min(CANDIDATE_FLOOR, self.nms.score_threshold))
-        cx, cy, bw, bh = (rows[index, i] for i in range(4))
+        boxes_input = _xywh_to_xyxy(rows[index, :4])
+        scores, labels = scores[index].astype(np.float32), labels[index]
+        keep = yolo_nms(boxes_input, scores, labels, self.nms)
         h0, w0 = image_rgb.shape[:2]
-        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
-        boxes = (boxes - np.array([pad_x, pad_y, pad_x, pad_y], np.float32)) / scale
-        boxes = np.clip(boxes, 0, [w0, h0, w0, h0]).astype(np.float32)
-        scores, labels = scores[index].astype(np.float32), labels[index].astype(np.int64)
-        if self.nms.class_agnostic:
-            groups = torch.zeros(len(labels), dtype=torch.int64)
-        else:
-            groups = torch.from_numpy(labels)
-        keep = batched_nms(torch.from_numpy(boxes), torch.from_numpy(scores), groups, self.nms.iou_threshold).numpy()
-        keep = keep[scores[keep] > self.nms.score_threshold]
-        if self.nms.max_detections is not None:
-            keep = keep[: self.nms.max_detections]
+        mapping = self._box_mapping(geometry.input_hw, (h0, w0))
+        candidates = Detections(mapping.to_original(boxes_input), scores, labels, self.class_names)
+        detections = Detections(clip_boxes(candidates.xyxy[keep], (h0, w0)), scores[keep], labels[keep],
+                                self.class_names)
         t3 = time.perf_counter()
-        level, col, row, anchor = cells_of(index, self.levels, self.anchors_per_cell)
-        candidates = Detections(boxes, scores, labels, self.class_names)
-        cells = YoloCells(self.levels, self.anchors_per_cell, level, col, row, anchor, keep.astype(np.int64),
-                          (scale, pad_x, pad_y))
+        level, col, row, anchor = cells_of(index, levels, self.anchors_per_cell)
+        cells = YoloCells(levels, self.anchors_per_cell, level, col, row, anchor, keep,
+                          (geometry.ratio, float(geometry.left), float(geometry.top)))
         return Inference(
-            model_name=self.name, image_size=(h0, w0), detections=candidates[keep], candidates=candidates,
-            nms=self.nms, yolo_cells=cells, device=self.device, input_size=self.input_hw,
-            scale=(float(scale), float(scale)),
+            model_name=self.name, image_size=(h0, w0), detections=detections, candidates=candidates,
+            nms=self.nms, yolo_cells=cells, device=self.device, input_size=geometry.input_hw,
+            scale=(mapping.gain_y, mapping.gain_x),
             timings={"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
         )
 
@@ -217,8 +192,24 @@ class OnnxYoloDetector(Detector):
         self.session = None
 
 
-def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> OnnxYoloDetector:
-    """Open a YOLO .onnx export; CheckpointError / DetectorError (one sentence) when it is not one."""
+def _detector_for(session, path: Path, device: str, class_names) -> Detector:
+    """The raw-output detector, or the final-detections one for exports with NMS inside or (1, K, 6) outputs."""
+    export = read_export(session)
+    if export.output_kind in ("nms", "end2end"):
+        return OnnxFinalDetector(session, path, export, device, class_names)
+    try:
+        return OnnxYoloDetector(session, path, export, device, class_names)
+    except DetectorError:
+        shape = export.output_shape
+        if len(shape) == 3 and shape[2] == FINAL_ROW_WIDTH:  # no metadata, but final rows' shape
+            return OnnxFinalDetector(session, path, dataclasses.replace(export, output_kind="final"), device,
+                                     class_names)
+        raise
+
+
+def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> Detector:
+    """Open a YOLO .onnx export: an OnnxYoloDetector, or an OnnxFinalDetector for exports that output only
+    final detections; CheckpointError / DetectorError (one sentence) when it is not a YOLO export."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such ONNX file.")
@@ -246,4 +237,7 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> OnnxYoloDetec
         raise CheckpointError(f"{path} is not a model onnxruntime can open: {first[:200]}") from None
     # where it really runs: onnxruntime falls back to the CPU when CUDA cannot start
     ran_on = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
-    return OnnxYoloDetector(session, path, ran_on, class_names)
+    try:
+        return _detector_for(session, path, ran_on, class_names)
+    except DetectorError as exc:
+        raise DetectorError(f"{path.name}: {exc}") from None

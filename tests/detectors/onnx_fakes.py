@@ -63,3 +63,62 @@ def export_yolo(path: Path, layout: str, predictions, num_classes: int = 3, inpu
         entry.key, entry.value = "names", repr(names)
         onnx.save(proto, str(path))
     return Path(path)
+
+
+def add_metadata(path: Path, metadata: dict) -> Path:
+    """Write ``metadata`` into the file's metadata_props as Ultralytics does (values as their Python repr)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else repr(value)
+    onnx.save(proto, str(path))
+    return Path(path)
+
+
+def export_final(path: Path, rows, max_det: int = 300, input_hw=(320, 320), metadata: dict | None = None) -> Path:
+    """An export whose output is (1, max_det, 6) final rows x1, y1, x2, y2, score, class (input pixels), zero-padded.
+
+    rows: (x1, y1, x2, y2, score, class) tuples, best first, as Ultralytics' nms=True and end-to-end exports give.
+    """
+    out = np.zeros((1, max_det, 6), np.float32)
+    if len(rows):
+        out[0, : len(rows)] = np.asarray(rows, np.float32)
+    model = _Fixed(torch.from_numpy(out))
+    torch.onnx.export(model, torch.zeros(1, 3, *input_hw), str(path), input_names=["images"], output_names=["output0"],
+                      dynamo=False)
+    return add_metadata(path, metadata) if metadata else Path(path)
+
+
+class _PooledHead(torch.nn.Module):
+    """A dynamic-shape anchor-free 'YOLO': one prediction per cell of strides 8, 16, 32.
+
+    Each cell predicts a box of its own size centred on it; class c's score is the cell's mean of colour
+    channel c (0..1), so a red square is found as class 0 in the cells it covers.
+    """
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for stride in (8, 16, 32):
+            pooled = torch.nn.functional.avg_pool2d(images, stride)  # (1, 3, h, w)
+            h, w = pooled.shape[2], pooled.shape[3]
+            ys = (torch.arange(h, dtype=torch.float32) + 0.5) * stride
+            xs = (torch.arange(w, dtype=torch.float32) + 0.5) * stride
+            cy, cx = torch.meshgrid(ys, xs, indexing="ij")
+            size = torch.full_like(cx, float(stride))
+            boxes = torch.stack([cx, cy, size, size]).reshape(1, 4, -1)
+            rows.append(torch.cat([boxes, pooled.reshape(1, 3, -1)], dim=1))
+        return torch.cat(rows, dim=2)  # (1, 4 + 3, N)
+
+
+def export_pooled_dynamic(path: Path, imgsz=(320, 320), names: dict | None = None) -> Path:
+    """The pooled 'YOLO' exported with dynamic batch, height and width (as Ultralytics' dynamic=True), imgsz metadata."""
+    torch.onnx.export(_PooledHead(), torch.zeros(1, 3, *imgsz), str(path), input_names=["images"],
+                      output_names=["output0"], dynamo=False,
+                      dynamic_axes={"images": {0: "batch", 2: "height", 3: "width"},
+                                    "output0": {0: "batch", 2: "anchors"}})
+    metadata = {"imgsz": list(imgsz), "stride": 32, "args": {"nms": None, "dynamic": True}}
+    if names is not None:
+        metadata["names"] = names
+    return add_metadata(path, metadata)

@@ -10,7 +10,7 @@ import pytest
 from onnx_fakes import export_yolo, prediction_index
 
 from detviewer.ops.nms import nms_trace
-from detviewer.detectors.onnx_yolo import cells_of, head_levels, letterbox, output_layout
+from detviewer.detectors.onnx_yolo import cells_of, head_levels, output_layout
 from detviewer.detectors.registry import load_detector, model_info
 from detviewer.errors import CheckpointError, DetectorError
 
@@ -47,15 +47,6 @@ def test_cells_of_prediction_indices():
     # YOLOv5: level 1 starts at 3 * 6400; anchor 2 of that level, then the cell
     index = 19200 + 2 * 1600 + 7 * 40 + 12
     assert [int(a[0]) for a in cells_of([index], levels, 3)] == [1, 12, 7, 2]
-
-
-def test_letterbox_geometry():
-    image = np.zeros((240, 320, 3), np.uint8)
-    image[100:140, 150:170] = 255
-    batch, (scale, pad_x, pad_y) = letterbox(image, (320, 320))
-    assert batch.shape == (1, 3, 320, 320) and batch.dtype == np.float32
-    assert (scale, pad_x, pad_y) == (1.0, 0.0, 40.0)
-    assert batch[0, 0, 40 + 120, 160] == 1.0 and batch[0, 0, 10, 10] == pytest.approx(114 / 255)
 
 
 @pytest.mark.parametrize("layout", ["v8", "v5"])

@@ -1,0 +1,75 @@
+"""YOLO exports that output only final detections: NMS built in (``nms=True``) or an end-to-end head.
+
+Their output is (1, max_det, 6): rows ``x1, y1, x2, y2, score, class`` in model-input pixels, best first,
+zero rows as padding. Run as Ultralytics' ``predict`` runs them: the same letterbox, rows with a score
+above the threshold (0.25, as predict), at most ``max_det`` of them, mapped back with ``scale_boxes`` and
+clipped. There is nothing before the final rows to show, so ``Inference.candidates`` holds the detections
+themselves and ``final_only_reason`` says in one sentence why the NMS replay and the cell view are absent.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from detviewer.core.types import Detections, Inference, NMSParams
+from detviewer.detectors.base import Detector
+from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping
+from detviewer.detectors.onnx_export import ExportInfo, final_only_reason, letterboxed_input
+from detviewer.errors import DetectorError
+
+__all__ = ["OnnxFinalDetector", "FINAL_ROW_WIDTH"]
+
+FINAL_ROW_WIDTH = 6  # x1, y1, x2, y2, score, class
+
+
+class OnnxFinalDetector(Detector):
+    """A (1, max_det, 6) export behind the Detector interface: detections only."""
+
+    capabilities = frozenset()
+
+    def __init__(self, session, path: Path, export: ExportInfo, device: str = "cpu", class_names=None,
+                 nms: NMSParams | None = None) -> None:
+        shape = export.output_shape
+        if len(shape) != 3 or shape[2] != FINAL_ROW_WIDTH:
+            raise DetectorError(f"an output of shape {shape} is not (1, detections, 6) final detections.")
+        self.session, self.path, self.device, self.export = session, Path(path), device, export
+        self.name = self.path.name
+        self.max_detections = int(shape[1])
+        names = class_names or export.class_names
+        self.class_names = tuple(names) if names else ()
+        # nms=True exports ran Ultralytics' default NMS inside (IoU 0.7); end-to-end heads ran none (IoU 1 keeps all)
+        iou = 0.7 if export.output_kind == "nms" else 1.0
+        self.nms = nms if nms is not None else NMSParams(iou_threshold=iou, score_threshold=0.25,
+                                                         class_agnostic=False, max_detections=self.max_detections)
+        self.final_only_reason = final_only_reason(export.output_kind, self.max_detections)
+        self.input_hw = export.input_hw
+
+    def infer(self, image_rgb: np.ndarray) -> Inference:
+        """image_rgb (H, W, 3) uint8 -> Inference whose candidates are its detections (the export keeps nothing else)."""
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+            raise DetectorError(f"{self.name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
+        t0 = time.perf_counter()
+        batch, geometry = letterboxed_input(self.export, image_rgb)
+        t1 = time.perf_counter()
+        rows = self.session.run([self.export.output_name], {self.export.input_name: batch})[0][0]
+        rows = rows.astype(np.float32, copy=False)
+        t2 = time.perf_counter()
+        keep = np.flatnonzero(rows[:, 4] > self.nms.score_threshold)
+        if self.nms.max_detections is not None:
+            keep = keep[: self.nms.max_detections]
+        image_hw = image_rgb.shape[:2]
+        mapping = ultralytics_box_mapping(geometry.input_hw, image_hw)
+        boxes = clip_boxes(mapping.to_original(rows[keep, :4]), image_hw)
+        detections = Detections(boxes, rows[keep, 4], rows[keep, 5].astype(np.int64), self.class_names)
+        t3 = time.perf_counter()
+        return Inference(
+            model_name=self.name, image_size=image_hw, detections=detections, candidates=detections, nms=self.nms,
+            device=self.device, input_size=geometry.input_hw, scale=(mapping.gain_y, mapping.gain_x),
+            timings={"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
+        )
+
+    def close(self) -> None:
+        self.session = None
