@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _weights_status(info) -> str:
     if info.default_weights == "file":
         return "your file"
-    if info.default_weights == "default":
+    if info.default_weights == "shipped":
         from detviewer.detectors.demo import shipped_checkpoint
 
         path = shipped_checkpoint(info.name)

@@ -31,14 +31,10 @@ __all__ = [
 #: Labels shared by the three demos: 0 is background, 1..6 the shapes.
 DEMO_CLASSES: tuple[str, ...] = ("__background__",) + SHAPE_CLASSES
 
-DEMO_MODELS: dict[str, str] = {
-    "demo-frcnn": "Faster R-CNN (small conv backbone + FPN, 4 anchor levels) trained on synthetic shapes",
-    "demo-ssd": "SSD (4-level conv backbone, multi-scale default boxes) trained on synthetic shapes",
-    "demo-yolo": "YOLOv1-style 7x7 grid, 2 boxes per cell, trained on synthetic shapes",
-}
-
-#: Square model input side in pixels (images of any size are resized to it).
+#: Square model input side in pixels (images of any size are resized to it), per demo architecture.
 DEMO_INPUT_SIZE: dict[str, int] = {"demo-frcnn": 256, "demo-ssd": 256, "demo-yolo": 224}
+#: The demo architectures (their registry entries describe them).
+DEMO_MODELS: tuple[str, ...] = tuple(DEMO_INPUT_SIZE)
 
 CHECKPOINT_FORMAT = "detviewer-demo"
 
@@ -216,3 +212,14 @@ def load_demo_detector(name: str, weights: str = "default", device: str = "cpu")
     except ImportError:
         raise DetectorError(f"{name} needs detviewer.detectors.torchvision_adapter, which is not available.") from None
     return TorchvisionDetector(model, name=name, class_names=class_names, device=device)
+
+
+def load(info, weights: str, device: str, progress=None):
+    """The registry's loader for the demo models: weights "default" (shipped), "none" or a checkpoint path."""
+    from detviewer.detectors.registry import resolve_device
+
+    if weights == "coco":
+        raise DetectorError(f"{info.name} has no COCO weights: it was trained on detviewer's shapes; use default.")
+    if progress is not None:
+        progress(None, f"Loading {info.name}…")
+    return load_demo_detector(info.name, weights, resolve_device(device))

@@ -1,25 +1,39 @@
-"""Detector names, what each can show, and ``load_detector``.
+"""Every detector detviewer can load: one ``ModelInfo`` each (loader, capabilities, defaults), and ``load_detector``.
 
+Adding a detector is one adapter module and one ``ModelInfo`` (here, or ``register_model`` from outside).
+Adapters do not re-declare what a model can show: ``load_detector`` gives each detector its entry's
+capabilities, narrowed only where one file can show less (an ONNX export with NMS built in).
 Importing this module is cheap (no torch): the window lists the models before torch is loaded.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from detviewer.errors import CheckpointError, DetectorError
+from detviewer.errors import CheckpointError, DetectorError, DetviewerError
+
+__all__ = ["ModelInfo", "MODELS", "AUTO", "FALLBACK_MODEL", "WEIGHTS_CHOICES", "register_model", "unregister_model",
+           "available_models", "model_info", "is_onnx_path", "resolve_device", "load_detector"]
 
 WEIGHTS_CHOICES = ("default", "coco", "none")
+#: The model name meaning "the first shipped demo model that loads" (the first launch, offline).
+AUTO = "auto"
+#: What AUTO falls back to when no demo checkpoint loads: untrained, but it still shows anchors and NMS.
+FALLBACK_MODEL = "ssdlite320_mobilenet_v3_large"
 
 
 @dataclass(frozen=True)
 class ModelInfo:
     """A detector the registry can build.
 
-    family: 'rcnn' | 'retinanet' | 'fcos' | 'ssd' | 'yolo'; capabilities: subset of
-    detectors.base.CAPABILITIES; default_weights: what weights="default" means for it ("file": a
-    file must be given).
+    family: 'rcnn' | 'retinanet' | 'fcos' | 'ssd' | 'yolo'; capabilities: what it can show besides detections
+    (detectors.base.CAPABILITIES); default_weights: what weights="default" means ("coco" torchvision's COCO
+    weights, "shipped" the checkpoint in models/, "file" a file must be given); loader: "module:function",
+    called as ``function(info, weights, device, progress) -> Detector``; auto_rank: the order in which AUTO
+    tries it (None: never); display_score: the score threshold that shows this model's result cleanly
+    (None: the window's default).
     """
 
     name: str
@@ -27,43 +41,56 @@ class ModelInfo:
     family: str
     capabilities: frozenset[str]
     default_weights: str
+    loader: str
+    auto_rank: int | None = None
+    display_score: float | None = None
 
 
-def _info(name, description, family, capabilities, default_weights="coco") -> ModelInfo:
-    return ModelInfo(name, description, family, frozenset(capabilities), default_weights)
+_TORCHVISION = "detviewer.detectors.torchvision_models:load"
+_DEMO = "detviewer.detectors.demo:load"
+_ONNX = "detviewer.detectors.onnx_loader:load"
+_RCNN, _ONE_STAGE, _SSD = frozenset({"anchors", "proposals"}), frozenset({"anchors"}), frozenset({"anchors", "default_boxes"})
 
 
-TORCHVISION_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    _info("fasterrcnn_resnet50_fpn", "Faster R-CNN, ResNet-50 FPN (two-stage)", "rcnn", {"anchors", "proposals"}),
-    _info("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN v2, ResNet-50 FPN (two-stage)", "rcnn", {"anchors", "proposals"}),
-    _info("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN, MobileNetV3-Large FPN", "rcnn", {"anchors", "proposals"}),
-    _info("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN, MobileNetV3-Large FPN at 320 px", "rcnn",
-          {"anchors", "proposals"}),
-    _info("retinanet_resnet50_fpn", "RetinaNet, ResNet-50 FPN (one-stage, focal loss)", "retinanet", {"anchors"}),
-    _info("retinanet_resnet50_fpn_v2", "RetinaNet v2, ResNet-50 FPN", "retinanet", {"anchors"}),
-    _info("ssd300_vgg16", "SSD300, VGG-16 (default boxes on 6 scales)", "ssd", {"anchors", "default_boxes"}),
-    _info("ssdlite320_mobilenet_v3_large", "SSDlite320, MobileNetV3-Large", "ssd", {"anchors", "default_boxes"}),
-    _info("fcos_resnet50_fpn", "FCOS, ResNet-50 FPN (anchor-free: one point per cell)", "fcos", {"anchors"}),
+def _tv(name: str, description: str, family: str, capabilities: frozenset[str]) -> ModelInfo:
+    return ModelInfo(name, description, family, capabilities, "coco", _TORCHVISION)
+
+
+MODELS: dict[str, ModelInfo] = {m.name: m for m in (
+    ModelInfo("demo-frcnn", "Demo Faster R-CNN (small conv backbone + FPN, 4 anchor levels) trained on shapes",
+              "rcnn", _RCNN, "shipped", _DEMO, auto_rank=0, display_score=0.5),
+    ModelInfo("demo-ssd", "Demo SSD (4-level conv backbone, multi-scale default boxes) trained on shapes", "ssd",
+              _SSD, "shipped", _DEMO, auto_rank=1, display_score=0.5),
+    ModelInfo("demo-yolo", "Demo YOLOv1-style 7×7 grid, 2 boxes per cell, trained on shapes", "yolo",
+              frozenset({"grid"}), "shipped", _DEMO, auto_rank=2, display_score=0.3),
+    _tv("fasterrcnn_resnet50_fpn", "Faster R-CNN, ResNet-50 FPN (two-stage)", "rcnn", _RCNN),
+    _tv("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN v2, ResNet-50 FPN (two-stage)", "rcnn", _RCNN),
+    _tv("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN, MobileNetV3-Large FPN", "rcnn", _RCNN),
+    _tv("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN, MobileNetV3-Large FPN at 320 px", "rcnn", _RCNN),
+    _tv("retinanet_resnet50_fpn", "RetinaNet, ResNet-50 FPN (one-stage, focal loss)", "retinanet", _ONE_STAGE),
+    _tv("retinanet_resnet50_fpn_v2", "RetinaNet v2, ResNet-50 FPN", "retinanet", _ONE_STAGE),
+    _tv("ssd300_vgg16", "SSD300, VGG-16 (default boxes on 6 scales)", "ssd", _SSD),
+    _tv("ssdlite320_mobilenet_v3_large", "SSDlite320, MobileNetV3-Large", "ssd", _SSD),
+    _tv("fcos_resnet50_fpn", "FCOS, ResNet-50 FPN (anchor-free: one point per cell)", "fcos", _ONE_STAGE),
+    ModelInfo("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights",
+              "yolo", frozenset({"yolo_cells"}), "file", _ONNX),
 )}
 
-DEMO_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    _info("demo-frcnn", "Demo Faster R-CNN trained on shapes (ships with detviewer)", "rcnn",
-          {"anchors", "proposals"}, "default"),
-    _info("demo-ssd", "Demo SSD trained on shapes (ships with detviewer)", "ssd", {"anchors", "default_boxes"}, "default"),
-    _info("demo-yolo", "Demo YOLOv1-style 7x7 grid model trained on shapes (ships with detviewer)", "yolo",
-          {"grid"}, "default"),
-)}
+
+def register_model(info: ModelInfo) -> None:
+    """Add a detector (its loader is imported when it is first loaded); a second one with the same name is refused."""
+    if info.name in MODELS or info.name == AUTO:
+        raise ValueError(f"a model named {info.name!r} is already registered")
+    MODELS[info.name] = info
 
 
-ONNX_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    _info("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights", "yolo",
-          {"yolo_cells"}, "file"),
-)}
+def unregister_model(name: str) -> None:
+    MODELS.pop(name, None)
 
 
 def available_models() -> list[ModelInfo]:
-    """Every name ``load_detector`` accepts: the demo models first, then torchvision's, then ONNX YOLO."""
-    return list(DEMO_MODELS.values()) + list(TORCHVISION_MODELS.values()) + list(ONNX_MODELS.values())
+    """Every name ``load_detector`` accepts, the demo models first."""
+    return sorted(MODELS.values(), key=lambda m: m.auto_rank is None)
 
 
 def is_onnx_path(name: str) -> bool:
@@ -73,10 +100,10 @@ def is_onnx_path(name: str) -> bool:
 
 def model_info(name: str) -> ModelInfo:
     if is_onnx_path(name):
-        return ONNX_MODELS["yolo-onnx"]
-    info = DEMO_MODELS.get(name) or TORCHVISION_MODELS.get(name) or ONNX_MODELS.get(name)
+        return MODELS["yolo-onnx"]
+    info = MODELS.get(name)
     if info is None:
-        known = ", ".join(m.name for m in available_models())
+        known = ", ".join([AUTO] + [m.name for m in available_models()])
         raise DetectorError(f"Unknown model '{name}'; choose one of: {known}.")
     return info
 
@@ -103,34 +130,42 @@ def resolve_device(device: str = "auto") -> str:
 def load_detector(name: str, weights: str = "default", device: str = "auto", progress=None):
     """Build a ready-to-run Detector.
 
-    weights: "default" (COCO for torchvision models, the shipped checkpoint for demo models),
-    "coco", "none" (random initialisation) or a path to a checkpoint file.
-    progress(fraction or None, message) reports downloads and loading steps.
+    name: a registered model, an .onnx path, or AUTO (the first shipped demo model that loads, else an untrained
+    FALLBACK_MODEL, with ``load_note`` saying so). weights: "default" (see ModelInfo.default_weights), "coco",
+    "none" (random initialisation) or a checkpoint / .onnx path. progress(fraction or None, message) reports
+    downloads and loading steps. The detector carries ``weights`` and ``display_score`` from its entry.
     """
+    if name == AUTO:
+        return _load_auto(device, progress)
     info = model_info(name)
     weights = weights or "default"
-    if info.name in ONNX_MODELS:  # onnxruntime, not torch, decides where it runs
-        from detviewer.detectors.onnx_yolo import load_onnx_yolo
+    if is_onnx_path(name):
+        weights = name
+    if info.default_weights == "file" and weights in WEIGHTS_CHOICES:
+        raise DetectorError(f"{info.name} runs a file: pass it as the weights (--model {info.name} --weights FILE) "
+                            "or as the model (--model model.onnx).")
+    if info.default_weights != "file" and weights not in WEIGHTS_CHOICES and not Path(weights).exists():
+        raise CheckpointError(f"{weights}: no such checkpoint file (weights must be coco, none or a file path).")
+    module_name, _, function = info.loader.partition(":")
+    loader = getattr(importlib.import_module(module_name), function)
+    detector = loader(info, weights, device, progress)
+    if detector.capabilities is None:
+        detector.capabilities = info.capabilities
+    detector.weights = weights
+    detector.display_score = info.display_score
+    return detector
 
-        path = name if is_onnx_path(name) else weights
-        if path in WEIGHTS_CHOICES:
-            raise DetectorError("yolo-onnx runs an exported .onnx file: pass it as the weights "
-                                "(--model yolo-onnx --weights model.onnx) or as the model (--model model.onnx).")
-        if progress is not None:
-            progress(None, f"Opening {Path(path).name} with onnxruntime…")
-        return load_onnx_yolo(path, device)
-    device = resolve_device(device)
-    if info.name in DEMO_MODELS:
-        from detviewer.detectors.demo import load_demo_detector
 
-        return load_demo_detector(info.name, weights, device)
-    from detviewer.detectors import torchvision_models
-
-    if weights in ("default", "coco"):
-        return torchvision_models.load_coco(info.name, device, progress)
-    if weights == "none":
-        return torchvision_models.load_untrained(info.name, device)
-    path = Path(weights)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such checkpoint file (weights must be coco, none or a file path).")
-    return torchvision_models.load_checkpoint_file(info.name, path, device, progress)
+def _load_auto(device: str, progress):
+    for info in sorted((m for m in MODELS.values() if m.auto_rank is not None), key=lambda m: m.auto_rank):
+        try:
+            if progress is not None:
+                progress(None, f"Loading {info.name}…")
+            return load_detector(info.name, "default", device, progress)
+        except DetviewerError:
+            continue
+    if progress is not None:
+        progress(None, f"Loading {FALLBACK_MODEL} (untrained)…")
+    detector = load_detector(FALLBACK_MODEL, "none", device, progress)
+    detector.load_note = "untrained model (no demo model shipped): its boxes mean nothing"
+    return detector

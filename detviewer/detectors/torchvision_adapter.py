@@ -7,6 +7,7 @@ saw into an ``Inference`` in original-image pixels.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import replace
 from typing import Sequence
 
@@ -55,24 +56,18 @@ class TorchvisionDetector(Detector):
     class_names: index = label; torchvision COCO weights give 91 names with "__background__" at 0.
     """
 
-    _CAPABILITIES = {
-        "rcnn": frozenset({"anchors", "proposals"}),
-        "retinanet": frozenset({"anchors"}),
-        "fcos": frozenset({"anchors"}),
-        "ssd": frozenset({"anchors", "default_boxes"}),
-    }
-
     def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu"):
         self.family = model_family(model)
         self.name = name
         self.class_names = tuple(class_names)
         self.device = str(device)
-        self.capabilities = self._CAPABILITIES[self.family]
         self.model = model.eval().to(self.device)
         self.nms = _final_nms_params(self.model, self.family)
         self._anchor_generator = self.model.rpn.anchor_generator if self.family == "rcnn" else self.model.anchor_generator
         self._hooks = self._install_hooks()
-        self._last_frame = None  # (features, input_size, image_size) of the last frame, for RoI pooling
+        # (weakref to the Inference, features, input size, image size) of the last frame: RoI pooling
+        # pools on the features of the Inference it is asked about, never on another frame's.
+        self._held = None
 
     def _install_hooks(self) -> StageHooks:
         m = self.model
@@ -89,6 +84,7 @@ class TorchvisionDetector(Detector):
         )
 
     def close(self) -> None:
+        self._held = None
         self._hooks.remove()
         self.model = None
         if self.device.startswith("cuda"):
@@ -111,9 +107,10 @@ class TorchvisionDetector(Detector):
         timings = {"to_tensor": (to_tensor_done - start) * 1000.0}
         timings.update(stage_timings_ms(to_tensor_done, capture.marks, end))
         timings["total"] = (end - start) * 1000.0
+        inference = self._build_inference(output, capture, (height, width), timings)
         if self.family == "rcnn":
-            self._last_frame = (capture.features, capture.image_sizes[0], (height, width))
-        return self._build_inference(output, capture, (height, width), timings)
+            self._held = (weakref.ref(inference), capture.features, capture.image_sizes[0], (height, width))
+        return inference
 
     def _build_inference(self, output: dict, capture: Capture, image_size: tuple[int, int],
                          timings: dict[str, float]) -> Inference:
@@ -146,13 +143,21 @@ class TorchvisionDetector(Detector):
             scale=(input_size[0] / image_size[0], input_size[1] / image_size[1]),
         )
 
-    def pool_region(self, box_xyxy) -> RoIPooling:
-        """How the box head pools ``box_xyxy`` (4,) original pixels on the last frame (two-stage only)."""
+    def pool_region(self, box_xyxy, inference: Inference, image_rgb: np.ndarray | None = None) -> RoIPooling:
+        """How the box head pools ``box_xyxy`` (4,) original pixels on the frame of ``inference`` (two-stage only).
+
+        The features of the last ``infer`` are held; when ``inference`` is an older result, the model runs
+        again on ``image_rgb`` (its frame) to get them back.
+        """
         if self.family != "rcnn":
             raise DetectorError(f"{self.name} is a one-stage detector: it has no RoI pooling stage.")
-        if self._last_frame is None:
-            raise DetectorError("Run the detector on a frame before asking how a region is pooled.")
-        features, input_size, image_size = self._last_frame
+        held = self._held
+        if held is None or held[0]() is not inference:
+            if image_rgb is None:
+                raise DetectorError("The features of that frame are gone; run the model on it again (F5).")
+            self.infer(image_rgb)
+            held = self._held
+        _, features, input_size, image_size = held
         box = resize_boxes(torch.as_tensor(np.asarray(box_xyxy, np.float32)).reshape(1, 4), image_size, input_size)
         return pool_region(self.model.roi_heads.box_roi_pool, features, box[0].numpy(), input_size)
 

@@ -84,3 +84,15 @@ def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     detail = [line.strip() for line in text[1:] if line.strip()]
     return (detail[0] if detail else text[0]).rstrip(".")
+
+
+def load(info, weights: str, device: str, progress=None) -> TorchvisionDetector:
+    """The registry's loader for torchvision models: weights "default" / "coco", "none" or a checkpoint path."""
+    from detviewer.detectors.registry import resolve_device
+
+    device = resolve_device(device)
+    if weights in ("default", "coco"):
+        return load_coco(info.name, device, progress)
+    if weights == "none":
+        return load_untrained(info.name, device)
+    return load_checkpoint_file(info.name, Path(weights), device, progress)

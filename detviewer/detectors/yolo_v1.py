@@ -182,7 +182,6 @@ def predict_batch(model: YoloV1, images: list[torch.Tensor], nms: NMSParams = DE
 class YoloV1Detector(Detector):
     """Detector adapter for :class:`YoloV1`: final detections, NMS candidates and the grid view."""
 
-    capabilities = frozenset({"grid"})
 
     def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names=(), device: str = "cpu",
                  nms: NMSParams = DEFAULT_NMS):

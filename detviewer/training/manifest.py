@@ -7,7 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from detviewer.detectors.demo import DEMO_CLASSES, DEMO_MODELS
+from detviewer.detectors.demo import DEMO_CLASSES
+from detviewer.detectors.registry import model_info
 
 __all__ = ["sha256_of", "update_manifest"]
 
@@ -37,7 +38,7 @@ def update_manifest(checkpoint: str | Path, arch: str, meta: dict, command: str)
     entry = {
         "name": arch,
         "file": checkpoint.name,
-        "description": DEMO_MODELS[arch],
+        "description": model_info(arch).description,
         "architecture": _ARCHITECTURES[arch],
         "classes": list(DEMO_CLASSES),
         "input_size": meta.get("input_size"),

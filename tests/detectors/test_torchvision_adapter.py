@@ -158,10 +158,10 @@ def test_nms_trace_with_the_models_own_params_reproduces_its_detections(fixture,
     np.testing.assert_array_equal(c.labels[trace.keep], inference.detections.labels)
 
 
-def test_pool_region_uses_the_box_heads_own_pooler_and_level(frcnn):
+def test_pool_region_uses_the_box_heads_own_pooler_and_level(frcnn, textured_image):
     detector, inference = frcnn
     box = inference.proposals.xyxy[0]
-    pooled = detector.pool_region(box)
+    pooled = detector.pool_region(box, inference)
     size = detector.model.roi_heads.box_roi_pool.output_size
     assert pooled.align.shape[1:] == size and pooled.align_heatmap.shape == size
     assert pooled.bins_input.shape == size + (4,)
@@ -171,16 +171,31 @@ def test_pool_region_uses_the_box_heads_own_pooler_and_level(frcnn):
     np.testing.assert_allclose(pooled.bins_input[0, 0, :2], box_input[:2], rtol=1e-4, atol=1e-2)
     np.testing.assert_allclose(pooled.bins_input[-1, -1, 2:], box_input[2:], rtol=1e-4, atol=1e-2)
     # the same numbers the box head gets: the pooler run on the backbone's features
-    features, input_size, _ = detector._last_frame
-    reference = detector.model.roi_heads.box_roi_pool(features, [torch.from_numpy(box_input[None])], [input_size])
+    model = detector.model
+    with torch.inference_mode():
+        images, _ = model.transform([torch.from_numpy(textured_image).permute(2, 0, 1).float() / 255])
+        features = model.backbone(images.tensors)
+        reference = model.roi_heads.box_roi_pool(features, [torch.from_numpy(box_input[None])], images.image_sizes)
     np.testing.assert_allclose(pooled.align, reference[0].numpy(), rtol=1e-4, atol=1e-5)
     assert pooled.box_feature == pytest.approx(box_input * pooled.spatial_scale, rel=1e-4)
 
 
+def test_pool_region_pools_the_frame_of_the_inference_it_is_asked_about(frcnn, textured_image):
+    detector, inference = frcnn
+    box = inference.proposals.xyxy[0]
+    expected = detector.pool_region(box, inference).align
+    other = textured_image[::-1].copy()  # another frame: the detector now holds its features
+    detector.infer(other)
+    with pytest.raises(DetectorError, match="run the model on it again"):
+        detector.pool_region(box, inference)
+    again = detector.pool_region(box, inference, textured_image)  # runs the model on that frame again
+    np.testing.assert_allclose(again.align, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_pool_region_on_a_one_stage_model_is_a_sentence(ssd300):
-    detector, _ = ssd300
+    detector, inference = ssd300
     with pytest.raises(DetectorError, match="one-stage detector"):
-        detector.pool_region([0, 0, 10, 10])
+        detector.pool_region([0, 0, 10, 10], inference)
 
 
 def _decoded_anchors(inference):
