@@ -61,8 +61,8 @@ def classify_false_positives(det_labels, ious, gt_labels, gt_taken, false_positi
     gt_labels (M,); gt_taken (M,) bool objects a true positive matched; false_positive (D,) bool.
     """
     det_labels = np.asarray(det_labels).reshape(-1)
-    ious = np.asarray(ious, np.float64).reshape(len(det_labels), -1)
     gt_labels = np.asarray(gt_labels).reshape(-1)
+    ious = np.asarray(ious, np.float64).reshape(len(det_labels), len(gt_labels))
     same = det_labels[:, None] == gt_labels[None, :]
     taken = np.asarray(gt_taken, bool).reshape(1, -1)
     has = ious.shape[1] > 0
@@ -84,7 +84,7 @@ def false_positive_reasons(det_labels, match, gt_labels, gt_names, gt_crowd) -> 
     """
     det_labels = np.asarray(det_labels).reshape(-1)
     objects = ~np.asarray(gt_crowd, bool)
-    ious = np.asarray(match.ious, np.float64).reshape(len(det_labels), -1)[:, objects]
+    ious = np.asarray(match.ious, np.float64).reshape(len(det_labels), len(objects))[:, objects]
     labels = np.asarray(gt_labels)[objects]
     names = [n for n, o in zip(gt_names, objects) if o]
     taken = np.zeros(len(objects), bool)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detviewer.core.coco_eval import bbox_iou_pairs
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 from detviewer.evaluation.errors import BACKGROUND_IOU, CLS, ERROR_TYPES, LOC, MISSED, classify_overlaps
+from detviewer.evaluation.pairs import best_per_detection, greedy_match, rank_in_group, same_image_pairs
 
 __all__ = ["TideResult", "evaluate_tide", "TIDE_MAX_DETS"]
 
@@ -72,16 +72,20 @@ def evaluate_tide(gt: GroundTruthBoxes, dt: DetectionBoxes, num_categories: int,
     det = _top_per_image(dt, max_dets)
     det_img, det_cls, det_score = dt.image_index[det], dt.category_index[det], dt.scores[det]
     objects = np.flatnonzero(~gt.crowd)
-    pd, pg, piou = _pairs(det_img, dt.xywh[det], gt, objects, crowd=False)
+    pd, pg, piou = same_image_pairs(det_img, dt.xywh[det], gt, objects)
     same = det_cls[pd] == gt.category_index[pg]
-    tp, matched, taken = _match(pd, pg, piou, same, det_img, det_cls, len(det), len(gt), iou_threshold)
+    # det is sorted by (image, -score): within each (image, class) the greedy order is the score order
+    rank = rank_in_group(det_img * (num_k + 1) + det_cls)
+    matched = greedy_match(pd, pg, piou, same & (piou >= iou_threshold), rank, len(det), len(gt))
+    tp, taken = matched >= 0, np.zeros(len(gt), bool)
+    taken[matched[tp]] = True
     ignored = _on_crowd(det_img, det_cls, dt.xywh[det], gt, ~tp, iou_threshold)
 
     has_objects = np.bincount(gt.image_index[objects], minlength=int(det_img.max(initial=-1)) + 1)[det_img] > 0
-    same_best, same_arg = _best(pd, pg, piou, same, len(det))
-    other_best, other_arg = _best(pd, pg, piou, ~same, len(det))
-    taken_best, _ = _best(pd, pg, piou, same & taken[pg], len(det))
-    any_best, _ = _best(pd, pg, piou, np.ones_like(same), len(det))
+    same_best, same_arg = best_per_detection(pd, pg, piou, same, len(det))
+    other_best, other_arg = best_per_detection(pd, pg, piou, ~same, len(det))
+    taken_best, _ = best_per_detection(pd, pg, piou, same & taken[pg], len(det))
+    any_best, _ = best_per_detection(pd, pg, piou, np.ones_like(same), len(det))
     codes = classify_overlaps(same_best, other_best, taken_best, any_best, has_objects, iou_threshold,
                               background_iou)
     codes = np.where(tp, np.int8(-1), codes).astype(np.int8)
@@ -120,74 +124,16 @@ def _top_per_image(dt: DetectionBoxes, max_dets: int) -> np.ndarray:
     return order[rank < max_dets]
 
 
-def _pairs(det_img: np.ndarray, det_xywh: np.ndarray, gt: GroundTruthBoxes, boxes: np.ndarray, crowd: bool):
-    """Every (detection, GT box) pair of the same image, for the GT ``boxes`` (indices, file order).
-
-    Returns pd (P,) detection positions, pg (P,) GT indices (ascending per detection), iou (P,) float64.
-    """
-    box_img = gt.image_index[boxes]
-    by_img = boxes[np.argsort(box_img, kind="stable")]
-    sorted_img = gt.image_index[by_img]
-    first = np.searchsorted(sorted_img, det_img, side="left")
-    counts = np.searchsorted(sorted_img, det_img, side="right") - first
-    total = int(counts.sum())
-    pd = np.repeat(np.arange(len(det_img)), counts)
-    offsets = np.cumsum(counts) - counts
-    pg = by_img[np.repeat(first - offsets, counts) + np.arange(total)]
-    iou = bbox_iou_pairs(det_xywh[pd], gt.xywh[pg], np.full(total, crowd))
-    return pd, pg, iou
-
-
-def _match(pd, pg, piou, same, det_img, det_cls, num_det, num_gt, iou_threshold):
-    """Greedy matching by score within each (image, class): tp (D,), matched (D,) GT or -1, taken (N,)."""
-    group = det_img * (int(det_cls.max(initial=0)) + 1) + det_cls
-    # det is sorted by (image, -score): a stable sort by group keeps score order inside each group
-    by_group = np.argsort(group, kind="stable")
-    rank = np.empty(num_det, np.int64)
-    sorted_group = group[by_group]
-    rank[by_group] = np.arange(num_det) - np.searchsorted(sorted_group, sorted_group, side="left")
-    cand = np.flatnonzero(same & (piou >= iou_threshold))
-    matched = np.full(num_det, -1, np.int64)
-    taken = np.zeros(num_gt, bool)
-    if cand.size:
-        cand = cand[np.argsort(rank[pd[cand]], kind="stable")]
-        bounds = np.searchsorted(rank[pd[cand]], np.arange(int(rank.max()) + 2))
-        for r in range(len(bounds) - 1):
-            sel = cand[bounds[r]:bounds[r + 1]]
-            sel = sel[~taken[pg[sel]]]
-            if not sel.size:
-                continue
-            # per detection: highest IoU, then the first GT in file order
-            sel = sel[np.lexsort((pg[sel], -piou[sel], pd[sel]))]
-            first = np.r_[True, pd[sel][1:] != pd[sel][:-1]]
-            matched[pd[sel][first]] = pg[sel][first]
-            taken[pg[sel][first]] = True
-    return matched >= 0, matched, taken
-
-
 def _on_crowd(det_img, det_cls, det_xywh, gt, candidates, iou_threshold) -> np.ndarray:
     """(D,) bool: ``candidates`` overlapping a crowd region of their class by more than the threshold."""
     crowds = np.flatnonzero(gt.crowd)
     out = np.zeros(len(det_img), bool)
     if not crowds.size:
         return out
-    pd, pg, iou = _pairs(det_img, det_xywh, gt, crowds, crowd=True)
+    pd, pg, iou = same_image_pairs(det_img, det_xywh, gt, crowds, crowd=True)
     hit = (det_cls[pd] == gt.category_index[pg]) & (iou > iou_threshold) & candidates[pd]
     out[pd[hit]] = True
     return out
-
-
-def _best(pd, pg, piou, mask, num_det):
-    """Per detection, the highest IoU among masked pairs (0 if none) and its GT (first on ties, -1)."""
-    best = np.zeros(num_det)
-    arg = np.full(num_det, -1, np.int64)
-    sel = np.flatnonzero(mask)
-    if sel.size:
-        sel = sel[np.lexsort((pg[sel], -piou[sel], pd[sel]))]
-        first = sel[np.r_[True, pd[sel][1:] != pd[sel][:-1]]]
-        best[pd[first]] = piou[first]
-        arg[pd[first]] = pg[first]
-    return best, arg
 
 
 def _best_fixes(codes, target, score, taken):

@@ -1,0 +1,97 @@
+"""Confusion matrix: hand-computed small cases and Ultralytics' ConfusionMatrix on random ones."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
+
+
+def _evaluation(objects, detections, num_images=2, names=("a", "b", "c")):
+    """objects: [(image, class, xywh, crowd)], detections: [(image, class, score, xywh)]."""
+    o = list(zip(*objects)) if objects else [[], [], np.zeros((0, 4)), []]
+    gt = GroundTruthBoxes(image_index=o[0], category_index=o[1], xywh=np.array(o[2], float).reshape(-1, 4),
+                          area=[b[2] * b[3] for b in o[2]], crowd=o[3], difficult=o[3],
+                          ids=np.arange(1, len(objects) + 1))
+    d = list(zip(*detections)) if detections else [[], [], [], np.zeros((0, 4))]
+    dt = DetectionBoxes(image_index=d[0], category_index=d[1], scores=d[2], xywh=np.array(d[3], float).reshape(-1, 4))
+    return DatasetEvaluation(gt, dt, num_images, names)
+
+
+def test_hand_computed_matrix_with_background_row_and_column():
+    ev = _evaluation(
+        [(0, 0, [0, 0, 10, 10], False), (0, 1, [20, 0, 10, 10], False), (0, 2, [40, 0, 10, 10], False),
+         (1, 0, [0, 0, 50, 50], True)],               # a crowd region of class a on image 1
+        [(0, 0, 0.9, [0, 0, 10, 10]),                  # a on a: TP
+         (0, 0, 0.8, [1, 0, 10, 10]),                  # a again on a (taken): FP on background
+         (0, 0, 0.7, [20, 0, 10, 10]),                 # a on b: confusion [a, b]
+         (0, 1, 0.2, [40, 0, 10, 10]),                 # b on c below the threshold: not counted -> c missed
+         (1, 0, 0.9, [10, 10, 10, 10]),                # a inside the crowd region of a: left out
+         (1, 2, 0.6, [60, 60, 10, 10])])               # c on the empty part of image 1: FP
+    snap = ev.at(score=0.25, iou=0.45)
+    expected = np.array([[1, 1, 0, 1],   # predicted a: true a, true b, -, background
+                         [0, 0, 0, 0],
+                         [0, 0, 0, 1],
+                         [0, 0, 1, 0]])  # background row: c missed
+    np.testing.assert_array_equal(snap.confusion.counts, expected)
+    # each column of the normalised matrix sums to 1 where it has entries
+    np.testing.assert_allclose(snap.confusion.normalized().sum(axis=0), [1, 1, 1, 1])
+    # the cell [a, b] is the third detection on the b object of image 0
+    (hit,) = snap.cell(0, 1)
+    assert (hit.image, hit.detections, hit.ground_truth) == (0, (2,), (1,))
+    assert [(h.image, h.ground_truth) for h in snap.cell(3, 2)] == [(0, (2,))]
+    assert sorted((h.image, h.detections) for h in snap.cell(2, 3)) == [(1, (5,))]
+    # lowering the threshold lets the b-on-c detection claim c: a confusion [b, c], nothing missed
+    low = ev.at(score=0.1, iou=0.45).confusion.counts
+    assert low[1, 2] == 1 and low[3, 2] == 0
+
+
+def test_empty_images_classes_without_gt_or_detections():
+    ev = _evaluation([(0, 0, [0, 0, 10, 10], False)], [(1, 2, 0.9, [0, 0, 10, 10])])
+    counts = ev.at(0.25).confusion.counts
+    # a (never detected) is missed; c (no GT) is a false positive on the empty image; b is all zero
+    assert counts[3, 0] == 1 and counts[2, 3] == 1 and counts.sum() == 2
+    ev = _evaluation([], [])
+    assert ev.at(0.25).confusion.counts.sum() == 0
+
+
+def _random_case(rng, num_images=25, k=4):
+    objects, dets = [], []
+    for i in range(num_images):
+        boxes = []
+        for _ in range(rng.integers(0, 5)):
+            xy, wh = rng.uniform(0, 200, 2), rng.uniform(10, 80, 2)
+            c = int(rng.integers(0, k))
+            objects.append((i, c, [*xy, *wh], False))
+            boxes.append((c, xy, wh))
+        for c, xy, wh in boxes:
+            for _ in range(rng.integers(0, 3)):
+                label = c if rng.random() < 0.7 else int(rng.integers(0, k))
+                dets.append((i, label, round(float(rng.random()), 2), [*(xy + rng.normal(0, 5, 2)), *(wh * rng.uniform(0.7, 1.3, 2))]))
+        for _ in range(rng.integers(0, 3)):
+            dets.append((i, int(rng.integers(0, k)), round(float(rng.random()), 2), [*rng.uniform(0, 200, 2), *rng.uniform(10, 80, 2)]))
+    return objects, dets, num_images, k
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_equal_to_ultralytics_confusion_matrix(seed):
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    metrics = pytest.importorskip("ultralytics.utils.metrics")
+    torch = pytest.importorskip("torch")
+    objects, dets, num_images, k = _random_case(np.random.default_rng(seed))
+    ev = _evaluation(objects, dets, num_images, tuple("abcd"))
+    ref = metrics.ConfusionMatrix(names={i: n for i, n in enumerate("abcd")})
+    for image in range(num_images):
+        o = [x for x in objects if x[0] == image]
+        d = [x for x in dets if x[0] == image]
+        xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
+        ref.process_batch(
+            {"bboxes": torch.tensor([xyxy(x[3]) for x in d], dtype=torch.float64).reshape(-1, 4),
+             "conf": torch.tensor([x[2] for x in d], dtype=torch.float64), "cls": torch.tensor([x[1] for x in d])},
+            {"bboxes": torch.tensor([xyxy(x[2]) for x in o], dtype=torch.float64).reshape(-1, 4),
+             "cls": torch.tensor([x[1] for x in o])}, conf=0.25, iou_thres=0.45)
+    np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, ref.matrix.astype(np.int64))
