@@ -79,6 +79,11 @@ class DatasetEvaluation:
         objects = ~gt.crowd
         self.n_gt = np.bincount(gt.category_index[objects], minlength=self.num_classes)[:self.num_classes]
 
+    @classmethod
+    def from_dataset(cls, dataset, predictions) -> "DatasetEvaluation":
+        """From an ``io.datasets.Dataset`` and ``io.predictions.Predictions`` over it."""
+        return cls(dataset.boxes, predictions.boxes, dataset.num_images, dataset.class_names)
+
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
