@@ -1,0 +1,78 @@
+"""Offscreen export of the evaluation charts to PNG or SVG (``detviewer eval --plots``, the workspace's
+Export). Runs headless: ``render.qt.export.ensure_gui_app`` picks the offscreen platform without a display."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from detviewer.errors import DetviewerError
+from detviewer.render.qt.export import ensure_gui_app
+
+__all__ = ["export_chart", "export_evaluation_plots", "CHART_SIZE"]
+
+CHART_SIZE = (900, 700)
+
+
+def export_chart(widget, path: str | os.PathLike, size: tuple[int, int] = CHART_SIZE) -> Path:
+    """Write a chart widget (a pyqtgraph PlotWidget) to ``path``: .png (raster) or .svg (vector)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise DetviewerError(f"Cannot export {path}: use a .png or .svg file name.")
+    if not path.parent.is_dir():
+        raise DetviewerError(f"Cannot export {path}: the folder {path.parent} does not exist.")
+    app = ensure_gui_app()
+    widget.resize(*size)
+    widget.getPlotItem().resize(*size)
+    app.processEvents()
+    if suffix == ".svg":
+        # QSvgGenerator rather than pyqtgraph's SVGExporter, which fails on some items (legend, text)
+        from PySide6.QtCore import QRect, QSize
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(QSize(*size))
+        generator.setViewBox(QRect(0, 0, *size))
+        painter = QPainter(generator)
+        try:
+            widget.render(painter)
+        finally:
+            painter.end()
+    elif not widget.grab().save(str(path)):
+        raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
+    return path
+
+
+def export_evaluation_plots(snapshot, class_names: Sequence[str], out_dir: str | os.PathLike,
+                            suffix: str = ".png") -> list[Path]:
+    """The PR curves (IoU 0.5 and 0.5:0.95), P / R / F1 against confidence, the confusion matrix (normalised
+    and counts) and the TIDE error breakdown of an ``EvaluationSnapshot``, written into ``out_dir``."""
+    from detviewer.charts.curves import ConfidenceChart, PRChart
+    from detviewer.charts.matrix import ConfusionChart, ErrorsChart
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DetviewerError(f"Cannot create {out}: {exc.strerror or exc}.") from None
+    ensure_gui_app()
+    written = []
+    for iou, name in (("0.5", "pr_curve_50"), ("0.5:0.95", "pr_curve_50_95")):
+        chart = PRChart()
+        chart.set_curves(snapshot.pr, class_names, iou=iou)
+        written.append(export_chart(chart, out / f"{name}{suffix}"))
+    chart = ConfidenceChart()
+    chart.set_curves(snapshot.curves, snapshot.score_threshold)
+    written.append(export_chart(chart, out / f"f1_curve{suffix}"))
+    for normalized, name in ((True, "confusion_matrix_normalized"), (False, "confusion_matrix")):
+        chart = ConfusionChart()
+        chart.set_matrix(snapshot.confusion, class_names, normalized=normalized)
+        written.append(export_chart(chart, out / f"{name}{suffix}"))
+    chart = ErrorsChart()
+    chart.set_result(snapshot.tide)
+    written.append(export_chart(chart, out / f"error_breakdown{suffix}"))
+    return written

@@ -1,0 +1,124 @@
+"""Confusion-matrix chart (counts or column-normalised, background row and column) and the TIDE error
+breakdown bar chart, as pyqtgraph widgets. A click on a matrix cell emits ``cell_clicked(predicted, true)``."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+
+from detviewer.evaluation.confusion import ConfusionMatrix
+from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
+from detviewer.evaluation.tide import TideResult
+
+__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS"]
+
+#: Above this many classes the cells carry no numbers (they would not fit).
+MAX_CELL_TEXTS = 30
+
+
+def _axis_ticks(axis: pg.AxisItem, names: Sequence[str]) -> None:
+    axis.setTicks([[(i, n[:14]) for i, n in enumerate(names)]])
+
+
+def _fit_left_axis(plot: pg.PlotItem, labels: Sequence[str]) -> None:
+    """Widen the left axis so that its tick labels are not dropped (pyqtgraph hides what does not fit)."""
+    longest = max((len(t) for t in labels), default=4)
+    plot.getAxis("left").setWidth(int(12 + 7 * min(longest, 24)))
+
+
+class ConfusionChart(pg.PlotWidget):
+    """Rows: predicted class, columns: true class (Ultralytics' [predicted, true]), last = background."""
+
+    cell_clicked = Signal(int, int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setColorMap(pg.ColorMap([0.0, 1.0], [(255, 255, 255), (8, 69, 148)]))
+        self.addItem(self.image)
+        plot = self.getPlotItem()
+        plot.invertY(True)
+        plot.setAspectLocked(True)
+        plot.setLabel("bottom", "true")
+        plot.setLabel("left", "predicted")
+        self._texts: list = []
+        self._size = 0
+        self.image.mouseClickEvent = self._on_image_click
+
+    def set_matrix(self, matrix: ConfusionMatrix, class_names: Sequence[str], normalized: bool = True) -> None:
+        values = matrix.normalized() if normalized else matrix.counts.astype(np.float64)
+        self._size = values.shape[0]
+        top = float(values.max()) if values.size and values.max() > 0 else 1.0
+        self.image.setImage(values, levels=(0.0, top))
+        self.image.setRect(-0.5, -0.5, self._size, self._size)
+        names = list(class_names) + ["background"]
+        plot = self.getPlotItem()
+        _axis_ticks(plot.getAxis("bottom"), names)
+        _axis_ticks(plot.getAxis("left"), names)
+        _fit_left_axis(plot, [n[:14] for n in names])
+        for item in self._texts:
+            plot.removeItem(item)
+        self._texts = []
+        if self._size <= MAX_CELL_TEXTS + 1:
+            for (row, col), v in np.ndenumerate(values):
+                if matrix.counts[row, col] == 0:
+                    continue
+                text = f"{v:.2f}" if normalized else str(int(matrix.counts[row, col]))
+                color = "w" if v > 0.55 * top else "k"
+                item = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
+                item.setPos(col, row)
+                plot.addItem(item)
+                self._texts.append(item)
+        kind = "normalised by true class" if normalized else "counts"
+        plot.setTitle(f"Confusion matrix ({kind}), score > {matrix.score_threshold:.2f}, "
+                      f"IoU > {matrix.iou_threshold:g}")
+        plot.setXRange(-0.5, self._size - 0.5, padding=0)
+        plot.setYRange(-0.5, self._size - 0.5, padding=0)
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(predicted, true) of the cell at view coordinates (x: true, y: predicted), or None."""
+        col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+        if 0 <= row < self._size and 0 <= col < self._size:
+            return row, col
+        return None
+
+    def _on_image_click(self, event) -> None:
+        pos = self.image.mapToView(event.pos())
+        cell = self.cell_at(pos.x(), pos.y())
+        if cell is not None:
+            event.accept()
+            self.cell_clicked.emit(*cell)
+
+
+class ErrorsChart(pg.PlotWidget):
+    """TIDE's main errors (dAP of classification, localisation, both, duplicate, background, missed)
+    and its special errors (FP, FN) as horizontal bars, in AP points."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        plot = self.getPlotItem()
+        plot.invertY(True)
+        plot.setLabel("bottom", "dAP (AP points gained if fixed)")
+        plot.showGrid(x=True, alpha=0.2)
+
+    def set_result(self, tide: TideResult) -> None:
+        plot = self.getPlotItem()
+        plot.clear()
+        values = [tide.main_dap[t] for t in ERROR_TYPES] + [tide.fp_dap, tide.fn_dap]
+        names = [f"{n} ({tide.counts[t]})" for n, t in zip(ERROR_NAMES, ERROR_TYPES)] + ["false positives",
+                                                                                           "false negatives"]
+        colors = [(214, 39, 40), (255, 127, 14), (148, 103, 189), (140, 86, 75), (127, 127, 127), (31, 119, 180),
+                  (60, 60, 60), (60, 60, 60)]
+        y = np.arange(len(values), dtype=float) + np.r_[np.zeros(6), np.full(2, 0.5)]
+        for yi, v, c in zip(y, values, colors):
+            plot.addItem(pg.BarGraphItem(x0=0, y=[yi], height=0.7, width=[v], brush=pg.mkBrush(c), pen=None))
+            text = pg.TextItem(f"{v:.2f}", color="k", anchor=(0, 0.5))
+            text.setPos(v, yi)
+            plot.addItem(text)
+        plot.getAxis("left").setTicks([list(zip(y.tolist(), names))])
+        _fit_left_axis(plot, names)
+        plot.setXRange(0, max(max(values), 1.0) * 1.2, padding=0)
+        plot.setTitle(f"TIDE error breakdown at IoU {tide.iou_threshold:g}: AP {tide.ap:.1f}")
