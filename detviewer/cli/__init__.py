@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "make-shapes": "detviewer.cli.make_shapes",
     "train-demo": "detviewer.cli.train_demo",
     "render": "detviewer.cli.render",
+    "merge-results": "detviewer.cli.merge_results",
 }
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2

@@ -1,4 +1,12 @@
-"""`detviewer detect`: run a detector on images, folders and videos; write COCO results JSON."""
+"""`detviewer detect`: run a detector on images, folders and videos; write COCO results JSON.
+
+Every input (each image, each video frame) gets an image id in input order, failed ones too: folders
+expand to their images in natural order, videos to their frames, and the n-th of these is id n. The
+id -> file mapping is written as COCO ``images`` (``{"images": [{"id", "file_name"[, "frame"][, "error"]}]}``)
+to ``--images-out``, or beside ``--out`` as ``<out>.images.json``. With ``--gt`` the ids and categories
+are the ground truth's instead. ``--shard I/N`` runs only the inputs whose position is I modulo N (ids
+stay those of the whole list), so that N machines can share a dataset and ``merge-results`` joins them.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +24,25 @@ from detviewer.errors import AnnotationError, DetviewerError
 
 @dataclass(frozen=True)
 class WorkItem:
-    """One input image, or one video (expanded into frames while running)."""
+    """One input: an image, or one frame of a video (frame None: the whole video, when it cannot be opened)."""
 
     path: Path
     is_video: bool
+    frame: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}#{self.frame}" if self.frame is not None else str(self.path)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not I/N (e.g. 0/4)") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"'{text}': I/N needs 0 <= I < N")
+    return index, count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,12 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score", type=float, default=0.0, help="drop detections scoring below this")
     p.add_argument("--gt", type=Path, help="COCO ground truth: take image_id and category_id from it")
     p.add_argument("--out", type=Path, help="results file (default: standard output)")
+    p.add_argument("--images-out", type=Path, help="where to write the image id -> file mapping "
+                                                   "(default: <out>.images.json beside --out)")
+    p.add_argument("--shard", type=_shard, metavar="I/N", help="run only inputs I, I+N, I+2N, ... (0-based)")
+    p.add_argument("--threads", type=int, help="torch threads (default: the window's policy: cores - 1, "
+                                               "or DETVIEWER_THREADS)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
-    """Images, folders (their images, naturally sorted) and videos -> work items, plus error lines."""
+    """Images, folders (their images, naturally sorted) and videos (one item per frame) -> work items,
+    plus error lines for inputs that are not there at all."""
     from detviewer.io.images import is_image_path, list_images
     from detviewer.io.sources import is_video_path
 
@@ -51,7 +80,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
         elif not path.exists():
             errors.append(f"{path}: no such file or folder")
         elif is_video_path(path):
-            items.append(WorkItem(path, True))
+            items.extend(_video_frames(path))
         elif is_image_path(path):
             items.append(WorkItem(path, False))
         else:
@@ -59,21 +88,37 @@ def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
     return items, errors
 
 
-def _frames(item: WorkItem) -> Iterator[tuple[str, object]]:
-    """(name, RGB image) for an image file or for every frame of a video."""
+def _video_frames(path: Path) -> list[WorkItem]:
+    """One item per frame (the frame count from the container), or one item that will fail."""
+    from detviewer.io.sources import VideoFileSource
+
+    try:
+        video = VideoFileSource(path)
+    except DetviewerError:
+        return [WorkItem(path, True)]
+    try:
+        count = len(video)
+    finally:
+        video.close()
+    return [WorkItem(path, True, f) for f in range(count)] or [WorkItem(path, True)]
+
+
+def _image(item: WorkItem, videos: dict):
+    """The RGB image of an item; videos stay open between their frames."""
     if not item.is_video:
         from detviewer.io.images import load_image
 
-        yield str(item.path), load_image(item.path)
-        return
+        return load_image(item.path)
     from detviewer.io.sources import VideoFileSource
 
-    video = VideoFileSource(item.path)
-    try:
-        for index in range(len(video)):
-            yield f"{item.path}#{index}", video.read(index).image
-    finally:
-        video.close()
+    if item.path not in videos:
+        for old in videos.values():
+            old.close()
+        videos.clear()
+        videos[item.path] = VideoFileSource(item.path)
+    if item.frame is None:
+        raise DetviewerError(f"Video {item.path} has no frames.")
+    return videos[item.path].read(item.frame).image
 
 
 class Progress:
@@ -104,11 +149,24 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _image_ids_from_gt(items: list[WorkItem], gt) -> dict[Path, int | None]:
+def _ids(items: list[WorkItem], gt) -> list[int | None]:
+    """Image id of every item: its position + 1, or the ground truth's id (None: not in the GT)."""
+    if gt is None:
+        return list(range(1, len(items) + 1))
     from detviewer.io.annotations import match_image_ids
 
-    images = [item.path for item in items if not item.is_video]
-    return dict(zip(images, match_image_ids(images, gt, allow_missing=True)))
+    images = sorted({item.path for item in items if not item.is_video})
+    by_path = dict(zip(images, match_image_ids(images, gt, allow_missing=True)))
+    return [None if item.is_video else by_path[item.path] for item in items]
+
+
+def _mapping_entry(item: WorkItem, image_id: int | None, error: str = "") -> dict:
+    entry = {"id": image_id, "file_name": str(item.path)}
+    if item.frame is not None:
+        entry["frame"] = item.frame
+    if error:
+        entry["error"] = error
+    return entry
 
 
 def run(args) -> int:
@@ -121,10 +179,13 @@ def run(args) -> int:
         print("error: nothing to run on", file=sys.stderr)
         return EXIT_USAGE
     gt = load_coco_gt(args.gt) if args.gt else None
-    gt_ids = _image_ids_from_gt(items, gt) if gt is not None else {}
+    ids = _ids(items, gt)
+    chosen = range(len(items)) if args.shard is None else range(args.shard[0], len(items), args.shard[1])
 
     from detviewer.detectors.registry import load_detector
+    from detviewer.detectors.threads import configure_torch_threads
 
+    threads = configure_torch_threads(args.threads)
     detector = load_detector(args.model, weights=args.weights, device=args.device)
     label_to_category = None
     if gt is not None:
@@ -132,31 +193,56 @@ def run(args) -> int:
         if not label_to_category:
             raise AnnotationError(f"None of {args.model}'s classes is a category of {args.gt}.")
     results: list[dict] = []
+    mapping: list[dict] = []
     failures = len(errors)
-    next_index = 1
-    progress = Progress(len(items), not args.quiet)
-    for item in items:
-        try:
-            if gt is not None and (item.is_video or gt_ids[item.path] is None):
-                raise AnnotationError(f"{item.path} is not an image of {args.gt} (no file_name matches it).")
-            for _name, image in _frames(item):
-                if gt is not None:
-                    image_id = gt_ids[item.path]
-                else:
-                    image_id, next_index = next_index, next_index + 1
+    progress = Progress(len(chosen), not args.quiet)
+    videos: dict = {}
+    infer_seconds, start, done = 0.0, time.perf_counter(), 0
+    try:
+        for i in chosen:
+            item, image_id = items[i], ids[i]
+            try:
+                if image_id is None:
+                    raise AnnotationError(f"{item.path} is not an image of {args.gt} (no file_name matches it).")
+                image = _image(item, videos)
+                t0 = time.perf_counter()
                 detections = detector.infer(image).detections
+                infer_seconds += time.perf_counter() - t0
+                done += 1
                 detections = detections[detections.scores >= args.score]
                 results.extend(coco_results_from_detections(image_id, detections, label_to_category))
-        except DetviewerError as exc:
-            failures += 1
-            progress.message(f"error: {exc}")
-        progress.step(str(item.path))
+                mapping.append(_mapping_entry(item, image_id))
+            except DetviewerError as exc:
+                failures += 1
+                progress.message(f"error: {exc}")
+                mapping.append(_mapping_entry(item, image_id, str(exc)))
+            progress.step(item.name)
+    finally:
+        for video in videos.values():
+            video.close()
     progress.close()
+    wall = time.perf_counter() - start
+    _write_outputs(args, results, mapping, len(chosen))
+    rate = done / wall if wall > 0 else 0.0
+    print(f"{done} of {len(chosen)} images in {wall:.1f} s: {rate:.2f} images/s "
+          f"({done / infer_seconds if infer_seconds else 0:.2f}/s in the model; {threads} torch thread"
+          f"{'s' if threads != 1 else ''})", file=sys.stderr)
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _write_outputs(args, results: list[dict], mapping: list[dict], count: int) -> None:
     text = json.dumps(results)
+    images_out = args.images_out
     if args.out:
+        from detviewer.io.predictions import mapping_path
+
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
-        print(f"wrote {len(results)} detections for {len(items)} inputs to {args.out}", file=sys.stderr)
+        print(f"wrote {len(results)} detections for {count} inputs to {args.out}", file=sys.stderr)
+        images_out = images_out or mapping_path(args.out)
     else:
         print(text)
-    return EXIT_PARTIAL if failures else EXIT_OK
+    if images_out:
+        images_out.parent.mkdir(parents=True, exist_ok=True)
+        images_out.write_text(json.dumps({"images": mapping}, indent=0))
+        print(f"wrote the image id -> file mapping to {images_out}", file=sys.stderr)

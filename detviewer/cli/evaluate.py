@@ -1,11 +1,15 @@
-"""``detviewer eval``: COCO bbox or PASCAL VOC evaluation of a results file.
+"""``detviewer eval``: evaluate a results file, or run a model over a dataset and evaluate it.
 
-    detviewer eval --gt GT.json --pred PRED.json [--json] [--metric coco|voc07|voc]
+    detviewer eval --gt GT --pred PRED.json [--json] [--plots DIR] [--score T] [--iou I] [--metric coco|voc07|voc]
+    detviewer eval --model M [--weights W] --data data.yaml|DIR [--cache DIR | --no-cache] [--save-pred P.json] ...
 
-COCO prints pycocotools' 12 summary lines (same numbers, to the bit) and a per-class
-table; VOC prints AP@0.5 per class and its mean. ``--json`` prints
-``{"stats": {...}, "per_class": {class_name: AP}}`` instead, -1 where a class has no GT.
-Only numpy is imported (no torch), so the command starts fast.
+GT (and --data) is a COCO .json, an Ultralytics data.yaml or a dataset folder (YOLO labels/, VOC
+Annotations/). COCO prints pycocotools' 12 summary lines (same numbers, to the bit), the per-class AP
+table, precision / recall / F1 per class at ``--score`` (default: the F1-best threshold) matched at
+``--iou``, and TIDE's error breakdown; ``--json`` prints all of it as JSON (``stats`` and ``per_class``
+as before, plus ``classes``, ``operating_point``, ``errors``). ``--plots DIR`` writes the PR / F1
+curves, the confusion matrix and the error breakdown as PNGs. VOC prints AP@0.5 per class and its mean.
+Without --plots and --model only numpy is imported (no torch, no Qt), so the command starts fast.
 """
 
 from __future__ import annotations
@@ -13,102 +17,165 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
-STAT_LINES = (
-    # (key, AP or AR, IoU label, area, maxDets) in pycocotools' order and wording
-    ("AP", 1, "0.50:0.95", "all", 100),
-    ("AP50", 1, "0.50", "all", 100),
-    ("AP75", 1, "0.75", "all", 100),
-    ("AP_small", 1, "0.50:0.95", "small", 100),
-    ("AP_medium", 1, "0.50:0.95", "medium", 100),
-    ("AP_large", 1, "0.50:0.95", "large", 100),
-    ("AR1", 0, "0.50:0.95", "all", 1),
-    ("AR10", 0, "0.50:0.95", "all", 10),
-    ("AR100", 0, "0.50:0.95", "all", 100),
-    ("AR_small", 0, "0.50:0.95", "small", 100),
-    ("AR_medium", 0, "0.50:0.95", "medium", 100),
-    ("AR_large", 0, "0.50:0.95", "large", 100),
-)
+from detviewer.cli.eval_report import class_keys, coco_json, fmt, print_coco, table
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Evaluate COCO-format detection results against COCO ground truth "
-                    "(pycocotools' numbers) or with the PASCAL VOC AP.")
-    parser.add_argument("--gt", required=True, metavar="GT.json", help="COCO ground-truth file")
-    parser.add_argument("--pred", required=True, metavar="PRED.json",
+        description="Evaluate detection results (or a model run over a dataset) against ground truth: "
+                    "pycocotools' numbers, per-class P/R/F1, TIDE errors, plots.")
+    parser.add_argument("--gt", metavar="GT", help="ground truth: COCO .json, data.yaml, or a YOLO / VOC folder")
+    parser.add_argument("--data", metavar="DATA", help="the dataset to run --model on (same forms as --gt)")
+    parser.add_argument("--pred", metavar="PRED.json",
                         help="COCO results file: a list of {image_id, category_id, bbox [x,y,w,h], score}")
+    parser.add_argument("--model", help="run this detector over the dataset first (see 'detviewer models')")
+    parser.add_argument("--weights", default="default", help="with --model: coco, none, default or a file")
+    parser.add_argument("--device", default="auto", help="with --model: auto, cpu or cuda")
+    parser.add_argument("--threads", type=int, help="with --model: torch threads (default: cores - 1)")
+    parser.add_argument("--cache", type=Path, help="with --model: prediction cache folder "
+                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
+    parser.add_argument("--no-cache", action="store_true", help="with --model: neither read nor write the cache")
+    parser.add_argument("--save-pred", type=Path, help="with --model: also write the detections as COCO results")
     parser.add_argument("--metric", choices=("coco", "voc07", "voc"), default="coco",
                         help="coco: AP@[.5:.95] and friends (default); voc07: VOC2007 11-point AP@0.5; "
                              "voc: VOC2010+ all-point AP@0.5 (crowd/difficult GT ignored)")
+    parser.add_argument("--score", type=float, help="score threshold for P / R / F1 and the confusion matrix "
+                                                    "(default: the F1-best one)")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU for P / R / F1, confusion matrix, TIDE")
+    parser.add_argument("--plots", type=Path, metavar="DIR", help="write PR / F1 curves, confusion matrix and "
+                                                                  "error breakdown PNGs here")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from detviewer.io.annotations import load_coco_gt, load_coco_results
-
-    gt = load_coco_gt(args.gt)
-    results = load_coco_results(args.pred, gt)
-    if (gt.boxes.ids == 0).any() and args.metric == "coco":
+    if not args.model and not args.pred:
+        _usage_error("one of --pred or --model is required")
+    if args.model and not (args.data or args.gt):
+        _usage_error("--model needs --data (the dataset to run it on)")
+    if not args.model and not args.gt:
+        _usage_error("--pred needs --gt")
+    if not 0 < args.iou <= 1:
+        _usage_error("--iou must lie in (0, 1]")
+    gt, det, n_images, source = _run_model(args) if args.model else _load(args)
+    if args.metric != "coco":
+        return _run_voc(gt, det, n_images, source, args.json, use_07_metric=args.metric == "voc07")
+    if (gt.boxes.ids == 0).any():
         print(f"note: {gt.source} has an annotation with id 0; like pycocotools, detections matched "
               f"to it count as false positives.", file=sys.stderr)
-    if args.metric == "coco":
-        return _run_coco(gt, results, args.json)
-    return _run_voc(gt, results, args.json, use_07_metric=args.metric == "voc07")
+    from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 
+    ev = DatasetEvaluation(gt.boxes, det, n_images, gt.category_names)
+    score = args.score if args.score is not None else ev.curves(args.iou).best_threshold
+    snap = ev.at(score, args.iou)
+    keys = class_keys(gt.category_names, gt.category_ids)
+    if args.plots:
+        from detviewer.charts.export import export_evaluation_plots
 
-def _class_keys(gt) -> list[str]:
-    """Category names for the JSON keys, made unique with the id where names repeat."""
-    names = list(gt.category_names)
-    seen = {n: names.count(n) for n in names}
-    return [n if seen[n] == 1 else f"{n} (id {int(cid)})" for n, cid in zip(names, gt.category_ids)]
-
-
-def _counts(gt, results):
-    import numpy as np
-
-    k = gt.num_categories
-    n_gt = np.bincount(gt.boxes.category_index[~gt.boxes.crowd], minlength=k)
-    n_dt = np.bincount(results.boxes.category_index, minlength=k)
-    return n_gt, n_dt
-
-
-def _run_coco(gt, results, as_json: bool) -> int:
-    from detviewer.core.coco_eval import evaluate_coco
-
-    ev = evaluate_coco(gt.boxes, results.boxes, gt.num_images, gt.num_categories)
-    ap = ev.per_class_ap()
-    keys = _class_keys(gt)
-    if as_json:
-        per_class = {key: float(v) for key, v in zip(keys, ap)}
-        print(json.dumps({"stats": {k: float(v) for k, v in ev.stats.items()}, "per_class": per_class}, indent=2))
+        written = export_evaluation_plots(snap, keys, args.plots)
+        print(f"wrote {len(written)} plots to {args.plots}", file=sys.stderr)
+    if args.json:
+        print(coco_json(snap, keys))
         return 0
-    n_crowd = int(gt.boxes.crowd.sum())
-    print(f"COCO bbox evaluation of {results.source}: {gt.num_images} images, {gt.num_categories} "
-          f"categories, {len(gt.boxes)} GT boxes ({n_crowd} crowd), {len(results)} detections")
-    for key, is_ap, iou, area, max_dets in STAT_LINES:
-        title, kind = ("Average Precision", "(AP)") if is_ap else ("Average Recall", "(AR)")
-        print(f" {title:<18} {kind} @[ IoU={iou:<9} | area={area:>6s} | maxDets={max_dets:>3d} ] = "
-              f"{ev.stats[key]:0.3f}")
-    ap50, ap75 = ev.per_class_ap(iou=0.5), ev.per_class_ap(iou=0.75)
-    n_gt, n_dt = _counts(gt, results)
-    rows = [(name, _fmt(a), _fmt(b), _fmt(c), str(int(g)), str(int(d)))
-            for name, a, b, c, g, d in zip(keys, ap, ap50, ap75, n_gt, n_dt)]
-    print()
-    _table(("class", "AP", "AP50", "AP75", "GT", "dets"), rows)
-    if (ap < 0).any():
-        print("(-: the class has no ground truth; it does not count in the means)")
+    print_coco(snap, keys, source, n_images, len(gt.boxes), int(gt.boxes.crowd.sum()), len(det))
     return 0
 
 
-def _run_voc(gt, results, as_json: bool, use_07_metric: bool) -> int:
+def _usage_error(message: str):
+    from detviewer.errors import DetviewerError
+
+    raise DetviewerError(f"{message} (see 'detviewer eval --help').")
+
+
+def _load(args):
+    """(CocoGroundTruth, DetectionBoxes, number of images, source) of --gt and --pred."""
+    from detviewer.io.annotations import load_coco_gt, load_coco_results
+
+    if Path(args.gt).suffix.lower() == ".json":  # COCO: strict, as pycocotools reads it
+        gt = load_coco_gt(args.gt)
+        results = load_coco_results(args.pred, gt)
+        return gt, results.boxes, gt.num_images, results.source
+    from detviewer.io.datasets import open_dataset
+    from detviewer.io.predictions import load_predictions
+
+    dataset = open_dataset(args.gt)
+    _warn(dataset.warnings)
+    predictions = load_predictions(args.pred, dataset)
+    _warn(predictions.warnings)
+    return dataset.gt, predictions.boxes, dataset.num_images, predictions.source
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+
+
+def _run_model(args):
+    """Run --model over --data with progress on stderr; (gt, detections, images, source)."""
+    from detviewer.detectors.registry import load_detector
+    from detviewer.detectors.threads import configure_torch_threads
+    from detviewer.evaluation.run_dataset import run_dataset
+    from detviewer.io.datasets import open_dataset
+    from detviewer.io.prediction_cache import PredictionCache, default_cache_root
+
+    dataset = open_dataset(args.data or args.gt)
+    _warn(dataset.warnings)
+    threads = configure_torch_threads(args.threads)
+    detector = load_detector(args.model, weights=args.weights, device=args.device)
+    cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(), detector.name or args.model,
+                                                       getattr(detector, "weights", args.weights))
+    bar = _ProgressLine()
+    run = run_dataset(detector, dataset, cache, progress=bar)
+    bar.close()
+    for _, sentence in run.failures:
+        print(f"error: {sentence}", file=sys.stderr)
+    print(f"ran {args.model} on {dataset.num_images} images in {run.seconds:.1f} s ({run.cached} from the cache, "
+          f"{run.images_per_second:.2f} images/s computed, {threads} torch thread{'s' if threads != 1 else ''})",
+          file=sys.stderr)
+    if args.save_pred:
+        _save_predictions(args.save_pred, dataset, run.predictions.boxes)
+    return dataset.gt, run.predictions.boxes, dataset.num_images, f"{args.model} on {dataset.source}"
+
+
+def _save_predictions(path: Path, dataset, boxes) -> None:
+    rows = [{"image_id": int(dataset.gt.image_ids[i]), "category_id": int(dataset.gt.category_ids[c]),
+             "bbox": [float(v) for v in b], "score": float(s)}
+            for i, c, b, s in zip(boxes.image_index.tolist(), boxes.category_index.tolist(), boxes.xywh, boxes.scores)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+    print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
+
+
+class _ProgressLine:
+    """progress(done, total, eta_s) as one line on stderr when it is a terminal."""
+
+    def __init__(self):
+        self.enabled, self.last = sys.stderr.isatty(), 0.0
+
+    def __call__(self, done: int, total: int, eta) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.2 and done < total):
+            return
+        self.last = now
+        eta_text = f"ETA {eta:.0f} s" if eta is not None else ""
+        sys.stderr.write(f"\r{done}/{total} images {eta_text:<14}")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def _run_voc(gt, det, n_images: int, source: str, as_json: bool, use_07_metric: bool) -> int:
     import numpy as np
 
     from detviewer.core.voc_eval import evaluate_voc
 
-    ev = evaluate_voc(gt.boxes, results.boxes, gt.num_images, gt.num_categories, use_07_metric=use_07_metric)
-    keys = _class_keys(gt)
+    ev = evaluate_voc(gt.boxes, det, n_images, gt.num_categories, use_07_metric=use_07_metric)
+    keys = class_keys(gt.category_names, gt.category_ids)
     if as_json:
         per_class = {key: float(v) for key, v in zip(keys, ev.ap)}
         print(json.dumps({"stats": {"mAP": ev.mean_ap}, "per_class": per_class}, indent=2))
@@ -116,26 +183,14 @@ def _run_voc(gt, results, as_json: bool, use_07_metric: bool) -> int:
     how = "11-point (VOC2007)" if use_07_metric else "all-point (VOC2010+)"
     k = gt.num_categories
     n_gt = np.bincount(gt.boxes.category_index[~gt.boxes.difficult], minlength=k)
-    n_dt = np.bincount(results.boxes.category_index, minlength=k)
-    print(f"PASCAL VOC AP@{ev.iou_threshold:g}, {how}, of {results.source}: {gt.num_images} images, "
+    n_dt = np.bincount(det.category_index, minlength=k)
+    print(f"PASCAL VOC AP@{ev.iou_threshold:g}, {how}, of {source}: {n_images} images, "
           f"{k} categories, {int(n_gt.sum())} GT boxes (+{int(gt.boxes.difficult.sum())} difficult/crowd, "
-          f"ignored), {len(results)} detections")
+          f"ignored), {len(det)} detections")
     print()
-    rows = [(name, _fmt(a), str(int(g)), str(int(d))) for name, a, g, d in zip(keys, ev.ap, n_gt, n_dt)]
-    rows.append(("mAP", _fmt(ev.mean_ap), str(int(n_gt.sum())), str(len(results))))
-    _table(("class", "AP50", "GT", "dets"), rows)
+    rows = [(name, fmt(a), str(int(g)), str(int(d))) for name, a, g, d in zip(keys, ev.ap, n_gt, n_dt)]
+    rows.append(("mAP", fmt(ev.mean_ap), str(int(n_gt.sum())), str(len(det))))
+    table(("class", "AP50", "GT", "dets"), rows)
     if (ev.ap < 0).any():
         print("(-: the class has no ground truth; it does not count in the mean)")
     return 0
-
-
-def _fmt(value: float) -> str:
-    return "-" if value < 0 else f"{value:.3f}"
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """Print rows with the first column left-aligned and the others right-aligned."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        print("  ".join(cells).rstrip())

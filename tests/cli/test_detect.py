@@ -36,8 +36,12 @@ def test_a_folder_with_a_broken_file_reports_it_and_writes_the_rest(folder, tmp_
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "broken.png" in error_lines[0]
     results = json.loads(out.read_text())
-    # natural order img1, img2, img10 -> ids 1, 2, 3 (the broken file gets none)
-    assert {r["image_id"] for r in results} == {1, 2, 3}
+    # natural order broken, img1, img2, img10 -> ids 1, 2, 3, 4: the broken file keeps its id
+    assert {r["image_id"] for r in results} == {2, 3, 4}
+    mapping = json.loads((tmp_path / "results.images.json").read_text())["images"]
+    assert [(m["id"], m["file_name"].rsplit("/", 1)[-1]) for m in mapping] == [
+        (1, "broken.png"), (2, "img1.png"), (3, "img2.png"), (4, "img10.jpg")]
+    assert "error" in mapping[0] and "error" not in mapping[1]
     assert all(len(r["bbox"]) == 4 and r["bbox"][2] >= 0 and 1 <= r["category_id"] <= 90 for r in results)
 
 
@@ -86,3 +90,28 @@ def test_usage_and_model_errors_exit_2_with_one_line(folder, tmp_path, capsys):
     assert code == 2 and "no such file or folder" in err and "Traceback" not in err
     code, _, err = _run(capsys, str(folder), *MODEL[:2], "--weights", str(folder / "broken.png"), "--quiet")
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_shards_merge_to_the_whole_run_with_the_same_ids(folder, tmp_path, capsys):
+    whole, shards = tmp_path / "all.json", [tmp_path / f"s{i}.json" for i in range(2)]
+    assert _run(capsys, str(folder), *MODEL, "--out", str(whole))[0] == 1
+    for i, path in enumerate(shards):
+        code, _, err = _run(capsys, str(folder), *MODEL, "--out", str(path), "--shard", f"{i}/2", "--threads", "1")
+        assert code == (1 if i == 0 else 0)  # shard 0 holds the broken file (input 0)
+        assert "images/s" in err and "1 torch thread" in err
+    assert [m["id"] for m in json.loads((tmp_path / "s1.images.json").read_text())["images"]] == [2, 4]
+    merged = tmp_path / "merged.json"
+    assert main(["merge-results", *map(str, shards), "-o", str(merged)]) == 0
+    key = lambda r: (r["image_id"], r["category_id"], r["score"])  # noqa: E731
+    assert sorted(json.loads(merged.read_text()), key=key) == sorted(json.loads(whole.read_text()), key=key)
+    ids = [m["id"] for m in json.loads((tmp_path / "merged.images.json").read_text())["images"]]
+    assert ids == [1, 2, 3, 4]
+    # the same shard twice overlaps: one sentence, exit 2
+    capsys.readouterr()
+    assert main(["merge-results", str(shards[1]), str(shards[1]), str(shards[0]), "-o", str(merged)]) == 2
+    assert "overlap" in capsys.readouterr().err
+
+
+def test_bad_shard_is_a_usage_error(folder, capsys):
+    code, _, err = _run(capsys, str(folder), *MODEL, "--shard", "2/2")
+    assert code == 2 and "0 <= I < N" in err
