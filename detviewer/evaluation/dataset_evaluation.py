@@ -136,8 +136,11 @@ class DatasetEvaluation:
 
     def precompute(self, iou: float = 0.5) -> None:
         """Compute every threshold-free part now (for a worker thread), so that ``at`` only counts."""
-        for part in (lambda: self.pr, self.curves, self.tide, self.image_ap, self.confusion_matching):
-            part() if part.__name__ == "<lambda>" else part(iou)
+        _ = self.pr
+        self.curves(iou)
+        self.tide(iou)
+        self.image_ap(iou)
+        self.confusion_matching(iou)
 
     def at(self, score: float, iou: float = 0.5) -> "EvaluationSnapshot":
         """Everything at the operating point ``score > score`` matched at ``iou``."""

@@ -16,13 +16,17 @@ from detviewer.core.metrics import GroundTruthBoxes
 __all__ = ["same_image_pairs", "best_per_detection", "rank_in_group", "greedy_match"]
 
 
+_PAIR_BLOCK = 1 << 21  # pairs whose IoU is computed at once (bounds the (P, 4) temporaries)
+
+
 def same_image_pairs(det_img: np.ndarray, det_xywh: np.ndarray, gt: GroundTruthBoxes, boxes: np.ndarray,
                      crowd: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (detection, GT box) pair of the same image, for the GT ``boxes`` (indices).
+    """The overlapping (detection, GT box) pairs of the same image, for the GT ``boxes`` (indices).
 
     det_img (D,) int64; det_xywh (D, 4) float64 pixels. crowd: IoU as for a crowd region
-    (intersection / detection area). Returns pd (P,) detection positions, pg (P,) GT indices
-    (ascending file order per detection) and iou (P,) float64, pycocotools' arithmetic.
+    (intersection / detection area). Pairs with IoU 0 are left out (every use treats a missing pair
+    as IoU 0). Returns pd (P,) detection positions (ascending), pg (P,) GT indices (ascending file
+    order per detection) and iou (P,) float64, pycocotools' arithmetic.
     """
     box_img = gt.image_index[boxes]
     by_img = boxes[np.argsort(box_img, kind="stable")]
@@ -30,11 +34,34 @@ def same_image_pairs(det_img: np.ndarray, det_xywh: np.ndarray, gt: GroundTruthB
     first = np.searchsorted(sorted_img, det_img, side="left")
     counts = np.searchsorted(sorted_img, det_img, side="right") - first
     total = int(counts.sum())
-    pd = np.repeat(np.arange(len(det_img)), counts)
     offsets = np.cumsum(counts) - counts
-    pg = by_img[np.repeat(first - offsets, counts) + np.arange(total)]
-    iou = bbox_iou_pairs(det_xywh[pd], gt.xywh[pg], np.full(total, crowd))
-    return pd, pg, iou
+    out_d, out_g, out_iou = [], [], []
+    for lo in range(0, max(len(det_img), 1), max(1, _PAIR_BLOCK // max(int(counts.max(initial=1)), 1))):
+        hi = min(lo + max(1, _PAIR_BLOCK // max(int(counts.max(initial=1)), 1)), len(det_img))
+        c = counts[lo:hi]
+        n = int(c.sum())
+        if n == 0:
+            continue
+        pd = np.repeat(np.arange(lo, hi), c)
+        pg = by_img[np.repeat(first[lo:hi] - (offsets[lo:hi] - offsets[lo]), c) + np.arange(n)]
+        iou = bbox_iou_pairs(det_xywh[pd], gt.xywh[pg], np.full(n, crowd))
+        keep = iou > 0
+        out_d.append(pd[keep])
+        out_g.append(pg[keep])
+        out_iou.append(iou[keep])
+    del total
+    if not out_d:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(out_d), np.concatenate(out_g), np.concatenate(out_iou)
+
+
+def _first_best(d: np.ndarray, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of equal ``d`` (grouped, ``g`` ascending inside a run): the start of each run and the
+    position of its highest ``v`` (the first one on ties)."""
+    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+    best = np.maximum.reduceat(v, starts)
+    pos = np.where(v == np.repeat(best, np.diff(np.r_[starts, len(d)])), np.arange(len(d)), len(d))
+    return starts, np.minimum.reduceat(pos, starts)
 
 
 def best_per_detection(pd, pg, piou, mask, num_det: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,10 +71,10 @@ def best_per_detection(pd, pg, piou, mask, num_det: int) -> tuple[np.ndarray, np
     arg = np.full(num_det, -1, np.int64)
     sel = np.flatnonzero(mask)
     if sel.size:
-        sel = sel[np.lexsort((pg[sel], -piou[sel], pd[sel]))]
-        first = sel[np.r_[True, pd[sel][1:] != pd[sel][:-1]]]
-        best[pd[first]] = piou[first]
-        arg[pd[first]] = pg[first]
+        d, g, v = pd[sel], pg[sel], piou[sel]
+        starts, first = _first_best(d, g, v)
+        best[d[starts]] = v[first]
+        arg[d[starts]] = g[first]
     return best, arg
 
 
@@ -72,15 +99,14 @@ def greedy_match(pd, pg, piou, candidate, rank, num_det: int, num_gt: int) -> np
     cand = np.flatnonzero(candidate)
     if not cand.size:
         return matched
-    cand = cand[np.argsort(rank[pd[cand]], kind="stable")]
+    cand = cand[np.argsort(rank[pd[cand]], kind="stable")]  # stable: pairs stay grouped by detection
     bounds = np.searchsorted(rank[pd[cand]], np.arange(int(rank.max()) + 2))
     for r in range(len(bounds) - 1):
         sel = cand[bounds[r]:bounds[r + 1]]
         sel = sel[~taken[pg[sel]]]
         if not sel.size:
             continue
-        sel = sel[np.lexsort((pg[sel], -piou[sel], pd[sel]))]
-        first = sel[np.r_[True, pd[sel][1:] != pd[sel][:-1]]]
-        matched[pd[first]] = pg[first]
-        taken[pg[first]] = True
+        starts, first = _first_best(pd[sel], pg[sel], piou[sel])
+        matched[pd[sel][starts]] = pg[sel][first]
+        taken[pg[sel][first]] = True
     return matched

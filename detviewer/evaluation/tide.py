@@ -98,15 +98,16 @@ def evaluate_tide(gt: GroundTruthBoxes, dt: DetectionBoxes, num_categories: int,
 
     seq = np.arange(len(det))
     scored = ~ignored
-    base = _mean_ap(det_cls[scored], det_score[scored], tp[scored], seq[scored], n_gt, num_k)
+    by_score = np.lexsort((seq, -det_score))  # tidecv's order: images, then score order in each
+    errors_first = np.lexsort((seq, tp, -det_score))  # a fix pushes error points first, then the TPs
+    base = _mean_ap(by_score, scored, det_cls, tp, n_gt, num_k)
     main = {}
     for code, name in enumerate(ERROR_TYPES):
-        main[name] = max(_fixed_ap(code, codes, target, fixable, tp, ignored, det_cls, det_score, gt, gt_missed,
+        main[name] = max(_fixed_ap(code, errors_first, codes, target, fixable, tp, ignored, det_cls, gt, gt_missed,
                                    n_gt, num_k) - base, 0.0)
-    fp_ap = _mean_ap(det_cls[scored], tp[scored].astype(np.float64), tp[scored], seq[scored], n_gt, num_k)
+    fp_ap = _mean_ap(np.argsort(~tp, kind="stable"), scored, det_cls, tp, n_gt, num_k)  # TPs scored 1, FPs 0
     fn_gt = n_gt - np.bincount(gt.category_index[is_object & ~taken], minlength=num_k)[:num_k]
-    errors_first = np.where(tp, seq + len(det), seq)  # tidecv's order for a fix: error points, then TPs
-    fn_ap = _mean_ap(det_cls[scored], det_score[scored], tp[scored], errors_first[scored], fn_gt, num_k)
+    fn_ap = _mean_ap(errors_first, scored, det_cls, tp, fn_gt, num_k)
     counts = {name: int((codes == c).sum()) for c, name in enumerate(ERROR_TYPES) if c != MISSED}
     counts["missed"] = int(gt_missed.sum())
     return TideResult(ap=base, main_dap=main, fp_dap=fp_ap - base, fn_dap=fn_ap - base, counts=counts, det=det,
@@ -153,35 +154,34 @@ def _best_fixes(codes, target, score, taken):
     return fixable, usable
 
 
-def _fixed_ap(code, codes, target, fixable, tp, ignored, det_cls, det_score, gt, gt_missed, n_gt, num_k) -> float:
+def _fixed_ap(code, order, codes, target, fixable, tp, ignored, det_cls, gt, gt_missed, n_gt, num_k) -> float:
     """mAP after fixing every error of type ``code`` (tidecv ``fix_errors``), other errors as they are."""
-    errors = codes >= 0
     this = codes == code
-    keep_original = errors & ~this & ~ignored
+    keep_original = (codes >= 0) & ~this & ~ignored
     promoted = this & fixable  # cls / loc: the best error at its object becomes a true positive
     cls = np.where(promoted & (codes == CLS), gt.category_index[np.maximum(target, 0)], det_cls)
-    # tidecv pushes error points first, then the true positives: keep that order for score ties
-    pts = np.r_[np.flatnonzero(keep_original | promoted), np.flatnonzero(tp)]
-    truth = np.r_[promoted[keep_original | promoted], np.ones(int(tp.sum()), bool)]
     positives = n_gt
     if code == MISSED:
         positives = n_gt - np.bincount(gt.category_index[gt_missed], minlength=num_k)[:num_k]
-    return _mean_ap(cls[pts], det_score[pts], truth, np.arange(len(pts)), positives, num_k)
+    return _mean_ap(order, keep_original | promoted | tp, cls, tp | promoted, positives, num_k)
 
 
-def _mean_ap(cls, score, tp, seq, n_gt, num_k) -> float:
-    """tidecv's ``ClassedAPDataObject.get_mAP`` x 100: classes with objects or detections count."""
-    aps, counted = _class_aps(cls, score, tp, seq, n_gt, num_k)
+def _mean_ap(order, keep, cls, truth, n_gt, num_k) -> float:
+    """tidecv's ``ClassedAPDataObject.get_mAP`` x 100 over the points ``keep`` (D,) bool taken in ``order``
+    (a permutation giving the score order with tidecv's ties); classes with objects or points count."""
+    idx = order[keep[order]]
+    key = cls[idx].astype(np.int16) if num_k < 1 << 15 else cls[idx]  # small ints: numpy's radix sort
+    idx = idx[np.argsort(key, kind="stable")]
+    aps, counted = _class_aps(cls[idx], truth[idx], n_gt, num_k)
     return float(np.mean(aps[counted])) if counted.any() else 0.0
 
 
-def _class_aps(cls, score, tp, seq, n_gt, num_k) -> tuple[np.ndarray, np.ndarray]:
+def _class_aps(cls_s, tp_s, n_gt, num_k) -> tuple[np.ndarray, np.ndarray]:
     """tidecv's ``APDataObject.get_ap`` x 100 per class (K,), and which classes count (K,) bool.
 
-    Points sorted by score (ties by ``seq``); 0 for a class with detections but no positives.
+    cls_s / tp_s: the points grouped by class, in score order inside a class; 0 for a class with
+    points but no positives.
     """
-    order = np.lexsort((seq, -np.asarray(score, np.float64), cls))
-    cls_s, tp_s = cls[order], np.asarray(tp, bool)[order]
     bounds = np.searchsorted(cls_s, np.arange(num_k + 1))
     aps = np.zeros(num_k)
     counted = (np.diff(bounds) > 0) | (n_gt > 0)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -77,21 +81,37 @@ def _random_case(rng, num_images=25, k=4):
     return objects, dets, num_images, k
 
 
+# Ultralytics runs in a subprocess: importing it patches PIL.Image.open for the whole process (an
+# unreadable image then triggers its package auto-installer).
+_ULTRALYTICS = r"""
+import json, sys, torch
+from ultralytics.utils.metrics import ConfusionMatrix
+case = json.load(sys.stdin)
+ref = ConfusionMatrix(names={i: str(i) for i in range(case["k"])})
+xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]
+for image in range(case["images"]):
+    o = [x for x in case["objects"] if x[0] == image]
+    d = [x for x in case["dets"] if x[0] == image]
+    ref.process_batch(
+        {"bboxes": torch.tensor([xyxy(x[3]) for x in d], dtype=torch.float64).reshape(-1, 4),
+         "conf": torch.tensor([x[2] for x in d], dtype=torch.float64), "cls": torch.tensor([x[1] for x in d])},
+        {"bboxes": torch.tensor([xyxy(x[2]) for x in o], dtype=torch.float64).reshape(-1, 4),
+         "cls": torch.tensor([x[1] for x in o])}, conf=0.25, iou_thres=0.45)
+print(json.dumps(ref.matrix.astype(int).tolist()))
+"""
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_equal_to_ultralytics_confusion_matrix(seed):
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    metrics = pytest.importorskip("ultralytics.utils.metrics")
-    torch = pytest.importorskip("torch")
+    if importlib.util.find_spec("ultralytics") is None:  # not imported here: see _ULTRALYTICS
+        pytest.skip("Ultralytics is optional")
     objects, dets, num_images, k = _random_case(np.random.default_rng(seed))
+    case = {"objects": [(i, c, [float(v) for v in b], bool(w)) for i, c, b, w in objects],
+            "dets": [(i, c, s, [float(v) for v in b]) for i, c, s, b in dets], "images": num_images, "k": k}
+    env = {**os.environ, "YOLO_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", _ULTRALYTICS], input=json.dumps(case), capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
     ev = _evaluation(objects, dets, num_images, tuple("abcd"))
-    ref = metrics.ConfusionMatrix(names={i: n for i, n in enumerate("abcd")})
-    for image in range(num_images):
-        o = [x for x in objects if x[0] == image]
-        d = [x for x in dets if x[0] == image]
-        xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]  # noqa: E731
-        ref.process_batch(
-            {"bboxes": torch.tensor([xyxy(x[3]) for x in d], dtype=torch.float64).reshape(-1, 4),
-             "conf": torch.tensor([x[2] for x in d], dtype=torch.float64), "cls": torch.tensor([x[1] for x in d])},
-            {"bboxes": torch.tensor([xyxy(x[2]) for x in o], dtype=torch.float64).reshape(-1, 4),
-             "cls": torch.tensor([x[1] for x in o])}, conf=0.25, iou_thres=0.45)
-    np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, ref.matrix.astype(np.int64))
+    np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, reference)
