@@ -12,6 +12,12 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
+    "NMS_METHODS",
+    "NMS_STATE_NAMES",
+    "PENDING",
+    "KEPT",
+    "SUPPRESSED",
+    "FILTERED",
     "YoloCells",
     "Detections",
     "AnchorSet",
@@ -22,6 +28,13 @@ __all__ = [
     "GridPrediction",
     "Inference",
 ]
+
+
+#: NMS variants: greedy ("hard") and Soft-NMS with linear or Gaussian decay.
+NMS_METHODS = ("hard", "linear", "gaussian")
+#: State of a candidate at an NMS step (``NMSTrace.state_at`` codes) and its name on screen.
+PENDING, KEPT, SUPPRESSED, FILTERED = 0, 1, 2, 3
+NMS_STATE_NAMES = ("pending", "kept", "suppressed", "below score")
 
 
 def _as_boxes(value, name: str) -> np.ndarray:
@@ -186,14 +199,14 @@ class NMSTrace:
     def state_at(self, step: int) -> np.ndarray:
         """State of every input box after ``step`` steps (0 = before any).
 
-        Returns (N,) int8: 0 pending, 1 kept, 2 suppressed, 3 filtered out by score.
+        Returns (N,) int8: PENDING, KEPT, SUPPRESSED or FILTERED (out by score).
         """
         n = self.scores.shape[0]
-        state = np.full(n, 3, np.int8)
-        state[self.order] = 0
+        state = np.full(n, FILTERED, np.int8)
+        state[self.order] = PENDING
         for s in self.steps[:step]:
-            state[s.kept] = 1
-            state[s.suppressed] = 2
+            state[s.kept] = KEPT
+            state[s.suppressed] = SUPPRESSED
         return state
 
 
@@ -302,7 +315,6 @@ class Inference:
     device: str = "cpu"
     input_size: tuple[int, int] = (0, 0)
     scale: tuple[float, float] = (1.0, 1.0)
-    request_id: int = -1
 
     @property
     def anchor_count(self) -> int:

@@ -28,7 +28,7 @@ from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
 from detviewer.render.qt.items import BoxLabelsItem, BoxSetItem  # noqa: E402
-from detviewer.render.model.layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
+from detviewer.render.model.nms_layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
 from detviewer.render.qt.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
@@ -41,8 +41,7 @@ EMPTY_HINT = "Open an image, folder, video or camera\n(File menu, or drop files 
 class Canvas(pg.GraphicsView):
     """Shows one RGB frame and the layers of ``render.layers``; box hits go through ``describe``."""
 
-    box_clicked = Signal(object)  # candidate index (int) or None
-    point_clicked = Signal(float, float)  # image pixel (x, y) of a left click (teaching views pick cells)
+    point_clicked = Signal(float, float)  # image pixel (x, y) of a left click (the view decides what it picks)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -249,7 +248,6 @@ class Canvas(pg.GraphicsView):
             return
         p = self.view.mapSceneToView(event.scenePos())
         self.point_clicked.emit(float(p.x()), float(p.y()))
-        self.box_clicked.emit(self.box_at(p.x(), p.y()))
 
     def image_to_widget(self, x: float, y: float) -> QPointF:
         """Widget pixel position of image point (x, y) (for tests and overlays)."""

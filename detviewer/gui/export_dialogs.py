@@ -1,18 +1,23 @@
 """File → Export view… (PNG / SVG of the current view) and File → Export NMS steps… (numbered PNGs + GIF).
 
-Both draw with render.export, the painting code of the canvas and of ``detviewer render``.
+Both draw with render.qt.export, the painting code of the canvas and of ``detviewer render``. The files
+are written by the task runner, off the GUI thread; NMS steps show a progress dialog that can cancel.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from detviewer.errors import DetviewerError
+from detviewer.render.model.registry import VIEWS
 
-__all__ = ["export_view", "export_nms_steps", "export_view_dialog", "export_nms_dialog", "figure_scale"]
+__all__ = ["export_view", "export_nms_steps", "nms_step_frames", "export_view_dialog", "export_nms_dialog",
+           "figure_scale"]
 
 MIN_FIGURE_SIDE = 960  # small frames are drawn larger so that lines and text stay crisp on slides
 
@@ -24,84 +29,124 @@ def figure_scale(image: np.ndarray) -> float:
 
 
 def _frame_image(window) -> np.ndarray:
-    frame = window.feed.current_frame
+    frame = window.state.frame
     if frame is None:
         raise DetviewerError("There is no frame to export; open an image first.")
     return frame.image
 
 
-def export_view(window, path, scale: float | None = None) -> Path:
-    """The current view's layers over the current frame, as the canvas draws them, to .png or .svg."""
+def export_view(window, path, scale: float | None = None, on_done=None):
+    """Write the current view as the canvas draws it to .png or .svg, in the background.
+
+    on_done(path or None, error sentence) runs in the GUI thread when the file is written.
+    """
     from detviewer.render.qt.export import export_figure
 
     image = _frame_image(window)
+    frame = window.presenter.shown.frame
+    if frame is None:
+        raise DetviewerError("The view shows nothing to export yet.")
     scale = figure_scale(image) if scale is None else scale
-    return export_figure(image, window.views.layers, path, scale=scale, style=window.canvas.style)
+    layers, style = list(frame.layers), window.canvas.style
+    return window.background.task(("export", str(path)), lambda _context: export_figure(image, layers, path,
+                                                                                       scale=scale, style=style),
+                                  f"exporting {Path(path).name}", on_done or (lambda _value, _error: None))
 
 
-def export_nms_steps(window, folder, gif: bool = True, scale: float | None = None,
-                     frame_ms: int = 900) -> list[Path]:
-    """Every NMS step of the current result as folder/nms_step_000.png … and folder/nms_steps.gif.
+def nms_step_frames(window) -> list:
+    """The "NMS step by step" view's frame at every step of the current result (pure, cheap)."""
+    request = window.presenter.request("nms")
+    if request is None:
+        raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
+    spec = VIEWS["nms"]
+    return [spec.build(replace(request, step=step)) for step in range(spec.step_count(request))]
 
-    Returns the PNG paths (and the GIF last when written). Uses a copy of the session, so the
-    window's own stepper does not move.
+
+def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=None, gif: bool = True,
+                     scale: float | None = None, frame_ms: int = 900) -> list[Path]:
+    """Every frame as folder/nms_step_000.png … and folder/nms_steps.gif; the PNG paths (and the GIF last).
+
+    context: a gui.tasks.TaskContext for progress and cancelling (None: run to the end).
     """
     from PIL import Image
 
-    from detviewer.state.session import Session
     from detviewer.render.qt.export import render_image
-    from detviewer.render.model.layers import layers_for_session
 
     folder = Path(folder)
     if not folder.is_dir():
         raise DetviewerError(f"Cannot export the NMS steps to {folder}: the folder does not exist.")
-    source = window.session
-    if source.inference is None:
-        raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
-    image = _frame_image(window)
     scale = figure_scale(image) if scale is None else scale
-    session = Session(source.thresholds, nms_trace_fn=getattr(source, "_nms_trace_fn", None))
-    session.set_inference(source.inference)
-    session.set_step_mode(True)
-    paths, frames = [], []
-    for step in range(session.step_count + 1):
-        session.set_step(step)
-        qimage = render_image(image, layers_for_session(session), scale=scale, style=window.canvas.style)
+    paths, pictures = [], []
+    for step, frame in enumerate(frames):
+        if context is not None:
+            context.check()
+            context.progress(step / max(len(frames), 1), f"Step {step} of {len(frames) - 1}")
+        qimage = render_image(image, frame.layers, scale=scale, style=style)
         path = folder / f"nms_step_{step:03d}.png"
         if not qimage.save(str(path)):
             raise DetviewerError(f"Cannot write {path}.")
         paths.append(path)
         if gif:
-            frames.append(Image.open(path).convert("RGB"))
-    if gif and frames:
+            pictures.append(Image.open(path).convert("RGB"))
+    if gif and pictures:
         out = folder / "nms_steps.gif"
-        durations = [frame_ms] * len(frames)
+        durations = [frame_ms] * len(pictures)
         durations[-1] = frame_ms * 3  # linger on the result
-        frames[0].save(out, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+        pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
         paths.append(out)
     return paths
 
 
 def export_view_dialog(window) -> None:
-    name = f"detviewer-{window.views.view}.png"
+    name = f"detviewer-{window.state.view}.png"
     path, _ = QFileDialog.getSaveFileName(window, "Export view", name, "PNG image (*.png);;SVG vector figure (*.svg)")
     if not path:
         return
+
+    def done(out, error: str) -> None:
+        if error:
+            QMessageBox.warning(window, "Export view", error)
+        else:
+            window.say(f"Exported the view to {out}.")
+
     try:
-        out = export_view(window, path)
+        export_view(window, path, on_done=done)
     except DetviewerError as exc:
         QMessageBox.warning(window, "Export view", str(exc))
-        return
-    window.status.showMessage(f"Exported the view to {out}.", 8000)
 
 
-def export_nms_dialog(window) -> None:
-    folder = QFileDialog.getExistingDirectory(window, "Export NMS steps to a folder")
+def export_nms_dialog(window, folder: str | None = None) -> QProgressDialog | None:
+    """Ask for a folder (unless given) and export the NMS steps there with a cancellable progress dialog."""
+    folder = folder or QFileDialog.getExistingDirectory(window, "Export NMS steps to a folder")
     if not folder:
-        return
+        return None
     try:
-        paths = export_nms_steps(window, folder)
+        image, frames = _frame_image(window), nms_step_frames(window)
     except DetviewerError as exc:
         QMessageBox.warning(window, "Export NMS steps", str(exc))
-        return
-    window.status.showMessage(f"Exported {len(paths)} files (numbered PNGs and a GIF) to {folder}.", 8000)
+        return None
+    progress = QProgressDialog("Exporting the NMS steps…", "Cancel", 0, 1000, window)
+    progress.setWindowTitle("Export NMS steps")
+    progress.setWindowModality(Qt.WindowModality.WindowModal)
+    progress.setMinimumDuration(300)
+    style = window.canvas.style
+
+    def done(paths, error: str) -> None:
+        progress.close()
+        if error:
+            QMessageBox.warning(window, "Export NMS steps", error)
+        else:
+            window.say(f"Exported {len(paths)} files (numbered PNGs and a GIF) to {folder}.")
+
+    task = window.background.task(("export_nms", folder),
+                                  lambda context: export_nms_steps(image, frames, folder, style, context),
+                                  "exporting the NMS steps", done)
+
+    def on_progress(which, fraction: float, text: str) -> None:
+        if which is task:
+            progress.setValue(int(max(0.0, fraction) * 1000))
+            progress.setLabelText(f"Exporting the NMS steps… {text}")
+
+    window.background.runner.progress.connect(on_progress)
+    progress.canceled.connect(lambda: window.background.cancel(task))
+    return progress

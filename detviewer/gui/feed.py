@@ -1,8 +1,8 @@
 """The feed: which source is open, where we are in it, and sending its frames to the worker.
 
-Image lists and paused videos are read here (one decode) and shown at once; playing videos and
-cameras grab in their own thread and hand each newest frame straight to the worker's one-slot
-inbox. Every switch of source, file, seek or model bumps ``generation`` so the window can drop
+Image lists and paused videos are decoded by the task runner (latest wins: flipping through images
+decodes only the last one asked for) and shown when ready; playing videos and cameras grab in their own
+thread and hand each newest frame straight to the worker's one-slot inbox. Every switch of source, file, seek or model bumps ``generation`` so the window can drop
 results that belong to what the user has left.
 """
 
@@ -29,9 +29,10 @@ class Feed(QObject):
     _stream_error = Signal(str)
     _stream_end = Signal()
 
-    def __init__(self, worker, parent=None) -> None:
+    def __init__(self, background, parent=None) -> None:
         super().__init__(parent)
-        self.worker = worker
+        self.background = background
+        self.worker = background.worker
         self.source = None
         self.index = 0
         self.generation = 0
@@ -91,16 +92,21 @@ class Feed(QObject):
         self.index = index
         self.generation += 1
         self.position_changed.emit(index)
-        try:
-            frame = source.read(index)
-        except DetviewerError as exc:
+        generation = self.generation
+        self.background.task(("decode", index), lambda _context: source.read(index), "reading the file",
+                             lambda frame, error: self._on_decoded(generation, index, frame, error), slot="decode")
+
+    def _on_decoded(self, generation: int, index: int, frame, error: str) -> None:
+        if generation != self.generation:
+            return  # the user has moved on
+        if error:
             self.current_frame = None
-            self.message.emit(str(exc))
+            self.message.emit(error)
             self.file_broken.emit(index)
             return
         self.current_frame = frame
         self.frame_ready.emit(frame)
-        self.worker.submit(frame, self.generation)
+        self.worker.submit(frame, generation)
 
     def next(self) -> None:
         self.go(self.index + 1)

@@ -49,10 +49,32 @@ def _initial_request(args, settings):
     )
 
 
-def _no_display() -> bool:
-    """Linux without X11/Wayland and no platform chosen: Qt's default plugin would abort."""
-    return (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
-            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"))
+def _choose_platform(args) -> None:
+    """Before the QApplication exists: make sure Qt has a display it can open, since it aborts the
+    process otherwise (SIGABRT, "Reinstalling the application may fix this problem").
+
+    No display, or an X display that cannot be reached: ``--screenshot`` (and the start-up
+    benchmark) render offscreen; opening the window is a DetviewerError (one sentence).
+    """
+    from detviewer.errors import DetviewerError
+
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return  # Qt picks Wayland (or falls back to X) itself
+    display = os.environ.get("DISPLAY")
+    if display:
+        from detviewer.gui.display_check import x11_display_problem
+
+        problem = x11_display_problem(display)
+    else:
+        problem = "no display is set (DISPLAY is empty)"
+    if problem is None:
+        return
+    if not (args.screenshot or args.exit_after_show):
+        raise DetviewerError(f"Cannot open the window: {problem}; --screenshot OUT.png renders offscreen instead.")
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
 def _quiet_offscreen_warnings() -> None:
@@ -84,19 +106,26 @@ def _check_args(args) -> tuple[int, int] | None:
 
 
 def run(args) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    from detviewer.errors import DetviewerError
-    from detviewer.gui.settings import APPLICATION, ORGANIZATION
+    from detviewer.gui.lifetime import RunLifetime
 
     size = _check_args(args)
-    if QApplication.instance() is None and _no_display():
-        if not (args.screenshot or args.exit_after_show):
-            raise DetviewerError("No display to open the window on: set DISPLAY, or use --screenshot "
-                                 "(which renders offscreen).")
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # Qt would abort the process without a display
-    if QApplication.instance() is None and os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        _quiet_offscreen_warnings()  # only in our own process: a host (pytest-qt) keeps its handler
+    lifetime = RunLifetime()
+    lifetime.install_signal_handlers()  # first: a signal during start-up ends the run quietly too
+    try:
+        return _run_app(args, size, lifetime)
+    finally:
+        lifetime.uninstall()
+
+
+def _run_app(args, size, lifetime) -> int:
+    from PySide6.QtWidgets import QApplication
+
+    from detviewer.gui.settings import APPLICATION, ORGANIZATION
+
+    if QApplication.instance() is None:
+        _choose_platform(args)
+        if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+            _quiet_offscreen_warnings()  # only in our own process: a host (pytest-qt) keeps its handler
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
@@ -105,12 +134,12 @@ def run(args) -> int:
     quit_on_last = app.quitOnLastWindowClosed()
     app.setQuitOnLastWindowClosed(False)
     try:
-        return _run(app, args, size)
+        return _run(app, args, size, lifetime)
     finally:
         app.setQuitOnLastWindowClosed(quit_on_last)
 
 
-def _run(app, args, size) -> int:
+def _run(app, args, size, lifetime) -> int:
     from PySide6.QtCore import QTimer
 
     from detviewer.errors import DetviewerError
@@ -121,7 +150,10 @@ def _run(app, args, size) -> int:
     if size is not None:
         window.resize(*size)
     window.show()
+    lifetime.watch(window)  # before any event is processed: a close from now on ends the run
     app.processEvents()
+    if lifetime.ended:  # closed (window manager, signal) as it appeared
+        return _finish(window, lifetime, 0)
     visible_at = time.time()
     window.build()
     app.processEvents()
@@ -129,42 +161,26 @@ def _run(app, args, size) -> int:
         print(f"visible_at={visible_at:.6f} built_at={time.time():.6f} torch_imported={'torch' in sys.modules}",
               flush=True)
         window.close()
-        return 0
+        return _finish(window, lifetime, 0)
+    if lifetime.ended:
+        return _finish(window, lifetime, 0)
 
     result = {"rc": 0}
     deadline = QTimer(window)
     deadline.setSingleShot(True)
-    slider = {"score": window.thresholds_panel.score_slider, "iou": window.thresholds_panel.iou_slider}
-    for name, value in (("score", args.score), ("iou", args.iou)):
-        if value is not None:
-            slider[name].setValue(value)
+    window.score_from_user = args.score is not None  # else the model's display threshold
+    window.state.set_thresholds(**{name: value for name, value in (("score", args.score), ("iou", args.iou))
+                                   if value is not None})
     if args.screenshot:
-        window.screenshot_on_first_result(args.screenshot, nms_step=args.nms_step)
-
-        def done(ok: bool, message: str) -> None:
-            if message:
-                print(f"error: {message}", file=sys.stderr)
-            result["rc"] = 0 if ok else 1
-            if ok:
-                print(f"saved {args.screenshot}")
-
-        window.screenshot_done.connect(done)
-
-        def give_up() -> None:
-            print(f"error: no result within {args.timeout:.0f} s; no screenshot saved.", file=sys.stderr)
-            result["rc"] = 1
-            window.close()
-
-        deadline.timeout.connect(give_up)
-        deadline.start(int(args.timeout * 1000))
+        _arm_screenshot(window, args, deadline, result)
 
     # Open what was asked (or the demo images), then start loading the model.
     if args.camera is not None:
         window.open_camera(args.camera)
     elif args.paths:
         opened = window.open_paths(args.paths)
-        if args.screenshot and (not opened or window.feed.current_frame is None):
-            message = window.status.currentMessage()  # the one sentence the feed reported
+        if args.screenshot and not opened:
+            message = window.status.message_text()  # the one sentence the feed reported
             window.close()
             raise DetviewerError(message)
     else:
@@ -173,17 +189,45 @@ def _run(app, args, size) -> int:
         demos = demo_images()
         if demos:
             window.feed.open_paths(demos)
-    window.request_model(_initial_request(args, window.settings))
-    window.closed.connect(app.quit)  # not "last window closed": a host application may have others
-    app.exec()
+    if not lifetime.ended:
+        window.request_model(_initial_request(args, window.settings))
+    exec_rc = lifetime.exec()  # 1 when the X11 connection broke ("Did the X11 server die?")
     deadline.stop()
-    window.shutdown()
+    return _finish(window, lifetime, result["rc"] or (1 if exec_rc else 0))
 
+
+def _arm_screenshot(window, args, deadline, result: dict) -> None:
+    """Save the window after the first result; give up (rc 1) after ``args.timeout`` seconds."""
+    window.screenshot_on_first_result(args.screenshot, nms_step=args.nms_step)
+
+    def done(ok: bool, message: str) -> None:
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+        result["rc"] = 0 if ok else 1
+        if ok:
+            print(f"saved {args.screenshot}")
+
+    window.screenshot_done.connect(done)
+
+    def give_up() -> None:
+        print(f"error: no result within {args.timeout:.0f} s; no screenshot saved.", file=sys.stderr)
+        result["rc"] = 1
+        window.close()
+
+    deadline.timeout.connect(give_up)
+    deadline.start(int(args.timeout * 1000))
+
+
+def _finish(window, lifetime, rc: int) -> int:
+    """Stop the window's work (settings saved) and give the exit code: 128 + signal if a signal ended it."""
+    window.shutdown()
+    if lifetime.signal_exit_code is not None:
+        rc = lifetime.signal_exit_code
     from detviewer.gui.worker import orphaned_threads
 
     if orphaned_threads():
         # A model forward cannot be interrupted; leave without destroying its running thread.
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(result["rc"])
-    return result["rc"]
+        os._exit(rc)
+    return rc

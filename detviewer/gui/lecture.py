@@ -1,5 +1,6 @@
-"""Lecture mode: full screen, thick lines and large text, panels hidden but a slim step bar with the
-caption, the stream frozen, and Right/Left/Space/PageDown/PageUp stepping the current view's steps.
+"""Lecture mode: full screen, thick lines and large text, the docks hidden, the stream frozen, and a bar
+at the bottom with the view's step and caption in large, high-contrast text (the same step text as the
+View dock and the NMS panel). The keys step the view as everywhere (gui.stepping); Escape leaves.
 """
 
 from __future__ import annotations
@@ -10,37 +11,42 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolBar, QWidget
 
 from detviewer.render.qt.primitive_items import LECTURE, RenderStyle
 
-__all__ = ["LectureMode", "LECTURE_STYLE", "StepBar"]
+__all__ = ["LectureMode", "StepBar", "BAR_BACKGROUND", "BAR_TEXT", "BAR_STEP_TEXT"]
 
-LECTURE_STYLE = LECTURE
+BAR_BACKGROUND = "#000000"
+BAR_TEXT = "#ffffff"  # 21:1 on black
+BAR_STEP_TEXT = "#ffe600"  # 17.6:1 on black
+BAR_FONT_PX = 28
 
 
 class StepBar(QWidget):
-    """One line at the bottom: "Step 3/5 · Level 3" and the caption, in large high-contrast text."""
+    """One band at the bottom: "Step 3 of 5: Level 3" and the caption, in large high-contrast text."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("lecture_step_bar")
-        self.setAutoFillBackground(True)
-        self.setStyleSheet("#lecture_step_bar { background: #000000; }"
-                           "QLabel { color: #ffffff; font-size: 22px; padding: 6px 10px; }")
+        # Without WA_StyledBackground a plain QWidget ignores its style sheet's background.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setStyleSheet(f"#lecture_step_bar {{ background: {BAR_BACKGROUND}; }}"
+                           f"QLabel {{ color: {BAR_TEXT}; background: {BAR_BACKGROUND}; font-size: {BAR_FONT_PX}px;"
+                           " padding: 8px 14px; }")
         self.step = QLabel("")
-        self.step.setStyleSheet("color: #ffe600; font-weight: bold;")
+        self.step.setStyleSheet(f"color: {BAR_STEP_TEXT}; font-weight: bold;")
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.step)
+        layout.addWidget(self.step, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.caption, 1)
 
-    def show_step(self, step: int, count: int, label: str, caption: str) -> None:
-        where = f"{step + 1}/{count}" if count > 1 else ""
-        self.step.setText(" · ".join(x for x in (where, label) if x))
-        self.caption.setText(caption)
+    def display(self, shown) -> None:
+        self.step.setText(shown.position_text)
+        self.step.setVisible(bool(shown.position_text))
+        self.caption.setText(shown.caption)
 
 
 class LectureMode(QObject):
-    """Enter / leave lecture mode on ``window`` (canvas, docks, feed, views controller)."""
+    """Enter / leave lecture mode on ``window`` (its docks, canvas, feed and presenter; see MainWindow)."""
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -48,11 +54,12 @@ class LectureMode(QObject):
         self.active = False
         self.bar = StepBar()
         self.bar.hide()
-        window._central_layout.addWidget(self.bar)
+        window.add_bottom_widget(self.bar)
         self._saved: dict = {}
         self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)
         self._escape.setEnabled(False)
         self._escape.activated.connect(self.leave)
+        window.presenter.shown_changed.connect(self.bar.display)
 
     def toggle(self) -> None:
         self.leave() if self.active else self.enter()
@@ -66,7 +73,6 @@ class LectureMode(QObject):
             "docks": [(dock, dock.isVisible()) for dock in w.docks],
             "menu": w.menuBar().isVisible(), "status": w.statusBar().isVisible(),
             "state": w.windowState(), "background": w.canvas.backgroundBrush().color(),
-            "playing": w.feed.playing,
             "toolbars": [(bar, bar.isVisible()) for bar in w.findChildren(QToolBar)],
         }
         if w.feed.playing:
@@ -79,11 +85,11 @@ class LectureMode(QObject):
         w.statusBar().hide()
         w.video_bar.hide()
         w.canvas.setBackground(QColor(0, 0, 0))
-        w.canvas.set_style(LECTURE_STYLE)
+        w.canvas.set_style(LECTURE)
+        self.bar.display(w.presenter.shown)
         self.bar.show()
         self._escape.setEnabled(True)
         w.showFullScreen()
-        self.refresh()
 
     def leave(self) -> None:
         if not self.active:
@@ -101,30 +107,4 @@ class LectureMode(QObject):
         w.menuBar().setVisible(saved["menu"])
         w.statusBar().setVisible(saved["status"])
         w.setWindowState(saved["state"])
-        w._on_source_changed(w.feed.source)  # the video bar where the source has one
-
-    def refresh(self, *_args) -> None:
-        if self.active:
-            self.bar.show_step(*self.window.views.step_info())
-
-    def handle_key(self, name: str) -> bool:
-        """Routed key ``name`` (menus.ROUTED_KEYS): True when it stepped the current view.
-
-        In lecture mode every key steps (Space = forward, for presenter clickers); outside it the
-        teaching views step too, while the NMS views keep the window's own meaning of the keys.
-        """
-        views = self.window.views
-        if not self.active and views.view in ("detections", "nms"):
-            return False
-        if self.active and views.view == "detections":
-            return True  # nothing to step; do not change the frozen frame either
-        if name in ("forward", "play"):
-            views.step(1)
-        elif name == "back":
-            views.step(-1)
-        elif name == "start":
-            views.set_step(0)
-        elif name == "end":
-            views.set_step(10**6)
-        self.refresh()
-        return True
+        w.show_source_controls()

@@ -1,52 +1,72 @@
-"""The main window: wires the feed, the worker, the session and the views. No detection logic here."""
+"""The main window: creates the parts and wires them together. No detection or view logic here.
+
+The parts: the ViewerState (what is shown), the BackgroundWork (the worker that owns the detector, and its
+task runner), the Feed (sources and decoding), the ViewPresenter (state -> canvas), the panels, lecture
+mode, the menus and the keys. See docs/architecture.md.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
-from detviewer.state.session import CHANGED_INFERENCE, Session
 from detviewer.gui import menus, settings as settings_io
+from detviewer.gui.background import BackgroundWork
 from detviewer.gui.feed import Feed
 from detviewer.gui.ground_truth import GroundTruthHolder
+from detviewer.gui.messages import ERROR, INFO, WARNING, MessageLog
 from detviewer.gui.panels.files_panel import FilesPanel
 from detviewer.gui.panels.model_panel import ModelPanel
-from detviewer.gui.panels.nms_panel import NMSPanel
 from detviewer.gui.panels.video_bar import VideoBar
 from detviewer.gui.status import StatusBar
-from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread, run_single_threaded
+from detviewer.gui.worker import ModelRequest
 from detviewer.io.sources import CameraSource, ImageListSource, VideoFileSource
-from detviewer.render.model.layers import state_name  # Qt-free: no pyqtgraph
+from detviewer.render.model.registry import VIEWS
+from detviewer.state.events import ThresholdsChanged
+from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["MainWindow"]
 
+DOCK_WIDTH = 360  # docks keep their width whatever text they show (no jumping image)
+
+
+def _nms_trace(*args, **kwargs):
+    """ops.nms.nms_trace, imported on first use (the worker imports it while loading a model)."""
+    from detviewer.ops.nms import nms_trace
+
+    return nms_trace(*args, **kwargs)
+
 
 class MainWindow(QMainWindow):
-    """``loader`` / ``lister`` / ``nms_trace_fn`` default to the real registry and core.nms (tests inject fakes)."""
+    """``loader`` / ``lister`` default to the detector registry (tests inject fakes)."""
 
-    result_shown = Signal(object)  # InferenceResult, after the views were updated
-    model_ready = Signal(object)  # LoadedModel, after the panels were updated (GUI thread)
-    model_failed = Signal(str)  # one sentence (GUI thread)
+    result_shown = Signal(object)  # InferenceResult, after the state took it
+    model_ready = Signal(object)  # LoadedModel, after the panels were updated
+    model_failed = Signal(str)  # one sentence
     screenshot_done = Signal(bool, str)  # ok, message
     closed = Signal()  # after the window closed and the worker stopped
 
-    def __init__(self, settings=None, loader=None, lister=None, nms_trace_fn=None, *, defer_build: bool = False) -> None:
+    def __init__(self, settings=None, loader=None, lister=None, *, defer_build: bool = False) -> None:
         super().__init__()
         self.setWindowTitle("detviewer")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else settings_io.open_settings()
-        self._nms_trace_fn = nms_trace_fn
-        self.session = Session(settings_io.load_thresholds(self.settings), nms_trace_fn=self._nms_trace)
-        self.worker = InferenceWorker(loader=loader, lister=lister)
-        self.worker_thread = WorkerThread(self.worker)
-        self.feed = Feed(self.worker, self)
+        self.state = ViewerState({name: spec.defaults() for name, spec in VIEWS.items()},
+                                 step_counter=lambda state, view: self.presenter.step_position(state, view),
+                                 trace_fn=_nms_trace, thresholds=settings_io.load_thresholds(self.settings))
+        self.background = BackgroundWork(loader=loader, lister=lister, parent=self)
+        self.worker = self.background.worker
+        self.feed = Feed(self.background, self)
         self.ground_truth = GroundTruthHolder(self)
+        self.messages = MessageLog(self)
+        self.loaded_model = None
+        self.score_from_user = False  # a --score given on the command line wins over the model's display threshold
         self.dropped_results = 0
         self._shown_id = 0
-        self._screenshot: str | None = None
-        self._screenshot_step: int | None = None
+        self._screenshot: tuple[str, int | None] | None = None
         self._closed = False
         self.built = False
         self.status = StatusBar()
@@ -63,15 +83,20 @@ class MainWindow(QMainWindow):
             self.build()
 
     def build(self) -> None:
-        """Create the canvas, panels and menus and start the worker.
+        """Create the canvas, panels and menus and start the background threads.
 
-        Separate from ``__init__`` so that ``launch`` can put the window on screen first:
-        importing pyqtgraph and superqt takes most of a second on a small machine.
+        Separate from ``__init__`` so that ``launch`` can put the window on screen first: importing
+        pyqtgraph and superqt takes most of a second on a small machine.
         """
         if self.built:
             return
         from detviewer.gui.canvas import Canvas
+        from detviewer.gui.lecture import LectureMode
+        from detviewer.gui.panels.nms_panel import NMSPanel
         from detviewer.gui.panels.thresholds_panel import ThresholdsPanel
+        from detviewer.gui.panels.views_panel import ViewsPanel
+        from detviewer.gui.presenter import ViewPresenter
+        from detviewer.gui.stepping import AutoPlay, install_step_keys
 
         self.canvas = Canvas()
         self.video_bar = VideoBar()
@@ -79,13 +104,13 @@ class MainWindow(QMainWindow):
         self._starting.hide()
         self._central_layout.addWidget(self.canvas, 1)
         self._central_layout.addWidget(self.video_bar)
+        self.presenter = ViewPresenter(self.state, self.background, self.canvas, self)
+        self.autoplay = AutoPlay(self.state, self)
         self.model_panel = ModelPanel()
-        self.thresholds_panel = ThresholdsPanel(self.session.thresholds)
-        self.nms_panel = NMSPanel(self.session)
+        self.thresholds_panel = ThresholdsPanel(self.state)
+        self.nms_panel = NMSPanel(self.state, self.presenter, self.autoplay)
         self.files_panel = FilesPanel()
-        from detviewer.gui.panels.views_panel import ViewsPanel
-
-        self.views_panel = ViewsPanel()
+        self.views_panel = ViewsPanel(self.state, self.presenter)
         self.docks = [
             self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Thresholds", self.thresholds_panel, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -93,28 +118,26 @@ class MainWindow(QMainWindow):
             self._dock("Files", self.files_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("View", self.views_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
         ]
-        self.model_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.thresholds_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        from detviewer.gui.lecture import LectureMode
-        from detviewer.gui.view_controller import ViewController
-
-        self.views = ViewController(self)
+        for panel in (self.model_panel, self.thresholds_panel):
+            panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
-        self._shortcuts = menus.install_shortcuts(self, self._on_routed_key)
+        self._shortcuts = install_step_keys(self, self._step_handlers())
         menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
         self._wire()
-        state = self.settings.value("window/state")
-        if state is None or not self.restoreState(state):
+        saved = self.settings.value("window/state")
+        if saved is None or not self.restoreState(saved):
             self.resizeDocks(self.docks[:3], [250, 190, 420], Qt.Orientation.Vertical)
-            self.resizeDocks([self.docks[0], self.docks[3]], [440, 200], Qt.Orientation.Horizontal)
         self.built = True
-        self.worker_thread.start()
+        self.presenter.redraw()
+        self.background.start()
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title.replace(" ", "_"))
         dock.setWidget(widget)
+        widget.setMinimumWidth(DOCK_WIDTH - 40)
+        dock.setMinimumWidth(DOCK_WIDTH)
         self.addDockWidget(area, dock)
         return dock
 
@@ -126,35 +149,51 @@ class MainWindow(QMainWindow):
         w.model_failed.connect(self._on_model_failed)
         w.models_listed.connect(self.model_panel.set_models)
         f.frame_ready.connect(self._on_frame_ready)
-        f.message.connect(self._on_message)
+        f.message.connect(lambda text: self.say(text, ERROR, per_image=True))
         f.source_changed.connect(self._on_source_changed)
         f.position_changed.connect(self._on_position_changed)
         f.playing_changed.connect(self.video_bar.set_playing)
         f.file_broken.connect(self._on_file_broken)
         f.stream_failed.connect(lambda _msg: self.actions_.reconnect.setEnabled(True))
         self.model_panel.load_requested.connect(self.request_model)
-        self.thresholds_panel.thresholds_changed.connect(self._on_thresholds_changed)
         self.files_panel.file_chosen.connect(f.go)
         self.files_panel.previous_requested.connect(f.previous)
         self.files_panel.next_requested.connect(f.next)
         self.video_bar.play_toggled.connect(f.play)
         self.video_bar.seek_requested.connect(f.go)
         self.video_bar.step_requested.connect(f.step)
-        self.canvas.box_clicked.connect(self.views.on_box_clicked)
-        self.canvas.point_clicked.connect(self.views.on_point_clicked)
-        self.views_panel.view_changed.connect(self.views.set_view)
-        self.views_panel.options_changed.connect(self.views.set_options)
-        self.views_panel.step_requested.connect(self.views.step)
-        self.views.message.connect(self._on_message)
-        self.ground_truth.message.connect(self._on_message)
+        self.presenter.message.connect(lambda text: self.say(text, ERROR))
+        self.ground_truth.message.connect(lambda text: self.say(text, WARNING))
         self.ground_truth.changed.connect(self._on_ground_truth_changed)
-        self.views.frame_shown.connect(self.lecture.refresh)
-        self.nms_panel.step_mode_changed.connect(self._on_step_mode_changed)
-        self.canvas.describe = self.describe_candidate
-        self.actions_.show_suppressed.toggled.connect(lambda _on: self._redraw())
-        self.session.subscribe(self._on_session_changed)
+        self.messages.changed.connect(self._on_messages_changed)
+        self.state.subscribe(self._on_state_event)
 
-    # -- public API (menus, launch, tests) ------------------------------------------------------
+    def _step_handlers(self) -> dict:
+        s = self.state
+        return {"step_forward": lambda: s.step_by(1), "step_back": lambda: s.step_by(-1),
+                "first_step": lambda: s.set_step(0), "last_step": lambda: s.set_step(10 ** 9),
+                "play": self._on_play_key, "next_image": self.feed.next, "previous_image": self.feed.previous}
+
+    def _on_play_key(self) -> None:
+        """P: play the view's steps; in a one-step view, play / pause a video or camera instead."""
+        _, count = self.state.step_position()
+        if count <= 1 and isinstance(self.feed.source, (VideoFileSource, CameraSource)):
+            self.feed.play(not self.feed.playing)
+        else:
+            self.autoplay.toggle()
+
+    # -- public API (menus, launch, lecture mode, tests) ----------------------------------------
+    def say(self, text: str, severity: str = INFO, per_image: bool = False) -> None:
+        """Tell the user one sentence: it goes to the message log and the status bar."""
+        self.messages.add(text, severity, per_image)
+
+    def show_messages(self):
+        from detviewer.gui.messages import MessagesDialog
+
+        dialog = MessagesDialog(self.messages, self)
+        dialog.show()
+        return dialog
+
     def open_paths(self, paths) -> bool:
         ok = self.feed.open_paths(paths)
         if ok:
@@ -168,14 +207,8 @@ class MainWindow(QMainWindow):
         """Load a COCO ground-truth file for the images (File → Open ground truth…)."""
         ok = self.ground_truth.load(path)
         if ok:
-            self.actions_.show_gt.setChecked(True)
+            self.state.set_show_gt(True)
         return ok
-
-    def frame_ground_truth(self):
-        """The shown frame's ground truth (io.image_gt.ImageBoxes) in the model's labels, or None."""
-        inference = self.session.inference
-        names = inference.detections.class_names if inference is not None else ()
-        return self.ground_truth.for_frame(self.feed.current_frame, names)
 
     def open_camera(self, device: int = 0) -> bool:
         return self.feed.open_camera(device)
@@ -190,36 +223,27 @@ class MainWindow(QMainWindow):
     def screenshot_on_first_result(self, path: str, nms_step: int | None = None) -> None:
         """Save ``self.grab()`` to ``path`` after the first result (or model failure), then close.
 
-        nms_step: show the NMS stepper at that step in the image (for docs and slides).
+        nms_step: show the "NMS step by step" view at that step (for docs and slides).
         """
-        self._screenshot = str(path)
-        self._screenshot_step = nms_step
+        self._screenshot = (str(path), nms_step)
 
-    def describe_candidate(self, index: int) -> str:
-        cand = self.session.candidates
-        x1, y1, x2, y2 = (float(v) for v in cand.xyxy[index])
-        states = self.session.states()
-        state = state_name(states[index]) if len(states) else ""
-        how = self.session.suppressed_by(index)
-        if how is not None:
-            state += f" at step {how[0]} (IoU {how[1]:.2f})"
-        score = self.session.trace.scores[index] if self.session.trace is not None else cand.scores[index]
-        return (f"#{index} {cand.name_of(cand.labels[index])}  score {score:.3f}\n"
-                f"x1 {x1:.0f}  y1 {y1:.0f}  x2 {x2:.0f}  y2 {y2:.0f}  ({x2 - x1:.0f}×{y2 - y1:.0f})\n{state}")
+    def add_bottom_widget(self, widget: QWidget) -> None:
+        """A band under the canvas (lecture mode's step bar)."""
+        self._central_layout.addWidget(widget)
 
-    def _nms_trace(self, *args, **kwargs):
-        """The session's NMS replay: single-threaded torch while the worker is idle (see worker.py)."""
-        fn = self._nms_trace_fn
-        if fn is None:
-            from detviewer.ops.nms import nms_trace as fn
-        if self.worker.busy or self.feed.playing:
-            return fn(*args, **kwargs)
-        return run_single_threaded(fn, *args, **kwargs)
+    def show_source_controls(self) -> None:
+        """The video bar where the source has one (after lecture mode hid it)."""
+        self._on_source_changed(self.feed.source)
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame) -> None:
         self.canvas.set_frame(frame.image)
-        self.session.set_inference(None)
+        self.messages.image_changed()
+        self.state.set_frame(frame)
+
+    def _frame_gt(self, frame, inference):
+        names = inference.detections.class_names if inference is not None else ()
+        return self.ground_truth.for_frame(frame, names)
 
     def _on_result(self, result) -> None:
         if result.generation != self.feed.generation or result.request_id <= self._shown_id:
@@ -229,42 +253,58 @@ class MainWindow(QMainWindow):
         if result.frame is not self.feed.current_frame:
             self.canvas.set_frame(result.frame.image)
             self.feed.note_shown(result.frame)
-        if result.error:
-            self._on_message(result.error)
-        self.session.set_inference(result.inference)
+        for text, severity in ((result.error, ERROR), (result.warning, WARNING)):
+            if text:
+                self.say(text, severity, per_image=True)
+        self.state.set_inference(result.inference, frame=result.frame, gt=self._frame_gt(result.frame, result.inference),
+                                 restart=not self.feed.playing)
         if result.inference is not None:
             self.status.show_result(result, streaming=self.feed.playing)
         self.result_shown.emit(result)
-        if self._screenshot and (result.inference is not None or result.error):
-            if self._screenshot_step is not None and result.inference is not None:
-                self.nms_panel.set_step_mode(True)
-                self.session.set_step(self._screenshot_step)
+        if self._screenshot is not None and (result.inference is not None or result.error):
+            _, step = self._screenshot
+            if step is not None and result.inference is not None:
+                self.state.set_view("nms")
+                self.state.set_step(step)
             QTimer.singleShot(100, lambda: self._take_screenshot(not result.error, result.error))
 
     def _on_model_loaded(self, loaded) -> None:
-        import sys
-
         torch = sys.modules.get("torch")
         cuda = bool(torch is not None and torch.cuda.is_available())
+        self.loaded_model = loaded
         self.model_panel.show_loaded(loaded, cuda_available=cuda)
-        self.views_panel.set_capabilities(loaded.capabilities)
-        note = f" — {loaded.note}" if loaded.note else ""
-        self.status.show_model(f"{loaded.name} · {loaded.device}{' · untrained' if loaded.weights == 'none' else ''}")
-        self.status.showMessage(f"Loaded {loaded.name} on {loaded.device}{note}.", 8000)
+        self.presenter.set_model(loaded.capabilities, loaded.final_only_reason)
+        self.views_panel.set_enabled_views({name: self.presenter.cannot_show(spec, loaded.name)
+                                            for name, spec in VIEWS.items()})
+        if loaded.display_score is not None and not self.score_from_user:
+            self.state.set_thresholds(score=float(loaded.display_score))
+            self.thresholds_panel.set_note(f"Score threshold {loaded.display_score:.2f}: {loaded.name}'s default "
+                                           "for a clean result.")
+        untrained = " · untrained" if loaded.weights == "none" else ""
+        self.status.show_model(f"{loaded.name} · {loaded.device}{untrained}")
+        self.say(f"Loaded {loaded.name} on {loaded.device}" + (f" — {loaded.note}" if loaded.note else "") + ".",
+                 WARNING if loaded.note else INFO)
         self.model_ready.emit(loaded)
-        if self._screenshot and self.feed.current_frame is None and not self.feed.playing:
-            QTimer.singleShot(100, lambda: self._take_screenshot(True, ""))
+        if self._screenshot is not None and self.feed.source is None:
+            QTimer.singleShot(100, lambda: self._take_screenshot(True, ""))  # nothing else to wait for
 
     def _on_model_failed(self, message: str) -> None:
         self.model_panel.show_failed(message)
         self.status.show_model("no model")
-        self._on_message(message)
+        self.loaded_model = None
+        self.state.set_inference(None)  # no stale result under "no model"
+        self.say(message, ERROR)
         self.model_failed.emit(message)
-        if self._screenshot:
+        if self._screenshot is not None:
             QTimer.singleShot(100, lambda: self._take_screenshot(False, message))
 
-    def _on_message(self, message: str) -> None:
-        self.status.showMessage(message, 15000)
+    def _on_messages_changed(self) -> None:
+        current = self.messages.current
+        self.status.show_message(self.messages.status_text(), error=current is not None and current.severity == ERROR)
+
+    def _on_state_event(self, event) -> None:
+        if isinstance(event, ThresholdsChanged):
+            settings_io.save_thresholds(self.settings, self.state.thresholds)
 
     def _on_source_changed(self, source) -> None:
         self.video_bar.setVisible(isinstance(source, (VideoFileSource, CameraSource)))
@@ -286,57 +326,23 @@ class MainWindow(QMainWindow):
 
     def _on_file_broken(self, index: int) -> None:
         self.files_panel.set_current(index, broken=True)
-        self.session.set_inference(None)
-        self.canvas.clear_frame(f"Cannot open this file.\n{self.status.currentMessage()}")
-
-    def _on_thresholds_changed(self, changes: dict) -> None:
-        self.session.set_thresholds(**changes)
-        settings_io.save_thresholds(self.settings, self.session.thresholds)
-
-    def _on_session_changed(self, kind: str) -> None:
-        if self.views.view in ("detections", "nms"):
-            self._redraw()
-        elif kind == CHANGED_INFERENCE:
-            self.views.reset_for_inference()
-        self.nms_panel.refresh(kind)
-        self.lecture.refresh()
-        if kind == CHANGED_INFERENCE and self.nms_panel.step_mode and self.feed.playing:
-            self.nms_panel.set_step_mode(False)  # a live stream cannot be stepped
-
-    def _redraw(self) -> None:
-        self.views.redraw()
+        self.state.set_frame(None)
+        message = self.status.message_text()
+        self.canvas.clear_frame(f"Cannot open this file.\n{message}")
+        if self._screenshot is not None:
+            QTimer.singleShot(100, lambda: self._take_screenshot(False, message))
 
     def _on_ground_truth_changed(self) -> None:
-        self.actions_.show_gt.setEnabled(self.ground_truth.truth is not None)
-        self.actions_.clear_gt.setEnabled(self.ground_truth.truth is not None)
-        self.views.redraw()
-
-    def _on_step_mode_changed(self, on: bool) -> None:
-        if on and self.views.view != "nms":
-            self.views.set_view("nms")
-        elif not on and self.views.view == "nms":
-            self.views.set_view("detections")
-
-    def _on_routed_key(self, name: str) -> None:
-        if self.lecture.handle_key(name):
-            return
-        if self.nms_panel.step_mode:
-            s = self.session
-            {"forward": s.step_forward, "back": s.step_back, "start": s.to_start, "end": s.to_end,
-             "play": self.nms_panel.toggle_play}[name]()
-        elif name == "forward":
-            self.feed.next()
-        elif name == "back":
-            self.feed.previous()
-        elif name == "play":
-            self.feed.play(not self.feed.playing)
-        elif name in ("start", "end") and self.feed.source is not None and len(self.feed.source):
-            self.feed.go(0 if name == "start" else len(self.feed.source) - 1)
+        has = self.ground_truth.truth is not None
+        self.actions_.show_gt.setEnabled(has)
+        self.actions_.clear_gt.setEnabled(has)
+        self.state.set_ground_truth(self._frame_gt(self.state.frame, self.state.inference))
 
     def _take_screenshot(self, ok: bool, message: str) -> None:
-        path, self._screenshot = self._screenshot, None
-        if path is None:
+        if self._screenshot is None:
             return
+        path, _ = self._screenshot
+        self._screenshot = None
         saved = self.grab().save(path)
         self.screenshot_done.emit(bool(ok and saved), message or ("" if saved else f"Cannot write {path}."))
         self.close()
@@ -366,7 +372,7 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
     def shutdown(self) -> bool:
-        """Stop the source and the worker (bounded, 2 s); True if the worker thread ended."""
+        """Stop the source and the background threads (bounded, 2 s); True if they ended."""
         if self._closed:
             return True
         self._closed = True
@@ -375,15 +381,8 @@ class MainWindow(QMainWindow):
             self.settings.sync()
             return True
         self.settings.setValue("window/state", self.saveState())
-        save = settings_io.save_thresholds
-        save(self.settings, self.session.thresholds)
+        settings_io.save_thresholds(self.settings, self.state.thresholds)
         self.settings.sync()
+        self.autoplay.set_playing(False)
         self.feed.stop()
-        return self.worker_thread.shutdown(1800)  # plus teardown: the process is gone within 2 s
-
-
-def show_error(parent, message: str) -> None:
-    """A non-modal message box for errors that need more than the status bar."""
-    box = QMessageBox(QMessageBox.Icon.Warning, "detviewer", message, QMessageBox.StandardButton.Ok, parent)
-    box.setModal(False)
-    box.show()
+        return self.background.shutdown(1800)  # plus teardown: the process is gone within 2 s

@@ -1,90 +1,109 @@
-"""Menus, file dialogs and keyboard shortcuts of the main window."""
+"""Menus and file dialogs of the main window. The View menu's list of views comes from the view registry;
+every checkable item shows (and changes) the ViewerState."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from types import SimpleNamespace
 
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-__all__ = ["build_menus", "install_shortcuts", "IMAGE_FILTER", "VIDEO_FILTER"]
+from detviewer.render.model.registry import VIEWS
+from detviewer.state.events import DisplayChanged, ViewChanged
+
+__all__ = ["build_menus", "fill_recent", "IMAGE_FILTER", "VIDEO_FILTER"]
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv)"
 
-#: Keys the window routes itself: the NMS stepper when it is on, else file / frame navigation.
-ROUTED_KEYS = {
-    "Right": "forward", "PgDown": "forward", "Left": "back", "PgUp": "back",
-    "Space": "play", "Home": "start", "End": "end",
-}
 
-
-def _action(menu, text: str, slot, shortcut=None) -> QAction:
+def _action(menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
     action = QAction(text, menu)
+    action.setCheckable(checkable)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
-    action.triggered.connect(lambda checked=False: slot())
+    if checkable:
+        action.toggled.connect(slot)
+    else:
+        action.triggered.connect(lambda checked=False: slot())
     menu.addAction(action)
     return action
 
 
 def build_menus(window) -> SimpleNamespace:
     """File / View / Help menus; returns the actions the window updates later."""
-    bar = window.menuBar()
-    file_menu = bar.addMenu("&File")
     a = SimpleNamespace()
-    a.open_files = _action(file_menu, "Open image(s) or video…", lambda: _open_files(window), QKeySequence.StandardKey.Open)
-    a.open_folder = _action(file_menu, "Open folder…", lambda: _open_folder(window), "Ctrl+Shift+O")
-    a.open_camera = _action(file_menu, "Open camera…", lambda: _open_camera(window), "Ctrl+K")
-    a.reconnect = _action(file_menu, "Reconnect camera", window.feed.reconnect_camera, "Ctrl+Shift+K")
-    a.reconnect.setEnabled(False)
-    a.recent_menu = file_menu.addMenu("Open recent")
-    a.open_gt = _action(file_menu, "Open ground truth (COCO JSON)…", lambda: _open_ground_truth(window), "Ctrl+G")
-    a.open_gt.setToolTip("Boxes to compare with: true / false positives and misses, anchor labels, SSD matching")
-    a.clear_gt = _action(file_menu, "Close ground truth", window.ground_truth.clear)
-    a.clear_gt.setEnabled(False)
-    file_menu.addSeparator()
-    a.run_again = _action(file_menu, "Run the model again", window.feed.resubmit, "F5")
-    a.save_screenshot = _action(file_menu, "Save window image…", lambda: _save_screenshot(window), "Ctrl+Shift+S")
-    a.export_view = _action(file_menu, "Export view…", lambda: _export("export_view_dialog", window), "Ctrl+E")
-    a.export_nms = _action(file_menu, "Export NMS steps…", lambda: _export("export_nms_dialog", window))
-    file_menu.addSeparator()
-    a.quit = _action(file_menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
+    _file_menu(window, a)
+    _view_menu(window, a)
+    help_menu = window.menuBar().addMenu("&Help")
+    a.shortcuts = _action(help_menu, "Keyboard shortcuts", lambda: _help("show_shortcuts", window), "F1")
+    a.about = _action(help_menu, "About detviewer", lambda: _help("show_about", window))
+    return a
 
-    view_menu = bar.addMenu("&View")
-    a.fit = _action(view_menu, "Fit frame", window.canvas.fit, "F")
-    a.step_mode = _action(view_menu, "Step through NMS", lambda: window.nms_panel.set_step_mode(
-        not window.nms_panel.step_mode), "S")
-    a.lecture = _action(view_menu, "Lecture mode", window.lecture.toggle, "F11")
+
+def _file_menu(window, a: SimpleNamespace) -> None:
+    menu = window.menuBar().addMenu("&File")
+    a.open_files = _action(menu, "Open image(s) or video…", lambda: _open_files(window), QKeySequence.StandardKey.Open)
+    a.open_folder = _action(menu, "Open folder…", lambda: _open_folder(window), "Ctrl+Shift+O")
+    a.open_camera = _action(menu, "Open camera…", lambda: _open_camera(window), "Ctrl+K")
+    a.reconnect = _action(menu, "Reconnect camera", window.feed.reconnect_camera, "Ctrl+Shift+K")
+    a.reconnect.setEnabled(False)
+    a.recent_menu = menu.addMenu("Open recent")
+    a.open_gt = _action(menu, "Open ground truth (COCO JSON)…", lambda: _open_ground_truth(window), "Ctrl+G")
+    a.open_gt.setToolTip("Boxes to compare with: true / false positives and misses, anchor labels, SSD matching")
+    a.clear_gt = _action(menu, "Close ground truth", window.ground_truth.clear)
+    a.clear_gt.setEnabled(False)
+    menu.addSeparator()
+    a.run_again = _action(menu, "Run the model again", window.feed.resubmit, "F5")
+    a.save_screenshot = _action(menu, "Save window image…", lambda: _save_screenshot(window), "Ctrl+Shift+S")
+    a.export_view = _action(menu, "Export view…", lambda: _export("export_view_dialog", window), "Ctrl+E")
+    a.export_nms = _action(menu, "Export NMS steps…", lambda: _export("export_nms_dialog", window))
+    menu.addSeparator()
+    a.quit = _action(menu, "Quit", window.close, QKeySequence.StandardKey.Quit)
+
+
+def _view_menu(window, a: SimpleNamespace) -> None:
+    state = window.state
+    menu = window.menuBar().addMenu("&View")
+    views = menu.addMenu("Show view")
+    group = QActionGroup(views)
+    a.views = {}
+    for name, spec in VIEWS.items():
+        action = QAction(spec.title, views)
+        action.setCheckable(True)
+        action.setChecked(name == state.view)
+        action.triggered.connect(lambda _checked=False, n=name: state.set_view(n))
+        group.addAction(action)
+        views.addAction(action)
+        a.views[name] = action
+    a.step_mode = _action(menu, "Step through NMS", lambda: state.set_view("detections" if state.view == "nms"
+                                                                          else "nms"), "S")
+    a.fit = _action(menu, "Fit frame", window.canvas.fit, "F")
+    a.lecture = _action(menu, "Lecture mode", window.lecture.toggle, "F11")
     a.lecture.setToolTip("Full screen, large text, arrow keys / clicker step the view (Esc leaves)")
     toolbar = window.addToolBar("Lecture")
     toolbar.setObjectName("lecture_toolbar")
     toolbar.addAction(a.lecture)
-    a.show_gt = QAction("Show ground truth", view_menu)
-    a.show_gt.setCheckable(True)
-    a.show_gt.setChecked(True)
+    a.show_gt = _action(menu, "Show ground truth", state.set_show_gt, "G", checkable=True)
+    a.show_gt.setChecked(state.show_gt)
     a.show_gt.setEnabled(False)
-    a.show_gt.setShortcut(QKeySequence("G"))
-    a.show_gt.toggled.connect(window.ground_truth.set_shown)
-    view_menu.addAction(a.show_gt)
-    a.show_suppressed = QAction("Show suppressed boxes (greyed)", view_menu)
-    a.show_suppressed.setCheckable(True)
-    view_menu.addAction(a.show_suppressed)
-    view_menu.addSeparator()
+    a.show_suppressed = _action(menu, "Show suppressed boxes (greyed)", state.set_show_suppressed, checkable=True)
+    a.messages = _action(menu, "Messages", window.show_messages, "Ctrl+M")
+    menu.addSeparator()
     for dock in window.docks:
-        view_menu.addAction(dock.toggleViewAction())
-    return a
+        menu.addAction(dock.toggleViewAction())
 
+    def follow(event) -> None:
+        if isinstance(event, ViewChanged):
+            a.views[event.view].setChecked(True)
+        elif isinstance(event, DisplayChanged):
+            action = a.show_gt if event.name == "show_gt" else a.show_suppressed
+            action.blockSignals(True)
+            action.setChecked(getattr(state, event.name))
+            action.blockSignals(False)
 
-def install_shortcuts(window, route) -> list[QShortcut]:
-    """Window-wide shortcuts for ROUTED_KEYS; ``route(name)`` decides what each does now."""
-    shortcuts = []
-    for key, name in ROUTED_KEYS.items():
-        sc = QShortcut(QKeySequence(key), window)
-        sc.activated.connect(lambda name=name: route(name))
-        shortcuts.append(sc)
-    return shortcuts
+    state.subscribe(follow)
 
 
 def fill_recent(window, actions: SimpleNamespace, recent: list[str]) -> None:
@@ -126,6 +145,12 @@ def _export(name: str, window) -> None:
     from detviewer.gui import export_dialogs
 
     getattr(export_dialogs, name)(window)
+
+
+def _help(name: str, window) -> None:
+    from detviewer.gui import help_dialogs
+
+    getattr(help_dialogs, name)(window)
 
 
 def _save_screenshot(window) -> None:

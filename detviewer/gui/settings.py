@@ -10,7 +10,8 @@ import os
 
 from PySide6.QtCore import QSettings
 
-from detviewer.state.session import NMS_METHODS, Thresholds
+from detviewer.core.types import NMS_METHODS
+from detviewer.state.nms_replay import Thresholds
 from detviewer.gui.worker import ModelRequest
 
 __all__ = ["ORGANIZATION", "APPLICATION", "open_settings", "load_thresholds", "save_thresholds",

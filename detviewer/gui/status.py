@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 __all__ = ["StatusBar", "format_timings"]
@@ -18,8 +19,13 @@ def format_timings(timings: dict[str, float], total_ms: float | None = None) -> 
 
 
 class StatusBar(QStatusBar):
+    """The latest message on the left (from the window's MessageLog); timings, fps and the model on the right."""
+
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
+        self.message_label = QLabel("")
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.addWidget(self.message_label, 1)
         self.model_label = QLabel("no model")
         self.timing_label = QLabel("")
         self.fps_label = QLabel("")
@@ -29,6 +35,13 @@ class StatusBar(QStatusBar):
             self.addPermanentWidget(w)
         self._last_frame_time: float | None = None
         self._fps = 0.0
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message_label.setText(text)
+        self.message_label.setStyleSheet("color: #c0392b; font-weight: bold;" if error else "")
+
+    def message_text(self) -> str:
+        return self.message_label.text()
 
     def show_model(self, text: str) -> None:
         self.model_label.setText(text)

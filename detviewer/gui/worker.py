@@ -1,37 +1,36 @@
-"""The inference worker: owns the detector, runs in its own QThread, answers with request ids.
+"""The inference worker: the only thread that touches a detector.
 
-The inbox has one slot for a frame and one for a model request; a new frame replaces the
-waiting one ("latest wins"), so a webcam never builds a backlog. ``submit`` / ``request_model``
-/ ``stop`` are thread-safe plain methods (the worker's thread is busy in ``run``, so queued
-slots would never be delivered); results come back as signals carrying plain Python objects.
+It serves typed requests: load a model (``ModelRequest``), run a frame (one "latest wins" slot: a new
+frame replaces the waiting one, so a webcam never builds a backlog), and run a ``DetectorJob`` (RoI
+pooling of a region of a given Inference, a dataset run) in order. Answers are signals carrying the
+request they answer, so the window can drop stale ones. Every failure inside a request is one
+sentence; the loop itself never ends but by ``stop``.
+
+``submit`` / ``request_model`` / ``run_job`` / ``stop`` are thread-safe plain methods (the worker's
+thread is busy in ``run``, so queued slots would never be delivered).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable
+from pathlib import Path
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from detviewer.errors import DetviewerError
 from detviewer.io.sources import Frame
 
-__all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "InferenceWorker", "WorkerThread",
-           "DEFAULT_MODEL", "FALLBACK_MODEL", "run_single_threaded", "configure_torch_threads"]
-
-#: "auto" picks the first shipped demo model that loads, else an untrained FALLBACK_MODEL.
-DEFAULT_MODEL = "auto"
-DEMO_CHOICES = ("demo-frcnn", "demo-ssd", "demo-yolo")
-FALLBACK_MODEL = "ssdlite320_mobilenet_v3_large"
+__all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "DetectorJob", "JobResult", "InferenceWorker",
+           "WorkerThread", "failure_sentence"]
 
 
 @dataclass(frozen=True)
 class ModelRequest:
-    name: str = DEFAULT_MODEL
+    name: str = "auto"
     weights: str = "default"
     device: str = "auto"
 
@@ -47,12 +46,15 @@ class LoadedModel:
     capabilities: frozenset[str]
     load_ms: float
     note: str = ""  # e.g. "untrained model: random weights, boxes mean nothing"
+    display_score: float | None = None
+    final_only_reason: str = ""
 
 
 @dataclass(frozen=True, eq=False)
 class InferenceResult:
-    """One answer: the frame, the Inference (None when no model is loaded) or an error sentence.
+    """One answer: the frame, the Inference (None without a model, or on failure) and sentences.
 
+    error: why there is no Inference; warning: something was wrong but a result came (dropped boxes);
     latency_ms: submit -> result ready in the worker (the per-frame latency of the app).
     """
 
@@ -61,51 +63,36 @@ class InferenceResult:
     frame: Frame
     inference: object | None = None
     error: str = ""
+    warning: str = ""
     latency_ms: float = 0.0
     infer_ms: float = 0.0
-    submitted: float = field(default=0.0, repr=False)
 
 
-def run_single_threaded(fn, *args, **kwargs):
-    """Run ``fn`` with torch's intra-op pool at one thread, then restore it.
+@dataclass(frozen=True, eq=False)
+class DetectorJob:
+    """Work that needs the loaded detector: ``run(detector) -> value`` in the worker thread.
 
-    For the NMS replay in the GUI thread: many small ops (per-class NMS, IoU blocks), for which
-    the pool's hand-offs cost more than they save on a busy 2-core machine (10k candidates:
-    23 ms on one thread, 100 ms on two, measured with other processes running). The setting is
-    per calling thread with torch's OpenMP backend, but other backends may share it process-wide,
-    so the window calls this only while the worker is idle.
+    key: what it computes (hashable by value), for the caller to match the answer; label: for messages.
     """
-    torch = sys.modules.get("torch")
-    threads = torch.get_num_threads() if torch is not None else 1
-    if threads == 1:
-        return fn(*args, **kwargs)
-    torch.set_num_threads(1)
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        torch.set_num_threads(threads)
+
+    key: Any
+    run: Callable[[Any], Any]
+    label: str = "the job"
 
 
-def configure_torch_threads() -> int:
-    """Leave one core to the GUI: torch intra-op threads = cores - 1 (at least 1).
+@dataclass(frozen=True, eq=False)
+class JobResult:
+    job: DetectorJob
+    value: Any = None
+    error: str = ""
 
-    Call it in the worker thread: with torch's OpenMP backend the count applies to the calling
-    thread (and threads it starts later), not to the GUI thread.
 
-    Only when nobody chose a count (torch's default equals the core count and OMP_NUM_THREADS
-    is unset); ``DETVIEWER_THREADS=N`` forces N. On a 2-core machine a 2-thread forward pass
-    shares its cores with the GUI thread and stalls badly whenever another process needs a
-    core (ssdlite320 here: 70 ms on 1 thread, 0.4-4.5 s on 2 while another process ran).
-    Returns the thread count in use.
-    """
-    import torch
-
-    forced = os.environ.get("DETVIEWER_THREADS", "").strip()
-    if forced.isdigit() and int(forced) > 0:
-        torch.set_num_threads(int(forced))
-    elif not os.environ.get("OMP_NUM_THREADS") and torch.get_num_threads() == (os.cpu_count() or 1):
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
-    return torch.get_num_threads()
+def failure_sentence(what: str, exc: BaseException) -> str:
+    """One sentence for an exception raised by a detector or a job (its own sentence for ours)."""
+    if isinstance(exc, DetviewerError):
+        return str(exc)
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{what} failed: {type(exc).__name__}{': ' + detail if detail else ''}."
 
 
 def _registry_loader(name: str, weights: str, device: str, progress):
@@ -121,14 +108,12 @@ def _registry_lister() -> list:
 
 
 class InferenceWorker(QObject):
-    """Runs ``loader(...)`` and ``detector.infer(frame)`` off the GUI thread.
-
-    loader(name, weights, device, progress) -> Detector; lister() -> list of ModelInfo.
-    Both default to ``detviewer.detectors.registry`` (imported in the worker thread, so the
-    window never waits for torch).
+    """Owns the detector. loader(name, weights, device, progress) -> Detector; lister() -> [ModelInfo]; both
+    default to ``detviewer.detectors.registry`` (imported in the worker thread: the window never waits for torch).
     """
 
     result_ready = Signal(object)  # InferenceResult
+    job_done = Signal(object)  # JobResult
     model_progress = Signal(object, str)  # fraction 0..1 or None, message
     model_loaded = Signal(object)  # LoadedModel
     model_failed = Signal(str)  # one sentence
@@ -141,13 +126,18 @@ class InferenceWorker(QObject):
         self._cond = threading.Condition()
         self._frame: tuple[int, int, Frame, float] | None = None
         self._model_request: ModelRequest | None = None
+        self._jobs: deque[DetectorJob] = deque()
         self._stopping = False
         self._next_id = 0
         self._last_job: tuple[int, Frame] | None = None
-        self.detector = None
-        self.busy = False  # inside detector.infer or a model load
+        self._detector = None
+        self.busy = False  # inside a detector call or a model load
         self.torch_threads = 0  # intra-op threads of this worker thread (0: not configured)
-        self.calls = 0  # detector.infer calls (tests check sliders never re-run the model)
+        self.calls = 0  # detector.infer calls (tests check that sliders never re-run the model)
+
+    @property
+    def has_detector(self) -> bool:
+        return self._detector is not None
 
     # -- called from any thread --------------------------------------------------------------
     def submit(self, frame: Frame, generation: int = 0) -> int:
@@ -164,12 +154,20 @@ class InferenceWorker(QObject):
             self._model_request = request
             self._cond.notify_all()
 
+    def run_job(self, job: DetectorJob) -> DetectorJob:
+        """Run ``job`` on the detector after the jobs already waiting."""
+        with self._cond:
+            self._jobs.append(job)
+            self._cond.notify_all()
+        return job
+
     def stop(self) -> None:
-        """Ask the loop to end after the current step; frames still waiting are dropped."""
+        """Ask the loop to end after the current request; requests still waiting are dropped."""
         with self._cond:
             self._stopping = True
             self._frame = None
             self._model_request = None
+            self._jobs.clear()
             self._cond.notify_all()
 
     @property
@@ -182,18 +180,22 @@ class InferenceWorker(QObject):
         self._list_models()
         while True:
             with self._cond:
-                while not self._stopping and self._frame is None and self._model_request is None:
+                while not (self._stopping or self._frame or self._model_request or self._jobs):
                     self._cond.wait()
                 if self._stopping:
                     break
                 request, self._model_request = self._model_request, None
-                job = None
+                frame = job = None
                 if request is None:
-                    job, self._frame = self._frame, None
+                    frame, self._frame = self._frame, None
+                    if frame is None:
+                        job = self._jobs.popleft()
             if request is not None:
                 self._load(request)
-            elif job is not None:
-                self._infer(*job)
+            elif frame is not None:
+                self._infer(*frame)
+            else:
+                self._run_job(job)
         self._close_detector()
 
     def _list_models(self) -> None:
@@ -209,52 +211,37 @@ class InferenceWorker(QObject):
     def _load(self, request: ModelRequest) -> None:
         self.busy = True
         try:
-            self._load_now(request)
+            loaded = self._load_now(request)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit in a loader must not end the worker
+            self.model_failed.emit(failure_sentence(f"Loading {request.name}", exc))
+            return
         finally:
             self.busy = False
+        self._rerun_last_frame()
+        self.model_loaded.emit(loaded)
 
-    def _load_now(self, request: ModelRequest) -> None:
+    def _load_now(self, request: ModelRequest) -> LoadedModel:
         self._close_detector()
         if self._loader is _registry_loader:  # the real, torch-based detectors
+            from detviewer.detectors.threads import configure_torch_threads
+
             self.torch_threads = configure_torch_threads()
         start = time.perf_counter()
-        note = ""
-        try:
-            if request.name == DEFAULT_MODEL:
-                detector, weights, note = self._load_default(request.device)
-            else:
-                self._progress(None, f"Loading {request.name}…")
-                detector = self._loader(request.name, request.weights, request.device, self._progress)
-                weights = request.weights
-        except DetviewerError as exc:
-            self.model_failed.emit(str(exc))
-            return
-        except Exception as exc:  # a bug in an adapter must not kill the window
-            self.model_failed.emit(f"Could not load {request.name}: {type(exc).__name__}: {exc}.")
-            return
-        if weights == "none" and not note:
-            note = "untrained model: random weights, its boxes mean nothing"
-        self.detector = detector
+        self._progress(None, f"Loading {request.name}…")
+        detector = self._loader(request.name, request.weights, request.device, self._progress)
+        self._detector = detector
         self._warm_up_replay_imports()
-        self._rerun_last_frame()
-        self.model_loaded.emit(LoadedModel(
-            name=getattr(detector, "name", request.name) or request.name, weights=weights,
+        weights = getattr(detector, "weights", request.weights)
+        note = getattr(detector, "load_note", "") or (
+            "untrained model: random weights, its boxes mean nothing" if weights == "none" else "")
+        return LoadedModel(
+            name=getattr(detector, "name", "") or request.name, weights=weights,
             device=str(getattr(detector, "device", "cpu")), class_names=tuple(getattr(detector, "class_names", ())),
-            capabilities=frozenset(getattr(detector, "capabilities", ())),
+            capabilities=frozenset(getattr(detector, "capabilities", None) or ()),
             load_ms=(time.perf_counter() - start) * 1e3, note=note,
-        ))
-
-    def _load_default(self, device: str):
-        """The first demo model that loads, else an untrained FALLBACK_MODEL (with a note)."""
-        for name in DEMO_CHOICES:
-            try:
-                self._progress(None, f"Loading {name}…")
-                return self._loader(name, "default", device, self._progress), "default", ""
-            except DetviewerError:
-                continue
-        self._progress(None, f"Loading {FALLBACK_MODEL} (untrained)…")
-        detector = self._loader(FALLBACK_MODEL, "none", device, self._progress)
-        return detector, "none", "untrained model (no demo model shipped yet): its boxes mean nothing"
+            display_score=getattr(detector, "display_score", None),
+            final_only_reason=getattr(detector, "final_only_reason", ""),
+        )
 
     def _rerun_last_frame(self) -> None:
         # The frame on screen was answered by the previous model (or none): answer it again.
@@ -277,22 +264,21 @@ class InferenceWorker(QObject):
             pass
 
     def _infer(self, request_id: int, generation: int, frame: Frame, submitted: float) -> None:
+        from detviewer.detectors.validation import checked_inference
+
         self._last_job = (generation, frame)
-        detector = self.detector
-        inference, error, infer_ms = None, "", 0.0
+        detector = self._detector
+        inference, error, warning, infer_ms = None, "", "", 0.0
         if detector is not None:
+            name = getattr(detector, "name", "") or "The detector"
             self.busy = True
             start = time.perf_counter()
             try:
                 self.calls += 1
-                inference = detector.infer(frame.image)
-                if hasattr(inference, "request_id"):
-                    inference = _with_request_id(inference, request_id)
-            except DetviewerError as exc:
-                error = str(exc)
-            except Exception as exc:  # the detector's own bug: one message, keep running
-                where = frame.path or frame.source_id
-                error = f"{getattr(detector, 'name', 'The detector')} failed on {where}: {type(exc).__name__}: {exc}"
+                inference, warning = checked_inference(detector.infer(frame.image), name)
+            except BaseException as exc:  # noqa: BLE001 - one sentence, and the next frame still runs
+                where = Path(frame.path).name if frame.path else frame.source_id
+                error = failure_sentence(f"{name} on {where}", exc)
             finally:
                 self.busy = False
             infer_ms = (time.perf_counter() - start) * 1e3
@@ -300,11 +286,26 @@ class InferenceWorker(QObject):
             return
         self.result_ready.emit(InferenceResult(
             request_id=request_id, generation=generation, frame=frame, inference=inference, error=error,
-            latency_ms=(time.perf_counter() - submitted) * 1e3, infer_ms=infer_ms, submitted=submitted,
+            warning=warning, latency_ms=(time.perf_counter() - submitted) * 1e3, infer_ms=infer_ms,
         ))
 
+    def _run_job(self, job: DetectorJob) -> None:
+        detector = self._detector
+        if detector is None:
+            self.job_done.emit(JobResult(job, error=f"No model is loaded for {job.label}."))
+            return
+        self.busy = True
+        try:
+            result = JobResult(job, value=job.run(detector))
+        except BaseException as exc:  # noqa: BLE001
+            result = JobResult(job, error=failure_sentence(job.label[:1].upper() + job.label[1:], exc))
+        finally:
+            self.busy = False
+        if not self._stopping:
+            self.job_done.emit(result)
+
     def _close_detector(self) -> None:
-        detector, self.detector = self.detector, None
+        detector, self._detector = self._detector, None
         if detector is not None:
             try:
                 detector.close()
@@ -312,22 +313,13 @@ class InferenceWorker(QObject):
                 pass
 
 
-def _with_request_id(inference, request_id: int):
-    from dataclasses import replace
-
-    try:
-        return replace(inference, request_id=request_id)
-    except TypeError:
-        return inference
-
-
 class WorkerThread:
-    """A worker moved to its own QThread, with a bounded shutdown."""
+    """A QObject worker moved to its own QThread, with a bounded shutdown."""
 
-    def __init__(self, worker: InferenceWorker) -> None:
+    def __init__(self, worker: QObject, name: str = "inference") -> None:
         self.worker = worker
         self.thread = QThread()
-        self.thread.setObjectName("inference")
+        self.thread.setObjectName(name)
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
 
@@ -344,10 +336,11 @@ class WorkerThread:
         return bool(finished)
 
 
-#: Worker threads that did not stop in time (a model forward cannot be interrupted);
-#: ``launch.run`` ends the process without destroying them.
+#: Threads that did not stop in time (a model forward cannot be interrupted); ``launch.run`` ends the
+#: process without destroying them.
 _ORPHANS: list[WorkerThread] = []
 
 
 def orphaned_threads() -> list[WorkerThread]:
     return [w for w in _ORPHANS if w.thread.isRunning()]
+

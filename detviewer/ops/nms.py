@@ -25,11 +25,10 @@ import torch
 import torchvision
 
 from detviewer.ops.boxes import as_numpy
-from detviewer.core.types import NMSStep, NMSTrace
+from detviewer.core.types import NMS_METHODS, NMSStep, NMSTrace
 
 __all__ = ["nms_trace", "NMS_METHODS"]
 
-NMS_METHODS = ("hard", "linear", "gaussian")
 
 # batched_nms runs one nms() per class above this many box coordinates on the CPU and
 # otherwise shifts each class by an offset (torchvision/ops/boxes.py). The shifted boxes

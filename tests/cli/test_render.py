@@ -47,10 +47,10 @@ def test_render_draws_each_view(view, tmp_path, capsys):
 
 @needs_frcnn
 def test_anchor_level_pixels_sit_on_the_generator_boxes(tmp_path):
-    """--level 3: the 8x8 level's 192 anchors; their outlines are drawn, their insides untouched."""
+    """--step 4: the fourth level (8x8, 192 anchors); their outlines are drawn, their insides untouched."""
     from detviewer.detectors.registry import load_detector
     from detviewer.io.images import load_image
-    code, out = _render(tmp_path, "anchors", "demo-frcnn", "default", "--level", "3")
+    code, out = _render(tmp_path, "anchors", "demo-frcnn", "default", "--step", "4")
     assert code == 0
     image = load_image(IMAGE)
     anchors = load_detector("demo-frcnn", device="cpu").infer(image).anchors[3]
@@ -77,7 +77,7 @@ def test_a_view_the_model_cannot_show_exits_2_with_one_line(tmp_path, capsys):
     code, out = _render(tmp_path, "grid", "ssdlite320_mobilenet_v3_large", "none")
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
-    assert err.count("\n") == 1 and "cannot show the 'grid' view" in err and "YOLO grid" in err
+    assert err.count("\n") == 1 and "cannot show the YOLO grid view" in err and "YOLOv1" in err
 
 
 def test_bad_output_suffix_exits_2(tmp_path, capsys):
@@ -131,7 +131,7 @@ def test_yolo_cells_view_of_an_onnx_export(tmp_path, capsys):
         warnings.simplefilter("ignore")
         model = export_yolo(tmp_path / "m.onnx", "v8", [(prediction_index((320, 320), 1, 12, 7), (200, 120, 64, 48), 1, 0.9)])
     out = tmp_path / "cells.png"
-    code = main(["render", str(IMAGE), "--model", str(model), "--view", "yolo-cells", "--step", "1", "--out", str(out)])
+    code = main(["render", str(IMAGE), "--model", str(model), "--view", "yolo-cells", "--step", "2", "--out", str(out)])
     assert code == 0
     assert "cell (column 12, row 7) of the stride-16 map" in capsys.readouterr().out
     figure = np.asarray(Image.open(out).convert("RGB")).astype(int)

@@ -6,23 +6,22 @@ import numpy as np
 from PIL import Image
 from views_helpers import demo_window, near
 
+from detviewer.gui.export_dialogs import figure_scale
 from detviewer.render.model.colors import HIGHLIGHT, class_colors
 
 
 def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_path):
-    from detviewer.gui.export_dialogs import export_view, figure_scale
-
     window = demo_window(make_window, qtbot)
-    session = window.session
-    kept = session.kept()
+    replay = window.state.replay
+    kept = replay.keep
     assert len(kept)
-    image = window.feed.current_frame.image
+    image = window.state.frame.image
     scale = figure_scale(image)
     assert scale * max(image.shape[:2]) >= 960
-    png = export_view(window, tmp_path / "view.png")
+    png = export_and_wait(qtbot, window, tmp_path / "view.png")
     pixels = np.asarray(Image.open(png).convert("RGB"))
     assert pixels.shape[:2] == (image.shape[0] * scale, image.shape[1] * scale)
-    cand = session.candidates
+    cand = replay.candidates
     hits = 0
     for i in kept[:5]:
         x1, y1, x2, y2 = cand.xyxy[i] * scale
@@ -31,29 +30,44 @@ def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_pat
         hits += near(pixels, int(round((y1 + y2) / 2)), int(round(x1)), colour, radius=2, tol=60)
     assert hits >= min(len(kept), 5) - 1  # a neighbour's label may cover one edge
 
-    svg = export_view(window, tmp_path / "view.svg").read_text()
+    svg = export_and_wait(qtbot, window, tmp_path / "view.svg").read_text()
     assert "<svg" in svg and svg.count("<path") >= 1
 
-    window.views_panel.set_view("anchors")
-    window.views_panel.level.setValue(3)
-    svg = export_view(window, tmp_path / "anchors.svg").read_text()
+    window.state.set_view("anchors")
+    window.state.set_step(3)
+    svg = export_and_wait(qtbot, window, tmp_path / "anchors.svg").read_text()
     assert "<path" in svg
 
 
-def test_export_nms_steps_writes_numbered_pngs_and_a_gif(make_window, qtbot, tmp_path):
-    from detviewer.gui.export_dialogs import export_nms_steps
+def export_and_wait(qtbot, window, path):
+    """File → Export view, written by the task runner; the path once it is written."""
+    from detviewer.gui.export_dialogs import export_view
+
+    done = []
+    export_view(window, path, on_done=lambda out, error: done.append((out, error)))
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    out, error = done[0]
+    assert not error, error
+    return out
+
+
+def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_window, qtbot, tmp_path):
+    from detviewer.gui.export_dialogs import export_nms_dialog
 
     window = demo_window(make_window, qtbot)
-    session = window.session
-    before = session.step
-    paths = export_nms_steps(window, tmp_path, scale=2.0)
-    assert session.step == before  # the window's stepper did not move
-    pngs = [p for p in paths if p.suffix == ".png"]
-    assert [p.name for p in pngs] == [f"nms_step_{k:03d}.png" for k in range(session.step_count + 1)]
+    replay = window.state.replay
+    before = window.state.step_position("nms")
+    progress = export_nms_dialog(window, str(tmp_path))
+    qtbot.waitUntil(lambda: (tmp_path / "nms_steps.gif").exists() and not window.background.busy, timeout=30000)
+    assert window.state.step_position("nms") == before  # the window's stepper did not move
+    pngs = sorted(tmp_path.glob("nms_step_*.png"))
+    assert [p.name for p in pngs] == [f"nms_step_{k:03d}.png" for k in range(replay.step_count + 1)]
     gif = Image.open(tmp_path / "nms_steps.gif")
     assert gif.n_frames == len(pngs)
+    assert progress is not None and any("Exported" in m.text for m in window.messages.messages)
     # Step 1 highlights the first kept box (the best-scoring candidate) in HIGHLIGHT yellow.
-    first = session.trace.steps[0].kept
-    x1, y1, x2, y2 = session.candidates.xyxy[first] * 2.0
+    scale = figure_scale(window.state.frame.image)
+    first = int(replay.kept[0])
+    x1, y1, x2, y2 = replay.candidates.xyxy[first] * scale
     pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))
     assert near(pixels, int(round((y1 + y2) / 2)), int(round(x2)), HIGHLIGHT, radius=3, tol=60)

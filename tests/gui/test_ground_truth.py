@@ -22,21 +22,20 @@ def test_demo_ground_truth_is_found_and_matched_against_the_detections(make_wind
     assert window.ground_truth.path == DEMO_IMAGE.parent / "annotations.json"
     assert window.actions_.show_gt.isEnabled() and window.actions_.show_gt.isChecked()
     truth = ImageGroundTruth.load(DEMO_IMAGE.parent / "annotations.json")
-    expected_gt = truth.boxes_for(DEMO_IMAGE, window.session.inference.detections.class_names)
+    expected_gt = truth.boxes_for(DEMO_IMAGE, window.state.inference.detections.class_names)
 
     layers = {layer.name: layer for layer in window.canvas.layers}
     np.testing.assert_array_equal(layers["ground_truth"].xyxy, expected_gt.xyxy)
-    s = window.session
-    kept = s.kept()
-    match = match_to_ground_truth(s.candidates.xyxy[kept], s.trace.scores[kept], s.candidates.labels[kept],
+    r = window.state.replay
+    kept = r.keep
+    match = match_to_ground_truth(r.candidates.xyxy[kept], r.scores[kept], r.candidates.labels[kept],
                                   expected_gt.xyxy, expected_gt.labels)
-    assert window.views.gt_match.counts == match.counts
     assert match.summary() in window.views_panel.caption.text()
     assert ("missed" in layers) == bool(match.missed.any())
     assert ("false_positive" in layers) == bool((~match.tp).any())
 
     # The anchors view colours by the RPN's training label for these boxes (auto), with the GT drawn.
-    window.views_panel.set_view("anchors")
+    window.state.set_view("anchors")
     assert "anchors_positive" in _names(window) and "ground_truth" in _names(window)
     assert "positive" in window.views_panel.caption.text()
 
@@ -44,10 +43,10 @@ def test_demo_ground_truth_is_found_and_matched_against_the_detections(make_wind
     window.actions_.show_gt.trigger()
     assert not window.actions_.show_gt.isChecked()
     assert "ground_truth" not in _names(window) and any(n.startswith("anchors_L") for n in _names(window))
-    window.views_panel.color_by.setCurrentText("label")
+    window.state.set_control("color_by", "label")
     assert "needs ground truth" in window.views_panel.caption.text()
-    window.views_panel.color_by.setCurrentText("auto")
-    window.views_panel.set_view("detections")
+    window.state.set_control("color_by", "auto")
+    window.state.set_view("detections")
     assert "ground_truth" not in _names(window) and "TP" not in window.views_panel.caption.text()
 
 
@@ -63,7 +62,7 @@ def test_bad_or_unrelated_ground_truth_is_reported_and_changes_nothing(make_wind
     with qtbot.waitSignal(window.result_shown, timeout=10000):
         window.open_paths([str(folder)])
     assert window.ground_truth.truth is None
-    assert "does not list them" in window.status.currentMessage()
+    assert "does not list them" in window.status.message_text()
     # a second file beside it that does list them is found and taken
     (folder / "instances_val.json").write_text(json.dumps({
         "images": [{"id": 9, "file_name": "frame.png"}], "categories": [{"id": 1, "name": "a"}],
@@ -77,15 +76,15 @@ def test_bad_or_unrelated_ground_truth_is_reported_and_changes_nothing(make_wind
     broken = tmp_path / "broken.json"
     broken.write_text('{"images": [')
     assert not window.open_ground_truth(broken)
-    assert "not valid JSON" in window.status.currentMessage() and window.ground_truth.truth is None
+    assert "not valid JSON" in window.status.message_text() and window.ground_truth.truth is None
 
     good = tmp_path / "gt.json"
     good.write_text(json.dumps({
         "images": [{"id": 3, "file_name": "shots/frame.png"}], "categories": [{"id": 1, "name": "a"}],
         "annotations": [{"id": 1, "image_id": 3, "category_id": 1, "bbox": [10, 10, 50, 40]}]}))
     assert window.open_ground_truth(good)
-    assert "1 images, 1 boxes" in window.status.currentMessage()
-    gt = window.frame_ground_truth()
+    assert "1 images, 1 boxes" in window.status.message_text()
+    gt = window.state.ground_truth
     np.testing.assert_array_equal(gt.xyxy, [[10, 10, 60, 50]])
     assert "ground_truth" in _names(window)
     assert window.ground_truth.discover([image], [image]) is False  # already covered: kept

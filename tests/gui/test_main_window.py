@@ -1,23 +1,24 @@
-"""The real MainWindow, offscreen, with a fake detector (tables of expected results are in conftest)."""
+"""The real MainWindow, offscreen, with a fake detector (tables of expected results are in gui_fakes)."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from detviewer.ops.nms import nms_trace
-from detviewer.state.session import FILTERED, KEPT, PENDING, SUPPRESSED
+from detviewer.core.types import FILTERED, KEPT, PENDING, SUPPRESSED
 from detviewer.errors import DetectorError
+from detviewer.ops.nms import nms_trace
 
 from gui_fakes import A, B, BOXES, C, D, E, LABELS, SCORES, FakeDetector, FakeLoader, write_image
 
 
 def kept_set(window) -> set[int]:
-    return set(int(i) for i in window.session.kept())
+    return set(int(i) for i in window.state.replay.keep)
 
 
 def open_and_wait(qtbot, window, paths):
@@ -28,7 +29,7 @@ def open_and_wait(qtbot, window, paths):
 
 def test_open_image_shows_detections(qtbot, make_window, tmp_path):
     window = make_window()
-    window.session.set_thresholds(score=0.2, iou=0.5)
+    window.state.set_thresholds(score=0.2, iou=0.5)
     result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
     assert result.inference is not None and not result.error
     assert kept_set(window) == {A, C, D, E}  # B goes (IoU 0.68 with A); C stays (0.32)
@@ -44,7 +45,7 @@ def test_iou_slider_replays_nms_without_calling_the_detector(qtbot, make_window,
     window.thresholds_panel.score_slider.setValue(0.2)
     open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
     calls = window.loader.detector.calls
-    expected = {0.3: {A, D, E}, 0.5: {A, C, D, E}, 0.7: {A, B, C, D, E}}  # hand-computed (conftest)
+    expected = {0.3: {A, D, E}, 0.5: {A, C, D, E}, 0.7: {A, B, C, D, E}}  # hand-computed (gui_fakes)
     for iou, kept in expected.items():
         window.thresholds_panel.iou_slider.setValue(iou)
         assert kept_set(window) == kept, iou
@@ -67,44 +68,96 @@ def test_score_slider_keeps_boxes_strictly_above_threshold(qtbot, make_window, t
     assert kept_set(window) == {A, C}
 
 
+def test_gaussian_soft_nms_disables_the_iou_slider_and_says_sigma(qtbot, make_window, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    panel = window.thresholds_panel
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("gaussian"))
+    assert not panel.iou_slider.isEnabled() and "no IoU threshold" in panel.iou_slider.toolTip()
+    caption = window.nms_panel.narration.text()
+    assert "σ = 0.50" in caption and "IoU >" not in caption
+    panel.method_combo.setCurrentIndex(panel.method_combo.findData("hard"))
+    assert panel.iou_slider.isEnabled()
+
+
 def test_nms_stepper_matches_nms_trace(qtbot, make_window, tmp_path):
     window = make_window()
-    window.thresholds_panel.score_slider.setValue(0.2)
-    window.thresholds_panel.iou_slider.setValue(0.3)
+    window.state.set_thresholds(score=0.2, iou=0.3)
     open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
-    reference = nms_trace(BOXES, SCORES, LABELS, iou_threshold=0.3, score_threshold=0.2,
-                          class_agnostic=False, method="hard", sigma=0.5)
-    panel = window.nms_panel
+    reference = nms_trace(BOXES, SCORES, LABELS, iou_threshold=0.3, score_threshold=0.2)
+    panel, state = window.nms_panel, window.state
     panel.mode_button.click()
-    assert panel.step_mode and window.session.step == 0
-    assert (window.session.states() == PENDING).all()
+    assert state.view == "nms" and state.step_position() == (0, 4)
+    assert (state.replay.states(0) == PENDING).all()
     for step in range(1, len(reference.steps) + 1):
         qtbot.keyClick(window, Qt.Key.Key_Right)
-        assert window.session.step == step
-        np.testing.assert_array_equal(window.session.states(), reference.state_at(step))
+        assert state.step_position()[0] == step
         current = next(layer for layer in window.canvas.layers if layer.name == "current")
         assert current.index.tolist() == [reference.steps[step - 1].kept]
+        np.testing.assert_array_equal(panel.table_model.states, reference.state_at(step))
     # Hand-computed: step 1 keeps A and suppresses B (IoU 0.68) and C (0.32); then D, then E.
     assert [s.kept for s in reference.steps] == [A, D, E]
-    np.testing.assert_array_equal(window.session.states(), [KEPT, SUPPRESSED, SUPPRESSED, KEPT, KEPT])
+    np.testing.assert_array_equal(panel.table_model.states, [KEPT, SUPPRESSED, SUPPRESSED, KEPT, KEPT])
     qtbot.keyClick(window, Qt.Key.Key_PageUp)
     qtbot.keyClick(window, Qt.Key.Key_PageUp)
-    assert window.session.step == 1
-    assert window.session.narration().startswith("Step 1: keep 'cat' 0.90; suppress 2 boxes")
+    assert state.step_position()[0] == 1
+    assert panel.narration.text().startswith("Step 1: keep 'cat' 0.90; suppress 2 boxes")
     sup = next(layer for layer in window.canvas.layers if layer.name == "suppressed_now")
     assert sorted(sup.index.tolist()) == [B, C]
     assert set(window.canvas.label_texts("suppressed_now")) == {"IoU 0.68", "IoU 0.32"}
     model = panel.table_model
     states = [model.data(model.index(r, 3)) for r in range(model.rowCount())]
     assert states == ["kept", f"suppressed by #{A} (IoU 0.68)", f"suppressed by #{A} (IoU 0.32)", "pending", "pending"]
-    # Clicking a row selects that candidate.
-    panel.table.clicked.emit(model.index(3, 0))
-    assert window.session.selected == D
+    panel.table.clicked.emit(model.index(3, 0))  # clicking a row selects that candidate
+    assert state.selected == D
     assert any(layer.name == "selected" for layer in window.canvas.layers)
     qtbot.keyClick(window, Qt.Key.Key_Home)
-    assert window.session.step == 0
-    window.session.set_thresholds(score=0.65)
-    assert window.session.states()[D] == FILTERED
+    assert state.step_position()[0] == 0
+    state.set_thresholds(score=0.65)
+    assert state.replay.states(0)[D] == FILTERED
+
+
+def test_one_step_text_in_the_view_dock_the_nms_panel_and_lecture_mode(qtbot, make_window, tmp_path):
+    """The step was held three times and the three places disagreed ("Step 4/7: NMS step 3/6" vs "Step 3 / 6")."""
+    window = make_window()
+    window.state.set_thresholds(score=0.2, iou=0.7)  # five NMS steps
+    open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    window.nms_panel.mode_button.click()
+    for _ in range(3):
+        qtbot.keyClick(window, Qt.Key.Key_Right)
+    texts = {window.views_panel.position.text(), window.nms_panel.step_label.text(),
+             window.lecture.bar.step.text()}
+    assert texts == {"NMS step 3 of 5"}
+    assert window.views_panel.slider.value() == 3 and window.views_panel.slider.maximum() == 5
+    window.views_panel.slider.setValue(1)  # the View dock's slider moves the same step
+    assert window.nms_panel.step_label.text() == "NMS step 1 of 5"
+    assert window.nms_panel.narration.text() == window.views_panel.caption.text()
+
+
+def test_arrow_keys_step_the_view_and_ctrl_arrows_change_the_image(qtbot, make_window, tmp_path):
+    """One rule everywhere: Right / PageDown step within the view, Ctrl+Right or ] go to the next image."""
+    window = make_window()
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, value in enumerate((40, 80, 120)):
+        write_image(folder / f"{i}.png", value)
+    open_and_wait(qtbot, window, [folder])
+    qtbot.keyClick(window, Qt.Key.Key_Right)  # the detections view has one step: the image stays
+    qtbot.wait(50)
+    assert window.feed.index == 0
+    with qtbot.waitSignal(window.result_shown, timeout=5000):
+        qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert window.feed.index == 1
+    with qtbot.waitSignal(window.result_shown, timeout=5000):
+        qtbot.keyClick(window, Qt.Key.Key_BracketRight)
+    assert window.feed.index == 2
+    window.state.set_view("nms")
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.feed.index == 2 and window.state.step_position()[0] == 1
+    from detviewer.gui.help_dialogs import shortcut_rows
+
+    rows = {keys: text for _, keys, text in shortcut_rows(window)}
+    assert "step" in rows["Right / Space / PgDown"].lower() and "image" in rows["Ctrl+Right / ]"].lower()
 
 
 def test_detector_exception_becomes_a_message_and_next_frame_works(qtbot, make_window, tmp_path):
@@ -112,38 +165,70 @@ def test_detector_exception_becomes_a_message_and_next_frame_works(qtbot, make_w
     window.loader.detector.raise_next = RuntimeError("boom")
     result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
     assert result.inference is None and "boom" in result.error
-    assert "boom" in window.status.currentMessage()
-    assert window.worker_thread.thread.isRunning()
+    assert "boom" in window.status.message_text()
+    assert window.background.running
     result = open_and_wait(qtbot, window, [write_image(tmp_path / "b.png")])
-    assert result.inference is not None and len(window.session.kept()) > 0
+    assert result.inference is not None and len(window.state.replay.keep) > 0
 
 
-def test_model_load_failure_is_one_sentence(qtbot, make_window):
-    loader = FakeLoader(fail=DetectorError("Unknown model 'nope'; choose one of: fake."))
-    window = make_window(loader=loader, load=False)
+@pytest.mark.parametrize("fault, words", [
+    (SystemExit(3), "SystemExit"),
+    (KeyboardInterrupt(), "KeyboardInterrupt"),
+])
+def test_a_detector_raising_systemexit_leaves_the_worker_running(qtbot, make_window, tmp_path, fault, words):
+    window = make_window()
+    window.loader.detector.raise_next = fault
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    assert result.inference is None and words in result.error
+    assert window.background.running
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "b.png")])
+    assert result.inference is not None
+
+
+def test_non_finite_boxes_are_dropped_in_the_worker_with_one_sentence(qtbot, make_window, tmp_path):
+    boxes = BOXES.copy()
+    boxes[1, 2] = np.nan
+    scores = SCORES.copy()
+    scores[3] = np.inf
+    window = make_window(FakeLoader(FakeDetector(boxes=boxes, scores=scores)))
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    assert result.inference is not None and len(result.inference.candidates) == 3
+    assert "non-finite" in result.warning and "2 candidates" in result.warning
+    assert "non-finite" in window.status.message_text()
+    assert window.canvas.layers  # the rest is drawn
+
+
+def test_a_detector_returning_a_wrong_type_is_one_message(qtbot, make_window, tmp_path):
+    detector = FakeDetector()
+    detector.infer = lambda image: {"boxes": []}
+    window = make_window(FakeLoader(detector))
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    assert result.inference is None and "returned a dict instead of an Inference" in result.error
+    assert window.background.running
+
+
+def test_model_load_failure_is_one_sentence_and_clears_the_stale_result(qtbot, make_window, tmp_path):
+    loader = FakeLoader()
+    window = make_window(loader=loader)
+    open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    assert window.canvas.layers
+    loader.fail = DetectorError("Unknown model 'nope'; choose one of: fake.")
     from detviewer.gui.worker import ModelRequest
 
     with qtbot.waitSignal(window.model_failed, timeout=5000):
         window.request_model(ModelRequest("nope", "none", "cpu"))
     assert window.model_panel.status_label.text() == "Unknown model 'nope'; choose one of: fake."
+    assert window.state.inference is None and not window.canvas.layers
 
 
-def test_untrained_default_shows_a_note(qtbot, make_window):
-    loader = FakeLoader()
-    calls = []
-
-    def only_fallback(name, weights, device, progress):
-        calls.append((name, weights))
-        if name.startswith("demo-"):
-            raise DetectorError(f"{name} is not shipped yet.")
-        return loader(name, weights, device, progress)
-
-    window = make_window(loader=only_fallback, load=False)
+def test_a_load_note_is_shown(qtbot, make_window):
+    detector = FakeDetector()
+    detector.load_note = "untrained model (no demo model shipped): its boxes mean nothing"
+    window = make_window(loader=FakeLoader(detector), load=False)
     from detviewer.gui.worker import ModelRequest
 
     with qtbot.waitSignal(window.model_ready, timeout=5000):
         window.request_model(ModelRequest())
-    assert calls[-1] == ("ssdlite320_mobilenet_v3_large", "none")
     assert window.model_panel.note_label.isVisibleTo(window) and "untrained" in window.model_panel.note_label.text()
 
 
@@ -152,14 +237,12 @@ def test_closing_during_inference_stops_within_two_seconds(qtbot, make_window, t
     detector.gate = threading.Event()
     window = make_window(FakeLoader(detector))
     window.open_paths([write_image(tmp_path / "a.png")])
-    assert detector.started.wait(5)
+    qtbot.waitUntil(detector.started.is_set, timeout=5000)
     threading.Timer(0.3, detector.gate.set).start()  # the forward pass ends on its own
-    import time
-
     start = time.perf_counter()
     window.close()
     assert time.perf_counter() - start < 2.0
-    assert not window.worker_thread.thread.isRunning()
+    assert not window.background.running
     assert detector.closed
     assert "Destroyed while thread" not in capfd.readouterr().err
 
@@ -185,15 +268,15 @@ def test_drag_and_drop_opens_a_folder(qtbot, make_window, tmp_path):
 
 def test_hover_finds_the_smallest_box_and_describes_it(qtbot, make_window, tmp_path):
     window = make_window()
-    window.session.set_thresholds(score=0.2, iou=0.7)  # all five kept
+    window.state.set_thresholds(score=0.2, iou=0.7)  # all five kept
     open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
     # (130, 130) lies only in C = [40, 40, 140, 140]; (5, 5) in no box.
     assert window.canvas.box_at(130, 130) == C
     assert window.canvas.box_at(5, 5) is None
-    text = window.describe_candidate(D)
-    assert text.startswith("#3 dog  score 0.600") and "x1 200  y1 50  x2 300  y2 150  (100×100)" in text
-    window.session.set_thresholds(iou=0.5)
-    assert "suppressed at step 1 (IoU 0.68)" in window.describe_candidate(B)
+    text = window.canvas.describe(D)
+    assert text.startswith("#3 dog 0.60 (kept)") and "x1 200  y1 50  x2 300  y2 150  (100×100)" in text
+    window.state.set_thresholds(iou=0.5)
+    assert "suppressed) at step 1 (IoU 0.68)" in window.canvas.describe(B)
 
 
 def test_broken_file_in_folder_gives_a_message_and_browsing_continues(qtbot, make_window, tmp_path):
@@ -204,14 +287,16 @@ def test_broken_file_in_folder_gives_a_message_and_browsing_continues(qtbot, mak
     (folder / "2.png").write_bytes(b"this is not a png")
     write_image(folder / "3.png", 120)
     open_and_wait(qtbot, window, [folder])
-    qtbot.keyClick(window, Qt.Key.Key_Right)  # to the broken one
-    assert "2.png" in window.status.currentMessage()
-    assert window.session.inference is None
+    qtbot.keyClick(window, Qt.Key.Key_BracketRight)  # to the broken one
+    qtbot.waitUntil(lambda: "2.png" in window.status.message_text(), timeout=5000)
+    assert window.state.inference is None
     assert "cannot open" in window.files_panel.list.item(1).text()
     with qtbot.waitSignal(window.result_shown, timeout=5000):
-        qtbot.keyClick(window, Qt.Key.Key_PageDown)  # browsing continues
+        qtbot.keyClick(window, Qt.Key.Key_BracketRight)  # browsing continues
     assert window.feed.index == 2
     assert window.canvas.image_item.image[0, 0, 0] == 120
+    assert "2.png" not in window.status.message_text()  # a message about an image leaves with it
+    assert any("2.png" in m.text for m in window.messages.messages)  # and stays in View → Messages
 
 
 def test_stale_results_are_dropped_when_switching_images(qtbot, make_window, tmp_path):
@@ -220,11 +305,11 @@ def test_stale_results_are_dropped_when_switching_images(qtbot, make_window, tmp
     window = make_window(FakeLoader(detector))
     first, second = write_image(tmp_path / "a.png", 30), write_image(tmp_path / "b.png", 200)
     window.open_paths([first])
-    assert detector.started.wait(5)  # the worker is busy with the first image
+    qtbot.waitUntil(detector.started.is_set, timeout=5000)  # the worker is busy with the first image
     window.open_paths([second])
     detector.gate.set()
     qtbot.waitUntil(lambda: window.dropped_results >= 1, timeout=5000)
-    qtbot.waitUntil(lambda: window.session.inference is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.canvas.image_item.image[0, 0, 0] == 200
     assert detector.frames_seen == [30, 200]
 
@@ -235,8 +320,8 @@ def test_settings_persist_thresholds_and_model(qtbot, make_window, settings):
     window.thresholds_panel.method_combo.setCurrentIndex(2)  # gaussian
     window.close()
     second = make_window(load=False)
-    assert second.session.thresholds.iou == pytest.approx(0.35)
-    assert second.session.thresholds.method == "gaussian"
+    assert second.state.thresholds.iou == pytest.approx(0.35)
+    assert second.state.thresholds.method == "gaussian"
     assert second.thresholds_panel.iou_slider.value() == pytest.approx(0.35)
     from detviewer.gui.settings import load_model_request
 

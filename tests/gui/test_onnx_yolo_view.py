@@ -30,11 +30,11 @@ def test_yolo_onnx_cells_view(make_window, qtbot, tmp_path):
     image = write_image(tmp_path / "frame.png", size=(240, 320))
     with qtbot.waitSignal(window.result_shown, timeout=30000, check_params_cb=lambda r: r.inference is not None):
         window.open_paths([image])
-    window.views_panel.set_view("yolo-cells")
-    assert window.views.frame.step_label == "All detections"
+    window.state.set_view("yolo-cells")
+    assert window.presenter.shown.frame.step_label == "All detections"
     pos = window.canvas.image_to_widget(200, 80).toPoint()  # inside the detection (168..232, 56..104)
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-    frame = window.views.frame
+    frame = window.presenter.shown.frame
     assert frame.step_label == "b · stride 16" and dict(frame.table)["Anchor"] == "2 of 3"
     cell = next(layer for layer in window.canvas.layers if layer.name == "predicting_cell")
     np.testing.assert_allclose(cell.xyxy, [[192, 72, 208, 88]])

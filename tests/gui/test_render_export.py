@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detviewer.state.session import Session, Thresholds
 from detviewer.core.types import Detections, Inference
 from detviewer.errors import DetviewerError
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.qt.export import export_figure, render_image
-from detviewer.render.model.layers import layers_for_session
+from detviewer.ops.nms import nms_trace
+from detviewer.render.model.nms_layers import nms_layers
+from detviewer.state.nms_replay import Thresholds, replay
 
 
 def to_array(qimage) -> np.ndarray:
@@ -22,17 +23,16 @@ def to_array(qimage) -> np.ndarray:
         qimage.height(), qimage.width(), 3)
 
 
-def one_box_session() -> Session:
+def one_box_layers() -> list:
     boxes = np.array([[20, 30, 80, 70]], np.float32)
     det = Detections(boxes, np.array([0.9], np.float32), np.array([3], np.int64), ("bg", "a", "b", "car"))
-    session = Session(Thresholds(score=0.5))
-    session.set_inference(Inference("fake", (100, 120), det, det))
-    return session
+    result = replay(Inference("fake", (100, 120), det, det), Thresholds(score=0.5), nms_trace)
+    return nms_layers(result, result.step_count, stepping=False)
 
 
 def test_png_export_draws_the_box_in_its_class_colour(qapp, tmp_path):
     image = np.full((100, 120, 3), 40, np.uint8)
-    layers = layers_for_session(one_box_session())
+    layers = one_box_layers()
     pixels = to_array(render_image(image, layers, scale=2.0))
     assert pixels.shape == (200, 240, 3)
     car = PALETTE[3].astype(int)
@@ -46,7 +46,7 @@ def test_png_export_draws_the_box_in_its_class_colour(qapp, tmp_path):
 
 def test_svg_export_and_bad_names(qapp, tmp_path):
     image = np.zeros((10, 10, 3), np.uint8)
-    layers = layers_for_session(one_box_session())
+    layers = one_box_layers()
     text = export_figure(image, layers, tmp_path / "fig.svg").read_text()
     assert "<svg" in text and "car 0.90" in text
     with pytest.raises(DetviewerError, match="fig.gif"):
@@ -57,7 +57,7 @@ def test_svg_export_and_bad_names(qapp, tmp_path):
 
 def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.model.layers import BoxLayer
+    from detviewer.render.model.primitives import BoxLayer
 
     canvas = Canvas()
     qtbot.addWidget(canvas)

@@ -34,7 +34,7 @@ def near(pixels: np.ndarray, col: int, row: int, radius: int = 2) -> np.ndarray:
 
 def test_box_edge_has_the_class_colour_and_background_is_untouched(qtbot, make_window, tmp_path):
     window = make_window()
-    window.session.set_thresholds(score=0.2, iou=0.5)
+    window.state.set_thresholds(score=0.2, iou=0.5)
     with qtbot.waitSignal(window.result_shown, timeout=5000):
         window.open_paths([write_image(tmp_path / "grey.png", GREY)])
     qtbot.wait(50)

@@ -39,7 +39,7 @@ def test_video_plays_frames_in_order_and_latest_wins(qtbot, make_window, tmp_pat
     window = make_window(FakeLoader(detector))
     video = write_video(tmp_path / "clip.avi", frames=40)
     assert window.open_paths([video])
-    qtbot.waitUntil(lambda: window.session.inference is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.video_bar.isVisibleTo(window) and window.video_bar.slider.maximum() == 39
     window.video_bar.play_button.click()
     seen = shown_indices(window, qtbot, 6)
@@ -54,13 +54,14 @@ def test_video_seek_and_step_show_that_frame(qtbot, make_window, tmp_path):
     window = make_window()
     video = write_video(tmp_path / "clip.avi", frames=12)
     assert window.open_paths([video])
-    qtbot.waitUntil(lambda: window.session.inference is not None, timeout=5000)
-    window.video_bar.seek_requested.emit(5)
+    qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
+    with qtbot.waitSignal(window.feed.frame_ready, timeout=5000):  # decoded off the GUI thread
+        window.video_bar.seek_requested.emit(5)
     assert window.feed.index == 5
     assert abs(int(window.canvas.image_item.image[0, 0, 0]) - 60) <= 3  # frame k is grey 10 + 10 k
     window.video_bar.forward_button.click()
     assert window.feed.index == 6 and window.video_bar.label.text() == "7 / 12"
-    qtbot.waitUntil(lambda: window.session.inference is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
 
 
 def test_stale_stream_results_are_dropped_after_switching_source(qtbot, make_window, tmp_path):
@@ -70,7 +71,7 @@ def test_stale_stream_results_are_dropped_after_switching_source(qtbot, make_win
     shown_indices(window, qtbot, 2)
     window.open_paths([write_video(tmp_path / "clip.avi", frames=5)])  # the synthetic frame in flight is stale
     qtbot.waitUntil(lambda: window.dropped_results >= 1, timeout=5000)
-    qtbot.waitUntil(lambda: window.session.inference is not None, timeout=5000)
+    qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.canvas.image_item.image.shape[:2] == (120, 160)
     assert window.feed.current_frame.path.endswith("clip.avi")
 
@@ -86,9 +87,9 @@ def test_camera_failing_mid_stream_gives_a_message_and_can_reconnect(qtbot, make
     window.feed.camera_opener = opener
     assert window.open_camera(0)
     qtbot.waitUntil(lambda: not window.feed.playing, timeout=5000)
-    assert "Camera 0 stopped delivering frames" in window.status.currentMessage()
+    assert "Camera 0 stopped delivering frames" in window.status.message_text()
     assert window.actions_.reconnect.isEnabled()
-    assert window.worker_thread.thread.isRunning()
+    assert window.background.running
     window.actions_.reconnect.trigger()
     assert len(captures) == 2
     shown_indices(window, qtbot, 1)
@@ -98,11 +99,11 @@ def test_absent_camera_is_one_message(qtbot, make_window):
     window = make_window()
     window.feed.camera_opener = lambda device: FakeCapture(opened=False)
     assert not window.open_camera(3)
-    assert window.status.currentMessage() == "Cannot open camera 3: no such device or it is busy."
+    assert window.status.message_text() == "Cannot open camera 3: no such device or it is busy."
 
 
 def test_synthetic_source_failing_mid_stream(qtbot, make_window):
     window = make_window()
     window.feed.open_source(SyntheticSource(64, 48, fps=100, fail_after=4, name="fake camera"))
-    qtbot.waitUntil(lambda: "stopped delivering frames" in window.status.currentMessage(), timeout=5000)
+    qtbot.waitUntil(lambda: "stopped delivering frames" in window.status.message_text(), timeout=5000)
     assert not window.feed.playing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from views_helpers import demo_window
 
-from detviewer.render.model.layers import BoxLayer
+from detviewer.render.model.primitives import BoxLayer
 
 
 def _boxes(window, prefix: str) -> list[BoxLayer]:
@@ -15,14 +15,14 @@ def _boxes(window, prefix: str) -> list[BoxLayer]:
 def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, qtbot):
     window = demo_window(make_window, qtbot)
     window.actions_.show_gt.setChecked(False)  # without ground truth anchors are coloured per level
-    inference = window.session.inference
-    panel = window.views_panel
+    inference = window.state.inference
+    panel, state = window.views_panel, window.state
     # demo-frcnn has an RPN: anchors and proposals, but no SSD default boxes and no YOLO grid.
     assert panel.is_enabled("anchors") and panel.is_enabled("proposals") and panel.is_enabled("roi")
     assert not panel.is_enabled("default-boxes") and not panel.is_enabled("grid")
 
-    panel.set_view("anchors")
-    assert window.views.view == "anchors"
+    panel.combo.setCurrentIndex(panel.combo.findData("anchors"))
+    assert state.view == "anchors"
     layers = _boxes(window, "anchors_L")
     assert len(layers) == len(inference.anchors) == 4
     # Every anchor the generator made is on the canvas (16,320 for 320x320: 64², 32², 16², 8² cells x 3).
@@ -31,28 +31,30 @@ def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, 
     big = window.canvas.item("anchors_L0")
     assert type(big).__name__ == "ManyBoxesItem" and len(big.layer) == 12288
 
-    panel.level.setValue(2)
+    panel.slider.setValue(2)  # the third level: the step is the level
+    assert panel.position.text().startswith("Step 3 of 5: Level 3/4")
     layers = _boxes(window, "anchors_L")
     assert [layer.name for layer in layers] == ["anchors_L2"] and len(layers[0]) == len(inference.anchors[2]) == 768
     assert window.canvas.item("anchors_L0").layer is None  # the other levels are cleared
 
-    panel.set_view("proposals")
-    panel.top_k.setValue(25)
+    state.set_view("proposals")
+    panel._editors[("proposals", "top_k")].setValue(25)
+    assert state.control("top_k") == 25
     shown = sum(len(layer) for layer in _boxes(window, "proposals") if layer.name == "proposals")
     assert shown == min(25, len(inference.proposals))
     assert "proposals" in panel.caption.text()
 
-    panel.set_view("detections")
+    state.set_view("detections")
     kept = next(layer for layer in window.canvas.layers if layer.name == "kept")
-    assert len(kept) == len(window.session.kept())
+    assert len(kept) == len(state.replay.keep)
 
 
 def test_a_click_selects_the_nearest_cell_on_every_level(make_window, qtbot):
     from PySide6.QtCore import Qt
 
     window = demo_window(make_window, qtbot)
-    inference = window.session.inference
-    window.views_panel.set_view("anchors")
+    inference = window.state.inference
+    window.state.set_view("anchors")
     qtbot.wait(50)
     x, y = 101.3, 67.9
     pos = window.canvas.image_to_widget(x, y).toPoint()
@@ -73,26 +75,26 @@ def test_a_click_selects_the_nearest_cell_on_every_level(make_window, qtbot):
 def test_roi_pooling_and_selective_search_run_off_the_gui_thread(make_window, qtbot):
     window = demo_window(make_window, qtbot)
     panel = window.views_panel
-    panel.set_view("roi")
-    # The slot returned at once; the pooling arrives from the thread pool and redraws.
-    with qtbot.waitSignal(window.views.frame_shown, timeout=20000):
-        pass
+    window.state.set_view("roi")
+    # The slot returned at once, saying what it waits for; the pooling arrives from the worker and redraws.
+    assert window.presenter.shown.frame is None and "Pooling" in panel.caption.text()
+    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=20000)
     names = [layer.name for layer in window.canvas.layers]
     assert "pooled" in names and "bins" in names and "proposal" in names
     heat = next(layer for layer in window.canvas.layers if layer.name == "pooled")
     assert heat.values.shape == (7, 7)
 
-    panel.set_view("selective-search")
-    assert window.views.busy  # started on the pool, not computed in the slot
-    with qtbot.waitSignal(window.views.frame_shown, timeout=30000):
-        pass
+    window.state.set_view("selective-search")
+    assert window.presenter.shown.frame is None  # started in the task runner, not computed in the slot
+    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=30000)
     boxes = next(layer for layer in window.canvas.layers if layer.name == "selective_search")
-    assert 0 < len(boxes) <= panel.top_k.value()
+    assert 0 < len(boxes) <= window.state.control("top_k")
     assert "Selective Search" in panel.caption.text()
 
     # Step 2 of the view: R-CNN's crop-and-warp, the gallery's crops drawn over the frame and numbered.
     panel.forward.click()
-    assert window.views.frame.step == 1 and window.views.frame.step_label == "Crop and warp"
+    frame = window.presenter.shown.frame
+    assert frame.step == 1 and frame.step_label == "Crop and warp"
     crops = next(layer for layer in window.canvas.layers if layer.name == "warped_crops")
     gallery = next(layer for layer in window.canvas.layers if layer.name == "gallery_boxes")
     assert crops.images.shape == (len(gallery), 227, 227, 3)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from views_helpers import near, to_array
 
-from detviewer.render.model.layers import BoxLayer
+from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.model.primitives import HeatmapLayer, SegmentLayer, TextLayer, solid
 
 

@@ -5,18 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 DEMO_IMAGE = Path(__file__).resolve().parents[2] / "assets" / "demo" / "shapes_7_00000.png"
 
 
 def demo_window(make_window, qtbot):
     """A shown MainWindow with demo-frcnn loaded and DEMO_IMAGE's result on screen."""
-    from detviewer.detectors.demo import shipped_checkpoint
     from detviewer.gui.worker import ModelRequest, _registry_loader
 
-    if shipped_checkpoint("demo-frcnn") is None:
-        pytest.skip("models/demo-frcnn.pt is not shipped in this checkout")
     window = make_window(loader=_registry_loader, load=False)
     with qtbot.waitSignal(window.model_ready, timeout=60000):
         window.request_model(ModelRequest("demo-frcnn", "default", "cpu"))

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.state.session import Session, Thresholds
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.io.image_gt import ImageBoxes
 from detviewer.render.model.gt_layers import ground_truth_layers
+from detviewer.ops.nms import nms_trace
 from detviewer.render.model.primitives import TextLayer
+from detviewer.state.nms_replay import NMSReplay, Thresholds, replay
 
 NAMES = ("__background__", "cat", "dog")
 
 
-def _session(boxes, scores, labels) -> Session:
+def _replay(boxes, scores, labels, iou: float = 0.5) -> NMSReplay:
     cand = Detections(np.asarray(boxes, np.float32), np.asarray(scores, np.float32), np.asarray(labels), NAMES)
-    session = Session(Thresholds(score=0.3, iou=0.5))
-    session.set_inference(Inference("fake", (200, 200), cand, cand, nms=NMSParams(0.5, 0.3, False, None)))
-    return session
+    inference = Inference("fake", (200, 200), cand, cand, nms=NMSParams(0.5, 0.3, False, None))
+    return replay(inference, Thresholds(score=0.3, iou=iou), nms_trace)
 
 
 GT = ImageBoxes(np.array([[0, 0, 40, 40], [100, 100, 140, 140], [150, 0, 190, 40]], np.float32),
@@ -25,7 +25,7 @@ GT = ImageBoxes(np.array([[0, 0, 40, 40], [100, 100, 140, 140], [150, 0, 190, 40
 
 
 def test_false_positives_say_why_and_misses_are_labelled_under_the_box():
-    session = _session(
+    session = _replay(
         [[0, 0, 40, 40],        # cat 0.9 on the first cat: TP
          [100, 100, 140, 120],  # cat 0.8 on the second cat, IoU 0.5: TP at 0.5
          [150, 0, 190, 40],     # cat 0.7 on the dog: wrong class
@@ -47,29 +47,27 @@ def test_false_positives_say_why_and_misses_are_labelled_under_the_box():
 
 
 def test_duplicates_and_loose_boxes():
-    session = _session([[0, 0, 40, 40], [100, 100, 125, 125]], [0.9, 0.8], [1, 1])
-    session.set_thresholds(iou=0.95)  # keep both, the second is a loose box on the second cat
+    session = _replay([[0, 0, 40, 40], [100, 100, 125, 125]], [0.9, 0.8], [1, 1], iou=0.95)  # keep both: the
+    # second is a loose box on the second cat
     layers, match = ground_truth_layers(session, GT)
     fp = next(layer for layer in layers if layer.name == "false_positive")
     assert fp.labels == ("FP cat 0.80: IoU 0.39",)
-    session = _session([[0, 0, 40, 40], [0, 0, 40, 36]], [0.9, 0.8], [1, 1])
-    session.set_thresholds(iou=0.95)
+    session = _replay([[0, 0, 40, 40], [0, 0, 40, 36]], [0.9, 0.8], [1, 1], iou=0.95)
     layers, match = ground_truth_layers(session, GT)
     fp = next(layer for layer in layers if layer.name == "false_positive")
     assert fp.labels == ("FP cat 0.80: duplicate",)
 
 
 def test_stepping_draws_only_the_ground_truth():
-    session = _session([[0, 0, 40, 40]], [0.9], [1])
-    session.set_step_mode(True)
-    layers, match = ground_truth_layers(session, GT)
+    session = _replay([[0, 0, 40, 40]], [0.9], [1])
+    layers, match = ground_truth_layers(session, GT, stepping=True)
     assert [layer.name for layer in layers] == ["ground_truth"] and match is None
     assert ground_truth_layers(session, None) == ([], None)
 
 
 def test_an_image_without_objects_makes_every_detection_a_false_positive():
     empty = ImageBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), ())
-    layers, match = ground_truth_layers(_session([[0, 0, 40, 40]], [0.9], [1]), empty)
+    layers, match = ground_truth_layers(_replay([[0, 0, 40, 40]], [0.9], [1]), empty)
     assert match.counts == (0, 1, 0)
     assert [layer.name for layer in layers] == ["false_positive"]
 
@@ -77,7 +75,7 @@ def test_an_image_without_objects_makes_every_detection_a_false_positive():
 def test_crowd_regions_and_classes_the_model_does_not_have():
     gt = ImageBoxes(np.array([[0, 0, 100, 100], [120, 0, 160, 40], [150, 150, 190, 190]], np.float32),
                     np.array([1, 1, -1]), ("cat", "cat", "zebra"), np.array([True, False, False]))
-    session = _session([[10, 10, 30, 30], [120, 0, 160, 40]], [0.9, 0.8], [1, 1])
+    session = _replay([[10, 10, 30, 30], [120, 0, 160, 40]], [0.9, 0.8], [1, 1])
     layers, match = ground_truth_layers(session, gt)
     by_name = {layer.name: layer for layer in layers}
     # the box inside the crowd region is ignored, the zebra cannot be missed by a model without zebras

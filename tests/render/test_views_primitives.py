@@ -95,13 +95,13 @@ def test_memo_computes_once_per_inference_and_forgets_it():
     assert all(key is not None for key in primitives._MEMO.keys())
 
 
-def test_registry_names_the_render_command_views():
-    from detviewer.cli.render import VIEW_CHOICES
+def test_registry_names_every_view_and_the_render_command_offers_each():
+    from detviewer.cli.render import build_parser
 
-    assert set(VIEWS) == {"anchors", "proposals", "default-boxes", "grid", "yolo-cells", "regression", "roi",
-                          "sliding-window", "selective-search"}
-    assert set(VIEW_CHOICES) == set(VIEWS) | {"detections", "nms"}
+    assert set(VIEWS) == {"detections", "nms", "anchors", "proposals", "default-boxes", "grid", "yolo-cells",
+                          "regression", "roi", "sliding-window", "selective-search"}
+    assert list(build_parser()._option_string_actions["--view"].choices) == list(VIEWS)
     for spec in VIEWS.values():
-        assert spec.name and spec.title and callable(spec.frame) and callable(spec.steps)
-        if not spec.inputs:
-            spec.state_type()  # every user choice has a default
+        assert spec.name and spec.title and callable(spec.build) and callable(spec.step_count)
+        assert set(spec.defaults()) == {c.name for c in spec.controls}
+        assert spec.help, f"{spec.name} says nothing in Help → Keyboard shortcuts"

@@ -25,7 +25,7 @@ def pooled():
     image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     inference = detector.infer(image)
     state = RoIViewState(box=BOX)
-    return inference, replace(state, pooling=detector.pool_region(roi_box(inference, state))), detector
+    return inference, replace(state, pooling=detector.pool_region(roi_box(inference, state), inference)), detector
 
 
 def test_level_and_projection(pooled):

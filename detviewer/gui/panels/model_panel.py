@@ -7,7 +7,9 @@ from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QFormLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget,
 )
 
-from detviewer.gui.worker import DEFAULT_MODEL, LoadedModel, ModelRequest
+from detviewer.detectors.registry import AUTO
+from detviewer.gui.panels.views_panel import wrapping_label
+from detviewer.gui.worker import LoadedModel, ModelRequest
 
 __all__ = ["ModelPanel"]
 
@@ -24,7 +26,7 @@ class ModelPanel(QWidget):
         super().__init__(parent)
         self.model_combo = QComboBox()
         self.model_combo.setMinimumContentsLength(18)
-        self.model_combo.addItem("auto (demo model)", DEFAULT_MODEL)
+        self.model_combo.addItem("auto (demo model)", AUTO)
         self.weights_combo = QComboBox()
         for text, value in _WEIGHTS:
             self.weights_combo.addItem(text, value)
@@ -33,10 +35,8 @@ class ModelPanel(QWidget):
         for name in ("auto", "cpu"):
             self.device_combo.addItem(name, name)
         self.load_button = QPushButton("Load")
-        self.status_label = QLabel("No model loaded.")
-        self.status_label.setWordWrap(True)
-        self.note_label = QLabel()
-        self.note_label.setWordWrap(True)
+        self.status_label = wrapping_label("No model loaded.", selectable=True)
+        self.note_label = wrapping_label(selectable=True)
         self.note_label.setStyleSheet("color: #b85c00; font-weight: bold;")
         self.note_label.hide()
         self.progress = QProgressBar()
@@ -66,7 +66,7 @@ class ModelPanel(QWidget):
         current = self.model_combo.currentData()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        self.model_combo.addItem("auto (demo model)", DEFAULT_MODEL)
+        self.model_combo.addItem("auto (demo model)", AUTO)
         for info in models:
             self.model_combo.addItem(info.name, info.name)
             self.model_combo.setItemData(self.model_combo.count() - 1, getattr(info, "description", ""), 3)
@@ -108,11 +108,12 @@ class ModelPanel(QWidget):
         self.progress.hide()
         self.load_button.setEnabled(True)
         self.status_label.setText(message)
+        self.note_label.hide()
 
     # -- user actions --------------------------------------------------------------------------
     def current_request(self) -> ModelRequest:
         weights = self.weights_combo.currentData() or self._checkpoint or "default"
-        return ModelRequest(self.model_combo.currentData() or DEFAULT_MODEL, weights,
+        return ModelRequest(self.model_combo.currentData() or AUTO, weights,
                             self.device_combo.currentData() or "auto")
 
     def _on_load_clicked(self) -> None:

@@ -1,16 +1,22 @@
-"""Thresholds panel: score and IoU sliders, class-agnostic toggle, NMS method (and Soft-NMS sigma)."""
+"""Thresholds panel: score and IoU sliders, class-agnostic toggle, NMS method (and Soft-NMS σ).
+
+It shows and changes the ViewerState's thresholds; Gaussian Soft-NMS has no IoU threshold, so the IoU
+slider is disabled (with a tooltip saying why) while it is chosen.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider
 
-from detviewer.state.session import Thresholds
+from detviewer.state.events import ThresholdsChanged
 
 __all__ = ["ThresholdsPanel"]
 
-_METHODS = (("hard (greedy NMS)", "hard"), ("soft, linear", "linear"), ("soft, gaussian", "gaussian"))
+_METHODS = (("hard (greedy NMS)", "hard"), ("soft, linear", "linear"), ("soft, Gaussian", "gaussian"))
+_IOU_TIP = "Boxes overlapping a kept box by more than this IoU are suppressed (or decayed, linear Soft-NMS)"
+_NO_IOU_TIP = "Gaussian Soft-NMS has no IoU threshold: it lowers every overlapping box's score by exp(−IoU²/σ)"
 
 
 def _slider(lo: float, hi: float, value: float) -> QLabeledDoubleSlider:
@@ -24,38 +30,62 @@ def _slider(lo: float, hi: float, value: float) -> QLabeledDoubleSlider:
 
 
 class ThresholdsPanel(QWidget):
-    """Emits ``thresholds_changed(dict)`` with only the fields that changed."""
+    """state: the ViewerState (its thresholds are the only copy)."""
 
-    thresholds_changed = Signal(dict)
-
-    def __init__(self, thresholds: Thresholds = Thresholds(), parent=None) -> None:
+    def __init__(self, state, parent=None) -> None:
         super().__init__(parent)
-        self.score_slider = _slider(0.0, 1.0, thresholds.score)
-        self.iou_slider = _slider(0.0, 1.0, thresholds.iou)
+        self.state = state
+        t = state.thresholds
+        self.score_slider = _slider(0.0, 1.0, t.score)
+        self.score_slider.setToolTip("Candidates scoring at or below this never take part in NMS")
+        self.iou_slider = _slider(0.0, 1.0, t.iou)
         self.agnostic_box = QCheckBox("class-agnostic NMS")
         self.agnostic_box.setToolTip("Boxes of any class suppress each other (off: only boxes of the same class)")
-        self.agnostic_box.setChecked(thresholds.class_agnostic)
         self.method_combo = QComboBox()
         for text, value in _METHODS:
             self.method_combo.addItem(text, value)
-        self.method_combo.setCurrentIndex(self.method_combo.findData(thresholds.method))
-        self.sigma_slider = _slider(0.05, 2.0, thresholds.sigma)
-        self.sigma_slider.setEnabled(thresholds.method == "gaussian")
+        self.sigma_slider = _slider(0.05, 2.0, t.sigma)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(placeholder-text);")
 
         form = QFormLayout(self)
-        form.addRow("Score ≥", self.score_slider)
-        form.addRow("IoU >", self.iou_slider)
+        form.addRow("Score >", self.score_slider)
+        self.iou_label = QLabel("IoU >")
+        form.addRow(self.iou_label, self.iou_slider)
         form.addRow(self.agnostic_box)
         form.addRow("NMS", self.method_combo)
-        form.addRow("σ (gaussian)", self.sigma_slider)
+        form.addRow("σ (Gaussian)", self.sigma_slider)
+        form.addRow(self.note)
+        self._sync()
 
-        self.score_slider.valueChanged.connect(lambda v: self.thresholds_changed.emit({"score": round(float(v), 4)}))
-        self.iou_slider.valueChanged.connect(lambda v: self.thresholds_changed.emit({"iou": round(float(v), 4)}))
-        self.sigma_slider.valueChanged.connect(lambda v: self.thresholds_changed.emit({"sigma": round(float(v), 4)}))
-        self.agnostic_box.toggled.connect(lambda on: self.thresholds_changed.emit({"class_agnostic": bool(on)}))
-        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        self.score_slider.valueChanged.connect(lambda v: state.set_thresholds(score=round(float(v), 4)))
+        self.iou_slider.valueChanged.connect(lambda v: state.set_thresholds(iou=round(float(v), 4)))
+        self.sigma_slider.valueChanged.connect(lambda v: state.set_thresholds(sigma=round(float(v), 4)))
+        self.agnostic_box.toggled.connect(lambda on: state.set_thresholds(class_agnostic=bool(on)))
+        self.method_combo.currentIndexChanged.connect(
+            lambda i: state.set_thresholds(method=self.method_combo.itemData(i)))
+        state.subscribe(lambda event: self._sync() if isinstance(event, ThresholdsChanged) else None)
 
-    def _on_method_changed(self, index: int) -> None:
-        method = self.method_combo.itemData(index)
-        self.sigma_slider.setEnabled(method == "gaussian")
-        self.thresholds_changed.emit({"method": method})
+    def set_note(self, text: str) -> None:
+        """One line under the sliders, e.g. where the score threshold came from."""
+        self.note.setText(text)
+
+    def _sync(self) -> None:
+        t = self.state.thresholds
+        widgets = (self.score_slider, self.iou_slider, self.sigma_slider, self.agnostic_box, self.method_combo)
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.score_slider.setValue(t.score)
+        self.iou_slider.setValue(t.iou)
+        self.sigma_slider.setValue(t.sigma)
+        self.agnostic_box.setChecked(t.class_agnostic)
+        self.method_combo.setCurrentIndex(self.method_combo.findData(t.method))
+        for widget in widgets:
+            widget.blockSignals(False)
+        self.iou_slider.setEnabled(t.uses_iou)
+        self.iou_label.setEnabled(t.uses_iou)
+        tip = _IOU_TIP if t.uses_iou else _NO_IOU_TIP
+        self.iou_slider.setToolTip(tip)
+        self.iou_label.setToolTip(tip)
+        self.sigma_slider.setEnabled(t.method == "gaussian")

@@ -1,151 +1,190 @@
-"""The "View" dock: which teaching view the canvas shows, its small controls, caption and table."""
+"""The "View" dock, generated from the view registry: which view, its controls, where its steps stand,
+its caption and its table. It reads the ViewerState and the presenter's ``Shown`` and changes only the state.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton, QSlider, QSpinBox, QTableWidget,
-    QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+    QSizePolicy, QSlider, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.spec import Control, ViewSpec
+from detviewer.state.events import ControlChanged, ViewChanged
 
-__all__ = ["ViewsPanel", "VIEW_TITLES", "view_needs"]
+__all__ = ["ViewsPanel", "wrapping_label"]
 
-#: Every view the window offers, in menu order: name -> title.
-VIEW_TITLES: dict[str, str] = {"detections": "Detections", "nms": "NMS step by step",
-                               **{name: spec.title for name, spec in VIEWS.items()}}
+STEP_HINT = "← → step this view · Ctrl+← → (or [ ]) image"
 
 
-def view_needs(name: str) -> str:
-    """The Detector capability view ``name`` needs ("" for none)."""
-    spec = VIEWS.get(name)
-    return spec.needs if spec is not None else ""
+def wrapping_label(text: str = "", selectable: bool = False) -> QLabel:
+    """A label that wraps and never widens its dock (its width follows the dock, not the text)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(1)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 class ViewsPanel(QWidget):
-    """Emits what the user picks; the ViewController draws. Controls irrelevant to a view are hidden."""
+    """state: the ViewerState; presenter: gui.presenter.ViewPresenter."""
 
-    view_changed = Signal(str)
-    options_changed = Signal(dict)  # {"level": int | None, "top_k": int, "color_by": str}
-    step_requested = Signal(int)  # +1 / -1
-
-    def __init__(self, parent=None) -> None:
+    def __init__(self, state, presenter, parent=None) -> None:
         super().__init__(parent)
+        self.state, self.presenter = state, presenter
         self.combo = QComboBox()
-        for name, title in VIEW_TITLES.items():
-            self.combo.addItem(title, name)
-        self.level = QSpinBox()
-        self.level.setRange(-1, 16)
-        self.level.setSpecialValueText("all")
-        self.level.setValue(-1)
-        self.top_k = QSlider(Qt.Orientation.Horizontal)
-        self.top_k.setRange(1, 1000)
-        self.top_k.setValue(100)
-        self.top_k_label = QLabel("100")
-        self.color_by = QComboBox()
-        self.color_by.addItems(["auto", "objectness", "level", "label"])
+        for name, spec in VIEWS.items():
+            self.combo.addItem(spec.title, name)
+        self.pages = QStackedWidget()
+        self._editors: dict[tuple[str, str], QWidget] = {}
+        for name, spec in VIEWS.items():
+            self.pages.addWidget(self._controls_page(spec))
+        self.pages.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.back = QPushButton("◀")
         self.forward = QPushButton("▶")
-        self.step_label = QLabel("")
-        self.caption = QLabel("")
-        self.caption.setWordWrap(True)
-        self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for button, tip in ((self.back, "Previous step (Left / PageUp)"), (self.forward, "Next step (Right / PageDown)")):
+            button.setToolTip(tip)
+            button.setFixedWidth(40)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.position = wrapping_label()
+        self.position.setStyleSheet("font-weight: bold;")
+        self.hint = QLabel(STEP_HINT)
+        self.hint.setStyleSheet("color: palette(placeholder-text);")
+        self.caption = wrapping_label(selectable=True)
         self.table = QTableWidget(0, 2)
         self.table.horizontalHeader().hide()
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
+        self.table.setMinimumHeight(160)
 
-        form = QFormLayout()
-        form.addRow("View", self.combo)
-        self._level_row = (QLabel("Level / scale"), self.level)
-        form.addRow(*self._level_row)
-        top_k_row = QHBoxLayout()
-        top_k_row.addWidget(self.top_k, 1)
-        top_k_row.addWidget(self.top_k_label)
-        self._top_k_widget = QWidget()
-        self._top_k_widget.setLayout(top_k_row)
-        top_k_row.setContentsMargins(0, 0, 0, 0)
-        self._top_k_row = (QLabel("Top K"), self._top_k_widget)
-        form.addRow(*self._top_k_row)
-        self._color_row = (QLabel("Colour by"), self.color_by)
-        form.addRow(*self._color_row)
+        top = QFormLayout()
+        top.addRow("View", self.combo)
         steps = QHBoxLayout()
         steps.addWidget(self.back)
-        steps.addWidget(self.step_label, 1)
+        steps.addWidget(self.slider, 1)
         steps.addWidget(self.forward)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(top)
+        layout.addWidget(self.pages)
         layout.addLayout(steps)
+        layout.addWidget(self.position)
+        layout.addWidget(self.hint)
         layout.addWidget(self.caption)
         layout.addWidget(self.table, 1)
 
-        self.combo.currentIndexChanged.connect(lambda _i: self._on_view_changed())
-        self.level.valueChanged.connect(lambda _v: self._emit_options())
-        self.top_k.valueChanged.connect(self._on_top_k_changed)
-        self.color_by.currentTextChanged.connect(lambda _t: self._emit_options())
-        self.back.clicked.connect(lambda: self.step_requested.emit(-1))
-        self.forward.clicked.connect(lambda: self.step_requested.emit(1))
-        self._show_controls("detections")
+        self.combo.currentIndexChanged.connect(lambda _i: state.set_view(self.combo.currentData()))
+        self.back.clicked.connect(lambda: state.step_by(-1))
+        self.forward.clicked.connect(lambda: state.step_by(1))
+        self.slider.valueChanged.connect(self._on_slider)
+        state.subscribe(self._on_state_event)
+        presenter.shown_changed.connect(self.display)
+        self._sync_view()
 
-    # -- state ------------------------------------------------------------------------------
-    @property
-    def view(self) -> str:
-        return self.combo.currentData()
+    # -- generated controls -------------------------------------------------------------------
+    def _controls_page(self, spec: ViewSpec) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setContentsMargins(0, 0, 0, 0)
+        for control in spec.controls:
+            editor = self._editor(spec.name, control)
+            editor.setToolTip(control.tooltip)
+            self._editors[(spec.name, control.name)] = editor
+            if control.kind == "bool":
+                form.addRow(editor)
+            else:
+                form.addRow(control.label, editor)
+        return page
 
-    def options(self) -> dict:
-        level = self.level.value()
-        return {"level": None if level < 0 else level, "top_k": self.top_k.value(),
-                "color_by": self.color_by.currentText()}
+    def _editor(self, view: str, control: Control) -> QWidget:
+        def change(value) -> None:
+            self.state.set_control(control.name, value, view)
 
-    def set_view(self, name: str) -> None:
-        index = self.combo.findData(name)
-        if index >= 0:
-            self.combo.setCurrentIndex(index)
+        if control.kind == "choice":
+            editor = QComboBox()
+            editor.addItems(list(control.choices))
+            editor.setCurrentText(str(control.default))
+            editor.currentTextChanged.connect(change)
+        elif control.kind == "bool":
+            editor = QCheckBox(control.label)
+            editor.setChecked(bool(control.default))
+            editor.toggled.connect(change)
+        else:
+            editor = QSpinBox()
+            editor.setRange(control.minimum, control.maximum)
+            editor.setValue(int(control.default))
+            editor.setKeyboardTracking(False)
+            editor.valueChanged.connect(change)
+        return editor
 
-    def set_capabilities(self, capabilities) -> None:
-        """Enable only the views this model can show (Detector.capabilities); fall back to detections."""
+    # -- following the state ---------------------------------------------------------------------
+    def set_enabled_views(self, reasons: dict[str, str]) -> None:
+        """Grey out the views the model cannot show; ``reasons[name]`` is the sentence why (tooltip)."""
         model = self.combo.model()
         for i in range(self.combo.count()):
-            needs = view_needs(self.combo.itemData(i))
-            model.item(i).setEnabled(not needs or needs in capabilities)
-        if not model.item(self.combo.currentIndex()).isEnabled():
-            self.set_view("detections")
+            why = reasons.get(self.combo.itemData(i), "")
+            model.item(i).setEnabled(not why)
+            model.item(i).setToolTip(why)
 
     def is_enabled(self, name: str) -> bool:
         index = self.combo.findData(name)
         return index >= 0 and self.combo.model().item(index).isEnabled()
 
-    def show_frame(self, caption: str, table, step: int, step_count: int, step_label: str) -> None:
-        self.caption.setText(caption)
-        self.table.setRowCount(len(table))
-        for row, (key, value) in enumerate(table):
+    def _on_state_event(self, event) -> None:
+        if isinstance(event, ViewChanged):
+            self._sync_view()
+        elif isinstance(event, ControlChanged):
+            self._sync_control(event.view, event.name)
+
+    def _sync_view(self) -> None:
+        index = self.combo.findData(self.state.view)
+        if index != self.combo.currentIndex():
+            self.combo.blockSignals(True)
+            self.combo.setCurrentIndex(index)
+            self.combo.blockSignals(False)
+        self.pages.setCurrentIndex(index)
+        self.pages.setVisible(bool(VIEWS[self.state.view].controls))
+
+    def _sync_control(self, view: str, name: str) -> None:
+        editor = self._editors.get((view, name))
+        if editor is None:
+            return
+        value = self.state.control(name, view)
+        editor.blockSignals(True)
+        if isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        else:
+            editor.setValue(int(value))
+        editor.blockSignals(False)
+
+    def display(self, shown) -> None:
+        """Show the presenter's ``Shown``: the step position, the caption and the table."""
+        frame = shown.frame
+        step, count = (frame.step, frame.step_count) if frame is not None else (0, 1)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(count - 1, 0))
+        self.slider.setValue(step)
+        self.slider.blockSignals(False)
+        self.slider.setEnabled(count > 1)
+        self.back.setEnabled(step > 0)
+        self.forward.setEnabled(step < count - 1)
+        self.position.setText(shown.position_text)
+        self.caption.setText(shown.caption)
+        rows = frame.table if frame is not None else []
+        self.table.setRowCount(len(rows))
+        for row, (key, value) in enumerate(rows):
             self.table.setItem(row, 0, QTableWidgetItem(str(key)))
             self.table.setItem(row, 1, QTableWidgetItem(str(value)))
         self.table.resizeRowsToContents()
-        self.step_label.setText(f"Step {step + 1}/{step_count}: {step_label}" if step_count > 1 else step_label)
-        self.back.setEnabled(step > 0)
-        self.forward.setEnabled(step < step_count - 1)
 
-    # -- slots ------------------------------------------------------------------------------
-    def _on_view_changed(self) -> None:
-        self._show_controls(self.view)
-        self.view_changed.emit(self.view)
-
-    def _on_top_k_changed(self, value: int) -> None:
-        self.top_k_label.setText(str(value))
-        self._emit_options()
-
-    def _emit_options(self) -> None:
-        self.options_changed.emit(self.options())
-
-    def _show_controls(self, view: str) -> None:
-        for widget in self._level_row:
-            widget.setVisible(view in ("anchors", "default-boxes"))
-        for widget in self._top_k_row:
-            widget.setVisible(view in ("proposals", "selective-search"))
-        for widget in self._color_row:
-            widget.setVisible(view == "anchors")
+    def _on_slider(self, value: int) -> None:
+        self.state.set_step(int(value))

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from detviewer.core.matching import GtMatch, match_to_ground_truth
-from detviewer.state.session import Session
-from detviewer.render.model.layers import MAX_LABELS, BoxLayer
-from detviewer.render.model.primitives import TextLayer
+from detviewer.state.nms_replay import NMSReplay
+from detviewer.render.model.nms_layers import MAX_LABELS
+from detviewer.render.model.primitives import BoxLayer, TextLayer, solid
 
 __all__ = ["ground_truth_layers", "match_summary", "false_positive_reasons", "MISSED", "FALSE_POSITIVE", "GT_IOU"]
 
@@ -24,10 +24,6 @@ FALSE_POSITIVE = (255, 40, 40)
 GT_WHITE = (255, 255, 255)
 GT_IOU = 0.5  # the IoU a detection needs to count as finding an object (COCO's AP50, VOC)
 LOOSE_IOU = 0.1  # below this a false positive is "background", above it a box too loose
-
-
-def _solid(color, n: int) -> np.ndarray:
-    return np.tile(np.asarray(color, np.uint8), (n, 1))
 
 
 def false_positive_reasons(det_labels, match: GtMatch, gt_labels, gt_names, gt_crowd) -> list[str]:
@@ -64,44 +60,45 @@ def match_summary(match: GtMatch, gt) -> str:
     return match.summary() + note
 
 
-def ground_truth_layers(session: Session, gt, iou_threshold: float = GT_IOU) -> tuple[list, GtMatch | None]:
-    """(layers, match) for ``gt`` (an ``io.image_gt.ImageBoxes`` or None) and the session's detections.
+def ground_truth_layers(replay: NMSReplay, gt, *, stepping: bool = False,
+                        iou_threshold: float = GT_IOU) -> tuple[list, GtMatch | None]:
+    """(layers, match) for ``gt`` (an ``io.image_gt.ImageBoxes`` or None) and the replay's final detections.
 
-    match is None while stepping, without an inference, or without ground truth. An image listed in
-    the ground truth with no objects still has one: every detection on it is a false positive.
+    match is None while stepping or without ground truth. An image listed in the ground truth with no
+    objects still has one: every detection on it is a false positive.
     """
     if gt is None:
         return [], None
     layers: list = []
     objects = gt.objects
     if objects.any():
-        layers.append(BoxLayer("ground_truth", gt.xyxy[objects], _solid(GT_WHITE, int(objects.sum())),
+        layers.append(BoxLayer("ground_truth", gt.xyxy[objects], solid(GT_WHITE, int(objects.sum())),
                                np.flatnonzero(objects), width=1.5, alpha=200))
     if gt.crowd.any():
-        layers.append(BoxLayer("crowd_regions", gt.xyxy[gt.crowd], _solid(GT_WHITE, int(gt.crowd.sum())),
+        layers.append(BoxLayer("crowd_regions", gt.xyxy[gt.crowd], solid(GT_WHITE, int(gt.crowd.sum())),
                                np.flatnonzero(gt.crowd), width=1.0, alpha=140, dashed=True))
-    if session.trace is None or session.is_stepping:
+    if stepping:
         return layers, None
-    kept = session.kept()
-    cand = session.candidates
+    kept = replay.keep
+    cand = replay.candidates
     known = gt.labels >= 0  # a class the model does not have cannot be missed by it
     xyxy, labels, crowd = gt.xyxy[known], gt.labels[known], gt.crowd[known]
     names = tuple(n for n, k in zip(gt.names, known) if k)
-    match = match_to_ground_truth(cand.xyxy[kept], session.trace.scores[kept], cand.labels[kept], xyxy, labels,
+    match = match_to_ground_truth(cand.xyxy[kept], replay.scores[kept], cand.labels[kept], xyxy, labels,
                                   iou_threshold, gt_crowd=crowd)
     fp = kept[match.fp]
     if len(fp):
         reasons = false_positive_reasons(cand.labels[kept], match, labels, names, crowd)
-        texts = tuple(f"FP {cand.name_of(cand.labels[i])} {session.trace.scores[i]:.2f}: {why}"
+        texts = tuple(f"FP {cand.name_of(cand.labels[i])} {replay.scores[i]:.2f}: {why}"
                       for i, why in zip(fp[:MAX_LABELS], reasons))
-        layers.append(BoxLayer("false_positive", cand.xyxy[fp], _solid(FALSE_POSITIVE, len(fp)), fp,
+        layers.append(BoxLayer("false_positive", cand.xyxy[fp], solid(FALSE_POSITIVE, len(fp)), fp,
                                labels=texts, width=3.0, dashed=True))
     missed = np.flatnonzero(match.missed)
     if len(missed):
-        layers.append(BoxLayer("missed", xyxy[missed], _solid(MISSED, len(missed)), missed, width=3.0,
+        layers.append(BoxLayer("missed", xyxy[missed], solid(MISSED, len(missed)), missed, width=3.0,
                                dashed=True))
         shown = missed[:MAX_LABELS]
         under = np.stack([xyxy[shown, 0], xyxy[shown, 3] + 2], axis=1)  # below the box: its top is busy
         layers.append(TextLayer("missed_labels", under, tuple(f"missed {names[i]}" for i in shown),
-                                _solid(MISSED, len(shown)), size=11.0))
+                                solid(MISSED, len(shown)), size=11.0))
     return layers, match

@@ -14,7 +14,6 @@ from typing import Callable
 import numpy as np
 
 from detviewer.errors import DetviewerError
-from detviewer.render.model.layers import BoxLayer
 
 __all__ = [
     "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ImageLayer", "ViewFrame", "ViewError", "COLORMAPS",
@@ -41,6 +40,29 @@ def _colors(value, n: int, name: str) -> np.ndarray:
     if colors.shape != (n, 3):
         raise ValueError(f"{name}: colors must have shape ({n}, 3), got {colors.shape}")
     return np.ascontiguousarray(colors)
+
+
+@dataclass(frozen=True, eq=False)
+class BoxLayer:
+    """One set of boxes drawn alike.
+
+    xyxy (N, 4) float32 pixels; colors (N, 3) uint8 RGB; index (N,) int64 candidate indices
+    (for hover and selection); labels: N strings or empty; width in screen pixels;
+    alpha / fill_alpha 0..255.
+    """
+
+    name: str
+    xyxy: np.ndarray
+    colors: np.ndarray
+    index: np.ndarray
+    labels: tuple[str, ...] = ()
+    width: float = 2.0
+    alpha: int = 255
+    fill_alpha: int = 0
+    dashed: bool = False
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +187,8 @@ class ViewFrame:
 
     layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer, bottom to top; caption: one or
     two sentences a lecturer can read aloud; table: (key, value) rows for the view's side panel;
-    step / step_count / step_label: where lecture-mode stepping stands (step in 0..step_count-1).
+    step / step_count / step_label: where lecture-mode stepping stands (step in 0..step_count-1);
+    step_text: how the step is written everywhere it is shown (default "Step 2 of 5: <label>").
     """
 
     layers: list = field(default_factory=list)
@@ -174,6 +197,16 @@ class ViewFrame:
     step: int = 0
     step_count: int = 1
     step_label: str = ""
+    step_text: str = ""
+
+    def position_text(self) -> str:
+        """The one text of where stepping stands, shared by the View dock, the NMS panel and lecture mode."""
+        if self.step_text:
+            return self.step_text
+        if self.step_count <= 1:
+            return self.step_label
+        where = f"Step {self.step + 1} of {self.step_count}"
+        return f"{where}: {self.step_label}" if self.step_label else where
 
     def layer(self, name: str):
         """The layer called ``name``; KeyError when absent."""

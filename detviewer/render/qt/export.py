@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from detviewer.errors import DetviewerError
-from detviewer.render.model.layers import LAYER_NAMES, BoxLayer
+from detviewer.render.model.nms_layers import LAYER_NAMES, BoxLayer
 from detviewer.render.qt.items import qimage_from_rgb
 
 __all__ = ["ensure_gui_app", "render_image", "export_figure"]

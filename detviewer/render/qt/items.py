@@ -12,7 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QStaticText
 
-from detviewer.render.model.layers import MAX_LABELS, BoxLayer
+from detviewer.render.model.nms_layers import MAX_LABELS, BoxLayer
 
 __all__ = ["LayerItem", "BoxSetItem", "BoxLabelsItem", "rects_path", "bounds_of", "qimage_from_rgb"]
 

@@ -25,7 +25,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 
 from detviewer.render.qt.items import BoxLabelsItem, BoxSetItem, LayerItem, bounds_of, qimage_from_rgb, rects_path
-from detviewer.render.model.layers import BoxLayer
+from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.model.primitives import HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 
 __all__ = ["RenderStyle", "NORMAL", "LECTURE", "SegmentSetItem", "TextSetItem", "HeatmapItem", "ImageSetItem",

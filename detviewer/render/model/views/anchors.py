@@ -16,6 +16,7 @@ import numpy as np
 from detviewer.core.types import AnchorSet, Inference
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import all_anchor_boxes, level_grid, level_offsets
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, IGNORED, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, colormap,
     cross_segments, fmt_int, fmt_num, gt_layer, memo, solid,
@@ -349,3 +350,19 @@ def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState
         rows += point_rows
         caption += sentence
     return ViewFrame(layers, caption, rows, step, anchors_steps(inference), label)
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    c = request.controls
+    state = AnchorViewState(color_by=c["color_by"], minibatch=c["minibatch"], point=request.point, step=request.step)
+    return anchors_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "anchors", "Anchors", _build, step_count=counted(anchors_steps), needs="anchors", cannot_show="it has no anchors",
+    controls=(Control("color_by", "Colour by", "choice", "auto", COLOR_MODES,
+                      tooltip="auto: training label with ground truth, else the head's objectness"),
+              Control("minibatch", "One training minibatch", "bool", False,
+                      tooltip="With ground truth: only the anchors one RPN training step samples")),
+    click="point", help="Steps: one feature level at a time, then all. Click: the anchors of the cell under the "
+                        "point on every level.")

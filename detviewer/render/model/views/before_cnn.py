@@ -11,6 +11,7 @@ import numpy as np
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALETTE
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     BoxLayer, ImageLayer, TextLayer, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
 )
@@ -228,3 +229,43 @@ def warp_gallery(image_rgb: np.ndarray, boxes_xyxy, n: int = 8, size: int = 227,
 
     boxes = np.asarray(boxes_xyxy, np.float32).reshape(-1, 4)[: max(int(n), 0)]
     return crop_and_warp(image_rgb, boxes, size=size, context=context)
+
+
+def _sliding_build(request: ViewRequest) -> ViewFrame:
+    return sliding_window_frame(request.inference, SlidingWindowViewState(step=request.step), gt=request.gt_pair)
+
+
+def run_selective_search(image: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """(boxes, seconds, the warped crops of the gallery's boxes) for the Selective Search view."""
+    from detviewer.ops.before_cnn import selective_search
+
+    boxes, seconds = selective_search(image)
+    defaults = SelectiveSearchViewState(boxes, seconds)
+    crops = warp_gallery(image, boxes, n=defaults.gallery, size=defaults.warp_size, context=defaults.context)
+    return boxes, seconds, crops
+
+
+def _search_prepare(request: ViewRequest) -> Prepare | None:
+    image = request.image
+    if image is None:
+        return None
+    return Prepare(("selective_search",), lambda _detector: run_selective_search(image),
+                   message="Running Selective Search…")
+
+
+def _search_build(request: ViewRequest) -> ViewFrame:
+    if request.prepared is None:
+        raise ViewError("Selective Search needs the frame's pixels; open an image.")
+    boxes, seconds, crops = request.prepared
+    state = SelectiveSearchViewState(boxes, seconds, top_n=request.controls["top_k"], step=request.step, crops=crops)
+    return selective_search_frame(request.inference, state, gt=request.gt_pair)
+
+
+SLIDING_WINDOW = ViewSpec(
+    "sliding-window", "Sliding windows", _sliding_build, step_count=counted(sliding_window_steps),
+    help="Steps: one window shape at a time, then all shapes.")
+
+SELECTIVE_SEARCH = ViewSpec(
+    "selective-search", "Selective Search", _search_build, step_count=lambda _r: 2,
+    controls=(Control("top_k", "Top K", "int", 200, minimum=1, maximum=2000, tooltip="How many proposals to draw"),),
+    prepare=_search_prepare, help="Steps: Selective Search's proposals, then R-CNN's crop-and-warp of the first ones.")

@@ -17,6 +17,7 @@ import numpy as np
 from detviewer.core.types import AnchorSet, Inference
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import level_grid, level_offsets
+from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int,
     fmt_num, gt_layer, solid,
@@ -225,3 +226,14 @@ def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = Defau
     rows.append(("Cell", f"row {cy}, col {cx}, centre ({fmt_num(centre[0], 1)}, {fmt_num(centre[1], 1)})"))
     rows += [(f"  {name}", f"{bw:.0f}×{bh:.0f} px") for name, (bw, bh) in zip(shapes, sizes.tolist())]
     return ViewFrame(layers, caption, rows, index, m, f"Scale k={k}/{m}")
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = DefaultBoxViewState(point=request.point, step=request.step)
+    return default_boxes_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "default-boxes", "SSD default boxes", _build, step_count=counted(default_boxes_steps), needs="default_boxes",
+    cannot_show="it is not an SSD (it has no default boxes)", click="point",
+    help="Steps: one feature-map scale k at a time. Click: the default boxes of the cell under the point.")

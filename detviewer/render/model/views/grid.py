@@ -15,6 +15,7 @@ import numpy as np
 
 from detviewer.core.types import GridPrediction, Inference
 from detviewer.render.model.colors import PALETTE, class_colors
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num, grid_lines,
     gt_layer, solid,
@@ -201,3 +202,17 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
         rows += tensor_layout(inference, r, c)
         label = f"Cell ({r}, {c})"
     return ViewFrame(layers, caption, rows, step, 1 + len(cells), label)
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = GridViewState(point=request.point, class_map=request.controls["class_map"], step=request.step)
+    return grid_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "grid", "YOLO grid", _build, step_count=counted(grid_steps), needs="grid",
+    cannot_show="it is not a YOLOv1-style grid model",
+    controls=(Control("class_map", "Cell colours", "choice", "argmax", CLASS_MAPS,
+                      tooltip="argmax: each cell tinted by its best class; probability: a heatmap"),),
+    click="point", help="Steps: the S×S overview, then each cell that holds an object. Click: one cell's 5B + C "
+                        "numbers.")

@@ -12,6 +12,7 @@ import numpy as np
 
 from detviewer.core.types import Inference, Proposals
 from detviewer.render.model.colors import GREY, SELECT
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     BoxLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
 )
@@ -129,3 +130,15 @@ def proposals_frame(inference: Inference, state: ProposalViewState = ProposalVie
                    "the RPN sends to the box head; colour = objectness.")
         label = "After NMS"
     return ViewFrame(layers, caption, rows, step, steps, label)
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = ProposalViewState(top_k=request.controls["top_k"], step=request.step)
+    return proposals_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "proposals", "Proposals", _build, step_count=counted(proposals_steps), needs="proposals",
+    cannot_show="it is not a two-stage model (it has no region proposals)",
+    controls=(Control("top_k", "Top K", "int", 100, minimum=1, maximum=2000, tooltip="How many proposals to draw"),),
+    help="Steps: the RPN's candidates before its NMS, then the proposals after it.")

@@ -17,6 +17,7 @@ import numpy as np
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import SELECT
 from detviewer.render.model.geometry import split_index
+from detviewer.render.model.spec import Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt,
     cross_segments, fmt_int, gt_layer, solid,
@@ -33,12 +34,14 @@ class RegressionViewState:
     """Which box to explain, first match wins: ``detection`` (index into inference.detections),
     ``proposal`` (index into inference.proposals), ``anchor`` (flat index over all levels); none:
     the anchor with the highest score. step: lecture step 0 anchor, 1 deltas, 2 decoded box
-    (None shows everything)."""
+    (None shows everything); anchor_match: ``best_anchor_for`` the chosen box, when computed beforehand
+    (it decodes every anchor, so the window computes it off the GUI thread)."""
 
     anchor: int | None = None
     proposal: int | None = None
     detection: int | None = None
     step: int | None = None
+    anchor_match: tuple[int, float] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +152,7 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
     gt = as_gt(gt)
     target, target_text = _target(inference, state)
     if target is not None:
-        flat, _ = best_anchor_for(inference, target)
+        flat, _ = state.anchor_match if state.anchor_match is not None else best_anchor_for(inference, target)
     elif state.anchor is not None:
         if not 0 <= state.anchor < inference.anchor_count:
             raise ViewError(f"anchor {state.anchor} does not exist ({fmt_int(inference.anchor_count)} anchors).")
@@ -212,3 +215,23 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
         if target is not None:
             caption += f" It overlaps the chosen {target_text.split(':')[0]} with IoU {iou:.2f}."
     return ViewFrame(layers, caption, rows, step, len(STEP_NAMES), STEP_NAMES[step])
+
+
+def _prepare(request: ViewRequest) -> Prepare | None:
+    target, _ = _target(request.inference, RegressionViewState(detection=request.picked))
+    if target is None:
+        return None
+    inference, box = request.inference, np.asarray(target, np.float32).copy()
+    return Prepare(("best_anchor", tuple(box.tolist())), lambda _detector: best_anchor_for(inference, box),
+                   message="Finding the anchor behind the box…")
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = RegressionViewState(detection=request.picked, step=request.step, anchor_match=request.prepared)
+    return regression_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "regression", "Box regression", _build, step_count=lambda _r: len(STEP_NAMES), needs="anchors",
+    cannot_show="it has no anchors to regress from", click="detection", prepare=_prepare,
+    help="Steps: the anchor, its deltas (dx, dy, dw, dh), the decoded box. Click a detection: the anchor behind it.")

@@ -16,6 +16,7 @@ import numpy as np
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import SELECT
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, fmt_num, grid_lines, gt_layer, solid,
 )
@@ -154,3 +155,27 @@ def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
         caption = (f"The pooled {p.align.shape[0]}×{size_y}×{size_x} features (shown: mean over channels) are what "
                    "the box head sees for every proposal, whatever its size.")
     return ViewFrame(layers, caption, rows, step, len(STEP_NAMES), STEP_NAMES[step])
+
+
+def _prepare(request: ViewRequest) -> Prepare:
+    box = roi_box(request.inference, RoIViewState(proposal=request.picked))
+    inference, image = request.inference, request.image
+    return Prepare(("pool", tuple(np.round(box, 3).tolist())),
+                   lambda detector: detector.pool_region(box, inference, image), uses_detector=True,
+                   message="Pooling the proposal…")
+
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = RoIViewState(proposal=request.picked, pooling=request.prepared, which=request.controls["which"],
+                         step=request.step)
+    return roi_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "roi", "RoI pooling", _build, step_count=lambda _r: len(STEP_NAMES), needs="proposals",
+    cannot_show="it is not a two-stage model (it has no RoI pooling stage)",
+    controls=(Control("which", "Pooling", "choice", "align", POOLINGS,
+                      tooltip="align: RoIAlign, what the box head uses; pool: Fast R-CNN's quantised RoIPool"),),
+    click="proposal", prepare=_prepare,
+    help="Steps: the proposal, its projection on the feature map, the bins, the pooled output. Click a proposal to "
+         "pool it.")

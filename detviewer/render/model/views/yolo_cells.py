@@ -14,6 +14,7 @@ import numpy as np
 
 from detviewer.core.types import Inference, YoloCells
 from detviewer.render.model.colors import PALETTE, class_colors
+from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, grid_lines, gt_layer,
     solid,
@@ -127,3 +128,14 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
     rows += [("Score", f"{det.scores[chosen]:.3f}"), ("Box", f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}")]
     return ViewFrame(layers, caption, rows, step, steps, f"{name} · stride {stride}")
 
+
+def _build(request: ViewRequest) -> ViewFrame:
+    state = YoloCellsViewState(detection=request.picked, step=request.step)
+    return yolo_cells_frame(request.inference, state, gt=request.gt_pair)
+
+
+SPEC = ViewSpec(
+    "yolo-cells", "YOLO levels and cells", _build, step_count=counted(yolo_cells_steps), needs="yolo_cells",
+    cannot_show="it has no multi-scale YOLO head (export a YOLO to ONNX and load it as yolo-onnx)",
+    click="detection", help="Steps: the levels, then each detection with the cell that predicted it. Click a "
+                            "detection to explain it.")

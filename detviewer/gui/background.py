@@ -1,0 +1,76 @@
+"""The one owner of background work: the inference worker (the only thread that touches a detector) and
+the task runner it works beside (decoding, view inputs, exports). The window starts and stops both here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject
+
+from detviewer.gui.tasks import Task, TaskResult, TaskRunner
+from detviewer.gui.worker import DetectorJob, InferenceWorker, JobResult, WorkerThread
+
+__all__ = ["BackgroundWork"]
+
+#: on_done(value, error sentence); a cancelled task calls nothing.
+Callback = Callable[[Any, str], None]
+
+
+class BackgroundWork(QObject):
+    """worker: the InferenceWorker (its signals are public); runner: the TaskRunner."""
+
+    def __init__(self, loader=None, lister=None, parent=None) -> None:
+        super().__init__(parent)
+        self.worker = InferenceWorker(loader=loader, lister=lister)
+        self.runner = TaskRunner()
+        self._threads = [WorkerThread(self.worker, "inference"), WorkerThread(self.runner, "tasks")]
+        self._callbacks: dict[int, tuple[object, Callback]] = {}
+        self.worker.job_done.connect(self._on_job_done)
+        self.runner.done.connect(self._on_task_done)
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Stop both threads (bounded); True when both ended."""
+        return all([thread.shutdown(timeout_ms) for thread in self._threads])
+
+    # -- requests -----------------------------------------------------------------------------
+    def with_detector(self, key, run: Callable[[Any], Any], label: str, on_done: Callback) -> DetectorJob:
+        """Run ``run(detector)`` in the worker after its waiting requests; ``on_done`` in the GUI thread."""
+        job = DetectorJob(key, run, label)
+        self._callbacks[id(job)] = (job, on_done)
+        self.worker.run_job(job)
+        return job
+
+    def task(self, key, run: Callable, label: str, on_done: Callback, slot: str | None = None) -> Task:
+        """Run ``run(context)`` in the task runner (``slot``: latest wins); ``on_done`` in the GUI thread."""
+        task = Task(key, run, slot, label)
+        self._callbacks[id(task)] = (task, on_done)
+        self.runner.post(task)
+        return task
+
+    def cancel(self, task: Task) -> None:
+        self.runner.cancel(task)
+
+    @property
+    def busy(self) -> bool:
+        return self.worker.busy or self.runner.busy
+
+    @property
+    def running(self) -> bool:
+        """Both threads are running (tests check that a failure never ends one)."""
+        return all(thread.thread.isRunning() for thread in self._threads)
+
+    # -- answers ------------------------------------------------------------------------------
+    def _on_job_done(self, result: JobResult) -> None:
+        _, on_done = self._callbacks.pop(id(result.job), (None, None))
+        if on_done is not None:
+            on_done(result.value, result.error)
+
+    def _on_task_done(self, result: TaskResult) -> None:
+        _, on_done = self._callbacks.pop(id(result.task), (None, None))
+        if on_done is not None and not result.cancelled:
+            on_done(result.value, result.error)

@@ -1,0 +1,214 @@
+"""Turns the view state into what the canvas and the panels show, through the view registry.
+
+On every state event the current view's pure build function runs on a ``ViewRequest`` made from the
+state; a view's expensive input (``ViewSpec.prepare``) runs in the background (the worker when it needs
+the detector, else the task runner) and is kept per Inference (weakly keyed) until the Inference goes.
+Clicks on the canvas become state changes according to the view's ``click``. Nothing here draws or
+decides what a view means.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from detviewer.errors import DetviewerError
+from detviewer.render.model.nms_layers import candidate_label
+from detviewer.render.model.primitives import ViewFrame
+from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.spec import ViewRequest, ViewSpec
+from detviewer.state.viewer_state import ViewerState
+
+__all__ = ["ViewPresenter", "Shown", "smallest_box_at"]
+
+
+@dataclass(frozen=True, eq=False)
+class Shown:
+    """What the canvas shows now: ``frame`` (None while waiting or when the view cannot show) and ``text``,
+    the sentence shown instead of a caption then."""
+
+    view: str
+    frame: ViewFrame | None
+    text: str = ""
+
+    @property
+    def caption(self) -> str:
+        return self.frame.caption if self.frame is not None else self.text
+
+    @property
+    def position_text(self) -> str:
+        return self.frame.position_text() if self.frame is not None else ""
+
+
+def smallest_box_at(xyxy, x: float, y: float) -> int | None:
+    """Index of the smallest box (N, 4) xyxy containing (x, y), or None."""
+    if xyxy is None or not len(xyxy):
+        return None
+    b = np.asarray(xyxy)
+    inside = np.flatnonzero((b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3]))
+    if not len(inside):
+        return None
+    area = (b[inside, 2] - b[inside, 0]) * (b[inside, 3] - b[inside, 1])
+    return int(inside[np.argmin(area)])
+
+
+class ViewPresenter(QObject):
+    """state: the ViewerState; background: gui.background.BackgroundWork; canvas: gui.canvas.Canvas."""
+
+    shown_changed = Signal(object)  # Shown
+    message = Signal(str)  # one sentence (a failed background input)
+
+    def __init__(self, state: ViewerState, background, canvas, parent=None) -> None:
+        super().__init__(parent)
+        self.state, self.background, self.canvas = state, background, canvas
+        self.capabilities: frozenset[str] | None = None  # None: no model yet (no view is refused)
+        self.final_only_reason = ""
+        self.shown = Shown(state.view, None, "Waiting for a frame and a model.")
+        self._prepared: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+        self._pending: set[tuple[int, tuple]] = set()
+        state.subscribe(lambda _event: self.redraw())
+        canvas.point_clicked.connect(self.on_click)
+
+    # -- what the model can show ---------------------------------------------------------------
+    def set_model(self, capabilities, final_only_reason: str = "") -> None:
+        self.capabilities = frozenset(capabilities)
+        self.final_only_reason = final_only_reason
+        self.redraw()
+
+    def cannot_show(self, spec: ViewSpec, model_name: str = "This model") -> str:
+        """The sentence saying why the loaded model cannot show ``spec`` ("" when it can)."""
+        if (spec.needs_candidates or spec.needs) and self.final_only_reason:
+            return self.final_only_reason  # a model that outputs only final detections shows no internals
+        if spec.needs and self.capabilities is not None and spec.needs not in self.capabilities:
+            return spec.cannot_show_sentence(model_name)
+        return ""
+
+    # -- building ------------------------------------------------------------------------------
+    def request(self, view: str | None = None) -> ViewRequest | None:
+        """The ViewRequest of ``view`` (default: the current one) from the state; None without an Inference."""
+        s = self.state
+        view = view or s.view
+        if s.inference is None:
+            return None
+        c = s.choices(view)
+        return ViewRequest(s.inference, s.replay, step=c.step, controls=s.controls(view), point=c.point,
+                           picked=c.picked, gt=s.ground_truth, selected=s.selected,
+                           show_suppressed=s.show_suppressed, image=None if s.frame is None else s.frame.image)
+
+    def step_position(self, state: ViewerState, view: str) -> tuple[int, int]:
+        """The StepCounter of the ViewerState: the shown frame's step, else the view's own count."""
+        frame = self.shown.frame
+        if view == state.view and self.shown.view == view and frame is not None:
+            return frame.step, frame.step_count
+        request = self.request(view)
+        if request is None:
+            return 0, 1
+        count = max(1, int(VIEWS[view].step_count(request)))
+        step = state.choices(view).step
+        return (0 if step is None else min(step, count - 1)), count
+
+    def redraw(self) -> None:
+        view = self.state.view
+        spec = VIEWS[view]
+        request = self.request(view)
+        if request is None:
+            self._show(Shown(view, None, "Waiting for a frame and a model."))
+            return
+        why = self.cannot_show(spec, request.inference.model_name)
+        if why:
+            self._show(Shown(view, None, why))
+            return
+        try:
+            request = self._with_prepared(spec, request)
+            if request is None:
+                return  # waiting for the background input; _with_prepared said so
+            frame = spec.build(request)
+        except DetviewerError as exc:
+            self._show(Shown(view, None, str(exc)))
+            return
+        except Exception as exc:  # a bug in a view must not take the window down
+            self._show(Shown(view, None, f"The {spec.title} view failed: {type(exc).__name__}: {exc}."))
+            return
+        self._show(Shown(view, frame))
+
+    def _show(self, shown: Shown) -> None:
+        self.shown = shown
+        self.canvas.set_layers(shown.frame.layers if shown.frame is not None else [])
+        self.canvas.describe = self.describe_candidate if VIEWS[shown.view].click == "candidate" else None
+        self.shown_changed.emit(shown)
+
+    def _with_prepared(self, spec: ViewSpec, request: ViewRequest) -> ViewRequest | None:
+        if spec.prepare is None:
+            return request
+        prepare = spec.prepare(request)
+        if prepare is None:
+            return request
+        inference = request.inference
+        done = self._prepared.setdefault(inference, {})
+        if prepare.key in done:
+            return replace(request, prepared=done[prepare.key])
+        pending = (id(inference), prepare.key)
+        if pending not in self._pending:
+            self._pending.add(pending)
+            on_done = self._on_prepared_callback(inference, prepare.key, pending)
+            if prepare.uses_detector:
+                self.background.with_detector(prepare.key, prepare.run, spec.title.lower(), on_done)
+            else:
+                self.background.task(prepare.key, lambda _context: prepare.run(None), spec.title.lower(), on_done,
+                                     slot=f"prepare:{spec.name}")
+        self._show(Shown(spec.name, None, prepare.message))
+        return None
+
+    def _on_prepared_callback(self, inference, key, pending):
+        ref = weakref.ref(inference)
+
+        def on_done(value, error: str) -> None:
+            self._pending.discard(pending)
+            target = ref()
+            if target is None:
+                return
+            if error:
+                self.message.emit(error)
+                if self.state.inference is target:
+                    self._show(Shown(self.state.view, None, error))
+                return
+            self._prepared.setdefault(target, {})[key] = value
+            if self.state.inference is target:
+                self.redraw()
+
+        return on_done
+
+    # -- the canvas ------------------------------------------------------------------------------
+    def on_click(self, x: float, y: float) -> None:
+        s = self.state
+        click = VIEWS[s.view].click
+        inference = s.inference
+        if inference is None or not click:
+            return
+        if click == "point":
+            s.set_point((x, y))
+        elif click == "candidate":
+            s.select(self.canvas.box_at(x, y))
+        else:
+            boxes = inference.detections.xyxy if click == "detection" else (
+                inference.proposals.xyxy if inference.proposals is not None else None)
+            hit = smallest_box_at(boxes, x, y)
+            if hit is not None:
+                s.set_picked(hit)
+
+    def describe_candidate(self, index: int) -> str:
+        """Hover text of a candidate: its class, score, box and what NMS did to it at the step shown."""
+        replay = self.state.replay
+        if not 0 <= index < len(replay):
+            return ""
+        x1, y1, x2, y2 = (float(v) for v in replay.candidates.xyxy[index])
+        frame = self.shown.frame
+        step = frame.step if frame is not None and self.state.view == "nms" else replay.step_count
+        text = candidate_label(replay, index, step)
+        how = replay.suppressed_by(index)
+        if how is not None and how[0] <= step:
+            text += f" at step {how[0]} (IoU {how[1]:.2f})"
+        return f"{text}\nx1 {x1:.0f}  y1 {y1:.0f}  x2 {x2:.0f}  y2 {y2:.0f}  ({x2 - x1:.0f}×{y2 - y1:.0f})"

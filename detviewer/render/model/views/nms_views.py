@@ -1,0 +1,73 @@
+"""The two views of the model's own result: its detections, and its NMS replayed step by step.
+
+Both read the NMS replay at the user's thresholds (``state.nms_replay``); with ground truth the
+detections are matched to it as COCO does (``gt_layers``) and, while stepping, the GT boxes are drawn.
+"""
+
+from __future__ import annotations
+
+from detviewer.core.types import KEPT, PENDING, SUPPRESSED
+from detviewer.render.model.gt_layers import ground_truth_layers, match_summary
+from detviewer.render.model.nms_layers import nms_layers
+from detviewer.render.model.primitives import ViewFrame, fmt_int
+from detviewer.render.model.spec import ViewRequest, ViewSpec
+
+__all__ = ["DETECTIONS", "NMS", "detections_frame", "nms_frame", "nms_step_count"]
+
+
+def detections_frame(request: ViewRequest) -> ViewFrame:
+    """The final detections at the user's thresholds, with TP / FP (why) / missed when there is ground truth."""
+    replay = request.replay
+    gt_layers, match = ground_truth_layers(replay, request.gt)
+    layers = gt_layers + nms_layers(replay, replay.step_count, stepping=False, selected=request.selected,
+                                    show_suppressed=request.show_suppressed)
+    t = replay.thresholds
+    caption = f"{fmt_int(len(replay.keep))} detections at score > {t.score:.2f}"
+    if match is not None:
+        caption += f" · {match_summary(match, request.gt)}"
+    rows = [("Candidates", fmt_int(len(replay))), (f"Above score {t.score:.2f}", fmt_int(len(replay.order))),
+            ("Kept by NMS", fmt_int(len(replay.keep)))]
+    if match is not None:
+        rows += [("True positives", fmt_int(int(match.tp.sum()))), ("False positives", fmt_int(int(match.fp.sum()))),
+                 ("Missed objects", fmt_int(int(match.missed.sum())))]
+    return ViewFrame(layers, caption + ".", rows, 0, 1, "Detections")
+
+
+def nms_step_count(request: ViewRequest) -> int:
+    """Start, then one step per kept box."""
+    return request.replay.step_count + 1
+
+
+def nms_frame(request: ViewRequest) -> ViewFrame:
+    """NMS after ``request.step`` greedy steps (0: sorted, nothing decided)."""
+    replay = request.replay
+    step = replay.clamp(0 if request.step is None else request.step)
+    gt_layers, _ = ground_truth_layers(replay, request.gt, stepping=True)
+    layers = gt_layers + nms_layers(replay, step, stepping=True, selected=request.selected,
+                                    show_suppressed=request.show_suppressed)
+    states = replay.states(step)
+    n = replay.step_count
+    rows = [("Kept so far", fmt_int(int((states == KEPT).sum()))),
+            ("Suppressed so far", fmt_int(int((states == SUPPRESSED).sum()))),
+            ("Still pending", fmt_int(int((states == PENDING).sum()))),
+            ("Below the score threshold", fmt_int(len(replay) - len(replay.order)))]
+    current = replay.step(step)
+    if current is None:
+        label, text = "Start", f"NMS: start, 0 of {n} steps"
+    else:
+        cand = replay.candidates
+        label = f"keep #{current.kept} {cand.name_of(cand.labels[current.kept])}"
+        text = f"NMS step {step} of {n}"
+        rows.insert(0, ("This step", f"keep #{current.kept}, suppress {fmt_int(len(current.suppressed))}"))
+    return ViewFrame(layers, replay.narration(step, True), rows, step, n + 1, label, text)
+
+
+DETECTIONS = ViewSpec(
+    "detections", "Detections", detections_frame, click="candidate",
+    help="Click a box to select it in the candidate table; hover for its score and state.")
+
+NMS = ViewSpec(
+    "nms", "NMS step by step", nms_frame, step_count=nms_step_count, click="candidate", needs_candidates=True,
+    help="Each step keeps the best remaining box and suppresses the boxes overlapping it above the IoU "
+         "threshold (red, with their IoU).")
+
