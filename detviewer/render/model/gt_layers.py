@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from detviewer.core.matching import GtMatch, match_to_ground_truth
+from detviewer.evaluation.errors import false_positive_reasons  # TIDE's error types, as the dataset evaluation
 from detviewer.state.nms_replay import NMSReplay
 from detviewer.render.model.nms_layers import MAX_LABELS
 from detviewer.render.model.primitives import BoxLayer, TextLayer, solid
@@ -23,34 +24,6 @@ MISSED = (255, 150, 0)
 FALSE_POSITIVE = (255, 40, 40)
 GT_WHITE = (255, 255, 255)
 GT_IOU = 0.5  # the IoU a detection needs to count as finding an object (COCO's AP50, VOC)
-LOOSE_IOU = 0.1  # below this a false positive is "background", above it a box too loose
-
-
-def false_positive_reasons(det_labels, match: GtMatch, gt_labels, gt_names, gt_crowd) -> list[str]:
-    """Why each false positive (``match.fp``) is one, in a few words.
-
-    det_labels (D,) of the matched detections; gt_labels / gt_names / gt_crowd (M,) of the GT they were
-    matched to (crowd regions are no objects: left out). "duplicate" (its object was found by a
-    higher-scoring box), "wrong class (cat)" (it sits on an object of another class), "IoU 0.32" (its
-    object, boxed too loosely), "background" (no object).
-    """
-    objects = ~np.asarray(gt_crowd, bool)
-    ious = match.ious[:, objects]
-    gt_labels = np.asarray(gt_labels)[objects]
-    gt_names = [n for n, o in zip(gt_names, objects) if o]
-    reasons = []
-    for i in np.flatnonzero(match.fp):
-        same = gt_labels == det_labels[i]
-        row = ious[i]
-        if (same & (row >= match.iou_threshold)).any():
-            reasons.append("duplicate")
-        elif ((~same) & (row >= match.iou_threshold)).any():
-            reasons.append(f"wrong class ({gt_names[int(np.argmax(np.where(~same, row, -1)))]})")
-        elif (same & (row >= LOOSE_IOU)).any():
-            reasons.append(f"IoU {row[same].max():.2f}")
-        else:
-            reasons.append("background")
-    return reasons
 
 
 def match_summary(match: GtMatch, gt) -> str:
