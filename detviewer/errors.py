@@ -1,6 +1,15 @@
 """Exceptions whose message is one sentence meant for the user (no traceback needed)."""
 
 
+def first_line(exc: BaseException | str) -> str:
+    """The first line of an exception's (or a text's) message without its full stop, for one-sentence errors;
+    the exception's type name when it says nothing."""
+    lines = str(exc).strip().splitlines()
+    if lines:
+        return lines[0].strip().rstrip(".")
+    return type(exc).__name__ if isinstance(exc, BaseException) else ""
+
+
 class DetviewerError(Exception):
     """Base of every error the user can cause: bad file, bad checkpoint, missing camera ..."""
 

@@ -45,7 +45,6 @@ class Capture:
     padded_size: tuple[int, int] = (0, 0)
     grid_sizes: list[tuple[int, int]] = field(default_factory=list)
     anchors: torch.Tensor | None = None
-    proposals: torch.Tensor | None = None
     features: dict | None = None
     head_output: object = None
 
@@ -76,7 +75,7 @@ class StageHooks:
 
     def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
                  transform: nn.Module, head: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
-                 proposal_module: nn.Module | None = None, sync_cuda: bool = False):
+                 sync_cuda: bool = False):
         self._handles = []
         self._sync = sync_cuda
         for name, module in stages.items():
@@ -89,8 +88,6 @@ class StageHooks:
         self._handles.append(transform.register_forward_hook(self._on_transform))
         self._handles.append(anchor_generator.register_forward_pre_hook(self._on_anchor_inputs))
         self._handles.append(anchor_generator.register_forward_hook(self._on_anchors))
-        if proposal_module is not None:
-            self._handles.append(proposal_module.register_forward_hook(self._on_proposals))
 
     def remove(self) -> None:
         for handle in self._handles:
@@ -157,10 +154,6 @@ class StageHooks:
         if capture is not None:
             capture.anchors = output[0].detach()
 
-    def _on_proposals(self, _module, _inputs, output):
-        capture = self._capture()
-        if capture is not None:
-            capture.proposals = output[0][0].detach()
 
 
 @contextmanager

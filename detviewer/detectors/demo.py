@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from detviewer.datasets.shapes import SHAPE_CLASSES
-from detviewer.errors import CheckpointError, DetectorError
+from detviewer.errors import CheckpointError, DetectorError, first_line
 
 __all__ = [
     "DEMO_CLASSES", "DEMO_MODELS", "DEMO_INPUT_SIZE", "CHECKPOINT_FORMAT",
@@ -183,7 +183,7 @@ def _load_weights(model: nn.Module, payload: dict, path: Path) -> None:
     try:
         model.load_state_dict(payload["model"])
     except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"checkpoint {path} does not fit the {payload.get('arch')} architecture: {first}") from None
 
 
@@ -207,10 +207,8 @@ def load_demo_detector(name: str, weights: str = "default", device: str = "cpu")
         from detviewer.detectors.yolo_v1 import YoloV1Detector
 
         return YoloV1Detector(model, name=name, class_names=class_names, device=device)
-    try:
-        from detviewer.detectors.torchvision_adapter import TorchvisionDetector
-    except ImportError:
-        raise DetectorError(f"{name} needs detviewer.detectors.torchvision_adapter, which is not available.") from None
+    from detviewer.detectors.torchvision_adapter import TorchvisionDetector
+
     return TorchvisionDetector(model, name=name, class_names=class_names, device=device)
 
 

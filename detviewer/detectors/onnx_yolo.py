@@ -35,7 +35,7 @@ from detviewer.detectors.base import Detector
 from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping, yolov5_box_mapping
 from detviewer.detectors.onnx_export import ExportInfo, letterboxed_input, read_export
 from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector
-from detviewer.errors import CheckpointError, DetectorError
+from detviewer.errors import CheckpointError, DetectorError, first_line
 
 __all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels", "cells_of", "yolo_nms"]
 
@@ -233,7 +233,7 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> Detector:
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / NoSuchFile types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"{path} is not a model onnxruntime can open: {first[:200]}") from None
     # where it really runs: onnxruntime falls back to the CPU when CUDA cannot start
     ran_on = "cuda" if session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"

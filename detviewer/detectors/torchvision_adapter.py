@@ -76,7 +76,7 @@ class TorchvisionDetector(Detector):
             return StageHooks(
                 stages={"backbone": m.backbone, "rpn": m.rpn, "roi_heads": m.roi_heads},
                 anchor_generator=m.rpn.anchor_generator, transform=m.transform, head=m.rpn.head,
-                nms_stages={"rpn": m.rpn}, proposal_module=m.rpn, sync_cuda=sync,
+                nms_stages={"rpn": m.rpn}, sync_cuda=sync,
             )
         return StageHooks(
             stages={"backbone": m.backbone, "head": m.head, "anchors": m.anchor_generator},

@@ -9,7 +9,7 @@ from torchvision.models import get_model_weights
 
 from detviewer.detectors import weights as weights_cache
 from detviewer.detectors.torchvision_adapter import TorchvisionDetector
-from detviewer.errors import CheckpointError, DetectorError
+from detviewer.errors import CheckpointError, DetectorError, first_line
 
 
 def coco_weights(name: str):
@@ -76,14 +76,15 @@ def load_checkpoint_file(name: str, path: Path, device: str, progress=None):
     try:
         model.load_state_dict(checkpoint.state_dict, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"{path.name} does not fit {name}: {_first_line(exc)}.") from None
+        raise CheckpointError(f"{path.name} does not fit {name}: {_mismatch(exc)}.") from None
     return TorchvisionDetector(model, name=name, class_names=names, device=device)
 
 
-def _first_line(exc: Exception) -> str:
+def _mismatch(exc: Exception) -> str:
+    """load_state_dict's first detail line ("Missing key(s) …"); its first line only says where it failed."""
     text = str(exc).strip().splitlines()
     detail = [line.strip() for line in text[1:] if line.strip()]
-    return (detail[0] if detail else text[0]).rstrip(".")
+    return detail[0].rstrip(".") if detail else first_line(exc)
 
 
 def load(info, weights: str, device: str, progress=None) -> TorchvisionDetector:

@@ -116,7 +116,7 @@ class RunLifetime(QObject):
             self._notifier.activated.connect(self._on_wakeup)
         app = QCoreApplication.instance()
         if getattr(app, "platformName", lambda: "")() == "xcb":
-            self._destroy_filter = _DestroyFilter(int(window.winId()), self._request_end)
+            self._destroy_filter = _DestroyFilter(lambda: int(window.internalWinId()), self._request_end)
             app.installNativeEventFilter(self._destroy_filter)
 
     def _request_end(self) -> None:
@@ -135,17 +135,22 @@ class RunLifetime(QObject):
 
 
 class _DestroyFilter(QAbstractNativeEventFilter):
-    """Calls ``on_destroyed`` (queued) when X reports our top-level window destroyed."""
+    """Calls ``on_destroyed`` (queued) when X reports our top-level window destroyed.
 
-    def __init__(self, window_id: int, on_destroyed) -> None:
+    current_window_id: the window's X id *now*: Qt itself replaces the native window when a
+    widget needing another surface type is added (the old id's DestroyNotify comes later).
+    """
+
+    def __init__(self, current_window_id, on_destroyed) -> None:
         super().__init__()
-        self._window_id = window_id
+        self._current_window_id = current_window_id
         self._on_destroyed = on_destroyed
 
     def nativeEventFilter(self, event_type, message):
-        if bytes(event_type) == b"xcb_generic_event_t" and message:
+        if message and bytes(event_type) == b"xcb_generic_event_t":
             # xcb_destroy_notify_event_t: response_type u8, pad u8, sequence u16, event u32, window u32
             head = ctypes.string_at(int(message), 12)
-            if head[0] & 0x7F == _XCB_DESTROY_NOTIFY and int.from_bytes(head[8:12], "little") == self._window_id:
+            if head[0] & 0x7F == _XCB_DESTROY_NOTIFY and \
+                    int.from_bytes(head[8:12], "little") == self._current_window_id():
                 QTimer.singleShot(0, self._on_destroyed)  # not inside Qt's own event dispatch
         return False, 0

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from detviewer.errors import DetviewerError
+from detviewer.errors import DetviewerError, first_line
 from detviewer.io.sources import Frame
 
 __all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "DetectorJob", "JobResult", "InferenceWorker",
@@ -91,7 +91,7 @@ def failure_sentence(what: str, exc: BaseException) -> str:
     """One sentence for an exception raised by a detector or a job (its own sentence for ours)."""
     if isinstance(exc, DetviewerError):
         return str(exc)
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = first_line(exc) if str(exc).strip() else ""
     return f"{what} failed: {type(exc).__name__}{': ' + detail if detail else ''}."
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from detviewer.errors import CheckpointError
+from detviewer.errors import CheckpointError, first_line
 from detviewer.io.architectures import (
     TORCHVISION_ARCHITECTURES,
     _resolve_alias,
@@ -173,7 +173,7 @@ def _sniff(path: Path, source: str) -> str:
             raise CheckpointError(f"{source} is a folder, not a checkpoint file.") from None
         raise CheckpointError(f"{source} cannot be read: permission denied.") from None
     except OSError as exc:
-        raise CheckpointError(f"{source} cannot be read: {_first_line(exc)}.") from None
+        raise CheckpointError(f"{source} cannot be read: {first_line(exc)}.") from None
     if not head:
         raise CheckpointError(f"{source} is empty.")
     if head.startswith(b"PK\x03\x04"):
@@ -224,7 +224,7 @@ def _load_failure(path: Path, source: str, exc: Exception) -> str:
         return f"{source} is truncated or corrupt: its data ends early."
     if "magic number" in text:
         return f"{source} is a plain pickle, not a PyTorch checkpoint."
-    return f"{source} could not be read: {_first_line(exc)}."
+    return f"{source} could not be read: {first_line(exc)}."
 
 
 _NOT_A_CHECKPOINT = 'File "{path}" is not a checkpoint (not a PyTorch or pickle file we can read).'
@@ -250,7 +250,7 @@ def _unpickling_reason(path: Path, source: str, text: str) -> str:
                 "and plain containers are allowed.")
     if "load key" in text or not pickle_is_well_formed(path):
         return _NOT_A_CHECKPOINT.format(path=path)
-    return f"{source} is truncated or corrupt: {_first_line(text)}."
+    return f"{source} is truncated or corrupt: {first_line(text)}."
 
 
 def _weights_only_detail(text: str) -> str:
@@ -271,7 +271,7 @@ def _load_torchscript(path: Path, source: str, architecture: str | None, allowed
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated upstream
             module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch.jit raises bare RuntimeErrors for any damage
-        raise CheckpointError(f"{source} is a damaged TorchScript archive: {_first_line(exc)}.") from None
+        raise CheckpointError(f"{source} is a damaged TorchScript archive: {first_line(exc)}.") from None
     state_dict = dict(module.state_dict())
     arch, num_classes, notes = None, None, []
     try:
@@ -344,8 +344,3 @@ def count_parameters(state_dict: Mapping) -> int:
     """Number of values in the state dict, excluding BatchNorm running statistics."""
     return int(sum(v.numel() for k, v in state_dict.items()
                    if isinstance(v, torch.Tensor) and not k.endswith(_STAT_SUFFIXES)))
-
-
-def _first_line(exc) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0].rstrip(".") if lines else type(exc).__name__

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from detviewer.errors import ImageLoadError
+from detviewer.errors import ImageLoadError, first_line
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "list_images", "is_image_path"]
 
@@ -96,7 +96,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     except MemoryError:
         raise _error(path, "there is not enough memory to decode it") from None
     except OSError as exc:
-        raise _error(path, f"it could not be read ({_first_line(exc)})") from None
+        raise _error(path, f"it could not be read ({first_line(exc)})") from None
 
 
 def _open_checked(path: Path, fh) -> Image.Image:
@@ -215,15 +215,10 @@ def _size_from_bomb_message(message: str) -> str:
 
 
 def _decode_failure(exc: BaseException) -> str:
-    detail = _first_line(exc)
+    detail = first_line(exc)
     if "truncated" in detail.lower() or isinstance(exc, EOFError):
         return "the file is truncated (its image data ends early)"
     return f"the image data is corrupt ({detail.replace('(', '').replace(')', '')})"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0].rstrip(".") if text else type(exc).__name__
 
 
 def _error(path: Path, reason: str) -> ImageLoadError:

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from detviewer.errors import ImageLoadError, SourceError
+from detviewer.io.images import list_images, load_image
 from detviewer.io.opencv_quiet import quiet_cv2
 
 __all__ = [
@@ -103,35 +104,6 @@ def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
-def _load_image(path: Path) -> np.ndarray:
-    try:
-        from detviewer.io.images import load_image
-    except ImportError:  # images.py not there yet: decode with OpenCV directly
-        load_image = _load_image_cv2
-    return load_image(path)
-
-
-def _load_image_cv2(path: Path) -> np.ndarray:
-    import cv2
-
-    data = np.fromfile(str(path), dtype=np.uint8) if Path(path).is_file() else None
-    if data is None:
-        raise ImageLoadError(f"Cannot open {path}: the file does not exist.")
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise ImageLoadError(f"Cannot open {path}: it is not a readable image.")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _list_images(folder: Path) -> list[Path]:
-    try:
-        from detviewer.io.images import list_images
-    except ImportError:
-        exts = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in exts)
-    return list(list_images(folder))
-
-
 class ImageListSource:
     """A list of image files browsed one at a time (a folder, or files given together)."""
 
@@ -147,7 +119,7 @@ class ImageListSource:
         folder = Path(folder)
         if not folder.is_dir():
             raise SourceError(f"Cannot open folder {folder}: it does not exist.")
-        paths = _list_images(folder)
+        paths = list_images(folder)
         if not paths:
             raise SourceError(f"Folder {folder} contains no images.")
         return cls(paths, name=str(folder))
@@ -158,7 +130,7 @@ class ImageListSource:
     def read(self, index: int) -> Frame:
         """Decode image ``index``; raises ImageLoadError (one sentence) for a broken file."""
         path = self.paths[index]
-        image = _load_image(path)
+        image = load_image(path)
         return Frame(image=image, source_id=self.name, index=int(index), timestamp=0.0, path=str(path))
 
 
@@ -449,7 +421,7 @@ def source_for_paths(paths: Sequence[str | Path]):
     images: list[Path] = []
     for p in paths:
         if p.is_dir():
-            images.extend(_list_images(p))
+            images.extend(list_images(p))
         elif is_video_path(p):
             continue  # a video among images is opened on its own, not mixed into the list
         else:

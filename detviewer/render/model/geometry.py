@@ -16,7 +16,7 @@ import numpy as np
 from detviewer.core.types import AnchorSet, Inference
 from detviewer.render.model.primitives import grid_lines
 
-__all__ = ["LevelGrid", "level_grid", "level_offsets", "flat_index", "split_index", "all_anchor_boxes"]
+__all__ = ["LevelGrid", "level_grid", "level_offsets", "split_index", "all_anchor_boxes"]
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,6 @@ def level_grid(anchors: AnchorSet, scale: tuple[float, float] = (1.0, 1.0)) -> L
 def level_offsets(inference: Inference) -> np.ndarray:
     """(L + 1,) int64: flat index of each level's first anchor, then the total."""
     return np.concatenate([[0], np.cumsum([len(a) for a in inference.anchors])]).astype(np.int64)
-
-
-def flat_index(inference: Inference, level: int, index: int) -> int:
-    """Index into all anchors (levels concatenated, the model's order) of anchor ``index`` of ``level``."""
-    return int(level_offsets(inference)[level] + index)
 
 
 def split_index(inference: Inference, flat: int) -> tuple[int, int]:

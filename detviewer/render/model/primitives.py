@@ -17,7 +17,7 @@ from detviewer.errors import DetviewerError
 
 __all__ = [
     "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ImageLayer", "ViewFrame", "ViewError", "COLORMAPS",
-    "colormap", "solid", "as_gt", "gt_layer", "grid_lines", "cross_segments", "box_outline_segments", "fmt_int",
+    "colormap", "solid", "as_gt", "gt_layer", "grid_lines", "cross_segments", "fmt_int",
     "fmt_num", "memo", "POSITIVE", "NEGATIVE", "IGNORED", "GT_COLOR", "ARROW", "TEXT",
 ]
 
@@ -262,12 +262,6 @@ def cross_segments(points_xy, half: float = 6.0) -> np.ndarray:
     horizontal = np.stack([p[:, 0] - half, p[:, 1], p[:, 0] + half, p[:, 1]], 1)
     vertical = np.stack([p[:, 0], p[:, 1] - half, p[:, 0], p[:, 1] + half], 1)
     return np.concatenate([horizontal, vertical]).astype(np.float32)
-
-
-def box_outline_segments(box_xyxy) -> np.ndarray:
-    """The four sides of one box (4,) xyxy as segments (4, 4)."""
-    x1, y1, x2, y2 = (float(v) for v in np.asarray(box_xyxy).reshape(4))
-    return np.array([[x1, y1, x2, y1], [x2, y1, x2, y2], [x2, y2, x1, y2], [x1, y2, x1, y1]], np.float32)
 
 
 # -- ground truth ------------------------------------------------------------------------------
