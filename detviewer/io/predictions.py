@@ -115,10 +115,10 @@ def _image_indices(ids: list, dataset: Dataset, mapping: Any, source: str) -> np
     by_id = {int(v): i for i, v in enumerate(dataset.gt.image_ids.tolist())}
     if mapping is not None:
         by_id = _ids_through_mapping(mapping, dataset, source)
-    stems: dict[str, int] = {}
+    stems: dict[str, int] = {}  # file stem -> image index, -1 where two images share a stem
     for i, name in enumerate(dataset.gt.file_names):
-        stems[posixpath.splitext(posixpath.basename(name))[0]] = -2 if posixpath.splitext(
-            posixpath.basename(name))[0] in stems else i
+        stem = posixpath.splitext(posixpath.basename(name))[0]
+        stems[stem] = -1 if stem in stems else i
     out = np.empty(len(ids), np.int64)
     for j, v in enumerate(ids):
         if isinstance(v, bool):
@@ -126,7 +126,7 @@ def _image_indices(ids: list, dataset: Dataset, mapping: Any, source: str) -> np
         elif isinstance(v, int):
             out[j] = by_id.get(v, -1)
         elif isinstance(v, str):
-            out[j] = max(stems.get(v, -1), -1)
+            out[j] = stems.get(v, -1)
         else:
             out[j] = -1
     return out

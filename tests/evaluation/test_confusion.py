@@ -86,32 +86,35 @@ def _random_case(rng, num_images=25, k=4):
 _ULTRALYTICS = r"""
 import json, sys, torch
 from ultralytics.utils.metrics import ConfusionMatrix
-case = json.load(sys.stdin)
-ref = ConfusionMatrix(names={i: str(i) for i in range(case["k"])})
 xyxy = lambda b: [b[0], b[1], b[0] + b[2], b[1] + b[3]]
-for image in range(case["images"]):
-    o = [x for x in case["objects"] if x[0] == image]
-    d = [x for x in case["dets"] if x[0] == image]
-    ref.process_batch(
-        {"bboxes": torch.tensor([xyxy(x[3]) for x in d], dtype=torch.float64).reshape(-1, 4),
-         "conf": torch.tensor([x[2] for x in d], dtype=torch.float64), "cls": torch.tensor([x[1] for x in d])},
-        {"bboxes": torch.tensor([xyxy(x[2]) for x in o], dtype=torch.float64).reshape(-1, 4),
-         "cls": torch.tensor([x[1] for x in o])}, conf=0.25, iou_thres=0.45)
-print(json.dumps(ref.matrix.astype(int).tolist()))
+out = []
+for case in json.load(sys.stdin):
+    ref = ConfusionMatrix(names={i: str(i) for i in range(case["k"])})
+    for image in range(case["images"]):
+        o = [x for x in case["objects"] if x[0] == image]
+        d = [x for x in case["dets"] if x[0] == image]
+        ref.process_batch(
+            {"bboxes": torch.tensor([xyxy(x[3]) for x in d], dtype=torch.float64).reshape(-1, 4),
+             "conf": torch.tensor([x[2] for x in d], dtype=torch.float64), "cls": torch.tensor([x[1] for x in d])},
+            {"bboxes": torch.tensor([xyxy(x[2]) for x in o], dtype=torch.float64).reshape(-1, 4),
+             "cls": torch.tensor([x[1] for x in o])}, conf=0.25, iou_thres=0.45)
+    out.append(ref.matrix.astype(int).tolist())
+print(json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equal_to_ultralytics_confusion_matrix(seed):
+def test_equal_to_ultralytics_confusion_matrix():
     if importlib.util.find_spec("ultralytics") is None:  # not imported here: see _ULTRALYTICS
         pytest.skip("Ultralytics is optional")
-    objects, dets, num_images, k = _random_case(np.random.default_rng(seed))
-    case = {"objects": [(i, c, [float(v) for v in b], bool(w)) for i, c, b, w in objects],
-            "dets": [(i, c, s, [float(v) for v in b]) for i, c, s, b in dets], "images": num_images, "k": k}
+    cases = [_random_case(np.random.default_rng(seed)) for seed in range(4)]
+    payload = [{"objects": [(i, c, [float(v) for v in b], bool(w)) for i, c, b, w in objects],
+                "dets": [(i, c, s, [float(v) for v in b]) for i, c, s, b in dets], "images": n, "k": k}
+               for objects, dets, n, k in cases]
     env = {**os.environ, "YOLO_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-c", _ULTRALYTICS], input=json.dumps(case), capture_output=True,
-                          text=True, env=env, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", _ULTRALYTICS], input=json.dumps(payload), capture_output=True,
+                          text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    reference = np.array(json.loads(proc.stdout.strip().splitlines()[-1]))
-    ev = _evaluation(objects, dets, num_images, tuple("abcd"))
-    np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, reference)
+    references = json.loads(proc.stdout.strip().splitlines()[-1])
+    for (objects, dets, num_images, k), reference in zip(cases, references):
+        ev = _evaluation(objects, dets, num_images, tuple("abcd"))
+        np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, np.array(reference))
