@@ -45,8 +45,8 @@ def main() -> None:
 
     app = QApplication.instance() or QApplication([])
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.qt.items import rects_path
-    from detviewer.render.qt.primitive_items import ManyBoxesItem
+    from detviewer.render.qt.style import rects_path
+    from detviewer.render.qt.many_boxes import ManyBoxesItem
     from detviewer.render.model.registry import anchors_frame
     from detviewer.render.model.views.anchors import AnchorViewState
 
@@ -61,7 +61,7 @@ def main() -> None:
     canvas.set_frame(image)
     app.processEvents()
     if args.budget is not None:
-        import detviewer.render.qt.primitive_items as pi
+        import detviewer.render.qt.many_boxes as pi
 
         pi.FRAME_BUDGET_MS = args.budget  # read by the canvas when it shares the budget out
 

@@ -121,7 +121,7 @@ def run(args) -> int:
     frame = view_frame(args.view, inference, detector, thresholds=Thresholds(score=args.score, iou=args.iou),
                        step=None if args.step is None else args.step - 1, controls=controls, gt=gt, image=image)
     from detviewer.render.qt.export import ensure_gui_app, export_figure
-    from detviewer.render.qt.primitive_items import LECTURE, NORMAL
+    from detviewer.render.qt.style import LECTURE, NORMAL
 
     ensure_gui_app()
     out = export_figure(image, frame.layers, args.out, scale=args.scale, style=LECTURE if args.lecture else NORMAL)

@@ -27,9 +27,12 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
-from detviewer.render.qt.items import BoxLabelsItem, BoxSetItem  # noqa: E402
-from detviewer.render.model.nms_layers import LAYER_NAMES, NOT_CANDIDATES, BoxLayer  # noqa: E402
-from detviewer.render.qt.primitive_items import ManyBoxesItem, RenderStyle  # noqa: E402
+from detviewer.render.model.nms_layers import LAYER_NAMES, NOT_CANDIDATES  # noqa: E402
+from detviewer.render.model.primitives import BoxLayer, TextLayer  # noqa: E402
+from detviewer.render.qt.export import drawing_order  # noqa: E402
+from detviewer.render.qt.labels import LabelsItem  # noqa: E402
+from detviewer.render.qt.many_boxes import FRAME_BUDGET_MS, ManyBoxesItem  # noqa: E402
+from detviewer.render.qt.style import RenderStyle, styled  # noqa: E402
 
 __all__ = ["Canvas", "EMPTY_HINT"]
 
@@ -57,7 +60,10 @@ class Canvas(pg.GraphicsView):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
         self.style = RenderStyle()
-        self._items: dict[str, tuple] = {}  # name -> (item drawing the layer, BoxLabelsItem or None)
+        self._items: dict[str, object] = {}  # layer name -> the item drawing it (render.qt.layer_items)
+        self.labels_item = LabelsItem()  # every label of every layer, placed together (render.model.labels)
+        self.labels_item.setZValue(100)
+        self.view.addItem(self.labels_item, ignoreBounds=True)
         self._note = QLabel(self)  # "drawing a sample" note of level-of-detail box layers
         self._note.setStyleSheet("color: #f0f0f0; background: rgba(0, 0, 0, 170); padding: 3px 6px;")
         self._note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
@@ -66,9 +72,8 @@ class Canvas(pg.GraphicsView):
         self._note_timer.setSingleShot(True)
         self._note_timer.setInterval(60)
         self._note_timer.timeout.connect(self._refresh_note)
-        for z, name in enumerate(LAYER_NAMES):
-            self._add_items(name, z=10 + z)
         self._layers: list = []
+        self._source_layers: list = []
         self._image_size: tuple[int, int] | None = None
         self.describe: Callable[[int], str] | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -103,85 +108,53 @@ class Canvas(pg.GraphicsView):
             self.view.setRange(QRectF(0, 0, w, h), padding=0.01)
 
     def set_layers(self, layers: list) -> None:
-        """Show these layers (NMS layers in LAYER_NAMES order; other names, e.g. from
-        ``render.views``, below them in the order given); layers not listed are cleared.
-
-        BoxLayer, SegmentLayer, TextLayer and HeatmapLayer are drawn (render.primitive_items); box
-        layers longer than MANY_BOXES draw under a per-frame budget (a sample when zoomed out).
+        """Show these layers: teaching-view layers in the order given, the NMS layers (LAYER_NAMES) above
+        them; layers not listed are cleared. Box layers longer than MANY_BOXES draw under a per-frame budget
+        (a sample when zoomed out); the labels of all layers are placed and drawn together on top.
         """
-        from detviewer.render.qt.primitive_items import styled
-
-        layers = [styled(layer, self.style) for layer in layers]
+        self._source_layers = list(layers)
+        layers = drawing_order([styled(layer, self.style) for layer in layers])
         by_name = {layer.name: layer for layer in layers}
-        extra = [x for x in layers if x.name not in LAYER_NAMES]
-        for z, layer in enumerate(extra):
-            self._ensure_items(layer, z=1 + z * 0.01)
-        for layer in layers:
-            if layer.name in LAYER_NAMES:
-                self._ensure_items(layer, z=10 + LAYER_NAMES.index(layer.name))
-        self._layers = extra + [by_name[n] for n in LAYER_NAMES if n in by_name]
-        for name, (item, labels) in self._items.items():
+        for z, layer in enumerate(layers):
+            if not isinstance(layer, TextLayer):
+                self._ensure_item(layer, z=1 + z * 0.01)
+        self._layers = layers
+        for name, item in self._items.items():
             layer = by_name.get(name)
-            if layer is None and item.layer is None:
-                continue
-            item.set_layer(layer)
-            if labels is not None:
-                labels.set_layer(layer)
+            if layer is not None or item.layer is not None:
+                item.set_layer(layer)
+        self.labels_item.set_layers(layers, self.style)
         self._share_budget()
         self._update_note()
 
     def _share_budget(self) -> None:
         """Split the per-paint budget of huge box layers between them, by their box counts."""
-        from detviewer.render.qt.primitive_items import FRAME_BUDGET_MS
-
-        big = [item for item, _ in self._items.values() if isinstance(item, ManyBoxesItem) and item.layer is not None]
+        big = [item for item in self._items.values() if isinstance(item, ManyBoxesItem) and item.layer is not None]
         total = sum(len(item.layer) for item in big)
         for item in big:
             item.budget_ms = FRAME_BUDGET_MS * max(len(item.layer) / total, 0.1)
 
-    def _ensure_items(self, layer, z: float) -> None:
-        """Items for ``layer.name`` that can draw this kind (and size) of layer, at depth z."""
-        from detviewer.render.qt.primitive_items import item_for
+    def _ensure_item(self, layer, z: float) -> None:
+        """An item for ``layer.name`` that can draw this kind (and size) of layer, at depth z."""
+        from detviewer.render.qt.layer_items import item_for
 
-        wanted = type(item_for(layer))
+        wanted = item_for(layer, level_of_detail=True)
         have = self._items.get(layer.name)
-        if have is not None and type(have[0]) is wanted:
-            have[0].setZValue(z)
-            if have[1] is not None:
-                have[1].setZValue(90 + z)
+        if have is not None and type(have) is type(wanted):
+            have.setZValue(z)
             return
         if have is not None:
-            for old in have:
-                if old is not None:
-                    self.view.removeItem(old)
-        self._add_items(layer.name, z, item_for(layer))
-
-    def _add_items(self, name: str, z: float, item=None) -> None:
-        item = BoxSetItem() if item is None else item
-        item.setZValue(z)
-        self.view.addItem(item, ignoreBounds=True)
-        labels = None
-        if isinstance(item, (BoxSetItem, ManyBoxesItem)):
-            labels = BoxLabelsItem(9.0 * self.style.font_scale)
-            labels.setZValue(90 + z)
-            self.view.addItem(labels, ignoreBounds=True)
-        self._items[name] = (item, labels)
+            self.view.removeItem(have)
+        wanted.setZValue(z)
+        self.view.addItem(wanted, ignoreBounds=True)
+        self._items[layer.name] = wanted
 
     def set_style(self, style) -> None:
         """RenderStyle for lecture mode (thick lines, large fonts); redraws the current layers."""
         if style == self.style:
             return
         self.style = style
-        layers = self._layers
-        for item, labels in self._items.values():
-            self.view.removeItem(item)
-            if labels is not None:
-                self.view.removeItem(labels)
-        self._items = {}
-        for z, name in enumerate(LAYER_NAMES):
-            self._add_items(name, z=10 + z)
-        self._layers = []
-        self.set_layers(layers)
+        self.set_layers(self._source_layers)
 
     def _update_note(self) -> None:
         """Say so when a huge box set is drawn as a sample (after the next paint)."""
@@ -190,7 +163,7 @@ class Canvas(pg.GraphicsView):
     def lod_counts(self) -> tuple[int, int]:
         """(boxes drawn, boxes in view) of the big box layers at their last paint."""
         drawn = visible = 0
-        for item, _ in self._items.values():
+        for item in self._items.values():
             if isinstance(item, ManyBoxesItem) and item.layer is not None:
                 drawn += item.drawn
                 visible += item.visible
@@ -212,12 +185,21 @@ class Canvas(pg.GraphicsView):
         return list(self._layers)
 
     def label_texts(self, name: str) -> tuple[str, ...]:
-        item, labels = self._items[name]
-        return labels.texts if labels is not None else getattr(item, "texts", ())
+        """The labels layer ``name`` asks for (what the placement pass may still shorten or hide)."""
+        layer = next((x for x in self._layers if x.name == name), None)
+        return tuple(getattr(layer, "labels", ()) or getattr(layer, "texts", ())) if layer is not None else ()
+
+    def place_labels(self):
+        """The label placement for the view as it is now (render.model.labels.Placement)."""
+        from detviewer.render.qt.labels import LabelFonts, place_layer_labels
+
+        transform = self.labels_item.deviceTransform(self.viewportTransform())
+        size = self.viewport().size()
+        return place_layer_labels(self._layers, transform, LabelFonts(self.style), (size.width(), size.height()))
 
     def item(self, name: str):
         """The graphics item drawing layer ``name`` (tests, benchmarks)."""
-        return self._items[name][0]
+        return self._items[name]
 
     # -- hit testing --------------------------------------------------------------------------
     def box_at(self, x: float, y: float) -> int | None:

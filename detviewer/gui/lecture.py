@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolBar, QWidget
 
-from detviewer.render.qt.primitive_items import LECTURE, RenderStyle
+from detviewer.render.qt.style import LECTURE, RenderStyle
 
 __all__ = ["LectureMode", "StepBar", "BAR_BACKGROUND", "BAR_TEXT", "BAR_STEP_TEXT"]
 

@@ -58,13 +58,13 @@ def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_
     replay = window.state.replay
     before = window.state.step_position("nms")
     progress = export_nms_dialog(window, str(tmp_path))
-    qtbot.waitUntil(lambda: (tmp_path / "nms_steps.gif").exists() and not window.background.busy, timeout=30000)
+    qtbot.waitUntil(lambda: any("Exported" in m.text for m in window.messages.messages), timeout=30000)
     assert window.state.step_position("nms") == before  # the window's stepper did not move
     pngs = sorted(tmp_path.glob("nms_step_*.png"))
     assert [p.name for p in pngs] == [f"nms_step_{k:03d}.png" for k in range(replay.step_count + 1)]
     gif = Image.open(tmp_path / "nms_steps.gif")
     assert gif.n_frames == len(pngs)
-    assert progress is not None and any("Exported" in m.text for m in window.messages.messages)
+    assert progress is not None and not progress.isVisible()
     # Step 1 highlights the first kept box (the best-scoring candidate) in HIGHLIGHT yellow.
     scale = figure_scale(window.state.frame.image)
     first = int(replay.kept[0])

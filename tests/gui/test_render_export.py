@@ -45,7 +45,7 @@ def test_png_export_draws_the_box_in_its_class_colour(qapp, tmp_path):
 
 
 def test_svg_export_and_bad_names(qapp, tmp_path):
-    image = np.zeros((10, 10, 3), np.uint8)
+    image = np.zeros((100, 120, 3), np.uint8)  # room for the label: labels stay inside the figure
     layers = one_box_layers()
     text = export_figure(image, layers, tmp_path / "fig.svg").read_text()
     assert "<svg" in text and "car 0.90" in text
@@ -72,7 +72,7 @@ def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
     canvas.set_layers([kept, other])
     assert canvas.box_at(8, 8) == 4 and canvas.box_at(3, 3) == 7
     canvas.set_layers([kept])
-    assert canvas._items["ground_truth"][0].layer is None
+    assert canvas.item("ground_truth").layer is None
 
 
 def test_image_layers_paint_their_pictures_into_their_rects():

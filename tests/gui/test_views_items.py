@@ -37,7 +37,7 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     from PySide6.QtCore import QRectF
 
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.qt.primitive_items import ManyBoxesItem
+    from detviewer.render.qt.many_boxes import ManyBoxesItem
 
     rng = np.random.default_rng(0)
     xy = rng.uniform(0, 600, (50000, 2)).astype(np.float32)

@@ -1,7 +1,7 @@
 """Offscreen export of a frame with box layers to PNG/JPEG/SVG, drawn by the canvas's own items.
 
 For ``detviewer render`` and slides: ``export_figure(image, layers, "out.png")`` gives what the
-window's canvas shows for the same layers (same BoxSetItem / BoxLabelsItem painting code).
+window's canvas shows for the same layers (the same items, the same label placement).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from detviewer.errors import DetviewerError
-from detviewer.render.model.nms_layers import LAYER_NAMES, BoxLayer
-from detviewer.render.qt.items import qimage_from_rgb
+from detviewer.render.model.nms_layers import LAYER_NAMES
+from detviewer.render.qt.style import qimage_from_rgb
 
-__all__ = ["ensure_gui_app", "render_image", "export_figure"]
+__all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order"]
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
@@ -37,28 +37,29 @@ def ensure_gui_app():
 
 
 def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None) -> None:
-    from detviewer.render.qt.items import BoxLabelsItem
-    from detviewer.render.qt.primitive_items import NORMAL, paint_layer, styled
+    from detviewer.render.qt.labels import paint_labels
+    from detviewer.render.qt.layer_items import paint_layer
+    from detviewer.render.qt.style import NORMAL
 
     style = NORMAL if style is None else style
     painter.scale(scale, scale)
     painter.drawImage(0, 0, qimage_from_rgb(image))
-    by_name = {layer.name: layer for layer in layers}
-    # As on the canvas: teaching-view layers in their order, the NMS layers above them.
-    ordered = [x for x in layers if x.name not in LAYER_NAMES] + [by_name[n] for n in LAYER_NAMES if n in by_name]
+    ordered = drawing_order(layers)
     for layer in ordered:
-        paint_layer(painter, layer, style, labels=False)
-    for layer in ordered:  # box labels above every box, as on the canvas
-        if isinstance(layer, BoxLayer) and layer.labels:
-            labels = BoxLabelsItem(9.0 * style.font_scale)
-            labels.set_layer(styled(layer, style))
-            labels.paint(painter)
+        paint_layer(painter, layer, style)
+    paint_labels(painter, ordered, style)  # above every layer, as on the canvas
+
+
+def drawing_order(layers: list) -> list:
+    """As on the canvas: teaching-view layers in their order, the NMS layers above them in LAYER_NAMES order."""
+    by_name = {layer.name: layer for layer in layers}
+    return [x for x in layers if x.name not in LAYER_NAMES] + [by_name[n] for n in LAYER_NAMES if n in by_name]
 
 
 def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None):
     """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of (H*scale, W*scale).
 
-    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer; style: primitive_items.RenderStyle."""
+    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer; style: style.RenderStyle."""
     from PySide6.QtGui import QImage, QPainter
 
     ensure_gui_app()

@@ -6,6 +6,8 @@ detections are matched to it as COCO does (``gt_layers``) and, while stepping, t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from detviewer.core.types import KEPT, PENDING, SUPPRESSED
 from detviewer.render.model.gt_layers import ground_truth_layers, match_summary
 from detviewer.render.model.nms_layers import nms_layers
@@ -21,6 +23,9 @@ def detections_frame(request: ViewRequest) -> ViewFrame:
     gt_layers, match = ground_truth_layers(replay, request.gt)
     layers = gt_layers + nms_layers(replay, replay.step_count, stepping=False, selected=request.selected,
                                     show_suppressed=request.show_suppressed)
+    false_positives = next((layer for layer in gt_layers if layer.name == "false_positive"), None)
+    if false_positives is not None:  # one label per box: a false positive's says its class, score and why
+        layers = [_unlabelled(layer, false_positives.index) if layer.name == "kept" else layer for layer in layers]
     t = replay.thresholds
     caption = f"{fmt_int(len(replay.keep))} detections at score > {t.score:.2f}"
     if match is not None:
@@ -31,6 +36,12 @@ def detections_frame(request: ViewRequest) -> ViewFrame:
         rows += [("True positives", fmt_int(int(match.tp.sum()))), ("False positives", fmt_int(int(match.fp.sum()))),
                  ("Missed objects", fmt_int(int(match.missed.sum())))]
     return ViewFrame(layers, caption + ".", rows, 0, 1, "Detections")
+
+
+def _unlabelled(layer, index):
+    """``layer`` with no label on the boxes whose candidate index is in ``index``."""
+    drop = set(int(i) for i in index)
+    return replace(layer, labels=tuple("" if int(i) in drop else text for i, text in zip(layer.index, layer.labels)))
 
 
 def nms_step_count(request: ViewRequest) -> int:

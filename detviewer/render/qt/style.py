@@ -1,0 +1,103 @@
+"""Qt painting helpers shared by every item: styles, colours, numpy -> QPainterPath / QImage conversions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainterPath
+
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
+
+__all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "qimage_from_heatmap",
+           "rects_path", "bounds_of", "color_groups"]
+
+_MAX_COLOR_GROUPS = 24  # more distinct colours than this (an objectness colormap) are drawn as quantiles
+
+
+@dataclass(frozen=True)
+class RenderStyle:
+    """line_scale multiplies every pen width, font_scale every text size (lecture mode: LECTURE)."""
+
+    line_scale: float = 1.0
+    font_scale: float = 1.0
+
+
+NORMAL = RenderStyle()
+#: Lecture mode and ``render --lecture``: lines and text twice as large, readable from the back of a hall.
+LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0)
+
+
+def styled(layer, style: RenderStyle):
+    """The layer with widths / text sizes scaled by ``style`` (the same object when style is NORMAL)."""
+    if style == NORMAL:
+        return layer
+    if isinstance(layer, (BoxLayer, SegmentLayer, ImageLayer)):
+        return replace(layer, width=layer.width * style.line_scale)
+    if isinstance(layer, TextLayer):
+        return replace(layer, size=layer.size * style.font_scale)
+    return layer
+
+
+def qcolor(rgb, alpha: int = 255) -> QColor:
+    return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), int(alpha))
+
+
+def color_groups(colors: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(rgb (3,), member indices)] in drawing order. Few colours: one group each (first appearance
+    order); many (a colormap): contiguous chunks of the layer's own order, which views sort so that
+    the most important boxes come last."""
+    n = len(colors)
+    packed = colors.astype(np.int64) @ np.array([65536, 256, 1], np.int64)
+    keys, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    if len(keys) <= _MAX_COLOR_GROUPS:
+        return [(colors[first[k]], np.flatnonzero(inverse == k)) for k in np.argsort(first)]
+    bounds = np.linspace(0, n, _MAX_COLOR_GROUPS + 1).astype(np.int64)
+    return [(colors[(a + b) // 2], np.arange(a, b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def rects_path(xyxy: np.ndarray, closed: bool = False) -> QPainterPath:
+    """One QPainterPath of N rectangles; xyxy (N, 4) float, pixels.
+
+    closed=False: 4 separate edges per box (``connect='pairs'``), the fastest path to stroke;
+    closed=True: one closed sub-path per box, for filling.
+    """
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return QPainterPath()
+    x1, y1, x2, y2 = xyxy.T
+    if not closed:
+        x = np.stack([x1, x2, x2, x2, x2, x1, x1, x1], axis=1).ravel()
+        y = np.stack([y1, y1, y1, y2, y2, y2, y2, y1], axis=1).ravel()
+        return pg.arrayToQPath(x, y, connect="pairs")
+    x = np.stack([x1, x2, x2, x1, x1], axis=1).ravel()
+    y = np.stack([y1, y1, y2, y2, y1], axis=1).ravel()
+    connect = np.ones((len(xyxy), 5), np.int32)
+    connect[:, -1] = 0  # do not join a rectangle to the next one
+    path = pg.arrayToQPath(x, y, connect=connect.ravel())
+    path.setFillRule(Qt.FillRule.WindingFill)
+    return path
+
+
+def qimage_from_rgb(image: np.ndarray):
+    """(H, W, 3) uint8 RGB -> QImage (a copy, so the array may be freed)."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    h, w = image.shape[:2]
+    return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def qimage_from_heatmap(layer: HeatmapLayer):
+    """The heatmap's (H, W) values through its colormap, as a QImage with the layer's alpha."""
+    rgb = layer.rgb()
+    h, w = rgb.shape[:2]
+    rgba = np.concatenate([rgb, np.full((h, w, 1), layer.alpha, np.uint8)], axis=2)
+    rgba = np.ascontiguousarray(rgba)
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def bounds_of(xs, ys) -> QRectF:
+    """The rectangle spanning coordinate arrays ``xs`` and ``ys`` (image pixels)."""
+    x0, x1, y0, y1 = float(np.min(xs)), float(np.max(xs)), float(np.min(ys)), float(np.max(ys))
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
