@@ -188,7 +188,8 @@ class ViewFrame:
     layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer, bottom to top; caption: one or
     two sentences a lecturer can read aloud; table: (key, value) rows for the view's side panel;
     step / step_count / step_label: where lecture-mode stepping stands (step in 0..step_count-1);
-    step_text: how the step is written everywhere it is shown (default "Step 2 of 5: <label>").
+    step_text: how the step is written everywhere it is shown (default "Step 2 of 5: <label>");
+    legend: (text, (r, g, b)) entries explaining the colours drawn, shown on the canvas and in figures.
     """
 
     layers: list = field(default_factory=list)
@@ -198,6 +199,7 @@ class ViewFrame:
     step_count: int = 1
     step_label: str = ""
     step_text: str = ""
+    legend: tuple[tuple[str, tuple[int, int, int]], ...] = ()
 
     def position_text(self) -> str:
         """The one text of where stepping stands, shared by the View dock, the NMS panel and lecture mode."""
