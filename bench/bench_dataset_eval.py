@@ -34,7 +34,8 @@ from bench_eval import FASTER_COCO_EVAL, generate  # noqa: E402
 EVERYTHING = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from detviewer.io.annotations import load_coco_gt, load_coco_results
+from detviewer.io.annotations import load_coco_gt
+from detviewer.io.coco_results import load_coco_results
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 gt = load_coco_gt(sys.argv[1]); res = load_coco_results(sys.argv[2], gt)
 ev = DatasetEvaluation(gt.boxes, res.boxes, gt.num_images, gt.category_names)
@@ -48,7 +49,8 @@ print(json.dumps(out))
 
 COCO_ONLY = r"""
 import json, sys
-from detviewer.io.annotations import load_coco_gt, load_coco_results
+from detviewer.io.annotations import load_coco_gt
+from detviewer.io.coco_results import load_coco_results
 from detviewer.core.coco_eval import evaluate_coco
 gt = load_coco_gt(sys.argv[1]); res = load_coco_results(sys.argv[2], gt)
 print(json.dumps(evaluate_coco(gt.boxes, res.boxes, gt.num_images, gt.num_categories).stats))
@@ -70,7 +72,8 @@ def _median_time(cmd: list[str], repeat: int) -> tuple[float, str]:
 def slider(gt_path: Path, pred_path: Path) -> tuple[float, float, float]:
     """(median, worst) ms of at(score) over 50 random thresholds, and ms of an IoU change (new matchings)."""
     from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
-    from detviewer.io.annotations import load_coco_gt, load_coco_results
+    from detviewer.io.annotations import load_coco_gt
+    from detviewer.io.coco_results import load_coco_results
 
     gt = load_coco_gt(gt_path)
     ev = DatasetEvaluation(gt.boxes, load_coco_results(pred_path, gt).boxes, gt.num_images, gt.category_names)

@@ -39,7 +39,7 @@ def main() -> None:
 
     from detviewer.gui.main_window import MainWindow
     from detviewer.gui.worker import ModelRequest
-    from detviewer.io.sources import SyntheticSource
+    from detviewer.io.streams import SyntheticSource
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:

@@ -43,7 +43,7 @@ def main() -> None:
 
     from detviewer.gui.main_window import MainWindow
     from detviewer.gui.worker import ModelRequest
-    from detviewer.io.sources import SyntheticSource
+    from detviewer.io.streams import SyntheticSource
 
     app = QApplication.instance() or QApplication([])
     frame = SyntheticSource(w, h).read(3)

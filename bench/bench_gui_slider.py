@@ -54,7 +54,7 @@ def main() -> None:
     from detviewer.detectors.base import Detector
     from detviewer.gui.main_window import MainWindow
     from detviewer.gui.worker import ModelRequest
-    from detviewer.io.sources import Frame
+    from detviewer.io.frames import Frame
 
     boxes, scores, labels = clustered_candidates(args.candidates)
     names = ("__background__",) + tuple(f"class{i}" for i in range(1, 11))

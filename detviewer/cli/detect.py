@@ -67,7 +67,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
     """Images, folders (their images, naturally sorted) and videos (one item per frame) -> work items,
     plus error lines for inputs that are not there at all."""
     from detviewer.io.images import is_image_path, list_images
-    from detviewer.io.sources import is_video_path
+    from detviewer.io.frames import is_video_path
 
     items, errors = [], []
     for raw in inputs:
@@ -90,7 +90,7 @@ def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
 
 def _video_frames(path: Path) -> list[WorkItem]:
     """One item per frame (the frame count from the container), or one item that will fail."""
-    from detviewer.io.sources import VideoFileSource
+    from detviewer.io.streams import VideoFileSource
 
     try:
         video = VideoFileSource(path)
@@ -109,7 +109,7 @@ def _image(item: WorkItem, videos: dict):
         from detviewer.io.images import load_image
 
         return load_image(item.path)
-    from detviewer.io.sources import VideoFileSource
+    from detviewer.io.streams import VideoFileSource
 
     if item.path not in videos:
         for old in videos.values():
@@ -170,7 +170,8 @@ def _mapping_entry(item: WorkItem, image_id: int | None, error: str = "") -> dic
 
 
 def run(args) -> int:
-    from detviewer.io.annotations import category_ids_by_name, coco_results_from_detections, load_coco_gt
+    from detviewer.io.annotations import category_ids_by_name, load_coco_gt
+    from detviewer.io.coco_results import coco_results_from_detections
 
     items, errors = expand_inputs(args.inputs)
     for line in errors:

@@ -92,7 +92,8 @@ def _usage_error(message: str):
 
 def _load(args):
     """(CocoGroundTruth, DetectionBoxes, number of images, source) of --gt and --pred."""
-    from detviewer.io.annotations import load_coco_gt, load_coco_results
+    from detviewer.io.annotations import load_coco_gt
+    from detviewer.io.coco_results import load_coco_results
 
     if Path(args.gt).suffix.lower() == ".json":  # COCO: strict, as pycocotools reads it
         gt = load_coco_gt(args.gt)

@@ -13,7 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError, SourceError
-from detviewer.io.sources import CameraSource, Frame, ImageListSource, VideoFileSource, source_for_paths
+from detviewer.io.frames import Frame
+from detviewer.io.sources import ImageListSource, source_for_paths
+from detviewer.io.streams import CameraSource, VideoFileSource
 
 __all__ = ["Feed"]
 

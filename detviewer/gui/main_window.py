@@ -23,7 +23,8 @@ from detviewer.gui.panels.model_panel import ModelPanel
 from detviewer.gui.panels.video_bar import VideoBar
 from detviewer.gui.status import StatusBar
 from detviewer.gui.worker import ModelRequest
-from detviewer.io.sources import CameraSource, ImageListSource, VideoFileSource
+from detviewer.io.sources import ImageListSource
+from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.render.model.registry import VIEWS
 from detviewer.state.events import ThresholdsChanged
 from detviewer.state.viewer_state import ViewerState

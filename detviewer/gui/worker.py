@@ -22,7 +22,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from detviewer.errors import DetviewerError, first_line
-from detviewer.io.sources import Frame
+from detviewer.io.frames import Frame
 
 __all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "DetectorJob", "JobResult", "InferenceWorker",
            "WorkerThread", "failure_sentence"]

@@ -27,7 +27,8 @@ import numpy as np
 
 from detviewer.core.metrics import DetectionBoxes
 from detviewer.errors import AnnotationError
-from detviewer.io.annotations import _boxes, _column, _numbers, read_json
+from detviewer.io import coco_fields as fields
+from detviewer.io.annotations import read_json
 from detviewer.io.dataset_types import Dataset
 from detviewer.io.prediction_cache import CachedImage, PredictionCache
 
@@ -82,10 +83,10 @@ def predictions_from_list(data: Any, dataset: Dataset, source: str = "results", 
     if not isinstance(data, list):
         raise AnnotationError(f"{source} is not a COCO results file: its top level is not an array.")
     what = "results"
-    ids = _column(data, "image_id", source, what)
-    cats = _column(data, "category_id", source, what)
-    xywh = _boxes(_column(data, "bbox", source, what), source, what)
-    scores = _numbers(_column(data, "score", source, what), source, what, "score")
+    ids = fields.column(data, "image_id", source, what)
+    cats = fields.column(data, "category_id", source, what)
+    xywh = fields.boxes(fields.column(data, "bbox", source, what), source, what)
+    scores = fields.numbers(fields.column(data, "score", source, what), source, what, "score")
     image_index = _image_indices(ids, dataset, mapping, source)
     category_index = _category_indices(cats, dataset)
     warnings = []

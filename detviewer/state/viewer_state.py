@@ -90,7 +90,7 @@ class ViewerState:
 
     @property
     def frame(self):
-        """The io.sources.Frame shown (or None)."""
+        """The io.frames.Frame shown (or None)."""
         return self._frame
 
     @property

@@ -107,12 +107,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
     return (lambda images, targets: model(images, targets)), (lambda images: model(images))
 
 
-def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
-    """Train, save the checkpoint to ``cfg.out`` (also after each evaluation) and return its meta."""
-    if cfg.seed in (cfg.val_seed, cfg.test_seed):
-        raise TrainingError(f"training seed {cfg.seed} must differ from the validation and test seeds.")
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+def _build_model(cfg: TrainConfig, log: Callable[[str], None]):
     model = build_demo_model(cfg.arch)
     if cfg.backbone_from:
         if cfg.arch != "demo-yolo":
@@ -125,57 +120,44 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
             model.freeze_backbone()
     elif cfg.freeze_backbone:
         raise TrainingError("--freeze-backbone needs --backbone-from (a random backbone would stay random).")
-    step_losses, predict = _step_and_predict(cfg.arch, model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: _lr_factor(it, cfg.warmup, cfg.iterations))
-    data_cfg = ShapesConfig(size=cfg.image_size)
-    val_scenes = fixed_split(cfg.val_seed, cfg.val_count, data_cfg)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"{cfg.arch}: {n_params / 1e6:.2f}M parameters, {cfg.iterations} iterations of {cfg.batch_size} "
-        f"images ({cfg.image_size} px), seed {cfg.seed}")
+    return model
 
-    meta = {"input_size": DEMO_INPUT_SIZE[cfg.arch], "train_image_size": cfg.image_size, "params": n_params,
-            "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}}
-    start = last_time = time.perf_counter()
-    cpu_start = time.process_time()
-    running, seen = {}, 0
-    batches = torch.utils.data.DataLoader(
+
+def _batches(cfg: TrainConfig, data_cfg: ShapesConfig):
+    return torch.utils.data.DataLoader(
         _Batches(cfg.seed, cfg.batch_size, data_cfg, cfg.iterations), batch_size=None, shuffle=False,
         num_workers=cfg.workers, prefetch_factor=4 if cfg.workers else None, worker_init_fn=_worker_init,
         # spawn, not fork: a child forked while torch's or OpenCV's threads hold a lock waits forever
         multiprocessing_context="spawn" if cfg.workers else None)
-    for it, (images, targets) in enumerate(batches):
-        model.train()
-        losses = step_losses(images, targets)
-        loss = sum(losses.values())
-        if not torch.isfinite(loss):
-            raise TrainingError(f"{cfg.arch}: the loss became {loss.item()} at iteration {it}; lower --lr.")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 10.0)
-        optimizer.step()
-        schedule.step()
-        for k, v in losses.items():
-            running[k] = running.get(k, 0.0) + float(v.detach())
-        seen += 1
-        if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
-            now = time.perf_counter()
-            speed = seen * cfg.batch_size / max(now - last_time, 1e-9)
-            terms = " ".join(f"{k.replace('loss_', '')} {v / seen:.3f}" for k, v in running.items())
-            eta = (now - start) / (it + 1) * (cfg.iterations - it - 1)
-            log(f"iter {it + 1}/{cfg.iterations} loss {sum(running.values()) / seen:.3f} ({terms}) "
-                f"{speed:.1f} img/s lr {optimizer.param_groups[0]['lr']:.2e} "
-                f"elapsed {(now - start) / 60:.1f} min eta {eta / 60:.1f} min")
-            running, seen, last_time = {}, 0, now
-        if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
-            model.eval()
-            stats = evaluate_predictor(predict, val_scenes)
-            meta["val"] = stats
-            log(f"val @ {it + 1}: " + " ".join(f"{k} {v:.3f}" for k, v in stats.items()))
-            save_checkpoint(cfg.out, cfg.arch, model, meta)
-            last_time = time.perf_counter()
 
+
+class _Progress:
+    """Running loss terms between two log lines, and the line itself."""
+
+    def __init__(self, cfg: TrainConfig, log: Callable[[str], None]) -> None:
+        self.cfg, self.log = cfg, log
+        self.start = self.last = time.perf_counter()
+        self.running: dict[str, float] = {}
+        self.seen = 0
+
+    def add(self, losses: dict) -> None:
+        for k, v in losses.items():
+            self.running[k] = self.running.get(k, 0.0) + float(v.detach())
+        self.seen += 1
+
+    def report(self, it: int, lr: float) -> None:
+        cfg, now = self.cfg, time.perf_counter()
+        speed = self.seen * cfg.batch_size / max(now - self.last, 1e-9)
+        terms = " ".join(f"{k.replace('loss_', '')} {v / self.seen:.3f}" for k, v in self.running.items())
+        eta = (now - self.start) / (it + 1) * (cfg.iterations - it - 1)
+        self.log(f"iter {it + 1}/{cfg.iterations} loss {sum(self.running.values()) / self.seen:.3f} ({terms}) "
+                 f"{speed:.1f} img/s lr {lr:.2e} elapsed {(now - self.start) / 60:.1f} min eta {eta / 60:.1f} min")
+        self.running, self.seen, self.last = {}, 0, now
+
+
+def _finish(cfg: TrainConfig, model, predict, val_scenes, meta: dict, data_cfg, timing, log) -> dict:
+    """Final validation and held-out test numbers into ``meta``; the checkpoint saved."""
+    start, cpu_start = timing
     train_seconds = time.perf_counter() - start
     # CPU time of the training iterations: the wall time it needs on an otherwise idle machine
     meta["train_cpu_seconds"] = round(time.process_time() - cpu_start, 1)
@@ -192,3 +174,46 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
     log(f"saved {cfg.out} after {train_seconds / 60:.1f} min of training "
         f"({meta['train_cpu_seconds'] / 60:.1f} CPU min, {cfg.threads} thread(s))")
     return meta
+
+
+def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
+    """Train, save the checkpoint to ``cfg.out`` (also after each evaluation) and return its meta."""
+    if cfg.seed in (cfg.val_seed, cfg.test_seed):
+        raise TrainingError(f"training seed {cfg.seed} must differ from the validation and test seeds.")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model = _build_model(cfg, log)
+    step_losses, predict = _step_and_predict(cfg.arch, model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: _lr_factor(it, cfg.warmup, cfg.iterations))
+    data_cfg = ShapesConfig(size=cfg.image_size)
+    val_scenes = fixed_split(cfg.val_seed, cfg.val_count, data_cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"{cfg.arch}: {n_params / 1e6:.2f}M parameters, {cfg.iterations} iterations of {cfg.batch_size} "
+        f"images ({cfg.image_size} px), seed {cfg.seed}")
+    meta = {"input_size": DEMO_INPUT_SIZE[cfg.arch], "train_image_size": cfg.image_size, "params": n_params,
+            "train": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()}}
+    progress = _Progress(cfg, log)
+    timing = (progress.start, time.process_time())
+    for it, (images, targets) in enumerate(_batches(cfg, data_cfg)):
+        model.train()
+        losses = step_losses(images, targets)
+        loss = sum(losses.values())
+        if not torch.isfinite(loss):
+            raise TrainingError(f"{cfg.arch}: the loss became {loss.item()} at iteration {it}; lower --lr.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 10.0)
+        optimizer.step()
+        schedule.step()
+        progress.add(losses)
+        if (it + 1) % cfg.log_every == 0 or it + 1 == cfg.iterations:
+            progress.report(it, optimizer.param_groups[0]["lr"])
+        if (it + 1) % cfg.eval_every == 0 and it + 1 < cfg.iterations:
+            model.eval()
+            meta["val"] = evaluate_predictor(predict, val_scenes)
+            log(f"val @ {it + 1}: " + " ".join(f"{k} {v:.3f}" for k, v in meta["val"].items()))
+            save_checkpoint(cfg.out, cfg.arch, model, meta)
+            progress.last = time.perf_counter()
+    return _finish(cfg, model, predict, val_scenes, meta, data_cfg, timing, log)

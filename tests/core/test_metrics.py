@@ -19,7 +19,8 @@ from detviewer.core.coco_eval import evaluate_coco
 from detviewer.core.metrics import COCO_STAT_NAMES
 from detviewer.core.voc_eval import evaluate_voc
 from detviewer.core.voc_eval import voc_ap
-from detviewer.io.annotations import coco_gt_from_dict, coco_results_from_list
+from detviewer.io.annotations import coco_gt_from_dict
+from detviewer.io.coco_results import coco_results_from_list
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -15,7 +15,8 @@ from detviewer.core.matching import match_to_ground_truth
 from detviewer.core.metrics import COCO_STAT_NAMES
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.evaluation.errors import ERROR_TYPES, classify_false_positives
-from detviewer.io.annotations import coco_gt_from_dict, coco_results_from_list
+from detviewer.io.annotations import coco_gt_from_dict
+from detviewer.io.coco_results import coco_results_from_list
 
 from eval_synthetic import coco_case
 

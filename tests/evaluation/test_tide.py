@@ -7,7 +7,8 @@ import pytest
 
 from detviewer.evaluation.errors import BKG, CLS, DUPE, LOC
 from detviewer.evaluation.tide import evaluate_tide
-from detviewer.io.annotations import coco_gt_from_dict, coco_results_from_list
+from detviewer.io.annotations import coco_gt_from_dict
+from detviewer.io.coco_results import coco_results_from_list
 
 from eval_synthetic import coco_case
 

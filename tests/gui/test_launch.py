@@ -33,7 +33,7 @@ def test_building_and_showing_the_window_does_not_import_torch(tmp_path):
 
 def test_shutdown_is_bounded_even_if_the_forward_pass_is_stuck(qtbot):
     from detviewer.gui.worker import InferenceWorker, ModelRequest, WorkerThread, orphaned_threads
-    from detviewer.io.sources import SyntheticSource
+    from detviewer.io.streams import SyntheticSource
 
     detector = FakeDetector()
     detector.gate = threading.Event()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from gui_fakes import FakeDetector, FakeLoader, write_video
 
-from detviewer.io.sources import SyntheticSource
+from detviewer.io.streams import SyntheticSource
 
 
 class FakeCapture:

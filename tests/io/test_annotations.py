@@ -10,15 +10,8 @@ import pytest
 
 from detviewer.core.types import Detections
 from detviewer.errors import AnnotationError, DetviewerError
-from detviewer.io.annotations import (
-    category_ids_by_name,
-    coco_gt_from_dict,
-    coco_results_from_detections,
-    coco_results_from_list,
-    load_coco_gt,
-    load_coco_results,
-    match_image_ids,
-)
+from detviewer.io.annotations import category_ids_by_name, coco_gt_from_dict, load_coco_gt, match_image_ids
+from detviewer.io.coco_results import coco_results_from_detections, coco_results_from_list, load_coco_results
 
 
 def gt_dict() -> dict:

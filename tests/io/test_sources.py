@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from detviewer.errors import ImageLoadError, SourceError
-from detviewer.io.sources import (
-    CameraSource, ImageListSource, LatestSlot, SyntheticSource, VideoFileSource, source_for_paths,
-)
+from detviewer.io.sources import ImageListSource, source_for_paths
+from detviewer.io.streams import CameraSource, LatestSlot, SyntheticSource, VideoFileSource
 
 
 def write_png(path, value):
@@ -152,7 +151,7 @@ def test_missing_paths_are_one_sentence(tmp_path):
 QUIET_OPEN = """
 import sys
 from detviewer.errors import SourceError
-from detviewer.io.sources import CameraSource, VideoFileSource
+from detviewer.io.streams import CameraSource, VideoFileSource
 for path in sys.argv[1:]:
     try:
         video = VideoFileSource(path)
