@@ -1,8 +1,8 @@
 """The inference worker: the only thread that touches a detector.
 
-It serves typed requests: load a model (``ModelRequest``), run a frame (one "latest wins" slot: a new
-frame replaces the waiting one, so a webcam never builds a backlog), and run a ``DetectorJob`` (RoI
-pooling of a region of a given Inference, a dataset run) in order. Answers are signals carrying the
+It serves typed requests: load a model (``ModelRequest``), run a ``DetectorJob`` (RoI pooling of a region
+of a given Inference, a dataset run; in order, before frames, so that a stream cannot starve them), and run
+a frame (one "latest wins" slot: a new frame replaces the waiting one, so a webcam never builds a backlog). Answers are signals carrying the
 request they answer, so the window can drop stale ones. Every failure inside a request is one
 sentence; the loop itself never ends but by ``stop``.
 
@@ -184,12 +184,14 @@ class InferenceWorker(QObject):
                     self._cond.wait()
                 if self._stopping:
                     break
+                # A model first, then a job (they answer the frame on screen: a stream must not starve them)
                 request, self._model_request = self._model_request, None
                 frame = job = None
                 if request is None:
-                    frame, self._frame = self._frame, None
-                    if frame is None:
+                    if self._jobs:
                         job = self._jobs.popleft()
+                    else:
+                        frame, self._frame = self._frame, None
             if request is not None:
                 self._load(request)
             elif frame is not None:

@@ -97,3 +97,50 @@ def write_video(path, frames: int = 12, size=(120, 160), fps: float = 25.0) -> s
         writer.write(np.full((*size, 3), (10 + 10 * k) % 250, np.uint8))
     writer.release()
     return str(path)
+
+
+class ReentryCheckingDetector(FakeDetector):
+    """Fails (records a violation) when two threads are inside it at once: infer and pool_region both count."""
+
+    capabilities = frozenset({"proposals"})
+
+    def __init__(self, delay: float = 0.01):
+        super().__init__(delay=delay)
+        self._inside = 0
+        self._lock = threading.Lock()
+        self.violations = 0
+        self.pooled = 0
+
+    def _enter(self):
+        with self._lock:
+            self._inside += 1
+            if self._inside > 1:
+                self.violations += 1
+
+    def _leave(self):
+        with self._lock:
+            self._inside -= 1
+
+    def infer(self, image_rgb):
+        self._enter()
+        try:
+            return super().infer(image_rgb)
+        finally:
+            self._leave()
+
+    def pool_region(self, box_xyxy, inference, image_rgb=None):
+        self._enter()
+        try:
+            time.sleep(self.delay)
+            self.pooled += 1
+            return ("pooled", tuple(float(v) for v in box_xyxy))
+        finally:
+            self._leave()
+
+
+def load_toy_detector(info, weights, device, progress):
+    """A registry loader (ModelInfo.loader "gui_fakes:load_toy_detector") for the add-a-detector test."""
+    detector = FakeDetector()
+    detector.name = info.name
+    detector.capabilities = None  # an adapter does not re-declare them: the registry entry says
+    return detector
