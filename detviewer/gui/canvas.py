@@ -160,6 +160,10 @@ class Canvas(pg.GraphicsView):
         """Say so when a huge box set is drawn as a sample (after the next paint)."""
         self._note_timer.start()
 
+    def note_text(self) -> str:
+        """The level-of-detail note shown over the canvas ("" when every box in view is drawn)."""
+        return self._note.text() if self._note.isVisible() else ""
+
     def lod_counts(self) -> tuple[int, int]:
         """(boxes drawn, boxes in view) of the big box layers at their last paint."""
         drawn = visible = 0

@@ -37,7 +37,6 @@ def test_box_edge_has_the_class_colour_and_background_is_untouched(qtbot, make_w
     window.state.set_thresholds(score=0.2, iou=0.5)
     with qtbot.waitSignal(window.result_shown, timeout=5000):
         window.open_paths([write_image(tmp_path / "grey.png", GREY)])
-    qtbot.wait(50)
     pixels = grab_rgb(window)
     # Left edge of the dog box D = [200, 50, 300, 150], half way down.
     col, row = window_point(window, 200, 110)
@@ -48,7 +47,6 @@ def test_box_edge_has_the_class_colour_and_background_is_untouched(qtbot, make_w
     assert np.abs(near(pixels, col, row) - GREY).max() <= 2
     # After moving the score slider above the dog's 0.6 the box disappears from the pixels.
     window.thresholds_panel.score_slider.setValue(0.65)
-    qtbot.wait(50)
     pixels = grab_rgb(window)
     col, row = window_point(window, 200, 110)
     distance = np.abs(near(pixels, col, row) - np.array(DOG)).sum(axis=1)

@@ -55,7 +55,6 @@ def test_a_click_selects_the_nearest_cell_on_every_level(make_window, qtbot):
     window = demo_window(make_window, qtbot)
     inference = window.state.inference
     window.state.set_view("anchors")
-    qtbot.wait(50)
     x, y = 101.3, 67.9
     pos = window.canvas.image_to_widget(x, y).toPoint()
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)

@@ -53,8 +53,8 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     assert isinstance(item, ManyBoxesItem)
     canvas.grab()
     assert item.visible == 50000 and 0 < item.drawn < 50000
-    qtbot.waitUntil(lambda: canvas._note.isVisible(), timeout=2000)
-    assert "random" in canvas._note.text()
+    qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
+    assert "random" in canvas.note_text()
     canvas.view.setRange(QRectF(100, 100, 60, 45), padding=0)
     canvas.grab()
     # Only the boxes overlapping the (snapped, grown) view are considered; all of those are drawn.

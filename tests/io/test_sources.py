@@ -99,12 +99,21 @@ def test_bad_video_paths_are_source_errors(tmp_path):
 def test_slow_consumer_sees_the_newest_frame_not_a_backlog():
     source = SyntheticSource(32, 24, fps=400)
     source.start()
-    time.sleep(0.3)
-    first = source.latest()
-    time.sleep(0.2)
-    second = source.latest()
+    first = _wait_for(lambda: source.latest())
+    second = _wait_for(lambda: source.latest() if source.latest().index > first.index + 5 else None)
     source.stop()
-    assert first is not None and second.index > first.index + 5
+    assert first is not None and second is not None  # the newest frame moved on: no backlog of old ones
+
+
+def _wait_for(get, timeout: float = 5.0):
+    """Poll ``get()`` until it returns something (a condition, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = get()
+        if value is not None:
+            return value
+        time.sleep(0.005)
+    return None
 
 
 def test_camera_absent_and_unplugged():

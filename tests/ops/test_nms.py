@@ -10,7 +10,6 @@ import torchvision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detviewer.ops import nms as nms_module
 from detviewer.ops.nms import nms_trace
 from detviewer.core.types import NMSStep
 
@@ -211,16 +210,18 @@ def test_bad_arguments_raise_value_error(kwargs, match):
         nms_trace(args.pop("boxes"), args.pop("scores"), args.pop("labels"), **args)
 
 
-def test_fast_step_constructor_equals_dataclass():
-    fields = dict(kept=3, suppressed=np.array([1, 2]), ious=np.array([0.6, 0.7], np.float32),
-                  decayed=np.zeros(0, np.int64), decayed_scores=np.zeros(0, np.float32), score=0.9)
-    assert {f.name for f in dataclasses.fields(NMSStep)} == set(fields)
-    fast, slow = nms_module._step(**fields), NMSStep(**fields)
-    assert type(fast) is NMSStep
-    for name in fields:
-        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+def test_recorded_steps_are_whole_frozen_nmssteps():
+    """The trace builds its steps without the dataclass __init__ (speed): they must still be complete NMSSteps."""
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
+    trace = nms_trace(boxes, np.array([0.9, 0.8, 0.7], np.float32), iou_threshold=0.5)
+    step = trace.steps[0]
+    assert type(step) is NMSStep
+    rebuilt = NMSStep(**{f.name: getattr(step, f.name) for f in dataclasses.fields(NMSStep)})
+    for f in dataclasses.fields(NMSStep):
+        np.testing.assert_array_equal(getattr(step, f.name), getattr(rebuilt, f.name))
+    assert step.kept == 0 and step.suppressed.tolist() == [1] and step.score == pytest.approx(0.9)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.kept = 1
+        step.kept = 1
 
 
 # -- property tests against torchvision and the plain-Python greedy reference ------------------
