@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "train-demo": "detviewer.cli.train_demo",
     "render": "detviewer.cli.render",
     "merge-results": "detviewer.cli.merge_results",
+    "compare": "detviewer.cli.compare",
 }
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
