@@ -28,19 +28,24 @@ def snapshot():
     return Comparison.from_boxes(gt, detections(3), detections(12), 15, NAMES, ("old", "new")).at(0.2)
 
 
-def _dark_pixels(path) -> int:
-    image = QImage(str(path)).convertToFormat(QImage.Format.Format_Grayscale8)
-    return int((np.frombuffer(image.constBits(), np.uint8) < 100).sum())
+def _pixels_of(path, rgb) -> int:
+    """How many pixels of the image at ``path`` have the colour ``rgb`` (within 8 per channel)."""
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    pixels = pixels[:, :image.width() * 3].reshape(image.height(), image.width(), 3).astype(int)
+    return int((np.abs(pixels - np.array(rgb)).max(axis=2) <= 8).sum())
 
 
 def test_both_charts_export(snapshot, tmp_path, qapp):
-    from detviewer.charts.compare import export_compare_plots
+    from detviewer.charts.compare import SIDE_COLORS, export_compare_plots
     from detviewer.charts.export import CHART_SIZE
 
     paths = export_compare_plots(snapshot, tmp_path)
     assert [p.name for p in paths] == ["class_deltas.png", "error_breakdown_ab.png"]
-    for p in paths:
-        assert (QImage(str(p)).width(), QImage(str(p)).height()) == CHART_SIZE and _dark_pixels(p) > 0
+    assert all((QImage(str(p)).width(), QImage(str(p)).height()) == CHART_SIZE for p in paths)
+    # B's boxes are four times as noisy: both sides have error bars, and B's ΔAP bars are drawn
+    assert _pixels_of(paths[1], SIDE_COLORS[0]) > 100 and _pixels_of(paths[1], SIDE_COLORS[1]) > 100
+    assert snapshot.classes.d_ap[0] < 0 and _pixels_of(paths[0], (31, 119, 180)) > 100
 
 
 def test_delta_chart_click_names_the_class(snapshot, qtbot):
