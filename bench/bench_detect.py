@@ -14,7 +14,9 @@ import time
 import numpy as np
 import torch
 
-from detviewer.detectors.registry import TORCHVISION_MODELS, load_detector
+from detviewer.detectors.registry import MODELS, load_detector
+
+TORCHVISION_MODELS = [m.name for m in MODELS.values() if m.default_weights == "coco"]
 
 
 def _median_ms(fn, runs: int) -> float:

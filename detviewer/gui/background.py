@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from detviewer.gui.tasks import Task, TaskResult, TaskRunner
 from detviewer.gui.worker import DetectorJob, InferenceWorker, JobResult, WorkerThread
@@ -18,7 +18,12 @@ Callback = Callable[[Any, str], None]
 
 
 class BackgroundWork(QObject):
-    """worker: the InferenceWorker (its signals are public); runner: the TaskRunner."""
+    """worker: the InferenceWorker (its signals are public); runner: the TaskRunner.
+
+    ``task_progress(task, fraction, text)`` is the runner's progress, delivered in the GUI thread.
+    """
+
+    task_progress = Signal(object, float, str)
 
     def __init__(self, loader=None, lister=None, parent=None) -> None:
         super().__init__(parent)
@@ -28,6 +33,7 @@ class BackgroundWork(QObject):
         self._callbacks: dict[int, tuple[object, Callback]] = {}
         self.worker.job_done.connect(self._on_job_done)
         self.runner.done.connect(self._on_task_done)
+        self.runner.progress.connect(self._on_task_progress)  # a method of ours: queued to the GUI thread
 
     def start(self) -> None:
         for thread in self._threads:
@@ -69,6 +75,9 @@ class BackgroundWork(QObject):
         _, on_done = self._callbacks.pop(id(result.job), (None, None))
         if on_done is not None:
             on_done(result.value, result.error)
+
+    def _on_task_progress(self, task, fraction: float, text: str) -> None:
+        self.task_progress.emit(task, fraction, text)
 
     def _on_task_done(self, result: TaskResult) -> None:
         _, on_done = self._callbacks.pop(id(result.task), (None, None))

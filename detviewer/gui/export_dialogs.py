@@ -53,11 +53,8 @@ def export_view(window, path, scale: float | None = None, on_done=None):
                                   f"exporting {Path(path).name}", on_done or (lambda _value, _error: None))
 
 
-def nms_step_frames(window) -> list:
-    """The "NMS step by step" view's frame at every step of the current result (pure, cheap)."""
-    request = window.presenter.request("nms")
-    if request is None:
-        raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
+def nms_step_frames(request) -> list:
+    """The "NMS step by step" view's frame at every step of ``request``'s result (pure: runs in the task runner)."""
     spec = VIEWS["nms"]
     return [spec.build(replace(request, step=step)) for step in range(spec.step_count(request))]
 
@@ -121,7 +118,9 @@ def export_nms_dialog(window, folder: str | None = None) -> QProgressDialog | No
     if not folder:
         return None
     try:
-        image, frames = _frame_image(window), nms_step_frames(window)
+        image, request = _frame_image(window), window.presenter.request("nms")
+        if request is None:
+            raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
     except DetviewerError as exc:
         QMessageBox.warning(window, "Export NMS steps", str(exc))
         return None
@@ -138,15 +137,15 @@ def export_nms_dialog(window, folder: str | None = None) -> QProgressDialog | No
         else:
             window.say(f"Exported {len(paths)} files (numbered PNGs and a GIF) to {folder}.")
 
-    task = window.background.task(("export_nms", folder),
-                                  lambda context: export_nms_steps(image, frames, folder, style, context),
-                                  "exporting the NMS steps", done)
+    task = window.background.task(
+        ("export_nms", folder), lambda context: export_nms_steps(image, nms_step_frames(request), folder, style, context),
+        "exporting the NMS steps", done)
 
     def on_progress(which, fraction: float, text: str) -> None:
         if which is task:
             progress.setValue(int(max(0.0, fraction) * 1000))
             progress.setLabelText(f"Exporting the NMS steps… {text}")
 
-    window.background.runner.progress.connect(on_progress)
+    window.background.task_progress.connect(on_progress)
     progress.canceled.connect(lambda: window.background.cancel(task))
     return progress

@@ -1,0 +1,177 @@
+"""Longest GUI-thread stall while the window does three heavy things (the goal: nothing over 16 ms).
+
+A 1 ms heartbeat timer on the GUI thread records the gaps between its ticks; the longest gap is the longest
+time the GUI thread was busy (a frame the user could not get painted). Scenarios, real window offscreen:
+  open-24mp    open a 6000×4000 JPEG (decode, first paint) with demo-frcnn loaded, until its result is shown;
+  regression   switch to the box-regression view on fasterrcnn_resnet50_fpn (random weights; 200k anchors
+               decoded), until the view is drawn;
+  export-nms   File → Export NMS steps of the demo image with demo-frcnn, until the files are written.
+
+Usage: QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_gui_stall.py [--scenarios a,b] [--runs 3]
+Works on this tree and on older ones (PYTHONPATH=/path/to/old/checkout), to report before / after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo" / "shapes_7_00000.png"
+
+
+class Heartbeat:
+    """Records the longest gap between 1 ms ticks of a GUI-thread timer."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(1)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.longest = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last, self.longest = time.perf_counter(), 0.0
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return max(self.longest, time.perf_counter() - self.last) * 1000
+
+
+def wait_until(app, condition, timeout: float = 300.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the scenario did not finish")
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def make_window(model: str, weights: str, settings: str):
+    from PySide6.QtCore import QSettings
+
+    from detviewer.gui.main_window import MainWindow
+    from detviewer.gui.worker import ModelRequest
+
+    window = MainWindow(settings=QSettings(settings, QSettings.Format.IniFormat))
+    window.resize(1400, 860)
+    window.show()
+    loaded = []
+    window.model_ready.connect(loaded.append)
+    window.request_model(ModelRequest(model, weights, "cpu"))
+    return window, loaded
+
+
+def open_and_wait(app, window, path: str) -> None:
+    shown = []
+    window.result_shown.connect(lambda r: shown.append(r) if r.inference is not None else None)
+    window.open_paths([path])
+    wait_until(app, lambda: bool(shown))
+
+
+def set_view(window, name: str) -> None:
+    if hasattr(window, "state"):
+        window.state.set_view(name)
+    else:  # before the view state existed
+        window.views_panel.set_view(name)
+
+
+def view_drawn(window, name: str) -> bool:
+    if hasattr(window, "presenter"):
+        return window.presenter.shown.view == name and window.presenter.shown.frame is not None
+    return window.views.view == name and window.views.frame is not None
+
+
+def scenario_open_24mp(app, heartbeat, tmp: Path) -> float:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 255, (400, 600, 3), dtype=np.uint8)
+    big = cv2.resize(small, (6000, 4000), interpolation=cv2.INTER_CUBIC)
+    path = tmp / "big.jpg"
+    cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    window, loaded = make_window("demo-frcnn", "default", str(tmp / "s.ini"))
+    wait_until(app, lambda: bool(loaded))
+    heartbeat.start()
+    open_and_wait(app, window, str(path))
+    stall = heartbeat.stop()
+    window.close()
+    return stall
+
+
+def scenario_regression(app, heartbeat, tmp: Path) -> float:
+    window, loaded = make_window("fasterrcnn_resnet50_fpn", "none", str(tmp / "s.ini"))
+    wait_until(app, lambda: bool(loaded))
+    open_and_wait(app, window, str(DEMO))
+    if hasattr(window, "state"):  # explain the best detection: its anchor is found among all 200k decoded
+        window.state.set_picked(0, "regression")
+    else:
+        window.views._picked["regression"] = 0
+    heartbeat.start()
+    set_view(window, "regression")
+    wait_until(app, lambda: view_drawn(window, "regression"))
+    stall = heartbeat.stop()
+    window.close()
+    return stall
+
+
+def scenario_export_nms(app, heartbeat, tmp: Path) -> float:
+    window, loaded = make_window("demo-frcnn", "default", str(tmp / "s.ini"))
+    wait_until(app, lambda: bool(loaded))
+    open_and_wait(app, window, str(DEMO))
+    out = tmp / "steps"
+    out.mkdir()
+    heartbeat.start()
+    from detviewer.gui import export_dialogs
+
+    if hasattr(export_dialogs, "nms_step_frames"):
+        export_dialogs.export_nms_dialog(window, str(out))
+        wait_until(app, lambda: any("Exported" in m.text for m in window.messages.messages))
+    else:  # before the task runner: the export ran in the slot
+        export_dialogs.export_nms_steps(window, out)
+    stall = heartbeat.stop()
+    window.close()
+    return stall
+
+
+SCENARIOS = {"open-24mp": scenario_open_24mp, "regression": scenario_regression, "export-nms": scenario_export_nms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    heartbeat = Heartbeat()
+    import detviewer
+
+    print(f"detviewer from {Path(detviewer.__file__).parent}; longest GUI-thread stall, ms (median of {args.runs})")
+    for name in args.scenarios.split(","):
+        stalls = []
+        for _ in range(args.runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                stalls.append(SCENARIOS[name](app, heartbeat, Path(tmp)))
+        print(f"{name:12s} median {statistics.median(stalls):7.1f}  max {max(stalls):7.1f}  "
+              f"({', '.join(f'{s:.0f}' for s in stalls)})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
