@@ -26,6 +26,7 @@ __all__ = [
     "NMSTrace",
     "Proposals",
     "GridPrediction",
+    "MatchRule",
     "Inference",
 ]
 
@@ -216,6 +217,9 @@ class Proposals:
 
     xyxy (N, 4) float32; objectness (N,) float32 in [0, 1], descending.
     ``pre_nms_*`` hold the candidates before the RPN's own NMS (same format).
+    class_deltas (N, C, 4) float32: the box head's raw regression of each proposal for each class
+    (label order, 0 = background), encoded with the box head's BoxCoder (``MatchRule`` "box_head"
+    ``box_weights``); class_scores (N, C) float32: its softmax class probabilities. None when not captured.
     """
 
     xyxy: np.ndarray
@@ -223,6 +227,8 @@ class Proposals:
     pre_nms_xyxy: np.ndarray | None = None
     pre_nms_objectness: np.ndarray | None = None
     iou_threshold: float = 0.7
+    class_deltas: np.ndarray | None = None
+    class_scores: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         xyxy = _as_boxes(self.xyxy, "xyxy")
@@ -291,6 +297,31 @@ class YoloCells:
         return np.array([x[0], y[0], x[1], y[1]], np.float32)
 
 
+@dataclass(frozen=True)
+class MatchRule:
+    """How a model's training labels its reference boxes (anchors, default boxes, proposals) from ground
+    truth, read from the loaded model's own Matcher, sampler and BoxCoder.
+
+    stage: "rpn", "box_head" (Faster R-CNN's RoI heads), "ssd" or "retinanet"; matcher: "Matcher" or
+    "SSDMatcher" (torchvision's class). A box is positive when its best IoU is >= fg_iou, negative when
+    < bg_iou, ignored in between (fg_iou == bg_iou: no ignored band); low_quality: each ground-truth box's
+    best box is positive too, whatever its IoU (Matcher's allow_low_quality_matches; SSDMatcher always).
+    batch_size / positive_fraction: BalancedPositiveNegativeSampler per image (0: no sampling);
+    neg_to_pos: SSD's hard negative mining ratio (0: none); box_weights: (wx, wy, ww, wh) of the BoxCoder
+    that encodes its regression targets.
+    """
+
+    stage: str
+    matcher: str
+    fg_iou: float
+    bg_iou: float
+    low_quality: bool
+    batch_size: int = 0
+    positive_fraction: float = 0.0
+    neg_to_pos: float = 0.0
+    box_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+
+
 @dataclass(frozen=True, eq=False)
 class Inference:
     """Everything one model run produced, in original-image pixels.
@@ -300,6 +331,7 @@ class Inference:
         ``nms_trace(candidates, iou=nms.iou_threshold)`` replays it.
     image_size / input_size: (H, W) of the original frame and the resized model input;
     scale (sy, sx) = input / original. timings: stage name -> milliseconds.
+    rules: the model's training rules (MatchRule), one per stage that matches boxes to ground truth.
     """
 
     model_name: str
@@ -315,6 +347,7 @@ class Inference:
     device: str = "cpu"
     input_size: tuple[int, int] = (0, 0)
     scale: tuple[float, float] = (1.0, 1.0)
+    rules: tuple[MatchRule, ...] = ()
 
     @property
     def anchor_count(self) -> int:

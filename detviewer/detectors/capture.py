@@ -47,6 +47,7 @@ class Capture:
     anchors: torch.Tensor | None = None
     features: dict | None = None
     head_output: object = None
+    box_head_output: object = None
 
 
 def _recording_batched_nms(boxes, scores, idxs, iou_threshold):
@@ -71,17 +72,21 @@ class StageHooks:
     ``anchor_generator`` is the model's own generator (AnchorGenerator / DefaultBoxGenerator).
     ``head`` is the module scoring every anchor (RPN head, or the one-stage head).
     ``nms_stages`` maps a submodule to the stage name its NMS calls should carry (e.g. the RPN).
+    ``box_predictor``: a two-stage model's box predictor, whose (class logits, box regression) per
+    proposal is kept.
     """
 
     def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
                  transform: nn.Module, head: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
-                 sync_cuda: bool = False):
+                 sync_cuda: bool = False, box_predictor: nn.Module | None = None):
         self._handles = []
         self._sync = sync_cuda
         for name, module in stages.items():
             self._handles.append(module.register_forward_hook(self._end_of(name)))
         self._handles.append(stages["backbone"].register_forward_hook(self._on_features))
         self._handles.append(head.register_forward_hook(self._on_head))
+        if box_predictor is not None:
+            self._handles.append(box_predictor.register_forward_hook(self._on_box_predictor))
         for stage, module in (nms_stages or {}).items():
             self._handles.append(module.register_forward_pre_hook(self._enter_stage(stage)))
             self._handles.append(module.register_forward_hook(self._leave_stage()))
@@ -144,6 +149,11 @@ class StageHooks:
         if capture is not None:
             capture.head_output = output
 
+    def _on_box_predictor(self, _module, _inputs, output):
+        capture = self._capture()
+        if capture is not None:
+            capture.box_head_output = output
+
     def _on_anchor_inputs(self, _module, inputs):
         capture = self._capture()
         if capture is not None:
@@ -153,7 +163,6 @@ class StageHooks:
         capture = self._capture()
         if capture is not None:
             capture.anchors = output[0].detach()
-
 
 
 @contextmanager

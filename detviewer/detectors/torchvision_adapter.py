@@ -21,7 +21,7 @@ from torchvision.models.detection.transform import resize_boxes
 
 from detviewer.ops.anchors import anchor_sets
 from detviewer.ops.roi import RoIPooling, pool_region
-from detviewer.core.types import AnchorSet, Detections, Inference, NMSParams, Proposals
+from detviewer.core.types import AnchorSet, Detections, Inference, MatchRule, NMSParams, Proposals
 from detviewer.detectors.base import Detector
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
 from detviewer.errors import DetectorError
@@ -50,6 +50,32 @@ def _final_nms_params(model: nn.Module, family: str) -> NMSParams:
     )
 
 
+def _rule(stage: str, matcher, sampler=None, box_coder=None, neg_to_pos: float = 0.0) -> MatchRule:
+    """A MatchRule from a torchvision Matcher / SSDMatcher, BalancedPositiveNegativeSampler and BoxCoder."""
+    weights = tuple(float(w) for w in getattr(box_coder, "weights", (1.0, 1.0, 1.0, 1.0)))
+    return MatchRule(
+        stage=stage, matcher=type(matcher).__name__, fg_iou=float(matcher.high_threshold),
+        bg_iou=float(matcher.low_threshold),
+        low_quality=bool(matcher.allow_low_quality_matches) or type(matcher).__name__ == "SSDMatcher",
+        batch_size=int(getattr(sampler, "batch_size_per_image", 0)),
+        positive_fraction=float(getattr(sampler, "positive_fraction", 0.0)), neg_to_pos=float(neg_to_pos),
+        box_weights=weights)
+
+
+def match_rules(model: nn.Module, family: str) -> tuple[MatchRule, ...]:
+    """The training rules the loaded model itself carries (its matchers, samplers, BoxCoders); FCOS assigns
+    points by centre sampling, not IoU, and has none."""
+    if family == "rcnn":
+        rpn, heads = model.rpn, model.roi_heads
+        return (_rule("rpn", rpn.proposal_matcher, rpn.fg_bg_sampler, rpn.box_coder),
+                _rule("box_head", heads.proposal_matcher, heads.fg_bg_sampler, heads.box_coder))
+    if family == "ssd":
+        return (_rule("ssd", model.proposal_matcher, box_coder=model.box_coder, neg_to_pos=model.neg_to_pos_ratio),)
+    if family == "retinanet":
+        return (_rule("retinanet", model.proposal_matcher, box_coder=model.box_coder),)
+    return ()
+
+
 class TorchvisionDetector(Detector):
     """Wraps a torchvision detection model (any of the four families) in eval mode.
 
@@ -63,6 +89,7 @@ class TorchvisionDetector(Detector):
         self.device = str(device)
         self.model = model.eval().to(self.device)
         self.nms = _final_nms_params(self.model, self.family)
+        self.rules = match_rules(self.model, self.family)
         self._anchor_generator = self.model.rpn.anchor_generator if self.family == "rcnn" else self.model.anchor_generator
         self._hooks = self._install_hooks()
         # (weakref to the Inference, features, input size, image size) of the last frame: RoI pooling
@@ -76,7 +103,7 @@ class TorchvisionDetector(Detector):
             return StageHooks(
                 stages={"backbone": m.backbone, "rpn": m.rpn, "roi_heads": m.roi_heads},
                 anchor_generator=m.rpn.anchor_generator, transform=m.transform, head=m.rpn.head,
-                nms_stages={"rpn": m.rpn}, sync_cuda=sync,
+                nms_stages={"rpn": m.rpn}, sync_cuda=sync, box_predictor=m.roi_heads.box_predictor,
             )
         return StageHooks(
             stages={"backbone": m.backbone, "head": m.head, "anchors": m.anchor_generator},
@@ -141,6 +168,7 @@ class TorchvisionDetector(Detector):
             device=self.device,
             input_size=input_size,
             scale=(input_size[0] / image_size[0], input_size[1] / image_size[1]),
+            rules=self.rules,
         )
 
     def pool_region(self, box_xyxy, inference: Inference, image_rgb: np.ndarray | None = None) -> RoIPooling:
@@ -167,13 +195,29 @@ class TorchvisionDetector(Detector):
             return None
         call = rpn_calls[-1]
         keep = call.keep[: self.model.rpn.post_nms_top_n()]
+        class_deltas, class_scores = self._box_head_outputs(capture, len(keep))
         return Proposals(
             xyxy=to_original(call.boxes[keep].float()).cpu().numpy(),
             objectness=call.scores[keep].float().cpu().numpy(),
             pre_nms_xyxy=to_original(call.boxes.float()).cpu().numpy(),
             pre_nms_objectness=call.scores.float().cpu().numpy(),
             iou_threshold=call.iou_threshold,
+            class_deltas=class_deltas,
+            class_scores=class_scores,
         )
+
+    @staticmethod
+    def _box_head_outputs(capture: Capture, count: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(N, C, 4) raw box regression and (N, C) class probabilities of the N proposals, in their order
+        (the RoI heads pool the proposals as the RPN returned them); None when not captured."""
+        output = capture.box_head_output
+        if output is None:
+            return None, None
+        logits, regression = output
+        if logits.shape[0] != count:
+            return None, None
+        deltas = regression.float().reshape(count, -1, 4).cpu().numpy()
+        return deltas, logits.float().softmax(-1).cpu().numpy()
 
     def _anchor_sets(self, capture: Capture, to_original) -> tuple[AnchorSet, ...]:
         if capture.anchors is None:

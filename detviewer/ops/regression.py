@@ -32,3 +32,28 @@ def decode_deltas(reference_xyxy, deltas, weights=RPN_WEIGHTS) -> np.ndarray:
     reference = torch.as_tensor(np.asarray(reference_xyxy, np.float32)).reshape(-1, 4)
     codes = torch.as_tensor(np.asarray(deltas, np.float32)).reshape(-1, 4)
     return coder.decode_single(codes, reference).numpy()
+
+
+def regression_targets(reference_xyxy, target_xyxy, weights=RPN_WEIGHTS) -> np.ndarray:
+    """The lecture's t* = (tₓ, t_y, t_w, tₕ) = ((x* − x)/w, (y* − y)/h, log(w*/w), log(h*/h)) of each
+    reference box (N, 4) towards its target (N, 4), xyxy pixels: torchvision's BoxCoder(weights).encode
+    divided by the weights, so the numbers do not depend on them. (N, 4) float32."""
+    codes = encode_deltas(reference_xyxy, target_xyxy, weights)
+    return (codes / np.asarray(weights, np.float32)).astype(np.float32)
+
+
+#: The classic slide's three proposals for one object: (name, centre shift in widths, width factor).
+TEXTBOOK_CASES = (("on the object", 0.0, 1.0), ("25 % of its width to the left", -0.25, 1.0),
+                  ("too wide (1.5×)", 0.0, 1.5))
+
+
+def textbook_boxes(gt_xyxy) -> np.ndarray:
+    """(3, 4) float32 xyxy: proposals placed by hand around one object (4,) as TEXTBOOK_CASES say: exactly
+    on it, shifted left by a quarter of its width, and 1.5 times as wide about the same centre."""
+    x1, y1, x2, y2 = (float(v) for v in np.asarray(gt_xyxy, np.float64).reshape(4))
+    w, cx = x2 - x1, (x1 + x2) / 2
+    boxes = []
+    for _, shift, factor in TEXTBOOK_CASES:
+        centre, half = cx + shift * w, factor * w / 2
+        boxes.append((centre - half, y1, centre + half, y2))
+    return np.asarray(boxes, np.float32)

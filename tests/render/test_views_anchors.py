@@ -1,6 +1,7 @@
 """Anchors view: per-level tables against the models' own generators and hand-computed counts, a
 click at a known pixel, RPN labelling on a hand-made case, and the 217k-anchor build."""
 
+import functools
 import time
 from dataclasses import replace
 
@@ -13,13 +14,15 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
+from detviewer.render.model.views.training_labels import label_anchors, rule_sentence
 from detviewer.render.model.views.anchors import (
-    AnchorViewState, anchor_table, anchors_at_point, anchors_frame, anchors_steps, level_sentence, rpn_labels,
+    AnchorViewState, anchor_table, anchors_at_point, anchors_frame, anchors_steps, level_sentence,
 )
 from detviewer.render.model.primitives import ViewError
 
 
-def inference_from_generator(generator, padded, grids, input_size, image_size, name="hand", objectness=None):
+def inference_from_generator(generator, padded, grids, input_size, image_size, name="hand", objectness=None,
+                             rules=()):
     """An Inference whose anchors are the generator's own output, resized to original pixels."""
     sets = run_generator(generator, padded, grids)
     sy, sx = input_size[0] / image_size[0], input_size[1] / image_size[1]
@@ -29,7 +32,19 @@ def inference_from_generator(generator, padded, grids, input_size, image_size, n
         obj = None if objectness is None else objectness(len(s))
         out.append(replace(s, boxes=s.boxes / factor, objectness=obj))
     return Inference(model_name=name, image_size=image_size, detections=Detections.empty(),
-                     candidates=Detections.empty(), anchors=tuple(out), input_size=input_size, scale=(sy, sx))
+                     candidates=Detections.empty(), anchors=tuple(out), input_size=input_size, scale=(sy, sx),
+                     rules=tuple(rules))
+
+
+@functools.lru_cache(maxsize=None)
+def torchvision_rules(family: str):
+    """The MatchRules the adapter reads from an untrained torchvision model of ``family``."""
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, retinanet_resnet50_fpn, ssd300_vgg16
+
+    from detviewer.detectors.torchvision_adapter import match_rules
+
+    build = {"rcnn": fasterrcnn_mobilenet_v3_large_320_fpn, "ssd": ssd300_vgg16, "retinanet": retinanet_resnet50_fpn}
+    return match_rules(build[family](weights=None, weights_backbone=None), family)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +74,8 @@ def frcnn_r50_640x480():
     grids = [(200, 272), (100, 136), (50, 68), (25, 34), (13, 17)]
     return inference_from_generator(faster_rcnn._default_anchorgen(), (800, 1088), grids, (800, 1066), (480, 640),
                                     "fasterrcnn_resnet50_fpn",
-                                    objectness=lambda n: rng.random(n, dtype=np.float32))
+                                    objectness=lambda n: rng.random(n, dtype=np.float32),
+                                    rules=torchvision_rules("rcnn")[:1])
 
 
 def test_demo_frcnn_table_matches_hand_counts_and_its_own_generator(demo_frcnn, demo_inference):
@@ -164,7 +180,8 @@ def _hand_rpn_case():
     # 64×64 image, one 4×4 map (stride 16), sizes 16 and 32 at ratio 1: centres at 0, 16, 32, 48.
     # Flat index of (row, col, size) = (row * 4 + col) * 2 + (0 for 16, 1 for 32).
     generator = AnchorGenerator(sizes=((16, 32),), aspect_ratios=((1.0,),))
-    inference = inference_from_generator(generator, (64, 64), [(4, 4)], (64, 64), (64, 64))
+    inference = inference_from_generator(generator, (64, 64), [(4, 4)], (64, 64), (64, 64),
+                                         rules=torchvision_rules("rcnn")[:1])
     # GT 1 [2, 30]²: the 32-px anchor at (1, 1) has IoU 784/1024 = 0.766 (positive), the 16-px one
     # 256/784 = 0.327 (ignored). GT 2 [36, 60]²: the 32-px anchor at (3, 3) has IoU 576/1024 = 0.5625,
     # below 0.7 but the best for GT 2 (positive); the 16-px one 256/576 = 0.444 (ignored).
@@ -174,7 +191,8 @@ def _hand_rpn_case():
 
 def test_rpn_labelling_on_a_hand_made_case():
     inference, gt_boxes = _hand_rpn_case()
-    labels = rpn_labels(inference, gt_boxes)
+    labels = label_anchors(inference, gt_boxes)
+    assert (labels.rule.fg_iou, labels.rule.bg_iou, labels.rule.batch_size) == (0.7, 0.3, 256)
     expected = np.zeros(32, np.int8)
     expected[[11, 31]] = 1
     expected[[10, 30]] = -1
@@ -194,9 +212,49 @@ def test_label_colouring_layers_follow_the_hand_made_labels():
     assert len(frame.layer("anchors_negative")) == 28
     assert len(frame.layer("ground_truth")) == 2
     assert "2 positive (green), 28 negative (blue), 2 ignored (grey)" in frame.caption
+    assert ("Faster R-CNN's RPN's rule (Matcher 0.7 / 0.3): positive at IoU ≥ 0.7 or the best box of an object, "
+            "negative below 0.3, ignored between; 256 per image, at most half positive.") in frame.caption
+    assert [text for text, _ in frame.legend][:3] == ["positive (IoU ≥ 0.7 or best)", "negative (IoU < 0.3)",
+                                                      "ignored (0.3 ≤ IoU < 0.7)"]
     batch = anchors_frame(inference, AnchorViewState(minibatch=True), gt=(gt_boxes, np.array([1, 2])))
     assert sorted(batch.layer("minibatch_positive").index.tolist()) == [11, 31]
     assert len(batch.layer("minibatch_negative")) == 28
+
+
+def test_the_same_anchors_under_ssds_and_retinanets_own_rules():
+    """SSD300's SSDMatcher: no ignored band (the 0.3-0.7 anchors become negative, GT 2's best stays positive,
+    every box at IoU >= 0.5 too); RetinaNet's Matcher 0.5 / 0.4 with best-for-a-box matches."""
+    inference, gt_boxes = _hand_rpn_case()
+    ious = label_anchors(inference, gt_boxes).max_iou
+    ssd = label_anchors(inference, gt_boxes, torchvision_rules("ssd")[0])
+    # IoU >= 0.5: anchor 11 (0.766) and 31 (0.5625); nothing ignored
+    np.testing.assert_array_equal(np.flatnonzero(ssd.labels == 1), [11, 31])
+    assert not (ssd.labels == -1).any() and ssd.rule.neg_to_pos == 3.0
+    retina = label_anchors(inference, gt_boxes, torchvision_rules("retinanet")[0])
+    expected = np.where(ious >= 0.5, 1, np.where(ious < 0.4, 0, -1))
+    expected[31] = 1
+    np.testing.assert_array_equal(retina.labels, expected)
+    np.testing.assert_array_equal(np.flatnonzero(retina.labels == -1), [30])  # 0.444 lies in [0.4, 0.5)
+    assert rule_sentence(ssd.rule) == ("SSD's rule (SSDMatcher 0.5): positive at IoU ≥ 0.5 or each object's best "
+                                       "box, every other box negative (no ignored band); hard negatives 3:1.")
+    assert "no sampling" in rule_sentence(retina.rule) and "Matcher 0.5 / 0.4" in rule_sentence(retina.rule)
+    frame = anchors_frame(inference, AnchorViewState(rule=ssd.rule), gt=(gt_boxes, np.array([1, 2])))
+    assert "ignored" not in frame.caption.split("SSD's rule")[0] and "anchors_ignored" in frame.names()
+    assert len(frame.layer("anchors_ignored")) == 0
+
+
+def test_demo_models_carry_their_own_rules(demo_frcnn):
+    from detviewer.detectors.demo import build_demo_model
+    from detviewer.detectors.torchvision_adapter import match_rules
+
+    rpn, head = demo_frcnn.rules
+    assert (rpn.stage, rpn.fg_iou, rpn.bg_iou, rpn.low_quality, rpn.batch_size, rpn.positive_fraction) == (
+        "rpn", 0.7, 0.3, True, 256, 0.5)
+    # demo-frcnn's box head samples 128 per image (box_batch_size_per_image), 25 % positive, BoxCoder (10, 10, 5, 5)
+    assert (head.fg_iou, head.bg_iou, head.low_quality, head.batch_size, head.positive_fraction, head.box_weights) == (
+        0.5, 0.5, False, 128, 0.25, (10.0, 10.0, 5.0, 5.0))
+    (ssd,) = match_rules(build_demo_model("demo-ssd"), "ssd")
+    assert (ssd.matcher, ssd.fg_iou, ssd.neg_to_pos, ssd.box_weights) == ("SSDMatcher", 0.5, 3.0, (10, 10, 5, 5))
 
 
 def test_label_colouring_without_ground_truth_is_a_user_error():

@@ -11,7 +11,8 @@ from torchvision.models.detection import ssd300_vgg16
 from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 
 from detviewer.ops.anchors import cell_at, run_generator
-from detviewer.core.types import Detections, Inference
+from detviewer.core.types import Detections, Inference, MatchRule
+from detviewer.detectors.torchvision_adapter import match_rules
 from detviewer.detectors.registry import load_detector
 from detviewer.render.model.views.default_boxes import (
     DefaultBoxViewState, box_shapes, default_boxes_frame, default_boxes_steps, scale_formula, ssd_matching,
@@ -21,15 +22,18 @@ from detviewer.render.model.geometry import level_grid
 from detviewer.render.model.primitives import ViewError
 
 
-def inference_from_generator(generator, input_size, grids, image_size, objectness=None):
+def inference_from_generator(generator, input_size, grids, image_size, objectness=None, rules=None):
     sets = run_generator(generator, input_size, grids)
     sy, sx = input_size[0] / image_size[0], input_size[1] / image_size[1]
     factor = np.array([sx, sy, sx, sy], np.float32)
     out = []
     for s in sets:
         out.append(replace(s, boxes=s.boxes / factor, objectness=None if objectness is None else objectness(len(s))))
+    if rules is None:  # torchvision's SSD defaults: SSDMatcher(0.5), positive_fraction 0.25 -> 3 negatives per positive
+        rules = (MatchRule("ssd", "SSDMatcher", 0.5, 0.5, True, neg_to_pos=3.0, box_weights=(10.0, 10.0, 5.0, 5.0)),)
     return Inference(model_name="hand-ssd", image_size=image_size, detections=Detections.empty(),
-                     candidates=Detections.empty(), anchors=tuple(out), input_size=input_size, scale=(sy, sx))
+                     candidates=Detections.empty(), anchors=tuple(out), input_size=input_size, scale=(sy, sx),
+                     rules=tuple(rules))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,8 @@ def ssd300():
     """ssd300_vgg16's own DefaultBoxGenerator on a 480×640 image (input 300×300)."""
     model = ssd300_vgg16(weights=None, weights_backbone=None)
     grids = [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]
-    return inference_from_generator(model.anchor_generator, (300, 300), grids, (480, 640))
+    return inference_from_generator(model.anchor_generator, (300, 300), grids, (480, 640),
+                                    rules=match_rules(model, "ssd"))
 
 
 def test_ssd300_counts_per_scale_and_total(ssd300):
@@ -47,26 +52,45 @@ def test_ssd300_counts_per_scale_and_total(ssd300):
         "38×38 × 4 = 5,776", "19×19 × 6 = 2,166", "10×10 × 6 = 600", "5×5 × 6 = 150", "3×3 × 4 = 36",
         "1×1 × 4 = 4"]
     assert rows["Total"] == "5,776 + 2,166 + 600 + 150 + 36 + 4 = 8,732"
-    assert default_boxes_steps(ssd300) == 6
-    assert frame.caption.startswith("Scale k = 1 of 6: a 38×38 map, 4 default boxes per cell (s_1 = 0.07, 21 px")
+    assert default_boxes_steps(ssd300) == 7  # six scales, then the two scale sets
+    assert frame.caption.startswith("Scale k = 1 of 6: a 38×38 map, 4 default boxes per cell (s₁ = 0.07, 21 px")
 
 
 def test_ssd300_scale_formula_with_its_numbers(ssd300):
     scales = ssd_scale_list(ssd300)
     assert scales == pytest.approx([0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05])
     rows = dict(scale_formula(scales, 3))
-    # torchvision sets s_1 = 0.07 apart and spaces 0.15 … 0.87 linearly over k = 2…6
-    assert rows["Formula"] == "s_1 = 0.07 set apart; for k = 2…6: s_k = 0.15 + (0.87 − 0.15)(k − 2)/4"
-    assert rows["s_3"] == "0.15 + 0.72·1/4 = 0.33"
-    assert rows["s'_3"] == "√(s_3·s_4) = √(0.33·0.51) = 0.41"
+    # torchvision sets s₁ = 0.07 apart and spaces 0.15 … 0.87 linearly over k = 2…6
+    assert rows["Formula"] == "s₁ = 0.07 set apart; for k = 2…6: sₖ = 0.15 + (0.87 − 0.15)(k − 2)/4"
+    assert rows["s₃"] == "0.15 + 0.72·1/4 = 0.33"
+    assert rows["s′₃"] == "√(s₃·s₄) = √(0.33·0.51) = 0.41"
+
+
+def test_ssd300_table_with_the_papers_and_the_models_scales(ssd300):
+    """Last step: the paper's sₖ = 0.2 + 0.7(k − 1)/5 for m = 6 beside torchvision's COCO scales, in px of 300."""
+    frame = default_boxes_frame(ssd300, DefaultBoxViewState(step=6))
+    rows = dict(frame.table)
+    # paper: 0.2, 0.34, 0.48, 0.62, 0.76, 0.9 (60, 102, 144, 186, 228, 270 px); model 0.07 … 0.87 (21 … 261 px)
+    assert [rows[f"s{c}"] for c in "₁₂₃₄₅₆"] == [
+        "paper 0.2 (60 px) · model 0.07 (21 px)", "paper 0.34 (102 px) · model 0.15 (45 px)",
+        "paper 0.48 (144 px) · model 0.33 (99 px)", "paper 0.62 (186 px) · model 0.51 (153 px)",
+        "paper 0.76 (228 px) · model 0.69 (207 px)", "paper 0.9 (270 px) · model 0.87 (261 px)"]
+    assert rows["s′₆"] == "model √(s₆·s₇) = √(0.87·1.05) = 0.96: s₇ exists only for this"
+    assert "COCO setting (§3.4)" in frame.caption and "0.2, 0.34, 0.48, 0.62, 0.76, 0.9 (dashed)" in frame.caption
+    assert frame.step == 6 and frame.step_count == 7
+    # squares of side sₖ·300 input px, centred, in original pixels (×640/300 wide, ×480/300 high)
+    model = frame.layer("model_scales").xyxy
+    np.testing.assert_allclose(model[0], [320 - 0.07 * 320, 240 - 0.07 * 240, 320 + 0.07 * 320, 240 + 0.07 * 240],
+                               atol=1e-3)
+    assert frame.layer("model_scales").labels == ("s₁", "s₂", "s₃", "s₄", "s₅", "s₆")
 
 
 def test_linear_scale_formula_of_the_paper():
     # SSDlite's generator: min_ratio 0.2, max_ratio 0.95 over six maps (+ 1.0)
     generator = DefaultBoxGenerator([[2, 3]] * 6, min_ratio=0.2, max_ratio=0.95)
     rows = dict(scale_formula(list(generator.scales), 3))
-    assert rows["Formula"] == "s_k = s_min + (s_max − s_min)(k − 1)/(m − 1) = 0.2 + (0.95 − 0.2)(k − 1)/5"
-    assert rows["s_3"] == "0.2 + 0.75·2/5 = 0.5"
+    assert rows["Formula"] == "sₖ = s_min + (s_max − s_min)(k − 1)/(m − 1) = 0.2 + (0.95 − 0.2)(k − 1)/5"
+    assert rows["s₃"] == "0.2 + 0.75·2/5 = 0.5"
     hand = dict(scale_formula([0.07, 0.15, 0.3, 0.55, 0.8], 2))
     assert hand["Scales"] == "set by hand: 0.07, 0.15, 0.3, 0.55 (not the linear formula)"
 
@@ -80,7 +104,7 @@ def test_the_boxes_of_a_cell_have_the_papers_sizes(ssd300):
     wh = [(s, s), (s_next, s_next), (s * r2, s / r2), (s / r2, s * r2), (s * r3, s / r3), (s / r3, s * r3)]
     expected = [(152 - w / 2, 152 - h / 2, 152 + w / 2, 152 + h / 2) for w, h in wh]
     np.testing.assert_allclose(boxes, expected, atol=0.05)
-    assert frame.layer("cell_boxes").labels == ("1:1 s_k", "1:1 s'_k", "2:1", "1:2", "3:1", "1:3")
+    assert frame.layer("cell_boxes").labels == ("1:1 sₖ", "1:1 s′ₖ", "2:1", "1:2", "3:1", "1:3")
     assert box_shapes(ssd300.anchors[1]) == list(frame.layer("cell_boxes").labels)
 
 
@@ -127,7 +151,10 @@ def test_matching_and_hard_negative_mining_on_a_hand_made_case():
     frame = default_boxes_frame(inference, DefaultBoxViewState(), gt=(gt, np.array([1])))
     assert sorted(frame.layer("matched").index.tolist()) == [0, 2, 3]
     assert sorted(frame.layer("hard_negatives").index.tolist()) == [7, 8, 9, 10, 11, 12, 13, 14, 15]
-    assert frame.layer("matched").labels[0] == "IoU 0.77"
+    # one label per box: box 0 is also a box of the chosen cell (it carries its shape), so the match is unlabelled
+    assert frame.layer("matched").labels == ("", "", "")
+    other = default_boxes_frame(inference, DefaultBoxViewState(cell=(1, 1)), gt=(gt, np.array([1])))
+    assert other.layer("matched").labels == ("IoU 0.77", "", "")  # the object's best box only
     # with a ground-truth box and no chosen cell, the cell of its centre (16, 16) is shown: cell (0, 0)
     assert frame.layer("cell").index.tolist() == [0]
 
@@ -138,9 +165,9 @@ def test_demo_ssd_inference_steps_through_every_scale():
     inference = load_detector("demo-ssd", weights="none", device="cpu").infer(image)
     gt = (np.array([[100, 100, 200, 220], [300, 50, 600, 400]], np.float32), np.array([1, 2]))
     steps = default_boxes_steps(inference)
-    assert steps == 4
+    assert steps == 5
     total_matched = 0
-    for step in range(steps):
+    for step in range(steps - 1):
         frame = default_boxes_frame(inference, DefaultBoxViewState(step=step), gt=gt)
         assert frame.step == step and frame.step_label == f"Scale k={step + 1}/4"
         assert len(frame.layer("cell_boxes")) == inference.anchors[step].anchors_per_location

@@ -2,9 +2,10 @@
 
 Per level: the table of the generator's own output (feature size, stride, sizes, ratios, count);
 all anchors of a level, or of every level, as one BoxLayer per level; colour by the head's
-objectness, by level, or - with ground truth - by the RPN's training label (positive / negative /
-ignored, torchvision's Matcher) and one sampled minibatch of 256; and the anchors of the feature
-cell under a clicked point on every level.
+objectness, by level, or - with ground truth - by the training label the model's own rule gives
+(training_labels: the RPN's Matcher 0.7 / 0.3, SSD's SSDMatcher 0.5, RetinaNet's 0.5 / 0.4, read from
+the loaded model) and the anchors one training step uses; and the anchors of the feature cell under a
+clicked point on every level.
 """
 
 from __future__ import annotations
@@ -13,17 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detviewer.core.types import AnchorSet, Inference
+from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import all_anchor_boxes, level_grid, level_offsets
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, IGNORED, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, colormap,
+    ARROW, GT_COLOR, IGNORED, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, colormap,
     cross_segments, fmt_int, fmt_num, gt_layer, memo, solid,
 )
+from detviewer.render.model.views.notation import S_K
+from detviewer.render.model.views.training_labels import (
+    AnchorLabels, anchor_rule, label_anchors, label_legend, label_sentence, rule_sentence,
+)
 
-__all__ = ["AnchorViewState", "AnchorLevelInfo", "CellAnchors", "RpnLabels", "anchor_table", "anchors_at_point",
-           "rpn_labels", "anchors_frame", "anchors_steps", "COLOR_MODES"]
+__all__ = ["AnchorViewState", "AnchorLevelInfo", "CellAnchors", "anchor_table", "anchors_at_point",
+           "anchors_frame", "anchors_steps", "level_sentence", "COLOR_MODES"]
 
 COLOR_MODES = ("auto", "objectness", "level", "label")
 
@@ -35,8 +40,8 @@ class AnchorViewState:
     level: index into ``inference.anchors`` or None for every level; color_by: one of COLOR_MODES
     ("auto": label with ground truth, else objectness when the head gave it, else level);
     point (x, y) original pixels: show the anchors of the cell under it on every level;
-    minibatch: with ground truth, show only one sampled RPN training minibatch (``seed``);
-    fg_iou / bg_iou: the RPN's matcher thresholds (torchvision: 0.7 / 0.3);
+    minibatch: with ground truth, show only the anchors one training step uses (``seed``);
+    rule: label with this MatchRule instead of the model's own (Inference.rules);
     step: lecture-mode step (level ``step``, the last step = all levels); overrides ``level``.
     """
 
@@ -45,9 +50,7 @@ class AnchorViewState:
     point: tuple[float, float] | None = None
     minibatch: bool = False
     seed: int = 0
-    fg_iou: float = 0.7
-    bg_iou: float = 0.3
-    batch_size: int = 256
+    rule: MatchRule | None = None
     step: int | None = None
 
     def __post_init__(self) -> None:
@@ -79,21 +82,6 @@ class CellAnchors:
     centre: tuple[float, float]
     boxes: np.ndarray
     index: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
-class RpnLabels:
-    """RPN training labels of every anchor (flat order).
-
-    labels (K,) int8 1 positive / 0 negative / -1 ignored; matched_gt (K,) int64; max_iou (K,)
-    float32; sampled_positive / sampled_negative: flat indices of one sampled minibatch.
-    """
-
-    labels: np.ndarray
-    matched_gt: np.ndarray
-    max_iou: np.ndarray
-    sampled_positive: np.ndarray
-    sampled_negative: np.ndarray
 
 
 def _require_anchors(inference: Inference) -> None:
@@ -136,7 +124,7 @@ def level_sentence(info: AnchorLevelInfo, level_count: int) -> str:
     """'Level 3 of 5: 50×68 cells, stride 16, 3 anchors per cell (sizes 128, ratios 0.5/1/2) — 10,200 anchors'."""
     h, w = info.feature_size
     if info.scales:  # SSD default boxes
-        shape = f"s_k {fmt_num(info.scales[0])}, ratios {_join(info.aspect_ratios)}"
+        shape = f"{S_K} {fmt_num(info.scales[0])}, ratios {_join(info.aspect_ratios)}"
         return (f"Scale {info.level + 1} of {level_count}: {h}×{w} cells, step {_stride_text(info.stride)}, "
                 f"{info.per_location} boxes per cell ({shape}) — {fmt_int(info.count)} default boxes")
     shape = f"sizes {_join(info.sizes)}, ratios {_join(info.aspect_ratios)}"
@@ -162,26 +150,6 @@ def anchors_at_point(inference: Inference, point_xy) -> list[CellAnchors]:
         out.append(CellAnchors(level, cell, grid.centre(y, x), anchors.at_cell(y, x).copy(),
                                np.arange(start, start + a, dtype=np.int64) + offsets[level]))
     return out
-
-
-def rpn_labels(inference: Inference, gt_boxes, *, fg_iou: float = 0.7, bg_iou: float = 0.3,
-               batch_size: int = 256, positive_fraction: float = 0.5, seed: int = 0) -> RpnLabels:
-    """Label every anchor as the RPN's training does (core.assign, torchvision's Matcher and sampler).
-
-    gt_boxes (M, 4) xyxy original pixels (IoU does not change with the resize, so original pixels
-    give the same labels as the model's input pixels).
-    """
-    from detviewer.ops.assign import label_rpn_anchors, sample_rpn_minibatch
-
-    gt_boxes = np.asarray(gt_boxes, np.float32).reshape(-1, 4)
-
-    def compute() -> RpnLabels:
-        labels, matched, max_iou = label_rpn_anchors(all_anchor_boxes(inference), gt_boxes, fg_iou, bg_iou)
-        positive, negative = sample_rpn_minibatch(labels, batch_size, positive_fraction, seed=seed)
-        return RpnLabels(labels, matched, max_iou, positive, negative)
-
-    key = ("rpn_labels", gt_boxes.tobytes(), fg_iou, bg_iou, batch_size, positive_fraction, seed)
-    return memo(inference, key, compute)
 
 
 def anchors_steps(inference: Inference, gt=None) -> int:
@@ -211,7 +179,7 @@ def _alpha_for(count: int) -> int:
 def _color_mode(inference: Inference, state: AnchorViewState, gt) -> str:
     mode = state.color_by
     if mode == "auto":
-        if gt is not None:
+        if gt is not None and (state.rule or anchor_rule(inference)) is not None:
             return "label"
         return "objectness" if all(a.objectness is not None for a in inference.anchors) else "level"
     if mode == "label" and gt is None:
@@ -246,7 +214,7 @@ def _level_layers(inference: Inference, levels: list[int], mode: str) -> list[Bo
     return layers
 
 
-def _label_layers(inference: Inference, levels: list[int], labels: RpnLabels, minibatch: bool) -> list[BoxLayer]:
+def _label_layers(inference: Inference, levels: list[int], labels: AnchorLabels, minibatch: bool) -> list[BoxLayer]:
     offsets = level_offsets(inference)
     in_levels = np.zeros(int(offsets[-1]), bool)
     for i in levels:
@@ -295,6 +263,37 @@ def _point_layers(inference: Inference, point) -> tuple[list, list[tuple[str, st
     return layers, rows, sentence
 
 
+def _label_part(inference: Inference, levels: list[int], state: AnchorViewState, gt) -> tuple[list, list, str, tuple]:
+    """Layers, table rows, caption sentence and legend of the training labels under the model's rule."""
+    labels = label_anchors(inference, gt[0], state.rule, state.seed)
+    rule = labels.rule
+    layers = _label_layers(inference, levels, labels, state.minibatch)
+    pos, neg, ign = (int((labels.labels == v).sum()) for v in (1, 0, -1))
+    shown = np.concatenate([np.arange(*level_offsets(inference)[i:i + 2]) for i in levels])
+    rows = [("Rule", rule_sentence(rule)),
+            ("Positive (all levels)", fmt_int(pos)), ("Negative", fmt_int(neg))]
+    if rule.bg_iou < rule.fg_iou:
+        rows.append(("Ignored", fmt_int(ign)))
+    n_pos, n_neg = len(labels.sampled_positive), len(labels.sampled_negative)
+    rows.append(("One training step", f"{fmt_int(n_pos)} positive + {fmt_int(n_neg)} negative"))
+    if state.minibatch:
+        what = "hard negatives (the most object-like background boxes)" if rule.neg_to_pos > 0 else "negatives"
+        sentence = (f" One training step under {rule_sentence(rule)[:-1]}: {fmt_int(n_pos)} positives and "
+                    f"{fmt_int(n_neg)} {what}.")
+    else:
+        where = "here" if len(levels) == len(inference.anchors) else "on this level"
+        boxes_text = _plural(len(gt[0]), "ground-truth box", "ground-truth boxes")
+        sentence = f" Labels for {boxes_text}, {where}: {label_sentence(labels, shown)}. {rule_sentence(rule)}"
+    return layers, rows, sentence, label_legend(rule, sampled=state.minibatch)
+
+
+def _colour_legend(inference: Inference, levels: list[int], mode: str) -> tuple:
+    if mode == "objectness":
+        return (("objectness 0", tuple(colormap([0.0])[0].tolist())), ("objectness 0.5", tuple(colormap([0.5])[0].tolist())),
+                ("objectness 1", tuple(colormap([1.0])[0].tolist())))
+    return tuple((f"level {i + 1}", tuple(int(v) for v in PALETTE[i % len(PALETTE)])) for i in levels)
+
+
 def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState(), gt=None) -> ViewFrame:
     """The anchors view for ``state``; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     _require_anchors(inference)
@@ -319,37 +318,25 @@ def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState
 
     layers: list = []
     if mode == "label":
-        labels = rpn_labels(inference, gt[0], fg_iou=state.fg_iou, bg_iou=state.bg_iou,
-                            batch_size=state.batch_size, seed=state.seed)
-        layers += _label_layers(inference, levels, labels, state.minibatch)
-        pos, neg, ign = (int((labels.labels == v).sum()) for v in (1, 0, -1))
-        shown = np.concatenate([np.arange(*level_offsets(inference)[i:i + 2]) for i in levels])
-        s_pos, s_neg, s_ign = (int((labels.labels[shown] == v).sum()) for v in (1, 0, -1))
-        rows += [("Positive (all levels)", f"{fmt_int(pos)} (IoU ≥ {fmt_num(state.fg_iou)} or best for a box)"),
-                 ("Negative", f"{fmt_int(neg)} (IoU < {fmt_num(state.bg_iou)})"),
-                 ("Ignored", fmt_int(ign)),
-                 ("Minibatch", f"{len(labels.sampled_positive)} positive + {len(labels.sampled_negative)} negative")]
-        if state.minibatch:
-            caption += (f" One training minibatch: {len(labels.sampled_positive)} positives and "
-                        f"{len(labels.sampled_negative)} negatives drawn at random (at most half positive).")
-        else:
-            where = "here" if len(levels) == len(inference.anchors) else "on this level"
-            boxes_text = _plural(len(gt[0]), "ground-truth box", "ground-truth boxes")
-            caption += (f" Training labels for {boxes_text}, {where}: "
-                        f"{fmt_int(s_pos)} positive (green), {fmt_int(s_neg)} negative (blue), "
-                        f"{fmt_int(s_ign)} ignored (grey).")
+        label_layers, label_rows, sentence, legend = _label_part(inference, levels, state, gt)
+        layers += label_layers
+        rows += label_rows
+        caption += sentence
     else:
         layers += _level_layers(inference, levels, mode)
+        legend = _colour_legend(inference, levels, mode)
         if mode == "objectness":
             caption += " Colour: the head's objectness, dark = background, yellow = object."
     if gt is not None:
         layers.append(gt_layer(gt, inference.detections.class_names))
+        legend += (("ground truth", GT_COLOR),)
     if state.point is not None:
         point_layers, point_rows, sentence = _point_layers(inference, state.point)
         layers += point_layers
         rows += point_rows
         caption += sentence
-    return ViewFrame(layers, caption, rows, step, anchors_steps(inference), label)
+        legend += (("clicked point", ARROW),)
+    return ViewFrame(layers, caption, rows, step, anchors_steps(inference), label, legend=legend)
 
 
 def _build(request: ViewRequest) -> ViewFrame:
@@ -363,6 +350,6 @@ SPEC = ViewSpec(
     controls=(Control("color_by", "Colour by", "choice", "auto", COLOR_MODES,
                       tooltip="auto: training label with ground truth, else the head's objectness"),
               Control("minibatch", "One training minibatch", "bool", False,
-                      tooltip="With ground truth: only the anchors one RPN training step samples")),
+                      tooltip="With ground truth: only the anchors one training step of the model uses")),
     click="point", help="Steps: one feature level at a time, then all. Click: the anchors of the cell under the "
                         "point on every level.")

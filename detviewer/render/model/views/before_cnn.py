@@ -13,7 +13,7 @@ from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    BoxLayer, ImageLayer, TextLayer, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
+    BoxLayer, ImageLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
 )
 
 __all__ = ["SlidingWindowViewState", "SelectiveSearchViewState", "window_shapes", "sliding_window_frame",

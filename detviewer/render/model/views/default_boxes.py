@@ -1,10 +1,11 @@
 """SSD default boxes per feature-map scale k: the map's grid, the boxes of one cell, the scale formula
-with this model's numbers, counts per scale, and - with ground truth - the matched boxes (IoU ≥ 0.5)
-and the negatives hard negative mining keeps (3 per positive).
+with this model's numbers, counts per scale, and - with ground truth - the boxes the model's own SSD rule
+matches (its SSDMatcher: each object's best box and every box at IoU ≥ 0.5) and the negatives hard negative
+mining keeps (3 per positive). A last step sets the paper's scales (s_min 0.2, s_max 0.9, for this model's
+m) beside the ones the model really uses, and says why they differ.
 
-Box shapes per cell follow torchvision's DefaultBoxGenerator: (s_k, s_k), (s'_k, s'_k) with
-s'_k = sqrt(s_k·s_{k+1}), then for each ratio r: (s_k·√r, s_k/√r) and (s_k/√r, s_k·√r) as (w, h)
-fractions of the input size.
+Box shapes per cell follow torchvision's DefaultBoxGenerator: (sₖ, sₖ), (s′ₖ, s′ₖ) with
+s′ₖ = √(sₖ·sₖ₊₁), then for each ratio r: (sₖ·√r, sₖ/√r) and (sₖ/√r, sₖ·√r) as (w, h) fractions of the input.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detviewer.core.types import AnchorSet, Inference
+from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import level_grid, level_offsets
 from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int,
-    fmt_num, gt_layer, solid,
+    ARROW, GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments,
+    fmt_int, fmt_num, gt_layer, solid,
 )
+from detviewer.render.model.views.notation import S_K, S_PRIME_K, s_of, s_prime_of
+from detviewer.render.model.views.scale_sets import scale_comparison_frame
+from detviewer.render.model.views.training_labels import label_anchors, model_rule, rule_sentence
 
 __all__ = ["DefaultBoxViewState", "SsdMatch", "ssd_scale_list", "scale_formula", "box_shapes", "ssd_matching",
            "default_boxes_frame", "default_boxes_steps"]
@@ -31,15 +35,14 @@ __all__ = ["DefaultBoxViewState", "SsdMatch", "ssd_scale_list", "scale_formula",
 class DefaultBoxViewState:
     """scale: index into ``inference.anchors`` (the paper's k is scale + 1); cell (row, col) on that
     map, else the cell under ``point`` (x, y original pixels), else the cell of the first ground-truth
-    centre, else the middle cell; iou: SSD's matching threshold; neg_ratio: negatives per positive;
-    step: lecture-mode step (= scale), overrides ``scale``."""
+    centre, else the middle cell; rule: match with this MatchRule instead of the model's own SSD rule;
+    step: lecture-mode step (= scale; step m: the two scale sets), overrides ``scale``."""
 
     scale: int = 0
     cell: tuple[int, int] | None = None
     point: tuple[float, float] | None = None
     show_grid: bool = True
-    iou: float = 0.5
-    neg_ratio: int = 3
+    rule: MatchRule | None = None
     step: int | None = None
 
 
@@ -65,7 +68,7 @@ def _require_ssd(inference: Inference) -> None:
 
 
 def ssd_scale_list(inference: Inference) -> list[float]:
-    """[s_1 … s_m, s_{m+1}]: every map's s_k plus the generator's extra last scale."""
+    """[s₁ … sₘ, sₘ₊₁]: every map's sₖ plus the generator's extra last scale."""
     _require_ssd(inference)
     return [a.scales[0] for a in inference.anchors] + [inference.anchors[-1].scales[1]]
 
@@ -77,34 +80,34 @@ def _linear(scales, m: int) -> bool:
 
 
 def scale_formula(scales: list[float], k: int) -> list[tuple[str, str]]:
-    """Rows explaining s_k for the 1-based scale ``k``: the paper's formula with this model's numbers.
+    """Rows explaining sₖ for the 1-based scale ``k``: the paper's formula with this model's numbers.
 
-    scales: ssd_scale_list() (m + 1 values). torchvision's SSD300 sets s_1 = 0.07 apart and spaces
-    s_2 … s_m linearly; models with hand-picked scales are said to be so.
+    scales: ssd_scale_list() (m + 1 values). torchvision's SSD300 sets s₁ = 0.07 apart and spaces
+    s₂ … sₘ linearly; models with hand-picked scales are said to be so.
     """
     m = len(scales) - 1
     s = scales
+    sk = s_of(k)
     rows = []
     if _linear(s, m):
-        rows.append(("Formula", f"s_k = s_min + (s_max − s_min)(k − 1)/(m − 1) = {fmt_num(s[0])} + "
+        rows.append(("Formula", f"{S_K} = s_min + (s_max − s_min)(k − 1)/(m − 1) = {fmt_num(s[0])} + "
                                 f"({fmt_num(s[m - 1])} − {fmt_num(s[0])})(k − 1)/{m - 1}"))
-        rows.append((f"s_{k}", f"{fmt_num(s[0])} + {fmt_num(s[m - 1] - s[0], 3)}·{k - 1}/{m - 1} = "
-                                f"{fmt_num(s[k - 1], 3)}"))
+        rows.append((sk, f"{fmt_num(s[0])} + {fmt_num(s[m - 1] - s[0], 3)}·{k - 1}/{m - 1} = {fmt_num(s[k - 1], 3)}"))
     elif m >= 3 and _linear(s[1:], m - 1):
-        rows.append(("Formula", f"s_1 = {fmt_num(s[0])} set apart; for k = 2…{m}: s_k = {fmt_num(s[1])} + "
+        rows.append(("Formula", f"s₁ = {fmt_num(s[0])} set apart; for k = 2…{m}: {S_K} = {fmt_num(s[1])} + "
                                 f"({fmt_num(s[m - 1])} − {fmt_num(s[1])})(k − 2)/{m - 2}"))
         if k == 1:
-            rows.append(("s_1", f"{fmt_num(s[0], 3)} (chosen by hand for the finest map)"))
+            rows.append(("s₁", f"{fmt_num(s[0], 3)} (chosen by hand for the finest map)"))
         else:
-            rows.append((f"s_{k}", f"{fmt_num(s[1])} + {fmt_num(s[m - 1] - s[1], 3)}·{k - 2}/{m - 2} = "
-                                   f"{fmt_num(s[k - 1], 3)}"))
+            rows.append((sk, f"{fmt_num(s[1])} + {fmt_num(s[m - 1] - s[1], 3)}·{k - 2}/{m - 2} = "
+                             f"{fmt_num(s[k - 1], 3)}"))
     else:
         rows.append(("Scales", "set by hand: " + ", ".join(fmt_num(v, 3) for v in s[:m])
                      + " (not the linear formula)"))
-        rows.append((f"s_{k}", fmt_num(s[k - 1], 3)))
+        rows.append((sk, fmt_num(s[k - 1], 3)))
     prime = math.sqrt(s[k - 1] * s[k])
-    rows.append((f"s'_{k}", f"√(s_{k}·s_{k + 1}) = √({fmt_num(s[k - 1], 3)}·{fmt_num(s[k], 3)}) = "
-                            f"{fmt_num(prime, 3)}"))
+    rows.append((s_prime_of(k), f"√({sk}·{s_of(k + 1)}) = √({fmt_num(s[k - 1], 3)}·{fmt_num(s[k], 3)}) = "
+                                f"{fmt_num(prime, 3)}"))
     return rows
 
 
@@ -118,34 +121,32 @@ def _wh(r: float) -> str:
 
 
 def box_shapes(anchors: AnchorSet) -> list[str]:
-    """Names of the boxes in one cell, in the generator's order: "1:1 s_k", "1:1 s'_k", "2:1", "1:2" ... (w:h)."""
-    names = ["1:1 s_k", "1:1 s'_k"]
+    """Names of the boxes in one cell, in the generator's order: "1:1 sₖ", "1:1 s′ₖ", "2:1", "1:2" ... (w:h)."""
+    names = [f"1:1 {S_K}", f"1:1 {S_PRIME_K}"]
     for r in anchors.aspect_ratios:
         names += [_wh(r), _wh(1 / r)]
     return names
 
 
-def ssd_matching(inference: Inference, gt_boxes, *, iou: float = 0.5, neg_ratio: int = 3) -> SsdMatch:
-    """Match every default box to ground truth (core.assign, torchvision's SSDMatcher) and pick the
-    negatives SSD trains on, ranked by the head's 1 − P(background): the background cross-entropy
-    −log P(background) grows with it, so both rank alike."""
-    from detviewer.ops.assign import hard_negative_mining, match_ssd_default_boxes
+def _ssd_rule(inference: Inference, rule: MatchRule | None) -> MatchRule:
+    rule = rule or model_rule(inference, "ssd")
+    if rule is None:
+        raise ViewError(f"{inference.model_name} carries no SSD matching rule to label its default boxes with.")
+    return rule
 
-    boxes = np.concatenate([a.boxes for a in inference.anchors])
-    labels, matched, max_iou = match_ssd_default_boxes(boxes, gt_boxes, iou)
-    if any(a.objectness is None for a in inference.anchors):
-        negatives = np.zeros(0, np.int64)
-    else:
-        objectness = np.concatenate([a.objectness for a in inference.anchors]).astype(np.float64)
-        loss = -np.log(np.clip(1.0 - objectness, 1e-12, 1.0))
-        negatives = hard_negative_mining(loss, labels, neg_ratio)
-    return SsdMatch(labels, matched, max_iou, negatives)
+
+def ssd_matching(inference: Inference, gt_boxes, rule: MatchRule | None = None) -> SsdMatch:
+    """Match every default box to ground truth with the model's own SSD rule (its SSDMatcher, ``rule`` to
+    override) and pick the negatives SSD trains on: neg_to_pos per positive, ranked by the head's
+    1 − P(background) (training_labels.label_anchors)."""
+    labels = label_anchors(inference, gt_boxes, _ssd_rule(inference, rule))
+    return SsdMatch(labels.labels, labels.matched_gt, labels.max_iou, labels.sampled_negative)
 
 
 def default_boxes_steps(inference: Inference, gt=None) -> int:
-    """Lecture steps: one per feature-map scale."""
+    """Lecture steps: one per feature-map scale, then the paper's scales beside the model's."""
     _require_ssd(inference)
-    return len(inference.anchors)
+    return len(inference.anchors) + 1
 
 
 def _choose_cell(state: DefaultBoxViewState, anchors: AnchorSet, grid, gt) -> tuple[int, int]:
@@ -160,6 +161,42 @@ def _choose_cell(state: DefaultBoxViewState, anchors: AnchorSet, grid, gt) -> tu
     return h // 2, w // 2
 
 
+def _matching_part(inference: Inference, index: int, state: DefaultBoxViewState, gt, cell_index: np.ndarray):
+    """Layers, rows and caption sentence of the model's SSD matching on scale ``index``. Only each object's
+    best default box is labelled (one label per box: none on the boxes of the chosen cell, which carry their
+    shape)."""
+    rule = _ssd_rule(inference, state.rule)
+    match = ssd_matching(inference, gt[0], rule)
+    start, end = level_offsets(inference)[index:index + 2]
+    here = np.flatnonzero(match.labels[start:end] == 1) + start
+    negatives = match.hard_negatives[(match.hard_negatives >= start) & (match.hard_negatives < end)]
+    boxes = np.concatenate([s.boxes for s in inference.anchors])
+    best: set[int] = set()
+    for g in range(len(gt[0])):
+        mine = np.flatnonzero(match.matched_gt == g)
+        if len(mine):
+            best.add(int(mine[np.argmax(match.max_iou[mine])]))
+    labels = tuple(f"IoU {match.max_iou[i]:.2f}" if i in best and i not in set(cell_index.tolist()) else ""
+                   for i in here.tolist())
+    layers = [BoxLayer("hard_negatives", boxes[negatives], solid(NEGATIVE, len(negatives)), negatives.astype(np.int64),
+                       width=1.5, alpha=200, dashed=True),
+              BoxLayer("matched", boxes[here], solid(POSITIVE, len(here)), here.astype(np.int64), labels=labels,
+                       width=2.0)]
+    n_pos = int((match.labels == 1).sum())
+    ratio = fmt_num(rule.neg_to_pos)
+    rows = [("Rule", rule_sentence(rule)),
+            ("Matched", f"{fmt_int(len(here))} here, {fmt_int(n_pos)} in all"),
+            (f"Hard negatives ({ratio}:1)", f"{fmt_int(len(negatives))} here, {fmt_int(len(match.hard_negatives))} "
+                                            "in all")]
+    sentence = (f" Matched by the model's SSDMatcher (each object's best box, and IoU ≥ {fmt_num(rule.fg_iou)}; "
+                f"green): {fmt_int(len(here))} here; hard negative mining keeps the "
+                f"{fmt_int(len(match.hard_negatives))} most object-like background boxes ({ratio} per positive, "
+                f"blue), {fmt_int(len(negatives))} of them here.")
+    legend = ((f"matched (best or IoU ≥ {fmt_num(rule.fg_iou)})", POSITIVE), (f"hard negative ({ratio}:1)", NEGATIVE),
+              ("ground truth", GT_COLOR))
+    return layers, rows, sentence, legend
+
+
 def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = DefaultBoxViewState(),
                         gt=None) -> ViewFrame:
     """The default-box view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
@@ -169,6 +206,8 @@ def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = Defau
     index = state.step if state.step is not None else state.scale
     if state.step is None and not 0 <= index < m:
         raise ViewError(f"{inference.model_name} has {m} feature-map scales; scale {index + 1} does not exist.")
+    if state.step is not None and int(state.step) >= m:
+        return scale_comparison_frame(inference, ssd_scale_list(inference), gt)
     index = min(max(int(index), 0), m - 1)
     k = index + 1
     anchors = inference.anchors[index]
@@ -177,6 +216,9 @@ def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = Defau
     in_h, in_w = inference.input_size
     h, w = anchors.feature_size
     a = anchors.anchors_per_location
+    cy, cx = _choose_cell(state, anchors, grid, gt)
+    start = level_offsets(inference)[index] + (cy * w + cx) * a
+    cell_index = np.arange(start, start + a, dtype=np.int64)
 
     layers: list = []
     if state.show_grid:
@@ -190,42 +232,31 @@ def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = Defau
     ratios = ", ".join(f"{_ratio_text(r)}, {_ratio_text(1 / r)}" for r in anchors.aspect_ratios)
     rows.append(("Aspect ratios", f"1, {ratios} → {a} boxes per cell"))
 
-    caption = (f"Scale k = {k} of {m}: a {h}×{w} map, {a} default boxes per cell (s_{k} = {fmt_num(scales[k - 1])}, "
-               f"{fmt_num(scales[k - 1] * in_w, 0)} px of the {in_w} px input) — {fmt_int(len(anchors))} of "
-               f"{fmt_int(inference.anchor_count)} default boxes.")
+    caption = (f"Scale k = {k} of {m}: a {h}×{w} map, {a} default boxes per cell ({s_of(k)} = "
+               f"{fmt_num(scales[k - 1])}, {fmt_num(scales[k - 1] * in_w, 0)} px of the {in_w} px input) — "
+               f"{fmt_int(len(anchors))} of {fmt_int(inference.anchor_count)} default boxes.")
+    legend: tuple = ()
     if gt is not None:
-        match = ssd_matching(inference, gt[0], iou=state.iou, neg_ratio=state.neg_ratio)
-        start, end = level_offsets(inference)[index:index + 2]
-        here = np.flatnonzero(match.labels[start:end] == 1) + start
-        negatives = match.hard_negatives[(match.hard_negatives >= start) & (match.hard_negatives < end)]
-        boxes = np.concatenate([s.boxes for s in inference.anchors])
-        layers.append(BoxLayer("hard_negatives", boxes[negatives], solid(NEGATIVE, len(negatives)),
-                               negatives.astype(np.int64), width=1.5, alpha=200, dashed=True))
-        layers.append(BoxLayer("matched", boxes[here], solid(POSITIVE, len(here)), here.astype(np.int64),
-                               labels=tuple(f"IoU {v:.2f}" for v in match.max_iou[here]), width=2.0))
-        n_pos = int((match.labels == 1).sum())
-        rows += [(f"Matched (IoU ≥ {fmt_num(state.iou)})", f"{fmt_int(len(here))} here, {fmt_int(n_pos)} in all"),
-                 (f"Hard negatives ({state.neg_ratio}:1)", f"{fmt_int(len(negatives))} here, "
-                                                           f"{fmt_int(len(match.hard_negatives))} in all")]
-        caption += (f" Matched to an object (IoU ≥ {fmt_num(state.iou)}, green): {fmt_int(len(here))} here; "
-                    f"hard negative mining keeps the {fmt_int(len(match.hard_negatives))} most object-like "
-                    f"background boxes ({state.neg_ratio} per positive, blue), {fmt_int(len(negatives))} of them here.")
+        match_layers, match_rows, sentence, legend = _matching_part(inference, index, state, gt, cell_index)
+        layers += match_layers
+        rows += match_rows
+        caption += sentence
         layers.append(gt_layer(gt, inference.detections.class_names))
 
-    cy, cx = _choose_cell(state, anchors, grid, gt)
     layers.append(BoxLayer("cell", grid.cell_rect(cy, cx)[None], solid(ARROW, 1), np.array([cy * w + cx], np.int64),
                            width=2.0, fill_alpha=70))
     cell_boxes = anchors.at_cell(cy, cx)
-    start = level_offsets(inference)[index] + (cy * w + cx) * a
     shapes = box_shapes(anchors)
     sizes = cell_boxes[:, 2:] - cell_boxes[:, :2]
-    layers.append(BoxLayer("cell_boxes", cell_boxes, PALETTE[np.arange(a) % len(PALETTE)],
-                           np.arange(start, start + a, dtype=np.int64), labels=tuple(shapes), width=2.5))
+    colors = PALETTE[np.arange(a) % len(PALETTE)]
+    layers.append(BoxLayer("cell_boxes", cell_boxes, colors, cell_index, labels=tuple(shapes), width=2.5))
     centre = grid.centre(cy, cx)
     layers.append(SegmentLayer("cell_centre", cross_segments([centre], 6.0), solid(ARROW, 2), width=2.0))
-    rows.append(("Cell", f"row {cy}, col {cx}, centre ({fmt_num(centre[0], 1)}, {fmt_num(centre[1], 1)})"))
+    rows.append(("Cell", f"row {cy + 1}, column {cx + 1}, centre ({fmt_num(centre[0], 1)}, {fmt_num(centre[1], 1)})"))
     rows += [(f"  {name}", f"{bw:.0f}×{bh:.0f} px") for name, (bw, bh) in zip(shapes, sizes.tolist())]
-    return ViewFrame(layers, caption, rows, index, m, f"Scale k={k}/{m}")
+    legend = (("chosen cell", ARROW),) + tuple((name, tuple(int(v) for v in c)) for name, c in zip(shapes, colors)) \
+        + legend
+    return ViewFrame(layers, caption, rows, index, m + 1, f"Scale k={k}/{m}", legend=legend)
 
 
 def _build(request: ViewRequest) -> ViewFrame:
@@ -236,4 +267,5 @@ def _build(request: ViewRequest) -> ViewFrame:
 SPEC = ViewSpec(
     "default-boxes", "SSD default boxes", _build, step_count=counted(default_boxes_steps), needs="default_boxes",
     cannot_show="it is not an SSD (it has no default boxes)", click="point",
-    help="Steps: one feature-map scale k at a time. Click: the default boxes of the cell under the point.")
+    help="Steps: one feature-map scale k at a time, then the paper's scales beside the model's. Click: the default "
+         "boxes of the cell under the point.")
