@@ -1,0 +1,101 @@
+"""Anchor shapes (k-means prototypes) written in a generator's own parameters, so that they can be measured
+with the same code path as the model's anchors and pasted into the model's construction.
+
+A detection head predicts a fixed number of anchors per location on every level, so a suggestion keeps the
+generator's layout and only changes its numbers:
+
+- ``AnchorGenerator`` (Faster R-CNN, RetinaNet): level l makes ``sizes[l] x aspect_ratios[l]`` anchors (ratio
+  = h / w). The prototypes, sorted by area, are split into consecutive groups, one per level (small shapes on
+  the fine levels); inside a group the ``len(sizes[l])`` sizes are the geometric means of sqrt(w h) over equal
+  chunks of the group sorted by area, and the ratios those of h / w over equal chunks sorted by ratio.
+- ``DefaultBoxGenerator`` (SSD): level l makes two square boxes (scales s_l and sqrt(s_l s_l+1)) and, per
+  ratio r of ``aspect_ratios[l]``, a w/h = r box and its transpose, all as fractions of the input. The groups
+  give s_l (geometric mean of sqrt(w h) / sqrt(W H)), the last scale continues the progression, and the
+  ratios are geometric means over pairs of the group's most elongated prototypes (max(w/h, h/w)).
+
+The coverage a suggestion gives is then *measured* (``evaluation.anchor_suggestion``), not assumed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
+
+__all__ = ["shapes_per_level", "fit_generator", "describe_generator"]
+
+
+def shapes_per_level(generator) -> list[int]:
+    """Anchor shapes per location of each level (their sum is the k of the k-means)."""
+    if isinstance(generator, (AnchorGenerator, DefaultBoxGenerator)):
+        return [int(n) for n in generator.num_anchors_per_location()]
+    raise TypeError(f"expected an AnchorGenerator or DefaultBoxGenerator, got {type(generator).__name__}")
+
+
+def _chunk_geomeans(values: np.ndarray, chunks: int) -> list[float]:
+    """Sort ``values`` and return the geometric mean of each of ``chunks`` near-equal consecutive chunks."""
+    parts = np.array_split(np.sort(values), chunks)
+    return [float(np.exp(np.log(p).mean())) for p in parts if len(p)]
+
+
+def _groups(prototypes_wh: np.ndarray, counts: list[int]) -> list[np.ndarray]:
+    by_area = prototypes_wh[np.argsort(prototypes_wh.prod(axis=1), kind="stable")]
+    return np.split(by_area, np.cumsum(counts)[:-1])
+
+
+def _fit_anchor_generator(generator: AnchorGenerator, prototypes_wh: np.ndarray) -> AnchorGenerator:
+    counts = shapes_per_level(generator)
+    sizes, ratios = [], []
+    for level, group in enumerate(_groups(prototypes_wh, counts)):
+        n_sizes, n_ratios = len(generator.sizes[level]), len(generator.aspect_ratios[level])
+        sizes.append(tuple(round(s, 1) for s in _chunk_geomeans(np.sqrt(group.prod(axis=1)), n_sizes)))
+        ratios.append(tuple(round(r, 3) for r in _chunk_geomeans(group[:, 1] / group[:, 0], n_ratios)))
+    return AnchorGenerator(sizes=tuple(sizes), aspect_ratios=tuple(ratios))
+
+
+def _fit_default_boxes(generator: DefaultBoxGenerator, prototypes_wh: np.ndarray, input_hw) -> DefaultBoxGenerator:
+    h, w = float(input_hw[0]), float(input_hw[1])
+    normalised = prototypes_wh / np.array([w, h])
+    scales, ratios = [], []
+    for level, group in enumerate(_groups(normalised, shapes_per_level(generator))):
+        scales.append(float(np.exp(np.log(np.sqrt(group.prod(axis=1))).mean())))
+        n_ratios = len(generator.aspect_ratios[level])
+        elongation = np.sort(np.maximum(group[:, 0] / group[:, 1], group[:, 1] / group[:, 0]))[::-1]
+        pairs = elongation[:2 * n_ratios]
+        ratios.append([round(r, 3) for r in _chunk_geomeans(pairs, n_ratios)] if n_ratios else [])
+    last = scales[-1] * (scales[-1] / scales[-2] if len(scales) > 1 else 1.5)
+    scales = [round(s, 4) for s in scales + [max(last, scales[-1])]]
+    return DefaultBoxGenerator(ratios, scales=scales, steps=generator.steps, clip=generator.clip)
+
+
+def fit_generator(generator, prototypes_wh, input_hw: tuple[int, int]):
+    """A generator of the same kind and layout as ``generator`` with the shapes of ``prototypes_wh`` (k, 2)
+    (width, height in input pixels, k = sum of ``shapes_per_level``); input_hw (h, w): the input size the
+    prototypes were measured at (SSD's scales are fractions of it)."""
+    prototypes_wh = np.asarray(prototypes_wh, np.float64).reshape(-1, 2)
+    if len(prototypes_wh) != sum(shapes_per_level(generator)):
+        raise ValueError(f"expected {sum(shapes_per_level(generator))} prototypes, got {len(prototypes_wh)}")
+    if isinstance(generator, DefaultBoxGenerator):
+        return _fit_default_boxes(generator, prototypes_wh, input_hw)
+    return _fit_anchor_generator(generator, prototypes_wh)
+
+
+def _plain(value):
+    """Nested tuples / lists of numbers with whole floats written as ints (32.0 -> 32)."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    value = float(value)
+    return int(value) if value.is_integer() and not math.isinf(value) else value
+
+
+def describe_generator(generator) -> str:
+    """The generator as the Python expression that builds it (what to paste into the model's construction)."""
+    if isinstance(generator, DefaultBoxGenerator):
+        ratios = [list(_plain(r)) for r in generator.aspect_ratios]
+        return (f"DefaultBoxGenerator({ratios}, scales={list(_plain(generator.scales))}, "
+                f"steps={generator.steps}, clip={generator.clip})")
+    if isinstance(generator, AnchorGenerator):
+        return (f"AnchorGenerator(sizes={_plain(tuple(generator.sizes))}, "
+                f"aspect_ratios={_plain(tuple(generator.aspect_ratios))})")
+    raise TypeError(f"expected an AnchorGenerator or DefaultBoxGenerator, got {type(generator).__name__}")
