@@ -1,5 +1,6 @@
 """Box regression view: hand-computed deltas, round trips through torchvision's BoxCoder on real
-demo models, and the anchor behind a one-stage detection."""
+demo models, the anchor / proposal behind a detection, and the classic slide's targets t* from hand-placed
+boxes through the model's own BoxCoder."""
 
 import math
 
@@ -8,12 +9,13 @@ import pytest
 import torch
 
 from detviewer.ops.boxes import box_iou_np
-from detviewer.ops.regression import encode_deltas
+from detviewer.ops.regression import decode_deltas, encode_deltas, regression_targets, textbook_boxes
 from detviewer.core.types import AnchorSet, Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.model.views.regression import (
-    RegressionViewState, anchor_regression, best_anchor_for, decode_all, regression_frame, regression_steps,
+from detviewer.render.model.views.box_regression import (
+    anchor_regression, best_anchor_for, decode_all, proposal_for_detection, proposal_regression, regression_target,
 )
+from detviewer.render.model.views.regression import RegressionViewState, regression_frame, regression_steps
 from detviewer.render.model.primitives import ViewError
 
 
@@ -39,24 +41,29 @@ def test_hand_computed_deltas_and_decoded_box():
     r = anchor_regression(hand_inference(), 0)
     np.testing.assert_allclose(r.deltas, [0.25, -0.5, math.log(2), 0.0], rtol=1e-6)
     np.testing.assert_allclose(r.decoded, [0, -20, 80, 60], atol=1e-4)
-    frame = regression_frame(hand_inference())
+    frame = regression_frame(hand_inference(), RegressionViewState(step=1))
     np.testing.assert_allclose(frame.layer("delta_arrow").segments, [[30, 60, 40, 20]], atol=1e-4)
     assert frame.layer("delta_arrow").arrow_heads
-    assert frame.layer("delta_text").texts == ("dx +0.25  dy -0.50  dw +0.69  dh +0.00",)
+    assert frame.layer("delta_text").texts == ("t (0.25, −0.5, 0.69, 0)",)
     rows = dict(frame.table)
-    assert rows["(dx, dy, dw, dh)"] == "(+0.250, -0.500, +0.693, +0.000) = output / weights"
-    assert rows["x = xa + dx·wa"] == "30.0 + 0.250·40.0 = 40.0"
-    assert rows["y = ya + dy·ha"] == "60.0 − 0.500·80.0 = 20.0"
-    assert rows["w = wa·exp(dw)"] == "40.0·exp(+0.693) = 80.0"
+    assert rows["t = output ÷ weights (tₓ, tᵧ, tᵥᵥ, tₕ)"] == "(0.25, −0.5, 0.69, 0)"
+    assert rows["Head"] == "the head, BoxCoder weights (10, 10, 5, 5)"
+    assert rows["x = xₐ + tₓ·wₐ"] == "30.0 + 0.250·40.0 = 40.0"
+    assert rows["y = yₐ + tᵧ·hₐ"] == "60.0 − 0.500·80.0 = 20.0"
+    assert rows["w = wₐ·exp(tᵥᵥ)"] == "40.0·exp(+0.693) = 80.0"
 
 
-def test_steps_reveal_anchor_then_deltas_then_decoded_box():
+def test_steps_reveal_reference_then_deltas_then_decoded_box_then_target_then_textbook():
     inference = hand_inference()
-    assert regression_steps(inference) == 3
-    names = [regression_frame(inference, RegressionViewState(step=s)).names() for s in range(3)]
+    assert regression_steps(inference) == 5
+    names = [regression_frame(inference, RegressionViewState(step=s)).names() for s in range(5)]
     assert "delta_arrow" not in names[0] and "decoded" not in names[0]
     assert "delta_arrow" in names[1] and "decoded" not in names[1]
     assert "decoded" in names[2]
+    assert "target_arrow" not in names[3]  # no ground truth: no target, the caption says why
+    assert names[4] == ["textbook_boxes"]
+    frame = regression_frame(inference, RegressionViewState(step=3))
+    assert frame.caption == "The target t* needs the object's box: load ground truth for this image."
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +87,11 @@ def test_deltas_round_trip_through_boxcoder(name, demo):
     rng = np.random.default_rng(1)
     for flat in rng.choice(inference.anchor_count, 20, replace=False):
         r = anchor_regression(inference, int(flat))
-        np.testing.assert_allclose(encode_deltas(r.anchor[None], r.decoded[None], r.weights)[0], r.raw_deltas,
+        np.testing.assert_allclose(encode_deltas(r.box[None], r.decoded[None], r.weights)[0], r.raw_deltas,
                                    atol=2e-3)
         # the lecture's formulas give the same box as BoxCoder
-        wa, ha = r.anchor[2] - r.anchor[0], r.anchor[3] - r.anchor[1]
-        xa, ya = r.anchor[0] + wa / 2, r.anchor[1] + ha / 2
+        wa, ha = r.box[2] - r.box[0], r.box[3] - r.box[1]
+        xa, ya = r.box[0] + wa / 2, r.box[1] + ha / 2
         dx, dy, dw, dh = r.deltas
         x, y, w, h = xa + dx * wa, ya + dy * ha, wa * math.exp(dw), ha * math.exp(dh)
         np.testing.assert_allclose(r.decoded, [x - w / 2, y - h / 2, x + w / 2, y + h / 2], atol=1e-2)
@@ -102,17 +109,67 @@ def test_one_stage_detection_comes_from_its_anchor(demo):
     assert iou == pytest.approx(box_iou_np(det[None], decoded[flat][None])[0, 0])
     frame = regression_frame(inference, RegressionViewState(detection=0))
     assert frame.layer("anchor").index.tolist() == [flat]
-    assert "detection 0" in frame.layer("target").labels[0]
+    assert dict(frame.table)["Picked"].startswith("detection 1: ")
 
 
-def test_rpn_proposal_is_an_anchor_decoded_and_clipped(demo):
+def test_two_stage_detection_comes_from_its_proposal_through_the_box_head(demo):
+    """demo-frcnn's detections are proposals decoded with the box head's deltas for their class (weights
+    (10, 10, 5, 5)) and clipped: the captured per-proposal deltas reproduce each detection."""
     inference = demo["demo-frcnn"]
-    proposal = inference.proposals.xyxy[0]
-    clipped = _clipped(decode_all(inference), inference.image_size)
-    assert box_iou_np(proposal[None], clipped).max() > 0.999
-    frame = regression_frame(inference, RegressionViewState(proposal=0))
-    assert dict(frame.table)["Chosen"].startswith("proposal 0: objectness")
-    np.testing.assert_allclose(frame.layer("target").xyxy[0], proposal)
+    p = inference.proposals
+    assert p.class_deltas.shape == (len(p), 7, 4) and p.class_scores.shape == (len(p), 7)
+    assert len(inference.detections) > 0
+    for d in range(min(5, len(inference.detections))):
+        j, iou = proposal_for_detection(inference, d)
+        assert iou > 0.999
+        r = proposal_regression(inference, j, int(inference.detections.labels[d]))
+        np.testing.assert_allclose(r.weights, [10, 10, 5, 5])
+        np.testing.assert_allclose(_clipped(r.decoded[None], inference.image_size)[0], inference.detections.xyxy[d],
+                                   atol=0.05)
+    frame = regression_frame(inference, RegressionViewState(detection=0, step=0))
+    assert frame.layer("anchor").index.tolist() == [proposal_for_detection(inference, 0)[0]]
+    anchor_stage = regression_frame(inference, RegressionViewState(detection=0, stage="anchor", step=0))
+    # the anchor behind the proposal: its RPN decoding (weights 1, 1, 1, 1) is that proposal
+    proposal = p.xyxy[proposal_for_detection(inference, 0)[0]]
+    flat = anchor_stage.layer("anchor").index[0]
+    assert box_iou_np(proposal[None], _clipped(decode_all(inference)[flat][None], inference.image_size))[0, 0] > 0.999
+
+
+def test_textbook_targets_through_the_models_own_boxcoder(demo):
+    """The classic slide: a proposal exactly on the object gives t* = (0, 0, 0, 0), one a quarter of its
+    width to the left (0.25, 0, 0, 0), one 1.5 times too wide tᵥᵥ* = log(1/1.5), through the box head's
+    BoxCoder read from demo-frcnn, whose weights (10, 10, 5, 5) scale the encoded values."""
+    from detviewer.render.model.views.training_labels import model_rule
+
+    inference = demo["demo-frcnn"]
+    weights = model_rule(inference, "box_head").box_weights
+    assert weights == (10.0, 10.0, 5.0, 5.0)
+    gt = np.array([100.0, 50.0, 180.0, 130.0], np.float32)  # an 80×80 object
+    boxes = textbook_boxes(gt)
+    np.testing.assert_allclose(boxes, [[100, 50, 180, 130], [80, 50, 160, 130], [80, 50, 200, 130]])
+    targets = regression_targets(boxes, np.tile(gt, (3, 1)), weights)
+    np.testing.assert_allclose(targets, [[0, 0, 0, 0], [0.25, 0, 0, 0], [0, 0, math.log(1 / 1.5), 0]], atol=1e-6)
+    np.testing.assert_allclose(encode_deltas(boxes, np.tile(gt, (3, 1)), weights),
+                               [[0, 0, 0, 0], [2.5, 0, 0, 0], [0, 0, 5 * math.log(1 / 1.5), 0]], atol=1e-5)
+    frame = regression_frame(inference, RegressionViewState(step=4), gt=(gt[None], np.array([1])))
+    rows = dict(frame.table)
+    assert rows["on the object"] == "t* (0, 0, 0, 0) · encoded (0, 0, 0, 0)"
+    assert rows["25 % of its width to the left"] == "t* (0.25, 0, 0, 0) · encoded (2.5, 0, 0, 0)"
+    assert rows["too wide (1.5×)"] == "t* (0, 0, −0.41, 0) · encoded (0, 0, −2.03, 0)"
+    assert frame.layer("textbook_boxes").labels[1] == "t* (0.25, 0, 0, 0)"
+
+
+def test_target_of_a_hand_placed_proposal_and_the_residual(demo):
+    """The matched object's t* through the model's BoxCoder, and t* − t with the head's own t."""
+    inference = demo["demo-frcnn"]
+    r = proposal_regression(inference, 0, 1)
+    gt = decode_deltas(r.box[None], np.array([[2.5, 0.0, 0.0, 0.0]], np.float32), (10, 10, 5, 5))  # 0.25 w right
+    target = regression_target(inference, r, gt)
+    np.testing.assert_allclose(target.t_star, [0.25, 0, 0, 0], atol=1e-5)
+    np.testing.assert_allclose(target.encoded, [2.5, 0, 0, 0], atol=1e-4)
+    np.testing.assert_allclose(target.residual, target.t_star - r.deltas, atol=1e-6)
+    iou = 0.75 / 1.25  # two boxes of one size, shifted by a quarter of their width
+    assert target.iou == pytest.approx(iou, abs=1e-4) and target.positive  # 0.6 >= the box head's 0.5
 
 
 def test_models_without_anchor_deltas_are_refused():
@@ -121,3 +178,5 @@ def test_models_without_anchor_deltas_are_refused():
         regression_frame(yolo)
     with pytest.raises(ViewError, match="anchor 5 does not exist"):
         regression_frame(hand_inference(), RegressionViewState(anchor=5))
+    with pytest.raises(ViewError, match="no box head"):
+        regression_frame(hand_inference(), RegressionViewState(stage="proposal"))

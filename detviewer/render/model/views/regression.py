@@ -1,10 +1,11 @@
-"""Box regression view: how the head moves one anchor (or the anchor behind a proposal / detection).
+"""Box regression view: how the head moves one reference box (an anchor, or a two-stage model's proposal), the
+training target t* its ground-truth object gives, and the classic slide's worked examples.
 
-Deltas are the model's own (AnchorSet.deltas, encoded with torchvision's BoxCoder and the
-model's weights); dividing by the weights gives the lecture's
-(dx, dy, dw, dh) = ((x − xa)/wa, (y − ya)/ha, log(w/wa), log(h/ha)), and core.regression
-decodes them. For a proposal or a detection, the anchor shown is the one whose decoded box
-overlaps it most (for one-stage models and RPN proposals that is the anchor that produced it).
+Steps: the reference box; the head's predicted t (its output ÷ the BoxCoder weights); the decoded box; the
+target t* from the matched object (through the model's BoxCoder, weights said) with the residual t* − t; and
+three proposals placed by hand on that object — exactly on it (0, 0, 0, 0), a quarter of its width to the left
+(0.25, 0, 0, 0) and 1.5 times too wide (tᵥᵥ = log(1/1.5) = −0.41). A picked detection (click, ``render --box``)
+chooses the reference: the proposal (or anchor) behind it. Computations: box_regression.py.
 """
 
 from __future__ import annotations
@@ -15,223 +16,302 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import SELECT
-from detviewer.render.model.geometry import split_index
-from detviewer.render.model.spec import Prepare, ViewRequest, ViewSpec
+from detviewer.render.model.colors import PALETTE, SELECT
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt,
-    cross_segments, fmt_int, gt_layer, solid,
+    ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, cross_segments,
+    fmt_int, gt_layer, solid,
 )
+from detviewer.render.model.views.box_regression import (
+    BoxRegression, RegressionTarget, anchor_regression, best_anchor_for, has_box_head, proposal_for_detection,
+    proposal_regression, regression_target, require_deltas,
+)
+from detviewer.render.model.views.notation import T_H, T_VECTOR, T_W, T_X, T_Y
+from detviewer.render.model.views.training_labels import anchor_rule, label_anchors, rule_title
 
-__all__ = ["RegressionViewState", "AnchorRegression", "anchor_regression", "decode_all", "best_anchor_for",
-           "regression_frame", "regression_steps", "STEP_NAMES"]
+__all__ = ["RegressionViewState", "regression_frame", "regression_steps", "choose_reference", "STEP_NAMES", "STAGES"]
 
-STEP_NAMES = ("Anchor", "Deltas", "Decoded box")
+STEP_NAMES = ("Reference box", "Predicted t", "Decoded box", "Target t*", "Textbook cases")
+STAGES = ("auto", "anchor", "proposal")
 
 
 @dataclass(frozen=True)
 class RegressionViewState:
-    """Which box to explain, first match wins: ``detection`` (index into inference.detections),
-    ``proposal`` (index into inference.proposals), ``anchor`` (flat index over all levels); none:
-    the anchor with the highest score. step: lecture step 0 anchor, 1 deltas, 2 decoded box
-    (None shows everything); anchor_match: ``best_anchor_for`` the chosen box, when computed beforehand
-    (it decodes every anchor, so the window computes it off the GUI thread)."""
+    """Which box to explain, first match wins: ``detection`` (index into inference.detections: the reference
+    behind it), ``proposal``, ``anchor`` (flat index over all levels); none: the reference best matching the
+    largest ground-truth object, else the most confident one. stage: "anchor" (RPN / one-stage head),
+    "proposal" (the box head) or "auto" (the box head when the model has one); step: 0 … 4 (STEP_NAMES),
+    None shows the decoded box; anchor_match: ``best_anchor_for`` computed beforehand (it decodes every
+    anchor, so the window computes it off the GUI thread)."""
 
     anchor: int | None = None
     proposal: int | None = None
     detection: int | None = None
+    stage: str = "auto"
     step: int | None = None
     anchor_match: tuple[int, float] | None = None
 
-
-@dataclass(frozen=True, eq=False)
-class AnchorRegression:
-    """One anchor's regression, original pixels.
-
-    anchor / decoded (4,) float32 xyxy; raw_deltas (4,) what the head output (weighted codes);
-    weights (4,) the BoxCoder weights; deltas (4,) = raw_deltas / weights, the lecture's numbers.
-    """
-
-    index: int
-    level: int
-    anchor: np.ndarray
-    raw_deltas: np.ndarray
-    weights: np.ndarray
-    deltas: np.ndarray
-    decoded: np.ndarray
-
-
-def _require_deltas(inference: Inference) -> None:
-    if not inference.anchors or any(a.deltas is None for a in inference.anchors):
-        raise ViewError(f"{inference.model_name} gives no per-anchor box deltas (it is not an anchor-based "
-                        "detector, or it regresses distances like FCOS); the regression view needs one that does.")
-
-
-def anchor_regression(inference: Inference, flat: int) -> AnchorRegression:
-    """The head's deltas for anchor ``flat`` (index over all levels) and the box they decode to."""
-    from detviewer.ops.regression import decode_deltas
-
-    _require_deltas(inference)
-    level, i = split_index(inference, int(flat))
-    anchors = inference.anchors[level]
-    weights = np.asarray(anchors.delta_weights, np.float32)
-    raw = anchors.deltas[i].astype(np.float32)
-    decoded = decode_deltas(anchors.boxes[i][None], raw[None], anchors.delta_weights)[0]
-    return AnchorRegression(int(flat), level, anchors.boxes[i].copy(), raw, weights, raw / weights, decoded)
-
-
-def decode_all(inference: Inference) -> np.ndarray:
-    """(K, 4) float32: every anchor decoded with the head's own deltas (flat order)."""
-    from detviewer.ops.regression import decode_deltas
-
-    _require_deltas(inference)
-    return np.concatenate([decode_deltas(a.boxes, a.deltas, a.delta_weights) for a in inference.anchors])
-
-
-def best_anchor_for(inference: Inference, box_xyxy) -> tuple[int, float]:
-    """(flat anchor index, IoU): the anchor whose decoded box overlaps ``box_xyxy`` (4,) most."""
-    from detviewer.ops.boxes import box_iou_np
-
-    ious = box_iou_np(np.asarray(box_xyxy, np.float32).reshape(1, 4), decode_all(inference))[0]
-    best = int(np.argmax(ious))
-    return best, float(ious[best])
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
 
 
 def regression_steps(inference: Inference, gt=None) -> int:
-    """Lecture steps: the anchor, its deltas, the decoded box."""
     return len(STEP_NAMES)
 
 
-def _target(inference: Inference, state: RegressionViewState) -> tuple[np.ndarray | None, str]:
-    if state.detection is not None:
-        det = inference.detections
-        if not 0 <= state.detection < len(det):
-            raise ViewError(f"detection {state.detection} does not exist ({len(det)} detections).")
-        i = int(state.detection)
-        return det.xyxy[i], f"detection {i}: {det.name_of(det.labels[i])} {det.scores[i]:.2f}"
-    if state.proposal is not None:
-        props = inference.proposals
-        if props is None or not 0 <= state.proposal < len(props):
-            count = 0 if props is None else len(props)
-            raise ViewError(f"proposal {state.proposal} does not exist ({count} proposals).")
-        i = int(state.proposal)
-        return props.xyxy[i], f"proposal {i}: objectness {props.objectness[i]:.2f}"
-    return None, ""
+def _stage(inference: Inference, state: RegressionViewState) -> str:
+    if state.stage == "auto":
+        return "proposal" if has_box_head(inference) else "anchor"
+    return state.stage
 
 
-def _default_anchor(inference: Inference) -> int:
+def _largest(gt) -> int:
+    sizes = (gt[0][:, 2] - gt[0][:, 0]) * (gt[0][:, 3] - gt[0][:, 1])
+    return int(np.argmax(sizes))
+
+
+def _default_anchor(inference: Inference, gt) -> int:
+    rule = anchor_rule(inference)
+    if gt is not None and len(gt[0]) and rule is not None:
+        labels = label_anchors(inference, gt[0], rule)
+        mine = np.flatnonzero((labels.labels == 1) & (labels.matched_gt == _largest(gt)))
+        if len(mine):
+            return int(mine[np.argmax(labels.max_iou[mine])])
     if all(a.objectness is not None for a in inference.anchors):
         return int(np.argmax(np.concatenate([a.objectness for a in inference.anchors])))
     return 0
 
 
-def _formula_rows(r: AnchorRegression) -> list[tuple[str, str]]:
-    x1, y1, x2, y2 = r.anchor.tolist()
-    wa, ha = x2 - x1, y2 - y1
-    xa, ya = x1 + wa / 2, y1 + ha / 2
-    dx, dy, dw, dh = r.deltas.tolist()
-    def plus(v: float) -> str:
-        return f"{'+' if v >= 0 else '−'} {abs(v):.3f}"
+def _default_proposal(inference: Inference, gt) -> tuple[int, int | None]:
+    from detviewer.ops.boxes import box_iou_np
 
-    return [("x = xa + dx·wa", f"{xa:.1f} {plus(dx)}·{wa:.1f} = {xa + dx * wa:.1f}"),
-            ("y = ya + dy·ha", f"{ya:.1f} {plus(dy)}·{ha:.1f} = {ya + dy * ha:.1f}"),
-            ("w = wa·exp(dw)", f"{wa:.1f}·exp({dw:+.3f}) = {wa * math.exp(dw):.1f}"),
-            ("h = ha·exp(dh)", f"{ha:.1f}·exp({dh:+.3f}) = {ha * math.exp(dh):.1f}")]
+    if gt is not None and len(gt[0]):
+        g = _largest(gt)
+        label = int(gt[1][g])
+        best = int(np.argmax(box_iou_np(gt[0][g][None], inference.proposals.xyxy)[0]))
+        return best, (label if 0 < label < inference.proposals.class_deltas.shape[1] else None)
+    if len(inference.detections):
+        return proposal_for_detection(inference, 0)[0], int(inference.detections.labels[0])
+    return 0, None
+
+
+def choose_reference(inference: Inference, state: RegressionViewState, gt=None) -> tuple[BoxRegression, str]:
+    """(the reference box's regression, a short text naming the picked box, or "")."""
+    require_deltas(inference)
+    stage = _stage(inference, state)
+    det = inference.detections
+    if state.detection is not None:
+        if not 0 <= state.detection < len(det):
+            raise ViewError(f"detection {state.detection + 1} does not exist ({len(det)} detections).")
+        i = int(state.detection)
+        picked = f"detection {i + 1}: {det.name_of(det.labels[i])} {det.scores[i]:.2f}"
+        if stage == "proposal":
+            return proposal_regression(inference, proposal_for_detection(inference, i)[0], int(det.labels[i])), picked
+        box = (inference.proposals.xyxy[proposal_for_detection(inference, i)[0]] if has_box_head(inference)
+               else det.xyxy[i])
+        flat = state.anchor_match[0] if state.anchor_match is not None else best_anchor_for(inference, box)[0]
+        return anchor_regression(inference, flat), picked
+    if state.proposal is not None:
+        if stage == "proposal":
+            return proposal_regression(inference, int(state.proposal)), ""
+        return anchor_regression(inference, best_anchor_for(inference, inference.proposals.xyxy[state.proposal])[0]), ""
+    if state.anchor is not None or stage == "anchor":
+        return anchor_regression(inference, state.anchor if state.anchor is not None else _default_anchor(inference, gt)), ""
+    index, label = _default_proposal(inference, gt)
+    return proposal_regression(inference, index, label), ""
+
+
+def _sig(values) -> str:
+    """'(0.25, 0, −0.41, 0)': the lecture's numbers, no needless digits."""
+    def one(v: float) -> str:
+        text = f"{v:.2f}".rstrip("0").rstrip(".")
+        text = "0" if text in ("-0", "0", "") else text
+        return text.replace("-", "−")
+    return "(" + ", ".join(one(float(v)) for v in values) + ")"
+
+
+def _signed(value: float, digits: int = 1) -> str:
+    """'+3.5' / '−3.5' with a true minus sign."""
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def _weights_text(weights) -> str:
+    return "(" + ", ".join(f"{float(w):g}" for w in weights) + ")"
+
+
+def _name(inference: Inference, r: BoxRegression) -> str:
+    if r.kind == "proposal":
+        return f"proposal {r.index + 1}"
+    level = inference.anchors[r.level]
+    return f"anchor {fmt_int(r.index)} ({level.name or 'level ' + str(r.level)})"
+
+
+def _head(inference: Inference, r: BoxRegression) -> str:
+    if r.kind == "proposal":
+        return f"the box head (for the class {inference.detections.name_of(r.label)})"
+    rule = anchor_rule(inference)
+    return f"{rule_title(rule)} head" if rule is not None else "the head"
 
 
 def _centre(box: np.ndarray) -> tuple[float, float]:
     return float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2
 
 
-def regression_frame(inference: Inference, state: RegressionViewState = RegressionViewState(), gt=None) -> ViewFrame:
-    """The regression view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
-    from detviewer.ops.boxes import box_iou_np
-    from detviewer.ops.regression import ROI_HEAD_WEIGHTS, encode_deltas
+def _formula_rows(r: BoxRegression) -> list[tuple[str, str]]:
+    x1, y1, x2, y2 = r.box.tolist()
+    wa, ha = x2 - x1, y2 - y1
+    xa, ya = x1 + wa / 2, y1 + ha / 2
+    tx, ty, tw, th = r.deltas.tolist()
 
-    _require_deltas(inference)
-    gt = as_gt(gt)
-    target, target_text = _target(inference, state)
-    if target is not None:
-        flat, _ = state.anchor_match if state.anchor_match is not None else best_anchor_for(inference, target)
-    elif state.anchor is not None:
-        if not 0 <= state.anchor < inference.anchor_count:
-            raise ViewError(f"anchor {state.anchor} does not exist ({fmt_int(inference.anchor_count)} anchors).")
-        flat = int(state.anchor)
-    else:
-        flat = _default_anchor(inference)
-    r = anchor_regression(inference, flat)
-    step = len(STEP_NAMES) - 1 if state.step is None else min(max(int(state.step), 0), len(STEP_NAMES) - 1)
+    def plus(v: float) -> str:
+        return f"{'+' if v >= 0 else '−'} {abs(v):.3f}"
 
-    wa, ha = float(r.anchor[2] - r.anchor[0]), float(r.anchor[3] - r.anchor[1])
-    ca, cd = _centre(r.anchor), _centre(r.decoded)
-    dx, dy, dw, dh = r.deltas.tolist()
+    return [(f"x = xₐ + {T_X}·wₐ", f"{xa:.1f} {plus(tx)}·{wa:.1f} = {xa + tx * wa:.1f}"),
+            (f"y = yₐ + {T_Y}·hₐ", f"{ya:.1f} {plus(ty)}·{ha:.1f} = {ya + ty * ha:.1f}"),
+            (f"w = wₐ·exp({T_W})", f"{wa:.1f}·exp({_signed(tw, 3)}) = {wa * math.exp(tw):.1f}"),
+            (f"h = hₐ·exp({T_H})", f"{ha:.1f}·exp({_signed(th, 3)}) = {ha * math.exp(th):.1f}")]
+
+
+def _target_rows(target: RegressionTarget, r: BoxRegression) -> list[tuple[str, str]]:
+    rule = target.rule
+    status = ("positive" if target.positive else "not positive: no regression target in training") if rule else ""
+    return [("Matched object", f"IoU {target.iou:.2f}" + (f", {status}" if status else "")),
+            (f"t* {T_VECTOR}", _sig(target.t_star)),
+            (f"t* × weights {_weights_text(r.weights)}", _sig(target.encoded) + " (what the loss compares)"),
+            ("Predicted t", _sig(r.deltas)),
+            ("Residual t* − t", _sig(target.residual))]
+
+
+def _textbook(inference: Inference, r: BoxRegression, object_box: np.ndarray):
+    """Layers and rows of the three hand-placed proposals on ``object_box``, encoded with the model's BoxCoder."""
+    from detviewer.ops.regression import TEXTBOOK_CASES, encode_deltas, textbook_boxes
+
+    boxes = textbook_boxes(object_box)
+    weights = tuple(float(w) for w in r.weights)
+    codes = encode_deltas(boxes, np.tile(object_box, (len(boxes), 1)), weights)
+    targets = codes / np.asarray(weights, np.float32)
+    colors = PALETTE[[1, 4, 6]]
+    layer = BoxLayer("textbook_boxes", boxes, colors, np.arange(len(boxes), dtype=np.int64),
+                     labels=tuple(f"t* {_sig(t)}" for t in targets), width=2.5, dashed=True)
+    rows = [(name, f"t* {_sig(t)} · encoded {_sig(c)}") for (name, _, _), t, c in zip(TEXTBOOK_CASES, targets, codes)]
+    legend = tuple((name, tuple(int(v) for v in c)) for (name, _, _), c in zip(TEXTBOOK_CASES, colors))
+    return layer, rows, legend
+
+
+def _reference_layers(r: BoxRegression, step: int, name: str) -> list:
     one = np.array([r.index], np.int64)
-    layers: list = []
-    if gt is not None:
-        layers.append(gt_layer(gt, inference.detections.class_names))
-    if target is not None and step == 2:
-        layers.append(BoxLayer("target", target[None], solid(GT_COLOR, 1), np.zeros(1, np.int64),
-                               labels=(target_text,), width=2.0, dashed=True))
-    layers.append(BoxLayer("anchor", r.anchor[None], solid(SELECT, 1), one,
-                           labels=(f"anchor {wa:.0f}×{ha:.0f}",), width=2.5, dashed=step > 0))
-    layers.append(SegmentLayer("anchor_centre", cross_segments([ca], 6.0), solid(SELECT, 2), width=2.0))
+    ca, cd = _centre(r.box), _centre(r.decoded)
+    wa, ha = float(r.box[2] - r.box[0]), float(r.box[3] - r.box[1])
+    layers = [BoxLayer("anchor", r.box[None], solid(SELECT, 1), one, labels=(f"{name.split(' (')[0]} {wa:.0f}×{ha:.0f}",),
+                       width=2.5, dashed=step > 0),
+              SegmentLayer("anchor_centre", cross_segments([ca], 6.0), solid(SELECT, 2), width=2.0)]
     if step >= 1:
         layers.append(SegmentLayer("delta_arrow", [[ca[0], ca[1], cd[0], cd[1]]], solid(ARROW, 1), width=3.0,
                                    arrow_heads=True))
-        layers.append(TextLayer("delta_text", [[(ca[0] + cd[0]) / 2, (ca[1] + cd[1]) / 2]],
-                                (f"dx {dx:+.2f}  dy {dy:+.2f}  dw {dw:+.2f}  dh {dh:+.2f}",), solid(TEXT, 1),
-                                size=15.0, anchor="center"))
+    if step == 1:
+        layers.append(TextLayer("delta_text", [[(ca[0] + cd[0]) / 2, (ca[1] + cd[1]) / 2]], (f"t {_sig(r.deltas)}",),
+                                solid(TEXT, 1), size=15.0, anchor="center"))
     if step >= 2:
-        w, h = float(r.decoded[2] - r.decoded[0]), float(r.decoded[3] - r.decoded[1])
-        layers.append(BoxLayer("decoded", r.decoded[None], solid(POSITIVE, 1), one,
-                               labels=(f"decoded {w:.0f}×{h:.0f}",), width=3.0, fill_alpha=30))
+        layers.append(BoxLayer("decoded", r.decoded[None], solid(POSITIVE, 1), one, labels=("decoded",), width=3.0,
+                               fill_alpha=30))
+    return layers
 
-    level_name = inference.anchors[r.level].name or f"level {r.level}"
-    rows = [("Anchor", f"#{fmt_int(r.index)} ({level_name}), {wa:.1f}×{ha:.1f} at ({ca[0]:.1f}, {ca[1]:.1f})"),
-            ("Head output", "(" + ", ".join(f"{v:+.3f}" for v in r.raw_deltas) + ")"),
-            ("BoxCoder weights", "(" + ", ".join(f"{v:g}" for v in r.weights) + ")"),
-            ("(dx, dy, dw, dh)", "(" + ", ".join(f"{v:+.3f}" for v in r.deltas) + ") = output / weights")]
-    rows += _formula_rows(r)
-    rows.append(("Decoded box", "(" + ", ".join(f"{v:.1f}" for v in r.decoded) + ")"))
-    iou = float(box_iou_np(r.decoded[None], target[None])[0, 0]) if target is not None else float("nan")
-    if target is not None:
-        rows.append(("Chosen", target_text))
-        rows.append(("IoU decoded / chosen", f"{iou:.3f}"))
-        if state.detection is not None and inference.proposals is not None:
-            refine = encode_deltas(r.decoded[None], target[None], ROI_HEAD_WEIGHTS)[0] / np.asarray(ROI_HEAD_WEIGHTS)
-            rows.append(("Box head, proposal → detection",
-                         "(" + ", ".join(f"{v:+.3f}" for v in refine) + ") (dx, dy, dw, dh)"))
 
+def _caption(inference: Inference, r: BoxRegression, step: int, name: str, target, picked: str) -> str:
+    wa, ha = float(r.box[2] - r.box[0]), float(r.box[3] - r.box[1])
+    ca, cd = _centre(r.box), _centre(r.decoded)
+    tx, ty, tw, th = r.deltas.tolist()
+    weights = _weights_text(r.weights)
     if step == 0:
-        caption = (f"Anchor #{fmt_int(r.index)} on {level_name}: a {wa:.0f}×{ha:.0f} box centred at "
-                   f"({ca[0]:.0f}, {ca[1]:.0f}), where the box regression starts.")
-    elif step == 1:
-        caption = (f"The head predicts (dx, dy, dw, dh) = ({dx:+.2f}, {dy:+.2f}, {dw:+.2f}, {dh:+.2f}): move the "
-                   f"centre by dx·wa = {dx * wa:+.1f} px and dy·ha = {dy * ha:+.1f} px, scale the width by "
-                   f"e^dw = {math.exp(dw):.2f} and the height by e^dh = {math.exp(dh):.2f}.")
-    else:
+        why = f", the one behind {picked}" if picked else ""
+        return (f"{name[0].upper() + name[1:]}{why}: a {wa:.0f}×{ha:.0f} box centred at ({ca[0]:.0f}, {ca[1]:.0f}); "
+                f"{_head(inference, r)} predicts how to move it.")
+    if step == 1:
+        head = _head(inference, r)
+        return (f"{head[0].upper() + head[1:]} outputs {_sig(r.raw_deltas)}; ÷ its BoxCoder weights {weights} that "
+                f"is t = {_sig(r.deltas)}: move the centre by {T_X}·wₐ = {_signed(tx * wa)} px and {T_Y}·hₐ = "
+                f"{_signed(ty * ha)} px, scale the width by e^{T_W} = {math.exp(tw):.2f} and the height by "
+                f"e^{T_H} = {math.exp(th):.2f}.")
+    if step == 2:
         w, h = float(r.decoded[2] - r.decoded[0]), float(r.decoded[3] - r.decoded[1])
-        caption = f"Decoded box: {w:.0f}×{h:.0f} centred at ({cd[0]:.0f}, {cd[1]:.0f})."
-        if target is not None:
-            caption += f" It overlaps the chosen {target_text.split(':')[0]} with IoU {iou:.2f}."
-    return ViewFrame(layers, caption, rows, step, len(STEP_NAMES), STEP_NAMES[step])
+        return f"Decoded box: {w:.0f}×{h:.0f} centred at ({cd[0]:.0f}, {cd[1]:.0f})."
+    if step == 3:
+        if target is None:
+            return "The target t* needs the object's box: load ground truth for this image."
+        rule = f"; {rule_title(target.rule)} trains boxes at IoU ≥ {target.rule.fg_iou:g}" if target.rule else ""
+        training = "" if target.positive else " It is not positive under the model's rule, so training gives it no target; shown for illustration."
+        return (f"Target t* = {_sig(target.t_star)} from the matched object (IoU {target.iou:.2f}{rule}), through "
+                f"the model's BoxCoder with weights {weights} (the loss sees t*·weights = {_sig(target.encoded)}); "
+                f"the prediction t = {_sig(r.deltas)} misses it by t* − t = {_sig(target.residual)}.{training}")
+    return (f"The classic slide, through this model's BoxCoder (weights {weights}): a proposal exactly on the object "
+            f"needs t* = (0, 0, 0, 0); one a quarter of its width to the left needs {T_X}* = 0.25; one 1.5× too wide "
+            f"needs {T_W}* = log(1/1.5) = −0.41.")
+
+
+def regression_frame(inference: Inference, state: RegressionViewState = RegressionViewState(), gt=None) -> ViewFrame:
+    """The regression view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
+    gt = as_gt(gt)
+    r, picked = choose_reference(inference, state, gt)
+    step = 2 if state.step is None else min(max(int(state.step), 0), len(STEP_NAMES) - 1)
+    name = _name(inference, r)
+    target = regression_target(inference, r, gt[0]) if gt is not None else None
+    layers: list = []
+    legend: tuple = ()
+    if gt is not None:
+        layers.append(gt_layer(gt, inference.detections.class_names))
+        legend += (("ground truth", GT_COLOR),)
+    rows = [("Reference", f"{name}, {r.box[2] - r.box[0]:.1f}×{r.box[3] - r.box[1]:.1f}"),
+            ("Head", f"{_head(inference, r)}, BoxCoder weights {_weights_text(r.weights)}")]
+    if step == 4:
+        object_box = target.gt_box if target is not None else r.decoded
+        layer, textbook_rows, textbook_legend = _textbook(inference, r, object_box)
+        layers.append(layer)
+        rows = rows[1:] + [("Object", "(" + ", ".join(f"{v:.0f}" for v in object_box) + ")"
+                            + ("" if target is not None else " (the decoded box: no ground truth)"))] + textbook_rows
+        legend += textbook_legend
+    else:
+        layers += _reference_layers(r, step, name)
+        legend += ((r.kind, SELECT), ("predicted move", ARROW), ("decoded box", POSITIVE))[:1 + min(step, 2)]
+        rows += [("Head output", _sig(r.raw_deltas)), (f"t = output ÷ weights {T_VECTOR}", _sig(r.deltas))]
+        if step == 3 and target is not None:
+            c0, c1 = _centre(r.box), _centre(target.gt_box)
+            layers.append(SegmentLayer("target_arrow", [[c0[0], c0[1], c1[0], c1[1]]], solid(GT_COLOR, 1), width=2.5,
+                                       arrow_heads=True, dashed=True))
+            legend += (("target move t*", GT_COLOR),)
+            rows += _target_rows(target, r)
+        else:
+            rows += _formula_rows(r) + [("Decoded box", "(" + ", ".join(f"{v:.1f}" for v in r.decoded) + ")")]
+    if picked:
+        rows.insert(0, ("Picked", picked))
+    caption = _caption(inference, r, step, name, target, picked)
+    return ViewFrame(layers, caption, rows, step, len(STEP_NAMES), STEP_NAMES[step], legend=legend)
 
 
 def _prepare(request: ViewRequest) -> Prepare | None:
-    target, _ = _target(request.inference, RegressionViewState(detection=request.picked))
-    if target is None:
+    inference = request.inference
+    state = RegressionViewState(detection=request.picked, stage=request.controls["stage"])
+    if request.picked is None or _stage(inference, state) != "anchor" or not 0 <= request.picked < len(inference.detections):
         return None
-    inference, box = request.inference, np.asarray(target, np.float32).copy()
+    if has_box_head(inference):
+        box = inference.proposals.xyxy[proposal_for_detection(inference, int(request.picked))[0]].copy()
+    else:
+        box = inference.detections.xyxy[int(request.picked)].copy()
     return Prepare(("best_anchor", tuple(box.tolist())), lambda _detector: best_anchor_for(inference, box),
                    message="Finding the anchor behind the box…")
 
 
 def _build(request: ViewRequest) -> ViewFrame:
-    state = RegressionViewState(detection=request.picked, step=request.step, anchor_match=request.prepared)
+    state = RegressionViewState(detection=request.picked, stage=request.controls["stage"], step=request.step,
+                                anchor_match=request.prepared)
     return regression_frame(request.inference, state, gt=request.gt_pair)
 
 
 SPEC = ViewSpec(
     "regression", "Box regression", _build, step_count=lambda _r: len(STEP_NAMES), needs="anchors",
     cannot_show="it has no anchors to regress from", click="detection", prepare=_prepare,
-    help="Steps: the anchor, its deltas (dx, dy, dw, dh), the decoded box. Click a detection: the anchor behind it.")
+    controls=(Control("stage", "Regression of", "choice", "auto", STAGES,
+                      tooltip="anchor: the RPN / one-stage head; proposal: the box head; auto: the box head when "
+                              "the model has one"),),
+    help="Steps: the reference box, its predicted t, the decoded box, the target t* from ground truth, the "
+         "textbook cases. Click a detection (render --box K): the proposal or anchor behind it.")
