@@ -3,6 +3,7 @@ error breakdowns side by side, as pyqtgraph widgets; ``export_compare_plots`` wr
 
 from __future__ import annotations
 
+import html
 import os
 from pathlib import Path
 from typing import Sequence
@@ -67,7 +68,8 @@ class ClassDeltaChart(pg.PlotWidget):
         reach = max(float(np.abs(finite).max()), 0.05) * 1.15
         plot.setXRange(-reach, reach, padding=0)
         plot.setYRange(-0.6, max(self._count, 1) - 0.4, padding=0)
-        plot.setTitle(f"Per class: {names[1]} - {names[0]} (AP, AP50 over all scores; recall at each side's score)")
+        plot.setTitle(f"Per class: {html.escape(names[1])} - {html.escape(names[0])} "
+                      f"(AP, AP50 over all scores; recall at each side's score)")
 
     def class_at(self, y: float) -> int | None:
         row = int(np.floor(y + 0.5))
@@ -104,8 +106,8 @@ class ErrorsCompareChart(pg.PlotWidget):
         plot.getAxis("left").setTicks([list(zip(y.tolist(), labels))])
         _fit_left_axis(plot, labels)
         plot.setXRange(0, max(float(np.max(values)), 1.0) * 1.15, padding=0)
-        plot.setTitle(f"TIDE error breakdown at IoU {tide_a.iou_threshold:g}, {names[0]} vs {names[1]} "
-                      f"(counts A / B)")
+        plot.setTitle(f"TIDE error breakdown at IoU {tide_a.iou_threshold:g}, {html.escape(names[0])} vs "
+                      f"{html.escape(names[1])} (counts A / B)")
 
 
 def export_compare_plots(snapshot, out_dir: str | os.PathLike, suffix: str = ".png") -> list[Path]:
@@ -121,4 +123,5 @@ def export_compare_plots(snapshot, out_dir: str | os.PathLike, suffix: str = ".p
     deltas.set_deltas(snapshot.classes, snapshot.comparison.class_names, snapshot.names)
     errors = ErrorsCompareChart()
     errors.set_results(snapshot.tide_a, snapshot.tide_b, snapshot.names)
-    return [export_chart(deltas, out / f"class_deltas{suffix}"), export_chart(errors, out / f"error_breakdown_ab{suffix}")]
+    return [export_chart(deltas, out / f"class_deltas{suffix}"),
+            export_chart(errors, out / f"error_breakdown_ab{suffix}")]

@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "render": "detviewer.cli.render",
     "merge-results": "detviewer.cli.merge_results",
     "compare": "detviewer.cli.compare",
+    "anchors": "detviewer.cli.anchors",
 }
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2

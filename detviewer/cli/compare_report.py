@@ -30,7 +30,8 @@ def print_comparison(snap, dataset, n_det: tuple[int, int], sort: str, top: int,
     print(f"A: {name_a} ({n_det[0]} detections)   B: {name_b} ({n_det[1]} detections)")
     print(f"on {dataset.summary()}")
     how = [" (F1-best)" if d else "" for d in defaults]
-    print(f"A counted at score > {sa:.3f}{how[0]}, B at score > {sb:.3f}{how[1]}; matched at IoU {snap.iou_threshold:g}")
+    print(f"A counted at score > {sa:.3f}{how[0]}, B at score > {sb:.3f}{how[1]}; "
+          f"matched at IoU {snap.iou_threshold:g}")
     print()
     _print_classes(snap, class_keys(dataset.class_names, dataset.gt.category_ids))
     print()
@@ -47,7 +48,8 @@ def _print_classes(snap, keys) -> None:
     ca, cb = snap.a.coco.stats, snap.b.coco.stats
     ra, rb = snap.a.curves.at(snap.a.score_threshold)[1], snap.b.curves.at(snap.b.score_threshold)[1]
     rows.append(("all (mean)", str(int(c.n_gt.sum())), fmt(ca["AP"]), fmt(cb["AP"]), _signed(cb["AP"] - ca["AP"]),
-                 fmt(ca["AP50"]), fmt(cb["AP50"]), _signed(cb["AP50"] - ca["AP50"]), fmt(ra), fmt(rb), _signed(rb - ra)))
+                 fmt(ca["AP50"]), fmt(cb["AP50"]), _signed(cb["AP50"] - ca["AP50"]), fmt(ra), fmt(rb),
+                 _signed(rb - ra)))
     table(("class", "GT", "AP A", "AP B", "ΔAP", "AP50 A", "AP50 B", "ΔAP50", "R A", "R B", "ΔR"), rows)
     print("(Δ = B - A. AP, AP50: COCO 101-point over all scores; R: recall counted at each side's score; "
           "-: no ground truth)")
