@@ -122,7 +122,8 @@ def _run_app(args, size, lifetime) -> int:
 
     from detviewer.gui.settings import APPLICATION, ORGANIZATION
 
-    if QApplication.instance() is None:
+    owns_app = QApplication.instance() is None
+    if owns_app:
         _choose_platform(args)
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
             _quiet_offscreen_warnings()  # only in our own process: a host (pytest-qt) keeps its handler
@@ -134,26 +135,46 @@ def _run_app(args, size, lifetime) -> int:
     quit_on_last = app.quitOnLastWindowClosed()
     app.setQuitOnLastWindowClosed(False)
     try:
-        return _run(app, args, size, lifetime)
+        rc = _run(app, args, size, lifetime)
     finally:
         app.setQuitOnLastWindowClosed(quit_on_last)
+    from detviewer.gui.worker import orphaned_threads
+
+    if owns_app or orphaned_threads():
+        # Settings are saved and the threads stopped: leave now. Python's own finalization walks
+        # torch's module graph for ~2 s here, and would destroy a still-running QThread (a model
+        # forward cannot be interrupted), which aborts.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
 
 
 def _run(app, args, size, lifetime) -> int:
-    from PySide6.QtCore import QTimer
-
-    from detviewer.errors import DetviewerError
+    """Show the window, run the event loop; the exit code (128 + signal when a signal ended the run)."""
     from detviewer.gui.main_window import MainWindow
     from detviewer.gui.settings import open_settings
 
     window = MainWindow(settings=open_settings(args.settings), defer_build=True)
+    try:
+        rc = _show_and_exec(app, window, args, size, lifetime)
+    finally:
+        window.shutdown()  # done by the close already, unless an error cut the run short
+    return lifetime.signal_exit_code if lifetime.signal_exit_code is not None else rc
+
+
+def _show_and_exec(app, window, args, size, lifetime) -> int:
+    from PySide6.QtCore import QTimer
+
+    from detviewer.errors import DetviewerError
+
     if size is not None:
         window.resize(*size)
     window.show()
     lifetime.watch(window)  # before any event is processed: a close from now on ends the run
     app.processEvents()
     if lifetime.ended:  # closed (window manager, signal) as it appeared
-        return _finish(window, lifetime, 0)
+        return 0
     visible_at = time.time()
     window.build()
     app.processEvents()
@@ -161,9 +182,9 @@ def _run(app, args, size, lifetime) -> int:
         print(f"visible_at={visible_at:.6f} built_at={time.time():.6f} torch_imported={'torch' in sys.modules}",
               flush=True)
         window.close()
-        return _finish(window, lifetime, 0)
+        return 0
     if lifetime.ended:
-        return _finish(window, lifetime, 0)
+        return 0
 
     result = {"rc": 0}
     deadline = QTimer(window)
@@ -193,7 +214,7 @@ def _run(app, args, size, lifetime) -> int:
         window.request_model(_initial_request(args, window.settings))
     exec_rc = lifetime.exec()  # 1 when the X11 connection broke ("Did the X11 server die?")
     deadline.stop()
-    return _finish(window, lifetime, result["rc"] or (1 if exec_rc else 0))
+    return result["rc"] or (1 if exec_rc else 0)
 
 
 def _arm_screenshot(window, args, deadline, result: dict) -> None:
@@ -216,18 +237,3 @@ def _arm_screenshot(window, args, deadline, result: dict) -> None:
 
     deadline.timeout.connect(give_up)
     deadline.start(int(args.timeout * 1000))
-
-
-def _finish(window, lifetime, rc: int) -> int:
-    """Stop the window's work (settings saved) and give the exit code: 128 + signal if a signal ended it."""
-    window.shutdown()
-    if lifetime.signal_exit_code is not None:
-        rc = lifetime.signal_exit_code
-    from detviewer.gui.worker import orphaned_threads
-
-    if orphaned_threads():
-        # A model forward cannot be interrupted; leave without destroying its running thread.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(rc)
-    return rc
