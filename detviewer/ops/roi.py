@@ -183,7 +183,8 @@ def pool_region(pooler: MultiScaleRoIAlign, features: dict[str, torch.Tensor], b
     box_np = box[0].cpu().numpy()
     return RoIPooling(
         level=level, level_name=names[level], spatial_scale=scale,
-        box_feature=(box_np * np.float32(scale)).astype(np.float32), bins_input=_bins_input(box_np.tolist(), output_size),
+        box_feature=(box_np * np.float32(scale)).astype(np.float32),
+        bins_input=_bins_input(box_np.tolist(), output_size),
         align=aligned.cpu().numpy(), align_heatmap=aligned.mean(0).cpu().numpy(),
         pool_heatmap=pooled.mean(0).cpu().numpy(), feature_size=feature_size, pool=pooled.cpu().numpy(),
         pool_cells=roi_pool_cells(box_np, scale, output_size, feature_size),

@@ -50,7 +50,7 @@ def test_the_cell_of_a_hand_placed_centre():
     assert object_cells(inference) == [(0, 4)]
     assert grid_steps(inference, gt) == 3
     frame = grid_frame(inference, GridViewState(step=2), gt)
-    assert frame.step_label == "Cell (6, 0)" and frame.step == 2 and frame.step_count == 3
+    assert frame.step_label == "Cell (7, 1)" and frame.step == 2 and frame.step_count == 3  # rows, columns from 1
     np.testing.assert_array_equal(frame.layer("selected_cell").xyxy, [[0, 384, 64, 448]])
 
 
@@ -74,7 +74,7 @@ def test_selected_cell_shows_its_boxes_with_confidence():
     frame = grid_frame(inference, GridViewState(point=(300, 10)))
     layer = frame.layer("cell_boxes")
     np.testing.assert_array_equal(layer.xyxy, inference.grid.boxes[0, 4])
-    assert layer.labels == ("box 1: conf 0.90", "box 2: conf 0.25")
+    assert layer.labels == ("box 1: 0.90", "box 2: 0.25")
     assert "best class is cat (0.70)" in frame.caption
 
 
@@ -94,8 +94,25 @@ def test_class_maps():
 def test_overview_without_a_selection():
     frame = grid_frame(hand_grid())
     assert frame.step == 0 and frame.step_label == "Grid"
-    assert "7×7 grid" in frame.caption and "7×7×13 output" in frame.caption
+    assert "7×7 grid" in frame.caption and "7×7×(5·2 + 3) = 7×7×13, 98 boxes per image" in frame.caption
+    assert "YOLOv1 on PASCAL VOC has the same S = 7 and B = 2 with C = 20: 7×7×30, the same 98 boxes." in frame.caption
     assert "selected_cell" not in frame.names()
+    rows = dict(frame.table)
+    assert rows["YOLOv1 (VOC)"] == "S = 7, B = 2, C = 20: 7×7×(5·2 + 20) = 7×7×30, 98 boxes, 448 px input"
+    assert rows["This model"].startswith("S = 7, B = 2, C = 3: 7×7×(5·2 + 3) = 7×7×13, 7·7·2 = 98 boxes")
+
+
+def test_demo_yolo_is_7x7x16_beside_yolov1s_7x7x30():
+    import torch
+
+    from detviewer.detectors.registry import load_detector
+
+    torch.manual_seed(0)
+    detector = load_detector("demo-yolo", weights="none", device="cpu")
+    inference = detector.infer(np.zeros((224, 224, 3), np.uint8))
+    assert inference.grid.raw.shape == (7, 7, 16)  # B = 2, C = 6 shapes
+    rows = dict(grid_frame(inference).table)
+    assert rows["This model"] == "S = 7, B = 2, C = 6: 7×7×(5·2 + 6) = 7×7×16, 7·7·2 = 98 boxes, 224 px input"
 
 
 def test_demo_yolo_inference():

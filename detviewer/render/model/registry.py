@@ -10,7 +10,7 @@ from __future__ import annotations
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.primitives import ViewError, ViewFrame
 from detviewer.render.model.views import (
-    anchors, before_cnn, default_boxes, grid, nms_views, proposals, regression, roi, yolo_cells,
+    anchors, before_cnn, default_boxes, grid, map_view, nms_views, proposals, regression, roi, sampling, yolo_cells,
 )
 
 __all__ = ["VIEWS", "register", "unregister", "view_spec", "build_frame"]
@@ -24,9 +24,11 @@ VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (
     roi.SPEC,
     regression.SPEC,
     anchors.SPEC,
+    sampling.SPEC,
     default_boxes.SPEC,
     grid.SPEC,
     yolo_cells.SPEC,
+    map_view.SPEC,
 )}
 
 

@@ -289,8 +289,7 @@ def _label_part(inference: Inference, levels: list[int], state: AnchorViewState,
 
 def _colour_legend(inference: Inference, levels: list[int], mode: str) -> tuple:
     if mode == "objectness":
-        return (("objectness 0", tuple(colormap([0.0])[0].tolist())), ("objectness 0.5", tuple(colormap([0.5])[0].tolist())),
-                ("objectness 1", tuple(colormap([1.0])[0].tolist())))
+        return tuple((f"objectness {fmt_num(v)}", tuple(colormap([v])[0].tolist())) for v in (0.0, 0.5, 1.0))
     return tuple((f"level {i + 1}", tuple(int(v) for v in PALETTE[i % len(PALETTE)])) for i in levels)
 
 

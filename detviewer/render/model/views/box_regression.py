@@ -148,7 +148,8 @@ def proposal_for_detection(inference: Inference, detection: int) -> tuple[int, f
     return best, float(ious[best])
 
 
-def _matched(inference: Inference, reg: BoxRegression, gt_boxes: np.ndarray) -> tuple[int, float, bool, MatchRule | None]:
+def _matched(inference: Inference, reg: BoxRegression,
+             gt_boxes: np.ndarray) -> tuple[int, float, bool, MatchRule | None]:
     """(GT index, IoU, positive under the model's rule, the rule) for the reference box."""
     from detviewer.ops.boxes import box_iou_np
 

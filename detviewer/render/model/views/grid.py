@@ -4,7 +4,8 @@ and the S×S×(5B + C) output layout of the selected cell with its values.
 
 Layout per cell (detectors/yolo_v1.py): for box b, channels 5b … 5b + 4 are x, y, w, h,
 confidence; channels 5B … 5B + C − 1 are the class scores. Label c + 1 names class channel c
-(label 0 is the background).
+(label 0 is the background). The caption and table set this model's S×S×(5B + C) beside YOLOv1's
+7×7×30 (S = 7, B = 2, C = 20 PASCAL VOC classes, 448 px input): both predict S·S·B boxes per image.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from detviewer.core.types import GridPrediction, Inference
 from detviewer.render.model.colors import PALETTE, class_colors
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num, grid_lines,
-    gt_layer, solid,
+    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num,
+    grid_lines, gt_layer, solid,
 )
 
 __all__ = ["GridViewState", "grid_frame", "grid_steps", "object_cells", "cell_rects", "grid_segments",
-           "tensor_layout", "CLASS_MAPS"]
+           "tensor_layout", "yolo_v1_rows", "CLASS_MAPS", "YOLO_V1"]
 
 CLASS_MAPS = ("argmax", "probability", "none")
+#: The paper's YOLOv1 on PASCAL VOC: S, B, C and its input side.
+YOLO_V1 = {"S": 7, "B": 2, "C": 20, "input": 448}
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,17 @@ def _select(inference: Inference, state: GridViewState,
     return cell, (cells.index(cell) + 1 if cell in cells else 0)
 
 
+def yolo_v1_rows(s: int, b: int, c: int, input_side: int) -> list[tuple[str, str]]:
+    """This model's S×S×(5B + C) and box count beside YOLOv1's (7×7×30, 98 boxes)."""
+    v1 = YOLO_V1
+    v1_depth = 5 * v1["B"] + v1["C"]
+    return [("This model", f"S = {s}, B = {b}, C = {c}: {s}×{s}×(5·{b} + {c}) = {s}×{s}×{5 * b + c}, "
+                           f"{s}·{s}·{b} = {s * s * b} boxes, {input_side} px input"),
+            ("YOLOv1 (VOC)", f"S = {v1['S']}, B = {v1['B']}, C = {v1['C']}: {v1['S']}×{v1['S']}×(5·{v1['B']} + "
+                             f"{v1['C']}) = {v1['S']}×{v1['S']}×{v1_depth}, {v1['S'] ** 2 * v1['B']} boxes, "
+                             f"{v1['input']} px input")]
+
+
 def _class_map_layer(inference: Inference, state: GridViewState):
     grid = _grid(inference)
     probs = grid.class_probs
@@ -171,17 +185,29 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
     if gt is not None:
         layers.append(gt_layer(gt, inference.detections.class_names))
 
+    depth = 5 * b_count + c_count
     rows = [("Grid", f"{s}×{s} cells of {fmt_num(grid.cell_size[1], 1)}×{fmt_num(grid.cell_size[0], 1)} px"),
-            ("Per cell", f"{b_count} boxes × (x, y, w, h, conf) + {c_count} class probabilities = "
-                         f"{5 * b_count + c_count}"),
-            ("Output", f"{s}×{s}×{5 * b_count + c_count} = {s * s * (5 * b_count + c_count)} numbers"),
-            ("Cells with an object", str(len(cells)))]
+            ("Per cell", f"{b_count} boxes × (x, y, w, h, conf) + {c_count} class probabilities = {depth}"),
+            ("Output", f"{s}×{s}×{depth} = {s * s * depth} numbers")]
+    rows += yolo_v1_rows(s, b_count, c_count, inference.input_size[1])
+    rows.append(("Cells with an object", str(len(cells))))
     what = "ground-truth object" if gt is not None else "detection"
+    legend = (("cell responsible for an object", ARROW), ("grid", (255, 255, 255)))
+    if gt is not None:
+        legend += (("ground truth", GT_COLOR),)
+    if state.class_map == "argmax":
+        names = inference.detections
+        legend += tuple((f"{names.name_of(c + 1)} most likely", tuple(int(v) for v in class_colors([c + 1])[0]))
+                        for c in range(c_count))
     if selected is None:
+        v1 = YOLO_V1
         caption = (f"YOLO splits the image into a {s}×{s} grid; the cell that contains an object's centre is "
                    f"responsible for it ({len(cells)} cell{'s' if len(cells) != 1 else ''} here, from the {what} "
-                   f"centres). Each cell predicts {b_count} boxes with a confidence and one set of {c_count} class "
-                   f"probabilities: a {s}×{s}×{5 * b_count + c_count} output.")
+                   f"centres). Each cell predicts B = {b_count} boxes (x, y, w, h, confidence) and one set of "
+                   f"C = {c_count} class probabilities: {s}×{s}×(5·{b_count} + {c_count}) = {s}×{s}×{depth}, "
+                   f"{s * s * b_count} boxes per image. YOLOv1 on PASCAL VOC has the same S = {v1['S']} and "
+                   f"B = {v1['B']} with C = {v1['C']}: {v1['S']}×{v1['S']}×{5 * v1['B'] + v1['C']}, the same "
+                   f"{v1['S'] ** 2 * v1['B']} boxes.")
         label = "Grid"
     else:
         r, c = selected
@@ -191,17 +217,19 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
         boxes = grid.boxes[r, c]
         layers.append(BoxLayer("selected_cell", rects[[r * s + c]], solid(ARROW, 1), np.array([r * s + c], np.int64),
                                width=4.0, fill_alpha=60))
-        layers.append(BoxLayer("cell_boxes", boxes, PALETTE[np.arange(b_count) % len(PALETTE)],
-                               np.arange(b_count, dtype=np.int64),
-                               labels=tuple(f"box {b + 1}: conf {conf[b]:.2f}" for b in range(b_count)), width=3.0))
+        box_colors = PALETTE[np.arange(b_count) % len(PALETTE)]
+        layers.append(BoxLayer("cell_boxes", boxes, box_colors, np.arange(b_count, dtype=np.int64),
+                               labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0))
         holds = f"holds a {what} centre" if (r, c) in cells else "holds no object centre"
-        caption = (f"Cell (row {r}, col {c}) {holds}: its {b_count} boxes have confidence "
+        caption = (f"Cell (row {r + 1}, column {c + 1}) {holds}: its {b_count} boxes have confidence "
                    + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name} "
-                   f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability.")
-        rows.append(("Selected cell", f"row {r}, col {c}"))
-        rows += tensor_layout(inference, r, c)
-        label = f"Cell ({r}, {c})"
-    return ViewFrame(layers, caption, rows, step, 1 + len(cells), label)
+                   f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability; the "
+                   f"cell's {depth} numbers are in the table.")
+        rows = [("Selected cell", f"row {r + 1}, column {c + 1}")] + tensor_layout(inference, r, c)
+        label = f"Cell ({r + 1}, {c + 1})"
+        legend = (("selected cell", ARROW),) + tuple((f"box {b + 1}", tuple(int(v) for v in box_colors[b]))
+                                                       for b in range(b_count)) + legend[1:]
+    return ViewFrame(layers, caption, rows, step, 1 + len(cells), label, legend=legend)
 
 
 def _build(request: ViewRequest) -> ViewFrame:

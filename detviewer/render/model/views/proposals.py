@@ -14,7 +14,7 @@ from detviewer.core.types import Inference, Proposals
 from detviewer.render.model.colors import GREY, SELECT
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    BoxLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
+    GT_COLOR, BoxLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
 )
 
 __all__ = ["ProposalViewState", "proposals_frame", "proposals_steps", "kept_by_rpn_nms", "STAGES"]
@@ -120,6 +120,12 @@ def proposals_frame(inference: Inference, state: ProposalViewState = ProposalVie
                   + ("" if kept[i] else ", removed by NMS")),
                  ("Box", f"({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f}), {x2 - x1:.0f}×{y2 - y1:.0f}")]
 
+    legend = (("objectness 0", tuple(int(v) for v in colormap([0.0])[0])),
+              ("objectness 1", tuple(int(v) for v in colormap([1.0])[0])))
+    if stage == "before":
+        legend += (("removed by the RPN's NMS", GREY),)
+    if gt is not None:
+        legend += (("ground truth", GT_COLOR),)
     if stage == "before":
         caption = (f"Before the RPN's NMS: the {fmt_int(len(order))} highest-objectness of "
                    f"{fmt_int(len(boxes))} candidate boxes; NMS at IoU {iou} removes "
@@ -129,7 +135,7 @@ def proposals_frame(inference: Inference, state: ProposalViewState = ProposalVie
         caption = (f"After NMS at IoU {iou}: the top {fmt_int(len(order))} of the {fmt_int(len(p))} proposals "
                    "the RPN sends to the box head; colour = objectness.")
         label = "After NMS"
-    return ViewFrame(layers, caption, rows, step, steps, label)
+    return ViewFrame(layers, caption, rows, step, steps, label, legend=legend)
 
 
 def _build(request: ViewRequest) -> ViewFrame:

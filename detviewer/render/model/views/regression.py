@@ -117,7 +117,8 @@ def choose_reference(inference: Inference, state: RegressionViewState, gt=None) 
             return proposal_regression(inference, int(state.proposal)), ""
         return anchor_regression(inference, best_anchor_for(inference, inference.proposals.xyxy[state.proposal])[0]), ""
     if state.anchor is not None or stage == "anchor":
-        return anchor_regression(inference, state.anchor if state.anchor is not None else _default_anchor(inference, gt)), ""
+        flat = state.anchor if state.anchor is not None else _default_anchor(inference, gt)
+        return anchor_regression(inference, flat), ""
     index, label = _default_proposal(inference, gt)
     return proposal_regression(inference, index, label), ""
 
@@ -203,8 +204,8 @@ def _reference_layers(r: BoxRegression, step: int, name: str) -> list:
     one = np.array([r.index], np.int64)
     ca, cd = _centre(r.box), _centre(r.decoded)
     wa, ha = float(r.box[2] - r.box[0]), float(r.box[3] - r.box[1])
-    layers = [BoxLayer("anchor", r.box[None], solid(SELECT, 1), one, labels=(f"{name.split(' (')[0]} {wa:.0f}×{ha:.0f}",),
-                       width=2.5, dashed=step > 0),
+    label = f"{name.split(' (')[0]} {wa:.0f}×{ha:.0f}"
+    layers = [BoxLayer("anchor", r.box[None], solid(SELECT, 1), one, labels=(label,), width=2.5, dashed=step > 0),
               SegmentLayer("anchor_centre", cross_segments([ca], 6.0), solid(SELECT, 2), width=2.0)]
     if step >= 1:
         layers.append(SegmentLayer("delta_arrow", [[ca[0], ca[1], cd[0], cd[1]]], solid(ARROW, 1), width=3.0,
@@ -240,7 +241,8 @@ def _caption(inference: Inference, r: BoxRegression, step: int, name: str, targe
         if target is None:
             return "The target t* needs the object's box: load ground truth for this image."
         rule = f"; {rule_title(target.rule)} trains boxes at IoU ≥ {target.rule.fg_iou:g}" if target.rule else ""
-        training = "" if target.positive else " It is not positive under the model's rule, so training gives it no target; shown for illustration."
+        training = ("" if target.positive else " It is not positive under the model's rule, so training gives it no "
+                    "target; shown for illustration.")
         return (f"Target t* = {_sig(target.t_star)} from the matched object (IoU {target.iou:.2f}{rule}), through "
                 f"the model's BoxCoder with weights {weights} (the loss sees t*·weights = {_sig(target.encoded)}); "
                 f"the prediction t = {_sig(r.deltas)} misses it by t* − t = {_sig(target.residual)}.{training}")
@@ -291,7 +293,8 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
 def _prepare(request: ViewRequest) -> Prepare | None:
     inference = request.inference
     state = RegressionViewState(detection=request.picked, stage=request.controls["stage"])
-    if request.picked is None or _stage(inference, state) != "anchor" or not 0 <= request.picked < len(inference.detections):
+    picked = request.picked
+    if picked is None or _stage(inference, state) != "anchor" or not 0 <= picked < len(inference.detections):
         return None
     if has_box_head(inference):
         box = inference.proposals.xyxy[proposal_for_detection(inference, int(request.picked))[0]].copy()

@@ -16,8 +16,8 @@ from detviewer.core.types import Inference, YoloCells
 from detviewer.render.model.colors import PALETTE, class_colors
 from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, grid_lines, gt_layer,
-    solid,
+    ARROW, GT_COLOR, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, grid_lines,
+    gt_layer, solid,
 )
 
 __all__ = ["YoloCellsViewState", "yolo_cells_frame", "yolo_cells_steps", "level_grid_segments", "MAX_STEPS"]
@@ -84,8 +84,11 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
     rows.append(("NMS candidates", fmt_int(len(inference.candidates))))
     rows.append(("Detections", fmt_int(len(det))))
     layers: list = []
+    legend = tuple((f"stride {stride}", tuple(int(v) for v in LEVEL_COLORS[i % len(LEVEL_COLORS)]))
+                   for i, (stride, _, _) in enumerate(cells.levels))
     if gt is not None:
         layers.append(gt_layer(gt, det.class_names))
+        legend += (("ground truth", GT_COLOR),)
     if chosen is None:
         level = cells.level[kept]
         texts = tuple(f"{det.name_of(det.labels[i])} {det.scores[i]:.2f} · s{cells.levels[level[i]][0]}"
@@ -97,7 +100,7 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
         caption = (f"{inference.model_name}: {_layout_words(cells)}. Each detection was predicted by one cell of "
                    f"one level, coloured by level: {by_level or 'no detections'} (small objects come from the fine "
                    "levels, large ones from the coarse).")
-        return ViewFrame(layers, caption, rows, step, steps, "All detections")
+        return ViewFrame(layers, caption, rows, step, steps, "All detections", legend=legend)
 
     k = int(kept[chosen])
     level, col, row, anchor = (int(a[k]) for a in (cells.level, cells.col, cells.row, cells.anchor))
@@ -116,7 +119,8 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
         SegmentLayer("centre", cross_segments(centre, 6.0), solid(ARROW, 2), width=2.0),
     ]
     anchor_words = f", anchor {anchor + 1} of {cells.anchors_per_cell}" if anchor >= 0 else ""
-    caption = (f"{name} {det.scores[chosen]:.2f} was predicted by cell (column {col}, row {row}) of the stride-{stride} "
+    caption = (f"{name} {det.scores[chosen]:.2f} was predicted by cell (column {col}, row {row}) of the "
+               f"stride-{stride} "
                f"map ({grid_cols}×{grid_rows} cells{anchor_words}), filled yellow; its grid is drawn over the frame. "
                f"That cell's prediction, one of the head's {fmt_int(cells.prediction_count)}, holds the box "
                f"(cx, cy, w, h) and the class scores.")
@@ -126,7 +130,9 @@ def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCells
         rows.append(("Anchor", f"{anchor + 1} of {cells.anchors_per_cell}"))
     x1, y1, x2, y2 = (float(v) for v in box[0])
     rows += [("Score", f"{det.scores[chosen]:.3f}"), ("Box", f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}")]
-    return ViewFrame(layers, caption, rows, step, steps, f"{name} · stride {stride}")
+    legend = ((("predicting cell", ARROW), (f"stride-{stride} grid", tuple(int(v) for v in colour)))
+              + legend[len(cells.levels):])
+    return ViewFrame(layers, caption, rows, step, steps, f"{name} · stride {stride}", legend=legend)
 
 
 def _build(request: ViewRequest) -> ViewFrame:
