@@ -13,7 +13,8 @@ from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    BoxLayer, ImageLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
+    GT_COLOR, BoxLayer, ImageLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer,
+    solid,
 )
 
 __all__ = ["SlidingWindowViewState", "SelectiveSearchViewState", "window_shapes", "sliding_window_frame",
@@ -125,7 +126,11 @@ def sliding_window_frame(inference: Inference, state: SlidingWindowViewState = S
                    f"{fmt_num(state.stride_fraction)} of the window side) give {fmt_int(total)} windows on this "
                    f"{width}×{height} image, each a separate classifier run; {fmt_int(drawn)} are drawn.")
         label = "All windows"
-    return ViewFrame(layers, caption, rows, step, steps, label)
+    legend = tuple((f"{shapes[i].width}×{shapes[i].height} windows", tuple(int(v) for v in PALETTE[i % len(PALETTE)]))
+                   for i in chosen)
+    if gt is not None:
+        legend += (("ground truth", GT_COLOR),)
+    return ViewFrame(layers, caption, rows, step, steps, label, legend=legend)
 
 
 def selective_search_steps(inference: Inference, gt=None, state: SelectiveSearchViewState | None = None) -> int:
@@ -155,7 +160,11 @@ def selective_search_frame(inference: Inference, state: SelectiveSearchViewState
     caption = (f"Selective Search ({state.mode} mode) grouped similar regions into {fmt_int(len(boxes))} candidate "
                f"boxes in {state.seconds:.2f} s; R-CNN warps every one to a fixed size and runs the CNN on each. "
                f"Drawn: the first {fmt_int(len(shown))}.")
-    return ViewFrame(layers, caption, rows, step, steps, "Selective Search")
+    legend = (("first proposals", tuple(int(v) for v in colormap([1.0])[0])),
+              ("later proposals", tuple(int(v) for v in colormap([0.0])[0])))
+    if gt is not None:
+        legend += (("ground truth", GT_COLOR),)
+    return ViewFrame(layers, caption, rows, step, steps, "Selective Search", legend=legend)
 
 
 def _gallery_boxes(boxes: np.ndarray) -> BoxLayer:
@@ -220,7 +229,10 @@ def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, 
     caption = (f"R-CNN's crop-and-warp: each proposal, with {state.context} px of context around it, is stretched "
                f"to {s}×{s} whatever its shape (width/height from {aspect.min():.2f} to {aspect.max():.2f} here), "
                f"and the CNN runs once per proposal — about {fmt_int(len(state.boxes))} times for this image.")
-    return ViewFrame(layers, caption, rows, 1, 2, "Crop and warp")
+    legend = (("proposal n and its warped crop n (one colour)", tuple(int(v) for v in colors[0])),)
+    if gt is not None:
+        legend += (("ground truth", GT_COLOR),)
+    return ViewFrame(layers, caption, rows, 1, 2, "Crop and warp", legend=legend)
 
 
 def warp_gallery(image_rgb: np.ndarray, boxes_xyxy, n: int = 8, size: int = 227, context: int = 16) -> np.ndarray:
