@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of the NMS views")
     p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE: anchor labels, SSD matching, "
                                          "true / false positives and misses")
-    p.add_argument("--scale", type=float, default=1.0, help="figure size as a multiple of the image size")
+    p.add_argument("--size", type=int, default=None, metavar="PX",
+                   help="the figure's longer side in pixels (default 1600, as File → Export view)")
     p.add_argument("--lecture", action="store_true", help="thick lines and large text, as in lecture mode")
     p.add_argument("--out", required=True, type=Path, help="FIG.png or FIG.svg")
     for control in _controls().values():
@@ -120,11 +121,16 @@ def run(args) -> int:
     gt = truth.boxes_for(args.image, detector.class_names) if truth is not None else None
     frame = view_frame(args.view, inference, detector, thresholds=Thresholds(score=args.score, iou=args.iou),
                        step=None if args.step is None else args.step - 1, controls=controls, gt=gt, image=image)
-    from detviewer.render.qt.export import ensure_gui_app, export_figure
+    from detviewer.render.model.spec import figure_title
+    from detviewer.render.qt.export import FIGURE_SIDE, ensure_gui_app, export_figure, figure_scale
     from detviewer.render.qt.style import LECTURE, NORMAL
 
     ensure_gui_app()
-    out = export_figure(image, frame.layers, args.out, scale=args.scale, style=LECTURE if args.lecture else NORMAL)
+    if args.size is not None and args.size < 16:
+        raise DetviewerError(f"--size {args.size} is too small for a figure; give its longer side in pixels.")
+    out = export_figure(image, frame.layers, args.out, scale=figure_scale(image, args.size or FIGURE_SIDE),
+                        style=LECTURE if args.lecture else NORMAL, legend=frame.legend, dim=frame.dim,
+                        title=figure_title(spec.title, frame, inference.model_name))
     position = frame.position_text()
     print(f"wrote {out}: {position + ' · ' if position else ''}{frame.caption}")
     return EXIT_OK if out.exists() else EXIT_USAGE

@@ -74,6 +74,8 @@ class Canvas(pg.GraphicsView):
         self._note_timer.timeout.connect(self._refresh_note)
         self._layers: list = []
         self._source_layers: list = []
+        self._legend: tuple = ()
+        self._dim = 0.0
         self._image_size: tuple[int, int] | None = None
         self.describe: Callable[[int], str] | None = None
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -107,12 +109,14 @@ class Canvas(pg.GraphicsView):
             h, w = self._image_size
             self.view.setRange(QRectF(0, 0, w, h), padding=0.01)
 
-    def set_layers(self, layers: list) -> None:
+    def set_layers(self, layers: list, legend=(), dim: float = 0.0) -> None:
         """Show these layers: teaching-view layers in the order given, the NMS layers (LAYER_NAMES) above
         them; layers not listed are cleared. Box layers longer than MANY_BOXES draw under a per-frame budget
-        (a sample when zoomed out); the labels of all layers are placed and drawn together on top.
+        (a sample when zoomed out); the labels of all layers are placed and drawn together on top, clear
+        of the legend (``ViewFrame.legend``) at the bottom left; dim fades the frame under the layers.
         """
-        self._source_layers = list(layers)
+        self._source_layers, self._legend, self._dim = list(layers), tuple(legend), float(dim)
+        self.image_item.setOpacity(1.0 - min(max(self._dim, 0.0), 0.9))
         layers = drawing_order([styled(layer, self.style) for layer in layers])
         by_name = {layer.name: layer for layer in layers}
         for z, layer in enumerate(layers):
@@ -123,7 +127,7 @@ class Canvas(pg.GraphicsView):
             layer = by_name.get(name)
             if layer is not None or item.layer is not None:
                 item.set_layer(layer)
-        self.labels_item.set_layers(layers, self.style)
+        self.labels_item.set_layers(layers, self.style, self._legend)
         self._share_budget()
         self._update_note()
 
@@ -154,7 +158,7 @@ class Canvas(pg.GraphicsView):
         if style == self.style:
             return
         self.style = style
-        self.set_layers(self._source_layers)
+        self.set_layers(self._source_layers, self._legend, self._dim)
 
     def _update_note(self) -> None:
         """Say so when a huge box set is drawn as a sample (after the next paint)."""
@@ -195,11 +199,15 @@ class Canvas(pg.GraphicsView):
 
     def place_labels(self):
         """The label placement for the view as it is now (render.model.labels.Placement)."""
-        from detviewer.render.qt.labels import LabelFonts, place_layer_labels
+        from detviewer.render.qt.labels import place_layer_labels
+        from detviewer.render.qt.legend import legend_rect
+        from detviewer.render.qt.style import LabelFonts
 
         transform = self.labels_item.deviceTransform(self.viewportTransform())
         size = self.viewport().size()
-        return place_layer_labels(self._layers, transform, LabelFonts(self.style), (size.width(), size.height()))
+        fonts, bounds = LabelFonts(self.style), (float(size.width()), float(size.height()))
+        box = legend_rect(self._legend, fonts, bounds)
+        return place_layer_labels(self._layers, transform, fonts, bounds, [box] if box else [])
 
     def item(self, name: str):
         """The graphics item drawing layer ``name`` (tests, benchmarks)."""

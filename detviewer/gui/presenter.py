@@ -136,7 +136,9 @@ class ViewPresenter(QObject):
 
     def _show(self, shown: Shown) -> None:
         self.shown = shown
-        self.canvas.set_layers(shown.frame.layers if shown.frame is not None else [])
+        frame = shown.frame
+        self.canvas.set_layers(frame.layers if frame is not None else [], frame.legend if frame is not None else (),
+                               frame.dim if frame is not None else 0.0)
         self.canvas.describe = self.describe_candidate if VIEWS[shown.view].click == "candidate" else None
         self.shown_changed.emit(shown)
 

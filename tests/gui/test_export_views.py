@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 from views_helpers import demo_window, near
 
-from detviewer.gui.export_dialogs import figure_scale
+from detviewer.render.qt.export import figure_scale, title_height
 from detviewer.render.model.colors import HIGHLIGHT, class_colors
 
 
@@ -17,10 +17,12 @@ def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_pat
     assert len(kept)
     image = window.state.frame.image
     scale = figure_scale(image)
-    assert scale * max(image.shape[:2]) >= 960
+    assert scale * max(image.shape[:2]) == 1600
     png = export_and_wait(qtbot, window, tmp_path / "view.png")
     pixels = np.asarray(Image.open(png).convert("RGB"))
-    assert pixels.shape[:2] == (image.shape[0] * scale, image.shape[1] * scale)
+    band = title_height(window.canvas.style)  # the title line above the figure
+    assert pixels.shape[:2] == (round(image.shape[0] * scale) + band, round(image.shape[1] * scale))
+    pixels = pixels[band:]
     cand = replay.candidates
     hits = 0
     for i in kept[:5]:
@@ -69,5 +71,5 @@ def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_
     scale = figure_scale(window.state.frame.image)
     first = int(replay.kept[0])
     x1, y1, x2, y2 = replay.candidates.xyxy[first] * scale
-    pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))
+    pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))[title_height(window.canvas.style):]
     assert near(pixels, int(round((y1 + y2) / 2)), int(round(x2)), HIGHLIGHT, radius=3, tol=60)

@@ -77,24 +77,27 @@ def _spots(label: Label, w: float, h: float) -> list[tuple[float, float]]:
 
 
 def place_labels(labels: Sequence[Label], measure: Callable[[str, float], tuple[float, float]],
-                 bounds: tuple[float, float]) -> Placement:
-    """Place ``labels`` inside (0, 0, width, height) = ``bounds``; measure(text, size) -> (w, h) screen pixels."""
+                 bounds: tuple[float, float], obstacles: Sequence[tuple[float, float, float, float]] = ()) -> Placement:
+    """Place ``labels`` inside (0, 0, width, height) = ``bounds``; measure(text, size) -> (w, h) screen pixels;
+    obstacles: (x, y, w, h) screen rects no label may cover (the legend)."""
     width, height = bounds
     order = sorted(range(len(labels)), key=lambda i: (labels[i].priority, i))
-    rects = np.zeros((len(labels), 4))
+    taken = np.zeros((len(obstacles) + len(labels), 4))
+    taken[:len(obstacles)] = np.asarray(obstacles, np.float64).reshape(-1, 4)
+    count = len(obstacles)
     texts, index = [], []
     hidden = 0
     for i in order:
-        label = labels[i]
-        spot = _first_free(label, measure, width, height, rects[:len(texts)])
+        spot = _first_free(labels[i], measure, width, height, taken[:count])
         if spot is None:
             hidden += 1
             continue
         rect, text = spot
-        rects[len(texts)] = rect
+        taken[count] = rect
+        count += 1
         texts.append(text)
         index.append(i)
-    return Placement(rects[:len(texts)].copy(), tuple(texts), np.asarray(index, np.int64), hidden)
+    return Placement(taken[len(obstacles):count].copy(), tuple(texts), np.asarray(index, np.int64), hidden)
 
 
 def _first_free(label: Label, measure, width: float, height: float, placed: np.ndarray):

@@ -189,7 +189,8 @@ class ViewFrame:
     two sentences a lecturer can read aloud; table: (key, value) rows for the view's side panel;
     step / step_count / step_label: where lecture-mode stepping stands (step in 0..step_count-1);
     step_text: how the step is written everywhere it is shown (default "Step 2 of 5: <label>");
-    legend: (text, (r, g, b)) entries explaining the colours drawn, shown on the canvas and in figures.
+    legend: (text, (r, g, b)) entries explaining the colours drawn, shown on the canvas and in figures;
+    dim: how much the frame fades under the layers (0 none … 1 black), so that thin outlines stand out.
     """
 
     layers: list = field(default_factory=list)
@@ -200,6 +201,7 @@ class ViewFrame:
     step_label: str = ""
     step_text: str = ""
     legend: tuple[tuple[str, tuple[int, int, int]], ...] = ()
+    dim: float = 0.0
 
     def position_text(self) -> str:
         """The one text of where stepping stands, shared by the View dock, the NMS panel and lecture mode."""

@@ -15,7 +15,7 @@ from detviewer.core.types import Inference
 from detviewer.render.model.primitives import ViewFrame
 from detviewer.state.nms_replay import NMSReplay
 
-__all__ = ["Control", "ViewRequest", "Prepare", "ViewSpec", "CLICKS", "counted"]
+__all__ = ["Control", "ViewRequest", "Prepare", "ViewSpec", "CLICKS", "counted", "figure_title"]
 
 #: What a left click on the canvas does in a view: "" nothing, "point" pick a point (the cell under it),
 #: "detection" / "proposal" pick the smallest such box under it, "candidate" select an NMS candidate.
@@ -97,6 +97,12 @@ class Prepare:
     run: Callable[[Any], Any]
     uses_detector: bool = False
     message: str = "Preparing the view…"
+
+
+def figure_title(title: str, frame: ViewFrame, model_name: str) -> str:
+    """The line over an exported figure: the view, the model, where its steps stand, e.g.
+    "Anchors · demo-frcnn · Step 3 of 5: Level 3/4" (a figure on a slide says what it shows)."""
+    return " · ".join(part for part in (title, model_name, frame.position_text()) if part)
 
 
 def _one_step(_request: ViewRequest) -> int:

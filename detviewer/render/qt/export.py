@@ -15,7 +15,15 @@ from detviewer.errors import DetviewerError
 from detviewer.render.model.nms_layers import LAYER_NAMES
 from detviewer.render.qt.style import qimage_from_rgb
 
-__all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order"]
+__all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order", "figure_scale", "FIGURE_SIDE"]
+
+#: The longer side of an exported figure in pixels (File → Export view and ``detviewer render`` alike).
+FIGURE_SIDE = 1600
+
+
+def figure_scale(image: np.ndarray, side: int = FIGURE_SIDE) -> float:
+    """The scale that makes the image's longer side ``side`` pixels."""
+    return float(side) / max(max(image.shape[:2]), 1)
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
@@ -36,18 +44,58 @@ def ensure_gui_app():
     return app
 
 
-def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None) -> None:
+def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, legend=(), dim: float = 0.0) -> None:
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor
+
     from detviewer.render.qt.labels import paint_labels
     from detviewer.render.qt.layer_items import paint_layer
-    from detviewer.render.qt.style import NORMAL
+    from detviewer.render.qt.legend import legend_rect, paint_legend
+    from detviewer.render.qt.style import NORMAL, LabelFonts
 
     style = NORMAL if style is None else style
+    fonts = LabelFonts(style)
+    h, w = image.shape[:2]
+    bounds = (w * scale, h * scale)
+    painter.save()
+    painter.setClipRect(QRectF(0, 0, *bounds))  # boxes reaching past the frame stay off the title band
     painter.scale(scale, scale)
     painter.drawImage(0, 0, qimage_from_rgb(image))
+    if dim > 0:  # the frame fades so that thin outlines stand out
+        painter.fillRect(QRectF(0, 0, w, h), QColor(0, 0, 0, int(255 * min(dim, 1.0))))
     ordered = drawing_order(layers)
     for layer in ordered:
         paint_layer(painter, layer, style)
-    paint_labels(painter, ordered, style)  # above every layer, as on the canvas
+    legend_box = legend_rect(legend, fonts, bounds)
+    paint_labels(painter, ordered, style, fonts, bounds, obstacles=[legend_box] if legend_box else [])
+    painter.restore()
+    paint_legend(painter, legend, fonts, bounds)
+
+
+def title_height(style=None) -> int:
+    """Height in pixels of a figure's title band."""
+    from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL
+
+    return int(round(BOX_LABEL_PX * 1.5 * (style or NORMAL).font_scale + 12))
+
+
+def _paint_figure(painter, image, layers, scale, style, title: str, legend, dim) -> None:
+    from PySide6.QtCore import QRectF, Qt
+    from PySide6.QtGui import QColor, QFont
+
+    if title:
+        band = title_height(style)
+        width = image.shape[1] * scale
+        painter.fillRect(QRectF(0, 0, width, band), QColor(0, 0, 0))
+        font = QFont()
+        font.setPixelSize(band - 12)
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(QRectF(8, 0, width - 16, band), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                         title)
+        painter.translate(0, band)
+    _paint(painter, image, layers, scale, style, legend, dim)
 
 
 def drawing_order(layers: list) -> list:
@@ -56,25 +104,33 @@ def drawing_order(layers: list) -> list:
     return [x for x in layers if x.name not in LAYER_NAMES] + [by_name[n] for n in LAYER_NAMES if n in by_name]
 
 
-def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None):
-    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of (H*scale, W*scale).
+def figure_size(image: np.ndarray, scale: float, style=None, title: str = "") -> tuple[int, int]:
+    """(width, height) in pixels of a figure: the scaled image under its title band."""
+    h, w = image.shape[:2]
+    return max(1, round(w * scale)), max(1, round(h * scale)) + (title_height(style) if title else 0)
 
-    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer; style: style.RenderStyle."""
+
+def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None, *, title: str = "", legend=(),
+                 dim: float = 0.0):
+    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of the scaled image, under ``title``.
+
+    layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer; style: style.RenderStyle; legend:
+    (text, rgb) entries (ViewFrame.legend); dim: how much the frame fades under the layers (0..1)."""
     from PySide6.QtGui import QImage, QPainter
 
     ensure_gui_app()
-    h, w = image.shape[:2]
-    out = QImage(max(1, round(w * scale)), max(1, round(h * scale)), QImage.Format.Format_RGB888)
+    out = QImage(*figure_size(image, scale, style, title), QImage.Format.Format_RGB888)
     painter = QPainter(out)
     try:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        _paint(painter, image, layers, scale, style)
+        _paint_figure(painter, image, layers, scale, style, title, legend, dim)
     finally:
         painter.end()
     return out
 
 
-def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scale: float = 1.0, style=None) -> Path:
+def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scale: float = 1.0, style=None, *,
+                  title: str = "", legend=(), dim: float = 0.0) -> Path:
     """Write the figure to ``path``: .png/.jpg/.bmp/.webp raster, or .svg (vector boxes and text)."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -88,17 +144,16 @@ def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scal
         from PySide6.QtGui import QPainter
         from PySide6.QtSvg import QSvgGenerator
 
-        h, w = image.shape[:2]
         generator = QSvgGenerator()
         generator.setFileName(str(path))
-        size = QSize(max(1, round(w * scale)), max(1, round(h * scale)))
+        size = QSize(*figure_size(image, scale, style, title))
         generator.setSize(size)
         generator.setViewBox(QRect(0, 0, size.width(), size.height()))
         painter = QPainter(generator)
         try:
-            _paint(painter, image, layers, scale, style)
+            _paint_figure(painter, image, layers, scale, style, title, legend, dim)
         finally:
             painter.end()
-    elif not render_image(image, layers, scale, style).save(str(path)):
+    elif not render_image(image, layers, scale, style, title=title, legend=legend, dim=dim).save(str(path)):
         raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
     return path

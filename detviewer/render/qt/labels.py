@@ -6,37 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QTransform
+from PySide6.QtGui import QColor, QPainter, QTransform
 
 from detviewer.render.model.labels import Placement, labels_of_layers, place_labels
-from detviewer.render.qt.style import NORMAL, RenderStyle, qcolor
+from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts, RenderStyle, qcolor
 
-__all__ = ["LabelsItem", "paint_labels", "place_layer_labels", "BOX_LABEL_PX", "LabelFonts"]
+__all__ = ["LabelsItem", "paint_labels", "place_layer_labels"]
 
-BOX_LABEL_PX = 12.0  # box label text height in normal mode (lecture mode doubles it)
-_PAD_X, _PAD_Y = 4.0, 2.0
 _DARK = QColor(0, 0, 0, 185)
-
-
-class LabelFonts:
-    """Fonts and text sizes per pixel size (a few sizes per frame; measuring is the pass's main cost)."""
-
-    def __init__(self, style: RenderStyle) -> None:
-        self.style = style
-        self._fonts: dict[float, tuple[QFont, QFontMetricsF]] = {}
-
-    def font(self, size: float) -> tuple[QFont, QFontMetricsF]:
-        px = max(1, round(size * self.style.font_scale))
-        if px not in self._fonts:
-            font = QFont()
-            font.setPixelSize(px)
-            font.setBold(True)
-            self._fonts[px] = (font, QFontMetricsF(font))
-        return self._fonts[px]
-
-    def measure(self, text: str, size: float) -> tuple[float, float]:
-        _, metrics = self.font(size)
-        return metrics.horizontalAdvance(text) + 2 * _PAD_X, metrics.height() + 2 * _PAD_Y
 
 
 def _mapper(transform: QTransform):
@@ -48,16 +25,17 @@ def _mapper(transform: QTransform):
 
 
 def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: LabelFonts | None = None,
-                 bounds: tuple[float, float] | None = None) -> Placement:
+                 bounds: tuple[float, float] | None = None, obstacles=()) -> Placement:
     """Place and draw the labels of ``layers`` with the painter's transform (image -> screen); returns the placement.
 
-    bounds (w, h): the screen area labels must stay in (default: the painter's device).
+    bounds (w, h): the screen area labels must stay in (default: the painter's device); obstacles: (x, y, w, h)
+    screen rects to keep clear (the legend).
     """
     fonts = fonts or LabelFonts(style)
     if bounds is None:
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
-    labels, placement = _place(layers, painter.transform(), fonts, bounds)
+    labels, placement = _place(layers, painter.transform(), fonts, bounds, obstacles)
     painter.save()
     painter.resetTransform()
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
@@ -80,14 +58,15 @@ def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: 
     return placement
 
 
-def _place(layers, transform: QTransform, fonts: LabelFonts, bounds):
+def _place(layers, transform: QTransform, fonts: LabelFonts, bounds, obstacles=()):
     labels = labels_of_layers(layers, _mapper(transform), box_label_size=BOX_LABEL_PX)
-    return labels, place_labels(labels, fonts.measure, bounds)
+    return labels, place_labels(labels, fonts.measure, bounds, obstacles)
 
 
-def place_layer_labels(layers, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float]) -> Placement:
+def place_layer_labels(layers, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
+                       obstacles=()) -> Placement:
     """The placement ``paint_labels`` would draw for this transform (image -> screen) and screen size."""
-    return _place(layers, transform, fonts, bounds)[1]
+    return _place(layers, transform, fonts, bounds, obstacles)[1]
 
 
 def _paint_hidden_note(painter: QPainter, fonts: LabelFonts, hidden: int, bounds: tuple[float, float]) -> None:
@@ -112,8 +91,10 @@ class LabelsItem(pg.GraphicsObject):
         self._layers: list = []
         self._fonts = LabelFonts(NORMAL)
         self.placement: Placement | None = None
+        self.legend: tuple = ()  # the view's (text, rgb) entries, drawn bottom left; labels keep clear of it
 
-    def set_layers(self, layers, style: RenderStyle) -> None:
+    def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
+        self.legend = tuple(legend)
         self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")]
         if style != self._fonts.style:
             self._fonts = LabelFonts(style)
@@ -127,7 +108,7 @@ class LabelsItem(pg.GraphicsObject):
 
     def boundingRect(self) -> QRectF:
         view = self.getViewBox()
-        if view is None or not self._layers:
+        if view is None or not (self._layers or self.legend):
             return QRectF()
         return view.viewRect()  # labels stay inside what is shown, wherever their boxes are
 
@@ -135,5 +116,11 @@ class LabelsItem(pg.GraphicsObject):
         self.prepareGeometryChange()
 
     def paint(self, painter: QPainter, *args) -> None:
-        if self._layers:
-            self.placement = paint_labels(painter, self._layers, self._fonts.style, self._fonts)
+        from detviewer.render.qt.legend import legend_rect, paint_legend
+
+        device = painter.device()
+        bounds = (float(device.width()), float(device.height()))
+        box = legend_rect(self.legend, self._fonts, bounds)
+        self.placement = paint_labels(painter, self._layers, self._fonts.style, self._fonts, bounds,
+                                      obstacles=[box] if box else [])
+        paint_legend(painter, self.legend, self._fonts, bounds)

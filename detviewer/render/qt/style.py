@@ -7,12 +7,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainterPath
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainterPath
 
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 
 __all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "qimage_from_heatmap",
-           "rects_path", "bounds_of", "color_groups"]
+           "rects_path", "bounds_of", "color_groups", "LabelFonts", "BOX_LABEL_PX"]
+
+BOX_LABEL_PX = 12.0  # label text height in normal mode (lecture mode doubles it)
+PAD_X, PAD_Y = 4.0, 2.0  # room around a label's text
 
 _MAX_COLOR_GROUPS = 24  # more distinct colours than this (an objectness colormap) are drawn as quantiles
 
@@ -101,3 +104,24 @@ def bounds_of(xs, ys) -> QRectF:
     """The rectangle spanning coordinate arrays ``xs`` and ``ys`` (image pixels)."""
     x0, x1, y0, y1 = float(np.min(xs)), float(np.max(xs)), float(np.min(ys)), float(np.max(ys))
     return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
+class LabelFonts:
+    """Fonts and text sizes per pixel size (a few sizes per frame; measuring is the pass's main cost)."""
+
+    def __init__(self, style: RenderStyle) -> None:
+        self.style = style
+        self._fonts: dict[float, tuple[QFont, QFontMetricsF]] = {}
+
+    def font(self, size: float) -> tuple[QFont, QFontMetricsF]:
+        px = max(1, round(size * self.style.font_scale))
+        if px not in self._fonts:
+            font = QFont()
+            font.setPixelSize(px)
+            font.setBold(True)
+            self._fonts[px] = (font, QFontMetricsF(font))
+        return self._fonts[px]
+
+    def measure(self, text: str, size: float) -> tuple[float, float]:
+        _, metrics = self.font(size)
+        return metrics.horizontalAdvance(text) + 2 * PAD_X, metrics.height() + 2 * PAD_Y
