@@ -47,15 +47,21 @@ def print_coverage(cov, dataset, source, suggestion=None) -> None:
     print()
     table(("size (area px)",) + header, [(f"{r[0]} ({_bucket(r[0])})",) + r[1:] for r in _rows(cov.by_size())])
     if suggestion is not None:
-        km, new = suggestion.kmeans, suggestion.coverage
+        new = suggestion.coverage
         h, w = suggestion.input_hw
         print()
-        print(f"Suggestion: k-means on the objects' shapes (1 - IoU, YOLOv2), k = {len(km.prototypes)}, mean IoU "
-              f"with the nearest prototype {km.mean_iou:.3f}; prototypes (w x h at {w}x{h}): "
-              + ", ".join(f"{pw:.0f}x{ph:.0f}" for pw, ph in km.prototypes))
+        print(f"Suggestion: k-means on the objects' shapes (1 - IoU, YOLOv2) per level, each object on the level "
+              f"nearest its size; mean IoU with the nearest shape {suggestion.mean_iou:.3f}; shapes (w x h at "
+              f"{w}x{h}):")
+        for level, (shapes, n) in enumerate(zip(suggestion.prototypes, suggestion.level_objects)):
+            listed = "kept (fewer objects than shapes)" if shapes is None else \
+                ", ".join(f"{pw:.0f}x{ph:.0f}" for pw, ph in shapes)
+            print(f"  level {level} ({int(n)} objects): {listed}")
         print(f"  {suggestion.description}")
         print(f"  would give: {_summary(new)}")
         print(f"  today:      {_summary(cov)}")
+        if new.share_below >= cov.share_below:
+            print("  (the k-means anchors cover no more objects than today's: keep today's)")
     print("(best IoU in model-input pixels, at each image's input size; size buckets by box area in image pixels, "
           "COCO's 32² and 96²)")
 
@@ -94,9 +100,10 @@ def coverage_json(cov, dataset, source, suggestion=None) -> str:
            **_coverage_numbers(cov), "classes": _table_json(cov.by_class(), keys), "sizes": _table_json(cov.by_size()),
            "uncovered": uncovered, "skipped": list(cov.skipped), "suggestion": None}
     if suggestion is not None:
-        out["suggestion"] = {"anchors": suggestion.description, "k": len(suggestion.kmeans.prototypes),
-                             "kmeans_mean_iou": suggestion.kmeans.mean_iou,
-                             "prototypes_wh": suggestion.kmeans.prototypes.round(2).tolist(),
+        out["suggestion"] = {"anchors": suggestion.description, "kmeans_mean_iou": suggestion.mean_iou,
+                             "level_objects": suggestion.level_objects.tolist(),
+                             "prototypes_wh": [None if p is None else p.round(2).tolist()
+                                               for p in suggestion.prototypes],
                              "input_size": list(suggestion.input_hw), **_coverage_numbers(suggestion.coverage),
                              "classes": _table_json(suggestion.coverage.by_class(), keys)}
     return json.dumps(out, indent=2)

@@ -2,16 +2,16 @@
 with the same code path as the model's anchors and pasted into the model's construction.
 
 A detection head predicts a fixed number of anchors per location on every level, so a suggestion keeps the
-generator's layout and only changes its numbers:
+generator's layout and only changes its numbers, level by level (a level given None keeps its own):
 
 - ``AnchorGenerator`` (Faster R-CNN, RetinaNet): level l makes ``sizes[l] x aspect_ratios[l]`` anchors (ratio
-  = h / w). The prototypes, sorted by area, are split into consecutive groups, one per level (small shapes on
-  the fine levels); inside a group the ``len(sizes[l])`` sizes are the geometric means of sqrt(w h) over equal
-  chunks of the group sorted by area, and the ratios those of h / w over equal chunks sorted by ratio.
+  = h / w). From the level's prototypes, the ``len(sizes[l])`` sizes are the geometric means of sqrt(w h) over
+  equal chunks of the prototypes sorted by area, and the ratios those of h / w over equal chunks sorted by ratio.
 - ``DefaultBoxGenerator`` (SSD): level l makes two square boxes (scales s_l and sqrt(s_l s_l+1)) and, per
-  ratio r of ``aspect_ratios[l]``, a w/h = r box and its transpose, all as fractions of the input. The groups
-  give s_l (geometric mean of sqrt(w h) / sqrt(W H)), the last scale continues the progression, and the
-  ratios are geometric means over pairs of the group's most elongated prototypes (max(w/h, h/w)).
+  ratio r of ``aspect_ratios[l]``, a w/h = r box and its transpose, all as fractions of the input. s_l is the
+  geometric mean of sqrt(w h) / sqrt(W H) of the level's prototypes, the last scale continues the progression
+  (or stays when the last level is kept), and the ratios are geometric means over pairs of the level's most
+  elongated prototypes (max(w/h, h/w)).
 
 The coverage a suggestion gives is then *measured* (``evaluation.anchor_suggestion``), not assumed.
 """
@@ -39,46 +39,53 @@ def _chunk_geomeans(values: np.ndarray, chunks: int) -> list[float]:
     return [float(np.exp(np.log(p).mean())) for p in parts if len(p)]
 
 
-def _groups(prototypes_wh: np.ndarray, counts: list[int]) -> list[np.ndarray]:
-    by_area = prototypes_wh[np.argsort(prototypes_wh.prod(axis=1), kind="stable")]
-    return np.split(by_area, np.cumsum(counts)[:-1])
-
-
-def _fit_anchor_generator(generator: AnchorGenerator, prototypes_wh: np.ndarray) -> AnchorGenerator:
-    counts = shapes_per_level(generator)
+def _fit_anchor_generator(generator: AnchorGenerator, per_level) -> AnchorGenerator:
     sizes, ratios = [], []
-    for level, group in enumerate(_groups(prototypes_wh, counts)):
+    for level, group in enumerate(per_level):
+        if group is None:
+            sizes.append(tuple(generator.sizes[level]))
+            ratios.append(tuple(generator.aspect_ratios[level]))
+            continue
         n_sizes, n_ratios = len(generator.sizes[level]), len(generator.aspect_ratios[level])
         sizes.append(tuple(round(s, 1) for s in _chunk_geomeans(np.sqrt(group.prod(axis=1)), n_sizes)))
         ratios.append(tuple(round(r, 3) for r in _chunk_geomeans(group[:, 1] / group[:, 0], n_ratios)))
     return AnchorGenerator(sizes=tuple(sizes), aspect_ratios=tuple(ratios))
 
 
-def _fit_default_boxes(generator: DefaultBoxGenerator, prototypes_wh: np.ndarray, input_hw) -> DefaultBoxGenerator:
+def _fit_default_boxes(generator: DefaultBoxGenerator, per_level, input_hw) -> DefaultBoxGenerator:
     h, w = float(input_hw[0]), float(input_hw[1])
-    normalised = prototypes_wh / np.array([w, h])
-    scales, ratios = [], []
-    for level, group in enumerate(_groups(normalised, shapes_per_level(generator))):
-        scales.append(float(np.exp(np.log(np.sqrt(group.prod(axis=1))).mean())))
+    scales, ratios = list(generator.scales[:len(per_level)]), [list(r) for r in generator.aspect_ratios]
+    for level, group in enumerate(per_level):
+        if group is None:
+            continue
+        group = group / np.array([w, h])
+        scales[level] = round(float(np.exp(np.log(np.sqrt(group.prod(axis=1))).mean())), 4)
         n_ratios = len(generator.aspect_ratios[level])
         elongation = np.sort(np.maximum(group[:, 0] / group[:, 1], group[:, 1] / group[:, 0]))[::-1]
-        pairs = elongation[:2 * n_ratios]
-        ratios.append([round(r, 3) for r in _chunk_geomeans(pairs, n_ratios)] if n_ratios else [])
-    last = scales[-1] * (scales[-1] / scales[-2] if len(scales) > 1 else 1.5)
-    scales = [round(s, 4) for s in scales + [max(last, scales[-1])]]
-    return DefaultBoxGenerator(ratios, scales=scales, steps=generator.steps, clip=generator.clip)
+        ratios[level] = [round(r, 3) for r in _chunk_geomeans(elongation[:2 * n_ratios], n_ratios)] if n_ratios else []
+    if per_level[-1] is None:
+        last = float(generator.scales[len(per_level)])
+    else:
+        last = round(scales[-1] * (scales[-1] / scales[-2] if len(scales) > 1 else 1.5), 4)
+    return DefaultBoxGenerator(ratios, scales=scales + [max(last, scales[-1])], steps=generator.steps,
+                               clip=generator.clip)
 
 
-def fit_generator(generator, prototypes_wh, input_hw: tuple[int, int]):
-    """A generator of the same kind and layout as ``generator`` with the shapes of ``prototypes_wh`` (k, 2)
-    (width, height in input pixels, k = sum of ``shapes_per_level``); input_hw (h, w): the input size the
-    prototypes were measured at (SSD's scales are fractions of it)."""
-    prototypes_wh = np.asarray(prototypes_wh, np.float64).reshape(-1, 2)
-    if len(prototypes_wh) != sum(shapes_per_level(generator)):
-        raise ValueError(f"expected {sum(shapes_per_level(generator))} prototypes, got {len(prototypes_wh)}")
+def fit_generator(generator, prototypes_per_level, input_hw: tuple[int, int]):
+    """A generator of the same kind and layout as ``generator`` whose level l has the shapes of
+    ``prototypes_per_level[l]`` ((k_l, 2) width, height in input pixels, k_l = ``shapes_per_level(generator)[l]``),
+    or keeps its own where that is None; input_hw (h, w): the input size the prototypes were measured at (SSD's
+    scales are fractions of it)."""
+    counts = shapes_per_level(generator)
+    if len(prototypes_per_level) != len(counts):
+        raise ValueError(f"expected prototypes for {len(counts)} levels, got {len(prototypes_per_level)}")
+    per_level = [None if p is None else np.asarray(p, np.float64).reshape(-1, 2) for p in prototypes_per_level]
+    for level, (group, count) in enumerate(zip(per_level, counts)):
+        if group is not None and len(group) != count:
+            raise ValueError(f"level {level} has {count} anchor shapes per location, got {len(group)} prototypes")
     if isinstance(generator, DefaultBoxGenerator):
-        return _fit_default_boxes(generator, prototypes_wh, input_hw)
-    return _fit_anchor_generator(generator, prototypes_wh)
+        return _fit_default_boxes(generator, per_level, input_hw)
+    return _fit_anchor_generator(generator, per_level)
 
 
 def _plain(value):

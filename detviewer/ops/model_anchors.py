@@ -10,11 +10,13 @@
 - ``positive_iou`` / ``negative_iou``: read from the model's matcher (RPN ``proposal_matcher`` 0.7 / 0.3,
   RetinaNet 0.5 / 0.4, SSD 0.5), and ``rule``: how the model labels anchors, in one sentence.
 
-``suggest(prototypes_wh, input_hw)`` gives the same model with a generator of the same layout holding other
+``suggest(prototypes_per_level, input_hw)`` gives the same model with a generator of the same layout holding other
 shapes (``ops.anchor_fit``), ``describe()`` the generator as Python, ``shapes_per_level()`` its layout.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -28,7 +30,10 @@ from detviewer.errors import DetectorError
 from detviewer.ops.anchor_fit import describe_generator, fit_generator, shapes_per_level
 from detviewer.ops.anchors import run_generator
 
-__all__ = ["TorchvisionAnchors", "anchor_family"]
+__all__ = ["TorchvisionAnchors", "anchor_family", "RECENT_PADDED_SIZES"]
+
+#: Padded sizes whose anchors are kept (input sizes are measured in sorted order, so neighbours share them).
+RECENT_PADDED_SIZES = 4
 
 
 def anchor_family(model: nn.Module) -> str:
@@ -76,6 +81,7 @@ class TorchvisionAnchors:
         self.rule = _rule(self.family, matcher)
         self._inputs: dict[tuple[int, int], tuple[tuple[int, int], tuple[int, int]]] = {}
         self._grids: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        self._recent: OrderedDict[tuple[int, int], tuple[AnchorSet, ...]] = OrderedDict()
 
     def with_generator(self, generator) -> "TorchvisionAnchors":
         """The same model (transform, backbone, matcher) with another anchor generator."""
@@ -91,10 +97,10 @@ class TorchvisionAnchors:
         """The generator as the Python expression that builds it."""
         return describe_generator(self.generator)
 
-    def suggest(self, prototypes_wh, input_hw: tuple[int, int]) -> "TorchvisionAnchors":
-        """This model with anchors of the shapes ``prototypes_wh`` (k, 2) in input pixels at ``input_hw``,
-        laid out as its generator lays them out (k = sum of ``shapes_per_level()``)."""
-        return self.with_generator(fit_generator(self.generator, prototypes_wh, input_hw))
+    def suggest(self, prototypes_per_level, input_hw: tuple[int, int]) -> "TorchvisionAnchors":
+        """This model with anchors of the shapes ``prototypes_per_level`` ((k_l, 2) in input pixels at
+        ``input_hw``, or None to keep a level's), laid out as its generator lays them out (``ops.anchor_fit``)."""
+        return self.with_generator(fit_generator(self.generator, prototypes_per_level, input_hw))
 
     def _geometry(self, image_hw: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
         """(input (h, w), padded (h, w)) of an image of ``image_hw`` through the model's transform."""
@@ -138,7 +144,15 @@ class TorchvisionAnchors:
         return self._grids[key]
 
     def anchors(self, input_hw: tuple[int, int]) -> tuple[AnchorSet, ...]:
-        """The generator's anchors for an input of ``input_hw`` (h, w), per level, in input pixels (not kept:
-        a ResNet-50 FPN's are 3.5 MB per size, and a dataset may have hundreds of sizes)."""
+        """The generator's anchors for an input of ``input_hw`` (h, w), per level, in input pixels.
+
+        They depend only on the padded size, which many input sizes share (800 x 1188 ... 800 x 1207 all pad
+        to 800 x 1216); the last few are kept (a ResNet-50 FPN's are 3.5 MB per size)."""
         padded = self.padded_size((int(input_hw[0]), int(input_hw[1])))
-        return run_generator(self.generator, padded, self.grid_sizes(padded))
+        if padded in self._recent:
+            self._recent.move_to_end(padded)
+        else:
+            self._recent[padded] = run_generator(self.generator, padded, self.grid_sizes(padded))
+            while len(self._recent) > RECENT_PADDED_SIZES:
+                self._recent.popitem(last=False)
+        return self._recent[padded]

@@ -36,7 +36,8 @@ def test_demo_frcnn_json_agrees_with_the_engine_and_plots(tmp_path, capsys):
     assert sum(c["objects"] for c in out["classes"].values()) == 20
     assert sum(s["objects"] for s in out["sizes"].values()) == 20
     assert out["input_sizes"] == [{"height": 256, "width": 256, "objects": 20}]
-    assert out["suggestion"]["k"] == 12 and out["suggestion"]["anchors"].startswith("AnchorGenerator(")
+    assert out["suggestion"]["anchors"].startswith("AnchorGenerator(")
+    assert sum(out["suggestion"]["level_objects"]) == 20 and len(out["suggestion"]["prototypes_wh"]) == 4
     assert sorted(p.name for p in plots.iterdir()) == ["best_iou_histogram.png", "object_shapes.png"]
 
 

@@ -127,7 +127,9 @@ def test_kmeans_suggestion_covers_a_skewed_set_better(demo_sources, index):
     gt, image_hw = _random_dataset(np.random.default_rng(2), [(256, 256)] * 20, 25, tall)
     cov = anchor_coverage(source, gt, image_hw, ("a", "b", "c"))
     suggestion = suggest_anchors(source, cov, gt, image_hw)
-    assert len(suggestion.kmeans.prototypes) == sum(source.shapes_per_level())
+    assert [len(p) for p in suggestion.prototypes if p is not None] == \
+        [k for p, k in zip(suggestion.prototypes, source.shapes_per_level()) if p is not None]
+    assert suggestion.level_objects.sum() == len(cov)
     better = suggestion.coverage
     assert better.gt_index.tolist() == cov.gt_index.tolist()
     # thin objects stay hard at the RPN's 0.7 (a 7 px wide anchor 2 px off a 6 px wide object), but a fifth or
@@ -140,5 +142,6 @@ def test_kmeans_suggestion_covers_a_skewed_set_better(demo_sources, index):
 def test_too_few_objects_for_a_suggestion(demo_sources):
     gt = _gt([0], [0], [[5, 5, 10, 10]])
     cov = anchor_coverage(demo_sources[0], gt, [[256, 256]], ("a",))
-    with pytest.raises(DetviewerError, match="too few to suggest 12 anchor shapes"):
+    with pytest.raises(DetviewerError, match="too few to suggest anchors: no level has as many objects as anchor "
+                                             "shapes \\(3, 3, 3, 3\\)"):
         suggest_anchors(demo_sources[0], cov, gt, [[256, 256]])
