@@ -1,4 +1,9 @@
-"""The window's ground truth: which COCO file is loaded, whether it is shown, the boxes of a frame."""
+"""The window's ground truth: which COCO file is loaded, for which folder of images, the boxes of a frame.
+
+Ground truth belongs to the folder of images it was found (or opened) for: opening another folder forgets
+it, and an image matches an annotation only by its path relative to the GT file or that folder, never by
+a file name that happens to be the same elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -23,51 +28,54 @@ class GroundTruthHolder(QObject):
         super().__init__(parent)
         self.truth: ImageGroundTruth | None = None
         self.shown = True
+        self.image_root: Path | None = None  # the folder of the images the ground truth is for
         self._cache: dict = {}
 
     @property
     def path(self) -> Path | None:
         return None if self.truth is None else self.truth.path
 
-    def load(self, path, truth: ImageGroundTruth | None = None) -> bool:
-        """Load a COCO file (or take ``truth``, already loaded from it); False (and a message) if it is
-        not one: the old one stays then."""
+    def load(self, path, truth: ImageGroundTruth | None = None, image_root=None) -> bool:
+        """Load a COCO file for the images of ``image_root`` (default: the folder already open), or take
+        ``truth``, already loaded from it; False (and a message) if it is not one: the old one stays then."""
+        root = Path(image_root) if image_root is not None else self.image_root
         if truth is None:
             try:
-                truth = ImageGroundTruth.load(path)
+                truth = ImageGroundTruth.load(path, image_root=root, strict=True)
             except DetviewerError as exc:
                 self.message.emit(f"No ground truth loaded: {exc}")
                 return False
-        self.truth, self._cache = truth, {}
+        self.truth, self._cache, self.image_root = truth, {}, root
         self.message.emit(f"Ground truth: {Path(path).name} ({truth.num_images} images, "
                           f"{len(truth.gt.boxes.ids)} boxes).")
         self.changed.emit()
         return True
 
     def discover(self, opened, images) -> bool:
-        """Load the COCO file found beside the ``opened`` paths unless the loaded one covers ``images``.
+        """Find the COCO file beside the ``opened`` paths for ``images`` (the image files now in the list; none
+        for a video: nothing is looked for). Another folder than the one the ground truth is for forgets it.
 
-        images: the image files now in the file list (none for a video: nothing is looked for).
-        Files found are tried nearest first; the first that lists these images is kept. Files that
-        do not parse, list none of them, or are too large to read without a pause are reported.
+        Files found are tried nearest first; the first that lists these images (by relative path) is kept.
+        Files that do not parse, list none of them, or are too large to read without a pause are reported.
         """
         sample = [Path(p) for p in list(images)[:20]]
-        if not sample or (self.truth is not None and any(self.truth.image_id(p) is not None for p in sample)):
+        root = sample[0].resolve().parent if sample else None
+        if self.truth is not None and root != self.image_root:
+            self.clear()  # another folder: its ground truth, if any, is found for it below
+        if not sample or self.truth is not None:
             return False
         reasons = []
         for found in find_annotations(opened):
-            if self.truth is not None and self.truth.path == found:
-                continue
             if found.stat().st_size > MAX_AUTO_BYTES:
                 reasons.append(f"{found.name} is {found.stat().st_size / 2**20:.0f} MB (open it yourself)")
                 continue
             try:
-                truth = ImageGroundTruth.load(found)
+                truth = ImageGroundTruth.load(found, image_root=root, strict=True)
             except DetviewerError as exc:
                 reasons.append(f"cannot use {found.name}: {exc}")
                 continue
             if any(truth.image_id(p) is not None for p in sample):
-                return self.load(found, truth)
+                return self.load(found, truth, image_root=root)
             reasons.append(f"{found.name} does not list them")
         if reasons:
             self.message.emit(unused_annotations_sentence(reasons)
@@ -75,7 +83,7 @@ class GroundTruthHolder(QObject):
         return False
 
     def clear(self) -> None:
-        self.truth, self._cache = None, {}
+        self.truth, self._cache, self.image_root = None, {}, None
         self.changed.emit()
 
     def set_shown(self, shown: bool) -> None:

@@ -138,12 +138,11 @@ def _run_app(args, size, lifetime) -> int:
         rc = _run(app, args, size, lifetime)
     finally:
         app.setQuitOnLastWindowClosed(quit_on_last)
-    from detviewer.gui.worker import orphaned_threads
-
-    if owns_app or orphaned_threads():
-        # Settings are saved and the threads stopped: leave now. Python's own finalization walks
-        # torch's module graph for ~2 s here, and would destroy a still-running QThread (a model
-        # forward cannot be interrupted), which aborts.
+    if owns_app:
+        # Settings are saved and the threads stopped (or orphaned: a model forward cannot be
+        # interrupted): leave now. Python's own finalization walks torch's module graph for ~2 s
+        # here, and would destroy a still-running QThread, which aborts. A host application
+        # (pytest-qt) keeps its process, and any orphaned thread in worker._ORPHANS.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(rc)
@@ -190,31 +189,41 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     deadline = QTimer(window)
     deadline.setSingleShot(True)
     window.score_from_user = args.score is not None  # else the model's display threshold
+    if args.screenshot:  # the same command gives the same picture: not the sliders of the last session
+        from dataclasses import asdict
+
+        from detviewer.state.nms_replay import Thresholds
+
+        window.state.set_thresholds(**asdict(Thresholds()))
     window.state.set_thresholds(**{name: value for name, value in (("score", args.score), ("iou", args.iou))
                                    if value is not None})
     if args.screenshot:
         _arm_screenshot(window, args, deadline, result)
 
     # Open what was asked (or the demo images), then start loading the model.
-    if args.camera is not None:
-        window.open_camera(args.camera)
-    elif args.paths:
-        opened = window.open_paths(args.paths)
-        if args.screenshot and not opened:
-            message = window.status.message_text()  # the one sentence the feed reported
-            window.close()
-            raise DetviewerError(message)
-    else:
-        from detviewer.resources import demo_images
-
-        demos = demo_images()
-        if demos:
-            window.feed.open_paths(demos)
+    opened = open_initial(window, args)
+    if args.screenshot and args.paths and not opened:
+        message = window.status.message_text()  # the one sentence the feed reported
+        window.close()
+        raise DetviewerError(message)
     if not lifetime.ended:
         window.request_model(_initial_request(args, window.settings))
     exec_rc = lifetime.exec()  # 1 when the X11 connection broke ("Did the X11 server die?")
     deadline.stop()
     return result["rc"] or (1 if exec_rc else 0)
+
+
+def open_initial(window, args) -> bool:
+    """Open the camera, the paths given, or (no argument) the bundled demo with its ground truth; False
+    when the paths given could not be opened."""
+    if args.camera is not None:
+        return window.open_camera(args.camera)
+    if args.paths:
+        return window.open_paths(args.paths)
+    from detviewer.resources import demo_images
+
+    demos = demo_images()
+    return bool(demos) and window.open_paths(demos, remember=False)  # the demo at its best: with ground truth
 
 
 def _arm_screenshot(window, args, deadline, result: dict) -> None:

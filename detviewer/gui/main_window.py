@@ -195,18 +195,23 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def open_paths(self, paths) -> bool:
+    def open_paths(self, paths, remember: bool = True) -> bool:
+        """Open files / a folder / a video (and the ground truth beside them); remember: in File → Open recent."""
         ok = self.feed.open_paths(paths)
         if ok:
-            for p in paths[:1]:
-                menus.fill_recent(self, self.actions_, settings_io.add_recent(self.settings, str(Path(p).resolve())))
+            if remember:
+                for p in paths[:1]:
+                    recent = settings_io.add_recent(self.settings, str(Path(p).resolve()))
+                    menus.fill_recent(self, self.actions_, recent)
             source = self.feed.source
             self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
         return ok
 
     def open_ground_truth(self, path) -> bool:
-        """Load a COCO ground-truth file for the images (File → Open ground truth…)."""
-        ok = self.ground_truth.load(path)
+        """Load a COCO ground-truth file for the images open now (File → Open ground truth…)."""
+        source = self.feed.source
+        root = Path(source.paths[0]).resolve().parent if isinstance(source, ImageListSource) and source.paths else None
+        ok = self.ground_truth.load(path, image_root=root)
         if ok:
             self.state.set_show_gt(True)
         return ok

@@ -165,16 +165,16 @@ def category_ids_by_name(class_names: Sequence[str], gt: CocoGroundTruth) -> dic
     return mapping
 
 
-def match_image_ids(paths: Iterable[str | os.PathLike], gt: CocoGroundTruth, *,
-                    allow_missing: bool = False) -> list[int | None]:
+def match_image_ids(paths: Iterable[str | os.PathLike], gt: CocoGroundTruth, *, allow_missing: bool = False,
+                    image_roots: Sequence[str | os.PathLike] = (), by_base_name: bool = True) -> list[int | None]:
     """The GT image id of each image path, in order.
 
-    An image matches a GT ``file_name`` that equals its path relative to the GT file's
-    folder; failing that, the one GT image with the same base name. Two GT images with
-    that base name is an AnnotationError (ambiguous); no match at all is one too unless
-    ``allow_missing``, which gives None.
+    An image matches a GT ``file_name`` that equals its path relative to the GT file's folder or to one of
+    ``image_roots`` (COCO's layout keeps images in ``val2017/`` and the file in ``annotations/``); failing
+    that, and only ``by_base_name``, the one GT image with the same base name. Two GT images with that base
+    name is an AnnotationError (ambiguous); no match at all is one too unless ``allow_missing`` (None then).
     """
-    root = gt.path.resolve().parent if gt.path is not None else None
+    roots = ([gt.path.resolve().parent] if gt.path is not None else []) + [Path(r).resolve() for r in image_roots]
     by_rel: dict[str, int] = {}
     by_base: dict[str, list[int]] = {}
     for image_id, name in zip(gt.image_ids.tolist(), gt.file_names):
@@ -187,12 +187,12 @@ def match_image_ids(paths: Iterable[str | os.PathLike], gt: CocoGroundTruth, *,
     out: list[int | None] = []
     for p in paths:
         p = Path(p)
-        if root is not None:
-            rel = os.path.relpath(p.resolve(), root).replace(os.sep, "/")
-            if rel in by_rel:
-                out.append(by_rel[rel])
-                continue
-        hits = by_base.get(p.name, [])
+        rels = [os.path.relpath(p.resolve(), root).replace(os.sep, "/") for root in roots]
+        found = next((by_rel[rel] for rel in rels if rel in by_rel), None)
+        if found is not None:
+            out.append(found)
+            continue
+        hits = by_base.get(p.name, []) if by_base_name else []
         if len(hits) == 1:
             out.append(hits[0])
         elif len(hits) > 1:

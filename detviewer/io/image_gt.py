@@ -86,17 +86,24 @@ def unused_annotations_sentence(reasons: Sequence[str]) -> str:
 
 
 class ImageGroundTruth:
-    """A loaded COCO ground truth; ``boxes_for(path, class_names)`` gives one image's boxes."""
+    """A loaded COCO ground truth; ``boxes_for(path, class_names)`` gives one image's boxes.
 
-    def __init__(self, gt: CocoGroundTruth) -> None:
+    image_root: the folder of the images it was found for; strict: an image matches only by its path
+    relative to the GT file's folder or to image_root (the window: never a same-named image of another
+    folder); otherwise a unique base name matches too (the command line, which names both files).
+    """
+
+    def __init__(self, gt: CocoGroundTruth, image_root: str | os.PathLike | None = None, strict: bool = False) -> None:
         self.gt = gt
+        self.image_root = None if image_root is None else Path(image_root).resolve()
+        self.strict = strict
         self._names = dict(zip(gt.category_ids.tolist(), gt.category_names))
         self._ids: dict[Path, int | None] = {}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "ImageGroundTruth":
+    def load(cls, path: str | os.PathLike, image_root=None, strict: bool = False) -> "ImageGroundTruth":
         """Load a COCO file; AnnotationError (one sentence) if it is not one."""
-        return cls(load_coco_gt(path))
+        return cls(load_coco_gt(path), image_root, strict)
 
     @property
     def path(self) -> Path | None:
@@ -111,7 +118,9 @@ class ImageGroundTruth:
         key = Path(path).resolve()
         if key not in self._ids:
             try:
-                (self._ids[key],) = match_image_ids([key], self.gt, allow_missing=True)
+                roots = [self.image_root] if self.image_root is not None else []
+                (self._ids[key],) = match_image_ids([key], self.gt, allow_missing=True, image_roots=roots,
+                                                    by_base_name=not self.strict)
             except AnnotationError:  # two GT images share its base name: no safe answer
                 self._ids[key] = None
         return self._ids[key]

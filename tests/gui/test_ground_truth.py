@@ -90,3 +90,32 @@ def test_bad_or_unrelated_ground_truth_is_reported_and_changes_nothing(make_wind
     assert window.ground_truth.discover([image], [image]) is False  # already covered: kept
     window.actions_.clear_gt.trigger()
     assert window.ground_truth.truth is None and "ground_truth" not in _names(window)
+
+
+def test_ground_truth_of_one_folder_is_never_applied_to_another_folders_same_named_image(make_window, qtbot,
+                                                                                        tmp_path):
+    """Open the demo folder (ground truth found), then another folder holding a shapes_7_00000.png: that image
+    is not in the demo's annotations (it only shares a file name), so it gets no TP / FP / missed."""
+    window = make_window()
+    with qtbot.waitSignal(window.result_shown, timeout=10000):
+        window.open_paths([str(DEMO_IMAGE.parent)])
+    assert window.ground_truth.truth is not None and window.state.ground_truth is not None
+    other = tmp_path / "other"
+    other.mkdir()
+    write_image(other / DEMO_IMAGE.name)
+    with qtbot.waitSignal(window.result_shown, timeout=10000):
+        window.open_paths([str(other)])
+    assert window.ground_truth.truth is None  # the demo's ground truth went with its folder
+    assert window.state.ground_truth is None and "TP" not in window.views_panel.caption.text()
+    assert not [layer for layer in window.canvas.layers if layer.name in ("ground_truth", "missed")]
+
+
+def test_launching_without_arguments_opens_the_demo_with_its_ground_truth(make_window, qtbot):
+    from detviewer.gui.launch import build_parser, open_initial
+
+    window = make_window()
+    with qtbot.waitSignal(window.result_shown, timeout=10000):
+        assert open_initial(window, build_parser().parse_args([]))
+    assert window.ground_truth.path == DEMO_IMAGE.parent / "annotations.json"
+    assert window.state.ground_truth is not None and "TP" in window.views_panel.caption.text()
+    assert not window.actions_.recent_menu.actions()  # the demo is not a recent file of the user's
