@@ -6,12 +6,12 @@ import numpy as np
 
 __all__ = ["PALETTE", "class_colors", "GREY", "HIGHLIGHT", "SUPPRESS", "SELECT"]
 
-# 20 colours (Tableau 20 reordered so that neighbouring labels differ strongly), RGB uint8.
+# Class colours: Okabe & Ito's colour-blind-safe set without its orange, yellow and vermillion (taken by the
+# state colours below: missed, the box kept at a step, false positives / suppressed), then a few Dark2 / Tol
+# hues; no red, no yellow, no grey, so a class never looks like a state. RGB uint8.
 PALETTE = np.array([
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207), (255, 187, 120),
-    (174, 199, 232), (152, 223, 138), (255, 152, 150), (197, 176, 213), (196, 156, 148),
-    (247, 182, 210), (219, 219, 141), (158, 218, 229), (127, 127, 127), (199, 199, 199),
+    (0, 114, 178), (0, 158, 115), (86, 180, 233), (204, 121, 167), (117, 112, 179), (166, 118, 29),
+    (102, 166, 30), (231, 41, 138), (68, 170, 153), (153, 153, 51), (136, 34, 85), (51, 34, 136),
 ], dtype=np.uint8)
 
 GREY = (150, 150, 150)
