@@ -48,6 +48,7 @@ class ClassDeltaChart(pg.PlotWidget):
         plot.invertY(True)
         plot.showGrid(x=True, alpha=0.2)
         plot.setLabel("bottom", "B - A")
+        plot.getAxis("bottom").enableAutoSIPrefix(False)  # deltas of 0.05 read as 0.05, not "50 (x0.001)"
         self._count = 0
         self.scene().sigMouseClicked.connect(self._on_click)
 
