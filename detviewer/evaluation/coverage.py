@@ -24,7 +24,7 @@ import numpy as np
 from detviewer.core.metrics import GroundTruthBoxes
 from detviewer.evaluation.anchor_iou import best_anchor_iou
 
-__all__ = ["AnchorCoverage", "CoverageTable", "anchor_coverage", "SIZE_BUCKETS", "anchor_shapes"]
+__all__ = ["AnchorCoverage", "CoverageTable", "CoverageHit", "anchor_coverage", "SIZE_BUCKETS", "anchor_shapes"]
 
 #: COCO's size buckets by area in original pixels: small < 32², medium < 96², large.
 SIZE_BUCKETS = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, np.inf))
@@ -53,6 +53,19 @@ def _table(names, group: np.ndarray, best: np.ndarray, below: np.ndarray) -> Cov
                              np.bincount(group, best, minlength=r)[:r] / np.where(n > 0, n, np.nan))
 
 
+@dataclass(frozen=True)
+class CoverageHit:
+    """One measured object, for opening it: image index, centre_xy (original pixels: where to show the anchors
+    view), best_iou, and the level and index (in that level, at the image's input size) of its best anchor."""
+
+    gt: int
+    image: int
+    centre_xy: tuple[float, float]
+    best_iou: float
+    level: int
+    anchor: int
+
+
 @dataclass(frozen=True, eq=False)
 class AnchorCoverage:
     """Coverage of M objects by a model's anchors.
@@ -60,7 +73,8 @@ class AnchorCoverage:
     gt_index (M,) int64: the GT boxes measured (indices into the dataset's boxes); best_iou (M,) float64
     (-1 for boxes a stopped run did not reach); best_level (M,), best_anchor (M,) int64: the level and the
     index in that level's anchors (at the object's input size) of its best anchor; gt_wh (M, 2) float64: object
-    width, height in model-input pixels; area (M,) float64 in original pixels; category (M,) int64.
+    width, height in model-input pixels; area (M,) float64 in original pixels; category (M,) int64; image (M,)
+    int64 the image of each; centre_xy (M, 2) float64 its centre in original pixels.
     positive_iou: the model's threshold; rule: how the model labels anchors; model: its name;
     anchor_wh (S, 2) / anchor_level (S,): the anchor shapes at the most common input size (input pixels);
     input_sizes: ((h, w), objects) per distinct input size; skipped: one sentence per kind of box left out.
@@ -73,6 +87,8 @@ class AnchorCoverage:
     gt_wh: np.ndarray
     area: np.ndarray
     category: np.ndarray
+    image: np.ndarray
+    centre_xy: np.ndarray
     class_names: tuple[str, ...]
     positive_iou: float
     rule: str
@@ -106,6 +122,16 @@ class AnchorCoverage:
         """GT indices of the objects under the threshold, lowest best IoU first (what the window lists)."""
         order = np.argsort(self.best_iou[self.below], kind="stable")
         return self.gt_index[self.below][order]
+
+    def hit(self, gt: int) -> CoverageHit:
+        """Where GT box ``gt`` (an index into the dataset's boxes) is and how its best anchor fits; KeyError when
+        it was not measured (a crowd region, no size, an image of unknown size)."""
+        found = np.flatnonzero(self.gt_index == gt)
+        if not len(found):
+            raise KeyError(f"GT box {gt} was not measured")
+        i = int(found[0])
+        return CoverageHit(int(gt), int(self.image[i]), (float(self.centre_xy[i, 0]), float(self.centre_xy[i, 1])),
+                           float(self.best_iou[i]), int(self.best_level[i]), int(self.best_anchor[i]))
 
 
 def anchor_shapes(anchor_sets) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +169,24 @@ def _input_size(source, h: int, w: int) -> tuple[int, int]:
     return size if min(size) > 0 else (0, 0)
 
 
+def _in_input_pixels(source, gt: GroundTruthBoxes, image_hw: np.ndarray, measured: np.ndarray, skipped: list[str]):
+    """(measured, xyxy (M, 4) in input pixels, input (h, w) (M, 2)) of the objects whose image the model takes."""
+    sizes, per_image = np.unique(image_hw, axis=0, return_inverse=True)
+    per_image = per_image.reshape(-1)
+    input_of_size = np.array([_input_size(source, int(h), int(w)) for h, w in sizes], np.float64).reshape(-1, 2)
+    refused = (input_of_size[per_image[gt.image_index[measured]]] == 0).any(axis=1)
+    if refused.any():
+        skipped.append(f"{int(refused.sum())} objects lie on images of a size {source.name} cannot take; left out.")
+        measured = measured[~refused]
+    img = gt.image_index[measured]
+    in_hw = input_of_size[per_image[img]]
+    scale = in_hw / image_hw[img]  # (sy, sx): original -> input pixels, per axis as the transform resizes
+    xywh = gt.xywh[measured]
+    xyxy = np.c_[xywh[:, 0] * scale[:, 1], xywh[:, 1] * scale[:, 0], (xywh[:, 0] + xywh[:, 2]) * scale[:, 1],
+                 (xywh[:, 1] + xywh[:, 3]) * scale[:, 0]]
+    return measured, xyxy, in_hw
+
+
 def anchor_coverage(source, gt: GroundTruthBoxes, image_hw, class_names: Sequence[str],
                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None
                     ) -> AnchorCoverage:
@@ -153,20 +197,7 @@ def anchor_coverage(source, gt: GroundTruthBoxes, image_hw, class_names: Sequenc
     """
     image_hw = np.asarray(image_hw, np.int64).reshape(-1, 2)
     measured, skipped = _measured_objects(gt, image_hw)
-    sizes, per_image = np.unique(image_hw, axis=0, return_inverse=True)
-    per_image = per_image.reshape(-1)
-    input_of_size = [_input_size(source, int(h), int(w)) for h, w in sizes]
-    refused = np.array([s == (0, 0) for s in input_of_size])[per_image[gt.image_index[measured]]] if len(measured) \
-        else np.zeros(0, bool)
-    if refused.any():
-        skipped.append(f"{int(refused.sum())} objects lie on images of a size {source.name} cannot take; left out.")
-        measured = measured[~refused]
-    img = gt.image_index[measured]
-    in_hw = np.array([input_of_size[k] for k in per_image[img]], np.float64).reshape(-1, 2)
-    scale = in_hw / image_hw[img]  # (sy, sx): original -> input pixels, per axis as the transform resizes
-    xywh = gt.xywh[measured]
-    xyxy = np.c_[xywh[:, 0] * scale[:, 1], xywh[:, 1] * scale[:, 0], (xywh[:, 0] + xywh[:, 2]) * scale[:, 1],
-                 (xywh[:, 1] + xywh[:, 3]) * scale[:, 0]]
+    measured, xyxy, in_hw = _in_input_pixels(source, gt, image_hw, measured, skipped)
     n = len(measured)
     best, level, anchor = np.full(n, -1.0), np.full(n, -1, np.int64), np.full(n, -1, np.int64)
     groups, group_of = np.unique(in_hw, axis=0, return_inverse=True)
@@ -189,9 +220,11 @@ def anchor_coverage(source, gt: GroundTruthBoxes, image_hw, class_names: Sequenc
         counts.append(((h, w), len(members)))
         stopped = stopped or bool((best[members] < 0).any())
     wh_shapes, level_shapes = anchor_shapes(common[1] if common else ())
+    xywh = gt.xywh[measured]
     return AnchorCoverage(gt_index=measured, best_iou=best, best_level=level, best_anchor=anchor,
                           gt_wh=xyxy[:, 2:] - xyxy[:, :2], area=xywh[:, 2] * xywh[:, 3],
-                          category=gt.category_index[measured], class_names=tuple(class_names),
+                          category=gt.category_index[measured], image=gt.image_index[measured],
+                          centre_xy=xywh[:, :2] + xywh[:, 2:] / 2, class_names=tuple(class_names),
                           positive_iou=float(source.positive_iou), rule=str(source.rule), model=str(source.name),
                           anchor_wh=wh_shapes, anchor_level=level_shapes, input_sizes=tuple(counts),
                           skipped=tuple(skipped), stopped=stopped)

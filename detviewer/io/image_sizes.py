@@ -26,10 +26,11 @@ def _coco_sizes(dataset: Dataset) -> dict[int, tuple[int, int]]:
     return out
 
 
-def dataset_image_sizes(dataset: Dataset, progress: Callable[[int, int], None] | None = None
-                        ) -> tuple[np.ndarray, list[str]]:
+def dataset_image_sizes(dataset: Dataset, progress: Callable[[int, int], None] | None = None,
+                        should_stop: Callable[[], bool] | None = None) -> tuple[np.ndarray, list[str]]:
     """(I, 2) int64 (height, width) of every image of ``dataset`` (-1 where unknown), and one warning sentence
-    when some sizes could not be read. progress(done, total) while headers are read."""
+    when some sizes could not be read. progress(done, total) while headers are read; should_stop() is polled
+    between files (the sizes not read stay -1)."""
     sizes = np.full((dataset.num_images, 2), -1, np.int64)
     if dataset.format == "coco" and dataset.source.suffix.lower() == ".json":
         known = _coco_sizes(dataset)
@@ -37,6 +38,8 @@ def dataset_image_sizes(dataset: Dataset, progress: Callable[[int, int], None] |
             sizes[i] = known.get(int(image_id), (-1, -1))
     missing = np.flatnonzero(sizes[:, 0] < 0)
     for done, i in enumerate(missing.tolist(), 1):
+        if should_stop is not None and should_stop():
+            break
         wh = image_size(dataset.image_paths[i]) if dataset.image_paths[i].is_file() else None
         if wh is not None:
             sizes[i] = (wh[1], wh[0])

@@ -62,6 +62,11 @@ def test_tables_by_hand():
     assert np.isnan(by_size.share_below[1])
     assert cov.skipped == ("1 objects have no width or height; left out.",)
     assert cov.input_sizes == (((20, 20), 4),) and cov.anchor_wh.tolist() == [[10, 10]]
+    # where to open object 3: image 1, its centre in that image's own pixels, the anchor [5, 5, 15, 15]
+    hit = cov.hit(3)
+    assert (hit.image, hit.centre_xy, hit.best_iou, hit.level, hit.anchor) == (1, (40.0, 20.0), 1.0, 0, 3)
+    with pytest.raises(KeyError):
+        cov.hit(5)  # the crowd region was not measured
 
 
 def test_objects_on_images_of_unknown_size_are_left_out_with_a_sentence():
