@@ -34,6 +34,7 @@ class StepBar(QWidget):
         self.step.setStyleSheet(f"color: {BAR_STEP_TEXT}; font-weight: bold;")
         self.caption = QLabel("")
         self.caption.setWordWrap(True)
+        self.caption.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.step, 0, Qt.AlignmentFlag.AlignTop)
@@ -43,6 +44,21 @@ class StepBar(QWidget):
         self.step.setText(shown.position_text)
         self.step.setVisible(bool(shown.position_text))
         self.caption.setText(shown.caption)
+        self._fit()
+
+    def _fit(self) -> None:
+        """As tall as the wrapped caption needs: a caption never loses its last line."""
+        step_width = self.step.sizeHint().width() if self.step.isVisible() else 0
+        width = self.caption.width() if self.caption.width() > 100 else max(200, self.width() - step_width)
+        self.setMinimumHeight(max(self.caption.heightForWidth(width), self.step.sizeHint().height()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def caption_fits(self) -> bool:
+        """The caption's wrapped text fits in the height it got (the lecture test checks it)."""
+        return self.caption.height() >= self.caption.heightForWidth(self.caption.width())
 
 
 class LectureMode(QObject):
@@ -64,7 +80,8 @@ class LectureMode(QObject):
     def toggle(self) -> None:
         self.leave() if self.active else self.enter()
 
-    def enter(self) -> None:
+    def enter(self, full_screen: bool = True) -> None:
+        """Hide the docks, thicken lines and text, show the step bar; full_screen: fill the screen (F11)."""
         if self.active:
             return
         w = self.window
@@ -89,7 +106,8 @@ class LectureMode(QObject):
         self.bar.display(w.presenter.shown)
         self.bar.show()
         self._escape.setEnabled(True)
-        w.showFullScreen()
+        if full_screen:
+            w.showFullScreen()
 
     def leave(self) -> None:
         if not self.active:

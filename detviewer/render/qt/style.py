@@ -22,15 +22,17 @@ _MAX_COLOR_GROUPS = 24  # more distinct colours than this (an objectness colorma
 
 @dataclass(frozen=True)
 class RenderStyle:
-    """line_scale multiplies every pen width, font_scale every text size (lecture mode: LECTURE)."""
+    """line_scale multiplies every pen width, font_scale every text size; min_text_px: no label text is
+    smaller (lecture mode: LECTURE, readable from the back of a hall)."""
 
     line_scale: float = 1.0
     font_scale: float = 1.0
+    min_text_px: int = 1
 
 
 NORMAL = RenderStyle()
 #: Lecture mode and ``render --lecture``: lines and text twice as large, readable from the back of a hall.
-LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0)
+LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0, min_text_px=24)
 
 
 def styled(layer, style: RenderStyle):
@@ -114,7 +116,7 @@ class LabelFonts:
         self._fonts: dict[float, tuple[QFont, QFontMetricsF]] = {}
 
     def font(self, size: float) -> tuple[QFont, QFontMetricsF]:
-        px = max(1, round(size * self.style.font_scale))
+        px = max(self.style.min_text_px, round(size * self.style.font_scale))
         if px not in self._fonts:
             font = QFont()
             font.setPixelSize(px)
