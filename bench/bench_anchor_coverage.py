@@ -7,7 +7,7 @@ Two size mixes: every image 640x480 (one input size), and COCO's mix of orientat
 distinct ones). Prints, each the median of ``--repeat`` runs (this 2-core machine is shared: medians, and noisy):
 
 1. coverage: the best IoU of every object (anchors generated once per distinct input size) and the tables;
-2. the k-means suggestion (k = 15) and the coverage of the suggested anchors;
+2. the k-means suggestion (3 shapes on each of the 5 levels) and the coverage of the suggested anchors;
 3. the reference: torchvision.ops.box_iou against all anchors for a sample of objects (``--sample``), in
    blocks, extrapolated to every object, its best IoU checked equal (1e-6) to the coverage's;
 4. the whole command, ``detviewer anchors --model fasterrcnn_resnet50_fpn --gt synthetic.json --json``
