@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, str] = {
     "make-shapes": "detviewer.cli.make_shapes",
     "train-demo": "detviewer.cli.train_demo",
     "render": "detviewer.cli.render",
+    "lecture": "detviewer.cli.lecture",
     "merge-results": "detviewer.cli.merge_results",
     "compare": "detviewer.cli.compare",
     "anchors": "detviewer.cli.anchors",

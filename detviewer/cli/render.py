@@ -2,7 +2,9 @@
 
 Offscreen (no window), generated from the view registry: the same ``ViewSpec.build`` and the same painting
 items as the window's canvas, so a slide shows what the window shows. Every view's controls are options
-(``--color-by``, ``--top-k`` …); ``--step`` counts from 1, as the window's "Step k of n".
+(``--color-by``, ``--top-k`` …); ``--step`` counts from 1, as the window's "Step k of n"; ``--box`` / ``--point``
+pick what a click picks in the window; ``--slide`` writes a 1920×1080 slide (the view, its caption, legend and
+table, text ≥ 24 px), the layout ``detviewer lecture`` uses.
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, metavar="PX",
                    help="the figure's longer side in pixels (default 1600, as File → Export view)")
     p.add_argument("--lecture", action="store_true", help="thick lines and large text, as in lecture mode")
-    p.add_argument("--out", required=True, type=Path, help="FIG.png or FIG.svg")
+    p.add_argument("--slide", action="store_true", help="a 1920×1080 slide: the view (lecture style) beside its "
+                                                        "caption, legend and table, text ≥ 24 px (.png or .jpg)")
+    p.add_argument("--box", type=int, metavar="K", help="the box the view explains, from 1, as a click picks it: a "
+                                                        "detection (regression: the proposal or anchor behind it; "
+                                                        "yolo-cells), a proposal (roi), a candidate (nms)")
+    p.add_argument("--point", metavar="X,Y", help="a clicked point in image pixels (anchors, default-boxes, grid: "
+                                                  "the cell under it)")
+    p.add_argument("--out", required=True, type=Path, help="FIG.png or FIG.svg (--slide: SLIDE.png)")
     for control in _controls().values():
         p.add_argument(f"--{control.name.replace('_', '-')}", dest=f"control_{control.name}", default=None,
                        metavar=control.kind.upper(), help=f"{control.label} ({', '.join(control.choices)})"
@@ -62,8 +71,32 @@ def view_controls(view: str, args) -> dict:
     return values
 
 
-def view_frame(view: str, inference, detector, *, thresholds, step=None, controls=None, gt=None, image=None):
-    """The ViewFrame of ``view`` for these choices, its background input computed here (with ``detector``)."""
+def pick_arguments(view: str, box: int | None, point: str | None) -> dict:
+    """ViewRequest fields for ``--box K`` (1-based) and ``--point X,Y``; ValueError (one sentence) when the view
+    takes no such pick or the text is not one."""
+    click = VIEWS[view].click
+    picks: dict = {}
+    if box is not None:
+        if click not in ("detection", "proposal", "candidate"):
+            raise ValueError(f"--box does not apply to the {view} view (it picks no box)")
+        if box < 1:
+            raise ValueError(f"--box counts from 1; {box} is not a box")
+        picks["selected" if click == "candidate" else "picked"] = box - 1
+    if point is not None:
+        if click != "point":
+            raise ValueError(f"--point does not apply to the {view} view (it picks no point)")
+        try:
+            x, y = (float(v) for v in point.split(","))
+        except ValueError:
+            raise ValueError(f"--point takes X,Y in image pixels, e.g. 120,64; not {point!r}") from None
+        picks["point"] = (x, y)
+    return picks
+
+
+def view_frame(view: str, inference, detector, *, thresholds, step=None, controls=None, gt=None, image=None,
+               picks=None):
+    """The ViewFrame of ``view`` for these choices, its background input computed here (with ``detector``);
+    picks: ``pick_arguments``'s ViewRequest fields."""
     from detviewer.ops.nms import nms_trace
     from detviewer.render.model.registry import build_frame
     from detviewer.render.model.spec import ViewRequest
@@ -71,7 +104,8 @@ def view_frame(view: str, inference, detector, *, thresholds, step=None, control
 
     spec = VIEWS[view]
     request = ViewRequest(inference, replay(inference, thresholds, nms_trace), step=step,
-                          controls=controls if controls is not None else spec.defaults(), gt=gt, image=image)
+                          controls=controls if controls is not None else spec.defaults(), gt=gt, image=image,
+                          **(picks or {}))
     if getattr(detector, "final_only_reason", "") and (spec.needs_candidates or spec.needs):
         from detviewer.render.model.primitives import ViewError
 
@@ -105,10 +139,13 @@ def run(args) -> int:
 
     if args.out.suffix.lower() not in RASTER_SUFFIXES | {".svg"}:
         raise DetviewerError(f"Cannot write {args.out}: use a .png or .svg file name.")
+    if args.slide and args.out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise DetviewerError(f"Cannot write the slide {args.out}: use a .png or .jpg file name.")
     if args.step is not None and args.step < 1:
         raise DetviewerError(f"--step counts from 1; {args.step} is not a step.")
     try:
         controls = view_controls(args.view, args)
+        picks = pick_arguments(args.view, args.box, args.point)
     except ValueError as exc:
         raise DetviewerError(f"{exc}.") from None
     spec = VIEWS[args.view]
@@ -120,7 +157,10 @@ def run(args) -> int:
     inference = detector.infer(image)
     gt = truth.boxes_for(args.image, detector.class_names) if truth is not None else None
     frame = view_frame(args.view, inference, detector, thresholds=Thresholds(score=args.score, iou=args.iou),
-                       step=None if args.step is None else args.step - 1, controls=controls, gt=gt, image=image)
+                       step=None if args.step is None else args.step - 1, controls=controls, gt=gt, image=image,
+                       picks=picks)
+    if args.slide:
+        return _write_slide(args, spec, frame, image, inference.model_name)
     from detviewer.render.model.spec import figure_title
     from detviewer.render.qt.export import FIGURE_SIDE, ensure_gui_app, export_figure, figure_scale
     from detviewer.render.qt.style import LECTURE, NORMAL
@@ -134,6 +174,19 @@ def run(args) -> int:
     position = frame.position_text()
     print(f"wrote {out}: {position + ' · ' if position else ''}{frame.caption}")
     return EXIT_OK if out.exists() else EXIT_USAGE
+
+
+def _write_slide(args, spec, frame, image, model_name: str) -> int:
+    from detviewer.render.qt.export import ensure_gui_app
+    from detviewer.render.qt.slide import SlideText, write_slide
+
+    ensure_gui_app()
+    position = frame.position_text()
+    text = SlideText(title=spec.title, subtitle=" · ".join(x for x in (model_name, position) if x),
+                     caption=frame.caption, legend=tuple(frame.legend), table=list(frame.table))
+    out = write_slide(args.out, image, frame.layers, text, dim=frame.dim)
+    print(f"wrote {out}: {position + ' · ' if position else ''}{frame.caption}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

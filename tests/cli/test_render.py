@@ -105,7 +105,7 @@ def test_ground_truth_reaches_the_views(tmp_path, capsys):
     code, out = _render(tmp_path, "default-boxes", "demo-ssd", "default", "--gt", str(GT))
     assert code == 0
     caption = capsys.readouterr().out
-    assert "Matched to an object (IoU ≥ 0.5" in caption and "hard negative mining" in caption
+    assert "SSD's rule (SSDMatcher 0.5)" in caption and "hard negative mining" in caption
 
     code, out = _render(tmp_path, "detections", "demo-ssd", "default", "--gt", str(GT), "--score", "0.5")
     assert code == 0
@@ -145,3 +145,58 @@ def test_yolo_cells_view_of_an_onnx_export(tmp_path, capsys):
     source = np.asarray(Image.open(IMAGE).convert("RGB")).astype(int)
     # the 320×320 demo image needs no letterbox: the cell is input pixels 192..208 × 112..128, filled yellow
     assert np.abs(figure[120, 200] - source[120, 200]).sum() > 60
+
+
+@needs_frcnn
+def test_slide_puts_the_view_beside_its_caption_legend_and_table(tmp_path, capsys):
+    """--slide: 1920×1080; the view drawn by the figure code at the slide's scale where slide_layout says; the
+    text column is not empty; the bottom margin is."""
+    from detviewer.render.qt.slide import SLIDE_SIZE, slide_layout
+
+    code, out = _render(tmp_path, "roi", "demo-frcnn", "default", "--slide", "--roi", "pool", "--step", "3")
+    assert code == 0, capsys.readouterr().err
+    assert "RoIPool rounds the box to whole cells" in capsys.readouterr().out
+    slide = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert slide.shape == (SLIDE_SIZE[1], SLIDE_SIZE[0], 3)
+    scale, image_rect, column = slide_layout((320, 320))
+    x0, y0 = round(image_rect.left()), round(image_rect.top())
+    source = np.asarray(Image.open(IMAGE).convert("RGB")).astype(int)
+    # a corner of the frame far from the proposal: the image, scaled
+    patch = slide[y0 + round(300 * scale):y0 + round(310 * scale), x0 + round(10 * scale):x0 + round(20 * scale)]
+    assert np.abs(patch.mean(axis=(0, 1)) - source[300:310, 10:20].mean(axis=(0, 1))).max() < 25
+    text = slide[round(column.top()):round(column.top()) + 300, round(column.left()):]
+    assert (text.max(axis=2) > 200).mean() > 0.01  # light text on the dark column
+    assert (slide[-30:, :, :] == slide[-1, -1]).all()  # nothing runs into the bottom margin
+
+
+@needs_frcnn
+def test_box_picks_the_detection_whose_proposal_the_regression_explains(tmp_path, capsys):
+    from detviewer.detectors.registry import load_detector
+    from detviewer.io.images import load_image
+    from detviewer.render.model.views.box_regression import proposal_for_detection
+
+    code, _ = _render(tmp_path, "regression", "demo-frcnn", "default", "--box", "2", "--step", "1")
+    assert code == 0
+    inference = load_detector("demo-frcnn", device="cpu").infer(load_image(IMAGE))
+    j, _ = proposal_for_detection(inference, 1)
+    assert f"Proposal {j + 1}, the one behind detection 2: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (("--view", "grid", "--box", "1"), "--box does not apply to the grid view"),
+    (("--view", "regression", "--box", "0"), "--box counts from 1"),
+    (("--view", "anchors", "--point", "3;4"), "--point takes X,Y in image pixels"),
+    (("--view", "roi", "--point", "3,4"), "--point does not apply to the roi view"),
+    (("--view", "roi", "--slide", "--out", "x.svg"), "use a .png or .jpg file name"),
+])
+def test_pick_and_slide_mistakes_are_one_sentence(extra, message, tmp_path, capsys):
+    argv = ["render", str(IMAGE), "--model", "demo-frcnn", "--out", str(tmp_path / "fig.png"), *extra]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_point_picks_the_cell_the_anchors_view_shows(tmp_path, capsys):
+    code, _ = _render(tmp_path, "anchors", "demo-frcnn", "none", "--point", "120,160", "--step", "5")
+    assert code == 0
+    assert "The point (120, 160) falls in one cell per level" in capsys.readouterr().out

@@ -212,7 +212,7 @@ def test_label_colouring_layers_follow_the_hand_made_labels():
     assert len(frame.layer("anchors_negative")) == 28
     assert len(frame.layer("ground_truth")) == 2
     assert "2 positive (green), 28 negative (blue), 2 ignored (grey)" in frame.caption
-    assert ("Faster R-CNN's RPN's rule (Matcher 0.7 / 0.3): positive at IoU ≥ 0.7 or the best box of an object, "
+    assert ("The RPN's rule (Matcher 0.7 / 0.3): positive at IoU ≥ 0.7 or the best box of an object, "
             "negative below 0.3, ignored between; 256 per image, at most half positive.") in frame.caption
     assert [text for text, _ in frame.legend][:3] == ["positive (IoU ≥ 0.7 or best)", "negative (IoU < 0.3)",
                                                       "ignored (0.3 ≤ IoU < 0.7)"]

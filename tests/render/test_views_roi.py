@@ -11,7 +11,7 @@ import torch
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
 from detviewer.render.model.primitives import ViewError
-from detviewer.render.model.views.roi import RoIViewState, roi_box, roi_frame, roi_steps
+from detviewer.render.model.views.roi import RoIViewState, pool_bin_rects, roi_box, roi_frame, roi_steps
 
 # Original box (40, 40, 180, 110) is (16, 16, 72, 44) at demo-frcnn's 0.4 input scale: 56×28, sqrt(area) 39.6;
 # MultiScaleRoIAlign(canonical 64 at level 3) maps it to floor(3 + log2(39.6 / 64)) = level 2 = '0', stride 4;
@@ -62,9 +62,13 @@ def test_feature_cells_and_roipool_rounding(pooled):
     np.testing.assert_allclose(frame.layer("quantised").xyxy[0], [40, 40, 190, 120], atol=1e-3)
     # bin (0, 0) reads columns floor(0·15/7) … ceil(15/7) = 0 … 3 and rows 0 … ceil(8/7) = 2 of the region:
     # cells 4 … 6 × 4 … 5 -> original (40, 40) – (70, 60); the last bin columns 16 … 18, rows 10 … 11
-    bins = frame.layer("pool_bins").xyxy
+    bins = pool_bin_rects(state.pooling, inference.scale)
     np.testing.assert_allclose(bins[0], [40, 40, 70, 60], atol=1e-3)
     np.testing.assert_allclose(bins[-1], [160, 100, 190, 120], atol=1e-3)
+    # the figure shades the first row of bins: columns 16 … 18 for the last, rows 4 … 5
+    shaded = frame.layer("pool_bins").xyxy
+    assert len(shaded) == 7
+    np.testing.assert_allclose(shaded[-1], [160, 40, 190, 60], atol=1e-3)
     pooled_frame = roi_frame(inference, replace(state, which="pool", step=3))
     np.testing.assert_array_equal(pooled_frame.layer("pooled_pool").values, state.pooling.pool_heatmap)
 
@@ -79,7 +83,7 @@ def test_both_outputs_side_by_side_and_steps(pooled):
     align, pool = frames[3].layer("pooled_align"), frames[3].layer("pooled_pool")
     np.testing.assert_array_equal(align.values, state.pooling.align_heatmap)
     np.testing.assert_array_equal(pool.values, state.pooling.pool_heatmap)
-    assert align.value_range == pool.value_range  # one colour scale for both
+    assert align.value_range is None and pool.value_range is None  # each on its own colour scale
     assert align.rect[2] <= pool.rect[0] and align.rect[1] == pool.rect[1]  # side by side
     # the box sits in the upper half of the 480 px frame, so the outputs go below it
     assert align.rect[1] > BOX[3] and align.rgb().shape == (7, 7, 3)

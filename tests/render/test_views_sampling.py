@@ -55,7 +55,7 @@ def test_rpn_and_box_head_steps_use_the_models_samplers(inferences):
     rpn = sampling_frame(inference, SamplingViewState(step=3), gt=GT)
     n_pos, n_neg = len(rpn.layer("sampled_positive")), len(rpn.layer("sampled_negative"))
     assert 0 < n_pos <= 128 and n_pos + n_neg == 256
-    assert "Faster R-CNN's RPN's rule (Matcher 0.7 / 0.3)" in rpn.caption
+    assert "The RPN's rule (Matcher 0.7 / 0.3)" in rpn.caption
 
 
 def test_ssd_step_draws_matches_and_three_hard_negatives_each(inferences):

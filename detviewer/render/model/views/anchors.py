@@ -225,7 +225,9 @@ def _label_layers(inference: Inference, levels: list[int], labels: AnchorLabels,
                   ("minibatch_positive", labels.sampled_positive, POSITIVE, 2.5, 255)]
     else:
         count = int(in_levels.sum())
-        groups = [("anchors_negative", np.flatnonzero(labels.labels == 0), NEGATIVE, 1.0, min(_alpha_for(count), 90)),
+        # tens of thousands of negatives would bury the few positives: the more there are, the fainter
+        negative_alpha = 90 if count < 2_000 else 60 if count < 20_000 else 40
+        groups = [("anchors_negative", np.flatnonzero(labels.labels == 0), NEGATIVE, 1.0, negative_alpha),
                   ("anchors_ignored", np.flatnonzero(labels.labels == -1), IGNORED, 1.0, 150),
                   ("anchors_positive", np.flatnonzero(labels.labels == 1), POSITIVE, 2.0, 255)]
     layers = []
@@ -270,16 +272,15 @@ def _label_part(inference: Inference, levels: list[int], state: AnchorViewState,
     layers = _label_layers(inference, levels, labels, state.minibatch)
     pos, neg, ign = (int((labels.labels == v).sum()) for v in (1, 0, -1))
     shown = np.concatenate([np.arange(*level_offsets(inference)[i:i + 2]) for i in levels])
-    rows = [("Rule", rule_sentence(rule)),
-            ("Positive (all levels)", fmt_int(pos)), ("Negative", fmt_int(neg))]
+    rows = [("Positive (all levels)", fmt_int(pos)), ("Negative", fmt_int(neg))]
     if rule.bg_iou < rule.fg_iou:
         rows.append(("Ignored", fmt_int(ign)))
     n_pos, n_neg = len(labels.sampled_positive), len(labels.sampled_negative)
     rows.append(("One training step", f"{fmt_int(n_pos)} positive + {fmt_int(n_neg)} negative"))
     if state.minibatch:
         what = "hard negatives (the most object-like background boxes)" if rule.neg_to_pos > 0 else "negatives"
-        sentence = (f" One training step under {rule_sentence(rule)[:-1]}: {fmt_int(n_pos)} positives and "
-                    f"{fmt_int(n_neg)} {what}.")
+        sentence = (f" One training step: {fmt_int(n_pos)} positives and {fmt_int(n_neg)} {what}. "
+                    f"{rule_sentence(rule)}")
     else:
         where = "here" if len(levels) == len(inference.anchors) else "on this level"
         boxes_text = _plural(len(gt[0]), "ground-truth box", "ground-truth boxes")

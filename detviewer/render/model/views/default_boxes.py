@@ -184,13 +184,11 @@ def _matching_part(inference: Inference, index: int, state: DefaultBoxViewState,
                        width=2.0)]
     n_pos = int((match.labels == 1).sum())
     ratio = fmt_num(rule.neg_to_pos)
-    rows = [("Rule", rule_sentence(rule)),
-            ("Matched", f"{fmt_int(len(here))} here, {fmt_int(n_pos)} in all"),
+    rows = [("Matched", f"{fmt_int(len(here))} here, {fmt_int(n_pos)} in all"),
             (f"Hard negatives ({ratio}:1)", f"{fmt_int(len(negatives))} here, {fmt_int(len(match.hard_negatives))} "
                                             "in all")]
-    sentence = (f" Matched by the model's SSDMatcher (each object's best box, and IoU ≥ {fmt_num(rule.fg_iou)}; "
-                f"green): {fmt_int(len(here))} here; hard negative mining keeps the "
-                f"{fmt_int(len(match.hard_negatives))} most object-like background boxes ({ratio} per positive, "
+    sentence = (f" {rule_sentence(rule)} Matched here (green): {fmt_int(len(here))}; hard negative mining keeps "
+                f"the {fmt_int(len(match.hard_negatives))} most object-like background boxes ({ratio} per positive, "
                 f"blue), {fmt_int(len(negatives))} of them here.")
     legend = ((f"matched (best or IoU ≥ {fmt_num(rule.fg_iou)})", POSITIVE), (f"hard negative ({ratio}:1)", NEGATIVE),
               ("ground truth", GT_COLOR))

@@ -160,15 +160,45 @@ def _class_map_layer(inference: Inference, state: GridViewState):
     return None
 
 
-def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=None) -> ViewFrame:
-    """The YOLO grid view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
-    grid = _grid(inference)
-    gt = as_gt(gt)
-    s, b_count, c_count = grid.grid_size, grid.boxes_per_cell, grid.class_probs.shape[-1]
-    cells = object_cells(inference, gt)
-    selected, step = _select(inference, state, cells)
-    rects = cell_rects(grid)
+def _overview_caption(s: int, b_count: int, c_count: int, cells: int, what: str) -> str:
+    v1 = YOLO_V1
+    depth = 5 * b_count + c_count
+    return (f"YOLO splits the image into a {s}×{s} grid; the cell that contains an object's centre is responsible "
+            f"for it ({cells} cell{'s' if cells != 1 else ''} here, from the {what} centres). Each cell predicts "
+            f"B = {b_count} boxes (x, y, w, h, confidence) and one set of C = {c_count} class probabilities: "
+            f"{s}×{s}×(5·{b_count} + {c_count}) = {s}×{s}×{depth}, {s * s * b_count} boxes per image. YOLOv1 on "
+            f"PASCAL VOC has the same S = {v1['S']} and B = {v1['B']} with C = {v1['C']}: "
+            f"{v1['S']}×{v1['S']}×{5 * v1['B'] + v1['C']}, the same {v1['S'] ** 2 * v1['B']} boxes.")
 
+
+def _cell_part(inference: Inference, cell: tuple[int, int], holds: bool, what: str):
+    """Layers, caption, rows, label and legend entries of one selected cell."""
+    grid = _grid(inference)
+    s, b_count = grid.grid_size, grid.boxes_per_cell
+    r, c = cell
+    conf = grid.confidence[r, c]
+    best = int(grid.class_probs[r, c].argmax())
+    name = inference.detections.name_of(best + 1)
+    flat = np.array([r * s + c], np.int64)
+    box_colors = PALETTE[np.arange(b_count) % len(PALETTE)]
+    layers = [BoxLayer("selected_cell", cell_rects(grid)[flat], solid(ARROW, 1), flat, width=4.0, fill_alpha=60),
+              BoxLayer("cell_boxes", grid.boxes[r, c], box_colors, np.arange(b_count, dtype=np.int64),
+                       labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0)]
+    depth = 5 * b_count + grid.class_probs.shape[-1]
+    holds_text = f"holds a {what} centre" if holds else "holds no object centre"
+    caption = (f"Cell (row {r + 1}, column {c + 1}) {holds_text}: its {b_count} boxes have confidence "
+               + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name} "
+               f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability; the "
+               f"cell's {depth} numbers are in the table.")
+    rows = [("Selected cell", f"row {r + 1}, column {c + 1}")] + tensor_layout(inference, r, c)
+    legend = (("selected cell", ARROW),) + tuple((f"box {b + 1}", tuple(int(v) for v in box_colors[b]))
+                                                 for b in range(b_count))
+    return layers, caption, rows, f"Cell ({r + 1}, {c + 1})", legend
+
+
+def _grid_layers(inference: Inference, state: GridViewState, gt, cells: list[tuple[int, int]]) -> list:
+    grid = _grid(inference)
+    s = grid.grid_size
     layers: list = []
     class_map = _class_map_layer(inference, state)
     if class_map is not None:
@@ -177,14 +207,25 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
     layers.append(SegmentLayer("grid", segments, solid((255, 255, 255), len(segments)), width=1.5, alpha=170))
     if cells:
         flat = np.array([r * s + c for r, c in cells], np.int64)
-        layers.append(BoxLayer("object_cells", rects[flat], solid(ARROW, len(flat)), flat, width=2.0, fill_alpha=45))
+        layers.append(BoxLayer("object_cells", cell_rects(grid)[flat], solid(ARROW, len(flat)), flat, width=2.0,
+                               fill_alpha=45))
     centres = _centres(gt[0] if gt is not None else inference.detections.xyxy)
     if len(centres):
         layers.append(SegmentLayer("object_centres", cross_segments(centres, 7.0), solid(ARROW, 2 * len(centres)),
                                    width=2.5))
     if gt is not None:
         layers.append(gt_layer(gt, inference.detections.class_names))
+    return layers
 
+
+def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=None) -> ViewFrame:
+    """The YOLO grid view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
+    grid = _grid(inference)
+    gt = as_gt(gt)
+    s, b_count, c_count = grid.grid_size, grid.boxes_per_cell, grid.class_probs.shape[-1]
+    cells = object_cells(inference, gt)
+    selected, step = _select(inference, state, cells)
+    layers = _grid_layers(inference, state, gt, cells)
     depth = 5 * b_count + c_count
     rows = [("Grid", f"{s}×{s} cells of {fmt_num(grid.cell_size[1], 1)}×{fmt_num(grid.cell_size[0], 1)} px"),
             ("Per cell", f"{b_count} boxes × (x, y, w, h, conf) + {c_count} class probabilities = {depth}"),
@@ -192,43 +233,21 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
     rows += yolo_v1_rows(s, b_count, c_count, inference.input_size[1])
     rows.append(("Cells with an object", str(len(cells))))
     what = "ground-truth object" if gt is not None else "detection"
-    legend = (("cell responsible for an object", ARROW), ("grid", (255, 255, 255)))
+    legend = (("grid", (255, 255, 255)),)
     if gt is not None:
         legend += (("ground truth", GT_COLOR),)
     if state.class_map == "argmax":
         names = inference.detections
+        present = np.unique(grid.class_probs.reshape(-1, c_count).argmax(1))
         legend += tuple((f"{names.name_of(c + 1)} most likely", tuple(int(v) for v in class_colors([c + 1])[0]))
-                        for c in range(c_count))
+                        for c in present.tolist())
     if selected is None:
-        v1 = YOLO_V1
-        caption = (f"YOLO splits the image into a {s}×{s} grid; the cell that contains an object's centre is "
-                   f"responsible for it ({len(cells)} cell{'s' if len(cells) != 1 else ''} here, from the {what} "
-                   f"centres). Each cell predicts B = {b_count} boxes (x, y, w, h, confidence) and one set of "
-                   f"C = {c_count} class probabilities: {s}×{s}×(5·{b_count} + {c_count}) = {s}×{s}×{depth}, "
-                   f"{s * s * b_count} boxes per image. YOLOv1 on PASCAL VOC has the same S = {v1['S']} and "
-                   f"B = {v1['B']} with C = {v1['C']}: {v1['S']}×{v1['S']}×{5 * v1['B'] + v1['C']}, the same "
-                   f"{v1['S'] ** 2 * v1['B']} boxes.")
-        label = "Grid"
+        caption, label = _overview_caption(s, b_count, c_count, len(cells), what), "Grid"
+        legend = (("cell responsible for an object", ARROW),) + legend
     else:
-        r, c = selected
-        conf = grid.confidence[r, c]
-        best = int(grid.class_probs[r, c].argmax())
-        name = inference.detections.name_of(best + 1)
-        boxes = grid.boxes[r, c]
-        layers.append(BoxLayer("selected_cell", rects[[r * s + c]], solid(ARROW, 1), np.array([r * s + c], np.int64),
-                               width=4.0, fill_alpha=60))
-        box_colors = PALETTE[np.arange(b_count) % len(PALETTE)]
-        layers.append(BoxLayer("cell_boxes", boxes, box_colors, np.arange(b_count, dtype=np.int64),
-                               labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0))
-        holds = f"holds a {what} centre" if (r, c) in cells else "holds no object centre"
-        caption = (f"Cell (row {r + 1}, column {c + 1}) {holds}: its {b_count} boxes have confidence "
-                   + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name} "
-                   f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability; the "
-                   f"cell's {depth} numbers are in the table.")
-        rows = [("Selected cell", f"row {r + 1}, column {c + 1}")] + tensor_layout(inference, r, c)
-        label = f"Cell ({r + 1}, {c + 1})"
-        legend = (("selected cell", ARROW),) + tuple((f"box {b + 1}", tuple(int(v) for v in box_colors[b]))
-                                                       for b in range(b_count)) + legend[1:]
+        cell_layers, caption, rows, label, cell_legend = _cell_part(inference, selected, selected in cells, what)
+        layers += cell_layers
+        legend = cell_legend + legend
     return ViewFrame(layers, caption, rows, step, 1 + len(cells), label, legend=legend)
 
 

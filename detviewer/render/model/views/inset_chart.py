@@ -108,6 +108,6 @@ def bar_chart_layers(rect: np.ndarray, names: list[str], values: np.ndarray, col
     layers.append(BoxLayer("bars", bars, np.asarray(colors, np.uint8).reshape(k, 3), np.arange(k, dtype=np.int64),
                            labels=tuple(f"{100 * v:.0f}" for v in values), width=1.0, fill_alpha=200))
     centres = [[(b[0] + b[2]) / 2, area[3] + 0.08 * (rect[3] - rect[1])] for b in bars]
-    layers.append(TextLayer("bars_names", centres, tuple(names), solid(_AXIS, k), size=11.0, background=False,
+    layers.append(TextLayer("bars_names", centres, tuple(names), solid(_AXIS, k), size=12.0, background=False,
                             anchor="center"))
     return layers

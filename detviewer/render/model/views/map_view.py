@@ -90,7 +90,8 @@ def image_ap(inference: Inference, gt) -> ImageAP:
 
 
 def map_steps(inference: Inference, gt=None) -> int:
-    """Lecture steps: every detection, one per class with objects, the mean."""
+    """Lecture steps: every detection, one per class with objects (the lowest AP50 first: its curve has the
+    most to show), the mean."""
     gt = as_gt(gt)
     if gt is None:
         return 1
@@ -151,9 +152,10 @@ def map_frame(inference: Inference, step: int | None = None, gt=None) -> ViewFra
     steps = len(result.classes) + 2
     step = steps - 1 if step is None else min(max(int(step), 0), steps - 1)
     if 1 <= step <= len(result.classes):
-        return _class_frame(inference, gt, result, step - 1, step, steps)
+        worst_first = np.argsort(result.ap50, kind="stable")
+        return _class_frame(inference, gt, result, int(worst_first[step - 1]), step, steps)
     layers: list = [gt_layer(gt, det.class_names)]
-    if len(det):
+    if len(det) and step == 0:
         layers.append(_tp_fp_layer(inference, np.argsort(-det.scores, kind="stable"), result.tp, ranked=False))
     names = [det.name_of(int(c)) for c in result.classes]
     rows = [(f"AP50 {n}", f"{100 * a:.1f}") for n, a in zip(names, result.ap50)]
@@ -168,11 +170,13 @@ def map_frame(inference: Inference, step: int | None = None, gt=None) -> ViewFra
         rows = [("Detections", fmt_int(len(det))), ("True positives", fmt_int(n_tp)),
                 ("False positives", fmt_int(len(det) - n_tp)), ("Objects", fmt_int(int(result.objects.sum())))]
         return ViewFrame(layers, caption, rows, step, steps, "TP and FP", legend=legend)
-    rect = chart_rect(inference.image_size, np.concatenate([gt[0], det.xyxy]))
-    layers += bar_chart_layers(rect, names, result.ap50, class_colors(result.classes), "AP50 per class")
+    height, width = inference.image_size
+    rect = np.array([0.1 * width, 0.12 * height, 0.9 * width, 0.88 * height], np.float32)
+    layers = bar_chart_layers(rect, names, result.ap50, class_colors(result.classes), "AP50 per class")
     caption = (f"mAP50 = mean of the {len(names)} classes' AP50 = {100 * result.map50:.1f} (0–100 scale); COCO's AP "
                f"averages the same over IoU 0.5, 0.55, …, 0.95: {100 * result.coco_ap:.1f}, lower because it also "
                "asks for tight boxes. One image only: a dataset's mAP pools every image's detections per class.")
+    legend = tuple((n, tuple(int(v) for v in c)) for n, c in zip(names, class_colors(result.classes)))
     return ViewFrame(layers, caption, rows, step, steps, "mAP", legend=legend)
 
 

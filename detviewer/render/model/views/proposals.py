@@ -112,20 +112,10 @@ def proposals_frame(inference: Inference, state: ProposalViewState = ProposalVie
     if len(order):
         rows.append(("Objectness shown", f"{scores[order[0]]:.3f} … {scores[order[-1]]:.3f}"))
     if state.selected is not None and 0 <= state.selected < len(order):
-        i = int(order[state.selected])
-        layers.append(BoxLayer("selected", boxes[[i]], solid(SELECT, 1), np.array([i], np.int64),
-                               labels=(f"#{state.selected + 1} {scores[i]:.3f}",), width=3.0))
-        x1, y1, x2, y2 = boxes[i].tolist()
-        rows += [("Selected", f"#{state.selected + 1}, objectness {scores[i]:.3f}"
-                  + ("" if kept[i] else ", removed by NMS")),
-                 ("Box", f"({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f}), {x2 - x1:.0f}×{y2 - y1:.0f}")]
+        layer, selected_rows = _selected(boxes, scores, kept, int(order[state.selected]), state.selected)
+        layers.append(layer)
+        rows += selected_rows
 
-    legend = (("objectness 0", tuple(int(v) for v in colormap([0.0])[0])),
-              ("objectness 1", tuple(int(v) for v in colormap([1.0])[0])))
-    if stage == "before":
-        legend += (("removed by the RPN's NMS", GREY),)
-    if gt is not None:
-        legend += (("ground truth", GT_COLOR),)
     if stage == "before":
         caption = (f"Before the RPN's NMS: the {fmt_int(len(order))} highest-objectness of "
                    f"{fmt_int(len(boxes))} candidate boxes; NMS at IoU {iou} removes "
@@ -135,7 +125,24 @@ def proposals_frame(inference: Inference, state: ProposalViewState = ProposalVie
         caption = (f"After NMS at IoU {iou}: the top {fmt_int(len(order))} of the {fmt_int(len(p))} proposals "
                    "the RPN sends to the box head; colour = objectness.")
         label = "After NMS"
-    return ViewFrame(layers, caption, rows, step, steps, label, legend=legend)
+    return ViewFrame(layers, caption, rows, step, steps, label, legend=_legend(stage, gt is not None))
+
+
+def _selected(boxes: np.ndarray, scores: np.ndarray, kept: np.ndarray, i: int, rank: int):
+    """The selected proposal's layer and table rows."""
+    layer = BoxLayer("selected", boxes[[i]], solid(SELECT, 1), np.array([i], np.int64),
+                     labels=(f"#{rank + 1} {scores[i]:.3f}",), width=3.0)
+    x1, y1, x2, y2 = boxes[i].tolist()
+    return layer, [("Selected", f"#{rank + 1}, objectness {scores[i]:.3f}" + ("" if kept[i] else ", removed by NMS")),
+                   ("Box", f"({x1:.0f}, {y1:.0f}) – ({x2:.0f}, {y2:.0f}), {x2 - x1:.0f}×{y2 - y1:.0f}")]
+
+
+def _legend(stage: str, with_gt: bool) -> tuple:
+    legend = (("objectness 0", tuple(int(v) for v in colormap([0.0])[0])),
+              ("objectness 1", tuple(int(v) for v in colormap([1.0])[0])))
+    if stage == "before":
+        legend += (("removed by the RPN's NMS", GREY),)
+    return legend + ((("ground truth", GT_COLOR),) if with_gt else ())
 
 
 def _build(request: ViewRequest) -> ViewFrame:

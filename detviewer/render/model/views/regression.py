@@ -180,7 +180,6 @@ def _target_rows(target: RegressionTarget, r: BoxRegression) -> list[tuple[str, 
     return [("Matched object", f"IoU {target.iou:.2f}" + (f", {status}" if status else "")),
             (f"t* {T_VECTOR}", _sig(target.t_star)),
             (f"t* × weights {_weights_text(r.weights)}", _sig(target.encoded) + " (what the loss compares)"),
-            ("Predicted t", _sig(r.deltas)),
             ("Residual t* − t", _sig(target.residual))]
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import PALETTE, SELECT
+from detviewer.render.model.colors import SELECT
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap,
@@ -35,7 +35,7 @@ __all__ = ["RoIViewState", "roi_box", "roi_frame", "roi_steps", "bin_segments", 
 STEP_NAMES = ("Proposal", "Feature map", "Bins", "Pooled")
 POOLINGS = ("align", "pool")
 _NAMES = {"align": "RoIAlign", "pool": "RoIPool"}
-_BIN_COLORS = (PALETTE[1], PALETTE[9])  # neighbouring RoIPool bins alternate, so overlaps and gaps show
+_BIN_COLORS = ((255, 140, 0), (150, 90, 255))  # neighbouring RoIPool bins alternate, so shared cells show
 
 
 @dataclass(frozen=True)
@@ -138,15 +138,14 @@ def output_panels(image_size: tuple[int, int], box: np.ndarray) -> tuple[np.ndar
 
 def _pooled_layers(p: "RoIPooling", inference: Inference, box: np.ndarray) -> list:
     squares, backdrop = output_panels(inference.image_size, box)
-    lo = float(min(p.align_heatmap.min(), p.pool_heatmap.min()))
-    hi = float(max(p.align_heatmap.max(), p.pool_heatmap.max()))
     size_y, size_x = p.align_heatmap.shape
     titles = (f"RoIAlign {size_y}×{size_x}", f"RoIPool {size_y}×{size_x}")
+    # each on its own scale: RoIPool's maxima run higher than RoIAlign's averages, and the pattern is the point
     return [
         BoxLayer("pooled_backdrop", backdrop[None], solid((20, 20, 20), 1), np.zeros(1, np.int64), width=0.0,
                  fill_alpha=215),
-        HeatmapLayer("pooled_align", squares[0], p.align_heatmap, "inferno", 255, (lo, hi)),
-        HeatmapLayer("pooled_pool", squares[1], p.pool_heatmap, "inferno", 255, (lo, hi)),
+        HeatmapLayer("pooled_align", squares[0], p.align_heatmap, "inferno", 255),
+        HeatmapLayer("pooled_pool", squares[1], p.pool_heatmap, "inferno", 255),
         BoxLayer("pooled_frames", squares, np.stack([SELECT, ARROW]).astype(np.uint8), np.arange(2, dtype=np.int64),
                  width=2.0),
         TextLayer("pooled_titles", [[(s[0] + s[2]) / 2, (s[1] + backdrop[1]) / 2] for s in squares], titles,
@@ -160,11 +159,12 @@ def _bins_layers(p: "RoIPooling", inference: Inference, which: str) -> list:
         points = _sample_points(p, inference.scale)
         return [SegmentLayer("bins", bins, solid(ARROW, len(bins)), width=2.0),
                 SegmentLayer("sample_points", cross_segments(points, 1.5), solid(SELECT, 2 * len(points)), width=1.5)]
-    rects = pool_bin_rects(p, inference.scale)
-    size_y, size_x = p.pool_cells.shape[:2]
-    parity = (np.arange(size_y)[:, None] + np.arange(size_x)[None, :]).reshape(-1) % 2
-    colors = np.stack(_BIN_COLORS).astype(np.uint8)[parity]
-    return [BoxLayer("pool_bins", rects, colors, np.arange(len(rects), dtype=np.int64), width=2.0, fill_alpha=45)]
+    # Bins overlap by design (floor / ceil), so outlining all S×S would only redraw the cell borders: the first
+    # row is shaded instead, neighbours in alternating colours, where two bins share a column the colours mix.
+    size_x = p.pool_cells.shape[1]
+    rects = pool_bin_rects(p, inference.scale)[:size_x]
+    colors = np.array(_BIN_COLORS, np.uint8)[np.arange(size_x) % 2]
+    return [BoxLayer("pool_bins", rects, colors, np.arange(size_x, dtype=np.int64), width=2.5, fill_alpha=110)]
 
 
 def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple[str, str]]:
@@ -185,9 +185,11 @@ def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple
              ("RoIPool bins", f"{'/'.join(map(str, widths))} × {'/'.join(map(str, heights))} whole cells, max")]
     if step >= 3:
         diff = float(np.abs(p.align - p.pool).mean()) if p.pool is not None else float("nan")
+        def span(values: np.ndarray) -> str:
+            return f"{float(values.min()):.3f} … {float(values.max()):.3f}".replace("-", "−")
+
         rows += [("Output", f"{p.align.shape[0]}×{size_y}×{size_x} (channels × bins), shown: channel mean"),
-                 ("RoIAlign mean", f"{float(p.align_heatmap.min()):.3f} … {float(p.align_heatmap.max()):.3f}"),
-                 ("RoIPool mean", f"{float(p.pool_heatmap.min()):.3f} … {float(p.pool_heatmap.max()):.3f}"),
+                 ("RoIAlign (channel mean)", span(p.align_heatmap)), ("RoIPool (channel mean)", span(p.pool_heatmap)),
                  ("Mean |RoIAlign − RoIPool|", f"{diff:.3f}")]
     return rows
 
@@ -210,10 +212,12 @@ def _caption(p: "RoIPooling", name: str, box: np.ndarray, which: str, step: int)
                 "bilinear samples (crosses) in each.")
     if step == 2:
         return (f"Fast R-CNN's RoIPool rounds the box to whole cells, then gives each of its {size_y}×{size_x} bins "
-                "the whole cells from floor to ceil of its share (shaded blocks; neighbours may share a cell) and "
-                "takes the max over them.")
-    return (f"The pooled {p.align.shape[0]}×{size_y}×{size_x} features of the same proposal (channel mean, one "
-            "colour scale): RoIAlign, what this model's box head sees, and RoIPool, Fast R-CNN's quantised max.")
+                "the whole cells from floor to ceil of its share and takes the max over them; the first row of bins "
+                "is shaded, neighbours in turn (where they share cells the colours mix).")
+    return (f"The pooled {p.align.shape[0]}×{size_y}×{size_x} features of the same proposal (channel mean, each on "
+            "its own colour scale): RoIAlign, what this model's box head sees, averages bilinear samples; RoIPool, "
+            "Fast R-CNN's, takes the max over whole cells, so its values run higher and its bins are shifted by the "
+            "rounding.")
 
 
 def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
@@ -242,8 +246,7 @@ def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
     if step == 2:
         layers += _bins_layers(p, inference, state.which)
         legend += ((("bins", ARROW), ("sample points", SELECT)) if state.which == "align" else
-                   (("bin's cells", tuple(int(v) for v in _BIN_COLORS[0])),
-                    ("neighbouring bin's cells", tuple(int(v) for v in _BIN_COLORS[1]))))
+                   (("bins 1, 3, 5… of the first row", _BIN_COLORS[0]), ("bins 2, 4, 6…", _BIN_COLORS[1])))
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
     layers.append(BoxLayer("proposal", box[None], solid(SELECT, 1), np.zeros(1, np.int64),
                            labels=(f"{name.lower()} {w:.0f}×{h:.0f}",), width=3.0))

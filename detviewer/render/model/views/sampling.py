@@ -135,7 +135,7 @@ def sampling_frame(inference: Inference, state: SamplingViewState = SamplingView
     s = sampled(inference, kinds[step], state, gt[0])
     pos, neg, unused = (int((s.labels == v).sum()) for v in (1, 0, -1))
     layers: list = _layers(s) + [gt_layer(gt, inference.detections.class_names)]
-    rows = [("Rule", s.rule), ("Regions", f"{fmt_int(len(s.boxes))} {s.regions}"),
+    rows = [("Regions", f"{fmt_int(len(s.boxes))} {s.regions}"),
             ("Positive", fmt_int(pos)), ("Background", fmt_int(neg))]
     if unused:
         rows.append(("Unused (ignored)", fmt_int(unused)))

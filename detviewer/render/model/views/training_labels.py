@@ -22,7 +22,7 @@ __all__ = ["AnchorLabels", "ANCHOR_STAGES", "model_rule", "anchor_rule", "rule_t
 
 #: Stages whose rule labels a model's anchors, in the order they are looked for.
 ANCHOR_STAGES = ("rpn", "ssd", "retinanet")
-_TITLES = {"rpn": "Faster R-CNN's RPN", "box_head": "Faster R-CNN's box head", "ssd": "SSD", "retinanet": "RetinaNet"}
+_TITLES = {"rpn": "the RPN", "box_head": "the box head", "ssd": "SSD", "retinanet": "RetinaNet"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +77,8 @@ def _sampling(rule: MatchRule) -> str:
 
 
 def rule_sentence(rule: MatchRule) -> str:
-    """'SSD's rule (SSDMatcher 0.5): …; hard negatives 3:1.' — what the model's own training does."""
+    """"SSD's rule (SSDMatcher 0.5): …; hard negatives 3:1." / "The RPN's rule (Matcher 0.7 / 0.3): …" — what the
+    model's own training does."""
     fg, bg = fmt_num(rule.fg_iou), fmt_num(rule.bg_iou)
     best = "each object's best box" if rule.matcher == "SSDMatcher" else "the best box of an object"
     positive = f"IoU ≥ {fg}" + (f" or {best}" if rule.low_quality else "")
@@ -85,7 +86,9 @@ def rule_sentence(rule: MatchRule) -> str:
         negative = f"negative below {bg}, ignored between"
     else:
         negative = "every other box negative (no ignored band)"
-    return f"{rule_title(rule)}'s rule ({_thresholds(rule)}): positive at {positive}, {negative}; {_sampling(rule)}."
+    title = rule_title(rule)
+    return (f"{title[0].upper() + title[1:]}'s rule ({_thresholds(rule)}): positive at {positive}, {negative}; "
+            f"{_sampling(rule)}.")
 
 
 def label_sentence(labels: AnchorLabels, shown: np.ndarray | None = None) -> str:

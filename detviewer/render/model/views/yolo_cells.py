@@ -66,23 +66,33 @@ def _layout_words(cells: YoloCells) -> str:
     return f"{len(cells.levels)} levels, {sizes} cells, {per_cell}: {fmt_int(cells.prediction_count)} predictions"
 
 
+def _chosen(inference: Inference, state: YoloCellsViewState) -> tuple[int | None, int]:
+    """(the detection to explain or None, the lecture step)."""
+    steps = yolo_cells_steps(inference)
+    if state.step is not None:
+        step = int(np.clip(state.step, 0, steps - 1))
+        return (None if step == 0 else step - 1), step
+    det = inference.detections
+    chosen = state.detection if state.detection is not None and 0 <= state.detection < len(det) else None
+    return chosen, 0 if chosen is None or chosen >= MAX_STEPS else chosen + 1
+
+
+def _level_rows(inference: Inference, cells: YoloCells) -> list[tuple[str, str]]:
+    a = cells.anchors_per_cell
+    rows = [(f"stride {s}", f"{c}×{r} cells × {a} = {fmt_int(r * c * a)}") for s, r, c in cells.levels]
+    return rows + [("Predictions", fmt_int(cells.prediction_count)),
+                   ("NMS candidates", fmt_int(len(inference.candidates))),
+                   ("Detections", fmt_int(len(inference.detections)))]
+
+
 def yolo_cells_frame(inference: Inference, state: YoloCellsViewState = YoloCellsViewState(), gt=None) -> ViewFrame:
     cells = _cells(inference)
     gt = as_gt(gt)
     det = inference.detections
     steps = yolo_cells_steps(inference)
-    if state.step is not None:
-        step = int(np.clip(state.step, 0, steps - 1))
-        chosen = None if step == 0 else step - 1
-    else:
-        chosen = state.detection if state.detection is not None and 0 <= state.detection < len(det) else None
-        step = 0 if chosen is None or chosen >= MAX_STEPS else chosen + 1
+    chosen, step = _chosen(inference, state)
     kept = cells.kept
-    rows = [(f"stride {s}", f"{c}×{r} cells × {cells.anchors_per_cell} = {fmt_int(r * c * cells.anchors_per_cell)}")
-            for s, r, c in cells.levels]
-    rows.append(("Predictions", fmt_int(cells.prediction_count)))
-    rows.append(("NMS candidates", fmt_int(len(inference.candidates))))
-    rows.append(("Detections", fmt_int(len(det))))
+    rows = _level_rows(inference, cells)
     layers: list = []
     legend = tuple((f"stride {stride}", tuple(int(v) for v in LEVEL_COLORS[i % len(LEVEL_COLORS)]))
                    for i, (stride, _, _) in enumerate(cells.levels))

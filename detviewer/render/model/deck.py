@@ -1,0 +1,129 @@
+"""The classic detection lecture as data (Qt-free): which view, step and controls each slide shows, in order.
+
+sliding window → Selective Search → R-CNN (crop and warp, fine-tuning samples, box regression) → Fast R-CNN
+(RoIPool / RoIAlign, minibatch) → Faster R-CNN (box head samples, RPN anchors, labels, minibatch, proposals)
+→ YOLO → NMS → SSD → mAP. ``detviewer lecture`` renders it into numbered slides; the window's lecture mode
+can step through the same tuple across views (``plan_deck`` picks, for each slide, the first loaded model
+that can show it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+__all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step"]
+
+
+@dataclass(frozen=True)
+class DeckSlide:
+    """One slide: ``view`` (a registry name) at ``step`` - 0-based, negative from the end (-1 the last), or the
+    ViewFrame.step_label to look for (e.g. "RPN minibatch") - with ``controls`` over the view's defaults.
+
+    section / title: what the slide heads with; needs: a model capability the slide requires besides the
+    view's own (e.g. "proposals" for the box head's regression); prefer: a capability to prefer when several
+    models can show it; gt: the slide needs ground truth (left out without); show_gt: draw the ground truth
+    when there is some; zoom: names of layers whose boxes the figure zooms onto (render.model.crop), () for
+    the whole frame."""
+
+    section: str
+    title: str
+    view: str
+    step: int | str = 0
+    controls: Mapping[str, Any] = field(default_factory=dict)
+    needs: str = ""
+    prefer: str = ""
+    gt: bool = False
+    show_gt: bool = True
+    zoom: tuple[str, ...] = ()
+
+
+LECTURE_DECK: tuple[DeckSlide, ...] = (
+    DeckSlide("Before CNNs", "Sliding windows: one window shape", "sliding-window", 1),
+    DeckSlide("Before CNNs", "Sliding windows: every shape and position", "sliding-window", -1),
+    DeckSlide("Before CNNs", "Selective Search: grouping regions into proposals", "selective-search", 0),
+    DeckSlide("R-CNN", "Crop and warp every proposal to 227×227", "selective-search", 1),
+    DeckSlide("R-CNN", "Fine-tuning samples: IoU ≥ 0.5, 32 + 96 per 128", "sampling", "R-CNN fine-tuning", gt=True),
+    DeckSlide("R-CNN", "Box regression: the target t* of a proposal", "regression", "Target t*",
+              {"stage": "proposal"}, needs="proposals", gt=True, zoom=("anchor", "decoded")),
+    DeckSlide("R-CNN", "Box regression: the textbook cases", "regression", "Textbook cases", {"stage": "proposal"},
+              needs="proposals", gt=True, zoom=("textbook_boxes",)),
+    DeckSlide("Fast R-CNN", "RoIPool: the box rounded to whole cells", "roi", 1, {"roi": "pool"}, show_gt=False,
+              zoom=("proposal", "quantised")),
+    DeckSlide("Fast R-CNN", "RoIPool: each bin's max over whole cells", "roi", 2, {"roi": "pool"}, show_gt=False,
+              zoom=("proposal", "quantised")),
+    DeckSlide("Fast R-CNN", "RoIAlign: equal bins, bilinear samples", "roi", 2, {"roi": "align"}, show_gt=False,
+              zoom=("proposal",)),
+    DeckSlide("Fast R-CNN", "RoIAlign and RoIPool outputs of one proposal", "roi", 3, show_gt=False),
+    DeckSlide("Fast R-CNN", "Minibatch: 25 % foreground, background in [0.1, 0.5)", "sampling",
+              "Fast R-CNN minibatch", gt=True),
+    DeckSlide("Faster R-CNN", "Anchors of one feature level", "anchors", 1, {"color_by": "level"}),
+    DeckSlide("Faster R-CNN", "All anchors, labelled by the RPN's rule", "anchors", -1, {"color_by": "label"},
+              needs="proposals", gt=True),
+    DeckSlide("Faster R-CNN", "RPN minibatch: 256 anchors, at most half positive", "sampling", "RPN minibatch",
+              needs="proposals", gt=True),
+    DeckSlide("Faster R-CNN", "RPN proposals before its NMS", "proposals", 0),
+    DeckSlide("Faster R-CNN", "RPN proposals after its NMS", "proposals", 1),
+    DeckSlide("Faster R-CNN", "Box head samples: proposals + ground truth", "sampling", "Faster R-CNN box head",
+              needs="proposals", gt=True),
+    DeckSlide("Faster R-CNN", "The box head moves a proposal", "regression", "Predicted t", {"stage": "proposal"},
+              needs="proposals", gt=True),
+    DeckSlide("YOLO", "The S×S grid and its output tensor", "grid", 0),
+    DeckSlide("YOLO", "One cell's boxes and class probabilities", "grid", 1),
+    DeckSlide("NMS", "The candidates, sorted by score", "nms", 0),
+    DeckSlide("NMS", "Keep the best, suppress its overlaps", "nms", 1),
+    DeckSlide("NMS", "What is left: the detections", "nms", -1),
+    DeckSlide("SSD", "Default boxes of the finest map", "default-boxes", 0),
+    DeckSlide("SSD", "Default boxes of a coarser map, matched to objects", "default-boxes", 2, gt=True),
+    DeckSlide("SSD", "Scales sₖ: the paper's formula and the model's", "default-boxes", -1),
+    DeckSlide("SSD", "Matching and 3:1 hard negative mining", "sampling", "SSD: matches and hard negatives",
+              needs="default_boxes", gt=True),
+    DeckSlide("mAP", "True and false positives at IoU 0.5", "map", 0, prefer="grid", gt=True),
+    DeckSlide("mAP", "One class: ranked detections and its PR curve", "map", 1, prefer="grid", gt=True),
+    DeckSlide("mAP", "mAP50 beside COCO's AP@[.5:.95]", "map", -1, prefer="grid", gt=True),
+)
+
+
+@dataclass(frozen=True)
+class PlannedSlide:
+    """A slide of the deck bound to the model that shows it (its index in the models given), or skipped (model
+    -1) with the reason."""
+
+    number: int
+    slide: DeckSlide
+    model: int
+    reason: str = ""
+
+
+def plan_deck(capabilities: Sequence[frozenset[str]], view_needs: Callable[[str], str], has_gt: bool,
+              deck: Sequence[DeckSlide] = LECTURE_DECK) -> list[PlannedSlide]:
+    """Bind every slide to the first model (of ``capabilities``, one set per model, in the order given) that has
+    both the view's capability (``view_needs(view)``) and the slide's; a model with the ``prefer`` capability
+    wins. Slides no model can show, or that need ground truth when there is none, are kept with model -1 and
+    the reason; numbers count the shown slides from 1."""
+    planned, number = [], 0
+    for slide in deck:
+        wanted = {c for c in (view_needs(slide.view), slide.needs) if c}
+        able = [i for i, caps in enumerate(capabilities) if wanted <= set(caps)]
+        preferred = [i for i in able if slide.prefer and slide.prefer in capabilities[i]]
+        if slide.gt and not has_gt:
+            planned.append(PlannedSlide(0, slide, -1, "needs ground truth (--gt)"))
+        elif not able:
+            reason = f"no model given can show it (needs {', '.join(sorted(wanted))})"
+            planned.append(PlannedSlide(0, slide, -1, reason))
+        else:
+            number += 1
+            planned.append(PlannedSlide(number, slide, (preferred or able)[0]))
+    return planned
+
+
+def resolve_step(step: int | str, step_count: int, label_of: Callable[[int], str]) -> int:
+    """The 0-based step a DeckSlide's ``step`` means: an int (negative from the end, clamped), or the first step
+    whose label (``label_of(step)``, e.g. the built frame's step_label) equals it; ValueError when none does."""
+    if isinstance(step, int):
+        index = step if step >= 0 else step_count + step
+        return min(max(index, 0), max(step_count - 1, 0))
+    for index in range(step_count):
+        if label_of(index) == step:
+            return index
+    raise ValueError(f"no step is called {step!r}")

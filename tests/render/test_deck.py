@@ -1,0 +1,92 @@
+"""The lecture deck as data: every slide names a real view, step and controls; planning picks the model that can
+show each slide; zooming cuts the frame and shifts every kind of layer."""
+
+import numpy as np
+import pytest
+
+from detviewer.detectors.registry import model_info
+from detviewer.render.model.crop import crop_frame, zoom_window
+from detviewer.render.model.deck import LECTURE_DECK, plan_deck, resolve_step
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
+from detviewer.render.model.registry import VIEWS
+
+DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo")
+
+
+def _needs(view: str) -> str:
+    return VIEWS[view].needs
+
+
+def test_every_slide_names_a_view_and_valid_controls():
+    sections = []
+    for slide in LECTURE_DECK:
+        spec = VIEWS[slide.view]
+        for name, value in slide.controls.items():
+            control = spec.control(name)
+            assert control.kind != "choice" or value in control.choices
+        assert isinstance(slide.step, (int, str)) and slide.title
+        if not sections or sections[-1] != slide.section:
+            sections.append(slide.section)
+    # the classic order, each section once
+    assert sections == ["Before CNNs", "R-CNN", "Fast R-CNN", "Faster R-CNN", "YOLO", "NMS", "SSD", "mAP"]
+
+
+def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked():
+    capabilities = [model_info(name).capabilities for name in DEMOS]
+    planned = plan_deck(capabilities, _needs, has_gt=True)
+    assert all(p.model >= 0 for p in planned)
+    assert [p.number for p in planned] == list(range(1, len(LECTURE_DECK) + 1))
+    by_view = {}
+    for p in planned:
+        by_view.setdefault(p.slide.view, set()).add(DEMOS[p.model])
+    assert by_view["roi"] == {"demo-frcnn"} and by_view["grid"] == {"demo-yolo"}
+    assert by_view["default-boxes"] == {"demo-ssd"} and by_view["map"] == {"demo-yolo"}  # prefer="grid"
+    assert by_view["nms"] == {"demo-frcnn"}  # no capability needed: the first model
+
+
+def test_plan_leaves_out_what_cannot_be_shown_and_says_why():
+    planned = plan_deck([model_info("demo-ssd").capabilities], _needs, has_gt=False)
+    reasons = {p.slide.title: p.reason for p in planned if p.model < 0}
+    assert reasons["RoIPool: the box rounded to whole cells"] == "no model given can show it (needs proposals)"
+    assert reasons["Fine-tuning samples: IoU ≥ 0.5, 32 + 96 per 128"] == "needs ground truth (--gt)"
+    shown = [p for p in planned if p.model >= 0]
+    assert [p.number for p in shown] == list(range(1, len(shown) + 1))
+    assert {p.slide.view for p in shown} >= {"sliding-window", "default-boxes", "nms"}
+
+
+def test_resolve_step_counts_from_the_end_and_finds_labels():
+    assert resolve_step(0, 5, str) == 0 and resolve_step(-1, 5, str) == 4 and resolve_step(9, 5, str) == 4
+    labels = ["R-CNN fine-tuning", "Fast R-CNN minibatch", "RPN minibatch"]
+    assert resolve_step("RPN minibatch", 3, labels.__getitem__) == 2
+    with pytest.raises(ValueError, match="no step is called"):
+        resolve_step("SSD", 3, labels.__getitem__)
+
+
+def test_zoom_window_around_named_boxes_at_an_aspect():
+    layers = [BoxLayer("proposal", np.array([[100, 100, 140, 120]], np.float32), np.zeros((1, 3), np.uint8),
+                       np.zeros(1, np.int64)),
+              BoxLayer("other", np.array([[0, 0, 300, 300]], np.float32), np.zeros((1, 3), np.uint8),
+                       np.zeros(1, np.int64))]
+    # 40×20 grown by 0.5 of its size each side: 80×40, widened to aspect 1: 80×80 about (120, 110)
+    np.testing.assert_allclose(zoom_window(layers, ("proposal",), (300, 400), 1.0, margin=0.5), [80, 70, 160, 150])
+    # slid inside the frame at its edge
+    np.testing.assert_allclose(zoom_window(layers, ("proposal",), (130, 400), 1.0, margin=0.5), [80, 50, 160, 130])
+    assert zoom_window(layers, ("other",), (300, 300), 1.0) is None  # the whole frame: no zoom
+    assert zoom_window(layers, ("missing",), (300, 300), 1.0) is None
+
+
+def test_crop_shifts_every_kind_of_layer():
+    image = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
+    colors = np.zeros((1, 3), np.uint8)
+    layers = [BoxLayer("b", np.array([[10, 5, 20, 15]], np.float32), colors, np.zeros(1, np.int64)),
+              SegmentLayer("s", [[10, 5, 20, 15]], colors),
+              TextLayer("t", [[10, 5]], ("x",), colors),
+              HeatmapLayer("h", [10, 5, 20, 15], np.zeros((2, 2))),
+              ImageLayer("i", np.zeros((1, 2, 2, 3), np.uint8), [[10, 5, 20, 15]], colors)]
+    cut, shifted = crop_frame(image, layers, np.array([4.5, 2.2, 25.0, 18.9]))
+    np.testing.assert_array_equal(cut, image[2:19, 4:25])  # rounded out to whole pixels
+    np.testing.assert_allclose(shifted[0].xyxy, [[6, 3, 16, 13]])
+    np.testing.assert_allclose(shifted[1].segments, [[6, 3, 16, 13]])
+    np.testing.assert_allclose(shifted[2].positions, [[6, 3]])
+    np.testing.assert_allclose(shifted[3].rect, [6, 3, 16, 13])
+    np.testing.assert_allclose(shifted[4].rects, [[6, 3, 16, 13]])
