@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.dropped_results = 0
         self._shown_id = 0
         self._screenshot: tuple[str, int | None] | None = None
+        self._iou_grid_task = None
         self._closed = False
         self.built = False
         self.status = StatusBar()
@@ -243,6 +244,8 @@ class MainWindow(QMainWindow):
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame) -> None:
+        if self._iou_grid_task is not None:  # another frame: its decoding must not wait behind the old grid
+            self.background.cancel(self._iou_grid_task)
         self.canvas.set_frame(frame.image)
         self.messages.image_changed()
         self.state.set_frame(frame)
@@ -266,6 +269,8 @@ class MainWindow(QMainWindow):
                                  restart=not self.feed.playing)
         if result.inference is not None:
             self.status.show_result(result, streaming=self.feed.playing)
+            if not self.feed.playing:
+                self._prepare_iou_grid(result.inference)
         self.result_shown.emit(result)
         if self._screenshot is not None and (result.inference is not None or result.error):
             _, step = self._screenshot
@@ -273,6 +278,33 @@ class MainWindow(QMainWindow):
                 self.state.set_view("nms")
                 self.state.set_step(step)
             QTimer.singleShot(100, lambda: self._take_screenshot(not result.error, result.error))
+
+    @property
+    def iou_grid_pending(self) -> bool:
+        """NMS is still being replayed at every IoU of the slider for the result shown (moves replay NMS)."""
+        return self._iou_grid_task is not None
+
+    def _prepare_iou_grid(self, inference) -> None:
+        """Replay NMS at every IoU the slider reaches, in the task runner, so that moving it is a lookup."""
+        from detviewer.state.nms_replay import iou_grid
+
+        if self._iou_grid_task is not None:
+            self.background.cancel(self._iou_grid_task)
+        agnostic = self.state.thresholds.class_agnostic
+
+        def done(replays, error: str) -> None:
+            self._iou_grid_task = None
+            if not error:
+                self.state.add_unfiltered_replays(inference, replays)
+
+        def run(context):
+            from detviewer.detectors.threads import configure_torch_threads
+
+            configure_torch_threads(1)  # beside the worker's forward passes, not on top of them
+            return iou_grid(inference, agnostic, _nms_trace, context.check)
+
+        self._iou_grid_task = self.background.task(("iou-grid", agnostic), run, "replaying NMS at every IoU", done,
+                                                   slot="iou-grid")
 
     def _on_model_loaded(self, loaded) -> None:
         torch = sys.modules.get("torch")

@@ -17,10 +17,18 @@ from detviewer.core.types import (
     FILTERED, KEPT, NMS_METHODS, PENDING, SUPPRESSED, Detections, Inference, NMSStep, NMSTrace,
 )
 
-__all__ = ["Thresholds", "NMSReplay", "restrict_to_score", "replay_from_trace", "UNFILTERED"]
+__all__ = ["Thresholds", "NMSReplay", "restrict_to_score", "replay_from_trace", "unfiltered_replay", "iou_grid",
+           "replay_key", "UNFILTERED", "IOU_GRID"]
 
 #: The score threshold of an unfiltered replay: every finite score passes ``score > UNFILTERED``.
 UNFILTERED = float("-inf")
+#: The IoU thresholds the slider can reach (0.01 steps), whose unfiltered replays can be prepared beforehand.
+IOU_GRID = tuple(round(k / 100, 2) for k in range(101))
+
+
+def replay_key(iou: float, class_agnostic: bool) -> tuple[float, bool]:
+    """How unfiltered replays are filed: by IoU (to 4 decimals, as the slider gives it) and scope."""
+    return round(float(iou), 4), bool(class_agnostic)
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,18 @@ def replay(inference: Inference | None, thresholds: Thresholds, trace_fn, full: 
                      score_threshold=float(t.score), class_agnostic=bool(t.class_agnostic), method=t.method,
                      sigma=float(t.sigma), max_detections=max_det)
     return replay_from_trace(cand, thresholds, trace, max_det)
+
+
+def iou_grid(inference: Inference, class_agnostic: bool, trace_fn, check=None) -> dict[tuple[float, bool], NMSReplay]:
+    """The unfiltered greedy replay at every IoU of IOU_GRID, filed by ``replay_key``; check(): raises to stop
+    early (called between thresholds). With them, an IoU slider move is a lookup and a score filter."""
+    out = {}
+    for iou in IOU_GRID:
+        if check is not None:
+            check()
+        out[replay_key(iou, class_agnostic)] = unfiltered_replay(inference, Thresholds(0.0, iou, class_agnostic),
+                                                                 trace_fn)
+    return out
 
 
 def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn) -> NMSReplay:

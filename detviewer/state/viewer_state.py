@@ -20,7 +20,7 @@ from detviewer.state.events import (
     ControlChanged, DisplayChanged, FrameChanged, GroundTruthChanged, InferenceChanged, PickChanged,
     SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
 )
-from detviewer.state.nms_replay import NMSReplay, Thresholds, replay, unfiltered_replay
+from detviewer.state.nms_replay import NMSReplay, Thresholds, replay, replay_key, unfiltered_replay
 
 __all__ = ["ViewerState", "ViewChoices", "StepCounter"]
 
@@ -254,7 +254,8 @@ class ViewerState:
         return True
 
     def add_unfiltered_replays(self, inference: Inference, replays: Mapping[tuple[float, bool], NMSReplay]) -> None:
-        """Unfiltered greedy replays of ``inference`` computed elsewhere (the worker), keyed by (IoU, agnostic)."""
+        """Unfiltered greedy replays of ``inference`` computed elsewhere (in the background), filed by
+        ``nms_replay.replay_key``; ignored when another Inference is shown by now."""
         if inference is self._inference:
             self._unfiltered.update(replays)
 
@@ -264,7 +265,7 @@ class ViewerState:
             return NMSReplay.empty(t, None if inference is None else inference.candidates)
         if t.method != "hard":
             return replay(inference, t, self._trace_fn)
-        key = (float(t.iou), bool(t.class_agnostic))
+        key = replay_key(t.iou, t.class_agnostic)
         full = self._unfiltered.get(key)
         if full is None:
             full = self._unfiltered[key] = unfiltered_replay(inference, t, self._trace_fn)

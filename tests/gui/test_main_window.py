@@ -142,7 +142,8 @@ def test_arrow_keys_step_the_view_and_ctrl_arrows_change_the_image(qtbot, make_w
         write_image(folder / f"{i}.png", value)
     open_and_wait(qtbot, window, [folder])
     qtbot.keyClick(window, Qt.Key.Key_Right)  # the detections view has one step: the image stays
-    assert window.feed.index == 0 and not window.background.busy
+    qtbot.waitUntil(lambda: not window.background.busy, timeout=10000)
+    assert window.feed.index == 0
     with qtbot.waitSignal(window.result_shown, timeout=5000):
         qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     assert window.feed.index == 1
@@ -322,3 +323,27 @@ def test_settings_persist_thresholds_and_model(qtbot, make_window, settings):
     from detviewer.gui.settings import load_model_request
 
     assert load_model_request(settings).name == "fake"
+
+
+def test_iou_moves_are_lookups_once_the_grid_is_ready_and_equal_a_full_replay(qtbot, make_window, tmp_path,
+                                                                             monkeypatch):
+    """After a result, NMS is replayed at every IoU of the slider in the background; then a move of either
+    slider runs no NMS, and the state's replay equals NMS run again on the window's own inference."""
+    import detviewer.ops.nms
+    from detviewer.state.nms_replay import Thresholds, replay
+
+    window = make_window()
+    open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    qtbot.waitUntil(lambda: not window.iou_grid_pending, timeout=20000)
+    calls = []
+    monkeypatch.setattr(detviewer.ops.nms, "nms_trace", lambda *a, **k: calls.append(1) or nms_trace(*a, **k))
+    inference = window.state.inference
+    for score, iou in ((0.2, 0.3), (0.65, 0.3), (0.2, 0.71), (0.5, 0.47), (0.0, 1.0)):
+        window.thresholds_panel.iou_slider.setValue(iou)
+        window.thresholds_panel.score_slider.setValue(score)
+        expected = replay(inference, Thresholds(score=score, iou=iou), nms_trace)
+        got = window.state.replay
+        assert sorted(got.keep.tolist()) == sorted(expected.keep.tolist()), (score, iou)
+        for step in range(expected.step_count + 1):
+            np.testing.assert_array_equal(got.states(step), expected.states(step))
+    assert calls == []  # every move was a lookup and a score filter

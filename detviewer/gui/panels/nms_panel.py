@@ -25,8 +25,10 @@ __all__ = ["NMSPanel", "CandidateTableModel", "NMS_VIEW"]
 
 NMS_VIEW = "nms"
 _COLUMNS = ("#", "class", "score", "state")
-_STATE_COLOURS = {KEPT: QColor(60, 170, 80, 70), SUPPRESSED: QColor(220, 60, 60, 55), FILTERED: QColor(128, 128, 128, 40)}
-_CURRENT = QColor(255, 220, 0, 120)
+_STATE_BRUSHES = {KEPT: QBrush(QColor(60, 170, 80, 70)), SUPPRESSED: QBrush(QColor(220, 60, 60, 55)),
+                  FILTERED: QBrush(QColor(128, 128, 128, 40))}
+_CURRENT_BRUSH = QBrush(QColor(255, 220, 0, 120))
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.UserRole})
 
 
 class CandidateTableModel(QAbstractTableModel):
@@ -38,6 +40,7 @@ class CandidateTableModel(QAbstractTableModel):
         self.rows = np.zeros(0, np.int64)
         self.states = np.zeros(0, np.int8)
         self.step = 0
+        self.current = -1  # the candidate kept at the step shown (highlighted), -1 for none
         self._row_of = np.zeros(0, np.int64)
 
     def nms_step(self) -> int:
@@ -57,7 +60,12 @@ class CandidateTableModel(QAbstractTableModel):
         self._row_of[self.rows] = np.arange(len(self.rows))
         self.step = self.nms_step()
         self.states = replay.states(self.step)
+        self.current = self._current_at(self.step)
         self.endResetModel()
+
+    def _current_at(self, step: int) -> int:
+        current = self.state.replay.step(step) if self.state.view == NMS_VIEW else None
+        return -1 if current is None else int(current.kept)
 
     def refresh_states(self) -> None:
         """Only the step moved: repaint the rows whose state changed."""
@@ -66,20 +74,12 @@ class CandidateTableModel(QAbstractTableModel):
         if len(states) != len(self.states):
             self.reset()
             return
-        changed = np.flatnonzero(states != self.states)
-        rows = [self.row_of(i) for i in (set(changed.tolist()) | self._current_pair(step))]
-        self.states, self.step = states, step
+        current = self._current_at(step)
+        changed = set(np.flatnonzero(states != self.states).tolist()) | {self.current, current}
+        rows = [self.row_of(i) for i in changed if i >= 0]
+        self.states, self.step, self.current = states, step, current
         if rows:
             self.dataChanged.emit(self.index(min(rows), 0), self.index(max(rows), len(_COLUMNS) - 1))
-
-    def _current_pair(self, step: int) -> set[int]:
-        replay = self.state.replay
-        out = set()
-        for s in (self.step, step):
-            current = replay.step(s)
-            if current is not None:
-                out.add(int(current.kept))
-        return out
 
     def row_of(self, candidate: int) -> int:
         return int(self._row_of[candidate]) if 0 <= candidate < len(self._row_of) else -1
@@ -104,7 +104,7 @@ class CandidateTableModel(QAbstractTableModel):
         return NMS_STATE_NAMES[state]
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # the view asks for ~10 roles per cell on every paint
             return None
         i = int(self.rows[index.row()])
         col = index.column()
@@ -121,11 +121,9 @@ class CandidateTableModel(QAbstractTableModel):
                 return f"{float(replay.scores[i]):.3f}"
             return self.state_text(i)
         if role == Qt.ItemDataRole.BackgroundRole:
-            current = replay.step(self.step) if self.state.view == NMS_VIEW else None
-            if current is not None and current.kept == i:
-                return QBrush(_CURRENT)
-            colour = _STATE_COLOURS.get(int(self.states[i])) if len(self.states) else None
-            return QBrush(colour) if colour is not None else None
+            if i == self.current:
+                return _CURRENT_BRUSH
+            return _STATE_BRUSHES.get(int(self.states[i])) if len(self.states) else None
         if role == Qt.ItemDataRole.UserRole:
             return i
         return None

@@ -59,8 +59,9 @@ class ThresholdsPanel(QWidget):
         form.addRow(self.note)
         self._sync()
 
-        self.score_slider.valueChanged.connect(lambda v: state.set_thresholds(score=round(float(v), 4)))
-        self.iou_slider.valueChanged.connect(lambda v: state.set_thresholds(iou=round(float(v), 4)))
+        # 0.01 steps, as the sliders show them (and the IoU grid replayed beforehand)
+        self.score_slider.valueChanged.connect(lambda v: state.set_thresholds(score=round(float(v), 2)))
+        self.iou_slider.valueChanged.connect(lambda v: state.set_thresholds(iou=round(float(v), 2)))
         self.sigma_slider.valueChanged.connect(lambda v: state.set_thresholds(sigma=round(float(v), 4)))
         self.agnostic_box.toggled.connect(lambda on: state.set_thresholds(class_agnostic=bool(on)))
         self.method_combo.currentIndexChanged.connect(

@@ -101,21 +101,26 @@ def place_labels(labels: Sequence[Label], measure: Callable[[str, float], tuple[
 
 
 def _first_free(label: Label, measure, width: float, height: float, placed: np.ndarray):
+    """The first spot (after the label's own ones, slid inside the canvas) no placed rect covers, trying the
+    text's shorter forms in turn; every spot of a form is tested against every placed rect at once."""
     for text in shorter_forms(label.text):
         w, h = measure(text, label.size)
         if w > width or h > height:
             continue
-        for x, y in _spots(label, w, h):
-            x = min(max(x, 0.0), width - w)  # slid inside the canvas
-            y = min(max(y, 0.0), height - h)
-            if not len(placed) or not _hits(placed, x, y, w, h):
-                return (x, y, w, h), text
+        spots = np.asarray(_spots(label, w, h), np.float64)
+        x = np.clip(spots[:, 0], 0.0, width - w)
+        y = np.clip(spots[:, 1], 0.0, height - h)
+        if len(placed):
+            px, py, pw, ph = placed.T
+            hit = ((px[None] < (x + w + GAP)[:, None]) & (x[:, None] < (px + pw + GAP)[None])
+                   & (py[None] < (y + h + GAP)[:, None]) & (y[:, None] < (py + ph + GAP)[None])).any(axis=1)
+            free = np.flatnonzero(~hit)
+        else:
+            free = np.arange(len(spots))
+        if len(free):
+            k = int(free[0])
+            return (float(x[k]), float(y[k]), w, h), text
     return None
-
-
-def _hits(placed: np.ndarray, x: float, y: float, w: float, h: float) -> bool:
-    px, py, pw, ph = placed.T
-    return bool(((px < x + w + GAP) & (x < px + pw + GAP) & (py < y + h + GAP) & (y < py + ph + GAP)).any())
 
 
 def labels_of_layers(layers, to_screen: Callable[[np.ndarray], np.ndarray], max_per_layer: int = 100,
