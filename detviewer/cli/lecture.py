@@ -90,14 +90,17 @@ def _capabilities(loaded: _Loaded) -> frozenset[str]:
 
 def _frame(slide, model: _Loaded, image, prepared: dict):
     """The ViewFrame of ``slide`` for ``model``; the view's background input computed once per (model, key)."""
-    from detviewer.render.model.deck import resolve_step
+    from detviewer.render.model.deck import object_point, resolve_step
     from detviewer.render.model.registry import VIEWS, build_frame
     from detviewer.render.model.spec import ViewRequest
 
     spec = VIEWS[slide.view]
     controls = {**spec.defaults(), **slide.controls}
     gt = model.gt if slide.show_gt else None
-    request = ViewRequest(model.inference, model.replay, controls=controls, gt=gt, image=image)
+    point = slide.point
+    if point == "object":
+        point = object_point(None if model.gt is None else model.gt.as_pair, model.inference.detections.xyxy)
+    request = ViewRequest(model.inference, model.replay, controls=controls, gt=gt, image=image, point=point)
     if spec.prepare is not None:
         job = spec.prepare(request)
         if job is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-__all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step"]
+__all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step", "object_point"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class DeckSlide:
     view's own (e.g. "proposals" for the box head's regression); prefer: a capability to prefer when several
     models can show it; gt: the slide needs ground truth (left out without); show_gt: draw the ground truth
     when there is some; zoom: names of layers whose boxes the figure zooms onto (render.model.crop), () for
-    the whole frame."""
+    the whole frame; point: a click for views that take one, (x, y) pixels or "object" (the centre of the
+    largest ground-truth object, else of the best detection; ``object_point``)."""
 
     section: str
     title: str
@@ -36,6 +37,7 @@ class DeckSlide:
     gt: bool = False
     show_gt: bool = True
     zoom: tuple[str, ...] = ()
+    point: tuple[float, float] | str | None = None
 
 
 LECTURE_DECK: tuple[DeckSlide, ...] = (
@@ -57,7 +59,8 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
     DeckSlide("Fast R-CNN", "RoIAlign and RoIPool outputs of one proposal", "roi", 3, show_gt=False),
     DeckSlide("Fast R-CNN", "Minibatch: 25 % foreground, background in [0.1, 0.5)", "sampling",
               "Fast R-CNN minibatch", gt=True),
-    DeckSlide("Faster R-CNN", "Anchors of one feature level", "anchors", 1, {"color_by": "level"}),
+    DeckSlide("Faster R-CNN", "Anchors of one level, and of one cell on every level", "anchors", 2,
+              {"color_by": "level"}, point="object"),
     DeckSlide("Faster R-CNN", "All anchors, labelled by the RPN's rule", "anchors", -1, {"color_by": "label"},
               needs="proposals", gt=True),
     DeckSlide("Faster R-CNN", "RPN minibatch: 256 anchors, at most half positive", "sampling", "RPN minibatch",
@@ -127,3 +130,18 @@ def resolve_step(step: int | str, step_count: int, label_of: Callable[[int], str
         if label_of(index) == step:
             return index
     raise ValueError(f"no step is called {step!r}")
+
+
+def object_point(gt, detections_xyxy) -> tuple[float, float] | None:
+    """The centre (x, y) of the largest ground-truth box (gt: (boxes (M, 4), labels) or None), else of the first
+    detection (detections_xyxy (D, 4), best first); None when there is neither."""
+    import numpy as np
+
+    boxes = np.asarray(gt[0], np.float32).reshape(-1, 4) if gt is not None else np.zeros((0, 4), np.float32)
+    if len(boxes):
+        box = boxes[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
+    elif len(detections_xyxy):
+        box = np.asarray(detections_xyxy, np.float32)[0]
+    else:
+        return None
+    return float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2

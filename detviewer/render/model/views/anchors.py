@@ -256,7 +256,7 @@ def _point_layers(inference: Inference, point) -> tuple[list, list[tuple[str, st
         texts = tuple(f"L{lv + 1} {w:.0f}×{h:.0f}" for lv, (w, h) in zip(level_of.tolist(), sizes.tolist()))
         layers.append(BoxLayer("point_anchors", boxes, colors, index, labels=texts, width=2.0))
         for c in cells:
-            rows.append((f"Level {c.level + 1} cell", f"row {c.cell[0]}, col {c.cell[1]} · centre "
+            rows.append((f"Level {c.level + 1} cell", f"row {c.cell[0] + 1}, column {c.cell[1] + 1} · centre "
                          f"({fmt_num(c.centre[0], 1)}, {fmt_num(c.centre[1], 1)}) · {len(c.boxes)} anchors"))
     layers.append(SegmentLayer("point_marker", cross_segments([point], 8.0), solid(ARROW, 2), width=2.5))
     count = sum(len(c.boxes) for c in cells)
@@ -335,8 +335,13 @@ def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState
         layers += point_layers
         rows += point_rows
         caption += sentence
+        cell_levels = sorted(set(point_layers[0].index.tolist())) if len(point_layers) > 1 else []
+        legend += tuple((f"level {i + 1}", tuple(int(v) for v in PALETTE[i % len(PALETTE)]))
+                        for i in cell_levels if mode != "level" or i not in levels)
         legend += (("clicked point", ARROW),)
-    return ViewFrame(layers, caption, rows, step, anchors_steps(inference), label, legend=legend)
+    shown = sum(len(inference.anchors[i]) for i in levels)
+    dim = 0.35 if shown > 2_000 else 0.0  # thousands of thin outlines read better over a darker frame
+    return ViewFrame(layers, caption, rows, step, anchors_steps(inference), label, legend=legend, dim=dim)
 
 
 def _build(request: ViewRequest) -> ViewFrame:

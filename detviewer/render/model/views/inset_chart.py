@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from detviewer.render.model.primitives import BoxLayer, SegmentLayer, TextLayer, fmt_num, solid
+from detviewer.render.model.primitives import BoxLayer, SegmentLayer, TextLayer, cross_segments, fmt_num, solid
 
 __all__ = ["chart_rect", "pr_chart_layers", "bar_chart_layers", "CURVE", "ENVELOPE", "AREA"]
 
-CURVE = (255, 255, 255)     # the raw precision-recall points, joined
+CURVE = (255, 255, 255)     # the raw precision-recall point after each detection
 ENVELOPE = (255, 230, 0)    # interpolated precision (the curve AP integrates)
 AREA = (255, 190, 0)        # the area under it
 _AXIS = (220, 220, 220)
@@ -52,14 +52,17 @@ def _to_plot(area: np.ndarray, xs, ys) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frame_layers(name: str, rect: np.ndarray, area: np.ndarray, title: str, x_label: str, y_label: str,
-                  y_ticks=(0.0, 0.5, 1.0)) -> list:
+                  y_ticks=(0.0, 0.5, 1.0), x_ticks=()) -> list:
     axes = np.array([[area[0], area[3], area[2], area[3]], [area[0], area[1], area[0], area[3]]], np.float32)
     _, ty = _to_plot(area, [0] * len(y_ticks), y_ticks)
     texts = [title, x_label, y_label] + [fmt_num(t) for t in y_ticks]
     positions = [[(rect[0] + rect[2]) / 2, rect[1] + 0.08 * (rect[3] - rect[1])],
-                 [(area[0] + area[2]) / 2, area[3] + 0.1 * (rect[3] - rect[1])],
+                 [(area[0] + area[2]) / 2, area[3] + 0.13 * (rect[3] - rect[1])],
                  [rect[0] + 0.03 * (rect[2] - rect[0]), area[1] - 0.07 * (rect[3] - rect[1])]]
     positions += [[rect[0] + 0.03 * (rect[2] - rect[0]), float(y)] for y in ty]
+    tx, _ = _to_plot(area, x_ticks, [0] * len(x_ticks))
+    texts += [fmt_num(t) for t in x_ticks]
+    positions += [[float(x), area[3] + 0.05 * (rect[3] - rect[1])] for x in tx]
     kept = [(t, xy) for t, xy in zip(texts, positions) if t]
     return [BoxLayer(f"{name}_backdrop", rect[None], solid(_BACKDROP, 1), np.zeros(1, np.int64), width=0.0,
                      fill_alpha=225),
@@ -70,10 +73,10 @@ def _frame_layers(name: str, rect: np.ndarray, area: np.ndarray, title: str, x_l
 
 def pr_chart_layers(rect: np.ndarray, recall: np.ndarray, precision: np.ndarray, recall_points: np.ndarray,
                     interpolated: np.ndarray, title: str) -> list:
-    """A PR chart inside ``rect`` (4,) xyxy: recall (n,) / precision (n,) the raw curve over ranked detections,
+    """A PR chart inside ``rect`` (4,) xyxy: recall (n,) / precision (n,) after each ranked detection (crosses),
     interpolated (R,) precision at recall_points (R,) (COCO's 101), whose mean is AP: drawn as the shaded area."""
     area = _plot_area(rect)
-    layers = _frame_layers("pr", rect, area, title, "recall", "precision")
+    layers = _frame_layers("pr", rect, area, title, "recall", "precision", x_ticks=(0.0, 0.5, 1.0))
     r = np.asarray(recall_points, np.float32)
     p = np.clip(np.asarray(interpolated, np.float32), 0, None)
     if len(r) > 1:
@@ -88,10 +91,11 @@ def pr_chart_layers(rect: np.ndarray, recall: np.ndarray, precision: np.ndarray,
         xe, ye = _to_plot(area, r, p)
         envelope = np.stack([xe[:-1], ye[:-1], xe[1:], ye[1:]], 1)
         layers.append(SegmentLayer("pr_envelope", envelope, solid(ENVELOPE, len(envelope)), width=2.0))
-    if len(recall):
-        xs, ys = _to_plot(area, np.r_[0.0, recall], np.r_[precision[:1], precision])
-        curve = np.stack([xs[:-1], ys[:-1], xs[1:], ys[1:]], 1)
-        layers.append(SegmentLayer("pr_curve", curve, solid(CURVE, len(curve)), width=1.5, dashed=True))
+    if len(recall):  # one cross per detection: joining them would draw slopes no threshold gives
+        xs, ys = _to_plot(area, recall, precision)
+        half = 0.025 * (area[2] - area[0])
+        points = cross_segments(np.stack([xs, ys], 1), half)
+        layers.append(SegmentLayer("pr_points", points, solid(CURVE, len(points)), width=2.0))
     return layers
 
 

@@ -231,8 +231,8 @@ def _caption(inference: Inference, r: BoxRegression, step: int, name: str, targe
         head = _head(inference, r)
         return (f"{head[0].upper() + head[1:]} outputs {_sig(r.raw_deltas)}; ÷ its BoxCoder weights {weights} that "
                 f"is t = {_sig(r.deltas)}: move the centre by {T_X}·wₐ = {_signed(tx * wa)} px and {T_Y}·hₐ = "
-                f"{_signed(ty * ha)} px, scale the width by e^{T_W} = {math.exp(tw):.2f} and the height by "
-                f"e^{T_H} = {math.exp(th):.2f}.")
+                f"{_signed(ty * ha)} px, scale the width by exp({T_W}) = {math.exp(tw):.2f} and the height by "
+                f"exp({T_H}) = {math.exp(th):.2f}.")
     if step == 2:
         w, h = float(r.decoded[2] - r.decoded[0]), float(r.decoded[3] - r.decoded[1])
         return f"Decoded box: {w:.0f}×{h:.0f} centred at ({cd[0]:.0f}, {cd[1]:.0f})."
@@ -260,7 +260,9 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
     layers: list = []
     legend: tuple = ()
     if gt is not None:
-        layers.append(gt_layer(gt, inference.detections.class_names))
+        # the textbook cases are about one object: the others would only hide its edges
+        shown = (gt[0][[target.gt_index]], gt[1][[target.gt_index]]) if step == 4 else gt
+        layers.append(gt_layer(shown, inference.detections.class_names))
         legend += (("ground truth", GT_COLOR),)
     rows = [("Reference", f"{name}, {r.box[2] - r.box[0]:.1f}×{r.box[3] - r.box[1]:.1f}"),
             ("Head", f"{_head(inference, r)}, BoxCoder weights {_weights_text(r.weights)}")]

@@ -146,7 +146,8 @@ def sampling_frame(inference: Inference, state: SamplingViewState = SamplingView
                f"(green) and {fmt_int(len(s.negative))} background boxes (blue). {s.rule}")
     legend = (("drawn positive", POSITIVE), ("drawn background", NEGATIVE), ("positive not drawn (dashed)", POSITIVE),
               ("ground truth", GT_COLOR))
-    return ViewFrame(layers, caption, rows, step, len(kinds), s.title, legend=legend)
+    drawn = len(s.positive) + len(s.negative)
+    return ViewFrame(layers, caption, rows, step, len(kinds), s.title, legend=legend, dim=0.3 if drawn > 60 else 0.0)
 
 
 def _prepare(request: ViewRequest) -> Prepare | None:
