@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
                                  trace_fn=_nms_trace, thresholds=settings_io.load_thresholds(self.settings))
         self.background = BackgroundWork(loader=loader, lister=lister, parent=self)
         self.worker = self.background.worker
+        self.background.start()  # the worker imports torch while the window is built
         self.feed = Feed(self.background, self)
         self.ground_truth = GroundTruthHolder(self)
         self.messages = MessageLog(self)
@@ -132,7 +133,6 @@ class MainWindow(QMainWindow):
             self.resizeDocks(self.docks[:3], [250, 190, 420], Qt.Orientation.Vertical)
         self.built = True
         self.presenter.redraw()
-        self.background.start()
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -150,6 +150,8 @@ class MainWindow(QMainWindow):
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self._on_model_failed)
         w.models_listed.connect(self.model_panel.set_models)
+        if w.models is not None:  # listed before the panel existed
+            self.model_panel.set_models(w.models)
         f.frame_ready.connect(self._on_frame_ready)
         f.message.connect(lambda text: self.say(text, ERROR, per_image=True))
         f.source_changed.connect(self._on_source_changed)
@@ -417,7 +419,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         if not self.built:
             self.settings.sync()
-            return True
+            return self.background.shutdown(1800)
         self.settings.setValue("window/state", self.saveState())
         settings_io.save_thresholds(self.settings, self.state.thresholds)
         self.settings.sync()

@@ -132,6 +132,7 @@ class InferenceWorker(QObject):
         self._last_job: tuple[int, Frame] | None = None
         self._detector = None
         self.busy = False  # inside a detector call or a model load
+        self.models: list | None = None  # what lister() gave, once it ran
         self.torch_threads = 0  # intra-op threads of this worker thread (0: not configured)
         self.calls = 0  # detector.infer calls (tests check that sliders never re-run the model)
 
@@ -178,6 +179,7 @@ class InferenceWorker(QObject):
     @Slot()
     def run(self) -> None:
         self._list_models()
+        self._warm_up()
         while True:
             with self._cond:
                 while not (self._stopping or self._frame or self._model_request or self._jobs):
@@ -205,7 +207,20 @@ class InferenceWorker(QObject):
             models = self._lister()
         except Exception:  # the list is a convenience; loading by name still works
             models = []
+        self.models = models
         self.models_listed.emit(models)
+
+    def _warm_up(self) -> None:
+        """Import torch and torchvision now, while the GUI thread builds the window (they take seconds)."""
+        if self._loader is not _registry_loader:
+            return
+        try:
+            from detviewer.detectors import torchvision_adapter  # noqa: F401
+            from detviewer.detectors.threads import configure_torch_threads
+
+            self.torch_threads = configure_torch_threads()
+        except Exception:  # a broken install says so when a model is loaded
+            pass
 
     def _progress(self, fraction, message: str) -> None:
         self.model_progress.emit(fraction, str(message))

@@ -79,8 +79,8 @@ def test_roi_pooling_and_selective_search_run_off_the_gui_thread(make_window, qt
     assert window.presenter.shown.frame is None and "Pooling" in panel.caption.text()
     qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=20000)
     names = [layer.name for layer in window.canvas.layers]
-    assert "pooled" in names and "bins" in names and "proposal" in names
-    heat = next(layer for layer in window.canvas.layers if layer.name == "pooled")
+    assert "pooled_align" in names and "bins" in names and "proposal" in names
+    heat = next(layer for layer in window.canvas.layers if layer.name == "pooled_align")
     assert heat.values.shape == (7, 7)
 
     window.state.set_view("selective-search")
