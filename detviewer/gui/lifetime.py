@@ -58,10 +58,15 @@ class RunLifetime(QObject):
         self._destroy_filter: _DestroyFilter | None = None
 
     def install_signal_handlers(self) -> None:
-        """Route SIGINT, SIGTERM and SIGHUP to closing the window (main thread; no QApplication needed)."""
+        """Route SIGINT, SIGTERM and SIGHUP to closing the window (main thread; no QApplication needed).
+
+        A signal ignored by whoever started us stays ignored: ``nohup`` (SIGHUP), or SIGINT for a
+        job a script started in the background, as Python itself does.
+        """
         self._previous_wakeup_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
         for signum in QUIT_SIGNALS:
-            self._previous_handlers[signum] = signal.signal(signum, _noop_handler)
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous_handlers[signum] = signal.signal(signum, _noop_handler)
 
     def watch(self, window) -> None:
         """Quit when ``window.closed`` fires; close it on a signal or when its X window is destroyed (xcb).

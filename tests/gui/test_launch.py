@@ -280,3 +280,19 @@ def test_display_check_names_the_problem():
     assert x11_display_problem(free) == (f"no X server accepts a connection at DISPLAY={free} "
                                          "(is it running, and may this user connect to it?)")
     assert x11_display_problem("garbage") == "DISPLAY=garbage is not an X display name (such as :0 or localhost:10.0)"
+
+
+def test_signals_ignored_by_the_parent_stay_ignored(qapp):
+    """nohup (SIGHUP) and a script's background job (SIGINT) start with the signal ignored."""
+    from detviewer.gui.lifetime import RunLifetime
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    lifetime = RunLifetime()
+    try:
+        lifetime.install_signal_handlers()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # taken over
+    finally:
+        lifetime.uninstall()
+        signal.signal(signal.SIGHUP, previous)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
