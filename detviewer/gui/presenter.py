@@ -96,7 +96,8 @@ class ViewPresenter(QObject):
         c = s.choices(view)
         return ViewRequest(s.inference, s.replay, step=c.step, controls=s.controls(view), point=c.point,
                            picked=c.picked, gt=s.ground_truth, selected=s.selected,
-                           show_suppressed=s.show_suppressed, image=None if s.frame is None else s.frame.image)
+                           show_suppressed=s.show_suppressed, image=None if s.frame is None else s.frame.image,
+                           overlays=s.overlays)
 
     def step_position(self, state: ViewerState, view: str) -> tuple[int, int]:
         """The StepCounter of the ViewerState: the shown frame's step, else the view's own count."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "StateEvent", "ViewChanged", "StepChanged", "ControlChanged", "PickChanged", "SelectionChanged",
     "ThresholdsChanged", "FrameChanged", "InferenceChanged", "GroundTruthChanged", "DisplayChanged",
+    "OverlaysChanged",
 ]
 
 
@@ -76,3 +77,8 @@ class DisplayChanged(StateEvent):
     """A display switch changed: ``name`` is "show_gt" or "show_suppressed"."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class OverlaysChanged(StateEvent):
+    """Boxes from outside the model's result (state.overlays.Overlay) were set for an image, or cleared."""

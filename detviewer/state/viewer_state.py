@@ -17,8 +17,8 @@ from typing import Any, Callable, Mapping
 
 from detviewer.core.types import Inference
 from detviewer.state.events import (
-    ControlChanged, DisplayChanged, FrameChanged, GroundTruthChanged, InferenceChanged, PickChanged,
-    SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
+    ControlChanged, DisplayChanged, FrameChanged, GroundTruthChanged, InferenceChanged, OverlaysChanged,
+    PickChanged, SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
 )
 from detviewer.state.nms_replay import NMSReplay, Thresholds, replay, replay_key, unfiltered_replay
 
@@ -65,6 +65,7 @@ class ViewerState:
         self._gt = None
         self._show_gt = True
         self._show_suppressed = False
+        self._overlays: tuple[str | None, tuple] = (None, ())  # (image path, Overlay...)
 
     # -- listeners ---------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[StateEvent], None]) -> None:
@@ -122,6 +123,18 @@ class ViewerState:
     @property
     def show_suppressed(self) -> bool:
         return self._show_suppressed
+
+    @property
+    def overlays(self) -> tuple:
+        """The overlays (state.overlays.Overlay) of the frame shown: those set for its path, else none."""
+        path, overlays = self._overlays
+        frame_path = getattr(self._frame, "path", None)
+        return overlays if path is not None and frame_path is not None and str(frame_path) == path else ()
+
+    def set_overlays(self, path, overlays) -> None:
+        """Boxes to draw over the detections of the image at ``path`` (e.g. the boxes behind a metric)."""
+        self._overlays = (None if path is None else str(path), tuple(overlays))
+        self._emit(OverlaysChanged())
 
     def choices(self, view: str | None = None) -> ViewChoices:
         return self._choices[view or self._view]

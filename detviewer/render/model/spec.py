@@ -62,7 +62,8 @@ class ViewRequest:
     step: 0-based, or None for the view's default; controls: name -> value; point: clicked (x, y);
     picked: the box the user picked (its meaning is the view's ``click``); gt: the frame's
     io.image_gt.ImageBoxes or None; replay: the NMS replay at the user's thresholds; image (H, W, 3)
-    uint8 RGB; prepared: the result of the view's ``prepare`` job (None until it is done).
+    uint8 RGB; prepared: the result of the view's ``prepare`` job (None until it is done); overlays: boxes
+    from outside the model's result for this image (state.overlays.Overlay: another model's, a metric's).
     """
 
     inference: Inference
@@ -76,6 +77,7 @@ class ViewRequest:
     show_suppressed: bool = False
     image: np.ndarray | None = None
     prepared: Any = None
+    overlays: tuple = ()
 
     @property
     def gt_pair(self):

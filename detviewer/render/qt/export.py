@@ -99,9 +99,12 @@ def _paint_figure(painter, image, layers, scale, style, title: str, legend, dim)
 
 
 def drawing_order(layers: list) -> list:
-    """As on the canvas: teaching-view layers in their order, the NMS layers above them in LAYER_NAMES order."""
+    """As on the canvas: teaching-view layers in their order, the NMS layers above them in LAYER_NAMES order,
+    overlays (``overlay_*``: boxes behind a metric, another model's) on top."""
     by_name = {layer.name: layer for layer in layers}
-    return [x for x in layers if x.name not in LAYER_NAMES] + [by_name[n] for n in LAYER_NAMES if n in by_name]
+    overlays = [x for x in layers if x.name.startswith("overlay_")]
+    rest = [x for x in layers if x.name not in LAYER_NAMES and not x.name.startswith("overlay_")]
+    return rest + [by_name[n] for n in LAYER_NAMES if n in by_name] + overlays
 
 
 def figure_size(image: np.ndarray, scale: float, style=None, title: str = "") -> tuple[int, int]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
+
 from detviewer.core.types import KEPT, PENDING, SUPPRESSED
-from detviewer.render.model.gt_layers import ground_truth_layers, match_summary
+from detviewer.render.model.colors import GREY, HIGHLIGHT, SUPPRESS
+from detviewer.render.model.gt_layers import FALSE_POSITIVE, GT_WHITE, MISSED, ground_truth_layers, match_summary
 from detviewer.render.model.nms_layers import nms_layers
-from detviewer.render.model.primitives import ViewFrame, fmt_int
+from detviewer.render.model.primitives import BoxLayer, ViewFrame, fmt_int, solid
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 
 __all__ = ["DETECTIONS", "NMS", "detections_frame", "nms_frame", "nms_step_count"]
@@ -23,6 +26,7 @@ def detections_frame(request: ViewRequest) -> ViewFrame:
     gt_layers, match = ground_truth_layers(replay, request.gt)
     layers = gt_layers + nms_layers(replay, replay.step_count, stepping=False, selected=request.selected,
                                     show_suppressed=request.show_suppressed)
+    layers += [_overlay_layer(o) for o in request.overlays if len(o)]
     false_positives = next((layer for layer in gt_layers if layer.name == "false_positive"), None)
     if false_positives is not None:  # one label per box: a false positive's says its class, score and why
         layers = [_unlabelled(layer, false_positives.index) if layer.name == "kept" else layer for layer in layers]
@@ -35,7 +39,26 @@ def detections_frame(request: ViewRequest) -> ViewFrame:
     if match is not None:
         rows += [("True positives", fmt_int(int(match.tp.sum()))), ("False positives", fmt_int(int(match.fp.sum()))),
                  ("Missed objects", fmt_int(int(match.missed.sum())))]
-    return ViewFrame(layers, caption + ".", rows, 0, 1, "Detections")
+    legend = _legend(layers, match is not None) + tuple((o.legend, o.color) for o in request.overlays if len(o))
+    return ViewFrame(layers, caption + ".", rows, 0, 1, "Detections", legend=legend)
+
+
+def _overlay_layer(overlay) -> BoxLayer:
+    n = len(overlay)
+    return BoxLayer(f"overlay_{overlay.name}", overlay.xyxy, solid(overlay.color, n), np.arange(n, dtype=np.int64),
+                    labels=tuple(overlay.labels), width=overlay.width, dashed=overlay.dashed)
+
+
+def _legend(layers, with_gt: bool) -> tuple:
+    names = {layer.name for layer in layers}
+    out = [("kept (class colours)", (0, 158, 115))] if "kept" in names else []
+    if with_gt:
+        out += [("ground truth", GT_WHITE)]
+        if "false_positive" in names:
+            out.append(("false positive", FALSE_POSITIVE))
+        if "missed" in names:
+            out.append(("missed object", MISSED))
+    return tuple(out)
 
 
 def _unlabelled(layer, index):
@@ -70,7 +93,9 @@ def nms_frame(request: ViewRequest) -> ViewFrame:
         label = f"keep #{current.kept} {cand.name_of(cand.labels[current.kept])}"
         text = f"NMS step {step} of {n}"
         rows.insert(0, ("This step", f"keep #{current.kept}, suppress {fmt_int(len(current.suppressed))}"))
-    return ViewFrame(layers, replay.narration(step, True), rows, step, n + 1, label, text)
+    legend = (("kept so far (class colours)", (0, 158, 115)), ("kept at this step", HIGHLIGHT),
+              ("suppressed at this step", SUPPRESS), ("not decided yet", GREY))
+    return ViewFrame(layers, replay.narration(step, True), rows, step, n + 1, label, text, legend=legend)
 
 
 DETECTIONS = ViewSpec(
