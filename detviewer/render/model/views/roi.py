@@ -247,6 +247,9 @@ def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
         layers += _bins_layers(p, inference, state.which)
         legend += ((("bins", ARROW), ("sample points", SELECT)) if state.which == "align" else
                    (("bins 1, 3, 5… of the first row", _BIN_COLORS[0]), ("bins 2, 4, 6…", _BIN_COLORS[1])))
+    if step == 3 and state.which == "align":  # the S×S bins over the box, one per output cell
+        bins = bin_segments(p, inference.scale)
+        layers.append(SegmentLayer("bins", bins, solid(ARROW, len(bins)), width=1.5, alpha=200))
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
     layers.append(BoxLayer("proposal", box[None], solid(SELECT, 1), np.zeros(1, np.int64),
                            labels=(f"{name.lower()} {w:.0f}×{h:.0f}",), width=3.0))
