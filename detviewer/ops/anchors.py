@@ -51,7 +51,7 @@ def _level_description(generator, level: int, padded: tuple[int, int], grid: tup
     return dict(stride=(float(padded[0] // grid[0]), float(padded[1] // grid[1])),
                 sizes=tuple(float(s) for s in generator.sizes[level]),
                 aspect_ratios=tuple(float(r) for r in generator.aspect_ratios[level]),
-                name=f"level {level}")
+                name=f"level {level + 1}")
 
 
 def run_generator(generator, image_size: tuple[int, int],

@@ -145,7 +145,7 @@ def _name(inference: Inference, r: BoxRegression) -> str:
     if r.kind == "proposal":
         return f"proposal {r.index + 1}"
     level = inference.anchors[r.level]
-    return f"anchor {fmt_int(r.index)} ({level.name or 'level ' + str(r.level)})"
+    return f"anchor {fmt_int(r.index)} ({level.name or f'level {r.level + 1}'})"
 
 
 def _head(inference: Inference, r: BoxRegression) -> str:
