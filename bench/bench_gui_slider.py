@@ -98,7 +98,7 @@ def main() -> None:
         if not shown:
             raise SystemExit("no result within 120 s")
         grid_start = time.perf_counter()
-        while window.iou_grid_pending and time.time() < deadline:
+        while window.iou_grid.pending and time.time() < deadline:
             app.processEvents()
             time.sleep(0.005)
         grid_s = time.perf_counter() - grid_start

@@ -51,6 +51,12 @@ class GroundTruthHolder(QObject):
         self.changed.emit()
         return True
 
+    def use_dataset(self, dataset) -> None:
+        """The ground truth of an opened dataset (io.dataset_types.Dataset) for its images."""
+        self.truth = ImageGroundTruth(dataset.gt, image_root=dataset.root, strict=True)
+        self.image_root, self._cache = Path(dataset.image_paths[0]).resolve().parent if dataset.image_paths else None, {}
+        self.changed.emit()
+
     def discover(self, opened, images) -> bool:
         """Find the COCO file beside the ``opened`` paths for ``images`` (the image files now in the list; none
         for a video: nothing is looked for). Another folder than the one the ground truth is for forgets it.

@@ -8,15 +8,17 @@ mode, the menus and the keys. See docs/architecture.md.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
-from detviewer.gui import menus, settings as settings_io
+from detviewer.gui import dataset_opening, menus, settings as settings_io
 from detviewer.gui.background import BackgroundWork
 from detviewer.gui.feed import Feed
 from detviewer.gui.ground_truth import GroundTruthHolder
+from detviewer.gui.iou_grid import IouGrid
 from detviewer.gui.messages import ERROR, INFO, WARNING, MessageLog
 from detviewer.gui.panels.files_panel import FilesPanel
 from detviewer.gui.panels.model_panel import ModelPanel
@@ -68,8 +70,7 @@ class MainWindow(QMainWindow):
         self.score_from_user = False  # a --score given on the command line wins over the model's display threshold
         self.dropped_results = 0
         self._shown_id = 0
-        self._screenshot: tuple[str, int | None] | None = None
-        self._iou_grid_task = None
+        self.iou_grid = IouGrid(self.background, self.state, _nms_trace)
         self._closed = False
         self.built = False
         self.status = StatusBar()
@@ -114,13 +115,19 @@ class MainWindow(QMainWindow):
         self.nms_panel = NMSPanel(self.state, self.presenter, self.autoplay)
         self.files_panel = FilesPanel()
         self.views_panel = ViewsPanel(self.state, self.presenter)
+        from detviewer.gui.workspace.dock import EvaluationWorkspace
+
+        self.workspace = EvaluationWorkspace(self)
         self.docks = [
             self._dock("Model", self.model_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Thresholds", self.thresholds_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("NMS step by step", self.nms_panel, Qt.DockWidgetArea.RightDockWidgetArea),
             self._dock("Files", self.files_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("View", self.views_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._dock("Evaluation", self.workspace, Qt.DockWidgetArea.BottomDockWidgetArea),
         ]
+        self.workspace_dock = self.docks[-1]
+        self.workspace_dock.hide()  # until a dataset is opened
         for panel in (self.model_panel, self.thresholds_panel):
             panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.lecture = LectureMode(self)
@@ -191,15 +198,12 @@ class MainWindow(QMainWindow):
         """Tell the user one sentence: it goes to the message log and the status bar."""
         self.messages.add(text, severity, per_image)
 
-    def show_messages(self):
-        from detviewer.gui.messages import MessagesDialog
-
-        dialog = MessagesDialog(self.messages, self)
-        dialog.show()
-        return dialog
-
     def open_paths(self, paths, remember: bool = True) -> bool:
-        """Open files / a folder / a video (and the ground truth beside them); remember: in File → Open recent."""
+        """Open files / a folder / a video (and the ground truth beside them), or a dataset (a data.yaml, a COCO
+        .json, a YOLO or VOC folder) in the Evaluation workspace; remember: in File → Open recent."""
+        if len(paths) == 1 and dataset_opening.is_dataset(Path(paths[0])):
+            self.open_dataset(paths[0])
+            return True
         ok = self.feed.open_paths(paths)
         if ok:
             if remember:
@@ -209,6 +213,15 @@ class MainWindow(QMainWindow):
             source = self.feed.source
             self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
         return ok
+
+    def open_dataset(self, path) -> None:
+        """Open a dataset (COCO .json, Ultralytics data.yaml, YOLO or VOC folder) in the Evaluation workspace."""
+        dataset_opening.open_dataset(self, path)
+
+    def show_dataset_image(self, dataset, image: int, overlays, view: str | None = None, point=None,
+                           note: str = "") -> None:
+        """One image of the workspace's dataset with the boxes behind a number (see gui.dataset_opening)."""
+        dataset_opening.show_dataset_image(self, dataset, image, overlays, view, point, note)
 
     def open_ground_truth(self, path) -> bool:
         """Load a COCO ground-truth file for the images open now (File → Open ground truth…)."""
@@ -234,7 +247,9 @@ class MainWindow(QMainWindow):
 
         nms_step: show the "NMS step by step" view at that step (for docs and slides).
         """
-        self._screenshot = (str(path), nms_step)
+        from detviewer.gui.screenshot import FirstResultScreenshot
+
+        self._screenshot = FirstResultScreenshot(self, path, nms_step)
 
     def add_bottom_widget(self, widget: QWidget) -> None:
         """A band under the canvas (lecture mode's step bar)."""
@@ -246,8 +261,7 @@ class MainWindow(QMainWindow):
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame) -> None:
-        if self._iou_grid_task is not None:  # another frame: its decoding must not wait behind the old grid
-            self.background.cancel(self._iou_grid_task)
+        self.iou_grid.cancel()  # another frame: its decoding must not wait behind the old grid
         self.canvas.set_frame(frame.image)
         self.messages.image_changed()
         self.state.set_frame(frame)
@@ -267,52 +281,22 @@ class MainWindow(QMainWindow):
         for text, severity in ((result.error, ERROR), (result.warning, WARNING)):
             if text:
                 self.say(text, severity, per_image=True)
+        if result.inference is None and not result.error:  # no model: an imported results file may answer
+            result = replace(result, inference=self.workspace.inference_for(result.frame))
         self.state.set_inference(result.inference, frame=result.frame, gt=self._frame_gt(result.frame, result.inference),
                                  restart=not self.feed.playing)
         if result.inference is not None:
             self.status.show_result(result, streaming=self.feed.playing)
             if not self.feed.playing:
-                self._prepare_iou_grid(result.inference)
+                self.iou_grid.prepare(result.inference)
         self.result_shown.emit(result)
-        if self._screenshot is not None and (result.inference is not None or result.error):
-            _, step = self._screenshot
-            if step is not None and result.inference is not None:
-                self.state.set_view("nms")
-                self.state.set_step(step)
-            QTimer.singleShot(100, lambda: self._take_screenshot(not result.error, result.error))
-
-    @property
-    def iou_grid_pending(self) -> bool:
-        """NMS is still being replayed at every IoU of the slider for the result shown (moves replay NMS)."""
-        return self._iou_grid_task is not None
-
-    def _prepare_iou_grid(self, inference) -> None:
-        """Replay NMS at every IoU the slider reaches, in the task runner, so that moving it is a lookup."""
-        from detviewer.state.nms_replay import iou_grid
-
-        if self._iou_grid_task is not None:
-            self.background.cancel(self._iou_grid_task)
-        agnostic = self.state.thresholds.class_agnostic
-
-        def done(replays, error: str) -> None:
-            self._iou_grid_task = None
-            if not error:
-                self.state.add_unfiltered_replays(inference, replays)
-
-        def run(context):
-            from detviewer.detectors.threads import configure_torch_threads
-
-            configure_torch_threads(1)  # beside the worker's forward passes, not on top of them
-            return iou_grid(inference, agnostic, _nms_trace, context.check)
-
-        self._iou_grid_task = self.background.task(("iou-grid", agnostic), run, "replaying NMS at every IoU", done,
-                                                   slot="iou-grid")
 
     def _on_model_loaded(self, loaded) -> None:
         torch = sys.modules.get("torch")
         cuda = bool(torch is not None and torch.cuda.is_available())
         self.loaded_model = loaded
         self.model_panel.show_loaded(loaded, cuda_available=cuda)
+        self.workspace._update_buttons()
         self.presenter.set_model(loaded.capabilities, loaded.final_only_reason)
         self.views_panel.set_enabled_views({name: self.presenter.cannot_show(spec, loaded.name)
                                             for name, spec in VIEWS.items()})
@@ -325,8 +309,6 @@ class MainWindow(QMainWindow):
         self.say(f"Loaded {loaded.name} on {loaded.device}" + (f" — {loaded.note}" if loaded.note else "") + ".",
                  WARNING if loaded.note else INFO)
         self.model_ready.emit(loaded)
-        if self._screenshot is not None and self.feed.source is None:
-            QTimer.singleShot(100, lambda: self._take_screenshot(True, ""))  # nothing else to wait for
 
     def _on_model_failed(self, message: str) -> None:
         self.model_panel.show_failed(message)
@@ -335,8 +317,6 @@ class MainWindow(QMainWindow):
         self.state.set_inference(None)  # no stale result under "no model"
         self.say(message, ERROR)
         self.model_failed.emit(message)
-        if self._screenshot is not None:
-            QTimer.singleShot(100, lambda: self._take_screenshot(False, message))
 
     def _on_messages_changed(self) -> None:
         current = self.messages.current
@@ -369,23 +349,12 @@ class MainWindow(QMainWindow):
         self.state.set_frame(None)
         message = self.status.message_text()
         self.canvas.clear_frame(f"Cannot open this file.\n{message}")
-        if self._screenshot is not None:
-            QTimer.singleShot(100, lambda: self._take_screenshot(False, message))
 
     def _on_ground_truth_changed(self) -> None:
         has = self.ground_truth.truth is not None
         self.actions_.show_gt.setEnabled(has)
         self.actions_.clear_gt.setEnabled(has)
         self.state.set_ground_truth(self._frame_gt(self.state.frame, self.state.inference))
-
-    def _take_screenshot(self, ok: bool, message: str) -> None:
-        if self._screenshot is None:
-            return
-        path, _ = self._screenshot
-        self._screenshot = None
-        saved = self.grab().save(path)
-        self.screenshot_done.emit(bool(ok and saved), message or ("" if saved else f"Cannot write {path}."))
-        self.close()
 
     # -- drag and drop -----------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:

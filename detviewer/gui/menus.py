@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 from detviewer.render.model.registry import VIEWS
 from detviewer.state.events import DisplayChanged, ViewChanged
 
-__all__ = ["build_menus", "fill_recent", "IMAGE_FILTER", "VIDEO_FILTER"]
+__all__ = ["build_menus", "fill_recent", "show_messages", "IMAGE_FILTER", "VIDEO_FILTER"]
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv)"
@@ -50,6 +50,8 @@ def _file_menu(window, a: SimpleNamespace) -> None:
     a.reconnect = _action(menu, "Reconnect camera", window.feed.reconnect_camera, "Ctrl+Shift+K")
     a.reconnect.setEnabled(False)
     a.recent_menu = menu.addMenu("Open recent")
+    a.open_dataset = _action(menu, "Open dataset…", lambda: _open_dataset(window), "Ctrl+D")
+    a.open_dataset.setToolTip("A COCO file, an Ultralytics data.yaml, or a YOLO / VOC folder: evaluate a model on it")
     a.open_gt = _action(menu, "Open ground truth (COCO JSON)…", lambda: _open_ground_truth(window), "Ctrl+G")
     a.open_gt.setToolTip("Boxes to compare with: true / false positives and misses, anchor labels, SSD matching")
     a.clear_gt = _action(menu, "Close ground truth", window.ground_truth.clear)
@@ -89,7 +91,7 @@ def _view_menu(window, a: SimpleNamespace) -> None:
     a.show_gt.setChecked(state.show_gt)
     a.show_gt.setEnabled(False)
     a.show_suppressed = _action(menu, "Show suppressed boxes (greyed)", state.set_show_suppressed, checkable=True)
-    a.messages = _action(menu, "Messages", window.show_messages, "Ctrl+M")
+    a.messages = _action(menu, "Messages", lambda: show_messages(window), "Ctrl+M")
     menu.addSeparator()
     for dock in window.docks:
         menu.addAction(dock.toggleViewAction())
@@ -104,6 +106,15 @@ def _view_menu(window, a: SimpleNamespace) -> None:
             action.blockSignals(False)
 
     state.subscribe(follow)
+
+
+def show_messages(window):
+    """View → Messages: every sentence the window said, with time and severity."""
+    from detviewer.gui.messages import MessagesDialog
+
+    dialog = MessagesDialog(window.messages, window)
+    dialog.show()
+    return dialog
 
 
 def fill_recent(window, actions: SimpleNamespace, recent: list[str]) -> None:
@@ -133,6 +144,16 @@ def _open_ground_truth(window) -> None:
     path, _ = QFileDialog.getOpenFileName(window, "Open COCO ground truth", start, "COCO JSON (*.json);;All files (*)")
     if path:
         window.open_ground_truth(path)
+
+
+def _open_dataset(window) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Open a dataset (a COCO .json or an Ultralytics data.yaml; "
+                                          "Cancel to choose a folder)", "",
+                                          "Datasets (*.json *.yaml *.yml);;All files (*)")
+    if not path:
+        path = QFileDialog.getExistingDirectory(window, "Open a dataset folder (YOLO labels/ or VOC Annotations/)")
+    if path:
+        window.open_dataset(path)
 
 
 def _open_camera(window) -> None:

@@ -114,6 +114,7 @@ class InferenceWorker(QObject):
 
     result_ready = Signal(object)  # InferenceResult
     job_done = Signal(object)  # JobResult
+    job_progress = Signal(object, float, str)  # job key, fraction 0..1, text (a job reports it itself)
     model_progress = Signal(object, str)  # fraction 0..1 or None, message
     model_loaded = Signal(object)  # LoadedModel
     model_failed = Signal(str)  # one sentence

@@ -334,7 +334,7 @@ def test_iou_moves_are_lookups_once_the_grid_is_ready_and_equal_a_full_replay(qt
 
     window = make_window()
     open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
-    qtbot.waitUntil(lambda: not window.iou_grid_pending, timeout=20000)
+    qtbot.waitUntil(lambda: not window.iou_grid.pending, timeout=20000)
     calls = []
     monkeypatch.setattr(detviewer.ops.nms, "nms_trace", lambda *a, **k: calls.append(1) or nms_trace(*a, **k))
     inference = window.state.inference

@@ -1,0 +1,128 @@
+"""What the Evaluation workspace holds (Qt-free): one dataset, one or two sets of predictions on it, and
+their evaluation at the window's score threshold; the boxes behind any number, as overlays for an image.
+
+    session = DatasetSession(dataset)
+    session.set_predictions("A", predictions)            # a model run (evaluation.run_dataset) or a results file
+    snap = session.snapshot("A", score=0.5)              # evaluation.dataset_evaluation.EvaluationSnapshot
+    session.cell_overlays(snap, hit)                     # the boxes behind a confusion-matrix cell, on its image
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detviewer.evaluation.compare import Comparison, ComparisonSnapshot
+from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot, ImageHit
+from detviewer.state.overlays import Overlay
+
+__all__ = ["DatasetSession", "SIDES", "CELL_COLOR", "B_COLOR", "ONLY_A_COLOR", "ONLY_B_COLOR"]
+
+SIDES = ("A", "B")
+CELL_COLOR = (255, 0, 255)  # the boxes behind a number (magenta: no class or state uses it)
+B_COLOR = (0, 255, 255)
+ONLY_A_COLOR = (255, 170, 0)
+ONLY_B_COLOR = (170, 255, 60)
+
+
+def _xyxy(xywh: np.ndarray) -> np.ndarray:
+    xywh = np.asarray(xywh, np.float64).reshape(-1, 4)
+    return np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1).astype(np.float32)
+
+
+class DatasetSession:
+    """dataset: io.dataset_types.Dataset; predictions per side ("A", "B") with their label maps (model label ->
+    dataset class index, for drawing a model's own result against the dataset's classes)."""
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+        self.predictions: dict[str, object] = {}
+        self.names: dict[str, str] = {}
+        self._evaluations: dict[str, DatasetEvaluation] = {}
+        self._comparison: Comparison | None = None
+
+    # -- predictions ------------------------------------------------------------------------------
+    def set_predictions(self, side: str, predictions, name: str = "") -> None:
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}")
+        self.predictions[side] = predictions
+        self.names[side] = name or predictions.source
+        self._evaluations.pop(side, None)
+        self._comparison = None
+
+    def has(self, side: str) -> bool:
+        return side in self.predictions
+
+    @property
+    def comparing(self) -> bool:
+        return all(self.has(s) for s in SIDES)
+
+    def evaluation(self, side: str = "A") -> DatasetEvaluation:
+        if side not in self._evaluations:
+            self._evaluations[side] = DatasetEvaluation.from_dataset(self.dataset, self.predictions[side])
+        return self._evaluations[side]
+
+    def comparison(self) -> Comparison:
+        if self._comparison is None:
+            self._comparison = Comparison(self.evaluation("A"), self.evaluation("B"),
+                                          (self.names.get("A", "A"), self.names.get("B", "B")))
+        return self._comparison
+
+    def precompute(self, iou: float = 0.5) -> None:
+        """Everything that does not depend on the score threshold (run it off the GUI thread)."""
+        for side in self.predictions:
+            self.evaluation(side).precompute(iou)
+        if self.comparing:
+            self.comparison().precompute(iou)
+
+    def snapshot(self, side: str, score: float, iou: float = 0.5) -> EvaluationSnapshot:
+        return self.evaluation(side).at(score, iou)
+
+    def compare(self, score: float, iou: float = 0.5) -> ComparisonSnapshot:
+        return self.comparison().at(score, score, iou)
+
+    # -- the boxes behind a number, for one image --------------------------------------------------
+    def image_path(self, image: int):
+        return self.dataset.image_paths[image]
+
+    def detection_boxes(self, side: str, indices) -> np.ndarray:
+        """(N, 4) xyxy pixels of detections ``indices`` (into that side's results)."""
+        boxes = self.evaluation(side).dt
+        return _xyxy(boxes.xywh[np.asarray(indices, np.int64)])
+
+    def gt_boxes(self, indices) -> np.ndarray:
+        return _xyxy(self.dataset.boxes.xywh[np.asarray(indices, np.int64)])
+
+    def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A") -> list[Overlay]:
+        """The detections and objects of one image behind a query (a confusion-matrix cell, an error type)."""
+        names = self.dataset.class_names
+        out = []
+        dets = [d for d in hit.detections if d >= 0]
+        gts = [g for g in hit.ground_truth if g >= 0]
+        if dets:
+            labels = self.evaluation(side).dt.category_index[dets]
+            out.append(Overlay("cell_detections", self.detection_boxes(side, dets), CELL_COLOR, f"{legend}: detections",
+                               tuple(f"{names[c]}?" for c in labels), dashed=False, width=4.0))
+        if gts:
+            labels = self.dataset.boxes.category_index[gts]
+            out.append(Overlay("cell_objects", self.gt_boxes(gts), CELL_COLOR, f"{legend}: objects",
+                               tuple(names[c] for c in labels), dashed=True, width=4.0))
+        return out
+
+    def comparison_overlays(self, snapshot: ComparisonSnapshot, image: int) -> list[Overlay]:
+        """On one image: B's detections above its threshold, and the objects only A found and only B found."""
+        names = self.dataset.class_names
+        b = snapshot.b
+        mine = np.flatnonzero((b.evaluation.dt.image_index == image) & b.above)
+        labels = b.evaluation.dt.category_index[mine]
+        scores = b.evaluation.dt.scores[mine]
+        name_a, name_b = self.names.get("A", "A"), self.names.get("B", "B")
+        out = [Overlay("b_detections", self.detection_boxes("B", mine), B_COLOR, f"{name_b}'s detections",
+                       tuple(f"B {names[c]} {s:.2f}" for c, s in zip(labels, scores)), dashed=True, width=2.0)]
+        diff = snapshot.objects(image)
+        if len(diff.a_only):
+            out.append(Overlay("only_a", self.gt_boxes(diff.a_only), ONLY_A_COLOR,
+                               f"found by {name_a}, missed by {name_b}", ("only A",) * len(diff.a_only), width=4.0))
+        if len(diff.b_only):
+            out.append(Overlay("only_b", self.gt_boxes(diff.b_only), ONLY_B_COLOR,
+                               f"found by {name_b}, missed by {name_a}", ("only B",) * len(diff.b_only), width=4.0))
+        return out
