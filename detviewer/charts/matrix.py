@@ -41,7 +41,7 @@ class ConfusionChart(pg.PlotWidget):
         self.addItem(self.image)
         plot = self.getPlotItem()
         plot.invertY(True)
-        plot.setAspectLocked(True)
+        plot.setAspectLocked(False)  # fill the panel: a dock is wide and short
         plot.setLabel("bottom", "true")
         plot.setLabel("left", "predicted")
         self._texts: list = []

@@ -128,8 +128,8 @@ class MainWindow(QMainWindow):
         ]
         self.workspace_dock = self.docks[-1]
         self.workspace_dock.hide()  # until a dataset is opened
-        for panel in (self.model_panel, self.thresholds_panel):
-            panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        for panel in (self.model_panel, self.thresholds_panel):  # as tall as their wrapped text, no taller
+            panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = install_step_keys(self, self._step_handlers())

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider
 
+from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.state.events import ThresholdsChanged
 
 __all__ = ["ThresholdsPanel"]
@@ -45,8 +46,7 @@ class ThresholdsPanel(QWidget):
         for text, value in _METHODS:
             self.method_combo.addItem(text, value)
         self.sigma_slider = _slider(0.05, 2.0, t.sigma)
-        self.note = QLabel("")
-        self.note.setWordWrap(True)
+        self.note = wrapping_label()
         self.note.setStyleSheet("color: palette(placeholder-text);")
 
         form = QFormLayout(self)
