@@ -50,6 +50,8 @@ class Canvas(pg.GraphicsView):
         super().__init__(parent)
         self._hint = QLabel(EMPTY_HINT, self)
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._hint.setWordWrap(True)  # a long sentence (a broken file's path and why) wraps, never clipped
+        self._hint.setContentsMargins(40, 20, 40, 20)
         self._hint.setStyleSheet("color: #c8c8c8; font-size: 15px; background: transparent;")
         self._hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setBackground(QColor(38, 38, 42))
@@ -98,6 +100,20 @@ class Canvas(pg.GraphicsView):
         self._image_size = None
         self.set_layers([])
         self.show_hint(message)
+
+    def hint_text(self) -> str:
+        """The sentence shown in the middle of the canvas ("" when a frame is shown)."""
+        return self._hint.text() if self._hint.isVisible() else ""
+
+    def hint_fits(self) -> bool:
+        """The hint's wrapped text fits inside the canvas (no word cut off at the sides)."""
+        hint, room = self._hint, self._hint.width() - 80
+        metrics = hint.fontMetrics()
+        if hint.wordWrap():
+            width = metrics.boundingRect(0, 0, room, 10000, int(Qt.TextFlag.TextWordWrap), hint.text()).width()
+        else:
+            width = max(metrics.horizontalAdvance(line) for line in hint.text().split("\n"))
+        return width <= room and hint.heightForWidth(hint.width()) <= self.height()
 
     def show_hint(self, message: str) -> None:
         self._hint.setText(message)

@@ -347,3 +347,12 @@ def test_iou_moves_are_lookups_once_the_grid_is_ready_and_equal_a_full_replay(qt
         for step in range(expected.step_count + 1):
             np.testing.assert_array_equal(got.states(step), expected.states(step))
     assert calls == []  # every move was a lookup and a score filter
+
+
+def test_a_broken_files_sentence_wraps_inside_the_canvas(qtbot, make_window, tmp_path):
+    window = make_window()
+    long_name = "a-very-long-file-name-that-goes-on-and-on-" * 4 + ".png"
+    (tmp_path / long_name).write_bytes(b"not a png")
+    window.open_paths([str(tmp_path / long_name)])
+    qtbot.waitUntil(lambda: window.canvas.hint_text().startswith("Cannot open this file."), timeout=5000)
+    assert window.canvas.hint_fits()  # wrapped: no line wider than the canvas, all lines inside it
