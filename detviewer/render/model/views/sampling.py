@@ -154,7 +154,7 @@ def _prepare(request: ViewRequest) -> Prepare | None:
     from detviewer.render.model.views.before_cnn import run_selective_search
 
     image = request.image
-    if image is None:
+    if image is None or request.gt is None:  # without ground truth the view only says it needs some
         return None
     return Prepare(("selective_search",), lambda _detector: run_selective_search(image),
                    message="Running Selective Search…")
