@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install bench clean
+.PHONY: run test install bench figures clean
 
 run: $(STAMP)
 	$(BIN)/detviewer
@@ -27,6 +27,10 @@ $(STAMP): pyproject.toml setup.py
 
 bench: $(STAMP)
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The README's screenshots and figures, drawn again from the code and the bundled demo.
+figures: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python docs/make_figures.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
