@@ -226,7 +226,7 @@ def _label_layers(inference: Inference, levels: list[int], labels: AnchorLabels,
     else:
         count = int(in_levels.sum())
         # tens of thousands of negatives would bury the few positives: the more there are, the fainter
-        negative_alpha = 90 if count < 2_000 else 60 if count < 20_000 else 40
+        negative_alpha = 90 if count < 2_000 else 40 if count < 20_000 else 25
         groups = [("anchors_negative", np.flatnonzero(labels.labels == 0), NEGATIVE, 1.0, negative_alpha),
                   ("anchors_ignored", np.flatnonzero(labels.labels == -1), IGNORED, 1.0, 150),
                   ("anchors_positive", np.flatnonzero(labels.labels == 1), POSITIVE, 2.0, 255)]

@@ -101,7 +101,7 @@ def _box_head(inference: Inference, state: SamplingViewState, gt_boxes: np.ndarr
 def _anchor_stage(inference: Inference, stage: str, state: SamplingViewState, gt_boxes: np.ndarray) -> Sampled:
     labels = label_anchors(inference, gt_boxes, model_rule(inference, stage), state.seed)
     titles = {"rpn": "RPN minibatch", "ssd": "SSD: matches and hard negatives", "retinanet": "RetinaNet: every anchor"}
-    return Sampled(titles[stage], "anchors", rule_sentence(labels.rule),
+    return Sampled(titles[stage], "default boxes" if stage == "ssd" else "anchors", rule_sentence(labels.rule),
                    memo(inference, ("all_boxes",), lambda: all_anchor_boxes(inference)), labels.labels,
                    np.sort(labels.sampled_positive), np.sort(labels.sampled_negative))
 
