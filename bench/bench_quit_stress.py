@@ -56,6 +56,14 @@ class Trial:
     def traceback(self) -> bool:
         return "Traceback (most recent call last)" in self.stderr
 
+    @property
+    def rc_ok(self) -> bool:
+        """The expected code; a signal that came before detviewer's handlers (~0.1 s into Python's
+        start-up, no window yet) may also end the process the default way (killed by it)."""
+        if self.rc == EXPECTED_RC[self.action]:
+            return True
+        return self.action in SIGNALS and not self.window_seen and self.rc == -SIGNALS[self.action]
+
 
 class XSession:
     """Xvfb on a free display plus openbox; ``env`` runs programs on it."""
@@ -159,12 +167,15 @@ def describe(trial: Trial) -> str:
     rc = "HANG" if trial.hang else f"rc={trial.rc}"
     exit_s = "-" if trial.exit_s is None else f"{trial.exit_s:.2f}s"
     flags = [f"window={'yes' if trial.window_seen else 'no'}", f"saved={'yes' if trial.saved else 'no'}"]
-    if trial.rc is not None and trial.rc != EXPECTED_RC[trial.action] and trial.acted:
+    if trial.rc is not None and trial.acted and not trial.rc_ok:
         flags.append(f"expected rc={EXPECTED_RC[trial.action]}")
     if trial.traceback:
         flags.append("TRACEBACK")
     lines = [ln for ln in trial.stderr.splitlines() if ln.strip()]
-    if lines:
+    if "Fatal Python error" in trial.stderr:  # faulthandler: the first frame of the crashing thread
+        where = next((ln.strip() for ln in lines if ln.strip().startswith("File ")), "?")
+        flags.append(f"CRASH at {where[:140]}")
+    elif lines:
         flags.append(f"stderr: {lines[-1][:100]!r} ({len(lines)} lines)")
     return f"{trial.action:12s} +{trial.delay:4.2f}s  {rc:8s} {exit_s:>6s}  " + " ".join(flags + trial.notes)
 
@@ -174,13 +185,16 @@ def summary(trials: list[Trial]) -> None:
     times = [t.exit_s for t in exited if t.exit_s is not None and t.acted]
     windowed = [t for t in trials if t.window_seen and t.acted]
     signalled = [t for t in windowed if t.action in SIGNALS]
-    wrong_rc = [t for t in exited if t.acted and t.rc != EXPECTED_RC[t.action]]
+    wrong_rc = [t for t in exited if t.acted and not t.rc_ok]
+    early = [t for t in exited if t.acted and t.action in SIGNALS and not t.window_seen]
     print(f"\ntries {len(trials)}, exits {len(exited)}, hangs {sum(t.hang for t in trials)}")
     if times:
         print(f"exit time after the action: median {statistics.median(times):.2f} s, worst {max(times):.2f} s, "
               f"over 2.5 s: {sum(s > 2.5 for s in times)}")
     print(f"settings saved: {sum(t.saved for t in signalled)}/{len(signalled)} SIGINT/SIGTERM with a window, "
           f"{sum(t.saved for t in windowed)}/{len(windowed)} of all actions with a window")
+    print(f"signals before the window was mapped: {len(early)} (exit codes "
+          f"{', '.join(sorted({str(t.rc) for t in early})) or '-'})")
     print(f"tracebacks: {sum(t.traceback for t in trials)}; unexpected exit codes: {len(wrong_rc)}")
     for action in ACTIONS:
         mine = [t for t in trials if t.action == action]
@@ -215,7 +229,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for k in range(args.trials):
                 settings = Path(tmp) / f"settings-{k}.ini"
-                command = [sys.executable, "-m", "detviewer", "--settings", str(settings), *args.paths]
+                # -X faulthandler: a crash (not a quit) prints where it happened
+                command = [sys.executable, "-X", "faulthandler", "-m", "detviewer", "--settings", str(settings),
+                           *args.paths]
                 trial = run_trial(x, Trial(order[k], rng.uniform(0.0, args.max_delay)), command, settings, args.hang)
                 trials.append(trial)
                 print(f"{k + 1:3d} {describe(trial)}", flush=True)

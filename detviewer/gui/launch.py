@@ -105,24 +105,30 @@ def _check_args(args) -> tuple[int, int] | None:
     return w, h
 
 
+#: How long a quit waits for the background threads when the process ends right after (see lifetime).
+QUIT_WAIT_MS = 500
+
+
 def run(args) -> int:
+    from PySide6.QtCore import QCoreApplication
+
     from detviewer.gui.lifetime import RunLifetime
 
     size = _check_args(args)
-    lifetime = RunLifetime()
+    owns_app = QCoreApplication.instance() is None  # else a host application (pytest-qt) keeps running
+    lifetime = RunLifetime(quit_wait_ms=QUIT_WAIT_MS if owns_app else None)
     lifetime.install_signal_handlers()  # first: a signal during start-up ends the run quietly too
     try:
-        return _run_app(args, size, lifetime)
+        return _run_app(args, size, lifetime, owns_app)
     finally:
         lifetime.uninstall()
 
 
-def _run_app(args, size, lifetime) -> int:
+def _run_app(args, size, lifetime, owns_app: bool) -> int:
     from PySide6.QtWidgets import QApplication
 
     from detviewer.gui.settings import APPLICATION, ORGANIZATION
 
-    owns_app = QApplication.instance() is None
     if owns_app:
         _choose_platform(args)
         if os.environ.get("QT_QPA_PLATFORM") == "offscreen":

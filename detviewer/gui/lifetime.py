@@ -23,7 +23,7 @@ import ctypes
 import signal
 import socket
 
-from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QObject, QSocketNotifier
+from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QEvent, QObject, QSocketNotifier
 
 __all__ = ["RunLifetime", "QUIT_SIGNALS"]
 
@@ -44,9 +44,14 @@ class RunLifetime(QObject):
     ``exec()`` instead of ``app.exec()``, and ``uninstall()`` in a ``finally``.
     """
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, *, quit_wait_ms: int | None = None) -> None:
+        """quit_wait_ms: the process ends right after the window closes (launch leaves with os._exit),
+        so the close waits at most this long for the background threads instead of the window's
+        default 1.8 s: a thread importing torch or inside a forward pass cannot stop anyway. None
+        (a host application such as pytest-qt): the window's own shutdown, unchanged."""
         super().__init__(parent)
         self.ended = False
+        self._quit_wait_ms = quit_wait_ms
         self.signal_exit_code: int | None = None  # 128 + signal number, when a signal ended the run
         self._window = None
         self._reader, self._writer = socket.socketpair()
@@ -77,6 +82,8 @@ class RunLifetime(QObject):
         """
         self._window = window
         window.closed.connect(self._on_window_closed)
+        if self._quit_wait_ms is not None:
+            window.installEventFilter(self)
         self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._on_wakeup)
         app = QCoreApplication.instance()
@@ -105,6 +112,13 @@ class RunLifetime(QObject):
             self._previous_wakeup_fd = None
         self._reader.close()
         self._writer.close()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self._window and event.type() == QEvent.Type.Close:
+            # Before closeEvent (which then finds the window shut down): the same settings saved and
+            # threads stopped, with the shorter wait. closeEvent always accepts the close.
+            self._window.shutdown(self._quit_wait_ms)
+        return False
 
     # -- slots ------------------------------------------------------------------------------------
     def _on_wakeup(self) -> None:

@@ -380,18 +380,19 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
         self.closed.emit()
 
-    def shutdown(self) -> bool:
-        """Stop the source and the background threads (bounded, 2 s); True if they ended."""
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Save the settings, stop the source and the background threads (waiting at most ``timeout_ms``
+        for each); True if they ended. Only the first call does anything."""
         if self._closed:
             return True
         self._closed = True
         self.settings.setValue("window/geometry", self.saveGeometry())
         if not self.built:
             self.settings.sync()
-            return self.background.shutdown(1800)
+            return self.background.shutdown(timeout_ms)
         self.settings.setValue("window/state", self.saveState())
         settings_io.save_thresholds(self.settings, self.state.thresholds)
         self.settings.sync()
         self.autoplay.set_playing(False)
         self.feed.stop()
-        return self.background.shutdown(1800)  # plus teardown: the process is gone within 2 s
+        return self.background.shutdown(timeout_ms)  # plus teardown: the process is gone within 2 s

@@ -296,3 +296,36 @@ def test_signals_ignored_by_the_parent_stay_ignored(qapp):
         lifetime.uninstall()
         signal.signal(signal.SIGHUP, previous)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_quit_of_our_own_process_waits_less_for_the_threads(qapp, qtbot):
+    """launch's own process (os._exit follows) shuts the window down with quit_wait_ms before closeEvent runs."""
+    from PySide6.QtCore import Signal
+    from PySide6.QtWidgets import QWidget
+
+    from detviewer.gui.lifetime import RunLifetime
+
+    calls = []
+
+    class Window(QWidget):
+        closed = Signal()
+
+        def shutdown(self, timeout_ms: int = 1800) -> bool:
+            calls.append(("shutdown", timeout_ms))
+            return True
+
+        def closeEvent(self, event):
+            calls.append(("closeEvent",))
+            super().closeEvent(event)
+            self.closed.emit()
+
+    for quit_wait_ms, expected in ((250, [("shutdown", 250), ("closeEvent",)]), (None, [("closeEvent",)])):
+        calls.clear()
+        window = Window()
+        qtbot.addWidget(window)
+        window.show()
+        lifetime = RunLifetime(quit_wait_ms=quit_wait_ms)
+        lifetime.watch(window)
+        window.close()
+        lifetime.uninstall()
+        assert calls == expected and lifetime.ended
