@@ -198,8 +198,13 @@ class Canvas(pg.GraphicsView):
         if visible and drawn < visible:
             self._note.setText(f"Zoomed out: drawing a random {drawn:,} of the {visible:,} boxes in view "
                                "(zoom in to see every box)")
+            font = self._note.font()
+            font.setPixelSize(max(12, self.style.min_text_px))  # lecture mode: as readable as the labels
+            self._note.setFont(font)
             self._note.adjustSize()
-            self._note.move(8, self.height() - self._note.height() - 8)
+            legend = self.legend_rect()
+            legend_on_top = legend is not None and legend[0] < self.width() / 2 and legend[1] < self.height() / 2
+            self._note.move(8, self.height() - self._note.height() - 8 if legend_on_top else 8)  # clear of it
             self._note.show()
         else:
             self._note.hide()
@@ -216,14 +221,20 @@ class Canvas(pg.GraphicsView):
     def place_labels(self):
         """The label placement for the view as it is now (render.model.labels.Placement)."""
         from detviewer.render.qt.labels import place_layer_labels
-        from detviewer.render.qt.legend import legend_rect
         from detviewer.render.qt.style import LabelFonts
 
         transform = self.labels_item.deviceTransform(self.viewportTransform())
         size = self.viewport().size()
         fonts, bounds = LabelFonts(self.style), (float(size.width()), float(size.height()))
-        box = legend_rect(self._legend, fonts, bounds)
+        box = self.legend_rect()
         return place_layer_labels(self._layers, transform, fonts, bounds, [box] if box else [])
+
+    def legend_rect(self) -> tuple[float, float, float, float] | None:
+        """(x, y, w, h) of the legend panel in viewport pixels (the corner hiding the fewest box outlines);
+        None without a legend."""
+        transform = self.labels_item.deviceTransform(self.viewportTransform())
+        size = self.viewport().size()
+        return self.labels_item.legend_box(transform, (float(size.width()), float(size.height())))
 
     def item(self, name: str):
         """The graphics item drawing layer ``name`` (tests, benchmarks)."""

@@ -35,7 +35,7 @@ def decode_deltas(reference_xyxy, deltas, weights=RPN_WEIGHTS) -> np.ndarray:
 
 
 def regression_targets(reference_xyxy, target_xyxy, weights=RPN_WEIGHTS) -> np.ndarray:
-    """The lecture's t* = (tₓ, t_y, t_w, tₕ) = ((x* − x)/w, (y* − y)/h, log(w*/w), log(h*/h)) of each
+    """The lecture's t* = (tx, ty, tw, th) = ((x* − x)/w, (y* − y)/h, log(w*/w), log(h*/h)) of each
     reference box (N, 4) towards its target (N, 4), xyxy pixels: torchvision's BoxCoder(weights).encode
     divided by the weights, so the numbers do not depend on them. (N, 4) float32."""
     codes = encode_deltas(reference_xyxy, target_xyxy, weights)

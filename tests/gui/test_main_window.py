@@ -106,7 +106,10 @@ def test_nms_stepper_matches_nms_trace(qtbot, make_window, tmp_path):
     assert set(window.canvas.label_texts("suppressed_now")) == {"IoU 0.68", "IoU 0.32"}
     model = panel.table_model
     states = [model.data(model.index(r, 3)) for r in range(model.rowCount())]
-    assert states == ["kept", f"suppressed by #{A} (IoU 0.68)", f"suppressed by #{A} (IoU 0.32)", "pending", "pending"]
+    # on screen candidates count from 1: candidate index A is "#A+1" in the table's first column too
+    assert states == ["kept", f"suppressed by #{A + 1} (IoU 0.68)", f"suppressed by #{A + 1} (IoU 0.32)", "pending",
+                      "pending"]
+    assert model.data(model.index(0, 0)) == str(A + 1)
     panel.table.clicked.emit(model.index(3, 0))  # clicking a row selects that candidate
     assert state.selected == D
     assert any(layer.name == "selected" for layer in window.canvas.layers)
@@ -271,7 +274,7 @@ def test_hover_finds_the_smallest_box_and_describes_it(qtbot, make_window, tmp_p
     assert window.canvas.box_at(130, 130) == C
     assert window.canvas.box_at(5, 5) is None
     text = window.canvas.describe(D)
-    assert text.startswith("#3 dog 0.60 (kept)") and "x1 200  y1 50  x2 300  y2 150  (100×100)" in text
+    assert text.startswith(f"#{D + 1} dog 0.60 (kept)") and "x1 200  y1 50  x2 300  y2 150  (100×100)" in text
     window.state.set_thresholds(iou=0.5)
     assert "suppressed) at step 1 (IoU 0.68)" in window.canvas.describe(B)
 

@@ -55,8 +55,34 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     assert item.visible == 50000 and 0 < item.drawn < 50000
     qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
     assert "random" in canvas.note_text()
+    canvas.set_layers([layer], legend=(("many", (0, 255, 0)), ("low activation", (0, 0, 0))))
+    canvas.grab()
+    qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
+    legend = QRectF(*canvas.legend_rect())
+    note = QRectF(canvas._note.geometry())
+    assert not legend.intersects(note), "the sampling note covers the legend"
     canvas.view.setRange(QRectF(100, 100, 60, 45), padding=0)
     canvas.grab()
     # Only the boxes overlapping the (snapped, grown) view are considered; all of those are drawn.
     inside = ((boxes[:, 2] >= 100) & (boxes[:, 0] <= 160) & (boxes[:, 3] >= 100) & (boxes[:, 1] <= 145)).sum()
     assert inside <= item.visible < 50000 and item.drawn == item.visible
+
+
+def test_lecture_style_scales_a_text_layer_once_on_the_canvas(qtbot):
+    """TextLayer sizes are scaled by the label pass alone: a 14 px title is 28 px in lecture mode, not 56."""
+    from detviewer.gui.canvas import Canvas
+    from detviewer.render.qt.style import LECTURE, LabelFonts
+
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 600)
+    canvas.show()
+    canvas.set_frame(np.zeros((400, 400, 3), np.uint8))
+    canvas.set_layers([TextLayer("title", [[200, 200]], ("RoIAlign 7×7",), solid((255, 255, 255), 1), size=14.0,
+                                 anchor="center")])
+    canvas.set_style(LECTURE)
+    placement = canvas.place_labels()
+    assert placement.texts == ("RoIAlign 7×7",)
+    width, height = LabelFonts(LECTURE).measure("RoIAlign 7×7", 14.0)
+    assert LabelFonts(LECTURE).font(14.0)[0].pixelSize() == 28
+    assert abs(placement.rects[0, 3] - height) < 0.5 and abs(placement.rects[0, 2] - width) < 0.5

@@ -46,11 +46,11 @@ def test_hand_computed_deltas_and_decoded_box():
     assert frame.layer("delta_arrow").arrow_heads
     assert frame.layer("delta_text").texts == ("t (0.25, −0.5, 0.69, 0)",)
     rows = dict(frame.table)
-    assert rows["t = output ÷ weights (tₓ, tᵧ, tᵥᵥ, tₕ)"] == "(0.25, −0.5, 0.69, 0)"
+    assert rows["t = output ÷ weights (tx, ty, tw, th)"] == "(0.25, −0.5, 0.69, 0)"
     assert rows["Head"] == "the head, BoxCoder weights (10, 10, 5, 5)"
-    assert rows["x = xₐ + tₓ·wₐ"] == "30.0 + 0.250·40.0 = 40.0"
-    assert rows["y = yₐ + tᵧ·hₐ"] == "60.0 − 0.500·80.0 = 20.0"
-    assert rows["w = wₐ·exp(tᵥᵥ)"] == "40.0·exp(+0.693) = 80.0"
+    assert rows["x = xₐ + tx·wₐ"] == "30.0 + 0.250·40.0 = 40.0"
+    assert rows["y = yₐ + ty·hₐ"] == "60.0 − 0.500·80.0 = 20.0"
+    assert rows["w = wₐ·exp(tw)"] == "40.0·exp(+0.693) = 80.0"
 
 
 def test_steps_reveal_reference_then_deltas_then_decoded_box_then_target_then_textbook():
@@ -137,7 +137,7 @@ def test_two_stage_detection_comes_from_its_proposal_through_the_box_head(demo):
 
 def test_textbook_targets_through_the_models_own_boxcoder(demo):
     """The classic slide: a proposal exactly on the object gives t* = (0, 0, 0, 0), one a quarter of its
-    width to the left (0.25, 0, 0, 0), one 1.5 times too wide tᵥᵥ* = log(1/1.5), through the box head's
+    width to the left (0.25, 0, 0, 0), one 1.5 times too wide tw* = log(1/1.5), through the box head's
     BoxCoder read from demo-frcnn, whose weights (10, 10, 5, 5) scale the encoded values."""
     from detviewer.render.model.views.training_labels import model_rule
 

@@ -100,7 +100,7 @@ class CandidateTableModel(QAbstractTableModel):
         if state == SUPPRESSED:
             step, iou = self.state.replay.suppressed_by(candidate)
             kept = int(self.state.replay.kept[step - 1])
-            return f"suppressed by #{kept} (IoU {iou:.2f})"
+            return f"suppressed by #{kept + 1} (IoU {iou:.2f})"
         return NMS_STATE_NAMES[state]
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
@@ -114,7 +114,7 @@ class CandidateTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             cand = replay.candidates
             if col == 0:
-                return str(i)
+                return str(i + 1)  # candidates are numbered from 1 on screen
             if col == 1:
                 return cand.name_of(cand.labels[i])
             if col == 2:

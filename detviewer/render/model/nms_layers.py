@@ -32,7 +32,7 @@ def candidate_label(replay: NMSReplay, index: int, step: int) -> str:
     """"#12 dog 0.91 (kept)": a candidate, its score and its state at ``step``."""
     cand = replay.candidates
     state = NMS_STATE_NAMES[int(replay.states(step)[index])]
-    return f"#{int(index)} {cand.name_of(cand.labels[index])} {replay.scores[index]:.2f} ({state})"
+    return f"#{int(index) + 1} {cand.name_of(cand.labels[index])} {replay.scores[index]:.2f} ({state})"
 
 
 def nms_layers(replay: NMSReplay, step: int, *, stepping: bool, selected: int | None = None,

@@ -104,7 +104,8 @@ class Prepare:
 def figure_title(title: str, frame: ViewFrame, model_name: str) -> str:
     """The line over an exported figure: the view, the model, where its steps stand, e.g.
     "Anchors · demo-frcnn · Step 3 of 5: Level 3/4" (a figure on a slide says what it shows)."""
-    return " · ".join(part for part in (title, model_name, frame.position_text()) if part)
+    position = frame.position_text()
+    return " · ".join(part for part in (title, model_name, position if position != title else "") if part)
 
 
 def _one_step(_request: ViewRequest) -> int:

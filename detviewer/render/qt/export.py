@@ -50,7 +50,7 @@ def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, l
 
     from detviewer.render.qt.labels import paint_labels
     from detviewer.render.qt.layer_items import paint_layer
-    from detviewer.render.qt.legend import legend_rect, paint_legend
+    from detviewer.render.qt.legend import legend_rect, paint_legend, screen_boxes
     from detviewer.render.qt.style import NORMAL, LabelFonts
 
     style = NORMAL if style is None else style
@@ -66,10 +66,10 @@ def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, l
     ordered = drawing_order(layers)
     for layer in ordered:
         paint_layer(painter, layer, style)
-    legend_box = legend_rect(legend, fonts, bounds)
+    legend_box = legend_rect(legend, fonts, bounds, screen_boxes(ordered, lambda p: p * scale))
     paint_labels(painter, ordered, style, fonts, bounds, obstacles=[legend_box] if legend_box else [])
     painter.restore()
-    paint_legend(painter, legend, fonts, bounds)
+    paint_legend(painter, legend, fonts, legend_box)  # figure pixels: only the title band's offset is left
 
 
 def title_height(style=None) -> int:
@@ -81,21 +81,34 @@ def title_height(style=None) -> int:
 
 def _paint_figure(painter, image, layers, scale, style, title: str, legend, dim) -> None:
     from PySide6.QtCore import QRectF, Qt
-    from PySide6.QtGui import QColor, QFont
+    from PySide6.QtGui import QColor
 
     if title:
         band = title_height(style)
         width = image.shape[1] * scale
         painter.fillRect(QRectF(0, 0, width, band), QColor(0, 0, 0))
-        font = QFont()
-        font.setPixelSize(band - 12)
-        font.setBold(True)
+        font, text = _title_font(title, band - 12, width - 16)
         painter.setFont(font)
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(QRectF(8, 0, width - 16, band), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                         title)
+                         text)
         painter.translate(0, band)
     _paint(painter, image, layers, scale, style, legend, dim)
+
+
+def _title_font(title: str, pixels: int, width: float, smallest: int = 11):
+    """(font, text) of a title band: the font shrinks until the title fits ``width`` (not under ``smallest`` px),
+    then the text is elided at its end."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    font = QFont()
+    font.setBold(True)
+    for px in range(max(pixels, smallest), smallest - 1, -1):
+        font.setPixelSize(px)
+        if QFontMetricsF(font).horizontalAdvance(title) <= width:
+            return font, title
+    return font, QFontMetricsF(font).elidedText(title, Qt.TextElideMode.ElideRight, width)
 
 
 def drawing_order(layers: list) -> list:

@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QTransform
 
 from detviewer.render.model.labels import Placement, labels_of_layers, place_labels
+from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts, RenderStyle, qcolor
 
 __all__ = ["LabelsItem", "paint_labels", "place_layer_labels"]
@@ -91,11 +92,13 @@ class LabelsItem(pg.GraphicsObject):
         self._layers: list = []
         self._fonts = LabelFonts(NORMAL)
         self.placement: Placement | None = None
-        self.legend: tuple = ()  # the view's (text, rgb) entries, drawn bottom left; labels keep clear of it
+        self.legend: tuple = ()  # the view's (text, rgb) entries, in a free corner; labels keep clear of it
+        self._box_layers: list = []  # what the legend should hide as little of as it can
 
     def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
         self.legend = tuple(legend)
         self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")]
+        self._box_layers = [layer for layer in layers if isinstance(layer, BoxLayer)]
         if style != self._fonts.style:
             self._fonts = LabelFonts(style)
         self.placement = None
@@ -115,12 +118,23 @@ class LabelsItem(pg.GraphicsObject):
     def viewTransformChanged(self) -> None:
         self.prepareGeometryChange()
 
+    def legend_box(self, transform: QTransform, bounds: tuple[float, float]):
+        """(x, y, w, h) screen pixels of the legend for this transform (image -> screen) and screen size."""
+        from detviewer.render.qt.legend import legend_rect, screen_boxes
+
+        if not self.legend:
+            return None
+        return legend_rect(self.legend, self._fonts, bounds, screen_boxes(self._box_layers, _mapper(transform)))
+
     def paint(self, painter: QPainter, *args) -> None:
-        from detviewer.render.qt.legend import legend_rect, paint_legend
+        from detviewer.render.qt.legend import paint_legend
 
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
-        box = legend_rect(self.legend, self._fonts, bounds)
+        box = self.legend_box(painter.transform(), bounds)
         self.placement = paint_labels(painter, self._layers, self._fonts.style, self._fonts, bounds,
                                       obstacles=[box] if box else [])
-        paint_legend(painter, self.legend, self._fonts, bounds)
+        painter.save()
+        painter.resetTransform()
+        paint_legend(painter, self.legend, self._fonts, box)
+        painter.restore()

@@ -1,14 +1,16 @@
-"""The legend of a view's colours (``ViewFrame.legend``): a small panel at the bottom left of the canvas or
-figure, drawn by the same function in both."""
+"""The legend of a view's colours (``ViewFrame.legend``): a small panel in the corner of the canvas or figure
+that hides the fewest box outlines, drawn by the same function in both."""
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
 
+from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.style import BOX_LABEL_PX, LabelFonts, qcolor
 
-__all__ = ["legend_rect", "paint_legend"]
+__all__ = ["legend_rect", "paint_legend", "screen_boxes"]
 
 _MARGIN = 8.0
 
@@ -22,30 +24,64 @@ def _sizes(entries, fonts: LabelFonts) -> tuple[float, float, float]:
     return row, swatch, width
 
 
-def legend_rect(entries, fonts: LabelFonts, bounds: tuple[float, float]) -> tuple[float, float, float, float] | None:
-    """(x, y, w, h) of the legend panel in screen pixels, bottom left inside ``bounds``; None without entries."""
+def screen_boxes(layers, to_screen) -> np.ndarray:
+    """(N, 4) xyxy screen pixels of every box of the BoxLayers in ``layers``; to_screen maps (K, 2) image points
+    to screen points (an axis-aligned transform: the canvas's or a figure's)."""
+    parts = [layer.xyxy for layer in layers if isinstance(layer, BoxLayer) and len(layer)]
+    if not parts:
+        return np.zeros((0, 4), np.float64)
+    xyxy = np.concatenate(parts).astype(np.float64)
+    a, b = to_screen(xyxy[:, :2]), to_screen(xyxy[:, 2:])
+    return np.concatenate([np.minimum(a, b), np.maximum(a, b)], axis=1)
+
+
+def _hidden_outlines(rect: tuple[float, float, float, float], boxes: np.ndarray) -> int:
+    """Boxes whose outline passes under the rect (a box around the whole panel keeps its outline visible)."""
+    x, y, w, h = rect
+    x1, y1, x2, y2 = boxes.T
+    overlaps = (x1 < x + w) & (x2 > x) & (y1 < y + h) & (y2 > y)
+    around = (x1 <= x) & (y1 <= y) & (x2 >= x + w) & (y2 >= y + h)
+    return int((overlaps & ~around).sum())
+
+
+def legend_rect(entries, fonts: LabelFonts, bounds: tuple[float, float],
+                boxes: np.ndarray | None = None) -> tuple[float, float, float, float] | None:
+    """(x, y, w, h) of the legend panel in screen pixels inside ``bounds`` (w, h); None without entries.
+
+    boxes: (N, 4) xyxy screen pixels of what is drawn (``screen_boxes``): the panel goes in the corner hiding
+    the fewest of their outlines, bottom left on a tie and without boxes.
+    """
     if not entries:
         return None
     row, _, width = _sizes(entries, fonts)
     height = row * len(entries) + _MARGIN
-    return _MARGIN, max(0.0, bounds[1] - height - _MARGIN), width, height
+    left, right = _MARGIN, max(_MARGIN, bounds[0] - width - _MARGIN)
+    top, bottom = _MARGIN, max(0.0, bounds[1] - height - _MARGIN)
+    corners = [(left, bottom), (right, bottom), (left, top), (right, top)]
+    if boxes is None or not len(boxes):
+        return left, bottom, width, height
+    costs = [_hidden_outlines((x, y, width, height), boxes) for x, y in corners]
+    x, y = corners[int(np.argmin(costs))]  # argmin keeps the first (bottom left) on a tie
+    return x, y, width, height
 
 
-def paint_legend(painter: QPainter, entries, fonts: LabelFonts, bounds: tuple[float, float]) -> None:
-    """entries: (text, (r, g, b)); painted in screen pixels (the painter's transform is ignored)."""
-    rect = legend_rect(entries, fonts, bounds)
-    if rect is None:
+def paint_legend(painter: QPainter, entries, fonts: LabelFonts, rect) -> None:
+    """entries: (text, (r, g, b)); rect: (x, y, w, h) from ``legend_rect``, in the painter's current coordinates
+    (screen pixels: the caller removes any image scale first)."""
+    if rect is None or not entries:
         return
     x, y, w, h = rect
     row, swatch, _ = _sizes(entries, fonts)
     font, _ = fonts.font(BOX_LABEL_PX)
     painter.save()
-    painter.resetTransform()
     painter.setFont(font)
     painter.fillRect(QRectF(x, y, w, h), QColor(0, 0, 0, 200))
     for k, (text, rgb) in enumerate(entries):
         top = y + _MARGIN / 2 + k * row
-        painter.fillRect(QRectF(x + _MARGIN, top + (row - swatch) / 2, swatch, swatch), qcolor(rgb))
+        square = QRectF(x + _MARGIN, top + (row - swatch) / 2, swatch, swatch)
+        painter.fillRect(square, qcolor(rgb))
+        painter.setPen(QColor(150, 150, 150))  # a black swatch ("low activation") on the dark panel
+        painter.drawRect(square)
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(QRectF(x + 2 * _MARGIN + swatch, top, w, row),
                          Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainterPath
 
-from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer
 
 __all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "qimage_from_heatmap",
            "rects_path", "bounds_of", "color_groups", "LabelFonts", "BOX_LABEL_PX"]
@@ -36,13 +36,12 @@ LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0, min_text_px=24)
 
 
 def styled(layer, style: RenderStyle):
-    """The layer with widths / text sizes scaled by ``style`` (the same object when style is NORMAL)."""
+    """The layer with its line widths scaled by ``style`` (the same object when style is NORMAL). Text sizes
+    stay: LabelFonts scales every text (labels and TextLayers) once, when the label pass measures it."""
     if style == NORMAL:
         return layer
     if isinstance(layer, (BoxLayer, SegmentLayer, ImageLayer)):
         return replace(layer, width=layer.width * style.line_scale)
-    if isinstance(layer, TextLayer):
-        return replace(layer, size=layer.size * style.font_scale)
     return layer
 
 

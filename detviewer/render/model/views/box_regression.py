@@ -4,7 +4,7 @@ model's own outputs and BoxCoder weights, and the training target t* its ground 
 Anchors: the RPN / one-stage head's deltas (AnchorSet.deltas, BoxCoder weights AnchorSet.delta_weights).
 Proposals: the box head's deltas for one class (Proposals.class_deltas, the "box_head" MatchRule's weights,
 (10, 10, 5, 5) in torchvision). Dividing the head's output by the weights gives the lecture's
-t = (tₓ, tᵧ, tᵥᵥ, tₕ) = ((x − xₐ)/wₐ, (y − yₐ)/hₐ, log(w/wₐ), log(h/hₐ)); the target t* is the same encoding
+t = (tx, ty, tw, th) = ((x − xₐ)/wₐ, (y − yₐ)/hₐ, log(w/wₐ), log(h/hₐ)); the target t* is the same encoding
 of the matched ground-truth box (ops.regression.regression_targets, torchvision's BoxCoder.encode).
 """
 

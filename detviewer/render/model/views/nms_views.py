@@ -90,9 +90,9 @@ def nms_frame(request: ViewRequest) -> ViewFrame:
         label, text = "Start", f"NMS: start, 0 of {n} steps"
     else:
         cand = replay.candidates
-        label = f"keep #{current.kept} {cand.name_of(cand.labels[current.kept])}"
+        label = f"keep #{current.kept + 1} {cand.name_of(cand.labels[current.kept])}"
         text = f"NMS step {step} of {n}"
-        rows.insert(0, ("This step", f"keep #{current.kept}, suppress {fmt_int(len(current.suppressed))}"))
+        rows.insert(0, ("This step", f"keep #{current.kept + 1}, suppress {fmt_int(len(current.suppressed))}"))
     legend = (("kept so far (class colours)", (0, 158, 115)), ("kept at this step", HIGHLIGHT),
               ("suppressed at this step", SUPPRESS), ("not decided yet", GREY))
     return ViewFrame(layers, replay.narration(step, True), rows, step, n + 1, label, text, legend=legend)

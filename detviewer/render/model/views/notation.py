@@ -1,7 +1,7 @@
-"""Math as a lecture writes it, in plain Unicode text (captions, tables, labels): sₖ, s′ₖ, tₓ, σ.
+"""Math as a lecture writes it, in plain Unicode text (captions, tables, labels): sₖ, s′ₖ, σ.
 
-Unicode has no subscript w or y: tᵧ uses the subscript gamma and t_w two subscript v's (tᵥᵥ), which read as
-tᵧ / t_w in the sans-serif fonts the figures use.
+The regression offsets are written tx, ty, tw, th, as Faster R-CNN's paper names them: Unicode has no
+subscript y or w, and look-alike letters (gamma, double v) would be wrong in a slide someone copies.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ _DIGITS = str.maketrans("0123456789+-()", "₀₁₂₃₄₅₆₇₈₉₊₋�
 
 S_K = "sₖ"
 S_PRIME_K = "s′ₖ"
-T_X, T_Y, T_W, T_H = "tₓ", "tᵧ", "tᵥᵥ", "tₕ"
+T_X, T_Y, T_W, T_H = "tx", "ty", "tw", "th"
 T_VECTOR = f"({T_X}, {T_Y}, {T_W}, {T_H})"
 SIGMA = "σ"
 

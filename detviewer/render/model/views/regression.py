@@ -4,7 +4,7 @@ training target t* its ground-truth object gives, and the classic slide's worked
 Steps: the reference box; the head's predicted t (its output ÷ the BoxCoder weights); the decoded box; the
 target t* from the matched object (through the model's BoxCoder, weights said) with the residual t* − t; and
 three proposals placed by hand on that object — exactly on it (0, 0, 0, 0), a quarter of its width to the left
-(0.25, 0, 0, 0) and 1.5 times too wide (tᵥᵥ = log(1/1.5) = −0.41). A picked detection (click, ``render --box``)
+(0.25, 0, 0, 0) and 1.5 times too wide (tw = log(1/1.5) = −0.41). A picked detection (click, ``render --box``)
 chooses the reference: the proposal (or anchor) behind it. Computations: box_regression.py.
 """
 

@@ -1,0 +1,61 @@
+"""Where a figure's title and legend go: the title fits its band, the legend takes the free corner."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detviewer.render.model.primitives import BoxLayer, ViewFrame, solid
+from detviewer.render.model.spec import figure_title
+
+LEGEND = (("kept (class colours)", (0, 158, 115)), ("ground truth", (255, 255, 255)))
+
+
+def test_figure_title_names_a_one_step_view_once():
+    one_step = ViewFrame(step_label="Detections")
+    assert figure_title("Detections", one_step, "demo-ssd") == "Detections · demo-ssd"
+    stepped = ViewFrame(step=2, step_count=5, step_label="Level 3")
+    assert figure_title("Anchors", stepped, "demo-frcnn") == "Anchors · demo-frcnn · Step 3 of 5: Level 3"
+
+
+def test_legend_takes_the_corner_hiding_the_fewest_outlines(qapp):
+    from detviewer.render.qt.legend import legend_rect
+    from detviewer.render.qt.style import NORMAL, LabelFonts
+
+    fonts, bounds = LabelFonts(NORMAL), (400.0, 300.0)
+    x, y, w, h = legend_rect(LEGEND, fonts, bounds)
+    assert x == 8 and y + h == 300 - 8  # no boxes: bottom left
+    # two boxes crossing the bottom left and one the bottom right: the top left is free
+    boxes = np.array([[0, 250, 50, 299], [20, 280, 120, 295], [350, 280, 399, 299]], np.float64)
+    x, y, w, h = legend_rect(LEGEND, fonts, bounds, boxes)
+    assert (x, y) == (8, 8)
+    # a box around the whole image hides no outline anywhere: bottom left again
+    x, y, _, _ = legend_rect(LEGEND, fonts, bounds, np.array([[0, 0, 400, 300]], np.float64))
+    assert (x, y + h) == (8, 292)
+
+
+def test_exported_legend_leaves_a_box_at_the_bottom_left_visible(qapp):
+    from detviewer.render.qt.export import figure_size, render_image
+
+    image = np.full((200, 300, 3), 40, np.uint8)
+    boxes = np.array([[4, 150, 120, 196]], np.float32)  # where the legend would go by default
+    layer = BoxLayer("gt", boxes, solid((255, 255, 255), 1), np.zeros(1, np.int64), width=2.0)
+    picture = render_image(image, [layer], 1.0, title="Detections · demo", legend=LEGEND)
+    width, height = figure_size(image, 1.0, title="Detections · demo")
+    pixels = np.asarray(picture.convertToFormat(picture.Format.Format_RGB888).constBits()).reshape(height, -1)
+    pixels = pixels[:, :width * 3].reshape(height, width, 3)
+    band = height - 200
+    bottom_edge = pixels[band + 195, 10:110]
+    assert (bottom_edge.min(axis=1) > 200).mean() > 0.9, "the legend covers the box's bottom edge"
+
+
+def test_a_long_title_shrinks_to_fit_its_band(qapp):
+    from PySide6.QtGui import QFontMetricsF
+
+    from detviewer.render.qt.export import _title_font
+
+    title = "Detections · demo-ssd · Step 3 of 5: Level 3"
+    font, text = _title_font(title, 18, 300)
+    assert text == title and font.pixelSize() < 18
+    assert QFontMetricsF(font).horizontalAdvance(text) <= 300
+    font, text = _title_font(title * 4, 18, 300)
+    assert text.endswith("…") and font.pixelSize() == 11
