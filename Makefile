@@ -11,6 +11,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
+	$(BIN)/ruff check --quiet detviewer tests bench docs
 	$(BIN)/python -m pytest -q
 
 install: $(STAMP)

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 from detviewer.charts.export import export_chart
-from detviewer.charts.matrix import _fit_left_axis
+from detviewer.charts.matrix import fit_left_axis
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.render.qt.export import ensure_gui_app
@@ -64,7 +64,7 @@ class ClassDeltaChart(pg.PlotWidget):
         plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("k", width=1)))
         labels = [str(n)[:18] for n in class_names]
         plot.getAxis("left").setTicks([list(zip(y.tolist(), labels))])
-        _fit_left_axis(plot, labels)
+        fit_left_axis(plot, labels)
         finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(1)])
         reach = max(float(np.abs(finite).max()), 0.05) * 1.15
         plot.setXRange(-reach, reach, padding=0)
@@ -105,7 +105,7 @@ class ErrorsCompareChart(pg.PlotWidget):
         legend = [f"{names[0]}: AP {tide_a.ap:.1f}", f"{names[1]}: AP {tide_b.ap:.1f}"]
         _bar_group(plot, y, values, SIDE_COLORS, legend, 0.38)
         plot.getAxis("left").setTicks([list(zip(y.tolist(), labels))])
-        _fit_left_axis(plot, labels)
+        fit_left_axis(plot, labels)
         plot.setXRange(0, max(float(np.max(values)), 1.0) * 1.15, padding=0)
         plot.setTitle(f"TIDE error breakdown at IoU {tide_a.iou_threshold:g}, {html.escape(names[0])} vs "
                       f"{html.escape(names[1])} (counts A / B)")

@@ -13,7 +13,7 @@ from detviewer.evaluation.confusion import ConfusionMatrix
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.evaluation.tide import TideResult
 
-__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS"]
+__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "fit_left_axis"]
 
 #: Above this many classes the cells carry no numbers (they would not fit).
 MAX_CELL_TEXTS = 30
@@ -23,7 +23,7 @@ def _axis_ticks(axis: pg.AxisItem, names: Sequence[str]) -> None:
     axis.setTicks([[(i, n[:14]) for i, n in enumerate(names)]])
 
 
-def _fit_left_axis(plot: pg.PlotItem, labels: Sequence[str]) -> None:
+def fit_left_axis(plot: pg.PlotItem, labels: Sequence[str]) -> None:
     """Widen the left axis so that its tick labels are not dropped (pyqtgraph hides what does not fit)."""
     longest = max((len(t) for t in labels), default=4)
     plot.getAxis("left").setWidth(int(12 + 7 * min(longest, 24)))
@@ -58,7 +58,7 @@ class ConfusionChart(pg.PlotWidget):
         plot = self.getPlotItem()
         _axis_ticks(plot.getAxis("bottom"), names)
         _axis_ticks(plot.getAxis("left"), names)
-        _fit_left_axis(plot, [n[:14] for n in names])
+        fit_left_axis(plot, [n[:14] for n in names])
         for item in self._texts:
             plot.removeItem(item)
         self._texts = []
@@ -119,6 +119,6 @@ class ErrorsChart(pg.PlotWidget):
             text.setPos(v, yi)
             plot.addItem(text)
         plot.getAxis("left").setTicks([list(zip(y.tolist(), names))])
-        _fit_left_axis(plot, names)
+        fit_left_axis(plot, names)
         plot.setXRange(0, max(max(values), 1.0) * 1.2, padding=0)
         plot.setTitle(f"TIDE error breakdown at IoU {tide.iou_threshold:g}: AP {tide.ap:.1f}")

@@ -16,7 +16,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from detviewer.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from detviewer.errors import AnnotationError, DetviewerError

@@ -17,10 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from detviewer.cli.eval_report import class_keys, coco_json, fmt, print_coco, table
+from detviewer.cli.progress import ProgressLine
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +128,7 @@ def _run_model(args):
     detector = load_detector(args.model, weights=args.weights, device=args.device)
     cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(), detector.name or args.model,
                                                        getattr(detector, "weights", args.weights))
-    bar = _ProgressLine()
+    bar = ProgressLine()
     run = run_dataset(detector, dataset, cache, progress=bar)
     bar.close()
     for _, sentence in run.failures:
@@ -148,26 +148,6 @@ def _save_predictions(path: Path, dataset, boxes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows))
     print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
-
-
-class _ProgressLine:
-    """progress(done, total, eta_s) as one line on stderr when it is a terminal."""
-
-    def __init__(self):
-        self.enabled, self.last = sys.stderr.isatty(), 0.0
-
-    def __call__(self, done: int, total: int, eta) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.2 and done < total):
-            return
-        self.last = now
-        eta_text = f"ETA {eta:.0f} s" if eta is not None else ""
-        sys.stderr.write(f"\r{done}/{total} images {eta_text:<14}")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
 
 
 def _run_voc(gt, det, n_images: int, source: str, as_json: bool, use_07_metric: bool) -> int:

@@ -27,7 +27,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
-from detviewer.render.model.nms_layers import LAYER_NAMES, NOT_CANDIDATES  # noqa: E402
+from detviewer.render.model.nms_layers import NOT_CANDIDATES  # noqa: E402
 from detviewer.render.model.primitives import BoxLayer, TextLayer  # noqa: E402
 from detviewer.render.qt.export import drawing_order  # noqa: E402
 from detviewer.render.qt.labels import LabelsItem  # noqa: E402

@@ -15,7 +15,6 @@ are errors.
 from __future__ import annotations
 
 import json
-import math
 import os
 import posixpath
 from dataclasses import dataclass

@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 
-from detviewer.errors import ImageLoadError, SourceError
+from detviewer.errors import SourceError
 from detviewer.io.frames import ErrorCallback, Frame, FrameCallback, _EndOfStream
 from detviewer.io.opencv_quiet import quiet_cv2
 

@@ -7,7 +7,7 @@ import pytest
 from gui_fakes import FakeLoader, ReentryCheckingDetector
 
 from detviewer.render.model.primitives import BoxLayer, ViewFrame, solid
-from detviewer.render.model.registry import VIEWS, register, unregister
+from detviewer.render.model.registry import register, unregister
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 
 
