@@ -13,6 +13,9 @@ import time
 
 __all__ = ["build_parser", "run"]
 
+#: How long a quit waits for the background threads when the process ends right after (see lifetime).
+QUIT_WAIT_MS = 500
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="detviewer", description="Open the detviewer window on images, folders, a video or a camera.")
@@ -103,10 +106,6 @@ def _check_args(args) -> tuple[int, int] | None:
     except ValueError:
         raise DetviewerError(f"--size {args.size!r} is not WIDTHxHEIGHT, e.g. 1400x860.") from None
     return w, h
-
-
-#: How long a quit waits for the background threads when the process ends right after (see lifetime).
-QUIT_WAIT_MS = 500
 
 
 def run(args) -> int:
