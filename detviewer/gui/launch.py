@@ -16,6 +16,7 @@ __all__ = ["build_parser", "run"]
 #: How long a quit waits for the background threads when the process ends right after (see lifetime).
 QUIT_WAIT_MS = 500
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="detviewer", description="Open the detviewer window on images, folders, a video or a camera.")
