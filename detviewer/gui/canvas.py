@@ -206,8 +206,11 @@ class Canvas(pg.GraphicsView):
             legend_on_top = legend is not None and legend[0] < self.width() / 2 and legend[1] < self.height() / 2
             self._note.move(8, self.height() - self._note.height() - 8 if legend_on_top else 8)  # clear of it
             self._note.show()
+            corner = self.viewport().mapFrom(self, self._note.pos())
+            self.labels_item.set_note_rect((corner.x(), corner.y(), self._note.width(), self._note.height()))
         else:
             self._note.hide()
+            self.labels_item.set_note_rect(None)
 
     @property
     def layers(self) -> list[BoxLayer]:
@@ -226,8 +229,7 @@ class Canvas(pg.GraphicsView):
         transform = self.labels_item.deviceTransform(self.viewportTransform())
         size = self.viewport().size()
         fonts, bounds = LabelFonts(self.style), (float(size.width()), float(size.height()))
-        box = self.legend_rect()
-        return place_layer_labels(self._layers, transform, fonts, bounds, [box] if box else [])
+        return place_layer_labels(self._layers, transform, fonts, bounds, self.labels_item.obstacles(transform, bounds))
 
     def legend_rect(self) -> tuple[float, float, float, float] | None:
         """(x, y, w, h) of the legend panel in viewport pixels (the corner hiding the fewest box outlines);

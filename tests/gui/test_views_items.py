@@ -55,12 +55,17 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     assert item.visible == 50000 and 0 < item.drawn < 50000
     qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
     assert "random" in canvas.note_text()
-    canvas.set_layers([layer], legend=(("many", (0, 255, 0)), ("low activation", (0, 0, 0))))
+    corner = BoxLayer("corner", np.array([[2, 2, 60, 60]], np.float32), solid((255, 255, 0), 1), np.zeros(1, np.int64),
+                      labels=("a label in the top left corner",))
+    canvas.set_layers([layer, corner], legend=(("many", (0, 255, 0)), ("low activation", (0, 0, 0))))
     canvas.grab()
     qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
     legend = QRectF(*canvas.legend_rect())
-    note = QRectF(canvas._note.geometry())
+    note = QRectF(canvas.viewport().mapFrom(canvas, canvas._note.pos()), canvas._note.size())
     assert not legend.intersects(note), "the sampling note covers the legend"
+    placement = canvas.place_labels()
+    assert placement.texts, "the corner label found no room"
+    assert not any(QRectF(*rect).intersects(note) for rect in placement.rects), "a label sits under the note"
     canvas.view.setRange(QRectF(100, 100, 60, 45), padding=0)
     canvas.grab()
     # Only the boxes overlapping the (snapped, grown) view are considered; all of those are drawn.

@@ -94,6 +94,7 @@ class LabelsItem(pg.GraphicsObject):
         self.placement: Placement | None = None
         self.legend: tuple = ()  # the view's (text, rgb) entries, in a free corner; labels keep clear of it
         self._box_layers: list = []  # what the legend should hide as little of as it can
+        self._note_rect = None  # (x, y, w, h) screen pixels of a note widget over the canvas, kept clear too
 
     def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
         self.legend = tuple(legend)
@@ -126,14 +127,26 @@ class LabelsItem(pg.GraphicsObject):
             return None
         return legend_rect(self.legend, self._fonts, bounds, screen_boxes(self._box_layers, _mapper(transform)))
 
+    def set_note_rect(self, rect) -> None:
+        """A note shown over the canvas at rect (x, y, w, h) screen pixels, or None: labels keep clear of it."""
+        if rect != self._note_rect:
+            self._note_rect = rect
+            self.update()
+
+    def obstacles(self, transform: QTransform, bounds: tuple[float, float]) -> list:
+        """The screen rects labels keep clear of: the legend and the canvas's note."""
+        box = self.legend_box(transform, bounds)
+        return [r for r in (box, self._note_rect) if r is not None]
+
     def paint(self, painter: QPainter, *args) -> None:
         from detviewer.render.qt.legend import paint_legend
 
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
         box = self.legend_box(painter.transform(), bounds)
+        obstacles = [r for r in (box, self._note_rect) if r is not None]
         self.placement = paint_labels(painter, self._layers, self._fonts.style, self._fonts, bounds,
-                                      obstacles=[box] if box else [])
+                                      obstacles=obstacles)
         painter.save()
         painter.resetTransform()
         paint_legend(painter, self.legend, self._fonts, box)
