@@ -4,6 +4,7 @@ the task runner it works beside (decoding, view inputs, exports). The window sta
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -40,8 +41,12 @@ class BackgroundWork(QObject):
             thread.start()
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Stop both threads (bounded); True when both ended."""
-        return all([thread.shutdown(timeout_ms) for thread in self._threads])
+        """Stop both threads within one shared ``timeout_ms`` (both are asked first, then waited for);
+        True when both ended."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        for thread in self._threads:
+            thread.request_stop()
+        return all([thread.shutdown(max(0.0, deadline - time.monotonic()) * 1000) for thread in self._threads])
 
     # -- requests -----------------------------------------------------------------------------
     def with_detector(self, key, run: Callable[[Any], Any], label: str, on_done: Callback) -> DetectorJob:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from detviewer.errors import DetviewerError
+from detviewer.errors import DetviewerError, first_line
 from detviewer.render.model.nms_layers import candidate_label
 from detviewer.render.model.primitives import ViewFrame
 from detviewer.render.model.registry import VIEWS
@@ -131,7 +131,7 @@ class ViewPresenter(QObject):
             self._show(Shown(view, None, str(exc)))
             return
         except Exception as exc:  # a bug in a view must not take the window down
-            self._show(Shown(view, None, f"The {spec.title} view failed: {type(exc).__name__}: {exc}."))
+            self._show(Shown(view, None, f"The {spec.title} view failed: {type(exc).__name__}: {first_line(exc)}."))
             return
         self._show(Shown(view, frame))
 

@@ -344,11 +344,15 @@ class WorkerThread:
     def start(self) -> None:
         self.thread.start()
 
-    def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Stop the worker and its thread; True if the thread ended within ``timeout_ms``."""
+    def request_stop(self) -> None:
+        """Ask the worker and its thread to stop, without waiting."""
         self.worker.stop()
         self.thread.quit()
-        finished = self.thread.wait(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 1800) -> bool:
+        """Stop the worker and its thread; True if the thread ended within ``timeout_ms``."""
+        self.request_stop()
+        finished = self.thread.wait(max(0, int(timeout_ms)))
         if not finished:
             _ORPHANS.append(self)  # keep it alive: destroying a running QThread aborts
         return bool(finished)

@@ -109,3 +109,24 @@ def test_view_inputs_never_enter_the_detector_while_it_infers(make_window, qtbot
         window.close()
     finally:
         unregister("pooling-toy")
+
+
+def _broken_build(request: ViewRequest) -> ViewFrame:
+    raise RuntimeError("anchor level 'p7' is not a feature map of this model.\nsecond line")
+
+
+def test_a_view_that_raises_says_so_in_one_sentence_and_the_window_goes_on(make_window, qtbot, tmp_path):
+    from gui_fakes import write_image
+
+    register(ViewSpec("broken", "Broken", _broken_build, help="A view with a bug."))
+    try:
+        window = make_window()
+        with qtbot.waitSignal(window.result_shown, timeout=5000):
+            window.open_paths([write_image(tmp_path / "a.png")])
+        window.state.set_view("broken")
+        text = window.presenter.shown.text
+        assert text == "The Broken view failed: RuntimeError: anchor level 'p7' is not a feature map of this model."
+        window.state.set_view("detections")  # the window still works
+        assert window.presenter.shown.frame is not None
+    finally:
+        unregister("broken")
