@@ -19,7 +19,8 @@ Callback = Callable[[Any, str], None]
 
 
 class BackgroundWork(QObject):
-    """worker: the InferenceWorker (its signals are public); runner: the TaskRunner.
+    """worker: the InferenceWorker (its signals are public); runner: the TaskRunner; threads: the two
+    WorkerThreads running them.
 
     ``task_progress(task, fraction, text)`` is the runner's progress, delivered in the GUI thread.
     """
@@ -30,23 +31,23 @@ class BackgroundWork(QObject):
         super().__init__(parent)
         self.worker = InferenceWorker(loader=loader, lister=lister)
         self.runner = TaskRunner()
-        self._threads = [WorkerThread(self.worker, "inference"), WorkerThread(self.runner, "tasks")]
+        self.threads = [WorkerThread(self.worker, "inference"), WorkerThread(self.runner, "tasks")]
         self._callbacks: dict[int, tuple[object, Callback]] = {}
         self.worker.job_done.connect(self._on_job_done)
         self.runner.done.connect(self._on_task_done)
         self.runner.progress.connect(self._on_task_progress)  # a method of ours: queued to the GUI thread
 
     def start(self) -> None:
-        for thread in self._threads:
+        for thread in self.threads:
             thread.start()
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Stop both threads within one shared ``timeout_ms`` (both are asked first, then waited for);
         True when both ended."""
         deadline = time.monotonic() + timeout_ms / 1000
-        for thread in self._threads:
+        for thread in self.threads:
             thread.request_stop()
-        return all([thread.shutdown(max(0.0, deadline - time.monotonic()) * 1000) for thread in self._threads])
+        return all([thread.shutdown(max(0.0, deadline - time.monotonic()) * 1000) for thread in self.threads])
 
     # -- requests -----------------------------------------------------------------------------
     def with_detector(self, key, run: Callable[[Any], Any], label: str, on_done: Callback) -> DetectorJob:
@@ -73,7 +74,7 @@ class BackgroundWork(QObject):
     @property
     def running(self) -> bool:
         """Both threads are running (tests check that a failure never ends one)."""
-        return all(thread.thread.isRunning() for thread in self._threads)
+        return all(thread.thread.isRunning() for thread in self.threads)
 
     # -- answers ------------------------------------------------------------------------------
     def _on_job_done(self, result: JobResult) -> None:

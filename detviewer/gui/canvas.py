@@ -184,6 +184,13 @@ class Canvas(pg.GraphicsView):
         """The level-of-detail note shown over the canvas ("" when every box in view is drawn)."""
         return self._note.text() if self._note.isVisible() else ""
 
+    def note_rect(self) -> tuple[float, float, float, float] | None:
+        """(x, y, w, h) viewport pixels of the level-of-detail note; None while it is hidden."""
+        if not self._note.isVisible():
+            return None
+        corner = self.viewport().mapFrom(self, self._note.pos())
+        return float(corner.x()), float(corner.y()), float(self._note.width()), float(self._note.height())
+
     def lod_counts(self) -> tuple[int, int]:
         """(boxes drawn, boxes in view) of the big box layers at their last paint."""
         drawn = visible = 0
@@ -206,8 +213,7 @@ class Canvas(pg.GraphicsView):
             legend_on_top = legend is not None and legend[0] < self.width() / 2 and legend[1] < self.height() / 2
             self._note.move(8, self.height() - self._note.height() - 8 if legend_on_top else 8)  # clear of it
             self._note.show()
-            corner = self.viewport().mapFrom(self, self._note.pos())
-            self.labels_item.set_note_rect((corner.x(), corner.y(), self._note.width(), self._note.height()))
+            self.labels_item.set_note_rect(self.note_rect())
         else:
             self._note.hide()
             self.labels_item.set_note_rect(None)

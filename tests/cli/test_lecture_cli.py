@@ -12,13 +12,11 @@ import pytest
 from PIL import Image
 
 from detviewer.cli import main
-from detviewer.detectors.demo import shipped_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = ROOT / "assets" / "demo" / "shapes_7_00000.png"
 GT = ROOT / "assets" / "demo" / "annotations.json"
 DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo")
-needs_demos = pytest.mark.skipif(any(shipped_checkpoint(m) is None for m in DEMOS), reason="demo models not shipped")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +40,6 @@ def deck(tmp_path_factory):
     return planned, built, written, page
 
 
-@needs_demos
 def test_every_slide_is_written_at_1920x1080(deck):
     planned, built, written, _ = deck
     assert all(p.model >= 0 for p in planned), [p.reason for p in planned if p.model < 0]
@@ -59,7 +56,6 @@ def test_every_slide_is_written_at_1920x1080(deck):
     assert subtitles["RoIPool: each bin's max over whole cells"].startswith("demo-frcnn · RoI pooling")
 
 
-@needs_demos
 def test_each_slide_shows_the_step_it_names(deck):
     _, built, _, _ = deck
     labels = {b.planned.slide.title: b.frame.step_label for b in built}
@@ -74,7 +70,6 @@ def test_each_slide_shows_the_step_it_names(deck):
     assert roi.image.shape[0] < 320 and roi.image.shape[1] < 320
 
 
-@needs_demos
 def test_text_on_every_slide_is_at_least_24_px(deck):
     """Slide text (title, caption, legend, table) uses MIN_TEXT_PX and up; texts drawn over the frame are 12 px and
     up before lecture mode's ×2 (labels of boxes: BOX_LABEL_PX × 2)."""
@@ -90,7 +85,6 @@ def test_text_on_every_slide_is_at_least_24_px(deck):
     assert sizes and min(sizes) * LECTURE.font_scale >= 24
 
 
-@needs_demos
 def test_one_self_contained_page_clicks_through_every_slide(deck):
     _, _, written, page = deck
     html = page.read_text(encoding="utf-8")

@@ -9,10 +9,8 @@ import pytest
 from PIL import Image
 
 from detviewer.cli import main
-from detviewer.detectors.demo import shipped_checkpoint
 
 IMAGE = Path(__file__).resolve().parents[2] / "assets" / "demo" / "shapes_7_00000.png"
-needs_frcnn = pytest.mark.skipif(shipped_checkpoint("demo-frcnn") is None, reason="demo-frcnn.pt not shipped")
 
 # view -> (model, weights)
 CASES = {
@@ -52,7 +50,6 @@ def test_render_draws_each_view(view, tmp_path, capsys):
     assert changed.mean() > 0.002, "nothing was drawn over the image"
 
 
-@needs_frcnn
 def test_anchor_level_pixels_sit_on_the_generator_boxes(tmp_path):
     """--step 4: the fourth level (8x8, 192 anchors); their outlines are drawn, their insides untouched."""
     from detviewer.detectors.registry import load_detector
@@ -74,8 +71,6 @@ def test_anchor_level_pixels_sit_on_the_generator_boxes(tmp_path):
 
 
 def test_svg_output(tmp_path):
-    if shipped_checkpoint("demo-frcnn") is None:
-        pytest.skip("demo-frcnn.pt not shipped")
     code, out = _render(tmp_path, "regression", "demo-frcnn", "default", suffix=".svg")
     assert code == 0 and "<svg" in out.read_text()
 
@@ -96,7 +91,6 @@ def test_bad_output_suffix_exits_2(tmp_path, capsys):
 GT = IMAGE.parent / "annotations.json"
 
 
-@pytest.mark.skipif(shipped_checkpoint("demo-ssd") is None, reason="demo-ssd.pt not shipped")
 def test_ground_truth_reaches_the_views(tmp_path, capsys):
     """--gt: SSD matching and hard negatives in the default-box view; TP / FP / missed over the detections,
     the GT boxes' outlines drawn in white."""
@@ -154,7 +148,6 @@ def test_yolo_cells_view_of_an_onnx_export(tmp_path, capsys):
     assert np.abs(figure[120, 200] - source[120, 200]).sum() > 60
 
 
-@needs_frcnn
 def test_slide_puts_the_view_beside_its_caption_legend_and_table(tmp_path, capsys):
     """--slide: 1920×1080; the view drawn by the figure code at the slide's scale where slide_layout says; the
     text column is not empty; the bottom margin is."""
@@ -176,7 +169,6 @@ def test_slide_puts_the_view_beside_its_caption_legend_and_table(tmp_path, capsy
     assert (slide[-30:, :, :] == slide[-1, -1]).all()  # nothing runs into the bottom margin
 
 
-@needs_frcnn
 def test_box_picks_the_detection_whose_proposal_the_regression_explains(tmp_path, capsys):
     from detviewer.detectors.registry import load_detector
     from detviewer.io.images import load_image

@@ -76,7 +76,7 @@ def test_background_shutdown_shares_one_deadline_between_its_threads(qtbot):
             return False
 
     work = BackgroundWork(loader=lambda *a: None, lister=lambda: [])
-    work._threads = [StuckThread("inference"), StuckThread("tasks")]
+    work.threads = [StuckThread("inference"), StuckThread("tasks")]
     assert not work.shutdown(timeout_ms=400)
     assert [c[:2] for c in calls] == [("stop", "inference"), ("stop", "tasks"), ("wait", "inference"),
                                       ("wait", "tasks")]

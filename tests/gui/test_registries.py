@@ -51,7 +51,7 @@ def test_a_registered_view_appears_in_the_window_and_in_render(toy_view, make_wi
     assert window.state.view == "toy"
     assert [layer.name for layer in window.canvas.layers] == ["toy_boxes"]
     assert window.views_panel.position.text() == "Step 1 of 3: box 1"
-    window.views_panel._editors[("toy", "count")].setValue(5)  # its generated control
+    window.views_panel.editor("toy", "count").setValue(5)  # its generated control
     assert window.views_panel.position.text() == "Step 1 of 5: box 1"
     window.state.step_by(2)
     assert window.presenter.shown.frame.step == 2 and window.views_panel.slider.value() == 2

@@ -38,7 +38,7 @@ def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, 
     assert window.canvas.item("anchors_L0").layer is None  # the other levels are cleared
 
     state.set_view("proposals")
-    panel._editors[("proposals", "top_k")].setValue(25)
+    panel.editor("proposals", "top_k").setValue(25)
     assert state.control("top_k") == 25
     shown = sum(len(layer) for layer in _boxes(window, "proposals") if layer.name == "proposals")
     assert shown == min(25, len(inference.proposals))

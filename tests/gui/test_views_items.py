@@ -61,7 +61,7 @@ def test_many_boxes_item_draws_a_sample_when_over_budget_and_everything_when_zoo
     canvas.grab()
     qtbot.waitUntil(lambda: bool(canvas.note_text()), timeout=2000)
     legend = QRectF(*canvas.legend_rect())
-    note = QRectF(canvas.viewport().mapFrom(canvas, canvas._note.pos()), canvas._note.size())
+    note = QRectF(*canvas.note_rect())
     assert not legend.intersects(note), "the sampling note covers the legend"
     placement = canvas.place_labels()
     assert placement.texts, "the corner label found no room"

@@ -152,6 +152,10 @@ class ViewsPanel(QWidget):
         self.pages.setCurrentIndex(index)
         self.pages.setVisible(bool(VIEWS[self.state.view].controls))
 
+    def editor(self, view: str, name: str) -> QWidget | None:
+        """The widget generated for control ``name`` of ``view`` (None when the view has no such control)."""
+        return self._editors.get((view, name))
+
     def _sync_control(self, view: str, name: str) -> None:
         editor = self._editors.get((view, name))
         if editor is None:
