@@ -6,8 +6,9 @@ Arrays are numpy; adapters convert from torch before building these objects.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = [
     "YoloCells",
     "Detections",
     "AnchorSet",
+    "DeferredAnchors",
     "NMSParams",
     "NMSStep",
     "NMSTrace",
@@ -322,6 +324,37 @@ class MatchRule:
     box_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
 
+class DeferredAnchors(Sequence):
+    """An Inference's anchor levels (AnchorSet), built on first use by ``build()`` from what the model run
+    captured: the frame's cost stays the model's own while no view looks at anchors. ``len`` (the number of
+    levels) is known at once; indexing or iterating builds them once (thread-safe). Pickles as a tuple."""
+
+    def __init__(self, count: int, build: Callable[[], Sequence[AnchorSet]]) -> None:
+        self._count, self._build, self._sets = int(count), build, None
+        self._lock = threading.Lock()
+
+    def materialize(self) -> tuple[AnchorSet, ...]:
+        with self._lock:
+            if self._sets is None:
+                sets = tuple(self._build())
+                if len(sets) != self._count:
+                    raise ValueError(f"{len(sets)} anchor levels were built, {self._count} announced")
+                self._sets, self._build = sets, None
+        return self._sets
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self.materialize()[index]
+
+    def __iter__(self):
+        return iter(self.materialize())
+
+    def __reduce__(self):
+        return tuple, (self.materialize(),)
+
+
 @dataclass(frozen=True, eq=False)
 class Inference:
     """Everything one model run produced, in original-image pixels.
@@ -332,6 +365,7 @@ class Inference:
     image_size / input_size: (H, W) of the original frame and the resized model input;
     scale (sy, sx) = input / original. timings: stage name -> milliseconds.
     rules: the model's training rules (MatchRule), one per stage that matches boxes to ground truth.
+    anchors: one AnchorSet per level, or a DeferredAnchors that builds them on first use.
     """
 
     model_name: str
@@ -340,7 +374,7 @@ class Inference:
     candidates: Detections
     nms: NMSParams = NMSParams()
     proposals: Proposals | None = None
-    anchors: tuple[AnchorSet, ...] = ()
+    anchors: tuple[AnchorSet, ...] | DeferredAnchors = ()
     grid: GridPrediction | None = None
     yolo_cells: YoloCells | None = None
     timings: dict[str, float] = field(default_factory=dict)

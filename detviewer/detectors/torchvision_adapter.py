@@ -19,9 +19,9 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import resize_boxes
 
-from detviewer.ops.anchors import anchor_sets
+from detviewer.ops.anchors import level_layouts, split_levels
 from detviewer.ops.roi import RoIPooling, pool_region
-from detviewer.core.types import AnchorSet, Detections, Inference, MatchRule, NMSParams, Proposals
+from detviewer.core.types import AnchorSet, DeferredAnchors, Detections, Inference, MatchRule, NMSParams, Proposals
 from detviewer.detectors.base import Detector
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
 from detviewer.errors import DetectorError
@@ -95,6 +95,18 @@ class TorchvisionDetector(Detector):
         # (weakref to the Inference, features, input size, image size) of the last frame: RoI pooling
         # pools on the features of the Inference it is asked about, never on another frame's.
         self._held = None
+        self._input = None  # the float input tensor of the last frame size, reused (see _input_tensor)
+
+    def _input_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """(3, H, W) float32 in [0, 1] on the device, from (H, W, 3) uint8 RGB. On the CPU the same buffer serves
+        every frame of a size: a fresh 4-100 MB tensor each frame costs the forward pass ~5 % in page faults and
+        cold caches (the model reads it only during infer, which runs on one thread)."""
+        frame = torch.from_numpy(np.ascontiguousarray(image))
+        if self.device != "cpu":
+            return frame.to(self.device).permute(2, 0, 1).float().div_(255.0)
+        if self._input is None or self._input.shape != frame.shape:
+            self._input = torch.empty(frame.shape, dtype=torch.float32)
+        return self._input.copy_(frame).div_(255.0).permute(2, 0, 1)
 
     def _install_hooks(self) -> StageHooks:
         m = self.model
@@ -111,7 +123,7 @@ class TorchvisionDetector(Detector):
         )
 
     def close(self) -> None:
-        self._held = None
+        self._held = self._input = None
         self._hooks.remove()
         self.model = None
         if self.device.startswith("cuda"):
@@ -125,7 +137,7 @@ class TorchvisionDetector(Detector):
         height, width = image.shape[:2]
         start = time.perf_counter()
         with torch.inference_mode(), capturing() as capture:
-            tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1).float().div_(255.0)
+            tensor = self._input_tensor(image)
             to_tensor_done = time.perf_counter()
             output = self.model([tensor])[0]
             if self.device.startswith("cuda"):
@@ -219,45 +231,56 @@ class TorchvisionDetector(Detector):
         deltas = regression.float().reshape(count, -1, 4).cpu().numpy()
         return deltas, logits.float().softmax(-1).cpu().numpy()
 
-    def _anchor_sets(self, capture: Capture, to_original) -> tuple[AnchorSet, ...]:
+    def _anchor_sets(self, capture: Capture, to_original) -> DeferredAnchors | tuple:
+        """The anchor levels with the head's output for each anchor, built when a view first asks for them
+        (converting ~10k-250k per-anchor outputs each frame would cost the detections view 5-20 %). Everything
+        the build needs is read here, so that it never touches the model, from whichever thread."""
         if capture.anchors is None:
             return ()
-        boxes = to_original(capture.anchors.float()).cpu().numpy()
-        sets = anchor_sets(self._anchor_generator, boxes, capture.grid_sizes, capture.padded_size)
-        objectness, deltas = self._per_anchor_outputs(capture.head_output)
-        if objectness is None or len(objectness) != len(boxes):
-            return sets
+        layouts = level_layouts(self._anchor_generator, capture.grid_sizes, capture.padded_size)
         # FCOS's BoxLinearCoder has no weights (it regresses distances, and deltas is None then).
         weights = tuple(float(w) for w in getattr(self._box_coder(), "weights", (1.0, 1.0, 1.0, 1.0)))
-        out, offset = [], 0
-        for anchor_set in sets:
-            end = offset + len(anchor_set)
-            out.append(replace(anchor_set, objectness=objectness[offset:end],
-                               deltas=None if deltas is None else deltas[offset:end], delta_weights=weights))
-            offset = end
-        return tuple(out)
+        anchors, head_output, family = capture.anchors, capture.head_output, self.family
+
+        def build() -> tuple[AnchorSet, ...]:
+            with torch.inference_mode():
+                sets = split_levels(layouts, to_original(anchors.float()).cpu().numpy())
+                objectness, deltas = per_anchor_outputs(family, head_output)
+            if objectness is None or len(objectness) != sum(len(a) for a in sets):
+                return sets
+            out, offset = [], 0
+            for anchor_set in sets:
+                end = offset + len(anchor_set)
+                out.append(replace(anchor_set, objectness=objectness[offset:end],
+                                   deltas=None if deltas is None else deltas[offset:end], delta_weights=weights))
+                offset = end
+            return tuple(out)
+
+        return DeferredAnchors(len(layouts), build)
 
     def _box_coder(self):
         return self.model.rpn.box_coder if self.family == "rcnn" else getattr(self.model, "box_coder", None)
 
-    def _per_anchor_outputs(self, head_output) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """(K,) scores and (K, 4) raw deltas per anchor, in the anchors' order (level, y, x, anchor)."""
-        if head_output is None:
-            return None, None
-        if self.family == "rcnn":
-            logits_per_level, deltas_per_level = head_output
-            # torchvision's permute_and_flatten order: (A, H, W) -> (H, W, A)
-            scores = torch.cat([o[0].permute(1, 2, 0).reshape(-1) for o in logits_per_level]).sigmoid()
-            deltas = torch.cat([d[0].view(-1, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
-                                for d in deltas_per_level])
-        elif self.family == "ssd":
-            scores = 1.0 - head_output["cls_logits"][0].float().softmax(-1)[:, 0]
-            deltas = head_output["bbox_regression"][0]
-        elif self.family == "retinanet":
-            scores = head_output["cls_logits"][0].float().sigmoid().amax(-1)
-            deltas = head_output["bbox_regression"][0]
-        else:  # fcos: its score is sqrt(class probability x centerness); it regresses distances
-            scores = (head_output["cls_logits"][0].float().sigmoid().amax(-1)
-                      * head_output["bbox_ctrness"][0, :, 0].float().sigmoid()).sqrt()
-            deltas = None
-        return scores.float().cpu().numpy(), None if deltas is None else deltas.float().cpu().numpy()
+
+def per_anchor_outputs(family: str, head_output) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(K,) scores and (K, 4) raw deltas per anchor of a ``family`` head's captured output, in the anchors' order
+    (level, y, x, anchor); (None, None) without one."""
+    if head_output is None:
+        return None, None
+    if family == "rcnn":
+        logits_per_level, deltas_per_level = head_output
+        # torchvision's permute_and_flatten order: (A, H, W) -> (H, W, A)
+        scores = torch.cat([o[0].permute(1, 2, 0).reshape(-1) for o in logits_per_level]).sigmoid()
+        deltas = torch.cat([d[0].view(-1, 4, *d.shape[-2:]).permute(2, 3, 0, 1).reshape(-1, 4)
+                            for d in deltas_per_level])
+    elif family == "ssd":
+        scores = 1.0 - head_output["cls_logits"][0].float().softmax(-1)[:, 0]
+        deltas = head_output["bbox_regression"][0]
+    elif family == "retinanet":
+        scores = head_output["cls_logits"][0].float().sigmoid().amax(-1)
+        deltas = head_output["bbox_regression"][0]
+    else:  # fcos: its score is sqrt(class probability x centerness); it regresses distances
+        scores = (head_output["cls_logits"][0].float().sigmoid().amax(-1)
+                  * head_output["bbox_ctrness"][0, :, 0].float().sigmoid()).sqrt()
+        deltas = None
+    return scores.float().cpu().numpy(), None if deltas is None else deltas.float().cpu().numpy()

@@ -25,13 +25,24 @@ def anchor_sets(generator, anchors_xyxy: np.ndarray, grid_sizes: Sequence[tuple[
     anchors_xyxy (K, 4) float32: its output for one image (any pixel space: input or original).
     grid_sizes: (H_l, W_l) of each feature map; padded_size: (H, W) of the batched input tensor.
     """
+    return split_levels(level_layouts(generator, grid_sizes, padded_size), anchors_xyxy)
+
+
+def level_layouts(generator, grid_sizes: Sequence[tuple[int, int]], padded_size: tuple[int, int]) -> tuple[dict, ...]:
+    """What ``split_levels`` needs from the generator, read once: per level, the AnchorSet fields but its boxes."""
     per_location = generator.num_anchors_per_location()
-    sets = []
-    offset = 0
-    for level, ((h, w), a) in enumerate(zip(grid_sizes, per_location)):
-        count = h * w * a
-        sets.append(AnchorSet(level=level, boxes=anchors_xyxy[offset: offset + count], feature_size=(h, w),
-                              anchors_per_location=a, **_level_description(generator, level, padded_size, (h, w))))
+    return tuple(dict(level=level, feature_size=(h, w), anchors_per_location=a,
+                      **_level_description(generator, level, padded_size, (h, w)))
+                 for level, ((h, w), a) in enumerate(zip(grid_sizes, per_location)))
+
+
+def split_levels(layouts: Sequence[dict], anchors_xyxy: np.ndarray) -> tuple[AnchorSet, ...]:
+    """The AnchorSets of ``level_layouts`` with their slices of anchors_xyxy (K, 4), in the generator's order."""
+    sets, offset = [], 0
+    for layout in layouts:
+        h, w = layout["feature_size"]
+        count = h * w * layout["anchors_per_location"]
+        sets.append(AnchorSet(boxes=anchors_xyxy[offset: offset + count], **layout))
         offset += count
     if offset != len(anchors_xyxy):
         raise ValueError(f"generator made {len(anchors_xyxy)} anchors but the levels account for {offset}")

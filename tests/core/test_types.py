@@ -50,3 +50,27 @@ def test_nms_trace_state_at_each_step():
     assert trace.state_at(0).tolist() == [0, 0, 0, 3]
     assert trace.state_at(1).tolist() == [2, 0, 1, 3]
     assert trace.state_at(2).tolist() == [2, 1, 1, 3]
+
+
+def test_deferred_anchors_build_once_on_first_use_from_any_thread():
+    import threading
+
+    from detviewer.core.types import AnchorSet, DeferredAnchors
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        return [AnchorSet(level=k, boxes=np.array([[0, 0, 4 * (k + 1), 4 * (k + 1)]], np.float32), feature_size=(1, 1),
+                          stride=(4.0, 4.0), anchors_per_location=1) for k in range(3)]
+
+    anchors = DeferredAnchors(3, build)
+    assert len(anchors) == 3 and bool(anchors) and calls == []  # counting levels builds nothing
+    threads = [threading.Thread(target=lambda: list(anchors)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [1] and anchors[2].boxes[0, 2] == 12.0 and [a.level for a in anchors] == [0, 1, 2]
+    with pytest.raises(ValueError, match="2 anchor levels were built, 3 announced"):
+        list(DeferredAnchors(3, lambda: build()[:2]))

@@ -249,3 +249,40 @@ def test_one_stage_resnet_models_report_anchors_scores_and_replayable_candidates
     keep = _replay(inference)
     assert len(keep) == len(inference.detections)
     np.testing.assert_allclose(inference.candidates.xyxy[keep], inference.detections.xyxy, atol=1e-3)
+
+
+def test_anchors_are_built_when_first_asked_for_after_the_detector_is_gone(textured_image):
+    """infer keeps what the anchors need and builds them on first use, without the model (after a later frame,
+    a closed detector): the same levels as built at once, each the generator's own count."""
+    import pickle
+
+    from detviewer.core.types import DeferredAnchors
+
+    torch.manual_seed(0)
+    detector = load_detector("retinanet_resnet50_fpn", weights="none", device="cpu")
+    detector.model.transform.min_size, detector.model.transform.max_size = (240,), 320
+    deferred = detector.infer(textured_image)
+    at_once = tuple(detector.infer(textured_image).anchors)  # built while the model is there
+    generator_total = len(detector.model.anchor_generator(
+        *_image_list_and_features(detector, textured_image))[0])
+    detector.infer(textured_image[::-1].copy())
+    detector.close()
+    assert isinstance(deferred.anchors, DeferredAnchors) and len(deferred.anchors) == 5
+    assert sum(len(a) for a in deferred.anchors) == generator_total
+    for built, expected in zip(deferred.anchors, at_once):
+        assert built.name == expected.name and built.feature_size == expected.feature_size
+        np.testing.assert_array_equal(built.boxes, expected.boxes)
+        np.testing.assert_allclose(built.objectness, expected.objectness, rtol=1e-5)
+        np.testing.assert_allclose(built.deltas, expected.deltas, rtol=1e-5, atol=1e-6)
+    copy = pickle.loads(pickle.dumps(deferred.anchors))
+    assert isinstance(copy, tuple) and len(copy) == 5 and np.array_equal(copy[2].boxes, deferred.anchors[2].boxes)
+
+
+def _image_list_and_features(detector, image):
+    """(ImageList, feature maps) of the model's own transform and backbone for ``image``."""
+    model = detector.model
+    with torch.inference_mode():
+        tensor = torch.from_numpy(image).permute(2, 0, 1).float().div(255)
+        images, _ = model.transform([tensor])
+        features = list(model.backbone(images.tensors).values())
+    return images, features

@@ -1,0 +1,33 @@
+"""Cycles holding Qt objects are collected on the GUI thread, never on a worker (where it can deadlock)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+
+def test_garbage_made_on_the_gui_thread_is_not_collected_by_a_busy_worker(make_window, qtbot):
+    from PySide6.QtCore import QObject
+
+    make_window(load=False)
+    assert not gc.isenabled()  # automatic collection is off once a window exists
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.qobject = QObject()
+    holder.me = holder  # a cycle: only the cyclic collector can free it
+    alive = weakref.ref(holder.qobject)
+    del holder
+
+    def allocate():  # enough new containers to trigger several automatic collections
+        junk = [[i] for i in range(300_000)]
+        del junk
+
+    worker = threading.Thread(target=allocate)
+    worker.start()
+    worker.join()
+    assert alive() is not None, "a worker thread collected a Qt object"
+    qtbot.waitUntil(lambda: alive() is None, timeout=5000)  # the GUI-thread timer collects it
