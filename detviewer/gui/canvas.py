@@ -27,6 +27,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal  # noqa: E402
 from PySide6.QtGui import QColor, QCursor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolTip  # noqa: E402
 
+from detviewer.gui.frame_image import FrameImage  # noqa: E402
 from detviewer.render.model.nms_layers import NOT_CANDIDATES  # noqa: E402
 from detviewer.render.model.primitives import BoxLayer, TextLayer  # noqa: E402
 from detviewer.render.qt.export import drawing_order  # noqa: E402
@@ -61,6 +62,7 @@ class Canvas(pg.GraphicsView):
         self.setCentralItem(self.view)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
+        self.frame_image = FrameImage(self.image_item, self.view)  # a huge photo: shrunk copy or visible crop
         self.style = RenderStyle()
         self._items: dict[str, object] = {}  # layer name -> the item drawing it (render.qt.layer_items)
         self.labels_item = LabelsItem()  # every label of every layer, placed together (render.model.labels)
@@ -74,6 +76,7 @@ class Canvas(pg.GraphicsView):
         self._note_timer.setSingleShot(True)
         self._note_timer.setInterval(60)
         self._note_timer.timeout.connect(self._refresh_note)
+        self._note_timer.timeout.connect(self.frame_image.refresh)  # after zooming: the detail the view needs
         self._layers: list = []
         self._source_layers: list = []
         self._legend: tuple = ()
@@ -85,18 +88,20 @@ class Canvas(pg.GraphicsView):
         self.view.sigRangeChanged.connect(lambda *_: self._update_note())
 
     # -- content ----------------------------------------------------------------------------
-    def set_frame(self, image: np.ndarray) -> None:
-        """image (H, W, 3) uint8 RGB; the view fits the frame when its size changes."""
-        self.image_item.setImage(image, autoLevels=False, levels=None)  # uint8 RGB: no rescaling pass
+    def set_frame(self, image: np.ndarray, display: np.ndarray | None = None) -> None:
+        """image (H, W, 3) uint8 RGB; display: its shrunk copy to show while zoomed out (``Frame.display``).
+        The view fits the frame when its size changes."""
+        self.frame_image.show(image, display)
         size = (int(image.shape[0]), int(image.shape[1]))
         if size != self._image_size:
             self._image_size = size
             self.fit()
+        self.frame_image.refresh()  # zoomed in on a huge frame: the full pixels of the visible region
         self._hint.hide()
 
     def clear_frame(self, message: str = EMPTY_HINT) -> None:
         """Remove the frame and boxes and show ``message`` in the middle."""
-        self.image_item.clear()
+        self.frame_image.clear()
         self._image_size = None
         self.set_layers([])
         self.show_hint(message)

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError, SourceError
-from detviewer.io.frames import Frame
+from detviewer.io.frames import Frame, with_display_copy
 from detviewer.io.sources import ImageListSource, source_for_paths
 from detviewer.io.streams import CameraSource, VideoFileSource
 
@@ -95,7 +95,8 @@ class Feed(QObject):
         self.generation += 1
         self.position_changed.emit(index)
         generation = self.generation
-        self.background.task(("decode", index), lambda _context: source.read(index), "reading the file",
+        self.background.task(("decode", index), lambda _context: with_display_copy(source.read(index)),
+                             "reading the file",
                              lambda frame, error: self._on_decoded(generation, index, frame, error), slot="decode")
 
     def _on_decoded(self, generation: int, index: int, frame, error: str) -> None:

@@ -44,6 +44,11 @@ class StepBar(QWidget):
         self.step.setText(shown.position_text)
         self.step.setVisible(bool(shown.position_text))
         self.caption.setText(shown.caption)
+        if self.isVisible():  # hidden outside lecture mode: showEvent fits it
+            self._fit()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
         self._fit()
 
     def _fit(self) -> None:

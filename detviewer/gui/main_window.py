@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QVB
 from detviewer.gui import dataset_opening, menus, settings as settings_io
 from detviewer.gui.background import BackgroundWork
 from detviewer.gui.feed import Feed
-from detviewer.gui.gc_policy import collect_on_gui_thread
+from detviewer.gui.gc_policy import collect_on_gui_thread, freeze_startup
 from detviewer.gui.ground_truth import GroundTruthHolder
 from detviewer.gui.iou_grid import IouGrid
 from detviewer.gui.messages import ERROR, INFO, WARNING, MessageLog
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         from detviewer.gui.panels.thresholds_panel import ThresholdsPanel
         from detviewer.gui.panels.views_panel import ViewsPanel
         from detviewer.gui.presenter import ViewPresenter
-        from detviewer.gui.stepping import AutoPlay, install_step_keys
+        from detviewer.gui.stepping import AutoPlay, install_step_keys, step_handlers
 
         self.canvas = Canvas()
         self.video_bar = VideoBar()
@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
             panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
-        self._shortcuts = install_step_keys(self, self._step_handlers())
+        self._shortcuts = install_step_keys(self, step_handlers(self.state, self.feed, self.autoplay))
         menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
         self._wire()
         saved = self.settings.value("window/state")
@@ -180,20 +180,7 @@ class MainWindow(QMainWindow):
         self.ground_truth.changed.connect(self._on_ground_truth_changed)
         self.messages.changed.connect(self._on_messages_changed)
         self.state.subscribe(self._on_state_event)
-
-    def _step_handlers(self) -> dict:
-        s = self.state
-        return {"step_forward": lambda: s.step_by(1), "step_back": lambda: s.step_by(-1),
-                "first_step": lambda: s.set_step(0), "last_step": lambda: s.set_step(10 ** 9),
-                "play": self._on_play_key, "next_image": self.feed.next, "previous_image": self.feed.previous}
-
-    def _on_play_key(self) -> None:
-        """P: play the view's steps; in a one-step view, play / pause a video or camera instead."""
-        _, count = self.state.step_position()
-        if count <= 1 and isinstance(self.feed.source, (VideoFileSource, CameraSource)):
-            self.feed.play(not self.feed.playing)
-        else:
-            self.autoplay.toggle()
+        self._share_nms_scope()
 
     # -- public API (menus, launch, lecture mode, tests) ----------------------------------------
     def say(self, text: str, severity: str = INFO, per_image: bool = False) -> None:
@@ -264,7 +251,7 @@ class MainWindow(QMainWindow):
     # -- slots ------------------------------------------------------------------------------------
     def _on_frame_ready(self, frame) -> None:
         self.iou_grid.cancel()  # another frame: its decoding must not wait behind the old grid
-        self.canvas.set_frame(frame.image)
+        self.canvas.set_frame(frame.image, frame.display)
         self.messages.image_changed()
         self.state.set_frame(frame)
 
@@ -278,7 +265,7 @@ class MainWindow(QMainWindow):
             return
         self._shown_id = result.request_id
         if result.frame is not self.feed.current_frame:
-            self.canvas.set_frame(result.frame.image)
+            self.canvas.set_frame(result.frame.image, result.frame.display)
             self.feed.note_shown(result.frame)
         for text, severity in ((result.error, ERROR), (result.warning, WARNING)):
             if text:
@@ -286,7 +273,7 @@ class MainWindow(QMainWindow):
         if result.inference is None and not result.error:  # no model: an imported results file may answer
             result = replace(result, inference=self.workspace.inference_for(result.frame))
         self.state.set_inference(result.inference, frame=result.frame, gt=self._frame_gt(result.frame, result.inference),
-                                 restart=not self.feed.playing)
+                                 restart=not self.feed.playing, replays=result.replays)
         if result.inference is not None:
             self.status.show_result(result, streaming=self.feed.playing)
             if not self.feed.playing:
@@ -310,6 +297,7 @@ class MainWindow(QMainWindow):
         self.status.show_model(f"{loaded.name} · {loaded.device}{untrained}")
         self.say(f"Loaded {loaded.name} on {loaded.device}" + (f" — {loaded.note}" if loaded.note else "") + ".",
                  WARNING if loaded.note else INFO)
+        freeze_startup()  # torch and the model are in: full collections skip them (gui.gc_policy)
         self.model_ready.emit(loaded)
 
     def _on_model_failed(self, message: str) -> None:
@@ -327,6 +315,11 @@ class MainWindow(QMainWindow):
     def _on_state_event(self, event) -> None:
         if isinstance(event, ThresholdsChanged):
             settings_io.save_thresholds(self.settings, self.state.thresholds)
+            self._share_nms_scope()
+
+    def _share_nms_scope(self) -> None:
+        t = self.state.thresholds
+        self.worker.replay_scope = (t.iou, t.class_agnostic)  # each result comes with its NMS replay at these
 
     def _on_source_changed(self, source) -> None:
         self.video_bar.setVisible(isinstance(source, (VideoFileSource, CameraSource)))

@@ -14,6 +14,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 
+from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["KeyBinding", "STEP_KEYS", "install_step_keys", "AutoPlay"]
@@ -46,6 +47,19 @@ def install_step_keys(window, handlers: dict[str, Callable[[], None]]) -> list[Q
             shortcut.activated.connect(handlers[binding.action])
             shortcuts.append(shortcut)
     return shortcuts
+
+
+def step_handlers(state: ViewerState, feed, autoplay: "AutoPlay") -> dict[str, Callable[[], None]]:
+    """The window's handler of each STEP_KEYS action: the state steps the view, the feed changes image."""
+    def play() -> None:  # P: the view's steps; in a one-step view, play / pause a video or camera instead
+        if state.step_position()[1] <= 1 and isinstance(feed.source, (VideoFileSource, CameraSource)):
+            feed.play(not feed.playing)
+        else:
+            autoplay.toggle()
+
+    return {"step_forward": lambda: state.step_by(1), "step_back": lambda: state.step_by(-1),
+            "first_step": lambda: state.set_step(0), "last_step": lambda: state.set_step(10 ** 9),
+            "play": play, "next_image": feed.next, "previous_image": feed.previous}
 
 
 class AutoPlay(QObject):

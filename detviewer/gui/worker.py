@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -66,6 +66,7 @@ class InferenceResult:
     warning: str = ""
     latency_ms: float = 0.0
     infer_ms: float = 0.0
+    replays: dict = field(default_factory=dict)  # replay_key -> the unfiltered NMSReplay made in the worker
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +137,9 @@ class InferenceWorker(QObject):
         self.models: list | None = None  # what lister() gave, once it ran
         self.torch_threads = 0  # intra-op threads of this worker thread (0: not configured)
         self.calls = 0  # detector.infer calls (tests check that sliders never re-run the model)
+        # (IoU, class-agnostic) of the window's NMS, set by the GUI thread (one assignment: atomic); each result
+        # comes with its unfiltered replay there, so that showing it runs no NMS on the GUI thread
+        self.replay_scope: tuple[float, bool] | None = None
 
     @property
     def has_detector(self) -> bool:
@@ -305,7 +309,24 @@ class InferenceWorker(QObject):
         self.result_ready.emit(InferenceResult(
             request_id=request_id, generation=generation, frame=frame, inference=inference, error=error,
             warning=warning, latency_ms=(time.perf_counter() - submitted) * 1e3, infer_ms=infer_ms,
+            replays=self._first_replays(inference),
         ))
+
+    def _first_replays(self, inference) -> dict:
+        """The unfiltered NMS replay at the window's IoU and scope (``replay_scope``), so that showing the result
+        runs no NMS on the GUI thread; {} without one."""
+        scope = self.replay_scope
+        if inference is None or scope is None:
+            return {}
+        from detviewer.ops.nms import nms_trace
+        from detviewer.state.nms_replay import Thresholds, replay_key, unfiltered_replay
+
+        iou, class_agnostic = scope
+        try:
+            full = unfiltered_replay(inference, Thresholds(iou=iou, class_agnostic=class_agnostic), nms_trace)
+        except Exception:  # noqa: BLE001 - the GUI thread computes it then, and says what is wrong
+            return {}
+        return {replay_key(iou, class_agnostic): full}
 
     def _run_job(self, job: DetectorJob) -> None:
         detector = self._detector

@@ -215,22 +215,24 @@ class ViewerState:
         self._set_inference(None)
         self._emit(FrameChanged())
 
-    def set_inference(self, inference: Inference | None, *, frame=None, gt=_KEEP, restart: bool = True) -> None:
+    def set_inference(self, inference: Inference | None, *, frame=None, gt=_KEEP, restart: bool = True,
+                      replays: dict | None = None) -> None:
         """Show the model's result (for ``frame``, when it is another than the one shown; ``gt``: its ground truth).
 
         restart: begin NMS stepping again and forget boxes picked on the previous result (False for the
-        frames of a playing stream, so that a view does not jump back every frame).
+        frames of a playing stream, so that a view does not jump back every frame). replays: unfiltered
+        greedy replays of this inference already made elsewhere (the worker), filed by ``replay_key``.
         """
         if frame is not None:
             self._frame = frame
         if gt is not _KEEP:
             self._gt = gt
-        self._set_inference(inference, restart)
+        self._set_inference(inference, restart, replays)
         self._emit(InferenceChanged(restart))
 
-    def _set_inference(self, inference: Inference | None, restart: bool = True) -> None:
+    def _set_inference(self, inference: Inference | None, restart: bool = True, replays: dict | None = None) -> None:
         self._inference = inference
-        self._unfiltered = {}
+        self._unfiltered = dict(replays or {}) if inference is not None else {}
         self._selected = None
         self._replay = self._compute_replay()
         if restart:

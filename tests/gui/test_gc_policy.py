@@ -31,3 +31,8 @@ def test_garbage_made_on_the_gui_thread_is_not_collected_by_a_busy_worker(make_w
     worker.join()
     assert alive() is not None, "a worker thread collected a Qt object"
     qtbot.waitUntil(lambda: alive() is None, timeout=5000)  # the GUI-thread timer collects it
+
+
+def test_after_the_first_model_full_collections_skip_the_startup_objects(make_window):
+    make_window()  # loads a (fake) model
+    assert gc.get_freeze_count() > 0

@@ -359,3 +359,25 @@ def test_a_broken_files_sentence_wraps_inside_the_canvas(qtbot, make_window, tmp
     window.open_paths([str(tmp_path / long_name)])
     qtbot.waitUntil(lambda: window.canvas.hint_text().startswith("Cannot open this file."), timeout=5000)
     assert window.canvas.hint_fits()  # wrapped: no line wider than the canvas, all lines inside it
+
+
+def test_showing_a_result_runs_no_nms_on_the_gui_thread(qtbot, make_window, tmp_path, monkeypatch):
+    """The worker sends each result with its unfiltered replay at the window's IoU and scope; a slider move to
+    another IoU may replay on the GUI thread (or use the grid), the result itself does not."""
+    import detviewer.ops.nms as ops_nms
+
+    threads = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return nms_trace(*args, **kwargs)
+
+    monkeypatch.setattr(ops_nms, "nms_trace", recording)
+    window = make_window()
+    window.state.set_thresholds(score=0.2, iou=0.6, class_agnostic=True)
+    threads.clear()
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
+    assert list(result.replays) == [(0.6, True)]
+    assert threads and threading.main_thread() not in threads  # the worker ran it
+    reference = nms_trace(BOXES, SCORES, LABELS, iou_threshold=0.6, score_threshold=0.2, class_agnostic=True)
+    assert sorted(window.state.replay.keep.tolist()) == sorted(reference.keep.tolist())

@@ -91,3 +91,32 @@ def test_lecture_style_scales_a_text_layer_once_on_the_canvas(qtbot):
     width, height = LabelFonts(LECTURE).measure("RoIAlign 7×7", 14.0)
     assert LabelFonts(LECTURE).font(14.0)[0].pixelSize() == 28
     assert abs(placement.rects[0, 3] - height) < 0.5 and abs(placement.rects[0, 2] - width) < 0.5
+
+
+def test_a_huge_frame_shows_its_copy_zoomed_out_and_full_pixels_zoomed_in(qtbot):
+    from PySide6.QtCore import QRectF
+
+    from detviewer.gui.canvas import Canvas
+    from detviewer.io.frames import Frame, with_display_copy
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (3000, 4500, 3), dtype=np.uint8)
+    frame = with_display_copy(Frame(image, "big"))
+    canvas = Canvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(900, 600)
+    canvas.show()
+    canvas.set_frame(frame.image, frame.display)
+    canvas.grab()
+    shown = canvas.frame_image
+    assert shown.shown.shape == frame.display.shape and shown.region is None
+    assert canvas.image_item.mapRectToParent(canvas.image_item.boundingRect()) == QRectF(0, 0, 4500, 3000)
+    canvas.view.setRange(QRectF(1000, 500, 300, 200), padding=0)  # one copy pixel would cover ~7 screen pixels
+    qtbot.waitUntil(lambda: shown.region is not None, timeout=2000)
+    x0, y0, x1, y1 = shown.region
+    assert x0 <= 1000 and y0 <= 500 and x1 >= 1300 and y1 >= 700 and (x1 - x0) * (y1 - y0) < 1_000_000
+    np.testing.assert_array_equal(shown.shown, image[y0:y1, x0:x1])  # full resolution, where it belongs
+    assert canvas.image_item.mapRectToParent(canvas.image_item.boundingRect()) == QRectF(x0, y0, x1 - x0, y1 - y0)
+    canvas.fit()
+    qtbot.waitUntil(lambda: shown.region is None, timeout=2000)
+    assert shown.shown.shape == frame.display.shape
