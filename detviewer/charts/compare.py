@@ -12,11 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
-from detviewer.charts.export import export_chart
+from detviewer.charts.export import export_chart, plots_folder
 from detviewer.charts.matrix import fit_left_axis
-from detviewer.errors import DetviewerError
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
-from detviewer.render.qt.export import ensure_gui_app
 
 __all__ = ["ClassDeltaChart", "ErrorsCompareChart", "export_compare_plots", "SIDE_COLORS"]
 
@@ -114,12 +112,7 @@ class ErrorsCompareChart(pg.PlotWidget):
 def export_compare_plots(snapshot, out_dir: str | os.PathLike, suffix: str = ".png") -> list[Path]:
     """The per-class Δ chart and the side-by-side error breakdown of a ``ComparisonSnapshot`` into ``out_dir``:
     ``class_deltas``, ``error_breakdown_ab``."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DetviewerError(f"Cannot create {out}: {exc.strerror or exc}.") from None
-    ensure_gui_app()
+    out = plots_folder(out_dir)
     deltas = ClassDeltaChart()
     deltas.set_deltas(snapshot.classes, snapshot.comparison.class_names, snapshot.names)
     errors = ErrorsCompareChart()

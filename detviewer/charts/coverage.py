@@ -13,9 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
-from detviewer.charts.export import export_chart
-from detviewer.errors import DetviewerError
-from detviewer.render.qt.export import ensure_gui_app
+from detviewer.charts.export import export_chart, plots_folder
 
 __all__ = ["BestIouHistogram", "ObjectShapesChart", "export_coverage_plots", "UNCOVERED", "COVERED", "SUGGESTED"]
 
@@ -124,12 +122,7 @@ class ObjectShapesChart(pg.PlotWidget):
 def export_coverage_plots(coverage, out_dir: str | os.PathLike, suggestion=None, suffix: str = ".png") -> list[Path]:
     """``best_iou_histogram`` and ``object_shapes`` of an ``AnchorCoverage`` (with an ``AnchorSuggestion``'s
     coverage and shapes when given) into ``out_dir``."""
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DetviewerError(f"Cannot create {out}: {exc.strerror or exc}.") from None
-    ensure_gui_app()
+    out = plots_folder(out_dir)
     histogram = BestIouHistogram()
     histogram.set_coverage(coverage, suggestion.coverage if suggestion is not None else None)
     shapes = ObjectShapesChart()

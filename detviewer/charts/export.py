@@ -10,7 +10,7 @@ from typing import Sequence
 from detviewer.errors import DetviewerError
 from detviewer.render.qt.export import ensure_gui_app
 
-__all__ = ["export_chart", "export_evaluation_plots", "CHART_SIZE"]
+__all__ = ["export_chart", "export_evaluation_plots", "plots_folder", "CHART_SIZE"]
 
 CHART_SIZE = (900, 700)
 
@@ -47,6 +47,17 @@ def export_chart(widget, path: str | os.PathLike, size: tuple[int, int] = CHART_
     return path
 
 
+def plots_folder(out_dir: str | os.PathLike) -> Path:
+    """``out_dir``, created, with a Qt application to draw charts in; DetviewerError when it cannot be made."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DetviewerError(f"Cannot create {out}: {exc.strerror or exc}.") from None
+    ensure_gui_app()
+    return out
+
+
 def export_evaluation_plots(snapshot, class_names: Sequence[str], out_dir: str | os.PathLike,
                             suffix: str = ".png") -> list[Path]:
     """The PR curves (IoU 0.5 and 0.5:0.95), P / R / F1 against confidence, the confusion matrix (normalised
@@ -54,12 +65,7 @@ def export_evaluation_plots(snapshot, class_names: Sequence[str], out_dir: str |
     from detviewer.charts.curves import ConfidenceChart, PRChart
     from detviewer.charts.matrix import ConfusionChart, ErrorsChart
 
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DetviewerError(f"Cannot create {out}: {exc.strerror or exc}.") from None
-    ensure_gui_app()
+    out = plots_folder(out_dir)
     written = []
     for iou, name in (("0.5", "pr_curve_50"), ("0.5:0.95", "pr_curve_50_95")):
         chart = PRChart()

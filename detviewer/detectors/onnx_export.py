@@ -23,7 +23,7 @@ import numpy as np
 from detviewer.detectors.letterbox import LetterboxGeometry, letterbox_geometry, letterbox_image, to_input_batch
 from detviewer.errors import DetectorError
 
-__all__ = ["ExportInfo", "read_export", "letterboxed_input", "metadata_literal", "metadata_names",
+__all__ = ["ExportInfo", "read_export", "letterboxed_input", "run_export", "metadata_literal", "metadata_names",
            "final_only_reason"]
 
 DEFAULT_IMGSZ = (640, 640)  # Ultralytics' predict size when nothing else says
@@ -127,6 +127,23 @@ def letterboxed_input(export: ExportInfo, image_rgb: np.ndarray) -> tuple[np.nda
     """
     geometry = letterbox_geometry(image_rgb.shape[:2], export.input_hw, export.stride, export.dynamic)
     return to_input_batch(letterbox_image(image_rgb, geometry), export.input_dtype), geometry
+
+
+def run_export(export: ExportInfo, session, image_rgb: np.ndarray, name: str):
+    """(output (rows of the one image) float32, LetterboxGeometry, preprocess ms, model ms) of an onnxruntime
+    ``session`` of ``export`` on image_rgb (H, W, 3) uint8; DetectorError for another shape."""
+    import time
+
+    from detviewer.errors import DetectorError
+
+    if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
+        raise DetectorError(f"{name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
+    t0 = time.perf_counter()
+    batch, geometry = letterboxed_input(export, image_rgb)
+    t1 = time.perf_counter()
+    out = session.run([export.output_name], {export.input_name: batch})[0][0].astype(np.float32, copy=False)
+    t2 = time.perf_counter()
+    return out, geometry, (t1 - t0) * 1e3, (t2 - t1) * 1e3
 
 
 def final_only_reason(kind: str, rows: int) -> str:

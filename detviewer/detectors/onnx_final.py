@@ -17,7 +17,7 @@ import numpy as np
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.detectors.base import Detector
 from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping
-from detviewer.detectors.onnx_export import ExportInfo, final_only_reason, letterboxed_input
+from detviewer.detectors.onnx_export import ExportInfo, final_only_reason, run_export
 from detviewer.errors import DetectorError
 
 __all__ = ["OnnxFinalDetector", "FINAL_ROW_WIDTH"]
@@ -49,13 +49,7 @@ class OnnxFinalDetector(Detector):
 
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 -> Inference whose candidates are its detections (the export keeps nothing else)."""
-        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-            raise DetectorError(f"{self.name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
-        t0 = time.perf_counter()
-        batch, geometry = letterboxed_input(self.export, image_rgb)
-        t1 = time.perf_counter()
-        rows = self.session.run([self.export.output_name], {self.export.input_name: batch})[0][0]
-        rows = rows.astype(np.float32, copy=False)
+        rows, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name)
         t2 = time.perf_counter()
         keep = np.flatnonzero(rows[:, 4] > self.nms.score_threshold)
         if self.nms.max_detections is not None:
@@ -68,7 +62,7 @@ class OnnxFinalDetector(Detector):
         return Inference(
             model_name=self.name, image_size=image_hw, detections=detections, candidates=detections, nms=self.nms,
             device=self.device, input_size=geometry.input_hw, scale=(mapping.gain_y, mapping.gain_x),
-            timings={"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
+            timings={"preprocess": preprocess_ms, "model": model_ms, "postprocess": (t3 - t2) * 1e3},
         )
 
     def close(self) -> None:

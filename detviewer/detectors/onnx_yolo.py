@@ -33,7 +33,7 @@ import numpy as np
 from detviewer.core.types import Detections, Inference, NMSParams, YoloCells
 from detviewer.detectors.base import Detector
 from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping, yolov5_box_mapping
-from detviewer.detectors.onnx_export import ExportInfo, letterboxed_input, read_export
+from detviewer.detectors.onnx_export import ExportInfo, read_export, run_export
 from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector
 from detviewer.errors import CheckpointError, DetectorError, first_line
 
@@ -156,13 +156,7 @@ class OnnxYoloDetector(Detector):
 
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 -> Inference with candidates, detections and yolo_cells."""
-        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
-            raise DetectorError(f"{self.name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
-        t0 = time.perf_counter()
-        batch, geometry = letterboxed_input(self.export, image_rgb)
-        t1 = time.perf_counter()
-        out = self.session.run([self.export.output_name], {self.export.input_name: batch})[0][0]
-        out = out.astype(np.float32, copy=False)
+        out, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name)
         t2 = time.perf_counter()
         rows = out.T if self.layout == "v8" else out  # (N, 4 + C) or (N, 5 + C)
         levels = (self.levels if geometry.input_hw == self.input_hw
@@ -185,7 +179,7 @@ class OnnxYoloDetector(Detector):
             model_name=self.name, image_size=(h0, w0), detections=detections, candidates=candidates,
             nms=self.nms, yolo_cells=cells, device=self.device, input_size=geometry.input_hw,
             scale=(mapping.gain_y, mapping.gain_x),
-            timings={"preprocess": (t1 - t0) * 1e3, "model": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
+            timings={"preprocess": preprocess_ms, "model": model_ms, "postprocess": (t3 - t2) * 1e3},
         )
 
     def close(self) -> None:
