@@ -33,6 +33,20 @@ def test_legend_takes_the_corner_hiding_the_fewest_outlines(qapp):
     assert (x, y + h) == (8, 292)
 
 
+def test_a_huge_layer_decides_the_corner_from_an_even_sample(qapp):
+    from detviewer.render.qt.legend import MAX_LEGEND_BOXES, legend_rect, screen_boxes
+    from detviewer.render.qt.style import NORMAL, LabelFonts
+
+    rng = np.random.default_rng(0)
+    xy = rng.uniform([0, 220], [120, 290], (250_000, 2)).astype(np.float32)  # all in the bottom left
+    layer = BoxLayer("anchors", np.concatenate([xy, xy + 6], axis=1), solid((0, 0, 255), len(xy)),
+                     np.arange(len(xy)))
+    boxes = screen_boxes([layer], lambda points: points)
+    assert len(boxes) <= MAX_LEGEND_BOXES and np.array_equal(boxes[0], layer.xyxy[0].astype(np.float64))
+    x, y, _, _ = legend_rect(LEGEND, LabelFonts(NORMAL), (400.0, 300.0), boxes)
+    assert (x, y) != (8, 300 - 8 - legend_rect(LEGEND, LabelFonts(NORMAL), (400.0, 300.0))[3])
+
+
 def test_exported_legend_leaves_a_box_at_the_bottom_left_visible(qapp):
     from detviewer.render.qt.export import figure_size, render_image
 

@@ -135,8 +135,10 @@ class LabelsItem(pg.GraphicsObject):
 
     def obstacles(self, transform: QTransform, bounds: tuple[float, float]) -> list:
         """The screen rects labels keep clear of: the legend and the canvas's note."""
-        box = self.legend_box(transform, bounds)
-        return [r for r in (box, self._note_rect) if r is not None]
+        return self._clear_of(self.legend_box(transform, bounds))
+
+    def _clear_of(self, legend_box) -> list:
+        return [r for r in (legend_box, self._note_rect) if r is not None]
 
     def paint(self, painter: QPainter, *args) -> None:
         from detviewer.render.qt.legend import paint_legend
@@ -144,9 +146,8 @@ class LabelsItem(pg.GraphicsObject):
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
         box = self.legend_box(painter.transform(), bounds)
-        obstacles = [r for r in (box, self._note_rect) if r is not None]
         self.placement = paint_labels(painter, self._layers, self._fonts.style, self._fonts, bounds,
-                                      obstacles=obstacles)
+                                      obstacles=self._clear_of(box))
         painter.save()
         painter.resetTransform()
         paint_legend(painter, self.legend, self._fonts, box)
