@@ -342,6 +342,10 @@ class DeferredAnchors(Sequence):
                 self._sets, self._build = sets, None
         return self._sets
 
+    @property
+    def built(self) -> bool:
+        return self._sets is not None
+
     def __len__(self) -> int:
         return self._count
 

@@ -29,7 +29,7 @@ from detviewer.gui.worker import ModelRequest
 from detviewer.io.sources import ImageListSource
 from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.render.model.registry import VIEWS
-from detviewer.state.events import ThresholdsChanged
+from detviewer.state.events import ThresholdsChanged, ViewChanged
 from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["MainWindow"]
@@ -316,6 +316,8 @@ class MainWindow(QMainWindow):
         if isinstance(event, ThresholdsChanged):
             settings_io.save_thresholds(self.settings, self.state.thresholds)
             self._share_nms_scope()
+        elif isinstance(event, ViewChanged):
+            self.worker.build_anchors = VIEWS[self.state.view].reads_anchors
 
     def _share_nms_scope(self) -> None:
         t = self.state.thresholds

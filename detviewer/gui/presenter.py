@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from detviewer.core.types import DeferredAnchors
 from detviewer.errors import DetviewerError, first_line
 from detviewer.render.model.nms_layers import candidate_label
 from detviewer.render.model.primitives import ViewFrame
@@ -143,7 +144,24 @@ class ViewPresenter(QObject):
         self.canvas.describe = self.describe_candidate if VIEWS[shown.view].click == "candidate" else None
         self.shown_changed.emit(shown)
 
+    def _anchors_ready(self, spec: ViewSpec, request: ViewRequest) -> bool:
+        """True when the view can read the Inference's anchors now; else they are built in the task runner
+        (``core.types.DeferredAnchors``) and the view is drawn when they are."""
+        inference = request.inference
+        anchors = inference.anchors
+        if not spec.reads_anchors or not isinstance(anchors, DeferredAnchors) or anchors.built:
+            return True
+        pending = (id(inference), "anchors")
+        if pending not in self._pending:
+            self._pending.add(pending)
+            self.background.task(pending, lambda _context: anchors.materialize(), "building the anchors",
+                                 self._on_prepared_callback(inference, "anchors", pending), slot="anchors")
+        self._show(Shown(spec.name, None, "Building the anchors…"))
+        return False
+
     def _with_prepared(self, spec: ViewSpec, request: ViewRequest) -> ViewRequest | None:
+        if not self._anchors_ready(spec, request):
+            return None
         if spec.prepare is None:
             return request
         prepare = spec.prepare(request)

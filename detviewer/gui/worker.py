@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from detviewer.core.types import DeferredAnchors
 from detviewer.errors import DetviewerError, first_line
 from detviewer.io.frames import Frame
 
@@ -140,6 +141,7 @@ class InferenceWorker(QObject):
         # (IoU, class-agnostic) of the window's NMS, set by the GUI thread (one assignment: atomic); each result
         # comes with its unfiltered replay there, so that showing it runs no NMS on the GUI thread
         self.replay_scope: tuple[float, bool] | None = None
+        self.build_anchors = False  # the view shown reads anchors (ViewSpec.reads_anchors): build them here too
 
     @property
     def has_detector(self) -> bool:
@@ -298,6 +300,8 @@ class InferenceWorker(QObject):
             try:
                 self.calls += 1
                 inference, warning = checked_inference(detector.infer(frame.image), name)
+                if self.build_anchors and isinstance(getattr(inference, "anchors", None), DeferredAnchors):
+                    inference.anchors.materialize()  # the view shown reads them: not on the GUI thread
             except BaseException as exc:  # noqa: BLE001 - one sentence, and the next frame still runs
                 where = Path(frame.path).name if frame.path else frame.source_id
                 error = failure_sentence(f"{name} on {where}", exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
-from views_helpers import demo_window, near
+from views_helpers import demo_window, near, show_view
 
 from detviewer.render.qt.export import figure_scale, title_height
 from detviewer.render.model.colors import HIGHLIGHT, class_colors
@@ -35,7 +35,7 @@ def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_pat
     svg = export_and_wait(qtbot, window, tmp_path / "view.svg").read_text()
     assert "<svg" in svg and svg.count("<path") >= 1
 
-    window.state.set_view("anchors")
+    show_view(qtbot, window, "anchors")
     window.state.set_step(3)
     svg = export_and_wait(qtbot, window, tmp_path / "anchors.svg").read_text()
     assert "<path" in svg

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 from gui_fakes import write_image
-from views_helpers import DEMO_IMAGE, demo_window
+from views_helpers import DEMO_IMAGE, demo_window, show_view
 
 from detviewer.core.matching import match_to_ground_truth
 from detviewer.io.image_gt import ImageGroundTruth
@@ -35,7 +35,7 @@ def test_demo_ground_truth_is_found_and_matched_against_the_detections(make_wind
     assert ("false_positive" in layers) == bool((~match.tp).any())
 
     # The anchors view colours by the RPN's training label for these boxes (auto), with the GT drawn.
-    window.state.set_view("anchors")
+    show_view(qtbot, window, "anchors")
     assert "anchors_positive" in _names(window) and "ground_truth" in _names(window)
     assert "positive" in window.views_panel.caption.text()
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from views_helpers import demo_window
+from views_helpers import demo_window, show_view
 
 
 def test_lecture_keys_step_the_anchor_levels_and_nms(make_window, qtbot):
     window = demo_window(make_window, qtbot)
     window.actions_.show_gt.setChecked(False)  # without ground truth anchors are coloured per level
-    window.state.set_view("anchors")
+    show_view(qtbot, window, "anchors")
     window.actions_.lecture.trigger()  # F11
     assert window.lecture.active and window.lecture.bar.isVisible()
     assert not any(dock.isVisible() for dock in window.docks)

@@ -130,3 +130,42 @@ def test_a_view_that_raises_says_so_in_one_sentence_and_the_window_goes_on(make_
         assert window.presenter.shown.frame is not None
     finally:
         unregister("broken")
+
+
+def test_a_view_that_reads_anchors_has_them_built_off_the_gui_thread(make_window, qtbot, tmp_path):
+    """An Inference builds its anchors on first use; the anchors view gets them built in the task runner."""
+    import threading
+    from dataclasses import replace
+
+    from gui_fakes import FakeDetector, write_image
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+    from detviewer.core.types import DeferredAnchors
+    from detviewer.ops.anchors import run_generator
+
+    built_on = []
+    sets = run_generator(AnchorGenerator(((32,), (64,)), ((0.5, 1.0, 2.0),) * 2), (240, 320), [(30, 40), (15, 20)])
+
+    def build():
+        built_on.append(threading.current_thread())
+        return sets
+
+    class AnchorDetector(FakeDetector):
+        capabilities = frozenset({"anchors"})
+
+        def infer(self, image_rgb):
+            return replace(super().infer(image_rgb), anchors=DeferredAnchors(len(sets), build))
+
+    window = make_window(loader=FakeLoader(AnchorDetector()))
+    with qtbot.waitSignal(window.result_shown, timeout=5000):
+        window.open_paths([write_image(tmp_path / "a.png")])
+    assert built_on == []  # the detections view never reads them
+    window.state.set_view("anchors")
+    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=5000)
+    assert len(built_on) == 1 and built_on[0] is not threading.main_thread()
+    assert window.presenter.shown.frame.step_count == 3  # two levels, then both
+    built_on.clear()  # while the anchors view is shown, the worker builds each frame's anchors with its result
+    with qtbot.waitSignal(window.result_shown, timeout=5000):
+        window.open_paths([write_image(tmp_path / "b.png", value=90)])
+    assert window.presenter.shown.frame is not None  # drawn at once, no "Building the anchors…" in between
+    assert len(built_on) == 1 and built_on[0] is not threading.main_thread()

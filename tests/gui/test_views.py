@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from views_helpers import demo_window
+from views_helpers import demo_window, show_view
 
 from detviewer.render.model.primitives import BoxLayer
 
@@ -23,6 +23,7 @@ def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, 
 
     panel.combo.setCurrentIndex(panel.combo.findData("anchors"))
     assert state.view == "anchors"
+    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=10000)  # anchors built off the GUI
     layers = _boxes(window, "anchors_L")
     assert len(layers) == len(inference.anchors) == 4
     # Every anchor the generator made is on the canvas (16,320 for 320x320: 64², 32², 16², 8² cells x 3).
@@ -54,7 +55,7 @@ def test_a_click_selects_the_nearest_cell_on_every_level(make_window, qtbot):
 
     window = demo_window(make_window, qtbot)
     inference = window.state.inference
-    window.state.set_view("anchors")
+    show_view(qtbot, window, "anchors")
     x, y = 101.3, 67.9
     pos = window.canvas.image_to_widget(x, y).toPoint()
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=pos)

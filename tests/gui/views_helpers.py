@@ -22,6 +22,13 @@ def demo_window(make_window, qtbot):
     return window
 
 
+def show_view(qtbot, window, name: str) -> None:
+    """Switch to view ``name`` and wait until it is drawn (anchors are built in the background first)."""
+    window.state.set_view(name)
+    qtbot.waitUntil(lambda: window.presenter.shown.view == name and window.presenter.shown.frame is not None,
+                    timeout=10000)
+
+
 def to_array(qimage) -> np.ndarray:
     from PySide6.QtGui import QImage
 

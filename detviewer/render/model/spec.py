@@ -133,7 +133,9 @@ class ViewSpec:
     requires ("" for none) and cannot_show its sentence when missing, e.g. "it has no anchors";
     controls: shown in the View dock (and ``--name`` options of render); click: see CLICKS;
     prepare(request) -> Prepare | None: background input; help: one line for Help → Keyboard shortcuts;
-    needs_candidates: it replays the model's NMS, which a model that outputs only final detections cannot.
+    needs_candidates: it replays the model's NMS, which a model that outputs only final detections cannot;
+    reads_anchors: its build reads the anchors themselves (not only how many levels), which an Inference builds
+    on first use: the window has them built in the background first (the RetinaNet's take ~70 ms).
     """
 
     name: str
@@ -147,6 +149,7 @@ class ViewSpec:
     prepare: Callable[[ViewRequest], Prepare | None] | None = None
     help: str = ""
     needs_candidates: bool = False
+    reads_anchors: bool = False
 
     def __post_init__(self) -> None:
         if self.click not in CLICKS:

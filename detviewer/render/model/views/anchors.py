@@ -352,6 +352,7 @@ def _build(request: ViewRequest) -> ViewFrame:
 
 SPEC = ViewSpec(
     "anchors", "Anchors", _build, step_count=counted(anchors_steps), needs="anchors", cannot_show="it has no anchors",
+    reads_anchors=True,
     controls=(Control("color_by", "Colour by", "choice", "auto", COLOR_MODES,
                       tooltip="auto: training label with ground truth, else the head's objectness"),
               Control("minibatch", "One training minibatch", "bool", False,

@@ -264,6 +264,6 @@ def _build(request: ViewRequest) -> ViewFrame:
 
 SPEC = ViewSpec(
     "default-boxes", "SSD default boxes", _build, step_count=counted(default_boxes_steps), needs="default_boxes",
-    cannot_show="it is not an SSD (it has no default boxes)", click="point",
+    cannot_show="it is not an SSD (it has no default boxes)", click="point", reads_anchors=True,
     help="Steps: one feature-map scale k at a time, then the paper's scales beside the model's. Click: the default "
          "boxes of the cell under the point.")

@@ -313,7 +313,7 @@ def _build(request: ViewRequest) -> ViewFrame:
 
 SPEC = ViewSpec(
     "regression", "Box regression", _build, step_count=lambda _r: len(STEP_NAMES), needs="anchors",
-    cannot_show="it has no anchors to regress from", click="detection", prepare=_prepare,
+    cannot_show="it has no anchors to regress from", click="detection", prepare=_prepare, reads_anchors=True,
     controls=(Control("stage", "Regression of", "choice", "auto", STAGES,
                       tooltip="anchor: the RPN / one-stage head; proposal: the box head; auto: the box head when "
                               "the model has one"),),

@@ -167,6 +167,6 @@ def _build(request: ViewRequest) -> ViewFrame:
 
 
 SPEC = ViewSpec(
-    "sampling", "Training samples", _build, step_count=counted(sampling_steps), prepare=_prepare,
+    "sampling", "Training samples", _build, step_count=counted(sampling_steps), prepare=_prepare, reads_anchors=True,
     help="Steps: R-CNN's and Fast R-CNN's samplers on Selective Search's regions, then the model's own (box head, "
          "RPN, SSD or RetinaNet). Needs ground truth.")
