@@ -384,3 +384,17 @@ def test_list_images_errors(tmp_path):
 def test_extensions_cover_the_supported_formats():
     for ext in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"):
         assert ext in IMAGE_EXTENSIONS
+
+
+@pytest.mark.parametrize("options", [{"quality": 90}, {"quality": 95, "subsampling": 0}, {"progressive": True}])
+def test_a_plain_jpeg_decodes_to_the_same_pixels_as_pillow(tmp_path, options):
+    """Plain RGB JPEGs go through OpenCV (the GIL is released while it decodes); the pixels must stay Pillow's."""
+    rng = np.random.default_rng(3)
+    smooth = cv2.resize(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8), (160, 120), interpolation=cv2.INTER_CUBIC)
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(smooth).save(path, **options)
+    with Image.open(path) as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    got = load_image(path)
+    assert got.shape == (120, 160, 3) and got.flags.c_contiguous and got.flags.writeable
+    np.testing.assert_array_equal(got, expected)

@@ -59,8 +59,8 @@ def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, l
     bounds = (w * scale, h * scale)
     painter.save()
     painter.setClipRect(QRectF(0, 0, *bounds))  # boxes reaching past the frame stay off the title band
+    _draw_scaled_frame(painter, image, scale)
     painter.scale(scale, scale)
-    painter.drawImage(0, 0, qimage_from_rgb(image))
     if dim > 0:  # the frame fades so that thin outlines stand out
         painter.fillRect(QRectF(0, 0, w, h), QColor(0, 0, 0, int(255 * min(dim, 1.0))))
     ordered = drawing_order(layers)
@@ -70,6 +70,20 @@ def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, l
     paint_labels(painter, ordered, style, fonts, bounds, obstacles=[legend_box] if legend_box else [])
     painter.restore()
     paint_legend(painter, legend, fonts, legend_box)  # figure pixels: only the title band's offset is left
+
+
+def _draw_scaled_frame(painter, image: np.ndarray, scale: float) -> None:
+    """The frame at ``scale``, resized by OpenCV and blitted 1:1: QPainter's smooth scaling of a figure-sized
+    image held the GIL ~10 ms (PySide keeps it through drawImage), a stall of the window's thread each time the
+    task runner exported a figure; OpenCV resizes with the GIL released."""
+    import cv2
+
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size != (w, h):
+        shrink = size[0] < w
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    painter.drawImage(0, 0, qimage_from_rgb(image))
 
 
 def title_height(style=None) -> int:

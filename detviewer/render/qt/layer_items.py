@@ -32,6 +32,11 @@ _ANTIALIAS_LIMIT = 1000  # antialiasing thousands of boxes costs more than it sh
 # Qt's raster engine strokes translucent cosmetic lines ~10x slower than opaque ones
 # (10k boxes: ~450 ms vs ~35 ms here), so big layers are drawn opaque.
 _TRANSLUCENT_LIMIT = 1000
+# PySide holds the GIL through a drawPath call, and a figure is drawn by the task runner while the window's
+# thread waits for the GIL: a dashed outline at figure size costs ~0.4 ms a box (24 boxes held it 10 ms), so a
+# colour's boxes are drawn a few at a time (the GIL can change hands between calls).
+_BOXES_PER_PATH = 128
+_DASHED_BOXES_PER_PATH = 8
 
 
 class BoxSetItem(LayerItem):
@@ -47,19 +52,23 @@ class BoxSetItem(LayerItem):
     def _layer_changed(self) -> None:
         self._groups = None
 
-    def _build(self) -> list[tuple[QPen, QBrush, QPainterPath, QPainterPath | None]]:
+    def _build(self) -> list[tuple[QPen, QBrush, list[QPainterPath], list[QPainterPath]]]:
+        """Per colour: (pen, fill brush, stroke paths, fill paths); a colour's boxes are split over several paths
+        (_BOXES_PER_PATH each, fewer when dashed)."""
         layer = self._layer
         groups = []
         alpha = layer.alpha if len(layer) <= _TRANSLUCENT_LIMIT else 255
+        dashed = layer.dashed and len(layer) <= _TRANSLUCENT_LIMIT
+        per_path = _DASHED_BOXES_PER_PATH if dashed else _BOXES_PER_PATH
         for rgb, members in color_groups(layer.colors):
             pen = QPen(qcolor(rgb, alpha))
             pen.setWidthF(layer.width)
             pen.setCosmetic(True)  # width in screen pixels whatever the zoom
-            if layer.dashed and len(layer) <= _TRANSLUCENT_LIMIT:
+            if dashed:
                 pen.setStyle(Qt.PenStyle.DashLine)
-            boxes = layer.xyxy[members]
-            fill = rects_path(boxes, closed=True) if layer.fill_alpha else None
-            groups.append((pen, QBrush(qcolor(rgb, layer.fill_alpha)), rects_path(boxes), fill))
+            chunks = [layer.xyxy[members[i:i + per_path]] for i in range(0, len(members), per_path)]
+            fills = [rects_path(boxes, closed=True) for boxes in chunks] if layer.fill_alpha else []
+            groups.append((pen, QBrush(qcolor(rgb, layer.fill_alpha)), [rects_path(boxes) for boxes in chunks], fills))
         return groups
 
     def paint(self, painter: QPainter, *args) -> None:
@@ -68,11 +77,12 @@ class BoxSetItem(LayerItem):
         if self._groups is None:
             self._groups = self._build()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, len(self._layer) <= _ANTIALIAS_LIMIT)
-        for pen, brush, stroke, fill in self._groups:
-            if fill is not None:
+        for pen, brush, strokes, fills in self._groups:
+            for fill in fills:
                 painter.fillPath(fill, brush)
             painter.setPen(pen)
-            painter.drawPath(stroke)
+            for stroke in strokes:
+                painter.drawPath(stroke)
 
 
 class SegmentSetItem(LayerItem):

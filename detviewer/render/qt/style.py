@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainterPath
 
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer
 
-__all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "qimage_from_heatmap",
+__all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "rgb_of_qimage", "qimage_from_heatmap",
            "rects_path", "bounds_of", "color_groups", "LabelFonts", "BOX_LABEL_PX"]
 
 BOX_LABEL_PX = 12.0  # label text height in normal mode (lecture mode doubles it)
@@ -90,6 +90,13 @@ def qimage_from_rgb(image: np.ndarray):
     image = np.ascontiguousarray(image, dtype=np.uint8)
     h, w = image.shape[:2]
     return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def rgb_of_qimage(qimage) -> np.ndarray:
+    """QImage (RGB888) -> (H, W, 3) uint8 RGB, a copy (QImage rows are padded to 4 bytes)."""
+    h, w, stride = qimage.height(), qimage.width(), qimage.bytesPerLine()
+    rows = np.frombuffer(qimage.constBits(), np.uint8, count=h * stride).reshape(h, stride)
+    return rows[:, :3 * w].reshape(h, w, 3).copy()
 
 
 def qimage_from_heatmap(layer: HeatmapLayer):

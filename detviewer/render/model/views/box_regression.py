@@ -117,12 +117,18 @@ def decode_all(inference: Inference) -> np.ndarray:
 
 
 def best_anchor_for(inference: Inference, box_xyxy) -> tuple[int, float]:
-    """(flat anchor index, IoU): the anchor whose decoded box overlaps ``box_xyxy`` (4,) most."""
+    """(flat anchor index, IoU): the anchor whose decoded box overlaps ``box_xyxy`` (4,) most. Memoised per
+    Inference and box (it decodes every anchor)."""
     from detviewer.ops.boxes import box_iou_np
 
-    ious = box_iou_np(np.asarray(box_xyxy, np.float32).reshape(1, 4), decode_all(inference))[0]
-    best = int(np.argmax(ious))
-    return best, float(ious[best])
+    box = np.asarray(box_xyxy, np.float32).reshape(1, 4)
+
+    def compute() -> tuple[int, float]:
+        ious = box_iou_np(box, decode_all(inference))[0]
+        best = int(np.argmax(ious))
+        return best, float(ious[best])
+
+    return memo(inference, ("best_anchor_for", box.tobytes()), compute)
 
 
 def decode_proposals(inference: Inference, label: int) -> np.ndarray:
@@ -138,14 +144,19 @@ def decode_proposals(inference: Inference, label: int) -> np.ndarray:
 
 
 def proposal_for_detection(inference: Inference, detection: int) -> tuple[int, float]:
-    """(proposal index, IoU): the proposal whose box-head decoding for the detection's class gives the detection."""
+    """(proposal index, IoU): the proposal whose box-head decoding for the detection's class gives the detection.
+    Memoised per Inference (it decodes every proposal)."""
     from detviewer.ops.boxes import box_iou_np
 
     det = inference.detections
-    label = int(det.labels[detection])
-    ious = box_iou_np(det.xyxy[detection][None], decode_proposals(inference, label))[0]
-    best = int(np.argmax(ious))
-    return best, float(ious[best])
+
+    def compute() -> tuple[int, float]:
+        label = int(det.labels[detection])
+        ious = box_iou_np(det.xyxy[detection][None], decode_proposals(inference, label))[0]
+        best = int(np.argmax(ious))
+        return best, float(ious[best])
+
+    return memo(inference, ("proposal_for_detection", int(detection)), compute)
 
 
 def _matched(inference: Inference, reg: BoxRegression,

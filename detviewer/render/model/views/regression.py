@@ -41,15 +41,14 @@ class RegressionViewState:
     behind it), ``proposal``, ``anchor`` (flat index over all levels); none: the reference best matching the
     largest ground-truth object, else the most confident one. stage: "anchor" (RPN / one-stage head),
     "proposal" (the box head) or "auto" (the box head when the model has one); step: 0 … 4 (STEP_NAMES),
-    None shows the decoded box; anchor_match: ``best_anchor_for`` computed beforehand (it decodes every
-    anchor, so the window computes it off the GUI thread)."""
+    None shows the decoded box. Finding the reference decodes every proposal or anchor (memoised per Inference:
+    the window does it first off the GUI thread, see ``_prepare``)."""
 
     anchor: int | None = None
     proposal: int | None = None
     detection: int | None = None
     stage: str = "auto"
     step: int | None = None
-    anchor_match: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -110,8 +109,7 @@ def choose_reference(inference: Inference, state: RegressionViewState, gt=None) 
             return proposal_regression(inference, proposal_for_detection(inference, i)[0], int(det.labels[i])), picked
         box = (inference.proposals.xyxy[proposal_for_detection(inference, i)[0]] if has_box_head(inference)
                else det.xyxy[i])
-        flat = state.anchor_match[0] if state.anchor_match is not None else best_anchor_for(inference, box)[0]
-        return anchor_regression(inference, flat), picked
+        return anchor_regression(inference, best_anchor_for(inference, box)[0]), picked
     if state.proposal is not None:
         if stage == "proposal":
             return proposal_regression(inference, int(state.proposal)), ""
@@ -291,23 +289,27 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
     return ViewFrame(layers, caption, rows, step, len(STEP_NAMES), STEP_NAMES[step], legend=legend)
 
 
-def _prepare(request: ViewRequest) -> Prepare | None:
+def _prepare(request: ViewRequest) -> Prepare:
+    """Finds the reference box off the GUI thread: it decodes every proposal (or anchor) and labels every
+    anchor against the ground truth, all memoised, so the build that follows reads the memos."""
     inference = request.inference
     state = RegressionViewState(detection=request.picked, stage=request.controls["stage"])
-    picked = request.picked
-    if picked is None or _stage(inference, state) != "anchor" or not 0 <= picked < len(inference.detections):
-        return None
-    if has_box_head(inference):
-        box = inference.proposals.xyxy[proposal_for_detection(inference, int(request.picked))[0]].copy()
-    else:
-        box = inference.detections.xyxy[int(request.picked)].copy()
-    return Prepare(("best_anchor", tuple(box.tolist())), lambda _detector: best_anchor_for(inference, box),
-                   message="Finding the anchor behind the box…")
+    gt = as_gt(request.gt_pair)
+
+    def run(_detector) -> None:
+        try:
+            reference, _picked = choose_reference(inference, state, gt)
+            if gt is not None:
+                regression_target(inference, reference, gt[0])
+        except ViewError:
+            pass  # the build says why, on the GUI thread
+
+    gt_key = None if gt is None else (gt[0].tobytes(), gt[1].tobytes())
+    return Prepare(("reference", state.detection, state.stage, gt_key), run, message="Finding the reference box…")
 
 
 def _build(request: ViewRequest) -> ViewFrame:
-    state = RegressionViewState(detection=request.picked, stage=request.controls["stage"], step=request.step,
-                                anchor_match=request.prepared)
+    state = RegressionViewState(detection=request.picked, stage=request.controls["stage"], step=request.step)
     return regression_frame(request.inference, state, gt=request.gt_pair)
 
 
