@@ -1,7 +1,7 @@
 """File → Export view… (PNG / SVG of the current view) and File → Export NMS steps… (numbered PNGs + GIF).
 
 Both draw with render.qt.export, the painting code of the canvas and of ``detviewer render``. The files
-are written by the task runner, off the GUI thread; NMS steps show a progress dialog that can cancel.
+are written by the task runner, off the GUI thread; NMS steps show their progress and Cancel in the status bar.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from detviewer.errors import DetviewerError
 from detviewer.render.model.registry import VIEWS
@@ -73,7 +72,6 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
 
     context: a gui.tasks.TaskContext for progress and cancelling (None: run to the end).
     """
-    from PIL import Image
 
     from detviewer.render.model.spec import figure_title
     from detviewer.render.qt.export import figure_scale, render_image
@@ -137,26 +135,30 @@ def export_view_dialog(window) -> None:
         QMessageBox.warning(window, "Export view", str(exc))
 
 
-def export_nms_dialog(window, folder: str | None = None) -> QProgressDialog | None:
-    """Ask for a folder (unless given) and export the NMS steps there with a cancellable progress dialog."""
+def export_nms_dialog(window, folder: str | None = None):
+    """Ask for a folder (unless given) and export the NMS steps there in the background, with progress and
+    Cancel in the status bar (``window.status.task_progress``, returned; None when nothing was started)."""
     folder = folder or QFileDialog.getExistingDirectory(window, "Export NMS steps to a folder")
     if not folder:
         return None
+    progress = window.status.task_progress
     try:
+        if progress.running:
+            raise DetviewerError("An export is still running; wait for it or cancel it in the status bar.")
         image, request = _frame_image(window), window.presenter.request("nms")
         if request is None:
             raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
     except DetviewerError as exc:
         QMessageBox.warning(window, "Export NMS steps", str(exc))
         return None
-    progress = QProgressDialog("Exporting the NMS steps…", "Cancel", 0, 1000, window)
-    progress.setWindowTitle("Export NMS steps")
-    progress.setWindowModality(Qt.WindowModality.WindowModal)
-    progress.setMinimumDuration(300)
     style = window.canvas.style
 
+    def stop_tracking() -> None:
+        progress.finish()
+        window.background.task_progress.disconnect(on_progress)
+
     def done(paths, error: str) -> None:
-        progress.close()
+        stop_tracking()
         if error:
             QMessageBox.warning(window, "Export NMS steps", error)
         else:
@@ -168,10 +170,15 @@ def export_nms_dialog(window, folder: str | None = None) -> QProgressDialog | No
                                          model_name=request.inference.model_name),
         "exporting the NMS steps", done)
 
-    def on_progress(which, fraction: float, text: str) -> None:
-        if which is task:  # the bar only: a new label text re-lays out and repaints the dialog (~15 ms)
-            progress.setValue(int(max(0.0, fraction) * 1000))
+    def on_progress(which, fraction: float, _text: str) -> None:
+        if which is task:
+            progress.set_fraction(fraction)
+
+    def cancel() -> None:  # a cancelled task reports nothing: the files written so far stay
+        window.background.cancel(task)
+        stop_tracking()
+        window.say(f"Cancelled the export of the NMS steps to {folder}.")
 
     window.background.task_progress.connect(on_progress)
-    progress.canceled.connect(lambda: window.background.cancel(task))
+    progress.start("Exporting the NMS steps…", cancel)
     return progress

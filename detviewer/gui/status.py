@@ -1,4 +1,5 @@
-"""Status bar: model and device, per-stage timings, frames per second, one-sentence messages."""
+"""Status bar: model and device, per-stage timings, frames per second, one-sentence messages, the progress of
+a cancellable background task."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
+
+from detviewer.gui.task_progress import TaskProgress
 
 __all__ = ["StatusBar", "format_timings"]
 
@@ -26,6 +29,8 @@ class StatusBar(QStatusBar):
         self.message_label = QLabel("")
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.addWidget(self.message_label, 1)
+        self.task_progress = TaskProgress()  # a cancellable background task (an export)
+        self.addPermanentWidget(self.task_progress)
         self.model_label = QLabel("no model")
         self.timing_label = QLabel("")
         self.fps_label = QLabel("")
@@ -33,6 +38,10 @@ class StatusBar(QStatusBar):
             w.setContentsMargins(10, 0, 4, 0)
             w.setStyleSheet("color: palette(window-text); border-left: 1px solid palette(mid);")
             self.addPermanentWidget(w)
+        for w in (self.message_label, self.timing_label, self.fps_label, self.model_label):
+            # A label's least width is its whole text by default: a long message or timing line made the
+            # status bar, and so the window, wider (and repainted every widget). Too long now means clipped.
+            w.setMinimumWidth(1)
         self._last_frame_time: float | None = None
         self._fps = 0.0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from views_helpers import demo_window, near, show_view
 
 from detviewer.render.qt.export import figure_scale, title_height
@@ -73,3 +75,24 @@ def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_
     x1, y1, x2, y2 = replay.candidates.xyxy[first] * scale
     pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))[title_height(window.canvas.style):]
     assert near(pixels, int(round((y1 + y2) / 2)), int(round(x2)), HIGHLIGHT, radius=3, tol=60)
+
+
+def test_exporting_nms_steps_shows_progress_in_the_status_bar_and_cancel_stops_it(make_window, qtbot, tmp_path):
+    """The export does not block the window (no modal dialog): the status bar shows its progress, and Cancel
+    ends it with a sentence and without the "Exported" message."""
+    from detviewer.gui.export_dialogs import export_nms_dialog
+
+    window = demo_window(make_window, qtbot)
+    progress = export_nms_dialog(window, str(tmp_path))
+    assert progress is window.status.task_progress and progress.running
+    assert not progress.isVisible()  # shown only once the export has run a moment: no flash for a quick one
+    assert window.isEnabled() and QApplication.activeModalWidget() is None
+    qtbot.mouseClick(progress.cancel_button, Qt.MouseButton.LeftButton)
+    assert not progress.running
+    assert "Cancelled the export" in window.messages.messages[-1].text
+    qtbot.wait(600)  # the task stops before its next step; the delayed show finds it finished
+    assert not progress.isVisible()
+    assert not any("Exported" in m.text for m in window.messages.messages)
+    assert not list(tmp_path.glob("nms_steps.gif"))
+    assert export_nms_dialog(window, str(tmp_path)) is progress  # a new export can start
+    qtbot.waitUntil(lambda: any("Exported" in m.text for m in window.messages.messages), timeout=30000)
