@@ -18,6 +18,7 @@ from detviewer.gui import dataset_opening, menus, settings as settings_io
 from detviewer.gui.background import BackgroundWork
 from detviewer.gui.feed import Feed
 from detviewer.gui.gc_policy import collect_on_gui_thread, freeze_startup
+from detviewer.gui.gil_policy import favour_gui_thread
 from detviewer.gui.ground_truth import GroundTruthHolder
 from detviewer.gui.iou_grid import IouGrid
 from detviewer.gui.messages import ERROR, INFO, WARNING, MessageLog
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings=None, loader=None, lister=None, *, defer_build: bool = False) -> None:
         super().__init__()
         collect_on_gui_thread()  # before the threads start: no Qt object may be collected on them
+        favour_gui_thread()  # the GIL comes back to this thread within 1 ms (gui.gil_policy)
         self.setWindowTitle("detviewer")
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else settings_io.open_settings()

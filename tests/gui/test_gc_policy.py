@@ -1,4 +1,5 @@
-"""Cycles holding Qt objects are collected on the GUI thread, never on a worker (where it can deadlock)."""
+"""Python runtime policy of a process with a window: cycles holding Qt objects are collected on the GUI thread, never
+on a worker (where it can deadlock); the GIL switch interval favours the GUI thread."""
 
 from __future__ import annotations
 
@@ -36,3 +37,15 @@ def test_garbage_made_on_the_gui_thread_is_not_collected_by_a_busy_worker(make_w
 def test_after_the_first_model_full_collections_skip_the_startup_objects(make_window):
     make_window()  # loads a (fake) model
     assert gc.get_freeze_count() > 0
+
+
+def test_a_window_shortens_the_gil_switch_interval_for_its_thread(make_window):
+    """Background Python (the task runner drawing an export) hands the GIL back to the window's thread within
+    1 ms; the stall this saves is measured by bench/bench_gui_stall.py (export-nms)."""
+    import sys
+
+    from detviewer.gui.gil_policy import GUI_SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(0.005)
+    make_window(load=False)
+    assert sys.getswitchinterval() == GUI_SWITCH_INTERVAL_S < 0.005

@@ -25,6 +25,7 @@ def figure_scale(image: np.ndarray, side: int = FIGURE_SIDE) -> float:
     """The scale that makes the image's longer side ``side`` pixels."""
     return float(side) / max(max(image.shape[:2]), 1)
 
+
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
@@ -142,14 +143,18 @@ def figure_size(image: np.ndarray, scale: float, style=None, title: str = "") ->
 
 def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None, *, title: str = "", legend=(),
                  dim: float = 0.0):
-    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage of the scaled image, under ``title``.
+    """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage (RGB32) of the scaled image,
+    under ``title``.
 
     layers: BoxLayer / SegmentLayer / TextLayer / HeatmapLayer / ImageLayer; style: style.RenderStyle; legend:
     (text, rgb) entries (ViewFrame.legend); dim: how much the frame fades under the layers (0..1)."""
     from PySide6.QtGui import QImage, QPainter
 
     ensure_gui_app()
-    out = QImage(*figure_size(image, scale, style, title), QImage.Format.Format_RGB888)
+    # 32-bit RGB: Qt's raster engine has fast paths for it and none for 24-bit RGB888, where a 1.5 px
+    # translucent outline of 7 boxes took 3.6 ms instead of 1.3 (0.9 vs 0.06 ms opaque): time the task runner
+    # holds the GIL (PySide keeps it through each QPainter call) while the window's thread waits.
+    out = QImage(*figure_size(image, scale, style, title), QImage.Format.Format_RGB32)
     painter = QPainter(out)
     try:
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)

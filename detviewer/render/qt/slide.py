@@ -192,7 +192,7 @@ def render_slide(image: np.ndarray, layers: list, text: SlideText, style=None, d
     ensure_gui_app()
     scale, image_rect, column = slide_layout(image.shape[:2])
     figure = render_image(image, layers, scale, style or LECTURE, dim=dim)
-    out = QImage(*SLIDE_SIZE, QImage.Format.Format_RGB888)
+    out = QImage(*SLIDE_SIZE, QImage.Format.Format_RGB32)  # Qt's fast paths (see render_image)
     out.fill(_BACKGROUND)
     painter = QPainter(out)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -93,10 +94,16 @@ def qimage_from_rgb(image: np.ndarray):
 
 
 def rgb_of_qimage(qimage) -> np.ndarray:
-    """QImage (RGB888) -> (H, W, 3) uint8 RGB, a copy (QImage rows are padded to 4 bytes)."""
+    """QImage (RGB32 or RGB888) -> (H, W, 3) uint8 RGB, a copy; by OpenCV, with the GIL released."""
+    import cv2
+
     h, w, stride = qimage.height(), qimage.width(), qimage.bytesPerLine()
     rows = np.frombuffer(qimage.constBits(), np.uint8, count=h * stride).reshape(h, stride)
-    return rows[:, :3 * w].reshape(h, w, 3).copy()
+    if qimage.format() == QImage.Format.Format_RGB888:
+        return rows[:, :3 * w].reshape(h, w, 3).copy()
+    if qimage.format() not in (QImage.Format.Format_RGB32, QImage.Format.Format_ARGB32) or sys.byteorder != "little":
+        return rgb_of_qimage(qimage.convertToFormat(QImage.Format.Format_RGB888))
+    return cv2.cvtColor(rows[:, :4 * w].reshape(h, w, 4), cv2.COLOR_BGRA2RGB)  # 0xAARRGGBB is B, G, R, A in memory
 
 
 def qimage_from_heatmap(layer: HeatmapLayer):
