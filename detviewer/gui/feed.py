@@ -48,13 +48,18 @@ class Feed(QObject):
     # -- opening -------------------------------------------------------------------------------
     def open_paths(self, paths) -> bool:
         """Open files/folders/a video; False (with a message) if nothing could be opened."""
+        source = self.source_for(paths)
+        if source is not None:
+            self.open_source(source)
+        return source is not None
+
+    def source_for(self, paths):
+        """The source for files/folders/a video, not opened yet; None (with a message) when there is none."""
         try:
-            source = source_for_paths([Path(p) for p in paths])
+            return source_for_paths([Path(p) for p in paths])
         except DetviewerError as exc:
             self.message.emit(str(exc))
-            return False
-        self.open_source(source)
-        return True
+            return None
 
     def open_camera(self, device: int = 0) -> bool:
         self.last_camera = int(device)

@@ -12,8 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError
-from detviewer.io.image_gt import (MAX_AUTO_BYTES, ImageBoxes, ImageGroundTruth, find_annotations,
-                                  unused_annotations_sentence)
+from detviewer.io.image_gt import ImageBoxes, ImageGroundTruth, search_ground_truth, unused_annotations_sentence
 
 __all__ = ["GroundTruthHolder"]
 
@@ -24,8 +23,11 @@ class GroundTruthHolder(QObject):
     changed = Signal()
     message = Signal(str)  # one sentence for the status bar
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, background, parent=None) -> None:
+        """background: gui.background.BackgroundWork (discovery runs in its task runner)."""
         super().__init__(parent)
+        self._background = background
+        self._search = 0  # the latest discovery; an older one's answer is dropped
         self.truth: ImageGroundTruth | None = None
         self.shown = True
         self.image_root: Path | None = None  # the folder of the images the ground truth is for
@@ -58,35 +60,39 @@ class GroundTruthHolder(QObject):
         self.changed.emit()
 
     def discover(self, opened, images) -> bool:
-        """Find the COCO file beside the ``opened`` paths for ``images`` (the image files now in the list; none
-        for a video: nothing is looked for). Another folder than the one the ground truth is for forgets it.
+        """Look for the COCO file beside the ``opened`` paths for ``images`` (the image files now in the list;
+        none for a video: nothing is looked for), in the task runner: parsing a large file takes seconds.
+        Another folder than the one the ground truth is for forgets it. True when a search was started; what
+        it finds arrives as ``changed`` (or a ``message`` naming the files found but not used).
 
-        Files found are tried nearest first; the first that lists these images (by relative path) is kept.
-        Files that do not parse, list none of them, or are too large to read without a pause are reported.
+        Call it before the first frame's decoding is queued: the task runner keeps order, so the ground truth
+        is in place before that frame's result.
         """
         sample = [Path(p) for p in list(images)[:20]]
         root = sample[0].resolve().parent if sample else None
         if self.truth is not None and root != self.image_root:
             self.clear()  # another folder: its ground truth, if any, is found for it below
+        self._search += 1
         if not sample or self.truth is not None:
             return False
-        reasons = []
-        for found in find_annotations(opened):
-            if found.stat().st_size > MAX_AUTO_BYTES:
-                reasons.append(f"{found.name} is {found.stat().st_size / 2**20:.0f} MB (open it yourself)")
-                continue
-            try:
-                truth = ImageGroundTruth.load(found, image_root=root, strict=True)
-            except DetviewerError as exc:
-                reasons.append(f"cannot use {found.name}: {exc}")
-                continue
-            if any(truth.image_id(p) is not None for p in sample):
-                return self.load(found, truth, image_root=root)
-            reasons.append(f"{found.name} does not list them")
-        if reasons:
-            self.message.emit(unused_annotations_sentence(reasons)
-                              + " Use File → Open ground truth (COCO JSON) to choose one.")
-        return False
+        search, opened = self._search, [Path(p) for p in opened]
+
+        def done(value, error: str) -> None:
+            if search != self._search or self.truth is not None:
+                return  # another folder was opened, or a file chosen by the user, meanwhile
+            if error:
+                self.message.emit(f"No ground truth loaded: {error}")
+                return
+            truth, reasons = value
+            if truth is not None:
+                self.load(truth.path, truth, image_root=root)
+            elif reasons:
+                self.message.emit(unused_annotations_sentence(reasons)
+                                  + " Use File → Open ground truth (COCO JSON) to choose one.")
+
+        self._background.task(("ground_truth", search), lambda _context: search_ground_truth(opened, sample, root),
+                              "looking for ground truth", done, slot="ground_truth")
+        return True
 
     def clear(self) -> None:
         self.truth, self._cache, self.image_root = None, {}, None

@@ -68,7 +68,7 @@ class MainWindow(QMainWindow):
         self.worker = self.background.worker
         self.background.start()  # the worker imports torch while the window is built
         self.feed = Feed(self.background, self)
-        self.ground_truth = GroundTruthHolder(self)
+        self.ground_truth = GroundTruthHolder(self.background, self)
         self.messages = MessageLog(self)
         self.loaded_model = None
         self.score_from_user = False  # a --score given on the command line wins over the model's display threshold
@@ -195,15 +195,16 @@ class MainWindow(QMainWindow):
         if len(paths) == 1 and dataset_opening.is_dataset(Path(paths[0])):
             self.open_dataset(paths[0])
             return True
-        ok = self.feed.open_paths(paths)
-        if ok:
-            if remember:
-                for p in paths[:1]:
-                    recent = settings_io.add_recent(self.settings, str(Path(p).resolve()))
-                    menus.fill_recent(self, self.actions_, recent)
-            source = self.feed.source
-            self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
-        return ok
+        source = self.feed.source_for(paths)
+        if source is None:
+            return False
+        # queued before the first frame's decoding: its ground truth is in place before its result
+        self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
+        self.feed.open_source(source)
+        if remember:
+            recent = settings_io.add_recent(self.settings, str(Path(paths[0]).resolve()))
+            menus.fill_recent(self, self.actions_, recent)
+        return True
 
     def open_dataset(self, path) -> None:
         """Open a dataset (COCO .json, Ultralytics data.yaml, YOLO or VOC folder) in the Evaluation workspace."""

@@ -15,11 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from detviewer.errors import AnnotationError
+from detviewer.errors import AnnotationError, DetviewerError
 from detviewer.io.annotations import CocoGroundTruth, category_ids_by_name, load_coco_gt, match_image_ids
 
-__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "unused_annotations_sentence", "ANNOTATION_NAMES",
-           "MAX_AUTO_BYTES"]
+__all__ = ["ImageGroundTruth", "ImageBoxes", "find_annotations", "search_ground_truth", "unused_annotations_sentence",
+           "ANNOTATION_NAMES", "MAX_AUTO_BYTES"]
 
 #: File names tried, in order, in an image's folder, its parent folder, and the parent's ``annotations``
 #: folder (COCO's own layout: ``val2017/`` beside ``annotations/instances_val2017.json``).
@@ -73,6 +73,31 @@ def find_annotations(paths: Sequence[str | os.PathLike]) -> list[Path]:
             hits = sorted(folder.glob(pattern)) if "*" in pattern else [folder / pattern]
             found += [hit for hit in hits if hit.is_file() and hit not in found]
     return found
+
+
+def search_ground_truth(opened: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike],
+                        image_root: str | os.PathLike) -> tuple["ImageGroundTruth | None", list[str]]:
+    """The COCO ground truth beside ``opened`` (image files or folders) that lists some of ``images`` (a sample
+    of the image files now open, in ``image_root``), and why each other file found was not taken.
+
+    Files are tried nearest first (find_annotations); a file over MAX_AUTO_BYTES is skipped (it would take
+    minutes to parse), one that does not parse or lists none of the images gives a reason. Parsing can take
+    seconds: the window calls this off its thread."""
+    reasons: list[str] = []
+    for found in find_annotations(opened):
+        size = found.stat().st_size
+        if size > MAX_AUTO_BYTES:
+            reasons.append(f"{found.name} is {size / 2**20:.0f} MB (open it yourself)")
+            continue
+        try:
+            truth = ImageGroundTruth.load(found, image_root=image_root, strict=True)
+        except DetviewerError as exc:
+            reasons.append(f"cannot use {found.name}: {exc}")
+            continue
+        if any(truth.image_id(p) is not None for p in images):
+            return truth, reasons
+        reasons.append(f"{found.name} does not list them")
+    return None, reasons
 
 
 def unused_annotations_sentence(reasons: Sequence[str]) -> str:

@@ -119,3 +119,48 @@ def test_launching_without_arguments_opens_the_demo_with_its_ground_truth(make_w
     assert window.ground_truth.path == DEMO_IMAGE.parent / "annotations.json"
     assert window.state.ground_truth is not None and "TP" in window.views_panel.caption.text()
     assert not window.actions_.recent_menu.actions()  # the demo is not a recent file of the user's
+
+
+def test_ground_truth_is_searched_off_the_gui_thread_and_in_place_before_the_first_result(make_window, qtbot,
+                                                                                           monkeypatch):
+    """Parsing a COCO file found beside the images can take seconds: it runs in the task runner, queued before
+    the first frame's decoding, so the result is still drawn with its ground truth."""
+    import threading
+
+    import detviewer.gui.ground_truth as holder_module
+
+    threads = []
+    real_search = holder_module.search_ground_truth
+
+    def search(*args):
+        threads.append(threading.current_thread())
+        return real_search(*args)
+
+    monkeypatch.setattr(holder_module, "search_ground_truth", search)
+    window = make_window()
+    truth_when_shown = []
+
+    def first_result(result) -> bool:
+        truth_when_shown.append(window.state.ground_truth)
+        return result.inference is not None
+
+    with qtbot.waitSignal(window.result_shown, timeout=10000, check_params_cb=first_result):
+        window.open_paths([str(DEMO_IMAGE)])
+    assert threads and threads[0] is not threading.main_thread()
+    assert truth_when_shown[0] is not None  # already there when the first result was shown
+    assert "TP" in window.views_panel.caption.text()
+
+
+def test_a_search_for_a_folder_left_meanwhile_is_dropped(make_window, qtbot, tmp_path):
+    """Open the demo folder and, before its ground truth is found, another folder: the demo's ground truth
+    must not be applied to it."""
+    window = make_window()
+    other = tmp_path / "other"
+    other.mkdir()
+    write_image(other / "a.png")
+    window.open_paths([str(DEMO_IMAGE.parent)])
+    with qtbot.waitSignal(window.result_shown, timeout=10000,
+                          check_params_cb=lambda r: r.frame is not None and r.frame.path.endswith("a.png")):
+        window.open_paths([str(other)])
+    qtbot.waitUntil(lambda: not window.background.runner.busy, timeout=10000)
+    assert window.ground_truth.truth is None and window.state.ground_truth is None

@@ -99,3 +99,27 @@ def test_unused_annotation_files_make_one_sentence_without_double_stops(tmp_path
     assert ".." not in sentence and ".;" not in sentence
     assert unused_annotations_sentence(["big.json is 80 MB (open it yourself)"]) == \
         "No ground truth for these images: big.json is 80 MB (open it yourself)."
+
+
+def test_search_takes_the_nearest_file_that_lists_the_images_and_says_why_others_were_not(tmp_path, monkeypatch):
+    import detviewer.io.image_gt as image_gt
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    image = folder / "a.png"
+    image.write_bytes(b"")
+    (folder / "annotations.json").write_text(json.dumps(_coco([(1, "other.png")], [])))
+    (folder / "instances_big.json").write_text(" " * 2000 + json.dumps(_coco([(1, "a.png")], [])))
+    (tmp_path / "annotations.json").write_text("{not json")
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "instances_val.json").write_text(
+        json.dumps(_coco([(7, "a.png")], [(7, 2, (1, 2, 3, 4), 0)])))
+    monkeypatch.setattr(image_gt, "MAX_AUTO_BYTES", 1000)
+    truth, reasons = image_gt.search_ground_truth([folder], [image], folder)
+    assert truth is not None and truth.path == tmp_path / "annotations" / "instances_val.json"
+    assert truth.image_id(image) == 7
+    assert reasons[0] == "annotations.json does not list them"
+    assert reasons[1].startswith("instances_big.json is 0 MB")
+    assert reasons[2].startswith("cannot use annotations.json:")
+    nothing, why = image_gt.search_ground_truth([folder], [folder / "missing.png"], folder)
+    assert nothing is None and len(why) == 4
