@@ -137,7 +137,8 @@ class MainWindow(QMainWindow):
         self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = install_step_keys(self, step_handlers(self.state, self.feed, self.autoplay))
-        menus.fill_recent(self, self.actions_, settings_io.load_recent(self.settings))
+        self.recent = settings_io.RecentFiles(self.settings, self.background, self.say)
+        menus.fill_recent(self, self.actions_, self.recent.paths)
         self._wire()
         saved = self.settings.value("window/state")
         if saved is None or not self.restoreState(saved):
@@ -202,8 +203,7 @@ class MainWindow(QMainWindow):
         self.ground_truth.discover(paths, source.paths if isinstance(source, ImageListSource) else [])
         self.feed.open_source(source)
         if remember:
-            recent = settings_io.add_recent(self.settings, str(Path(paths[0]).resolve()))
-            menus.fill_recent(self, self.actions_, recent)
+            menus.fill_recent(self, self.actions_, self.recent.add(str(Path(paths[0]).resolve())))
         return True
 
     def open_dataset(self, path) -> None:
@@ -391,6 +391,7 @@ class MainWindow(QMainWindow):
             self.settings.sync()
             return self.background.shutdown(timeout_ms)
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("recent", self.recent.paths)  # a write still queued in the task runner is dropped
         settings_io.save_thresholds(self.settings, self.state.thresholds)
         self.settings.sync()
         self.autoplay.set_playing(False)

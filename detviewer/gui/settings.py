@@ -15,7 +15,7 @@ from detviewer.state.nms_replay import Thresholds
 from detviewer.gui.worker import ModelRequest
 
 __all__ = ["ORGANIZATION", "APPLICATION", "open_settings", "load_thresholds", "save_thresholds",
-           "load_model_request", "save_model_request", "load_recent", "add_recent"]
+           "load_model_request", "save_model_request", "load_recent", "save_recent", "RecentFiles"]
 
 ORGANIZATION = "detviewer"
 APPLICATION = "detviewer"
@@ -86,8 +86,32 @@ def load_recent(settings: QSettings) -> list[str]:
     return [str(v) for v in (value or []) if v]
 
 
-def add_recent(settings: QSettings, path: str) -> list[str]:
-    recent = [str(path)] + [p for p in load_recent(settings) if p != str(path)]
-    recent = recent[:MAX_RECENT]
-    settings.setValue("recent", recent)
-    return recent
+def save_recent(where: tuple[str, QSettings.Format], recent: list[str]) -> None:
+    """Write the recent list through a QSettings of its own on the file ``where`` = (fileName, format): one
+    made on the calling thread, so that the task runner can do it (a sync writes the file: ~10 ms of the
+    window's thread, in the same moment as the photo just opened starts decoding)."""
+    settings = QSettings(*where)
+    settings.setValue("recent", list(recent))
+    settings.sync()
+    if settings.status() != QSettings.Status.NoError:
+        raise OSError(f"Could not save the list of recent files to {where[0]}.")
+
+
+class RecentFiles:
+    """File → Open recent: the list in memory for the menu, written to the settings by the task runner.
+
+    settings: the window's QSettings (read now; it never writes the key itself, so its own later syncs keep
+    what the runner wrote); background: gui.background.BackgroundWork; say(sentence): a failed write."""
+
+    def __init__(self, settings: QSettings, background, say) -> None:
+        self.paths = load_recent(settings)
+        self._where = (settings.fileName(), settings.format())
+        self._background, self._say = background, say
+
+    def add(self, path: str) -> list[str]:
+        """Put ``path`` first (once, at most MAX_RECENT kept); returns the new list."""
+        self.paths = ([str(path)] + [p for p in self.paths if p != str(path)])[:MAX_RECENT]
+        paths = list(self.paths)
+        self._background.task(("recent",), lambda _context: save_recent(self._where, paths), "remembering the file",
+                              lambda _value, error: self._say(error) if error else None, slot="recent")
+        return paths

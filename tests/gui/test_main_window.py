@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,6 +265,26 @@ def test_drag_and_drop_opens_a_folder(qtbot, make_window, tmp_path):
     assert window.canvas.image_item.image[0, 0, 0] == 50
     recent = [a.text() for a in window.actions_.recent_menu.actions()]
     assert recent[0] == str(folder.resolve())
+
+
+def test_recent_files_are_saved_by_the_task_runner_and_survive_the_windows_own_save(qtbot, make_window, tmp_path,
+                                                                                    settings):
+    """The recent list is written off the GUI thread (a settings sync is file I/O); the window's own save at
+    quit keeps it, and a new window lists the files, newest first, each once."""
+    from PySide6.QtCore import QSettings
+
+    window = make_window()
+    a, b = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
+    for path in (a, b, a):
+        with qtbot.waitSignal(window.result_shown, timeout=5000):
+            window.open_paths([str(path)])
+    expected = [str(Path(a).resolve()), str(Path(b).resolve())]
+    qtbot.waitUntil(lambda: not window.background.runner.busy, timeout=5000)
+    on_disk = QSettings(settings.fileName(), QSettings.Format.IniFormat).value("recent")
+    assert on_disk == expected
+    window.close()
+    again = make_window()
+    assert [act.text() for act in again.actions_.recent_menu.actions()] == expected
 
 
 def test_hover_finds_the_smallest_box_and_describes_it(qtbot, make_window, tmp_path):
