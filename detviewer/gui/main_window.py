@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.worker = self.background.worker
         self.background.start()  # the worker imports torch while the window is built
         self.feed = Feed(self.background, self)
+        self.settings_writer = settings_io.SettingsWriter(self.settings, self.background, self.say)
         self.ground_truth = GroundTruthHolder(self.background, self)
         self.messages = MessageLog(self)
         self.loaded_model = None
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
         self.lecture = LectureMode(self)
         self.actions_ = menus.build_menus(self)
         self._shortcuts = install_step_keys(self, step_handlers(self.state, self.feed, self.autoplay))
-        self.recent = settings_io.RecentFiles(self.settings, self.background, self.say)
+        self.recent = settings_io.RecentFiles(self.settings, self.settings_writer)
         menus.fill_recent(self, self.actions_, self.recent.paths)
         self._wire()
         saved = self.settings.value("window/state")
@@ -317,7 +318,7 @@ class MainWindow(QMainWindow):
 
     def _on_state_event(self, event) -> None:
         if isinstance(event, ThresholdsChanged):
-            settings_io.save_thresholds(self.settings, self.state.thresholds)
+            self.settings_writer.thresholds(self.state.thresholds)
             self._share_nms_scope()
         elif isinstance(event, ViewChanged):
             self.worker.build_anchors = VIEWS[self.state.view].reads_anchors

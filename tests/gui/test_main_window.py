@@ -287,6 +287,32 @@ def test_recent_files_are_saved_by_the_task_runner_and_survive_the_windows_own_s
     assert [act.text() for act in again.actions_.recent_menu.actions()] == expected
 
 
+def test_thresholds_are_saved_off_the_gui_thread_while_they_change_and_come_back_in_a_new_window(
+        qtbot, make_window, settings, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    import detviewer.gui.settings as settings_io
+
+    threads = []
+    real_save = settings_io.save_thresholds
+    monkeypatch.setattr(settings_io, "save_thresholds",
+                        lambda *args: (threads.append(threading.current_thread()), real_save(*args)))
+    window = make_window()
+    for score in (0.3, 0.35, 0.4):  # a slider's steps: saved once, where it stops
+        window.state.set_thresholds(score=score, iou=0.6)
+
+    def on_disk() -> tuple:
+        saved = QSettings(settings.fileName(), QSettings.Format.IniFormat)
+        return saved.value("thresholds/score"), saved.value("thresholds/iou")
+
+    qtbot.waitUntil(lambda: on_disk()[0] is not None, timeout=5000)
+    assert tuple(float(v) for v in on_disk()) == (0.4, 0.6) and len(threads) == 1
+    assert threads and threading.main_thread() not in threads  # a sync is file I/O: never on the GUI thread
+    window.close()
+    again = make_window()
+    assert (again.state.thresholds.score, again.state.thresholds.iou) == (0.4, 0.6)
+
+
 def test_hover_finds_the_smallest_box_and_describes_it(qtbot, make_window, tmp_path):
     window = make_window()
     window.state.set_thresholds(score=0.2, iou=0.7)  # all five kept
