@@ -50,6 +50,15 @@ def _xywh(value) -> np.ndarray:
     return boxes
 
 
+def _set_columns(boxes, **columns) -> None:
+    """Check and convert, in place, a frozen box table's ``xywh`` and its per-box ``columns`` {name: dtype}
+    (each as long as xywh)."""
+    xywh = _xywh(boxes.xywh)
+    object.__setattr__(boxes, "xywh", xywh)
+    for name, dtype in columns.items():
+        object.__setattr__(boxes, name, _vector(getattr(boxes, name), dtype, name, xywh.shape[0]))
+
+
 @dataclass(frozen=True, eq=False)
 class GroundTruthBoxes:
     """Ground-truth boxes of an evaluation as parallel arrays (N boxes).
@@ -73,15 +82,8 @@ class GroundTruthBoxes:
     ids: np.ndarray
 
     def __post_init__(self) -> None:
-        xywh = _xywh(self.xywh)
-        n = xywh.shape[0]
-        object.__setattr__(self, "xywh", xywh)
-        object.__setattr__(self, "image_index", _vector(self.image_index, np.int64, "image_index", n))
-        object.__setattr__(self, "category_index", _vector(self.category_index, np.int64, "category_index", n))
-        object.__setattr__(self, "area", _vector(self.area, np.float64, "area", n))
-        object.__setattr__(self, "crowd", _vector(self.crowd, bool, "crowd", n))
-        object.__setattr__(self, "difficult", _vector(self.difficult, bool, "difficult", n))
-        object.__setattr__(self, "ids", _vector(self.ids, np.int64, "ids", n))
+        _set_columns(self, image_index=np.int64, category_index=np.int64, area=np.float64, crowd=bool,
+                     difficult=bool, ids=np.int64)
 
     def __len__(self) -> int:
         return int(self.xywh.shape[0])
@@ -102,12 +104,7 @@ class DetectionBoxes:
     scores: np.ndarray
 
     def __post_init__(self) -> None:
-        xywh = _xywh(self.xywh)
-        n = xywh.shape[0]
-        object.__setattr__(self, "xywh", xywh)
-        object.__setattr__(self, "image_index", _vector(self.image_index, np.int64, "image_index", n))
-        object.__setattr__(self, "category_index", _vector(self.category_index, np.int64, "category_index", n))
-        object.__setattr__(self, "scores", _vector(self.scores, np.float64, "scores", n))
+        _set_columns(self, image_index=np.int64, category_index=np.int64, scores=np.float64)
 
     def __len__(self) -> int:
         return int(self.xywh.shape[0])

@@ -48,6 +48,7 @@ from detviewer.io.architectures import (
     normalize_state_dict,
 )
 from detviewer.io.pickle_scan import imported_globals, pickle_is_well_formed, starts_with_torch_magic
+from detviewer.io.sniff import is_text
 
 __all__ = [
     "FORMAT_LABELS",
@@ -192,12 +193,8 @@ def _describe_foreign(path: Path, head: bytes) -> str:
         return "it is a safetensors file, which detviewer does not read"
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
         return "it is an image"
-    if b"\x00" not in head:
-        try:
-            head.decode("utf-8")
-            return "it contains text"
-        except UnicodeDecodeError:
-            pass
+    if is_text(head):
+        return "it contains text"
     return "its content is not a zip archive or a pickle"
 
 

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from detviewer.errors import ImageLoadError, first_line
+from detviewer.io.sniff import is_text
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "list_images", "is_image_path"]
 
@@ -228,12 +229,8 @@ def _sniff_kind(fh) -> str:
         head = fh.read(512)
     except OSError:
         return "unrecognised format"
-    if b"\x00" not in head:
-        try:
-            head.decode("utf-8")
-            return "it contains text"
-        except UnicodeDecodeError:
-            pass
+    if is_text(head):
+        return "it contains text"
     return "unrecognised format"
 
 

@@ -398,3 +398,10 @@ def test_a_plain_jpeg_decodes_to_the_same_pixels_as_pillow(tmp_path, options):
     got = load_image(path)
     assert got.shape == (120, 160, 3) and got.flags.c_contiguous and got.flags.writeable
     np.testing.assert_array_equal(got, expected)
+
+
+def test_is_text_reads_utf8_without_nul_bytes_only():
+    from detviewer.io.sniff import is_text
+
+    assert is_text(b"hello, world\n") and is_text("größe".encode())
+    assert not is_text(b"abc\x00def") and not is_text(b"\xff\xfe\xfa")
