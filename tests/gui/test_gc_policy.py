@@ -11,8 +11,11 @@ import weakref
 def test_garbage_made_on_the_gui_thread_is_not_collected_by_a_busy_worker(make_window, qtbot):
     from PySide6.QtCore import QObject
 
+    from detviewer.gui.gc_policy import collect_on_gui_thread
+
     make_window(load=False)
     assert not gc.isenabled()  # automatic collection is off once a window exists
+    collect_on_gui_thread().startup_ends = 0.0  # past startup, when a burst of young objects is frozen instead
 
     class Holder:
         pass
@@ -49,3 +52,22 @@ def test_a_window_shortens_the_gil_switch_interval_for_its_thread(make_window):
     sys.setswitchinterval(0.005)
     make_window(load=False)
     assert sys.getswitchinterval() == GUI_SWITCH_INTERVAL_S < 0.005
+
+
+def test_what_the_collector_does_with_each_generation_count():
+    """As Python's own collector, by its thresholds; while the app starts, a burst of young objects (the
+    imports on the worker: they stay for good) is frozen instead of scanned."""
+    from detviewer.gui.gc_policy import STARTUP_BURST, what_to_collect
+
+    threshold = (700, 10, 10)
+    table = [
+        ((500, 3, 3), False, None),
+        ((701, 3, 3), False, 0),
+        ((701, 11, 3), False, 1),
+        ((701, 11, 11), False, 2),
+        ((STARTUP_BURST + 1, 3, 3), False, 0),  # after startup a burst is collected like any young generation
+        ((STARTUP_BURST + 1, 3, 3), True, "freeze"),
+        ((STARTUP_BURST, 11, 11), True, 2),  # a smaller one is collected even while starting
+    ]
+    for counts, starting, expected in table:
+        assert what_to_collect(counts, threshold, starting) == expected, (counts, starting)
