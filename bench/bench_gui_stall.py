@@ -76,9 +76,7 @@ def settle(app, seconds: float = 0.5) -> None:
     """Let the work left from the step before (a table laying out its rows, the IoU grid) finish: a user acts
     on a result some time after it appears, and the scenario measures the action, not the arrival."""
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.001)
+    wait_until(app, lambda: time.perf_counter() >= deadline)
 
 
 def make_window(model: str, weights: str, settings: str):

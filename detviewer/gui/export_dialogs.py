@@ -72,7 +72,6 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
 
     context: a gui.tasks.TaskContext for progress and cancelling (None: run to the end).
     """
-
     from detviewer.render.model.spec import figure_title
     from detviewer.render.qt.export import figure_scale, render_image
 
@@ -103,7 +102,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
 
 
 def _gif_frame(qimage):
-    """A GIF frame from a rendered step (QImage, RGB888): at most GIF_SIDE pixels (a preview; the PNGs are for
+    """A GIF frame from a rendered step (QImage from render_image): at most GIF_SIDE pixels (a preview; the PNGs are for
     slides), 256 colours by fast octree. Shrunk by OpenCV, which releases the GIL (the window's thread keeps
     drawing while the task runner exports; Pillow's decode of the written PNG held it ~14 ms a frame)."""
     import cv2
