@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -19,7 +20,7 @@ def _write_video(path, frames: int = 100):
 
 
 def test_a_click_on_the_seek_groove_shows_that_frame(make_window, qtbot, tmp_path):
-    window = make_window()
+    window = make_window(load=False)
     window.open_paths([str(_write_video(tmp_path / "clip.avi"))])
     slider = window.video_bar.slider
     qtbot.waitUntil(lambda: window.video_bar.isVisible() and slider.maximum() == 99, timeout=10000)
@@ -34,3 +35,136 @@ def test_a_click_on_the_seek_groove_shows_that_frame(make_window, qtbot, tmp_pat
     assert window.feed.index == target
     assert abs(float(window.state.frame.image.mean()) - 2 * target) <= 3  # that frame's pixels, not frame 0's
     assert window.video_bar.label.text().startswith(f"{target + 1} /")
+
+
+# -- a dataset with long file names and a hostile class name, two results files -----------------------------
+LONG = "shapes_0123456789_a_very_long_recording_session_name_from_camera_north_{:05d}_end.png"
+EVIL = '=HYPERLINK("http://evil.example","circle")'
+
+
+def _dataset(tmp_path):
+    """The demo images under long names; class 1 called EVIL; returns the annotations.json path."""
+    import json
+    import shutil
+
+    from views_helpers import DEMO_IMAGE
+
+    coco = json.loads((DEMO_IMAGE.parent / "annotations.json").read_text())
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for k, image in enumerate(coco["images"]):
+        name = LONG.format(k)
+        shutil.copy(DEMO_IMAGE.parent / image["file_name"], folder / name)
+        image["file_name"] = name
+    coco["categories"][0]["name"] = EVIL
+    path = folder / "annotations.json"
+    path.write_text(json.dumps(coco))
+    return path
+
+
+def _results(gt_path, out, seed: int, jitter: float):
+    """A COCO results file: every object found with a jittered box, a few classes swapped, a few extra boxes."""
+    import json
+
+    rng = np.random.default_rng(seed)
+    coco = json.loads(gt_path.read_text())
+    ids = [c["id"] for c in coco["categories"]]
+    results = []
+    for a in coco["annotations"]:
+        x, y, w, h = a["bbox"]
+        dx, dy = rng.normal(0, jitter * w), rng.normal(0, jitter * h)
+        category = a["category_id"] if rng.random() > 0.2 else int(rng.choice(ids))
+        results.append({"image_id": a["image_id"], "category_id": category, "bbox": [x + dx, y + dy, w, h],
+                        "score": float(rng.uniform(0.3, 1.0))})
+    for image in coco["images"]:
+        results.append({"image_id": image["id"], "category_id": int(rng.choice(ids)), "bbox": [5.0, 5.0, 20.0, 20.0],
+                        "score": float(rng.uniform(0.3, 0.9))})
+    out.write_text(json.dumps(results))
+    return out
+
+
+def _import(window, qtbot, side, path):
+    ws = window.workspace
+    ws.import_results(side, path)
+    qtbot.waitUntil(lambda: ws.session.has(side) and ws.metrics.classes.rowCount() > 0, timeout=30000)
+
+
+def _open(window, qtbot, path):
+    window.open_paths([str(path)])
+    qtbot.waitUntil(lambda: window.workspace.session is not None, timeout=20000)
+
+
+def _read(path):
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    comments = [r[0] for r in rows if r and r[0].startswith("# ")]
+    return comments, rows[len(comments):]
+
+
+def test_export_tables_writes_every_tab_naming_its_runs_safe_from_csv_injection(make_window, qtbot, tmp_path):
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from detviewer.io.datasets import open_dataset
+    from detviewer.io.predictions import load_predictions
+
+    gt = _dataset(tmp_path)
+    res_a = _results(gt, tmp_path / "run_a.json", 0, 0.05)
+    res_b = _results(gt, tmp_path / "run_b.json", 1, 0.15)
+    window = make_window(load=False)
+    _open(window, qtbot, gt)
+    _import(window, qtbot, "A", res_a)
+    window.thresholds_panel.score_slider.setValue(0.4)
+    ws = window.workspace
+    out = tmp_path / "out"
+
+    written = ws.export_tables(out)  # A alone: no comparison files
+    assert {p.name for p in written} == {"classes.csv", "coco.csv", "confusion.csv", "tide.csv", "images.csv"}
+
+    _import(window, qtbot, "B", res_b)
+    qtbot.waitUntil(lambda: ws.session.comparing and ws.compare.images.rowCount() == 4, timeout=30000)
+    written = ws.export_tables(out)
+    assert {p.name for p in written} == {"classes.csv", "coco.csv", "confusion.csv", "tide.csv", "images.csv",
+                                         "compare_classes.csv", "compare_errors.csv", "compare_images.csv"}
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temporary file left
+    threshold = window.state.thresholds.score
+    for path in written:
+        comments, rows = _read(path)
+        text = " ".join(comments)
+        assert "run_a.json" in text and f"score threshold {threshold:.2f}" in text, path.name
+        assert ("run_b.json" in text) == path.name.startswith("compare_"), path.name
+        assert not any(cell.startswith("=") for row in rows for cell in row), f"formula cell in {path.name}"
+
+    # coco.csv: pycocotools' own 12 numbers on the same files
+    coco_gt = COCO(str(gt))
+    evaluator = COCOeval(coco_gt, coco_gt.loadRes(str(res_a)), "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    _, rows = _read(out / "coco.csv")
+    assert rows[0] == ["metric", "name", "value"] and len(rows) == 13
+    np.testing.assert_allclose([float(r[2]) if r[2] else -1.0 for r in rows[1:]], evaluator.stats, atol=1e-4)
+
+    # confusion.csv: the matrix at the threshold, the hostile name quoted
+    dataset = open_dataset(gt)
+    predictions = load_predictions(res_a, dataset)
+    from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
+
+    reference = DatasetEvaluation.from_dataset(dataset, predictions).at(threshold, 0.5)
+    _, rows = _read(out / "confusion.csv")
+    assert rows[0][1] == "'" + EVIL and rows[0][-1] == "background" and rows[1][0] == "'" + EVIL
+    np.testing.assert_array_equal(np.asarray([r[1:] for r in rows[1:]], int), reference.confusion.counts)
+
+    _, rows = _read(out / "tide.csv")  # TIDE: dAP and count per error type
+    tide = reference.tide
+    assert rows[1][0] == "classification" and int(rows[1][2]) == tide.counts["cls"]
+    assert float(rows[1][1]) == pytest.approx(tide.main_dap["cls"], abs=1e-3)
+
+    _, rows = _read(out / "classes.csv")
+    assert rows[1][0] == "'" + EVIL or "'" + EVIL in [r[0] for r in rows]
+    _, rows = _read(out / "images.csv")
+    assert sorted(r[0] for r in rows[1:]) == sorted(LONG.format(k) for k in range(4))
+    _, rows = _read(out / "compare_classes.csv")
+    assert rows[0][:5] == ["class", "objects", "AP A", "AP B", "Δ AP"] and len(rows) == 1 + 6
