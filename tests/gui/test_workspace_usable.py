@@ -168,3 +168,83 @@ def test_export_tables_writes_every_tab_naming_its_runs_safe_from_csv_injection(
     assert sorted(r[0] for r in rows[1:]) == sorted(LONG.format(k) for k in range(4))
     _, rows = _read(out / "compare_classes.csv")
     assert rows[0][:5] == ["class", "objects", "AP A", "AP B", "Δ AP"] and len(rows) == 1 + 6
+
+
+def _compared_at_full_hd(make_window, qtbot, tmp_path):
+    gt = _dataset(tmp_path)
+    window = make_window(load=False)
+    window.resize(1920, 1080)
+    _open(window, qtbot, gt)
+    _import(window, qtbot, "A", _results(gt, tmp_path / "run_a.json", 0, 0.05))
+    _import(window, qtbot, "B", _results(gt, tmp_path / "run_b.json", 1, 0.15))
+    ws = window.workspace
+    qtbot.waitUntil(lambda: ws.session.comparing and ws.compare.images.rowCount() == 4, timeout=30000)
+    return window, ws
+
+
+def test_file_names_elide_in_the_middle_with_the_full_name_as_tooltip_and_keep_their_width(make_window, qtbot,
+                                                                                           tmp_path):
+    from PySide6.QtGui import QFontMetrics
+
+    window, ws = _compared_at_full_hd(make_window, qtbot, tmp_path)
+    ws.tabs.setCurrentWidget(ws.images)
+    view, model = ws.images.view, ws.images.model
+    qtbot.waitUntil(lambda: view.isVisible() and view.viewport().width() > 1000, timeout=5000)
+    names = [model.index(r, 0).data(Qt.ItemDataRole.DisplayRole) for r in range(4)]
+    assert sorted(names) == sorted(LONG.format(k) for k in range(4))
+    for row, name in enumerate(names):
+        assert model.index(row, 0).data(Qt.ItemDataRole.ToolTipRole) == name
+    assert view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    header = [c.header for c in model.columns]
+    worst = header.index("worst error")
+    text_width = QFontMetrics(view.font()).horizontalAdvance(names[0])
+    assert view.columnWidth(0) >= text_width, "a wide table shows the whole name"
+    assert view.columnWidth(worst) < 200, "'worst error' fits its contents, it does not take the width"
+
+    # a narrow table (A / B, beside two charts): the name keeps a useful width, elided in the middle
+    ws.tabs.setCurrentWidget(ws.compare)
+    qtbot.waitUntil(lambda: ws.compare.view.isVisible(), timeout=5000)
+    assert ws.compare.view.columnWidth(0) >= 150
+    assert ws.compare.view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert ws.compare.images.index(0, 0).data(Qt.ItemDataRole.ToolTipRole) in names
+    ws.tabs.setCurrentWidget(ws.confusion)
+    ws.confusion.chart.cell_clicked.emit(0, 0)
+    assert ws.confusion.hits.count() > 0 and ws.confusion.hits.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert ws.confusion.hits.item(0).toolTip().endswith("_end.png")
+
+
+def _label_rows_px(chart) -> tuple[list[float], int]:
+    """The drawn left-axis labels' y in pixels, and the chart's text line height."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QFontMetrics
+
+    plot = chart.getPlotItem()
+    axis = plot.getAxis("left")
+    ticks = [t for level in axis._tickLevels or [] for t in level]  # what setTicks() put there
+    ys = sorted(plot.vb.mapViewToScene(QPointF(0.0, float(y))).y() for y, _ in ticks)
+    font = axis.style.get("tickFont") or axis.font()
+    return ys, QFontMetrics(font).height()
+
+
+def test_the_a_b_and_tide_charts_have_room_and_the_workspace_opens_in_its_own_window(make_window, qtbot, tmp_path):
+    window, ws = _compared_at_full_hd(make_window, qtbot, tmp_path)
+    for tab, charts in ((ws.compare, (ws.compare.deltas, ws.compare.errors)), (ws.confusion, (ws.confusion.errors,))):
+        ws.tabs.setCurrentWidget(tab)
+        qtbot.wait(200)
+        for chart in charts:
+            ys, line = _label_rows_px(chart)
+            assert len(ys) >= 4
+            gaps = np.diff(ys)
+            assert gaps.min() >= line, f"{type(chart).__name__}: labels {gaps.min():.0f} px apart, a line is {line}"
+            plot_width = chart.getPlotItem().sceneBoundingRect().width()
+            assert plot_width <= chart.viewport().width() + 1, f"{type(chart).__name__} is cut off on the right"
+
+    dock, button = window.workspace_dock, ws.own_window_button
+    screen = window.screen().availableGeometry()
+    button.click()
+    qtbot.waitUntil(lambda: dock.isFloating(), timeout=5000)
+    assert dock.width() >= 0.8 * screen.width() and dock.height() >= 0.8 * screen.height()
+    assert button.text() == "Put back in the main window"
+    button.click()
+    qtbot.waitUntil(lambda: not dock.isFloating(), timeout=5000)
+    assert button.text() == "Open in its own window"

@@ -67,9 +67,12 @@ class ArrayTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+        # A text column (file and class names) also gives its full text as the tooltip: the view elides it.
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         column = self.columns[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole and column.values.dtype.kind not in "OUS":
+            return None
         return column.text(column.values[self.order[index.row()]])
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:

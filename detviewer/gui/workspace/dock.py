@@ -19,6 +19,7 @@ from detviewer.errors import DetviewerError
 from detviewer.evaluation.session import DatasetSession
 from detviewer.gui.workspace.compare_tabs import CompareTab, CoverageTab
 from detviewer.gui.workspace.export_tables import RunSource, TableExport, export_tables
+from detviewer.gui.workspace.own_window import own_window_button
 from detviewer.gui.workspace.runs import DatasetRunner, eta_text
 from detviewer.gui.workspace.tabs import ConfusionTab, CurvesTab, ImagesTab, MetricsTab
 from detviewer.state.events import ThresholdsChanged
@@ -49,6 +50,7 @@ class EvaluationWorkspace(QWidget):
         self.compare_import = QPushButton("Compare: import B…")
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export tables (CSV)…")
+        self.own_window_button = own_window_button(self)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -67,6 +69,7 @@ class EvaluationWorkspace(QWidget):
                        self.export_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.own_window_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addLayout(buttons)
