@@ -3,6 +3,8 @@ in the middle, Export tables writes every tab (naming its runs, CSV-injection sa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -248,3 +250,77 @@ def test_the_a_b_and_tide_charts_have_room_and_the_workspace_opens_in_its_own_wi
     button.click()
     qtbot.waitUntil(lambda: not dock.isFloating(), timeout=5000)
     assert button.text() == "Open in its own window"
+
+
+def _yolo_folder(tmp_path):
+    import shutil
+
+    from views_helpers import DEMO_IMAGE
+
+    root = tmp_path / "yolo_set"
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    for k in range(2):
+        shutil.copy(DEMO_IMAGE, root / "images" / f"im{k}.png")
+        (root / "labels" / f"im{k}.txt").write_text("0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n")
+    (root / "classes.txt").write_text("circle\nsquare\n")
+    return root
+
+
+def _trigger_without_blocking(qtbot, action):
+    """Trigger ``action``; a dialog that blocks in exec() (the old two-step dialogs) is cancelled after a
+    second, so that the test fails instead of hanging. Returns how many blocking dialogs were cancelled."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    cancelled = []
+
+    def cancel_modal() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is not None:
+            cancelled.append(dialog.windowTitle())
+            dialog.reject()
+
+    guard = QTimer()
+    guard.setInterval(1000)
+    guard.timeout.connect(cancel_modal)
+    guard.start()
+    action.trigger()
+    guard.stop()
+    return cancelled
+
+
+def test_open_dataset_takes_a_folder_in_one_dialog(make_window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from detviewer.gui.dataset_dialog import DatasetDialog
+
+    root = _yolo_folder(tmp_path)
+    window = make_window(load=False)
+    cancelled = _trigger_without_blocking(qtbot, window.actions_.open_dataset)
+    assert not cancelled, f"Open dataset blocked in a dialog: {cancelled}"
+    dialog = QApplication.activeModalWidget()
+    assert isinstance(dialog, DatasetDialog) and dialog.isVisible()
+    dialog.setDirectory(str(root))  # the user went into the folder; one click opens it
+    dialog.folder_button.click()
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: window.workspace.session is not None, timeout=20000)
+    assert window.workspace.session.dataset.num_images == 2
+    assert Path(window.workspace.session.dataset.source).resolve() == root.resolve()
+
+    # "Open" on a dataset folder selected in its parent opens it too; on a file, the file
+    assert not _trigger_without_blocking(qtbot, window.actions_.open_dataset)
+    dialog = QApplication.activeModalWidget()
+    dialog.setDirectory(str(tmp_path))
+    dialog.selectFile(str(root))
+    opened = []
+    dialog.chosen.connect(opened.append)
+    dialog.accept()
+    assert opened == [str(root)] and not dialog.isVisible()
+    gt = _dataset(tmp_path)
+    assert not _trigger_without_blocking(qtbot, window.actions_.open_dataset)
+    dialog = QApplication.activeModalWidget()
+    dialog.setDirectory(str(gt.parent))
+    dialog.selectFile(str(gt))
+    dialog.accept()
+    qtbot.waitUntil(lambda: window.workspace.session.dataset.num_images == 4, timeout=20000)
