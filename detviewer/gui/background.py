@@ -4,6 +4,7 @@ the task runner it works beside (decoding, view inputs, exports). The window sta
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Callable
 
@@ -12,7 +13,32 @@ from PySide6.QtCore import QObject, Signal
 from detviewer.gui.tasks import Task, TaskResult, TaskRunner
 from detviewer.gui.worker import DetectorJob, InferenceWorker, JobResult, WorkerThread
 
-__all__ = ["BackgroundWork"]
+__all__ = ["BackgroundWork", "exit_after_shutdown", "inside_import"]
+
+_exit_after_shutdown = False
+
+
+def exit_after_shutdown() -> None:
+    """Say that the process ends (``os._exit``) right after the window's shutdown, as ``launch`` does: a thread
+    inside an import is then asked to stop but not waited for (nothing can interrupt an import, and the
+    process does not need it to end). A host application (pytest-qt) never calls this."""
+    global _exit_after_shutdown
+    _exit_after_shutdown = True
+
+
+def inside_import(worker: object) -> bool:
+    """Whether the thread running ``worker.run`` is executing an import now (importlib's frames on its
+    stack, below ``run``)."""
+    run_code = getattr(getattr(type(worker), "run", None), "__code__", None)
+    for frame in sys._current_frames().values():
+        codes = []
+        while frame is not None:
+            codes.append(frame.f_code)
+            frame = frame.f_back
+        if run_code in codes:
+            below = codes[:codes.index(run_code)]
+            return any(code.co_filename.startswith("<frozen importlib") for code in below)
+    return False
 
 #: on_done(value, error sentence); a cancelled task calls nothing.
 Callback = Callable[[Any, str], None]
@@ -42,12 +68,13 @@ class BackgroundWork(QObject):
             thread.start()
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
-        """Stop both threads within one shared ``timeout_ms`` (both are asked first, then waited for);
-        True when both ended."""
+        """Stop both threads within one shared ``timeout_ms`` (both are asked first, then waited for; once
+        ``exit_after_shutdown`` was called, not one inside an import); True when both ended."""
         deadline = time.monotonic() + timeout_ms / 1000
         for thread in self.threads:
             thread.request_stop()
-        return all([thread.shutdown(max(0.0, deadline - time.monotonic()) * 1000) for thread in self.threads])
+        return all([thread.shutdown(0 if _exit_after_shutdown and inside_import(thread.worker)
+                                    else max(0.0, deadline - time.monotonic()) * 1000) for thread in self.threads])
 
     # -- requests -----------------------------------------------------------------------------
     def with_detector(self, key, run: Callable[[Any], Any], label: str, on_done: Callback) -> DetectorJob:
