@@ -130,7 +130,9 @@ def run(args) -> int:
     owns_app = QCoreApplication.instance() is None  # else a host application (pytest-qt) keeps running
     if owns_app:
         from detviewer.gui.background import exit_after_shutdown
+        from detviewer.gui.native_preload import preload_torch_libraries
 
+        preload_torch_libraries()  # before the worker imports torch: its dlopen would hold the GIL for seconds
         exit_after_shutdown()  # os._exit follows the window: a thread stuck in an import is not waited for
     lifetime = RunLifetime(quit_wait_ms=QUIT_WAIT_MS if owns_app else None)
     lifetime.install_signal_handlers()  # first: a signal during start-up ends the run quietly too

@@ -69,3 +69,32 @@ def test_a_thread_inside_an_import_is_seen_as_such(tmp_path, monkeypatch):
     assert inside_import(worker)
     thread.join(10)
     assert not inside_import(worker)
+
+
+def test_torch_libraries_preload_without_importing_torch_or_holding_the_gil():
+    """In a fresh process: libtorch_cpu.so is mapped, torch is not imported, and a Python thread kept ticking
+    (the GIL was free) while it loaded."""
+    code = """
+import sys, threading, time
+from detviewer.gui.native_preload import preload_torch_libraries
+gaps, stop = [], []
+def tick():
+    last = time.perf_counter()
+    while not stop:
+        time.sleep(0.005)
+        now = time.perf_counter(); gaps.append(now - last); last = now
+ticker = threading.Thread(target=tick); ticker.start(); time.sleep(0.05)
+loader = preload_torch_libraries()
+loader.join()
+stop.append(1); ticker.join()
+maps = open("/proc/self/maps").read()
+print("libtorch_cpu.so" in maps, "torch" in sys.modules, len(gaps), max(gaps))
+"""
+    if sys.platform != "linux":
+        pytest.skip("the preload is Linux-only")
+    pytest.importorskip("torch")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    mapped, imported, ticks, worst = out.stdout.split()
+    assert (mapped, imported) == ("True", "False"), out.stderr
+    assert int(ticks) > 10 and float(worst) < 0.25, f"the GUI thread would have waited {float(worst):.2f} s"
