@@ -77,7 +77,9 @@ class VideoBar(QWidget):
         self.slider.valueChanged.connect(lambda value: self.slider.isSliderDown() or self.seek_requested.emit(value))
 
     def set_length(self, frames: int) -> None:
+        self.slider.blockSignals(True)  # a new length is no seek
         self.slider.setRange(0, max(0, frames - 1))
+        self.slider.blockSignals(False)
 
     def set_position(self, frame: int) -> None:
         if not self.slider.isSliderDown():
