@@ -80,11 +80,12 @@ class ConfusionMatrix:
         return np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
 
     def busiest(self, n: int) -> np.ndarray:
-        """The ``n`` classes with the most counts in their row and column (ascending), then background K."""
+        """Up to ``n`` classes with counts, the most in their row and column first, ascending; then background K."""
         k = self.num_classes
         weight = np.bincount(self.predicted, weights=self.values, minlength=k + 1)
         weight += np.bincount(self.true, weights=self.values, minlength=k + 1)
         order = np.argsort(-weight[:k], kind="stable")[:n]
+        order = order[weight[order] > 0]
         return np.r_[np.sort(order), k].astype(np.int64)
 
 
