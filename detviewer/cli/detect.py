@@ -231,12 +231,12 @@ def run(args) -> int:
 
 
 def _write_outputs(args, results: list[dict], mapping: list[dict], count: int) -> None:
+    from detviewer.io.atomic import write_text
+
     text = json.dumps(results)
     images_out = args.images_out
     if args.out:
         from detviewer.io.predictions import mapping_path
-
-        from detviewer.io.atomic import write_text
 
         write_text(args.out, text)
         print(f"wrote {len(results)} detections for {count} inputs to {args.out}", file=sys.stderr)
@@ -244,7 +244,5 @@ def _write_outputs(args, results: list[dict], mapping: list[dict], count: int) -
     else:
         print(text)
     if images_out:
-        from detviewer.io.atomic import write_text
-
         write_text(images_out, json.dumps({"images": mapping}, indent=0))
         print(f"wrote the image id -> file mapping to {images_out}", file=sys.stderr)
