@@ -56,6 +56,10 @@ class RowLabels:
         metrics = QFontMetricsF(axis.style.get("tickFont") or axis.font())
         vertical = self.axis_name in ("left", "right")
         extent = self.plot.vb.height() if vertical else self.plot.vb.width()
+        if extent <= 1:  # not laid out yet (a chart exported or never shown): every label, refitted on resize
+            self.shown = [(p, elide_middle(t, self.max_chars)) for p, t in zip(self.positions, self.labels)]
+            axis.setTicks([self.shown])
+            return
         low, high = self.plot.vb.viewRange()[1 if vertical else 0]
         per_row = extent / max(high - low, 1e-9)  # pixels between neighbouring positions
         line = metrics.height() + 1 if vertical else metrics.averageCharWidth() * 4

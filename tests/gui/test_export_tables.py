@@ -37,3 +37,20 @@ def test_tide_rows_and_run_sources(tmp_path):
     with path.open(newline="", encoding="utf-8") as fh:
         lines = list(csv.reader(fh))
     assert lines[:2] == [["# model demo-frcnn, weights default"], ["# results file /x/r.json"]]
+
+
+def test_the_confusion_csv_is_a_grid_and_beyond_the_dense_limit_one_row_per_cell():
+    from detviewer.evaluation.confusion import DENSE_LIMIT, ConfusionMatrix
+    from detviewer.gui.workspace.export_tables import _confusion_rows
+
+    def snapshot(k):
+        matrix = ConfusionMatrix(k, np.array([0, 1, k]), np.array([0, k, 1]), np.array([5, 2, 3]), 0.5, 0.5)
+        return SimpleNamespace(confusion=matrix)
+
+    rows = _confusion_rows(snapshot(2), ["a", "b"])
+    assert rows == [["predicted \\ true", "a", "b", "background"], ["a", 5, 0, 0], ["b", 0, 0, 2],
+                    ["background", 0, 3, 0]]
+    k = DENSE_LIMIT + 5
+    names = [f"c{i}" for i in range(k)]
+    rows = _confusion_rows(snapshot(k), names)
+    assert rows == [["predicted", "true", "count"], ["c0", "c0", 5], ["c1", "background", 2], ["background", "c1", 3]]

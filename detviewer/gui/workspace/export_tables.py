@@ -2,7 +2,8 @@
 
     classes.csv           per-class AP / AP50 / P / R / F1 / TP / FP / FN (the Metrics tab, as sorted)
     coco.csv              pycocotools' 12 numbers
-    confusion.csv         the confusion matrix [predicted, true] (counts, background last)
+    confusion.csv         the confusion matrix [predicted, true] (counts, background last; beyond 1,023 classes
+                          one row per non-zero cell)
     tide.csv              TIDE's breakdown: dAP and count per error type
     images.csv            the Images tab (as filtered and sorted)
     compare_classes.csv   when comparing: per class A, B and B − A of AP, AP50, recall
@@ -92,8 +93,17 @@ def _coco_rows(snapshot) -> list[list[object]]:
 
 
 def _confusion_rows(snapshot, class_names: Sequence[str]) -> list[list[object]]:
+    """The (K + 1)² grid [predicted, true] up to DENSE_LIMIT rows; beyond, one row per non-zero cell
+    (predicted, true, count), as the matrix itself is kept (evaluation.confusion)."""
+    from detviewer.evaluation.confusion import DENSE_LIMIT
+
+    matrix = snapshot.confusion
     labels = [*class_names, "background"]
-    counts = np.asarray(snapshot.confusion.counts)
+    if len(labels) > DENSE_LIMIT:
+        return [["predicted", "true", "count"],
+                *([labels[p], labels[t], int(v)] for p, t, v in zip(matrix.predicted.tolist(), matrix.true.tolist(),
+                                                                   matrix.values.tolist()))]
+    counts = matrix.dense()
     return [["predicted \\ true", *labels], *([labels[p], *(int(c) for c in counts[p])] for p in range(len(labels)))]
 
 
