@@ -5,6 +5,7 @@ the task runner it works beside (decoding, view inputs, exports). The window sta
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -13,9 +14,10 @@ from PySide6.QtCore import QObject, Signal
 from detviewer.gui.tasks import Task, TaskResult, TaskRunner
 from detviewer.gui.worker import DetectorJob, InferenceWorker, JobResult, WorkerThread
 
-__all__ = ["BackgroundWork", "exit_after_shutdown", "inside_import"]
+__all__ = ["BackgroundWork", "exit_after_shutdown", "inside_import", "preload_torch_first", "start_torch_preload"]
 
 _exit_after_shutdown = False
+_preload_torch = False
 
 
 def exit_after_shutdown() -> None:
@@ -24,6 +26,38 @@ def exit_after_shutdown() -> None:
     process does not need it to end). A host application (pytest-qt) never calls this."""
     global _exit_after_shutdown
     _exit_after_shutdown = True
+
+
+_waiting: list[BackgroundWork] = []
+
+
+def preload_torch_first() -> None:
+    """Say that the inference worker (which imports torch at once) starts only once torch's C++ libraries
+    are loaded without the GIL (gui.native_preload), as ``launch`` does: the worker's own dlopen of them
+    holds the GIL for seconds, and the window could not even be closed meanwhile. Tests never call this."""
+    global _preload_torch
+    _preload_torch = True
+
+
+def start_torch_preload() -> None:
+    """Load torch's C++ libraries on a daemon thread, then start the inference workers waiting for them (call
+    it once the window is visible: the dynamic loader's lock, held by the preload, would delay the window's own
+    library loads)."""
+    from detviewer.gui.native_preload import preload_torch_libraries
+
+    if not _preload_torch:
+        return
+    waiting = list(_waiting)
+    _waiting.clear()
+    loader = preload_torch_libraries()
+
+    def then_start() -> None:
+        if loader is not None:
+            loader.join()
+        for background in waiting:
+            background._preloaded.emit()
+
+    threading.Thread(target=then_start, name="torch-preload-wait", daemon=True).start()
 
 
 def inside_import(worker: object) -> bool:
@@ -52,6 +86,7 @@ class BackgroundWork(QObject):
     """
 
     task_progress = Signal(object, float, str)
+    _preloaded = Signal()  # from the preload's daemon thread: start the inference worker (GUI thread)
 
     def __init__(self, loader=None, lister=None, parent=None) -> None:
         super().__init__(parent)
@@ -59,18 +94,32 @@ class BackgroundWork(QObject):
         self.runner = TaskRunner()
         self.threads = [WorkerThread(self.worker, "inference"), WorkerThread(self.runner, "tasks")]
         self._callbacks: dict[int, tuple[object, Callback]] = {}
+        self._stopped = False
         self.worker.job_done.connect(self._on_job_done)
         self.runner.done.connect(self._on_task_done)
         self.runner.progress.connect(self._on_task_progress)  # a method of ours: queued to the GUI thread
 
     def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
+        """Start both threads; once ``preload_torch_first`` was called, the inference worker only when
+        ``start_torch_preload`` has loaded torch's C++ libraries."""
+        self._stopped = False
+        if not _preload_torch:
+            for thread in self.threads:
+                thread.start()
+            return
+        self.threads[1].start()
+        self._preloaded.connect(self._start_worker)  # queued: emitted from the preload's thread
+        _waiting.append(self)
+
+    def _start_worker(self) -> None:
+        if not self._stopped and not self.threads[0].thread.isRunning():
+            self.threads[0].start()
 
     def shutdown(self, timeout_ms: int = 1800) -> bool:
         """Stop both threads within one shared ``timeout_ms`` (both are asked first, then waited for; once
         ``exit_after_shutdown`` was called, not one inside an import); True when both ended."""
         deadline = time.monotonic() + timeout_ms / 1000
+        self._stopped = True  # a worker still waiting for torch's preload never starts
         for thread in self.threads:
             thread.request_stop()
         return all([thread.shutdown(0 if _exit_after_shutdown and inside_import(thread.worker)

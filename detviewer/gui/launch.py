@@ -129,10 +129,9 @@ def run(args) -> int:
     size = _check_args(args)
     owns_app = QCoreApplication.instance() is None  # else a host application (pytest-qt) keeps running
     if owns_app:
-        from detviewer.gui.background import exit_after_shutdown
-        from detviewer.gui.native_preload import preload_torch_libraries
+        from detviewer.gui.background import exit_after_shutdown, preload_torch_first
 
-        preload_torch_libraries()  # before the worker imports torch: its dlopen would hold the GIL for seconds
+        preload_torch_first()  # the worker imports torch once its C++ libraries are loaded without the GIL
         exit_after_shutdown()  # os._exit follows the window: a thread stuck in an import is not waited for
     lifetime = RunLifetime(quit_wait_ms=QUIT_WAIT_MS if owns_app else None)
     lifetime.install_signal_handlers()  # first: a signal during start-up ends the run quietly too
@@ -190,6 +189,7 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     from PySide6.QtCore import Qt, QTimer
 
     from detviewer.errors import DetviewerError
+    from detviewer.gui.background import start_torch_preload
 
     if size is not None:
         window.resize(*size)
@@ -199,6 +199,7 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     if lifetime.ended:  # closed (window manager, signal) as it appeared
         return 0
     visible_at = time.time()
+    start_torch_preload()  # now that the window is up: then the worker imports torch (gui.background)
     if args.close_after_show is not None:  # start-up benchmark / test: "the user closes it now"
         close_at = visible_at + args.close_after_show / 1000
 
