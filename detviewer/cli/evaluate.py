@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         gt, det, n_images, source = _load(args)
         summary = protocol.summary() if protocol is not None else None
+    if args.metric != "coco":
         return _run_voc(gt, det, n_images, source, args.json, use_07_metric=args.metric == "voc07")
     if (gt.boxes.ids == 0).any():
         print(f"note: {gt.source} has an annotation with id 0; like pycocotools, detections matched "
@@ -131,6 +132,7 @@ def _load(args):
     if Path(args.gt).suffix.lower() == ".json":  # COCO: strict, as pycocotools reads it
         gt = load_coco_gt(args.gt)
         results = load_coco_results(args.pred, gt)
+        _warn(results.notes)
         return gt, results.boxes, gt.num_images, results.source
     from detviewer.io.datasets import open_dataset
     from detviewer.io.predictions import load_predictions

@@ -3,8 +3,9 @@
 - ``coco``: ``OUT/shapes_<seed>_<index>.png`` + ``OUT/annotations.json``;
 - ``yolo`` (Ultralytics): ``OUT/images/*.png``, ``OUT/labels/*.txt`` (``class cx cy w h``, normalised, class
   index = label - 1) and ``OUT/data.yaml`` (``train`` and ``val`` both ``images``; ``names`` in label order);
-- ``voc`` (Pascal VOC devkit): ``OUT/JPEGImages/*.png``, ``OUT/Annotations/*.xml`` (VOC's 1-based corners:
-  ``xmin = x1 + 1``, ``xmax = x2``, which ``io.voc_xml`` maps back exactly). No classes.txt: VOC readers then
+- ``voc`` (Pascal VOC devkit): ``OUT/JPEGImages/*.png``, ``OUT/Annotations/*.xml`` (VOC's 1-based corners,
+  ``xmin = x1 + 1``, ``xmax = x2 + 1``, which ``io.voc_xml`` maps back exactly as Ultralytics converts VOC:
+  ``x = xmin - 1``, ``w = xmax - xmin``; 3 decimals). No classes.txt: VOC readers then
   number the classes alphabetically, as for a real VOC folder.
 
 Every file goes through ``io.atomic``; images keep no metadata besides pixels, so the same arguments give
@@ -112,7 +113,7 @@ def _voc_xml(scene: ShapeScene, file_name: str) -> str:
         x0, y0, x1, y1 = (round(float(v), 3) for v in box)
         objects.append(
             f"  <object>\n    <name>{escape(SHAPE_CLASSES[int(label) - 1])}</name>\n    <difficult>0</difficult>\n"
-            f"    <bndbox><xmin>{x0 + 1:.3f}</xmin><ymin>{y0 + 1:.3f}</ymin><xmax>{x1:.3f}</xmax><ymax>{y1:.3f}</ymax>"
+            f"    <bndbox><xmin>{x0 + 1:.3f}</xmin><ymin>{y0 + 1:.3f}</ymin><xmax>{x1 + 1:.3f}</xmax><ymax>{y1 + 1:.3f}</ymax>"
             f"</bndbox>\n  </object>\n")
     return (f"<annotation>\n  <filename>{escape(file_name)}</filename>\n"
             f"  <size><width>{w}</width><height>{h}</height><depth>3</depth></size>\n{''.join(objects)}</annotation>\n")
