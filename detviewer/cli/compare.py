@@ -114,10 +114,9 @@ def _run_model(name: str, weights: str, dataset, args):
     from detviewer.cli.progress import ProgressLine
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
+    from detviewer.evaluation.protocols import get_protocol, protocol_for
     from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.prediction_cache import PredictionCache, default_cache_root
-
-    from detviewer.evaluation.protocols import get_protocol, protocol_for
 
     threads = configure_torch_threads(args.threads)
     detector = load_detector(name, weights=weights, device=args.device)

@@ -11,6 +11,7 @@ threshold, and the cache keeps each protocol's answers apart.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -72,13 +73,10 @@ def run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, progr
     protocol = protocol if protocol is not None else protocol_for(detector)
     if cache is not None:  # another protocol's detections must never be read back for this one
         cache = _protocol_cache(cache, protocol.name)
-    evaluating = getattr(detector, "evaluating", None)
-    if evaluating is None:
-        return replace(_run_dataset(detector, dataset, cache, progress, should_stop, load_image),
-                       protocol=protocol.name)
-    with evaluating(protocol.settings):
-        return replace(_run_dataset(detector, dataset, cache, progress, should_stop, load_image),
-                       protocol=protocol.name)
+    evaluating = getattr(detector, "evaluating", None)  # test doubles may not derive from Detector
+    with evaluating(protocol.settings) if evaluating is not None else contextlib.nullcontext():
+        run = _run_dataset(detector, dataset, cache, progress, should_stop, load_image)
+    return replace(run, protocol=protocol.name)
 
 
 def _protocol_cache(cache: PredictionCache, protocol: str) -> PredictionCache:
