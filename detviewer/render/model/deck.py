@@ -45,10 +45,10 @@ class DeckSlide:
 _SLIDE_A_WINDOW = "Slide a window, classify every crop"
 
 LECTURE_DECK: tuple[DeckSlide, ...] = (
-    DeckSlide(_SLIDE_A_WINDOW, "One 24×24 window at every position of the photo", "classic-pyramid", 0),
-    DeckSlide(_SLIDE_A_WINDOW, "Larger faces: shrink the photo, keep the window", "classic-pyramid", 14),
-    DeckSlide(_SLIDE_A_WINDOW, "Every window the cascade accepts: too many windows", "classic-windows", -1),
-    DeckSlide(_SLIDE_A_WINDOW, "OpenCV's grouping: neighbouring windows vote", "classic-grouping", 1),
+    DeckSlide(_SLIDE_A_WINDOW, "One window, every position", "classic-pyramid", 0),
+    DeckSlide(_SLIDE_A_WINDOW, "Larger faces: shrink the photo", "classic-pyramid", 14),
+    DeckSlide(_SLIDE_A_WINDOW, "Too many windows", "classic-windows", -1),
+    DeckSlide(_SLIDE_A_WINDOW, "Neighbouring windows vote", "classic-grouping", 1),
     DeckSlide(_SLIDE_A_WINDOW, "Grouping beside greedy NMS", "classic-grouping", -1),
     DeckSlide("Before CNNs", "Sliding windows: one window shape", "sliding-window", 1),
     DeckSlide("Before CNNs", "Sliding windows: every shape and position", "sliding-window", -1),

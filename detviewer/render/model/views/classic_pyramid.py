@@ -58,8 +58,8 @@ def pyramid_frame(inference: Inference, step: int | None = None, image: np.ndarr
                            labels=(f"{ww}×{wh} in the photo",), width=3.0, dashed=True))
     factor = photo_factor(inference, level)
     rows_, cols = level.grid
-    caption = (f"Scale {k + 1} of {n}: the photo shrunk {fmt_num(factor)}× to {w}×{h} px (blue, drawn at its own "
-               f"pixel size). {classifier_name(trace, first=True)}'s {bw}×{bh} window (yellow) then covers "
+    shrunk = f"the photo itself, {w}×{h} px" if factor == 1 else f"the photo shrunk {fmt_num(factor)}× to {w}×{h} px"
+    caption = (f"Scale {k + 1} of {n}: {shrunk} (blue, drawn at its own pixel size). {classifier_name(trace, first=True)}'s {bw}×{bh} window (yellow) then covers "
                f"{ww}×{wh} px of the photo (dashed): {cols} × {rows_} = {plural(level.positions, 'position')}"
                + (f", {level.step} px apart." if level.positions > 1 else "."))
     table = [("Scale", f"{k + 1} of {n}, ×{fmt_num(factor)} (factor {fmt_num(trace.scale_factor)} per scale)"),

@@ -12,7 +12,6 @@ import numpy as np
 
 from detviewer.core.classic import ClassicTrace
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ViewFrame, colormap, fmt_int, fmt_num
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.views.classic_common import (
@@ -101,19 +100,20 @@ def _span(scores: np.ndarray) -> str:
 
 
 def _all_scales(inference: Inference, trace: ClassicTrace, k: int, steps: int) -> ViewFrame:
-    levels = trace.raw_level
-    colors = PALETTE[np.mod(levels, len(PALETTE))]
-    layers = [BoxLayer("raw_windows", trace.raw_xyxy, colors, np.arange(trace.raw_count, dtype=np.int64), width=1.5)]
-    used = np.unique(levels)
-    per_scale = ", ".join(f"{window_in_photo(inference, trace.levels[i])[0]} px: {int((levels == i).sum())}"
-                          for i in used[:6]) + (", …" if len(used) > 6 else "")
+    sides = np.array([window_in_photo(inference, level)[0] for level in trace.levels], np.float32)
+    raw_sides = sides[trace.raw_level] if trace.raw_count else np.zeros(0, np.float32)
+    span = raw_sides if len(raw_sides) else sides
+    lo, hi = (float(span.min()), float(span.max())) if len(span) else (0.0, 1.0)
+    layers = [BoxLayer("raw_windows", trace.raw_xyxy, colormap(raw_sides, "viridis", lo, hi),
+                       np.arange(trace.raw_count, dtype=np.int64), width=1.5)]
+    used = len(np.unique(trace.raw_level))
     caption = (f"All {len(trace.levels)} scales: {classifier_name(trace)} accepted {fmt_int(trace.raw_count)} of "
-               f"{fmt_int(trace.positions)} windows (by window width: {per_scale}). One object is found again and "
-               "again at neighbouring positions and scales: too many windows.")
+               f"{fmt_int(trace.positions)} windows, at {used} of the scales (colour = window size). One object is "
+               "found again and again at neighbouring positions and scales: too many windows.")
     table = [("Scales", str(len(trace.levels))), ("Positions", fmt_int(trace.positions)),
-             ("Accepted", fmt_int(trace.raw_count))]
-    legend = tuple((f"{window_in_photo(inference, trace.levels[i])[0]} px windows",
-                    tuple(int(v) for v in PALETTE[i % len(PALETTE)])) for i in used[:6])
+             ("Accepted", fmt_int(trace.raw_count)), ("Scales with a window", str(used))]
+    legend = tuple((f"{side:.0f} px windows", tuple(int(v) for v in colormap([side], "viridis", lo, hi)[0]))
+                   for side in sorted({lo, hi}))
     return ViewFrame(layers, caption, table, k, steps, "All scales", legend=legend)
 
 
