@@ -18,7 +18,7 @@ PHOTO = assets_dir() / "photos" / "astronaut.png"
 @pytest.mark.parametrize("view, step, words", [
     ("classic-pyramid", 3, "Scale 3 of 33: the photo shrunk 1.21× to 423×423 px"),
     ("classic-windows", 15, "Scale 15 of 33"),
-    ("classic-grouping", 8, "From 47 raw windows: OpenCV's grouping keeps 1"),
+    ("classic-grouping", 8, "OpenCV's grouping keeps 1 (green: clusters of more than 3 windows), greedy NMS at IoU 0.5 keeps 7"),
 ])
 def test_render_writes_each_classic_view(view, step, words, tmp_path, capsys):
     out = tmp_path / f"{view}.png"

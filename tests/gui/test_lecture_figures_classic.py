@@ -4,13 +4,25 @@ inside the canvas, ≥ 24 px; caption contrast ≥ 7:1); and Help → Open the s
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from test_lecture_figures import _bar_settled, _check_figure, figures_dir  # noqa: F401 (a fixture)
+from test_lecture_figures import _bar_settled, _check_figure
 
 from detviewer.resources import assets_dir, sample_photos
 
 ASTRONAUT = assets_dir() / "photos" / "astronaut.png"
 CLASSIC_VIEWS = ("classic-pyramid", "classic-windows", "classic-grouping")
+
+
+@pytest.fixture(scope="module")
+def figures_dir(tmp_path_factory) -> Path:
+    """DETVIEWER_FIGURES=folder keeps the grabbed figures for a person to look at; else pytest's tmp folder."""
+    folder = os.environ.get("DETVIEWER_FIGURES")
+    out = Path(folder) if folder else tmp_path_factory.mktemp("classic_figures")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def _open(window, qtbot, model: str, path) -> None:
