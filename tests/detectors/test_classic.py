@@ -145,3 +145,19 @@ def test_detect_and_eval_run_the_cascade(tmp_path, capsys):
     stats = json.loads(capsys.readouterr().out)
     assert stats["classes"]["face"]["tp"] == 1 and stats["classes"]["face"]["fp"] == 0
     assert stats["stats"]["AP50"] == pytest.approx(1.0)
+
+
+def test_a_large_photo_is_shrunk_before_the_scan_and_boxes_come_back_in_its_pixels(astronaut):
+    """A 2048-px photo is scanned at MAX_SIDE = 1024 (half size): the face comes back at 4× its 512-px box (within the
+    rounding of two resizes), and the pyramid view counts the window in the photo's pixels (24 → 48 px)."""
+    from detviewer.detectors.classic import MAX_SIDE
+    from detviewer.render.model.views.classic_pyramid import pyramid_frame
+
+    big = cv2.resize(astronaut, (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    inference = load_detector("haar-frontalface").infer(big)
+    assert MAX_SIDE == 1024 and inference.scale == (0.5, 0.5) and inference.input_size == (1024, 1024)
+    assert inference.classic.levels[0].image_size == (1024, 1024)
+    assert len(inference.detections) >= 1
+    np.testing.assert_allclose(inference.detections.xyxy[0], np.array([177, 66, 272, 161]) * 4, atol=24)
+    caption = pyramid_frame(inference, 0).caption
+    assert "the photo shrunk 2× to 1024×1024 px" in caption and "covers 48×48 px of the photo" in caption

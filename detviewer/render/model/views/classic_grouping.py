@@ -66,10 +66,16 @@ def _raw_layer(trace: ClassicTrace, mask: np.ndarray, name: str, color, width: f
                     dashed=dashed)
 
 
+def _threshold_name(trace: ClassicTrace) -> str:
+    """OpenCV's name for the grouping's threshold: the cascade's minNeighbors, HOG's groupThreshold."""
+    return "minNeighbors" if trace.method == "haar" else "groupThreshold"
+
+
 def _rule(trace: ClassicTrace) -> str:
     g = trace.groups
     return (f"OpenCV joins windows whose four edges lie within {fmt_num(g.eps)} × their size of each other into "
-            f"clusters and keeps the average of a cluster of more than {g.min_neighbors} windows (minNeighbors)")
+            f"clusters and keeps the average of a cluster of more than {g.min_neighbors} windows "
+            f"({_threshold_name(trace)})")
 
 
 def _cluster_step(inference: Inference, k: int, steps: int, iou: float) -> ViewFrame:
@@ -80,7 +86,7 @@ def _cluster_step(inference: Inference, k: int, steps: int, iou: float) -> ViewF
         layers = [_raw_layer(trace, np.ones(trace.raw_count, bool), "raw_windows", GREY, 1.5)]
         caption = f"{fmt_int(trace.raw_count)} raw windows before grouping. {_rule(trace)}."
         table = [("Raw windows", fmt_int(trace.raw_count)), ("Clusters", fmt_int(len(g))),
-                 ("minNeighbors", str(g.min_neighbors)), ("eps", fmt_num(g.eps))]
+                 (_threshold_name(trace), str(g.min_neighbors)), ("eps", fmt_num(g.eps))]
         return ViewFrame(layers, caption, table, 0, steps, "Raw windows",
                          legend=(("raw window, not grouped yet", GREY),))
     current = int(order[k - 1])
@@ -96,11 +102,11 @@ def _cluster_step(inference: Inference, k: int, steps: int, iou: float) -> ViewF
     count = int(g.counts[current])
     kept = bool(g.kept[current])
     if kept:
-        verdict = f"kept: {count} windows > minNeighbors {g.min_neighbors}"
+        verdict = f"kept: {count} windows > {_threshold_name(trace)} {g.min_neighbors}"
     elif g.inside[current] >= 0:
         verdict = (f"dropped: inside the cluster of {int(g.counts[g.inside[current]])} windows")
     else:
-        verdict = f"dropped: {count} window{'s' if count != 1 else ''} ≤ minNeighbors {g.min_neighbors}"
+        verdict = f"dropped: {count} window{'s' if count != 1 else ''} ≤ {_threshold_name(trace)} {g.min_neighbors}"
     layers.append(BoxLayer("cluster_mean", g.boxes[[current]], solid(KEPT if kept else SUPPRESS, 1),
                            np.array([current], np.int64), labels=(verdict.split(":")[0],), width=3.5,
                            dashed=not kept))
