@@ -53,6 +53,7 @@ def test_lecture_on_a_photo_writes_the_classic_detectors_slides_first(tmp_path, 
     html = (out / "index.html").read_text(encoding="utf-8")
     captions = [s["caption"] for s in json.loads(re.search(r"const slides = (\[.*?\]);\n", html, re.S).group(1))]
     assert captions[2].startswith("All 33 scales: the Haar cascade accepted 47 of 491,556 windows")
+    assert "40 of them sit on one spot" in captions[2]
     assert captions[4].startswith("From 47 raw windows: OpenCV's grouping keeps 1")
 
 

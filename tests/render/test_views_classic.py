@@ -72,7 +72,8 @@ def test_windows_steps_show_each_scale_then_all_scales():
     assert len(empty.layer("raw_windows")) == 0 and "609 windows of 30×30 px tried, 0 passed" in empty.caption
     every = windows_frame(inference, 6)
     assert every.step_label == "All scales" and len(every.layer("raw_windows")) == 5
-    assert "accepted 5 of 2,370 windows, at 1 of the scales" in every.caption  # 1131 + 609 + 294 + 126 + 180 + 30
+    assert "accepted 5 of 2,370 windows, at 1 of the scales" in every.caption
+    assert "4 of them sit on one spot" in every.caption  # 1131 + 609 + 294 + 126 + 180 + 30
     assert [text for text, _ in every.legend] == ["24 px windows"]  # the sizes of the accepted windows
     assert "Scale 1 of 6: the photo itself, 100×80 px" in pyramid_frame(inference, 0).caption
 

@@ -107,9 +107,16 @@ def _all_scales(inference: Inference, trace: ClassicTrace, k: int, steps: int) -
     layers = [BoxLayer("raw_windows", trace.raw_xyxy, colormap(raw_sides, "viridis", lo, hi),
                        np.arange(trace.raw_count, dtype=np.int64), width=1.5)]
     used = len(np.unique(trace.raw_level))
+    crowd = int(trace.groups.counts.max()) if len(trace.groups) and trace.groups.min_neighbors > 0 else 0
+    if crowd >= 3:
+        crowded = (f" {crowd} of them sit on one spot at neighbouring positions and scales: too many windows for one "
+                   "object.")
+    elif trace.raw_count:
+        crowded = " No spot gathers more than two: scattered single hits, the kind grouping drops."
+    else:
+        crowded = ""
     caption = (f"All {len(trace.levels)} scales: {classifier_name(trace)} accepted {fmt_int(trace.raw_count)} of "
-               f"{fmt_int(trace.positions)} windows, at {used} of the scales (colour = window size). One object is "
-               "found again and again at neighbouring positions and scales: too many windows.")
+               f"{fmt_int(trace.positions)} windows, at {used} of the scales (colour = window size).{crowded}")
     table = [("Scales", str(len(trace.levels))), ("Positions", fmt_int(trace.positions)),
              ("Accepted", fmt_int(trace.raw_count)), ("Scales with a window", str(used))]
     legend = tuple((f"{side:.0f} px windows", tuple(int(v) for v in colormap([side], "viridis", lo, hi)[0]))
