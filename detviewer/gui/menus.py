@@ -189,4 +189,13 @@ def _open_sample_photos(window) -> None:
 def _save_screenshot(window) -> None:
     path, _ = QFileDialog.getSaveFileName(window, "Save window image", "detviewer.png", "PNG (*.png)")
     if path:
-        window.grab().save(str(Path(path)))
+        from detviewer.gui.messages import ERROR
+        from detviewer.io.atomic import OutputError
+        from detviewer.render.qt.export import save_qimage
+
+        try:
+            save_qimage(window.grab().toImage(), Path(path))
+        except OutputError as exc:
+            window.say(str(exc), ERROR)
+        else:
+            window.say(f"Saved the window image to {path}.")
