@@ -14,6 +14,7 @@ byte-identical files.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape
@@ -23,7 +24,7 @@ import numpy as np
 
 from detviewer.datasets.shapes import SHAPE_CLASSES, ShapesConfig, ShapeScene, generate_scene, scenes_to_coco
 from detviewer.errors import DetviewerError
-from detviewer.io.atomic import OutputError, atomic_path, write_text
+from detviewer.io.atomic import OutputError, write_bytes, write_text
 
 __all__ = ["DatasetWriteError", "LAYOUTS", "write_dataset"]
 
@@ -61,9 +62,10 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, config: ShapesConf
         for index in range(count):
             scene = generate_scene(seed, index, config)
             name = f"shapes_{seed}_{index:05d}.{image_format}"
-            with atomic_path(image_dir / name) as tmp:
-                if not cv2.imwrite(str(tmp), scene.image[:, :, ::-1], params):
-                    raise DatasetWriteError(f"could not write {image_dir / name}.")
+            ok, encoded = cv2.imencode(f".{image_format}", scene.image[:, :, ::-1], params)
+            if not ok:
+                raise DatasetWriteError(f"could not encode {image_dir / name} as {image_format}.")
+            write_bytes(image_dir / name, encoded.tobytes())
             if layout == "yolo":
                 write_text(out_dir / "labels" / f"{Path(name).stem}.txt", _yolo_lines(scene))
             elif layout == "voc":
@@ -82,8 +84,6 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, config: ShapesConf
                                                    "generator": "detviewer.datasets.shapes"})
         for image in coco["images"]:
             image["width"] = image["height"] = config.size
-        import json
-
         return write_text(out_dir / "annotations.json", json.dumps(coco, indent=1) + "\n")
     except OutputError as exc:
         raise DatasetWriteError(str(exc)) from None

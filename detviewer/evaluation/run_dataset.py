@@ -96,6 +96,8 @@ def _run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, prog
     none of the dataset's classes is a DetviewerError). load_image(path) -> (H, W, 3) uint8 RGB defaults to
     ``io.images.load_image``.
     """
+    from detviewer.io.images import check_image_file
+
     if load_image is None:
         from detviewer.io.images import load_image
     label_map = label_to_class_index(detector.class_names, dataset)
@@ -115,6 +117,7 @@ def _run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, prog
             stopped = True
             break
         try:
+            check_image_file(path)  # a pipe or /dev/zero is refused before it is hashed (it would never end)
             digest = file_hash(path)
             hit = cache.load(digest) if cache is not None else None
             if hit is None:
