@@ -8,10 +8,11 @@ says what was picked.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QPushButton, QWidget
+from PySide6.QtWidgets import QFileDialog, QGridLayout, QPushButton, QWidget
 
 __all__ = ["DatasetDialog", "ask_dataset"]
 
@@ -33,8 +34,11 @@ class DatasetDialog(QFileDialog):
         self.folder_button.setToolTip("A YOLO folder (labels/, data.yaml or classes.txt) or a VOC folder "
                                       "(Annotations/): the selected one, or else the one shown")
         self.folder_button.clicked.connect(self.choose_folder)
-        layout = self.layout()  # Qt's dialog is a grid: put the button under Open / Cancel
-        layout.addWidget(self.folder_button, layout.rowCount(), layout.columnCount() - 1)
+        layout = self.layout()  # Qt's own dialog is a grid: the button goes under Open / Cancel
+        if isinstance(layout, QGridLayout):
+            layout.addWidget(self.folder_button, layout.rowCount(), layout.columnCount() - 1)
+        elif layout is not None:
+            layout.addWidget(self.folder_button)
 
     def choose_folder(self) -> None:
         """Open the folder selected in the list, or else the one shown."""
@@ -61,7 +65,7 @@ class DatasetDialog(QFileDialog):
         self.chosen.emit(path)
 
 
-def ask_dataset(parent: QWidget, open_path, start: str = "") -> DatasetDialog:
+def ask_dataset(parent: QWidget, open_path: Callable[[str], object], start: str = "") -> DatasetDialog:
     """Show the dialog (window-modal, not blocking); ``open_path(path)`` gets the choice."""
     dialog = DatasetDialog(parent, start)
     dialog.chosen.connect(open_path)

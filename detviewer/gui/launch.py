@@ -12,6 +12,13 @@ import os
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from detviewer.gui.lifetime import RunLifetime
+    from detviewer.gui.main_window import MainWindow
 
 __all__ = ["BUILD_IMPORTS", "build_parser", "run"]
 
@@ -251,7 +258,7 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     return result["rc"] or (1 if exec_rc else 0)
 
 
-def _build_responsively(app, window, lifetime) -> bool:
+def _build_responsively(app: QApplication, window: MainWindow, lifetime: RunLifetime) -> bool:
     """``window.build()`` once BUILD_IMPORTS are imported by a daemon thread; meanwhile the GUI thread handles
     events every 20 ms, so that a close is seen at once. False when the run ended before the build: the process
     then exits without waiting for the imports (a thread inside an import cannot be stopped; os._exit follows)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import sys
 import threading
 
 __all__ = ["LIBRARIES", "preload_torch_libraries"]
@@ -45,7 +46,7 @@ def _load(folder: str) -> None:
 def preload_torch_libraries() -> threading.Thread | None:
     """Start loading torch's C++ libraries on a daemon thread (None when torch is not installed, or on a
     platform other than Linux)."""
-    if not os.sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux"):
         return None
     folder = _torch_lib_folder()
     if folder is None:

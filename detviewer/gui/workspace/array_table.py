@@ -99,6 +99,6 @@ class ArrayTableModel(QAbstractTableModel):
         return [[c.header for c in self.columns],
                 *([c.text(c.values[item]) for c in self.columns] for item in self.order)]
 
-    def write_csv(self, path) -> Path:
+    def write_csv(self, path: str | Path) -> Path:
         """The table as shown (rows in their order) to a CSV file: atomic, CSV-injection safe (io.csv_safe)."""
         return write_csv(path, self.rows_as_shown())

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, SupportsFloat
 
 import numpy as np
 
@@ -27,6 +28,13 @@ from detviewer.core.metrics import COCO_STAT_NAMES
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.io.csv_safe import csv_text
 from detviewer.io.atomic import write_text
+
+if TYPE_CHECKING:
+    from detviewer.evaluation.compare import ComparisonSnapshot
+    from detviewer.evaluation.session import DatasetSession
+    from detviewer.evaluation.coverage import AnchorCoverage
+    from detviewer.evaluation.dataset_evaluation import EvaluationSnapshot
+    from detviewer.evaluation.tide import TideResult
 
 __all__ = ["RunSource", "TableExport", "export_tables"]
 
@@ -57,16 +65,16 @@ class TableExport:
     score / nms_iou: the window's thresholds; match_iou: the IoU a detection needs to find an object;
     coverage: an AnchorCoverage when one was measured."""
 
-    session: object
+    session: DatasetSession
     shown: Mapping[str, Sequence[Sequence[object]]]
     runs: Mapping[str, RunSource]
     score: float
     nms_iou: float
     match_iou: float = 0.5
-    coverage: object | None = None
+    coverage: AnchorCoverage | None = None
 
 
-def _num(value: object, digits: int = 4) -> str:
+def _num(value: SupportsFloat, digits: int = 4) -> str:
     """A float with ``digits`` decimals; "" for NaN and for COCO's -1 ("no ground truth")."""
     v = float(value)
     return "" if not np.isfinite(v) or v == -1 else f"{v:.{digits}f}"
@@ -86,13 +94,13 @@ def _comments(export: TableExport, sides: Sequence[str], what: str) -> list[str]
             f"a detection finds an object at IoU >= {export.match_iou:.2f}"]
 
 
-def _coco_rows(snapshot) -> list[list[object]]:
+def _coco_rows(snapshot: EvaluationSnapshot) -> list[Sequence[object]]:
     stats = snapshot.coco.stats
     return [["metric", "name", "value"], *([name, COCO_LABELS.get(name, name), _num(stats[name])]
                                            for name in COCO_STAT_NAMES)]
 
 
-def _confusion_rows(snapshot, class_names: Sequence[str]) -> list[list[object]]:
+def _confusion_rows(snapshot: EvaluationSnapshot, class_names: Sequence[str]) -> list[Sequence[object]]:
     """The (K + 1)² grid [predicted, true] up to DENSE_LIMIT rows; beyond, one row per non-zero cell
     (predicted, true, count), as the matrix itself is kept (evaluation.confusion)."""
     from detviewer.evaluation.confusion import DENSE_LIMIT
@@ -107,19 +115,19 @@ def _confusion_rows(snapshot, class_names: Sequence[str]) -> list[list[object]]:
     return [["predicted \\ true", *labels], *([labels[p], *(int(c) for c in counts[p])] for p in range(len(labels)))]
 
 
-def _tide_rows(tide) -> list[list[object]]:
-    rows: list[list[object]] = [["error", "dAP", "count"]]
+def _tide_rows(tide: TideResult) -> list[Sequence[object]]:
+    rows: list[Sequence[object]] = [["error", "dAP", "count"]]
     rows += [[name, _num(tide.main_dap[t], 3), int(tide.counts[t])] for name, t in zip(ERROR_NAMES, ERROR_TYPES)]
     rows += [["false positives (all)", _num(tide.fp_dap, 3), ""], ["false negatives (all)", _num(tide.fn_dap, 3), ""],
              ["AP (x 100)", _num(tide.ap, 3), ""]]
     return rows
 
 
-def _compare_class_rows(comparison, class_names: Sequence[str]) -> list[list[object]]:
+def _compare_class_rows(comparison: ComparisonSnapshot, class_names: Sequence[str]) -> list[Sequence[object]]:
     c = comparison.classes
     header = ["class", "objects", "AP A", "AP B", "Δ AP", "AP50 A", "AP50 B", "Δ AP50", "recall A", "recall B",
               "Δ recall"]
-    rows: list[list[object]] = [header]
+    rows: list[Sequence[object]] = [header]
     for k, name in enumerate(class_names):
         rows.append([name, int(c.n_gt[k]), _num(c.ap_a[k]), _num(c.ap_b[k]), _num(c.d_ap[k]), _num(c.ap50_a[k]),
                      _num(c.ap50_b[k]), _num(c.d_ap50[k]), _num(c.recall_a[k]), _num(c.recall_b[k]),
@@ -127,9 +135,9 @@ def _compare_class_rows(comparison, class_names: Sequence[str]) -> list[list[obj
     return rows
 
 
-def _compare_error_rows(comparison) -> list[list[object]]:
+def _compare_error_rows(comparison: ComparisonSnapshot) -> list[Sequence[object]]:
     a, b = comparison.tide_a, comparison.tide_b
-    rows: list[list[object]] = [["error", "dAP A", "dAP B", "Δ dAP", "count A", "count B"]]
+    rows: list[Sequence[object]] = [["error", "dAP A", "dAP B", "Δ dAP", "count A", "count B"]]
     for name, t in zip(ERROR_NAMES, ERROR_TYPES):
         rows.append([name, _num(a.main_dap[t], 3), _num(b.main_dap[t], 3), _num(b.main_dap[t] - a.main_dap[t], 3),
                      int(a.counts[t]), int(b.counts[t])])
@@ -139,8 +147,8 @@ def _compare_error_rows(comparison) -> list[list[object]]:
     return rows
 
 
-def _coverage_rows(coverage) -> list[list[object]]:
-    rows: list[list[object]] = [["group", "name", "objects", "below the positive IoU", "share below", "mean best IoU"]]
+def _coverage_rows(coverage: AnchorCoverage) -> list[Sequence[object]]:
+    rows: list[Sequence[object]] = [["group", "name", "objects", "below the positive IoU", "share below", "mean best IoU"]]
     for group, table in (("class", coverage.by_class()), ("size", coverage.by_size())):
         for k, name in enumerate(table.names):
             rows.append([group, name, int(table.n[k]), int(table.below[k]), _num(table.share_below[k]),
