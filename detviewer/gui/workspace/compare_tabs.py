@@ -45,12 +45,10 @@ class CompareTab(QWidget):
         top.addWidget(self.heading, 1)
         top.addWidget(QLabel("Images sorted by Δ of"))
         top.addWidget(self.sort_key)
-        charts = QSplitter(Qt.Orientation.Vertical)
-        charts.addWidget(self.deltas)
-        charts.addWidget(self.errors)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(charts)
-        split.addWidget(self.view)
+        split = QSplitter(Qt.Orientation.Horizontal)  # side by side: each chart has the tab's whole height
+        for widget in (self.deltas, self.errors, self.view):
+            split.addWidget(widget)
+        split.setSizes([600, 600, 500])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
