@@ -32,12 +32,13 @@ from detviewer.core.coco_eval import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHO
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 
 __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
-           "resample_weights", "weighted_ap", "object_counts"]
+           "resample_weights", "weighted_ap", "object_counts",
+           "thresholds_reached"]
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
-_BLOCK_ELEMENTS = 1 << 22  # elements of one (resamples, boxes) block
+_BLOCK_ELEMENTS = 1 << 17  # elements of one (resamples, entries) block: small blocks stay in cache
 
 
 @dataclass(frozen=True)
@@ -84,21 +85,20 @@ def _interval(delta: float, samples: np.ndarray, confidence: float) -> Interval:
     return Interval(float(delta), float(low), float(high))
 
 
-@dataclass(frozen=True, eq=False)
-class _ClassPart:
-    """One class's detections that can change its AP, in the engine's order (true positives at some
-    threshold and everything before the last of them): image (n,) int64; per IoU threshold t, tp[t]
-    (local indices of true positives) and dead[t] (detections ignored at t, e.g. matched to a crowd)."""
-
-    image: np.ndarray
-    tp: tuple[np.ndarray, ...]
-    dead: tuple[np.ndarray, ...]
-
-
 class SideTable:
-    """One side's match results, computed once: per class, what :func:`weighted_ap` accumulates.
+    """One side's match results, computed once, laid out flat for :func:`weighted_ap`.
 
-    gt / dt: the evaluation's boxes (``core.metrics``); num_classes K.
+    gt / dt: the evaluation's boxes (``core.metrics``); num_classes K. Per class, the detections that can
+    change its AP (every one up to its last true positive at any threshold) in the engine's order; per
+    (class, IoU threshold) "segment", the true positives at that threshold. Each flat array is a series of
+    runs whose running sums restart at every run's start:
+
+    - det_image (D,) int64 the kept detections' images, one run per class (det_starts);
+    - image (N,) int64 the true positives' images, one run per segment (starts); det (N,) each one's position
+      in det_image; dead_at (N,) 1 + the position in dead_image of the last detection before it that its
+      threshold ignores (matched to a crowd), 0 for none;
+    - dead_image (M,) those ignored detections, one run per segment that has some (dead_starts);
+    - segment_class, segment_threshold (S,): each segment's class and IoU threshold index.
     """
 
     def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_classes: int):
@@ -117,26 +117,55 @@ class SideTable:
         bounds = np.searchsorted(cat[order], np.arange(self.num_classes + 1))
         image = dt.image_index[det][order]
         live, tp = live[:, order], tp[:, order]
-        self.parts: list[_ClassPart | None] = []
+        parts: dict[str, list] = {key: [] for key in ("det_image", "det_starts", "image", "det", "dead_at",
+                                                      "dead_image", "dead_starts", "segments")}
+        n_det = n_entries = n_dead = 0
         for k in range(self.num_classes):
             lo_k, hi_k = bounds[k], bounds[k + 1]
-            tp_k = tp[:, lo_k:hi_k]
-            hits = np.flatnonzero(tp_k.any(axis=0))
-            if hits.size == 0:
-                self.parts.append(None)
+            hits = np.flatnonzero(tp[:, lo_k:hi_k].any(axis=0))
+            end = int(hits[-1]) + 1 if hits.size else 0  # later detections only lower precision after the last TP
+            keep = lo_k + np.flatnonzero(live[:, lo_k:lo_k + end].any(axis=0))
+            if keep.size == 0:
                 continue
-            end = int(hits[-1]) + 1               # later detections only lower precision after the last TP
-            live_k = live[:, lo_k:lo_k + end]
-            keep = np.flatnonzero(live_k.any(axis=0))
-            live_k, tp_k = live_k[:, keep], tp_k[:, keep]
-            self.parts.append(_ClassPart(
-                image=image[lo_k + keep],
-                tp=tuple(np.flatnonzero(row) for row in tp_k),
-                dead=tuple(np.flatnonzero(~row) for row in live_k)))
+            for t in range(tp.shape[0]):
+                mine = np.flatnonzero(tp[t, keep])
+                if mine.size == 0:
+                    continue
+                dead = np.flatnonzero(~live[t, keep])
+                before = np.searchsorted(dead, mine)
+                parts["segments"].append((n_entries, k, t))
+                parts["image"].append(image[keep[mine]])
+                parts["det"].append(n_det + mine)
+                parts["dead_at"].append(np.where(before > 0, n_dead + before, 0))
+                if dead.size:
+                    parts["dead_starts"].append(n_dead)
+                    parts["dead_image"].append(image[keep[dead]])
+                n_entries, n_dead = n_entries + mine.size, n_dead + dead.size
+            parts["det_starts"].append(n_det)
+            parts["det_image"].append(image[keep])
+            n_det += keep.size
+
+        def flat(key: str) -> np.ndarray:
+            values = parts[key]
+            if values and np.ndim(values[0]):
+                return np.concatenate(values).astype(np.int64)
+            return np.asarray(values, np.int64)
+
+        self.det_image, self.det_starts = flat("det_image"), flat("det_starts")
+        self.image, self.det, self.dead_at = flat("image"), flat("det"), flat("dead_at")
+        self.dead_image, self.dead_starts = flat("dead_image"), flat("dead_starts")
+        seg = flat("segments").reshape(-1, 3)
+        self.starts, self.segment_class, self.segment_threshold = seg[:, 0], seg[:, 1], seg[:, 2]
+        lengths = np.diff(np.r_[self.starts, n_entries])
+        self.entry_class = np.repeat(self.segment_class, lengths)
+        # the reversed entries' segment number, rising: a complex (segment, precision) key keeps a running
+        # maximum inside its segment (numpy orders complex numbers by real part, then imaginary part)
+        self._reverse_segment = np.repeat(np.arange(len(seg), dtype=np.float64)[::-1], lengths)[::-1].copy()
 
     @property
-    def max_boxes(self) -> int:
-        return max((len(p.image) for p in self.parts if p is not None), default=0)
+    def width(self) -> int:
+        """The longest row one resample needs (for block sizes)."""
+        return int(max(len(self.det_image), len(self.image), len(self.dead_image), 1))
 
 
 def object_counts(gt: GroundTruthBoxes, num_classes: int) -> tuple[np.ndarray, ...]:
@@ -148,63 +177,70 @@ def object_counts(gt: GroundTruthBoxes, num_classes: int) -> tuple[np.ndarray, .
     return tuple(img[order[bounds[k]:bounds[k + 1]]] for k in range(int(num_classes)))
 
 
-def _needed_counts(n_pos: np.ndarray) -> np.ndarray:
-    """(b, R) the smallest true-positive count c with c / n_pos >= r for each recall threshold r, in the float
-    division pycocotools uses (``np.searchsorted(np.arange(n + 1) / n, r)``); n_pos (b,) > 0 integer floats."""
-    n = np.maximum(n_pos, 1.0)[:, None]
-    r = RECALL_THRESHOLDS[None, :]
-    c = np.ceil(r * n)
-    c = np.where((c >= 1) & ((c - 1) / n >= r), c - 1, c)
-    return np.where(c / n < r, c + 1, c)
+# RECALL_THRESHOLDS and +inf after it: thresholds_reached reads two neighbours
+_PADDED_RECALL = np.r_[RECALL_THRESHOLDS, np.inf]
+
+
+def thresholds_reached(recall: np.ndarray) -> np.ndarray:
+    """How many of COCO's recall thresholds are <= ``recall`` (any shape, values in [0, 1]): the same as
+    ``np.searchsorted(RECALL_THRESHOLDS, recall, side="right")``, without the search."""
+    j = (recall * (len(RECALL_THRESHOLDS) - 1)).astype(np.int64)
+    np.clip(j, 0, len(RECALL_THRESHOLDS) - 1, out=j)
+    # the count is j + 1 but for rounding at a threshold: compare with the thresholds at j and j + 1
+    j += _PADDED_RECALL.take(j) <= recall
+    j += _PADDED_RECALL.take(j) <= recall
+    return j
+
+
+def _running(weights: np.ndarray, image: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(b, n) int64 running sums of weights[:, image] that restart at each of ``starts`` (runs tiling 0..n-1,
+    none empty). Integers: exact, and numpy's integer cumsum is several times faster than its float one."""
+    values = weights.take(image, axis=1)
+    if starts.size > 1:  # each run starts by taking back the previous run's total
+        values[:, starts[1:]] -= np.add.reduceat(values, starts, axis=1)[:, :-1]
+    return np.cumsum(values, axis=1, out=values)
 
 
 def weighted_ap(side: SideTable, weights: np.ndarray, n_pos: np.ndarray) -> np.ndarray:
     """(b, K, 2) COCO AP@[.5:.95] and AP50 per class of the dataset in which image i appears weights[:, i] times.
 
-    weights (b, I) float64 integer multiplicities; n_pos (b, K) the weighted object counts (from
-    :func:`object_counts`). NaN where n_pos is 0 (pycocotools' -1: the class is not in that dataset).
+    weights (b, I) int64 multiplicities; n_pos (b, K) the weighted object counts (from :func:`object_counts`).
+    NaN where n_pos is 0 (pycocotools' -1: the class is not in that dataset).
     """
-    b = weights.shape[0]
-    out = np.zeros((b, side.num_classes, 2))
-    num_t = len(IOU_THRESHOLDS)
-    rows = np.arange(b)[:, None]
-    for k, part in enumerate(side.parts):
-        present = n_pos[:, k] > 0
-        if part is None or not present.any():
-            continue
-        need = _needed_counts(n_pos[:, k])
-        spread = float(n_pos[:, k].max()) + 2.0    # rows of the flattened search never overlap
-        shift = np.arange(b, dtype=np.float64)[:, None] * spread
-        w = weights[:, part.image]                  # (b, n)
-        live = np.cumsum(w, axis=1)
-        ap = np.zeros((b, num_t))
-        for t in range(num_t):
-            tp = part.tp[t]
-            n = tp.size
-            if n == 0:
-                continue
-            hits = np.cumsum(w[:, tp], axis=1)      # weighted TPs up to each TP
-            seen = live[:, tp]                      # weighted counted detections up to each TP
-            dead = part.dead[t]
-            if dead.size:
-                cum_dead = np.concatenate([np.zeros((b, 1)), np.cumsum(w[:, dead], axis=1)], axis=1)
-                seen = seen - cum_dead[:, np.searchsorted(dead, tp, side="right")]
-            precision = hits / ((seen - hits) + hits + np.spacing(1))
-            envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-            pos = np.searchsorted((hits + shift).ravel(), (need + shift).ravel(), side="left").reshape(b, -1)
-            pos -= np.arange(b)[:, None] * n
-            q = np.where(pos < n, envelope[rows, np.minimum(pos, n - 1)], 0.0)
-            ap[:, t] = q.mean(axis=1)
-        out[:, k, 0] = ap.mean(axis=1)
-        out[:, k, 1] = ap[:, _T50]
+    weights = np.asarray(weights, np.int64)
+    b, num_t = weights.shape[0], len(IOU_THRESHOLDS)
+    ap = np.zeros((b, side.num_classes, num_t))
+    if side.image.size:
+        hits = _running(weights, side.image, side.starts)          # weighted TPs of the segment up to each TP
+        seen = _running(weights, side.det_image, side.det_starts).take(side.det, axis=1)  # and detections
+        if side.dead_image.size:  # less those its threshold ignores
+            dead = np.zeros((b, side.dead_image.size + 1), np.int64)
+            dead[:, 1:] = _running(weights, side.dead_image, side.dead_starts)
+            seen -= dead.take(side.dead_at, axis=1)
+        hits_f = hits.astype(np.float64)
+        # pycocotools: tp / (fp + tp + eps), fp + tp being the (integer) detections seen
+        precision = hits_f / (seen.astype(np.float64) + np.spacing(1))
+        key = np.empty(precision.shape, np.complex128)
+        key.real, key.imag = side._reverse_segment, precision[:, ::-1]
+        envelope = np.maximum.accumulate(key, axis=1).imag[:, ::-1]   # the best precision at or after each TP
+        # recall thresholds reached by each TP (pycocotools' rc = tp / npig); a threshold's precision is the
+        # envelope at the first TP that reaches it, 0 if none does
+        total = np.maximum(n_pos, 1).astype(np.float64).take(side.entry_class, axis=1)
+        reached = thresholds_reached(hits_f / total)
+        first = reached.copy()
+        first[:, 1:] -= reached[:, :-1]
+        first[:, side.starts] = reached[:, side.starts]
+        sums = np.add.reduceat(envelope * first, side.starts, axis=1)
+        ap[:, side.segment_class, side.segment_threshold] = sums / len(RECALL_THRESHOLDS)
+    out = np.stack([ap.mean(axis=2), ap[:, :, _T50]], axis=2)
     out[n_pos <= 0] = np.nan
     return out
 
 
 def resample_weights(num_images: int, seed: int, start: int, stop: int) -> np.ndarray:
-    """(stop - start, num_images) float64: how often each image is drawn in resamples start..stop-1 (num_images
+    """(stop - start, num_images) int64: how often each image is drawn in resamples start..stop-1 (num_images
     draws with replacement each, resample j from ``default_rng([seed, j])``)."""
-    out = np.zeros((stop - start, num_images))
+    out = np.zeros((stop - start, num_images), np.int64)
     for row, j in enumerate(range(start, stop)):
         draws = np.random.default_rng([int(seed), j]).integers(0, num_images, num_images)
         out[row] = np.bincount(draws, minlength=num_images)
@@ -213,7 +249,7 @@ def resample_weights(num_images: int, seed: int, start: int, stop: int) -> np.nd
 
 def _weighted_counts(objects: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
     return np.stack([weights[:, img].sum(axis=1) for img in objects], axis=1) if objects else \
-        np.zeros((weights.shape[0], 0))
+        np.zeros((weights.shape[0], 0), np.int64)
 
 
 def _mean_over_present(ap: np.ndarray) -> np.ndarray:
@@ -238,7 +274,7 @@ def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAU
     k, num_images = a.num_classes, a.num_images
     side_a, side_b = tables or (SideTable(a.gt, a.dt, k), SideTable(b.gt, b.dt, k))
     objects = object_counts(a.gt, k)
-    widest = max(num_images, side_a.max_boxes, side_b.max_boxes, max((len(o) for o in objects), default=0), 1)
+    widest = max(num_images, side_a.width, side_b.width, max((len(o) for o in objects), default=0), 1)
     step = max(1, min(resamples, _BLOCK_ELEMENTS // widest))
     class_d = np.empty((resamples, k, 2))
     mean_d = np.empty((resamples, 2))

@@ -14,10 +14,10 @@ import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from detviewer.core.coco_eval import RECALL_THRESHOLDS
 from detviewer.evaluation.bootstrap import (
-    SideTable, _needed_counts, object_counts, paired_bootstrap, resample_weights, weighted_ap,
+    SideTable, object_counts, paired_bootstrap, resample_weights, thresholds_reached, weighted_ap,
 )
+from detviewer.core.coco_eval import RECALL_THRESHOLDS
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
@@ -107,13 +107,15 @@ def test_unit_weights_give_the_engines_ap_per_class_and_mean(seed):
     present = np.isfinite(ap[:, 0])
     assert abs(ap[present, 0].mean() - ev.coco.stats["AP"]) < 1e-9
     assert abs(ap[present, 1].mean() - ev.coco.stats["AP50"]) < 1e-9
+    side = SideTable(ev.gt, ev.dt, ev.num_classes)
+    assert side.dead_image.size > 0  # detections a crowd absorbs at some thresholds only: that path runs too
 
 
-def test_needed_counts_are_pycocotools_search_on_the_recall_grid():
-    n = np.arange(1, 400, dtype=np.float64)
-    got = _needed_counts(n)
-    want = np.stack([np.searchsorted(np.arange(int(m) + 1) / m, RECALL_THRESHOLDS, side="left") for m in n])
-    np.testing.assert_array_equal(got, want)
+def test_thresholds_reached_is_the_search_on_the_recall_grid():
+    n = np.arange(1, 300)
+    ratios = np.concatenate([np.arange(m + 1) / m for m in n] + [np.random.default_rng(0).random(1000), [0.0, 1.0]])
+    np.testing.assert_array_equal(thresholds_reached(ratios),
+                                  np.searchsorted(RECALL_THRESHOLDS, ratios, side="right"))
 
 
 @pytest.mark.parametrize("seed", [0, 4])
