@@ -13,7 +13,8 @@ engine's own) and each resample is a weighted precision / recall accumulation:
   times, ``n_pos`` is the weighted count of objects;
 - interpolated precision at recall r is the highest precision at or after the first point whose true
   positives reach r, and such a highest point is always a true positive: only true positives (at most the
-  class's object count per threshold) are visited, their false-positive counts read off one cumulative sum;
+  class's object count per threshold) are visited, their detection counts read off running sums, and the AP
+  is the sum over them of that highest precision times the recall thresholds each reaches first, over 101;
 - with all weights 1 this is the engine's AP (to rounding); a weight w equals the dataset with w copies of
   the image placed next to it (exactly so unless two detections of one image and class tie in score: the
   copies of each detection count together).
@@ -32,8 +33,7 @@ from detviewer.core.coco_eval import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHO
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 
 __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
-           "resample_weights", "weighted_ap", "object_counts",
-           "thresholds_reached"]
+           "resample_weights", "weighted_ap", "object_counts", "thresholds_reached"]
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
