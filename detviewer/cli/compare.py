@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="resamples of the images for the paired 95%% interval of ΔAP (default 1000; 0: skip)")
     parser.add_argument("--seed", type=int, default=0, help="the bootstrap's random seed (default 0)")
     parser.add_argument("--device", default="auto", help="for models: auto, cpu or cuda")
-    parser.add_argument("--threads", type=int, help="for models: torch threads (default: cores - 1)")
+    parser.add_argument("--threads", type=int, help="torch threads for models, and the bootstrap's (default: cores - 1)")
     parser.add_argument("--cache", type=Path, help="for models: prediction cache folder "
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
     parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the cache")
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     score_a = args.score if args.score is not None else best_a
     score_b = args.score_b if args.score_b is not None else (args.score if args.score is not None else best_b)
     snap = comparison.at(score_a, score_b, args.iou)
-    bootstrap = comparison.bootstrap(args.bootstrap, args.seed) if args.bootstrap > 0 else None
+    bootstrap = comparison.bootstrap(args.bootstrap, args.seed, args.threads) if args.bootstrap > 0 else None
     if args.plots:
         from detviewer.charts.compare import export_compare_plots
 

@@ -25,6 +25,8 @@ are drawn by ``numpy.random.default_rng([seed, j])``, so a result depends on the
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +35,8 @@ from detviewer.core.coco_eval import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHO
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 
 __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
-           "resample_weights", "weighted_ap", "object_counts", "thresholds_reached"]
+           "resample_weights", "weighted_ap", "object_counts", "thresholds_reached",
+           "default_threads"]
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -156,8 +159,7 @@ class SideTable:
         self.dead_image, self.dead_starts = flat("dead_image"), flat("dead_starts")
         seg = flat("segments").reshape(-1, 3)
         self.starts, self.segment_class, self.segment_threshold = seg[:, 0], seg[:, 1], seg[:, 2]
-        lengths = np.diff(np.r_[self.starts, n_entries])
-        self.entry_class = np.repeat(self.segment_class, lengths)
+        self.lengths = lengths = np.diff(np.r_[self.starts, n_entries])
         # the reversed entries' segment number, rising: a complex (segment, precision) key keeps a running
         # maximum inside its segment (numpy orders complex numbers by real part, then imaginary part)
         self._reverse_segment = np.repeat(np.arange(len(seg), dtype=np.float64)[::-1], lengths)[::-1].copy()
@@ -177,19 +179,22 @@ def object_counts(gt: GroundTruthBoxes, num_classes: int) -> tuple[np.ndarray, .
     return tuple(img[order[bounds[k]:bounds[k + 1]]] for k in range(int(num_classes)))
 
 
-# RECALL_THRESHOLDS and +inf after it: thresholds_reached reads two neighbours
-_PADDED_RECALL = np.r_[RECALL_THRESHOLDS, np.inf]
+_RECALL_STEP = 0.01
+# pycocotools' np.linspace(0, 1, 101) is i * 0.01 exactly: thresholds_reached relies on it
+assert np.array_equal(RECALL_THRESHOLDS, np.arange(len(RECALL_THRESHOLDS)) * _RECALL_STEP)
 
 
 def thresholds_reached(recall: np.ndarray) -> np.ndarray:
-    """How many of COCO's recall thresholds are <= ``recall`` (any shape, values in [0, 1]): the same as
-    ``np.searchsorted(RECALL_THRESHOLDS, recall, side="right")``, without the search."""
-    j = (recall * (len(RECALL_THRESHOLDS) - 1)).astype(np.int64)
-    np.clip(j, 0, len(RECALL_THRESHOLDS) - 1, out=j)
-    # the count is j + 1 but for rounding at a threshold: compare with the thresholds at j and j + 1
-    j += _PADDED_RECALL.take(j) <= recall
-    j += _PADDED_RECALL.take(j) <= recall
-    return j
+    """How many of COCO's recall thresholds are <= ``recall`` (float64, any shape, values in [0, 1]), as float64:
+    the same as ``np.searchsorted(RECALL_THRESHOLDS, recall, side="right")``, by arithmetic instead of a search."""
+    top = float(len(RECALL_THRESHOLDS) - 1)
+    m = np.floor(recall * top)
+    np.clip(m, 0.0, top, out=m)
+    # m + 1 thresholds (0 .. m) but for rounding next to one: check threshold m and threshold m + 1
+    count = m + (m * _RECALL_STEP <= recall)
+    m += 1.0
+    count += (m * _RECALL_STEP <= recall) & (m <= top)
+    return count
 
 
 def _running(weights: np.ndarray, image: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -225,7 +230,7 @@ def weighted_ap(side: SideTable, weights: np.ndarray, n_pos: np.ndarray) -> np.n
         envelope = np.maximum.accumulate(key, axis=1).imag[:, ::-1]   # the best precision at or after each TP
         # recall thresholds reached by each TP (pycocotools' rc = tp / npig); a threshold's precision is the
         # envelope at the first TP that reaches it, 0 if none does
-        total = np.maximum(n_pos, 1).astype(np.float64).take(side.entry_class, axis=1)
+        total = np.repeat(np.maximum(n_pos, 1).astype(np.float64)[:, side.segment_class], side.lengths, axis=1)
         reached = thresholds_reached(hits_f / total)
         first = reached.copy()
         first[:, 1:] -= reached[:, :-1]
@@ -248,8 +253,14 @@ def resample_weights(num_images: int, seed: int, start: int, stop: int) -> np.nd
 
 
 def _weighted_counts(objects: tuple[np.ndarray, ...], weights: np.ndarray) -> np.ndarray:
-    return np.stack([weights[:, img].sum(axis=1) for img in objects], axis=1) if objects else \
-        np.zeros((weights.shape[0], 0), np.int64)
+    """(b, K) int64 objects per class in each resample: objects as :func:`object_counts` gives them."""
+    out = np.zeros((weights.shape[0], len(objects)), np.int64)
+    present = np.flatnonzero([len(o) > 0 for o in objects])
+    if present.size:
+        starts = np.cumsum([0] + [len(objects[k]) for k in present[:-1]])
+        drawn = weights.take(np.concatenate([objects[k] for k in present]), axis=1)
+        out[:, present] = np.add.reduceat(drawn, starts, axis=1)
+    return out
 
 
 def _mean_over_present(ap: np.ndarray) -> np.ndarray:
@@ -260,12 +271,20 @@ def _mean_over_present(ap: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def default_threads() -> int:
+    """``DETVIEWER_THREADS`` if set, else cores - 1 (at least 1), as for the detectors."""
+    forced = os.environ.get("DETVIEWER_THREADS", "").strip()
+    return int(forced) if forced.isdigit() and int(forced) > 0 else max(1, (os.cpu_count() or 1) - 1)
+
+
 def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                     confidence: float = 0.95, tables: tuple[SideTable, SideTable] | None = None) -> BootstrapResult:
+                     confidence: float = 0.95, tables: tuple[SideTable, SideTable] | None = None,
+                     threads: int | None = None) -> BootstrapResult:
     """Paired bootstrap of ΔAP = B − A for two ``DatasetEvaluation`` s of the same ground truth.
 
     The interval's ``delta`` is the engine's own ΔAP (pycocotools' summary AP of B minus that of A).
-    tables: both sides' :class:`SideTable` when the caller has them.
+    tables: both sides' :class:`SideTable` when the caller has them. threads: blocks of resamples run side by
+    side (numpy releases the GIL in its loops; None: :func:`default_threads`); the result does not depend on it.
     """
     if resamples < 1:
         raise ValueError("the bootstrap needs at least one resample")
@@ -278,7 +297,8 @@ def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAU
     step = max(1, min(resamples, _BLOCK_ELEMENTS // widest))
     class_d = np.empty((resamples, k, 2))
     mean_d = np.empty((resamples, 2))
-    for start in range(0, resamples, step):
+
+    def block(start: int) -> None:
         stop = min(resamples, start + step)
         weights = resample_weights(num_images, seed, start, stop)
         n_pos = _weighted_counts(objects, weights)
@@ -286,6 +306,15 @@ def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAU
         class_d[start:stop] = ap_b - ap_a
         for j in range(2):
             mean_d[start:stop, j] = _mean_over_present(ap_b[:, :, j]) - _mean_over_present(ap_a[:, :, j])
+
+    starts = range(0, resamples, step)
+    workers = min(len(starts), threads or default_threads())
+    if workers > 1:
+        with ThreadPoolExecutor(workers, thread_name_prefix="bootstrap") as pool:
+            list(pool.map(block, starts))
+    else:
+        for start in starts:
+            block(start)
     sa, sb = a.coco.stats, b.coco.stats
     return BootstrapResult(resamples=int(resamples), seed=int(seed), confidence=float(confidence),
                            num_images=int(num_images), d_ap=mean_d[:, 0], d_ap50=mean_d[:, 1],

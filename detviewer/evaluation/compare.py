@@ -190,15 +190,17 @@ class Comparison:
         if bootstrap > 0:
             self.bootstrap(bootstrap)
 
-    def bootstrap(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> BootstrapResult:
+    def bootstrap(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                  threads: int | None = None) -> BootstrapResult:
         """The paired bootstrap interval of ΔAP and ΔAP50 (``evaluation.bootstrap``; independent of the score
-        thresholds and the matching IoU, so computed once per (resamples, seed))."""
+        thresholds and the matching IoU, so computed once per (resamples, seed); threads: see there)."""
         key = (int(resamples), int(seed))
         if key not in self._bootstraps:
             if self._tables is None:
                 k = self.a.num_classes
                 self._tables = (SideTable(self.a.gt, self.a.dt, k), SideTable(self.b.gt, self.b.dt, k))
-            self._bootstraps[key] = paired_bootstrap(self.a, self.b, key[0], key[1], tables=self._tables)
+            self._bootstraps[key] = paired_bootstrap(self.a, self.b, key[0], key[1], tables=self._tables,
+                                                     threads=threads)
         return self._bootstraps[key]
 
     def bootstrap_ready(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> BootstrapResult | None:

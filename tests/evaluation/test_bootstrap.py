@@ -201,17 +201,19 @@ def test_a_clearly_better_b_has_an_interval_above_zero_that_holds_the_delta():
     assert np.isnan(result.class_interval(a.num_classes - 1, float("nan")).low)  # never present
 
 
-def test_interval_does_not_depend_on_the_block_size(monkeypatch):
+def test_interval_does_not_depend_on_the_block_size_or_the_threads(monkeypatch):
     import detviewer.evaluation.bootstrap as bootstrap
 
     gt, results = _case(3)
     _, other = _case(13)
     a, b = _evaluation(gt, results), _evaluation(gt, other)
-    whole = paired_bootstrap(a, b, resamples=40, seed=5)
+    whole = paired_bootstrap(a, b, resamples=40, seed=5, threads=1)
     monkeypatch.setattr(bootstrap, "_BLOCK_ELEMENTS", 1)  # one resample per block
-    single = paired_bootstrap(a, b, resamples=40, seed=5)
-    np.testing.assert_array_equal(whole.d_ap, single.d_ap)
-    np.testing.assert_array_equal(whole.class_d_ap50, single.class_d_ap50)
+    for threads in (1, 3):
+        single = paired_bootstrap(a, b, resamples=40, seed=5, threads=threads)
+        np.testing.assert_array_equal(whole.d_ap, single.d_ap)
+        np.testing.assert_array_equal(whole.class_d_ap50, single.class_d_ap50)
+        assert (single.ap.low, single.ap.high) == (whole.ap.low, whole.ap.high)
 
 
 def test_bad_arguments_are_refused():
