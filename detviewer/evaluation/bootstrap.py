@@ -28,13 +28,14 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from detviewer.core.coco_eval import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, match_detections
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 
-__all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
+__all__ = ["BootstrapStopped", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
            "resample_weights", "weighted_ap", "object_counts", "thresholds_reached",
            "default_threads"]
 
@@ -42,6 +43,10 @@ DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 _T50 = int(np.flatnonzero(IOU_THRESHOLDS == 0.5)[0])
 _BLOCK_ELEMENTS = 1 << 17  # elements of one (resamples, entries) block: small blocks stay in cache
+
+
+class BootstrapStopped(Exception):
+    """The caller's ``should_stop`` said stop (the comparison was replaced while its interval was computed)."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +284,7 @@ def default_threads() -> int:
 
 def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                      confidence: float = 0.95, tables: tuple[SideTable, SideTable] | None = None,
-                     threads: int | None = None) -> BootstrapResult:
+                     threads: int | None = None, should_stop: Callable[[], bool] | None = None) -> BootstrapResult:
     """Paired bootstrap of ΔAP = B − A for two ``DatasetEvaluation`` s of the same ground truth.
 
     The interval's ``delta`` is the engine's own ΔAP (pycocotools' summary AP of B minus that of A).
@@ -299,6 +304,8 @@ def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAU
     mean_d = np.empty((resamples, 2))
 
     def block(start: int) -> None:
+        if should_stop is not None and should_stop():
+            raise BootstrapStopped("the bootstrap was stopped")
         stop = min(resamples, start + step)
         weights = resample_weights(num_images, seed, start, stop)
         n_pos = _weighted_counts(objects, weights)

@@ -14,7 +14,7 @@ Each side has its own score threshold (two models are rarely calibrated alike); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -182,25 +182,26 @@ class Comparison:
         """Each side's F1-best score threshold at ``iou`` (what ``detviewer eval`` uses by default)."""
         return self.a.curves(iou).best_threshold, self.b.curves(iou).best_threshold
 
-    def precompute(self, iou: float = 0.5, bootstrap: int = DEFAULT_RESAMPLES) -> None:
+    def precompute(self, iou: float = 0.5, bootstrap: int = 0) -> None:
         """Every threshold-free part of both sides (for a worker thread), so that ``at`` only counts; and the
-        ΔAP interval with ``bootstrap`` resamples (0: not)."""
+        ΔAP interval with ``bootstrap`` resamples (0, the default: not; it takes seconds on large datasets)."""
         self.a.precompute(iou)
         self.b.precompute(iou)
         if bootstrap > 0:
             self.bootstrap(bootstrap)
 
-    def bootstrap(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                  threads: int | None = None) -> BootstrapResult:
+    def bootstrap(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, threads: int | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BootstrapResult:
         """The paired bootstrap interval of ΔAP and ΔAP50 (``evaluation.bootstrap``; independent of the score
-        thresholds and the matching IoU, so computed once per (resamples, seed); threads: see there)."""
+        thresholds and the matching IoU, so computed once per (resamples, seed); threads, should_stop: see
+        there)."""
         key = (int(resamples), int(seed))
         if key not in self._bootstraps:
             if self._tables is None:
                 k = self.a.num_classes
                 self._tables = (SideTable(self.a.gt, self.a.dt, k), SideTable(self.b.gt, self.b.dt, k))
             self._bootstraps[key] = paired_bootstrap(self.a, self.b, key[0], key[1], tables=self._tables,
-                                                     threads=threads)
+                                                     threads=threads, should_stop=should_stop)
         return self._bootstraps[key]
 
     def bootstrap_ready(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> BootstrapResult | None:

@@ -15,7 +15,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from detviewer.evaluation.bootstrap import (
-    SideTable, object_counts, paired_bootstrap, resample_weights, thresholds_reached, weighted_ap,
+    BootstrapStopped, SideTable, object_counts, paired_bootstrap, resample_weights, thresholds_reached, weighted_ap,
 )
 from detviewer.core.coco_eval import RECALL_THRESHOLDS
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
@@ -223,3 +223,15 @@ def test_bad_arguments_are_refused():
         paired_bootstrap(ev, ev, resamples=0)
     with pytest.raises(ValueError, match="confidence"):
         paired_bootstrap(ev, ev, resamples=5, confidence=1.0)
+
+
+def test_should_stop_stops_between_blocks(monkeypatch):
+    import detviewer.evaluation.bootstrap as bootstrap
+
+    monkeypatch.setattr(bootstrap, "_BLOCK_ELEMENTS", 1)  # one resample per block
+    gt, results = _case(0, num_images=10)
+    ev = _evaluation(gt, results)
+    asked = []
+    with pytest.raises(BootstrapStopped):
+        paired_bootstrap(ev, ev, resamples=5, threads=1, should_stop=lambda: asked.append(1) or len(asked) > 1)
+    assert len(asked) == 2  # the first block ran, the second was refused

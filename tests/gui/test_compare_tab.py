@@ -1,5 +1,6 @@
-"""The A / B tab in the real window, from two imported results files: the ΔAP interval in its heading, the lists
-of objects B fixed and broke, and one click from a listed object to its image with both sides' boxes."""
+"""The A / B tab in the real window, from two imported results files: the ΔAP interval in its heading (computed
+off the GUI thread), the lists of objects B fixed and broke, and one click from a listed object to its image with
+both sides' boxes."""
 
 from __future__ import annotations
 
@@ -33,8 +34,10 @@ def test_fixed_and_broken_objects_listed_and_opened_with_the_interval_above(make
     tab = ws.compare
     qtbot.waitUntil(lambda: ws.session.comparing and tab.images.rowCount() == ws.session.dataset.num_images,
                     timeout=30000)
+    # the interval comes a moment later, from a thread of its own: the heading says so meanwhile
+    qtbot.waitUntil(lambda: "95% interval" in tab.heading.text(), timeout=30000)
     ready = ws.session.comparison().bootstrap_ready(DEFAULT_RESAMPLES)
-    assert ready is not None  # computed with the other threshold-free parts, in the worker
+    assert ready is not None and tab._computing is None
     heading = tab.heading.text()
     assert f"ΔAP {ready.ap.delta:+.3f}, 95% interval [{ready.ap.low:+.3f}, {ready.ap.high:+.3f}]" in heading
 
@@ -64,3 +67,27 @@ def test_fixed_and_broken_objects_listed_and_opened_with_the_interval_above(make
     assert not tab.sort_key.isEnabled()
     tab.list_mode.setCurrentIndex(tab.list_mode.findData("images"))
     assert tab.images.rowCount() == ws.session.dataset.num_images and tab.sort_key.isEnabled()
+
+
+def test_a_replaced_comparison_stops_its_interval(qtbot):
+    """A comparison replaced while its interval is computed is stopped, and the new one's interval shown."""
+    from detviewer.evaluation.compare import Comparison
+    from detviewer.gui.workspace.compare_tabs import CompareTab
+    from detviewer.io.annotations import coco_gt_from_dict
+    from detviewer.io.coco_results import coco_results_from_list
+
+    data = json.loads(GT.read_text())
+    g = coco_gt_from_dict(data)
+    rows = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
+            for a in data["annotations"]]
+    first = Comparison.from_boxes(g.boxes, coco_results_from_list(rows[1:], g).boxes,
+                                  coco_results_from_list(rows, g).boxes, g.num_images, g.category_names)
+    second = Comparison(first.a, first.b)
+    tab = CompareTab(lambda *args: None)
+    qtbot.addWidget(tab)
+    tab._start_interval(first)
+    stop_first = tab._computing[1]
+    tab._start_interval(second)
+    assert stop_first.is_set() and tab._computing[0] is second
+    qtbot.waitUntil(lambda: tab._computing is None, timeout=30000)
+    assert second.bootstrap_ready() is not None

@@ -1,7 +1,7 @@
 """The Evaluation workspace's A / B and anchor-coverage tabs.
 
 Compare: per-class Δ (B − A) of AP, AP50 and recall, the paired bootstrap interval of ΔAP (computed with the
-comparison's other threshold-free parts off the GUI thread), both error breakdowns, and a list: the images sorted
+comparison's first display on a thread of its own: seconds on large datasets), both error breakdowns, and a list: the images sorted
 by Δ ("B got worse" first), or every object B fixed (found, A missed) or broke (A found, B missed); opening a row
 draws A's result, B's boxes and the objects only one of them found.
 Coverage: for every object, the best IoU any of the model's own anchors reaches at that image's input size;
@@ -10,8 +10,10 @@ clicking an object opens its image in the anchors view at that point.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from detviewer.gui.workspace.array_table import ArrayTableModel, Column, fmt
@@ -42,6 +44,12 @@ def interval_text(bootstrap) -> str:
             f"{bootstrap.resamples} resamples of the images).")
 
 
+class _IntervalDone(QObject):
+    """Carries a finished interval (the Comparison, and an error sentence or "") back to the GUI thread."""
+
+    done = Signal(object, str)
+
+
 class CompareTab(QWidget):
     """opener(image, overlays, note) opens an image; ``display(comparison_snapshot, session)``."""
 
@@ -64,6 +72,10 @@ class CompareTab(QWidget):
         self._opener = opener
         self._last = None
         self._changes = None
+        self._computing: tuple[object, threading.Event] | None = None  # (Comparison, its stop flag)
+        self._interval_error: tuple[object, str] | None = None
+        self._interval_done = _IntervalDone(self)
+        self._interval_done.done.connect(self._on_interval)
         top = QHBoxLayout()
         top.addWidget(self.heading, 1)
         top.addWidget(self.list_mode)
@@ -86,8 +98,15 @@ class CompareTab(QWidget):
         self._last = (snapshot, session)
         self._changes = snapshot.changes()
         names = (session.names.get("A", "A"), session.names.get("B", "B"))
-        self.heading.setText(f"A = {names[0]}, B = {names[1]}; every Δ is B − A (negative: B got worse). "
-                             + interval_text(snapshot.comparison.bootstrap_ready()))
+        comparison = snapshot.comparison
+        ready = comparison.bootstrap_ready()
+        if ready is None and not (self._interval_error and self._interval_error[0] is comparison):
+            self._start_interval(comparison)
+        status = interval_text(ready) if ready is not None or not self._interval_error else (
+            f"ΔAP's bootstrap interval could not be computed: {self._interval_error[1]}")
+        if ready is None and self._computing is not None:
+            status = "Computing ΔAP's bootstrap interval…"
+        self.heading.setText(f"A = {names[0]}, B = {names[1]}; every Δ is B − A (negative: B got worse). " + status)
         self.list_mode.setItemText(1, f"Objects B fixed ({len(self._changes.fixed)})")
         self.list_mode.setItemText(2, f"Objects B broke ({len(self._changes.broken)})")
         self.deltas.set_deltas(snapshot.classes, session.dataset.class_names, names)
@@ -111,6 +130,41 @@ class CompareTab(QWidget):
             Column("image", files), Column("Δ AP", im.d_ap, _signed), Column("Δ (TP − FP − FN)", im.d_net),
             Column("AP A", im.ap_a, fmt()), Column("AP B", im.ap_b, fmt()),
             Column("only A found", im.a_only), Column("only B found", im.b_only)], rows=im.worst_first(key))
+
+    def _start_interval(self, comparison) -> None:
+        """The interval on a thread of its own (numpy releases the GIL; the comparison's cache keeps it)."""
+        if self._computing is not None:
+            if self._computing[0] is comparison:
+                return
+            self._computing[1].set()  # a new comparison replaced that one
+        stop = threading.Event()
+        self._computing = (comparison, stop)
+        done = self._interval_done
+
+        def run() -> None:
+            from detviewer.evaluation.bootstrap import BootstrapStopped
+
+            error = ""
+            try:
+                comparison.bootstrap(should_stop=stop.is_set)
+            except BootstrapStopped:
+                return
+            except (MemoryError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            try:
+                done.done.emit(comparison, error)
+            except RuntimeError:  # the window is gone
+                pass
+
+        threading.Thread(target=run, name="ab-interval", daemon=True).start()
+
+    def _on_interval(self, comparison, error: str) -> None:
+        if self._computing is not None and self._computing[0] is comparison:
+            self._computing = None
+        if error:
+            self._interval_error = (comparison, error)
+        if self._last is not None and self._last[0].comparison is comparison:
+            self.display(*self._last)
 
     def open_row(self, row: int) -> None:
         """Open the image of a row (an image, or a fixed / broken object's) with A's and B's boxes."""
