@@ -192,13 +192,15 @@ assert np.array_equal(RECALL_THRESHOLDS, np.arange(len(RECALL_THRESHOLDS)) * _RE
 def thresholds_reached(recall: np.ndarray) -> np.ndarray:
     """How many of COCO's recall thresholds are <= ``recall`` (float64, any shape, values in [0, 1]), as float64:
     the same as ``np.searchsorted(RECALL_THRESHOLDS, recall, side="right")``, by arithmetic instead of a search."""
-    top = float(len(RECALL_THRESHOLDS) - 1)
-    m = np.floor(recall * top)
-    np.clip(m, 0.0, top, out=m)
-    # m + 1 thresholds (0 .. m) but for rounding next to one: check threshold m and threshold m + 1
-    count = m + (m * _RECALL_STEP <= recall)
+    m = recall * (len(RECALL_THRESHOLDS) - 1)
+    np.floor(m, out=m)
+    # thresholds 0..m, m + 1 of them, but for rounding next to one: check threshold m and threshold m + 1 (which
+    # for m = 100 is 1.01, above any recall)
+    threshold = m * _RECALL_STEP
+    count = m + (threshold <= recall)
     m += 1.0
-    count += (m * _RECALL_STEP <= recall) & (m <= top)
+    np.multiply(m, _RECALL_STEP, out=threshold)
+    count += threshold <= recall
     return count
 
 
@@ -229,7 +231,9 @@ def weighted_ap(side: SideTable, weights: np.ndarray, n_pos: np.ndarray) -> np.n
             seen -= dead.take(side.dead_at, axis=1)
         hits_f = hits.astype(np.float64)
         # pycocotools: tp / (fp + tp + eps), fp + tp being the (integer) detections seen
-        precision = hits_f / (seen.astype(np.float64) + np.spacing(1))
+        precision = seen.astype(np.float64)
+        precision += np.spacing(1)
+        np.divide(hits_f, precision, out=precision)
         key = np.empty(precision.shape, np.complex128)
         key.real, key.imag = side._reverse_segment, precision[:, ::-1]
         envelope = np.maximum.accumulate(key, axis=1).imag[:, ::-1]   # the best precision at or after each TP
