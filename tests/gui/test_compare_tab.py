@@ -91,3 +91,24 @@ def test_a_replaced_comparison_stops_its_interval(qtbot):
     assert stop_first.is_set() and tab._computing[0] is second
     qtbot.waitUntil(lambda: tab._computing is None, timeout=30000)
     assert second.bootstrap_ready() is not None
+
+
+def test_an_interval_that_fails_is_a_sentence_not_a_traceback(qtbot, monkeypatch):
+    from detviewer.core.metrics import DetectionBoxes
+    from detviewer.evaluation.compare import Comparison
+    from detviewer.gui.workspace.compare_tabs import CompareTab
+    from detviewer.io.annotations import coco_gt_from_dict
+
+    g = coco_gt_from_dict(json.loads(GT.read_text()))
+    none = DetectionBoxes(image_index=[], category_index=[], xywh=np.zeros((0, 4)), scores=[])
+    comparison = Comparison.from_boxes(g.boxes, none, none, g.num_images, g.category_names)
+
+    def out_of_memory(*_args, **_kwargs):
+        raise MemoryError("Unable to allocate 80.0 GiB")
+
+    monkeypatch.setattr(Comparison, "bootstrap", out_of_memory)
+    tab = CompareTab(lambda *args: None)
+    qtbot.addWidget(tab)
+    tab._start_interval(comparison)
+    qtbot.waitUntil(lambda: tab._computing is None, timeout=10000)
+    assert tab._interval_error == (comparison, "MemoryError: Unable to allocate 80.0 GiB")

@@ -1,9 +1,9 @@
 """The Evaluation workspace's A / B and anchor-coverage tabs.
 
-Compare: per-class Δ (B − A) of AP, AP50 and recall, the paired bootstrap interval of ΔAP (computed with the
-comparison's first display on a thread of its own: seconds on large datasets), both error breakdowns, and a list: the images sorted
-by Δ ("B got worse" first), or every object B fixed (found, A missed) or broke (A found, B missed); opening a row
-draws A's result, B's boxes and the objects only one of them found.
+Compare: per-class Δ (B − A) of AP, AP50 and recall, the paired bootstrap interval of ΔAP (computed on a thread
+of its own once a comparison shows: seconds on large datasets), both error breakdowns, and a list: the images
+sorted by Δ ("B got worse" first), or every object B fixed (found, A missed) or broke (A found, B missed); opening
+a row draws A's result, B's boxes and the objects only one of them found.
 Coverage: for every object, the best IoU any of the model's own anchors reaches at that image's input size;
 clicking an object opens its image in the anchors view at that point.
 """
@@ -32,9 +32,7 @@ LIST_MODES = ("images", "fixed", "broken")
 
 
 def interval_text(bootstrap) -> str:
-    """The heading's sentence on ΔAP's interval (a ``BootstrapResult``, or None while it is computed)."""
-    if bootstrap is None:
-        return "ΔAP's bootstrap interval: not computed yet."
+    """The heading's sentence on ΔAP's interval (a ``BootstrapResult``)."""
     ap, ap50 = bootstrap.ap, bootstrap.ap50
     if not np.isfinite(ap.low):
         return "No class has ground truth: no interval."
@@ -100,12 +98,12 @@ class CompareTab(QWidget):
         names = (session.names.get("A", "A"), session.names.get("B", "B"))
         comparison = snapshot.comparison
         ready = comparison.bootstrap_ready()
-        if ready is None and not (self._interval_error and self._interval_error[0] is comparison):
+        failed = self._interval_error[1] if self._interval_error and self._interval_error[0] is comparison else ""
+        if ready is None and not failed:
             self._start_interval(comparison)
-        status = interval_text(ready) if ready is not None or not self._interval_error else (
-            f"ΔAP's bootstrap interval could not be computed: {self._interval_error[1]}")
-        if ready is None and self._computing is not None:
-            status = "Computing ΔAP's bootstrap interval…"
+        status = (interval_text(ready) if ready is not None else
+                  f"ΔAP's bootstrap interval could not be computed: {failed}" if failed else
+                  "Computing ΔAP's bootstrap interval…")
         self.heading.setText(f"A = {names[0]}, B = {names[1]}; every Δ is B − A (negative: B got worse). " + status)
         self.list_mode.setItemText(1, f"Objects B fixed ({len(self._changes.fixed)})")
         self.list_mode.setItemText(2, f"Objects B broke ({len(self._changes.broken)})")
@@ -149,7 +147,7 @@ class CompareTab(QWidget):
                 comparison.bootstrap(should_stop=stop.is_set)
             except BootstrapStopped:
                 return
-            except (MemoryError, ValueError) as exc:
+            except Exception as exc:  # a sentence in the heading, never a traceback from a thread
                 error = f"{type(exc).__name__}: {exc}"
             try:
                 done.done.emit(comparison, error)
