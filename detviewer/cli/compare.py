@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from detviewer.errors import DetviewerError
+
+MAX_RESAMPLES = 100_000  # (resamples, classes) Δ arrays stay small; 1,000 is the usual number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise DetviewerError("--iou must lie in (0, 1] (see 'detviewer compare --help').")
     if args.top < 0:
         raise DetviewerError("--top must be 0 or more.")
-    if args.bootstrap < 0:
-        raise DetviewerError("--bootstrap must be 0 (no interval) or a number of resamples.")
+    if not 0 <= args.bootstrap <= MAX_RESAMPLES:
+        raise DetviewerError(f"--bootstrap must be 0 (no interval) or a number of resamples up to {MAX_RESAMPLES:,}.")
     from detviewer.cli.compare_report import compare_json, print_comparison
     from detviewer.evaluation.compare import Comparison
     from detviewer.io.datasets import open_dataset
@@ -72,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
     score_a = args.score if args.score is not None else best_a
     score_b = args.score_b if args.score_b is not None else (args.score if args.score is not None else best_b)
     snap = comparison.at(score_a, score_b, args.iou)
-    bootstrap = comparison.bootstrap(args.bootstrap, args.seed, args.threads) if args.bootstrap > 0 else None
+    bootstrap = None
+    if args.bootstrap > 0 and dataset.num_images > 0:
+        started = time.perf_counter()
+        bootstrap = comparison.bootstrap(args.bootstrap, args.seed, args.threads)
+        print(f"paired bootstrap: {args.bootstrap} resamples of the {dataset.num_images} images in "
+              f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     if args.plots:
         from detviewer.charts.compare import export_compare_plots
 

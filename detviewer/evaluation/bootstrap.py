@@ -300,6 +300,8 @@ def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAU
     if not 0 < confidence < 1:
         raise ValueError("confidence must lie in (0, 1)")
     k, num_images = a.num_classes, a.num_images
+    if num_images < 1:
+        raise ValueError("the bootstrap needs at least one image to resample")
     side_a, side_b = tables or (SideTable(a.gt, a.dt, k), SideTable(b.gt, b.dt, k))
     objects = object_counts(a.gt, k)
     widest = max(num_images, side_a.width, side_b.width, max((len(o) for o in objects), default=0), 1)

@@ -78,6 +78,7 @@ def test_table_sorted_by_net_and_plots(case, tmp_path, capsys):
     (["--gt", "{gt}", "{a}", "{tmp}/missing.json"], "file not found"),
     (["--gt", "{gt}", "{a}", "{b}", "--iou", "1.5"], "--iou must lie in"),
     (["--gt", "{gt}", "{a}", "{b}", "--bootstrap", "-1"], "--bootstrap must be 0"),
+    (["--gt", "{gt}", "{a}", "{b}", "--bootstrap", "1000000000"], "up to 100,000"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(case, tmp_path, capsys, argv, words):
     gt, a, b = case

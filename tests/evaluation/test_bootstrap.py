@@ -223,6 +223,9 @@ def test_bad_arguments_are_refused():
         paired_bootstrap(ev, ev, resamples=0)
     with pytest.raises(ValueError, match="confidence"):
         paired_bootstrap(ev, ev, resamples=5, confidence=1.0)
+    empty = _evaluation({"images": [], "annotations": [], "categories": gt["categories"]}, [])
+    with pytest.raises(ValueError, match="at least one image"):
+        paired_bootstrap(empty, empty, resamples=5)
 
 
 def test_should_stop_stops_between_blocks(monkeypatch):
