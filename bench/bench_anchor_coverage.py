@@ -19,6 +19,7 @@ distinct ones). Prints, each the median of ``--repeat`` runs (this 2-core machin
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -110,7 +111,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.repeat, args.sample = 20, 1, 5
     t0 = time.perf_counter()
     source = TorchvisionAnchors(fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval(),
                                 "fasterrcnn_resnet50_fpn")

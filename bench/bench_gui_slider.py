@@ -45,7 +45,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.candidates, args.moves = 300, 2
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication

@@ -176,7 +176,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

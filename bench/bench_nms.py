@@ -11,6 +11,7 @@ in CPU time. Run:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -74,7 +75,12 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     parser.add_argument("--soft", action="store_true", help="also time Soft-NMS (no torchvision reference)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.repeat, args.soft = 1, True
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {torch.get_num_threads()} torch threads")
