@@ -40,7 +40,7 @@ def main() -> None:
                              "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
     if args.smoke:
-        args.models, args.runs, args.size = "ssdlite320_mobilenet_v3_large", 1, "160x120"
+        args.models, args.runs, args.size, args.threads = "ssdlite320_mobilenet_v3_large", 1, "160x120", 1
     if args.threads:
         torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.split("x"))
