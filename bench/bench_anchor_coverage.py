@@ -19,8 +19,8 @@ distinct ones). Prints, each the median of ``--repeat`` runs (this 2-core machin
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys

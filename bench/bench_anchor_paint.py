@@ -51,9 +51,9 @@ def main() -> None:
 
     app = QApplication.instance() or QApplication([])
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.qt.style import rects_path
-    from detviewer.render.qt.many_boxes import ManyBoxesItem
     from detviewer.render.model.views.anchors import AnchorViewState, anchors_frame
+    from detviewer.render.qt.many_boxes import ManyBoxesItem
+    from detviewer.render.qt.style import rects_path
 
     t0 = time.perf_counter()
     image, inference = _anchors_inference(args.model, h, w)

@@ -18,8 +18,8 @@ and noisy, so medians, not minimums):
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys

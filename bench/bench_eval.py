@@ -13,8 +13,8 @@ start-up, imports and JSON parsing count for all three. Prints seconds (best of
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import subprocess
 import sys
 import tempfile

@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import time
 
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 MODEL = "ssdlite320_mobilenet_v3_large"
 

@@ -55,9 +55,9 @@ def main() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    import detviewer.gui.main_window as main_window
     from detviewer.core.types import Detections, Inference, NMSParams
     from detviewer.detectors.base import Detector
-    import detviewer.gui.main_window as main_window
     from detviewer.gui.worker import ModelRequest
     from detviewer.io.frames import Frame
 

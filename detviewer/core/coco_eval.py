@@ -311,8 +311,8 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
         s = s[s > -1]
         return float(np.mean(s)) if s.size else -1.0
 
-    t50 = np.where(0.5 == IOU_THRESHOLDS)[0]
-    t75 = np.where(0.75 == IOU_THRESHOLDS)[0]
+    t50 = np.where(IOU_THRESHOLDS == 0.5)[0]
+    t75 = np.where(IOU_THRESHOLDS == 0.75)[0]
     last = len(MAX_DETS) - 1
     values = [
         mean(precision[:, :, :, 0, last]),

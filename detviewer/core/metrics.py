@@ -173,8 +173,8 @@ class VocEvalResult:
 
 def check_indices(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> None:
     for name, boxes in (("ground truth", gt), ("detections", dt)):
-        if len(boxes) and not (0 <= boxes.image_index.min() and boxes.image_index.max() < num_images
-                               and 0 <= boxes.category_index.min()
+        if len(boxes) and not (boxes.image_index.min() >= 0 and boxes.image_index.max() < num_images
+                               and boxes.category_index.min() >= 0
                                and boxes.category_index.max() < num_categories):
             raise ValueError(f"{name}: image / category indices must lie in [0, {num_images}) "
                              f"and [0, {num_categories})")

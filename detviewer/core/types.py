@@ -7,8 +7,8 @@ Arrays are numpy; adapters convert from torch before building these objects.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -78,13 +78,13 @@ class Detections:
         object.__setattr__(self, "class_names", tuple(self.class_names))
 
     @classmethod
-    def empty(cls, class_names: Sequence[str] = ()) -> "Detections":
+    def empty(cls, class_names: Sequence[str] = ()) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), tuple(class_names))
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
-    def __getitem__(self, index) -> "Detections":
+    def __getitem__(self, index) -> Detections:
         """Select by boolean mask, integer index array or slice; always returns Detections."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]

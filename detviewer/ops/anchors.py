@@ -7,7 +7,7 @@ and ``anchor_sets`` only splits its output per level and attaches the level's de
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

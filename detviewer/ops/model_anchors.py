@@ -83,7 +83,7 @@ class TorchvisionAnchors:
         self._grids: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._recent: OrderedDict[tuple[int, int], tuple[AnchorSet, ...]] = OrderedDict()
 
-    def with_generator(self, generator) -> "TorchvisionAnchors":
+    def with_generator(self, generator) -> TorchvisionAnchors:
         """The same model (transform, backbone, matcher) with another anchor generator."""
         other = TorchvisionAnchors(self.model, self.name, generator)
         other._inputs, other._grids = self._inputs, self._grids  # the geometry does not depend on the anchors
@@ -97,7 +97,7 @@ class TorchvisionAnchors:
         """The generator as the Python expression that builds it."""
         return describe_generator(self.generator)
 
-    def suggest(self, prototypes_per_level, input_hw: tuple[int, int]) -> "TorchvisionAnchors":
+    def suggest(self, prototypes_per_level, input_hw: tuple[int, int]) -> TorchvisionAnchors:
         """This model with anchors of the shapes ``prototypes_per_level`` ((k_l, 2) in input pixels at
         ``input_hw``, or None to keep a level's), laid out as its generator lays them out (``ops.anchor_fit``)."""
         return self.with_generator(fit_generator(self.generator, prototypes_per_level, input_hw))

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 import torchvision
 
-from detviewer.ops.boxes import as_numpy
 from detviewer.core.types import NMS_METHODS, NMSStep, NMSTrace
+from detviewer.ops.boxes import as_numpy
 
 __all__ = ["nms_trace", "NMS_METHODS"]
 

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import (
-    FILTERED, KEPT, NMS_METHODS, PENDING, SUPPRESSED, Detections, Inference, NMSStep, NMSTrace,
+    FILTERED,
+    KEPT,
+    NMS_METHODS,
+    PENDING,
+    SUPPRESSED,
+    Detections,
+    Inference,
+    NMSStep,
+    NMSTrace,
 )
 
 __all__ = ["Thresholds", "NMSReplay", "restrict_to_score", "replay_from_trace", "unfiltered_replay", "iou_grid",
@@ -74,7 +82,7 @@ class NMSReplay:
     soft_steps: tuple[NMSStep, ...] = ()
 
     @classmethod
-    def empty(cls, thresholds: Thresholds = Thresholds(), candidates: Detections | None = None) -> "NMSReplay":
+    def empty(cls, thresholds: Thresholds = Thresholds(), candidates: Detections | None = None) -> NMSReplay:
         cand = candidates if candidates is not None else Detections.empty()
         n = len(cand)
         none = np.zeros(0, np.int64)

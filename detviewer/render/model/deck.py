@@ -9,8 +9,9 @@ that can show it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step", "object_point"]
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from detviewer.core.matching import GtMatch, match_to_ground_truth
 from detviewer.evaluation.errors import false_positive_reasons  # TIDE's error types, as the dataset evaluation
-from detviewer.state.nms_replay import NMSReplay
 from detviewer.render.model.nms_layers import MAX_LABELS
 from detviewer.render.model.primitives import BoxLayer, TextLayer, solid
+from detviewer.state.nms_replay import NMSReplay
 
 __all__ = ["ground_truth_layers", "match_summary", "false_positive_reasons", "MISSED", "FALSE_POSITIVE", "GT_IOU"]
 

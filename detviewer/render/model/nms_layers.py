@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from detviewer.core.types import NMS_STATE_NAMES, PENDING, SUPPRESSED
-from detviewer.state.nms_replay import NMSReplay
 from detviewer.render.model.colors import GREY, HIGHLIGHT, SELECT, SUPPRESS, class_colors
 from detviewer.render.model.primitives import BoxLayer, solid
+from detviewer.state.nms_replay import NMSReplay
 
 __all__ = ["BoxLayer", "nms_layers", "candidate_label", "LAYER_NAMES", "NOT_CANDIDATES", "MAX_LABELS"]
 

@@ -8,8 +8,8 @@ screen pixels (the renderer scales them in lecture mode). Colours are (N, 3) uin
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -306,7 +306,7 @@ def fmt_num(x: float, digits: int = 2) -> str:
 
 
 # -- per-inference memo ------------------------------------------------------------------------
-_MEMO: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary[object, dict] = weakref.WeakKeyDictionary()
 
 
 def memo(inference, key: tuple, compute: Callable):
