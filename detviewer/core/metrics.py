@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "GroundTruthBoxes",
@@ -34,14 +35,14 @@ COCO_STAT_NAMES = (
 )
 
 
-def _vector(value, dtype, name: str, n: int | None = None) -> np.ndarray:
+def _vector(value: ArrayLike, dtype: DTypeLike, name: str, n: int | None = None) -> np.ndarray:
     arr = np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name} must have {n} entries to match the boxes, got {arr.shape[0]}")
     return arr
 
 
-def _xywh(value) -> np.ndarray:
+def _xywh(value: ArrayLike) -> np.ndarray:
     boxes = np.ascontiguousarray(np.asarray(value, dtype=np.float64))
     if boxes.size == 0:
         return boxes.reshape(0, 4)
@@ -50,10 +51,10 @@ def _xywh(value) -> np.ndarray:
     return boxes
 
 
-def _set_columns(boxes, **columns) -> None:
+def _set_columns(boxes: object, **columns: DTypeLike) -> None:
     """Check and convert, in place, a frozen box table's ``xywh`` and its per-box ``columns`` {name: dtype}
     (each as long as xywh)."""
-    xywh = _xywh(boxes.xywh)
+    xywh = _xywh(getattr(boxes, "xywh"))
     object.__setattr__(boxes, "xywh", xywh)
     for name, dtype in columns.items():
         object.__setattr__(boxes, name, _vector(getattr(boxes, name), dtype, name, xywh.shape[0]))
@@ -112,8 +113,8 @@ class DetectionBoxes:
     @property
     def area(self) -> np.ndarray:
         """(N,) float64 width * height, as pycocotools' ``loadRes`` sets it."""
-        return self.xywh[:, 2] * self.xywh[:, 3]
-
+        area: np.ndarray = self.xywh[:, 2] * self.xywh[:, 3]
+        return area
 
 @dataclass(frozen=True, eq=False)
 class CocoEvalResult:

@@ -7,11 +7,12 @@ Arrays are numpy; adapters convert from torch before building these objects.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 from dataclasses import dataclass, field
 
 import numpy as np
-
+from numpy.typing import ArrayLike, DTypeLike
 __all__ = [
     "NMS_METHODS",
     "NMS_STATE_NAMES",
@@ -40,7 +41,7 @@ PENDING, KEPT, SUPPRESSED, FILTERED = 0, 1, 2, 3
 NMS_STATE_NAMES = ("pending", "kept", "suppressed", "below score")
 
 
-def _as_boxes(value, name: str) -> np.ndarray:
+def _as_boxes(value: ArrayLike, name: str) -> np.ndarray:
     boxes = np.asarray(value, dtype=np.float32)
     if boxes.size == 0:
         return boxes.reshape(0, 4)
@@ -49,7 +50,7 @@ def _as_boxes(value, name: str) -> np.ndarray:
     return boxes
 
 
-def _as_vector(value, dtype, name: str, n: int) -> np.ndarray:
+def _as_vector(value: ArrayLike, dtype: DTypeLike, name: str, n: int) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype).reshape(-1)
     if arr.shape[0] != n:
         raise ValueError(f"{name} must have {n} entries to match the boxes, got {arr.shape[0]}")
@@ -84,7 +85,7 @@ class Detections:
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
-    def __getitem__(self, index) -> Detections:
+    def __getitem__(self, index: int | np.integer | slice | np.ndarray | Sequence[int]) -> Detections:
         """Select by boolean mask, integer index array or slice; always returns Detections."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
@@ -324,23 +325,26 @@ class MatchRule:
     box_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
 
-class DeferredAnchors(Sequence):
+class DeferredAnchors(Sequence[AnchorSet]):
     """An Inference's anchor levels (AnchorSet), built on first use by ``build()`` from what the model run
     captured: the frame's cost stays the model's own while no view looks at anchors. ``len`` (the number of
     levels) is known at once; indexing or iterating builds them once (thread-safe). Pickles as a tuple."""
 
     def __init__(self, count: int, build: Callable[[], Sequence[AnchorSet]]) -> None:
-        self._count, self._build, self._sets = int(count), build, None
+        self._count = int(count)
+        self._build: Callable[[], Sequence[AnchorSet]] | None = build
+        self._sets: tuple[AnchorSet, ...] | None = None
         self._lock = threading.Lock()
 
     def materialize(self) -> tuple[AnchorSet, ...]:
         with self._lock:
             if self._sets is None:
+                assert self._build is not None
                 sets = tuple(self._build())
                 if len(sets) != self._count:
                     raise ValueError(f"{len(sets)} anchor levels were built, {self._count} announced")
                 self._sets, self._build = sets, None
-        return self._sets
+            return self._sets
 
     @property
     def built(self) -> bool:
@@ -349,13 +353,19 @@ class DeferredAnchors(Sequence):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> AnchorSet: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[AnchorSet, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> AnchorSet | tuple[AnchorSet, ...]:
         return self.materialize()[index]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[AnchorSet]:
         return iter(self.materialize())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[tuple[AnchorSet, ...]], tuple[tuple[AnchorSet, ...]]]:
         return tuple, (self.materialize(),)
 
 

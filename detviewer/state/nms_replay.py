@@ -9,6 +9,7 @@ exist: the replay at score threshold t is the unfiltered replay restricted to {s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,10 @@ from detviewer.core.types import (
 )
 
 __all__ = ["Thresholds", "NMSReplay", "restrict_to_score", "replay_from_trace", "unfiltered_replay", "iou_grid",
-           "replay_key", "UNFILTERED", "IOU_GRID"]
+           "replay_key", "UNFILTERED", "IOU_GRID", "TraceFn"]
+
+#: ``ops.nms.nms_trace`` (injected: this package imports no torch): (boxes, scores, labels, **options) -> NMSTrace.
+TraceFn = Callable[..., NMSTrace]
 
 #: The score threshold of an unfiltered replay: every finite score passes ``score > UNFILTERED``.
 UNFILTERED = float("-inf")
@@ -169,6 +173,7 @@ class NMSReplay:
             return (f"Start: {len(self.order)} candidates above score {t.score:.2f}, sorted by score; "
                     "none decided yet.")
         s = self.step(step)
+        assert s is not None  # 0 < step <= step_count
         cand = self.candidates
         name = cand.name_of(cand.labels[s.kept])
         score = float(self.scores[s.kept]) if np.isnan(s.score) else float(s.score)
@@ -232,7 +237,8 @@ def restrict_to_score(full: NMSReplay, thresholds: Thresholds, max_detections: i
                      keep, full.scores, max_detections)
 
 
-def replay(inference: Inference | None, thresholds: Thresholds, trace_fn, full: NMSReplay | None = None) -> NMSReplay:
+def replay(inference: Inference | None, thresholds: Thresholds, trace_fn: TraceFn,
+           full: NMSReplay | None = None) -> NMSReplay:
     """The replay for ``inference`` at ``thresholds``.
 
     trace_fn: ``ops.nms.nms_trace`` (injected: this package imports no torch). ``full``: the unfiltered
@@ -251,7 +257,8 @@ def replay(inference: Inference | None, thresholds: Thresholds, trace_fn, full: 
     return replay_from_trace(cand, thresholds, trace, max_det)
 
 
-def iou_grid(inference: Inference, class_agnostic: bool, trace_fn, check=None) -> dict[tuple[float, bool], NMSReplay]:
+def iou_grid(inference: Inference, class_agnostic: bool, trace_fn: TraceFn,
+             check: Callable[[], None] | None = None) -> dict[tuple[float, bool], NMSReplay]:
     """The unfiltered greedy replay at every IoU of IOU_GRID, filed by ``replay_key``; check(): raises to stop
     early (called between thresholds). With them, an IoU slider move is a lookup and a score filter."""
     out = {}
@@ -263,7 +270,7 @@ def iou_grid(inference: Inference, class_agnostic: bool, trace_fn, check=None) -
     return out
 
 
-def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn) -> NMSReplay:
+def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn: TraceFn) -> NMSReplay:
     """The greedy replay of every candidate (no score filter, no top-k) at ``thresholds``' IoU and scope."""
     cand = inference.candidates
     trace = trace_fn(cand.xyxy, cand.scores, cand.labels, iou_threshold=float(thresholds.iou),
