@@ -16,6 +16,7 @@ Numpy only: no torch, no Qt, so ``detviewer eval`` starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -51,10 +52,10 @@ def _xywh(value: ArrayLike) -> np.ndarray:
     return boxes
 
 
-def _set_columns(boxes: object, **columns: DTypeLike) -> None:
+def _set_columns(boxes: Any, **columns: DTypeLike) -> None:
     """Check and convert, in place, a frozen box table's ``xywh`` and its per-box ``columns`` {name: dtype}
     (each as long as xywh)."""
-    xywh = _xywh(getattr(boxes, "xywh"))
+    xywh = _xywh(boxes.xywh)
     object.__setattr__(boxes, "xywh", xywh)
     for name, dtype in columns.items():
         object.__setattr__(boxes, name, _vector(getattr(boxes, name), dtype, name, xywh.shape[0]))
