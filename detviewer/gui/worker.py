@@ -414,7 +414,7 @@ class _HandOff:
             with self._cond:
                 while self._call is None and not self._closed:
                     self._cond.wait()
-                if self._closed:
+                if self._closed or self._call is None:
                     return
                 call = self._call
             try:
