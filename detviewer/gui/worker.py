@@ -211,7 +211,7 @@ class InferenceWorker(QObject):
             else:
                 self._run_job(job)
         self._replayer.close()
-        self._replayer.join(2.0)
+        self._replayer.join(1.0)  # a replay still running only ends its own thread; nothing is emitted after stop
         self._close_detector()
 
     def _list_models(self) -> None:
