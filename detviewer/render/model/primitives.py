@@ -201,7 +201,7 @@ class ViewFrame:
     dim: how much the frame fades under the layers (0 none … 1 black), so that thin outlines stand out.
     """
 
-    layers: list[Layer] = field(default_factory=list)
+    layers: Sequence[Layer] = field(default_factory=list)
     caption: str = ""
     table: list[tuple[str, str]] = field(default_factory=list)
     step: int = 0
