@@ -30,6 +30,7 @@ __all__ = [
     "NMSParams",
     "NMSStep",
     "NMSTrace",
+    "GreedySteps",
     "Proposals",
     "GridPrediction",
     "MatchRule",
@@ -185,11 +186,32 @@ class NMSStep:
 
 
 @dataclass(frozen=True, eq=False)
+class GreedySteps:
+    """The steps of a greedy NMS run as flat arrays (the form ``state.nms_replay.NMSReplay`` keeps).
+
+    kept (K,) int64: the input index kept at each step; counts (K,) int64: how many boxes each step
+    suppressed; suppressed (L,) int64 / ious (L,) float32: those boxes and their IoU with the step's box,
+    step after step (L = counts.sum()).
+    """
+
+    kept: np.ndarray
+    counts: np.ndarray
+    suppressed: np.ndarray
+    ious: np.ndarray
+
+    def head(self, k: int) -> GreedySteps:
+        """The first ``k`` steps."""
+        end = int(self.counts[:k].sum())
+        return GreedySteps(self.kept[:k], self.counts[:k], self.suppressed[:end], self.ious[:end])
+
+
+@dataclass(frozen=True, eq=False)
 class NMSTrace:
     """The full record of an NMS run.
 
     order (N',) int64: input indices passing the score filter, by descending score.
-    steps: one NMSStep per kept box, in the order they were kept.
+    steps: one NMSStep per kept box, in the order they were kept (empty when the run was asked for
+    ``greedy`` alone: ``ops.nms.nms_trace(record_steps=False)``).
     keep (K,) int64: kept input indices in descending (final) score order.
     scores (N,) float32: final score of every input box (changed only by Soft-NMS).
     """
@@ -202,6 +224,7 @@ class NMSTrace:
     score_threshold: float
     method: str = "hard"
     class_agnostic: bool = False
+    greedy: GreedySteps | None = None  # greedy NMS: the same steps as flat arrays
 
     def state_at(self, step: int) -> np.ndarray:
         """State of every input box after ``step`` steps (0 = before any).

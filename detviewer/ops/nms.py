@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torchvision
 
-from detviewer.core.types import NMS_METHODS, NMSStep, NMSTrace
+from detviewer.core.types import NMS_METHODS, GreedySteps, NMSStep, NMSTrace
 from detviewer.ops.boxes import ArrayOrTensor, as_numpy
 
 __all__ = ["nms_trace", "NMS_METHODS"]
@@ -44,7 +44,7 @@ _Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # 
 
 def nms_trace(boxes: ArrayOrTensor, scores: ArrayOrTensor, labels: ArrayOrTensor | None = None, *, iou_threshold: float = 0.5, score_threshold: float = 0.0,
               class_agnostic: bool = False, method: str = "hard", sigma: float = 0.5,
-              max_detections: int | None = None) -> NMSTrace:
+              max_detections: int | None = None, record_steps: bool = True) -> NMSTrace:
     """Run NMS on ``boxes`` and record every step.
 
     boxes (N, 4) xyxy pixels, scores (N,), labels (N,) int: numpy arrays or torch tensors on
@@ -59,6 +59,8 @@ def nms_trace(boxes: ArrayOrTensor, scores: ArrayOrTensor, labels: ArrayOrTensor
     ``> score_threshold`` is suppressed; ties in score go to the box earlier in ``order``;
     scores are expected to be >= 0 (decay must lower them).
     max_detections: keep only the first boxes (and steps), like ``keep[:detections_per_img]``.
+    Greedy runs also give their steps as flat arrays (``NMSTrace.greedy``); ``record_steps=False`` leaves
+    ``steps`` empty (a replay needs only the arrays: building thousands of NMSStep objects is a third of the run).
     """
     box, score, label = _inputs(boxes, scores, labels)
     _check_params(iou_threshold, score_threshold, method, sigma, max_detections)
@@ -68,15 +70,17 @@ def nms_trace(boxes: ArrayOrTensor, scores: ArrayOrTensor, labels: ArrayOrTensor
     by_score = np.argsort(-score[passed], kind="stable")
     order = passed[by_score]
     agnostic = class_agnostic or label is None
+    greedy = None
     if method == "hard":
-        steps, keep = _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic)
+        steps, keep, greedy = _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic, record_steps)
         final = score.astype(np.float32)
     else:
         steps, keep, final = _soft_nms(box, score, label, order, iou_threshold, score_threshold,
                                        agnostic, method, sigma)
     if max_detections is not None:
         keep, steps = keep[:max_detections], steps[:max_detections]
-    return NMSTrace(order=order, steps=tuple(steps), keep=keep, scores=final,
+        greedy = greedy.head(max_detections) if greedy is not None else None
+    return NMSTrace(order=order, steps=tuple(steps), keep=keep, scores=final, greedy=greedy,
                     iou_threshold=float(iou_threshold), score_threshold=float(score_threshold),
                     method=method, class_agnostic=bool(agnostic))
 
@@ -122,7 +126,8 @@ def _check_params(iou_threshold: float, score_threshold: float, method: str, sig
 # -- greedy NMS ---------------------------------------------------------------------------------
 
 def _hard_nms(box: np.ndarray, score: np.ndarray, label: np.ndarray | None, passed: np.ndarray, by_score: np.ndarray,
-              iou_threshold: float, agnostic: bool) -> tuple[list[NMSStep], np.ndarray]:
+              iou_threshold: float, agnostic: bool,
+              record_steps: bool = True) -> tuple[list[NMSStep], np.ndarray, GreedySteps]:
     """keep from torchvision itself; each suppressed box is then attributed to its suppressor.
 
     Greedy NMS suppresses box j at the first kept box before it (same class) with
@@ -152,15 +157,20 @@ def _hard_nms(box: np.ndarray, score: np.ndarray, label: np.ndarray | None, pass
     step_of = position[suppressor[lost]]
     by_step = np.lexsort((rank[lost], step_of))
     lost_input, lost_iou = passed[lost[by_step]], iou[lost[by_step]]
-    ends = np.cumsum(np.bincount(step_of, minlength=len(keep_f))).tolist()
-    starts = [0] + ends[:-1]
+    counts = np.bincount(step_of, minlength=len(keep_f)).astype(np.int64)
     kept_input = passed[keep_f]
+    greedy = GreedySteps(kept_input.astype(np.int64), counts, lost_input.astype(np.int64),
+                         lost_iou.astype(np.float32))
+    if not record_steps:
+        return [], kept_input, greedy
+    ends = np.cumsum(counts).tolist()
+    starts = [0] + ends[:-1]
     steps = [
         _step(kept=k, suppressed=lost_input[a:b], ious=lost_iou[a:b], decayed=_EMPTY_I,
               decayed_scores=_EMPTY_F, score=s)
         for k, s, a, b in zip(kept_input.tolist(), scores_f[keep_f].tolist(), starts, ends)
     ]
-    return steps, kept_input
+    return steps, kept_input, greedy
 
 
 def _step(**fields: object) -> NMSStep:

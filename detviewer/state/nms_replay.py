@@ -200,12 +200,17 @@ def replay_from_trace(candidates: Detections, thresholds: Thresholds, trace: NMS
     suppressor = np.full(n, -1, np.int64)
     suppress_iou = np.full(n, np.nan, np.float32)
     steps = trace.steps
-    kept = np.fromiter((s.kept for s in steps), np.int64, len(steps))
-    counts = np.fromiter((len(s.suppressed) for s in steps), np.int64, len(steps))
+    if trace.greedy is not None:  # the same steps as flat arrays
+        kept, counts = trace.greedy.kept, trace.greedy.counts
+        lost, ious = trace.greedy.suppressed, trace.greedy.ious
+    else:
+        kept = np.fromiter((s.kept for s in steps), np.int64, len(steps))
+        counts = np.fromiter((len(s.suppressed) for s in steps), np.int64, len(steps))
+        lost = np.concatenate([np.asarray(s.suppressed, np.int64) for s in steps] or [np.zeros(0, np.int64)])
+        ious = np.concatenate([np.asarray(s.ious, np.float32) for s in steps] or [np.zeros(0, np.float32)])
     if counts.sum():
-        lost = np.concatenate([np.asarray(s.suppressed, np.int64) for s in steps])
-        suppressor[lost] = np.repeat(np.arange(len(steps)), counts)
-        suppress_iou[lost] = np.concatenate([np.asarray(s.ious, np.float32) for s in steps])
+        suppressor[lost] = np.repeat(np.arange(len(kept)), counts)
+        suppress_iou[lost] = ious
     soft = tuple(steps) if trace.method != "hard" else ()
     return NMSReplay(candidates, thresholds, np.asarray(trace.order, np.int64), kept, suppressor, suppress_iou,
                      np.asarray(trace.keep, np.int64), np.asarray(trace.scores, np.float32), max_detections, soft)
@@ -274,5 +279,6 @@ def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn: Tr
     """The greedy replay of every candidate (no score filter, no top-k) at ``thresholds``' IoU and scope."""
     cand = inference.candidates
     trace = trace_fn(cand.xyxy, cand.scores, cand.labels, iou_threshold=float(thresholds.iou),
-                     score_threshold=UNFILTERED, class_agnostic=bool(thresholds.class_agnostic), method="hard")
+                     score_threshold=UNFILTERED, class_agnostic=bool(thresholds.class_agnostic), method="hard",
+                     record_steps=False)
     return replay_from_trace(cand, Thresholds(UNFILTERED, thresholds.iou, thresholds.class_agnostic), trace)
