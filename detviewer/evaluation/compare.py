@@ -14,13 +14,18 @@ Each side has its own score threshold (two models are rarely calibrated alike); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from detviewer.evaluation.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapResult, SideTable, paired_bootstrap
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot
 from detviewer.evaluation.errors import ERROR_TYPES
+
+if TYPE_CHECKING:
+    from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.io.predictions import Predictions
 
 __all__ = ["Comparison", "ComparisonSnapshot", "ClassDeltas", "ImageDeltas", "ObjectDiff", "ObjectList",
            "ObjectChanges", "SORT_KEYS"]
@@ -159,15 +164,15 @@ class Comparison:
         self._bootstraps: dict[tuple[int, int], BootstrapResult] = {}
 
     @classmethod
-    def from_boxes(cls, gt, dt_a, dt_b, num_images: int, class_names: Sequence[str],
-                   names: tuple[str, str] = ("A", "B")) -> "Comparison":
+    def from_boxes(cls, gt: GroundTruthBoxes, dt_a: DetectionBoxes, dt_b: DetectionBoxes, num_images: int,
+                   class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> "Comparison":
         """From one GroundTruthBoxes and two DetectionBoxes indexed into the same image and class lists."""
         return cls(DatasetEvaluation(gt, dt_a, num_images, class_names),
                    DatasetEvaluation(gt, dt_b, num_images, class_names), names)
 
     @classmethod
-    def from_dataset(cls, dataset, predictions_a, predictions_b, names: tuple[str, str] | None = None
-                     ) -> "Comparison":
+    def from_dataset(cls, dataset: Dataset, predictions_a: Predictions, predictions_b: Predictions,
+                     names: tuple[str, str] | None = None) -> "Comparison":
         """From an ``io.datasets.Dataset`` and two ``io.predictions.Predictions`` over it (a results file or a
         model run each)."""
         names = names or (predictions_a.source, predictions_b.source)
