@@ -14,6 +14,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -95,4 +96,4 @@ class PredictionCache:
         except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError):
             return None
         nms = NMSParams(iou, score, bool(agnostic), None if max_det < 0 else int(max_det))
-        return CachedImage(det, cand, nms, size)
+        return CachedImage(det, cand, nms, cast("tuple[int, int]", size))
