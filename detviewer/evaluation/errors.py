@@ -40,7 +40,8 @@ BACKGROUND_IOU = 0.1
 
 
 def classify_overlaps(same_best: ArrayLike, other_best: ArrayLike, taken_same_best: ArrayLike, any_best: ArrayLike,
-                      has_objects: ArrayLike, iou_threshold: float, background_iou: float = BACKGROUND_IOU) -> np.ndarray:
+                      has_objects: ArrayLike, iou_threshold: float,
+                      background_iou: float = BACKGROUND_IOU) -> np.ndarray:
     """TIDE's error type of each false positive from its best overlaps (all (N,) arrays).
 
     same_best: best IoU with an object of its class; other_best: with an object of another class;
@@ -61,7 +62,8 @@ def classify_overlaps(same_best: ArrayLike, other_best: ArrayLike, taken_same_be
 
 
 def classify_false_positives(det_labels: ArrayLike, ious: ArrayLike, gt_labels: ArrayLike, gt_taken: ArrayLike,
-                             false_positive: ArrayLike, iou_threshold: float, background_iou: float = BACKGROUND_IOU) -> np.ndarray:
+                             false_positive: ArrayLike, iou_threshold: float,
+                             background_iou: float = BACKGROUND_IOU) -> np.ndarray:
     """Error codes of one image's detections (-1 for those that are not false positives).
 
     det_labels (D,) int; ious (D, M) float IoU with the image's objects (crowd regions left out);
