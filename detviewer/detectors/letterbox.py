@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["LETTERBOX_FILL", "LetterboxGeometry", "BoxMapping", "letterbox_geometry", "val_letterbox_geometry",
            "letterbox_image",
@@ -134,7 +135,7 @@ def letterbox_image(image: np.ndarray, geometry: LetterboxGeometry) -> np.ndarra
     return canvas
 
 
-def to_input_batch(letterboxed: np.ndarray, dtype=np.float32) -> np.ndarray:
+def to_input_batch(letterboxed: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (1, 3, H, W) in ``dtype``, 0..1 (divided by 255 in float32 as Ultralytics does)."""
     batch = np.ascontiguousarray(letterboxed.transpose(2, 0, 1)[None], np.float32) / np.float32(255.0)
     return batch.astype(dtype, copy=False)

@@ -18,6 +18,7 @@ instead loses the right class whenever the cell is unsure: held-out AP50 0.837 i
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -153,7 +154,7 @@ def select_candidates(boxes: torch.Tensor, confidence: torch.Tensor, class_probs
     return flat[keep], scores[keep], labels[keep].long()
 
 
-def _nms(boxes, scores, labels, nms: NMSParams) -> torch.Tensor:
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, nms: NMSParams) -> torch.Tensor:
     if nms.class_agnostic:
         labels = torch.zeros_like(labels)
     keep = batched_nms(boxes, scores, labels, nms.iou_threshold)
@@ -183,8 +184,8 @@ class YoloV1Detector(Detector):
     """Detector adapter for :class:`YoloV1`: final detections, NMS candidates and the grid view."""
 
 
-    def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names=(), device: str = "cpu",
-                 nms: NMSParams = DEFAULT_NMS):
+    def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names: Sequence[str] = (), device: str = "cpu",
+                 nms: NMSParams = DEFAULT_NMS) -> None:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise DetectorError(f"{name} cannot run on {device}: no CUDA device is available.")
         self.model = model.eval().to(device)
