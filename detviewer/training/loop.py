@@ -16,11 +16,11 @@ from typing import Callable
 
 import torch
 
-from detviewer.datasets.shapes import ShapesConfig
+from detviewer.datasets.shapes import ShapeScene, ShapesConfig
 from detviewer.detectors.demo import DEMO_INPUT_SIZE, build_demo_model, save_checkpoint
 from detviewer.errors import DetviewerError
 from detviewer.training.data import fixed_split, training_batch
-from detviewer.training.evaluate import evaluate_predictor
+from detviewer.training.evaluate import Predictor, evaluate_predictor
 
 __all__ = ["TrainConfig", "DEFAULTS", "train"]
 
@@ -96,7 +96,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
         from detviewer.detectors.yolo_v1 import predict_batch
         from detviewer.training.yolo_loss import yolo_v1_loss
 
-        def losses(images, targets):
+        def losses(images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
             batch, scales = model.prepare(images)
             scaled = [{"boxes": t["boxes"] * torch.tensor([s[1], s[0], s[1], s[0]]), "labels": t["labels"]}
                       for t, s in zip(targets, scales)]
@@ -155,7 +155,8 @@ class _Progress:
         self.running, self.seen, self.last = {}, 0, now
 
 
-def _finish(cfg: TrainConfig, model, predict, val_scenes, meta: dict, data_cfg, timing, log) -> dict:
+def _finish(cfg: TrainConfig, model: torch.nn.Module, predict: Predictor, val_scenes: list[ShapeScene], meta: dict,
+            data_cfg: ShapesConfig, timing: tuple[float, float], log: Callable[[str], None]) -> dict:
     """Final validation and held-out test numbers into ``meta``; the checkpoint saved."""
     start, cpu_start = timing
     train_seconds = time.perf_counter() - start
