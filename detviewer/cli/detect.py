@@ -18,9 +18,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from detviewer.errors import AnnotationError, DetviewerError
+
+if TYPE_CHECKING:
+    from detviewer.io.dataset_types import Dataset
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
     """Images, folders (their images, naturally sorted) and videos (one item per frame) -> work items,
     plus error lines for inputs that are not there at all."""
-    from detviewer.io.images import is_image_path, list_images
     from detviewer.io.frames import is_video_path
+    from detviewer.io.images import is_image_path, list_images
 
-    items, errors = [], []
+    items: list[WorkItem] = []
+    errors: list[str] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
@@ -151,7 +156,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _ids(items: list[WorkItem], dataset) -> list[int | None]:
+def _ids(items: list[WorkItem], dataset: Dataset | None) -> list[int | None]:
     """Image id of every item: its position + 1, or the ground truth's id (None: not in the GT): the dataset's
     own image at that path, else a GT file_name that matches it (``match_image_ids``)."""
     if dataset is None:
@@ -162,7 +167,7 @@ def _ids(items: list[WorkItem], dataset) -> list[int | None]:
     images = sorted({item.path for item in items if not item.is_video})
     known = {p: dataset.image_index(p) for p in images}
     rest = [p for p in images if known[p] is None]
-    by_path = {p: int(gt.image_ids[i]) for p, i in known.items() if i is not None}
+    by_path: dict[Path, int | None] = {p: int(gt.image_ids[i]) for p, i in known.items() if i is not None}
     by_path.update(zip(rest, match_image_ids(rest, gt, allow_missing=True, image_roots=(dataset.root,))))
     return [None if item.is_video else by_path[item.path] for item in items]
 
@@ -176,7 +181,7 @@ def _mapping_entry(item: WorkItem, image_id: int | None, error: str = "") -> dic
     return entry
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from detviewer.io.annotations import category_ids_by_name
     from detviewer.io.coco_results import coco_results_from_detections
     from detviewer.io.datasets import open_dataset
@@ -243,7 +248,8 @@ def run(args) -> int:
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
-def _write_outputs(args, results: list[dict], mapping: list[dict], count: int, categories: list[dict]) -> None:
+def _write_outputs(args: argparse.Namespace, results: list[dict], mapping: list[dict], count: int,
+                   categories: list[dict]) -> None:
     from detviewer.io.atomic import write_text
 
     text = json.dumps(results)
