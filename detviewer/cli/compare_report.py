@@ -121,7 +121,7 @@ def _print_errors(snap: ComparisonSnapshot) -> None:
     ta, tb = snap.tide_a, snap.tide_b
     header = ("errors",) + ERROR_TYPES + ("FP", "FN")
 
-    def row(name: str, tide: TideResult):
+    def row(name: str, tide: TideResult) -> tuple[str, ...]:
         return (name,) + tuple(f"{tide.main_dap[t]:.2f}" for t in ERROR_TYPES) + (f"{tide.fp_dap:.2f}",
                                                                                     f"{tide.fn_dap:.2f}")
     delta = ("Δ",) + tuple(f"{snap.error_deltas[t]:+.2f}" for t in ERROR_TYPES) + (

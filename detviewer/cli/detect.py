@@ -131,7 +131,7 @@ def _image(item: WorkItem, videos: dict):
 class Progress:
     """A one-line progress bar on stderr (only when stderr is a terminal)."""
 
-    def __init__(self, total: int, enabled: bool):
+    def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.done, self.enabled = total, 0, enabled and sys.stderr.isatty()
         self.start = time.perf_counter()
 

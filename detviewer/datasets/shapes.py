@@ -161,7 +161,7 @@ def _mask(polygons: list[np.ndarray], size: int) -> np.ndarray:
     return mask
 
 
-def _overlap(a: tuple[slice, slice], b: tuple[slice, slice]):
+def _overlap(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
     """Slices of the intersection of regions a and b, relative to a and to b (None if disjoint)."""
     r0, r1 = max(a[0].start, b[0].start), min(a[0].stop, b[0].stop)
     c0, c1 = max(a[1].start, b[1].start), min(a[1].stop, b[1].stop)

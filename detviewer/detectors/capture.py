@@ -85,7 +85,7 @@ class StageHooks:
 
     def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
                  transform: nn.Module, head: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
-                 sync_cuda: bool = False, box_predictor: nn.Module | None = None):
+                 sync_cuda: bool = False, box_predictor: nn.Module | None = None) -> None:
         self._handles = []
         self._sync = sync_cuda
         for name, module in stages.items():

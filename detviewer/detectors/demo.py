@@ -58,7 +58,7 @@ class _MultiLevelBackbone(nn.Module):
     widths[i] is stage i's channel count; stage i has stride 2**(i+1) relative to the input.
     """
 
-    def __init__(self, widths: list[int], returned: list[int]):
+    def __init__(self, widths: list[int], returned: list[int]) -> None:
         super().__init__()
         stages, cin = [], 3
         for i, w in enumerate(widths):
@@ -80,7 +80,7 @@ class _MultiLevelBackbone(nn.Module):
 class _FPNBackbone(nn.Module):
     """Conv stages + torchvision FeaturePyramidNetwork (+ LastLevelMaxPool): levels '0','1','2','pool'."""
 
-    def __init__(self, widths: list[int], returned: list[int], out_channels: int):
+    def __init__(self, widths: list[int], returned: list[int], out_channels: int) -> None:
         super().__init__()
         from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 

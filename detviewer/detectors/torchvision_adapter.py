@@ -85,7 +85,7 @@ class TorchvisionDetector(Detector):
     class_names: index = label; torchvision COCO weights give 91 names with "__background__" at 0.
     """
 
-    def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu"):
+    def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu") -> None:
         self.family = model_family(model)
         self.name = name
         self.class_names = tuple(class_names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +14,8 @@ from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 from detviewer.errors import CheckpointError, DetectorError, first_line
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from detviewer.detectors.base import ProgressCallback
     from detviewer.detectors.registry import ModelInfo
 
@@ -33,7 +35,7 @@ def generic_class_names(num_classes: int) -> tuple[str, ...]:
     return ("__background__",) + tuple(f"class {i}" for i in range(1, num_classes))
 
 
-def _builder(name: str):
+def _builder(name: str) -> Callable[..., nn.Module]:
     return getattr(tv_detection, name)
 
 

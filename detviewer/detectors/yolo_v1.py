@@ -55,7 +55,8 @@ class YoloV1(nn.Module):
     backbone (see ``detviewer.training.transfer``).
     """
 
-    def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2, input_size: int = 224):
+    def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2,
+                 input_size: int = 224) -> None:
         super().__init__()
         if input_size != 32 * grid_size:
             raise ValueError(f"input_size must be 32 * grid_size = {32 * grid_size}, got {input_size}")

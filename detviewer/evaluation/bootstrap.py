@@ -112,7 +112,7 @@ class SideTable:
     - segment_class, segment_threshold (S,): each segment's class and IoU threshold index.
     """
 
-    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_classes: int):
+    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_classes: int) -> None:
         self.num_classes = int(num_classes)
         matches = match_detections(gt, dt, self.num_classes, area_ranges=AREA_RANGES[:1])
         det, rank = matches.det, matches.rank

@@ -24,6 +24,7 @@ from detviewer.evaluation.errors import ERROR_TYPES
 
 if TYPE_CHECKING:
     from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+    from detviewer.evaluation.tide import TideResult
     from detviewer.io.dataset_types import Dataset
     from detviewer.io.predictions import Predictions
 
@@ -154,7 +155,7 @@ class Comparison:
     names: how the two sides are called in tables and charts.
     """
 
-    def __init__(self, a: DatasetEvaluation, b: DatasetEvaluation, names: tuple[str, str] = ("A", "B")):
+    def __init__(self, a: DatasetEvaluation, b: DatasetEvaluation, names: tuple[str, str] = ("A", "B")) -> None:
         if a.num_images != b.num_images or a.class_names != b.class_names or len(a.gt) != len(b.gt) or not (
                 a.gt is b.gt or (np.array_equal(a.gt.image_index, b.gt.image_index)
                                  and np.array_equal(a.gt.xywh, b.gt.xywh))):
@@ -232,7 +233,7 @@ class ComparisonSnapshot:
     """A and B at one operating point each: ``a`` / ``b`` (EvaluationSnapshot), ``classes`` (ClassDeltas),
     ``images`` (ImageDeltas), ``tide_a`` / ``tide_b`` and ``error_deltas``, ``objects(image)``."""
 
-    def __init__(self, comparison: Comparison, a: EvaluationSnapshot, b: EvaluationSnapshot):
+    def __init__(self, comparison: Comparison, a: EvaluationSnapshot, b: EvaluationSnapshot) -> None:
         self.comparison, self.a, self.b = comparison, a, b
         self.names = comparison.names
         self.iou_threshold = a.iou_threshold
@@ -254,11 +255,11 @@ class ComparisonSnapshot:
         return self.a.score_threshold, self.b.score_threshold
 
     @property
-    def tide_a(self):
+    def tide_a(self) -> TideResult:
         return self.a.tide
 
     @property
-    def tide_b(self):
+    def tide_b(self) -> TideResult:
         return self.b.tide
 
     @property

@@ -73,7 +73,7 @@ class DatasetEvaluation:
     ``class_names`` (see ``core.metrics``). Matchings, curves and TIDE are cached per IoU.
     """
 
-    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, class_names: Sequence[str]):
+    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, class_names: Sequence[str]) -> None:
         check_indices(gt, dt, num_images, len(class_names))
         self.gt, self.dt = gt, dt
         self.num_images, self.class_names = int(num_images), tuple(class_names)
@@ -154,7 +154,7 @@ class DatasetEvaluation:
 class EvaluationSnapshot:
     """The evaluation at one score threshold and matching IoU (see the module docstring)."""
 
-    def __init__(self, evaluation: DatasetEvaluation, score: float, iou: float):
+    def __init__(self, evaluation: DatasetEvaluation, score: float, iou: float) -> None:
         self.evaluation, self.score_threshold, self.iou_threshold = evaluation, score, iou
         ev, dt, gt = evaluation, evaluation.dt, evaluation.gt
         self.matching = ev.matching(iou)

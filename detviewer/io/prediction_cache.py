@@ -54,14 +54,15 @@ class CachedImage:
 
     __slots__ = ("detections", "candidates", "nms", "image_size")
 
-    def __init__(self, detections: Detections, candidates: Detections, nms: NMSParams, image_size: tuple[int, int]):
+    def __init__(self, detections: Detections, candidates: Detections, nms: NMSParams,
+                 image_size: tuple[int, int]) -> None:
         self.detections, self.candidates, self.nms, self.image_size = detections, candidates, nms, image_size
 
 
 class PredictionCache:
     """The cache folder of one model + weights. ``path_for(image_hash)``, ``save``, ``load``."""
 
-    def __init__(self, root: str | os.PathLike, model_name: str, weights: str | None):
+    def __init__(self, root: str | os.PathLike, model_name: str, weights: str | None) -> None:
         safe_model = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model_name).name or "model")
         self.folder = Path(root) / f"{safe_model}-{weights_key(weights)}"
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
 from detviewer.errors import SourceError
 from detviewer.io.frames import ErrorCallback, Frame, FrameCallback, _EndOfStream
 from detviewer.io.opencv_quiet import quiet_cv2
+
+if TYPE_CHECKING:
+    import cv2
 
 __all__ = ["VideoFileSource", "CameraSource", "SyntheticSource", "LatestSlot"]
 
@@ -264,7 +267,7 @@ class CameraSource(_StreamingMixin):
             self._cap.release()
 
 
-def _open_cv2_camera(device: int):
+def _open_cv2_camera(device: int) -> cv2.VideoCapture:
     return quiet_cv2().VideoCapture(device)
 
 

@@ -73,7 +73,7 @@ def _lr_factor(it: int, warmup: int, total: int) -> float:
 class _Batches(torch.utils.data.Dataset):
     """Batch ``i`` of the training stream (a pure function of the seed and i, whoever renders it)."""
 
-    def __init__(self, seed: int, batch_size: int, config: ShapesConfig, count: int):
+    def __init__(self, seed: int, batch_size: int, config: ShapesConfig, count: int) -> None:
         self.seed, self.batch_size, self.config, self.count = seed, batch_size, config, count
 
     def __len__(self) -> int:
@@ -107,7 +107,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
     return (lambda images, targets: model(images, targets)), (lambda images: model(images))
 
 
-def _build_model(cfg: TrainConfig, log: Callable[[str], None]):
+def _build_model(cfg: TrainConfig, log: Callable[[str], None]) -> torch.nn.Module:
     model = build_demo_model(cfg.arch)
     if cfg.backbone_from:
         if cfg.arch != "demo-yolo":
