@@ -86,6 +86,8 @@ def letterbox_geometry(image_hw: tuple[int, int], target_hw: tuple[int, int], st
     th, tw = target_hw
     ratio = min(th / h0, tw / w0)
     new_w, new_h = max(round(w0 * ratio), 1), max(round(h0 * ratio), 1)
+    dw: float
+    dh: float
     dw, dh = tw - new_w, th - new_h
     if minimum_rectangle:
         dw, dh = dw % stride, dh % stride

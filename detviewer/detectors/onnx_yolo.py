@@ -236,7 +236,7 @@ def load_onnx_yolo(path: str | Path, device: str = "cpu", class_names: Sequence[
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
     if device.startswith("cuda") and not has_cuda:
         raise DetectorError("This onnxruntime has no CUDA support; install onnxruntime-gpu or use --device cpu.")
-    providers = ["CPUExecutionProvider"]
+    providers: list[str | tuple[str, dict[str, int]]] = ["CPUExecutionProvider"]
     if device.startswith("cuda") or (device == "auto" and has_cuda):
         index = device.partition(":")[2]
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(index)}) if index.isdigit()

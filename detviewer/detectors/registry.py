@@ -176,7 +176,7 @@ def load_detector(name: str, weights: str = "default", device: str = "auto",
 
 
 def _load_auto(device: str, progress: ProgressCallback | None) -> Detector:
-    for info in sorted((m for m in MODELS.values() if m.auto_rank is not None), key=lambda m: m.auto_rank):
+    for info in sorted((m for m in MODELS.values() if m.auto_rank is not None), key=lambda m: m.auto_rank or 0):
         try:
             if progress is not None:
                 progress(None, f"Loading {info.name}…")
