@@ -4,7 +4,7 @@
                       [--plots DIR] [--json] [--weights-a W] [--weights-b W] [--cache DIR | --no-cache]
 
 A and B are each a COCO results .json (any engine's) or a model (a registry name or an .onnx export) that is
-run over the dataset through the per-image prediction cache, so comparing a checkpoint with the previous one
+run over the dataset through the prediction store, so comparing a checkpoint with the previous one
 re-runs only the new one. GT is a COCO .json, an Ultralytics data.yaml or a YOLO / VOC folder. Prints the
 per-class Δ table (AP, AP50, recall at each side's score), both TIDE error breakdowns and the images B got
 worse on with the objects one side found and the other missed; ``--json`` prints all of it as JSON.
@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     parser.add_argument("--device", default="auto", help="for models: auto, cpu or cuda")
     parser.add_argument("--threads", type=int, help="for models: torch threads (default: cores - 1)")
-    parser.add_argument("--cache", type=Path, help="for models: prediction cache folder "
-                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
-    parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the cache")
+    parser.add_argument("--cache", type=Path, help="for models: the prediction store's folder "
+                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
+    parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the store")
     return parser
 
 
@@ -112,18 +112,18 @@ def _run_model(name: str, weights: str, dataset, args):
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
     from detviewer.evaluation.run_dataset import run_dataset
-    from detviewer.io.prediction_cache import PredictionCache, default_cache_root
+    from detviewer.io.prediction_store import PredictionStore
 
     threads = configure_torch_threads(args.threads)
     detector = load_detector(name, weights=weights, device=args.device)
     try:
-        cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(),
-                                                           detector.name or name, getattr(detector, "weights", weights))
+        store = None if args.no_cache else PredictionStore.open(args.cache)
         bar = ProgressLine()
-        result = run_dataset(detector, dataset, cache, progress=bar)
+        result = run_dataset(detector, dataset, store, progress=bar)
         bar.close()
     finally:
         detector.close()
+    _warn(result.warnings)
     for _, sentence in result.failures:
         print(f"error: {sentence}", file=sys.stderr)
     label = name if weights in ("default", "coco") else f"{name} ({Path(weights).name})"
