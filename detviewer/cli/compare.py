@@ -17,6 +17,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.errors import DetviewerError
 
 
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, help="for models: the prediction store's folder "
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
     parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the store")
+    add_run_arguments(parser)
     return parser
 
 
@@ -108,19 +110,16 @@ def _predictions(spec: str, weights: str, dataset, args):
 
 
 def _run_model(name: str, weights: str, dataset, args):
-    from detviewer.cli.progress import ProgressLine
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
-    from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.prediction_store import PredictionStore
 
     threads = configure_torch_threads(args.threads)
     detector = load_detector(name, weights=weights, device=args.device)
     try:
         store = None if args.no_cache else PredictionStore.open(args.cache)
-        bar = ProgressLine()
-        result = run_dataset(detector, dataset, store, progress=bar)
-        bar.close()
+        result = run_model_over(detector, name, weights, dataset, store, args)
     finally:
         detector.close()
     _warn(result.warnings)

@@ -19,8 +19,8 @@ import json
 import sys
 from pathlib import Path
 
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.cli.eval_report import class_keys, coco_json, fmt, print_coco, table
-from detviewer.cli.progress import ProgressLine
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, help="with --model: the prediction store's folder "
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
     parser.add_argument("--no-cache", action="store_true", help="with --model: neither read nor write the store")
+    add_run_arguments(parser)
     parser.add_argument("--save-pred", type=Path, help="with --model: also write the detections as COCO results")
     parser.add_argument("--metric", choices=("coco", "voc07", "voc"), default="coco",
                         help="coco: AP@[.5:.95] and friends (default); voc07: VOC2007 11-point AP@0.5; "
@@ -118,7 +119,7 @@ def _run_model(args):
     """Run --model over --data with progress on stderr; (gt, detections, images, source)."""
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
-    from detviewer.evaluation.run_dataset import run_dataset
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.io.datasets import open_dataset
     from detviewer.io.prediction_store import PredictionStore
 
@@ -127,9 +128,7 @@ def _run_model(args):
     threads = configure_torch_threads(args.threads)
     detector = load_detector(args.model, weights=args.weights, device=args.device)
     store = None if args.no_cache else PredictionStore.open(args.cache)
-    bar = ProgressLine()
-    run = run_dataset(detector, dataset, store, progress=bar)
-    bar.close()
+    run = run_model_over(detector, args.model, args.weights, dataset, store, args)
     _warn(run.warnings)
     for _, sentence in run.failures:
         print(f"error: {sentence}", file=sys.stderr)

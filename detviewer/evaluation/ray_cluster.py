@@ -41,6 +41,11 @@ def resolve_address(address: str) -> str:
     from ray._private import services
 
     try:
+        # Ray caches the running clusters it found (pgrep) for the life of the process: a long-lived process (the
+        # window) would keep resolving ``auto`` to a cluster that has since stopped.
+        clear = getattr(services.find_gcs_addresses, "cache_clear", None)
+        if clear is not None:
+            clear()
         resolved = services.canonicalize_bootstrap_address(address)
     except ConnectionError:
         raise ClusterError("No Ray cluster was found on this machine (--ray auto joins the cluster this machine "

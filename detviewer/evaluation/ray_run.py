@@ -7,7 +7,8 @@ candidates and parameters, sizes: what the store keeps). Answers come back in co
 ``on_answer``; the caller stores and evaluates them exactly as a local run does.
 
 Failures: an image the model fails on is one sentence (as locally); an actor that dies (its process or node)
-is restarted by Ray and its images are sent again, each at most ``MAX_ATTEMPTS`` times, so nothing is lost or
+is restarted by Ray, gets no image until it answers again, and its images are sent again (an image whose
+worker died ``MAX_ATTEMPTS`` times is a failure), so nothing is lost or
 counted twice; a head that stops answering is a ClusterError within ``stall_s`` + a probe. ``should_stop()`` is
 polled between answers: the images in flight are dropped, not waited for.
 """
@@ -150,6 +151,8 @@ def _drive(factory: DetectorFactory, items: list[tuple[int, Path]], answers: que
 def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answers: queue.Queue[tuple[Any, ...]],
                   stop: threading.Event, device: str, workers: int | None,
                   read_bytes: Callable[[Path], bytes] | None) -> ClusterRun:
+    """Feed the actors; an actor whose call failed with RayActorError (its process or node died) gets no image
+    until its ``ready()`` answers again (Ray restarts it, possibly elsewhere), and its images go back in line."""
     import ray
 
     count, resources = cluster_workers(device)
@@ -158,9 +161,11 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
     actors = [actor_class.remote(factory, 1) for _ in range(count)]
     read = read_bytes or (lambda p: Path(p).read_bytes())
     todo: deque[tuple[int, Path]] = deque(items)
-    attempts: dict[int, int] = {}
+    deaths: dict[int, int] = {}  # image index -> workers that died running it
     paths = dict(items)
-    in_flight: dict[Any, tuple[int, int]] = {}  # ref -> (index, actor)
+    images: dict[Any, tuple[int, int]] = {}  # ref of an infer call -> (image index, actor)
+    waking: dict[Any, int] = {}  # ref of a ready() call -> actor
+    busy = [0] * count
     answered = retried = 0
     start = time.monotonic()
 
@@ -169,42 +174,60 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
         answered += 1
         answers.put(("answer", index, inference, error))
 
-    def submit(actor: int) -> None:
-        while todo and not stop.is_set():
+    def fill(actor: int) -> None:
+        while busy[actor] < IN_FLIGHT_PER_WORKER and todo and not stop.is_set():
             index, path = todo.popleft()
             try:
                 data = read(path)
             except OSError as exc:
                 answer(index, None, image_failure(str(path), exc))
                 continue
-            attempts[index] = attempts.get(index, 0) + 1
-            in_flight[actors[actor].infer.remote(index, str(path), data)] = (index, actor)
-            return
+            images[actors[actor].infer.remote(index, str(path), data)] = (index, actor)
+            busy[actor] += 1
+
+    def lost(index: int, actor: int) -> None:
+        nonlocal retried
+        deaths[index] = deaths.get(index, 0) + 1
+        if deaths[index] < MAX_ATTEMPTS:
+            retried += 1
+            todo.appendleft((index, paths[index]))
+        else:
+            answer(index, None, f"{paths[index]}: the Ray worker running it died {MAX_ATTEMPTS} times.")
+        if actor not in waking.values():
+            waking[actors[actor].ready.remote()] = actor
 
     try:
         for actor in range(count):
-            for _ in range(IN_FLIGHT_PER_WORKER):
-                submit(actor)
-        while in_flight and not stop.is_set():
-            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+            fill(actor)
+        while (images or waking) and not stop.is_set():
+            done, _ = ray.wait([*images, *waking], num_returns=1, timeout=1.0)
             if not done:
                 continue
             ref = done[0]
-            index, actor = in_flight.pop(ref)
+            if ref in waking:
+                actor = waking.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    waking[actors[actor].ready.remote()] = actor  # still restarting: ask again
+                    continue
+                fill(actor)
+                continue
+            index, actor = images.pop(ref)
+            busy[actor] -= 1
             try:
                 _, inference, error = ray.get(ref)
-            except ray.exceptions.RayActorError:  # the actor (or its node) died: Ray restarts it
-                if attempts[index] < MAX_ATTEMPTS:
-                    retried += 1
-                    todo.appendleft((index, paths[index]))
-                else:
-                    answer(index, None, f"{paths[index]}: the Ray worker running it died {MAX_ATTEMPTS} times.")
-                submit(actor)
+            except ray.exceptions.RayActorError:
+                lost(index, actor)
                 continue
             except ray.exceptions.RayError as exc:
                 inference, error = None, f"{paths[index]}: the Ray task failed: {str(exc).strip().splitlines()[0]}."
             answer(index, inference, error)
-            submit(actor)
+            if actor not in waking.values():
+                fill(actor)
+            if not images and todo and not waking:  # every actor idle yet images left: hand them out again
+                for other in range(count):
+                    fill(other)
     finally:
         for handle in actors:
             try:

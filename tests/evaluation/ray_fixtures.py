@@ -38,6 +38,31 @@ class LocalCluster:
                 self.process.wait(10)
 
 
+    def crash(self) -> None:
+        """The head node dies at once: SIGKILL to every process ``ray start`` started (GCS, raylet, workers)."""
+        for pid in _descendants(self.process.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc/<pid>/task/*/children)."""
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
 def _ray_cli() -> str:
     return str(Path(sys.executable).with_name("ray"))
 
