@@ -45,13 +45,21 @@ AnswerSink = Callable[[int, "Inference | None", "str | None"], None]
 @dataclass(frozen=True)
 class ClusterRun:
     """workers: actors used; answered: images answered (inference or error); retried: images sent again after
-    an actor died; stopped: should_stop() ended the run; seconds: wall time from the first submission."""
+    an actor died; stopped: should_stop() ended the run; seconds: wall time from the first submission;
+    first_answer_s: when the first answer came (the actors' start: joining, loading the model)."""
 
     workers: int
     answered: int
     retried: int
     stopped: bool
     seconds: float
+    first_answer_s: float = 0.0
+
+    @property
+    def steady_images_per_second(self) -> float:
+        """Answers per second after the first one (the actors' start left out)."""
+        span = self.seconds - self.first_answer_s
+        return (self.answered - 1) / span if self.answered > 1 and span > 0 else 0.0
 
 
 def _slim(inference: Inference) -> Inference:
@@ -168,9 +176,12 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
     busy = [0] * count
     answered = retried = 0
     start = time.monotonic()
+    first = [0.0]
 
     def answer(index: int, inference: Inference | None, error: str | None) -> None:
         nonlocal answered
+        if not answered:
+            first[0] = time.monotonic() - start
         answered += 1
         answers.put(("answer", index, inference, error))
 
@@ -234,4 +245,4 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
                 ray.kill(handle)
             except Exception:  # noqa: BLE001 - a vanished cluster cannot kill anything; nothing to report
                 pass
-    return ClusterRun(count, answered, retried, stop.is_set(), time.monotonic() - start)
+    return ClusterRun(count, answered, retried, stop.is_set(), time.monotonic() - start, first[0])
