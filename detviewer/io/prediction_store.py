@@ -20,7 +20,7 @@ Layout (``<folder>/predictions.sqlite3``, WAL mode, ``PRAGMA user_version`` = :d
 
 A store problem never changes a number: a store that cannot be opened, read or written (read-only or full
 filesystem, a corrupt file, a folder at its path, a lock held too long) is switched off for the rest of the
-process and :attr:`problem` holds one sentence saying so; every image is then computed. Implausible entries
+process and :attr:`problem` holds one sentence saying so; the images it does not hold are computed. Implausible entries
 (io.prediction_records.decode) read as missing, so the image is computed again and the entry replaced.
 """
 
@@ -129,7 +129,7 @@ class PredictionStore:
         """Switch the store off for good, keeping the first sentence that says why."""
         if self.problem is None:
             self.problem = (f"The prediction store {self.path} could not be {action} ({_reason(exc)}); the run goes "
-                            f"on without it: every image is computed and no number changes.")
+                            f"on without it: no image is lost and no number changes.")
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
