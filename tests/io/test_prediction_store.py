@@ -102,7 +102,7 @@ def test_implausible_entries_are_recomputed(dataset, tmp_path):
     _tamper(db, "UPDATE predictions SET det_n = ? WHERE image_hash = ?", (10 ** 11, hashes[0]))  # a huge claim
     _tamper(db, "UPDATE predictions SET det = ? WHERE image_hash = ?", (nan.tobytes(), hashes[1]))
     _tamper(db, "UPDATE predictions SET det = ? WHERE image_hash = ?", (wild.tobytes(), hashes[2]))
-    _tamper(db, "UPDATE predictions SET cand = ? WHERE image_hash = ?", (b"\x00" * 5, hashes[3]))  # shape mismatch
+    _tamper(db, "UPDATE candidates SET cand = ? WHERE image_hash = ?", (b"\x00" * 5, hashes[3]))  # shape mismatch
     detector = FakeDetector()
     again = run_dataset(detector, dataset, PredictionStore.open(tmp_path / "c"), run_info=RUN)
     assert (again.computed, again.cached, again.failures, again.warnings) == (4, 0, (), ())
@@ -134,6 +134,10 @@ class _FailingConnection:
                 raise self.error
             self.left -= 1
         return self.conn.execute(sql, params)
+
+    @property
+    def in_transaction(self):
+        return self.conn.in_transaction
 
     def close(self):
         self.conn.close()

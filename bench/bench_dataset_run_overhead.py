@@ -1,0 +1,70 @@
+"""A dataset run's images/s ÷ the bare forward's images/s (goal ≥ 0.95): what reading, hashing, decoding and
+storing cost on top of the model, once the prefetch thread overlaps them with the forward.
+
+bare forward: ``detector.infer`` over the images already decoded in memory (the model's own cost, its
+preprocessing included). dataset run: ``run_dataset`` over the same files, (a) without a store, (b) into a
+fresh prediction store (every image computed and written, one transaction each). One torch thread. The
+three are interleaved ``--rounds`` times so that a busy machine slows each alike; medians are printed.
+Images: ``detviewer make-shapes`` (320×320 PNG).
+
+Usage: .venv/bin/python bench/bench_dataset_run_overhead.py [--model demo-ssd] [--images 60] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from detviewer.cli import main as cli
+from detviewer.detectors.registry import load_detector
+from detviewer.evaluation.run_dataset import run_dataset
+from detviewer.io.datasets import open_dataset
+from detviewer.io.images import load_image
+from detviewer.io.prediction_store import PredictionStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="demo-ssd")
+    parser.add_argument("--images", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "shapes"
+        cli(["make-shapes", str(root), "--count", str(args.images), "--seed", "11", "--quiet"])
+        dataset = open_dataset(root)
+        detector = load_detector(args.model, device="cpu")
+        images = [load_image(p) for p in dataset.image_paths]
+        for image in images[:3]:
+            detector.infer(image)
+        bare, plain, stored = [], [], []
+        for r in range(args.rounds):
+            start = time.perf_counter()
+            for image in images:
+                detector.infer(image)
+            bare.append(len(images) / (time.perf_counter() - start))
+            start = time.perf_counter()
+            run = run_dataset(detector, dataset, None)
+            plain.append(run.computed / (time.perf_counter() - start))
+            start = time.perf_counter()
+            run = run_dataset(detector, dataset, PredictionStore.open(Path(tmp) / f"store{r}"))
+            stored.append(run.computed / (time.perf_counter() - start))
+            assert run.computed == len(images) and not run.warnings, run.warnings
+        b, p, s = (statistics.median(v) for v in (bare, plain, stored))
+        print(f"{args.model}, {len(images)} make-shapes images 320x320 PNG, torch {torch.__version__}, 1 thread, "
+              f"median of {args.rounds} interleaved rounds")
+        print(f"bare forward (decoded images)  {b:7.1f} images/s")
+        print(f"dataset run, no store          {p:7.1f} images/s   ratio {p / b:.3f}")
+        print(f"dataset run, fresh store       {s:7.1f} images/s   ratio {s / b:.3f}")
+        print("spread (min..max images/s): bare {:.1f}..{:.1f}, no store {:.1f}..{:.1f}, store {:.1f}..{:.1f}".format(
+            min(bare), max(bare), min(plain), max(plain), min(stored), max(stored)))
+
+
+if __name__ == "__main__":
+    main()
