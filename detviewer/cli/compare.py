@@ -123,7 +123,9 @@ def _run_model(name: str, weights: str, dataset, args):
         bar.close()
     finally:
         detector.close()
-    _warn(result.warnings)
+    said = vars(args).setdefault("_store_warnings", set())  # both sides share the store: its problem is said once
+    _warn([w for w in result.warnings if w not in said])
+    said.update(result.warnings)
     for _, sentence in result.failures:
         print(f"error: {sentence}", file=sys.stderr)
     label = name if weights in ("default", "coco") else f"{name} ({Path(weights).name})"

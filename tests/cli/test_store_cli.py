@@ -193,3 +193,17 @@ def test_a_changed_shipped_checkpoint_is_not_served_from_the_store(shapes, tmp_p
     served = _eval(data, cache)
     assert served["stats"] == changed["stats"]
     assert "(0 from the cache" in served["err"]
+
+
+def test_compare_says_a_store_problem_once_and_gives_the_clean_numbers(tmp_path, capsys):
+    from detviewer.resources import assets_dir
+
+    gt = assets_dir() / "demo" / "annotations.json"
+    base = ["compare", "--gt", str(gt), "demo-ssd", "demo-frcnn", "--threads", "1", "--json"]
+    assert main(base + ["--no-cache"]) == 0
+    clean = json.loads(capsys.readouterr().out)
+    (tmp_path / "cache" / "predictions.sqlite3").mkdir(parents=True)
+    assert main(base + ["--cache", str(tmp_path / "cache")]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == clean
+    assert len(_store_warnings(captured.err)) == 1, captured.err
