@@ -67,7 +67,8 @@ _COLUMNS = ("height", "width", "nms_iou", "nms_score", "nms_agnostic", "nms_max"
 _CANDIDATES = ("cand_n", "cand")
 _REASONS = {
     "SQLITE_FULL": "the disk is full", "SQLITE_READONLY": "it is read-only", "SQLITE_CANTOPEN": "it cannot be opened",
-    "SQLITE_NOTADB": "it is not a SQLite database", "SQLITE_CORRUPT": "the file is corrupt",
+    "SQLITE_NOTADB": "it is not a SQLite database; delete it to start an empty store",
+    "SQLITE_CORRUPT": "the file is corrupt; delete it to start an empty store",
     "SQLITE_BUSY": "another process held it locked too long", "SQLITE_LOCKED": "it is locked",
     "SQLITE_PERM": "permission denied", "SQLITE_IOERR": "an I/O error occurred", "SQLITE_NOMEM": "out of memory",
 }
@@ -91,6 +92,8 @@ def _reason(exc: BaseException) -> str:
             return text
     if isinstance(exc, MemoryError):
         return "out of memory"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the place of its folder"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[0].lower() + exc.strerror[1:]
     return (str(exc).strip() or type(exc).__name__).rstrip(".")
@@ -181,8 +184,9 @@ class PredictionStore:
             num_labels: int = 0) -> records.StoredImage | None:
         """One image's stored answer, or None (absent, implausible, or the store is off)."""
         rows = self._run("read", f"SELECT {', '.join('p.' + c for c in _COLUMNS)}, c.cand_n, c.cand FROM predictions p "
-                                 f"JOIN candidates c USING (run_id, image_hash) WHERE run_id = ? AND image_hash = ?",
-                         (run_id, image_hash))
+                                 f"JOIN candidates c USING (run_id, image_hash) WHERE run_id = ? AND image_hash = ? "
+                                 f"AND length(p.det) <= ? AND length(c.cand) <= ?",  # never load a giant blob
+                         (run_id, image_hash, *(2 * (records.MAX_BOXES * records.RECORD.itemsize,))))
         if not rows:
             return None
         return records.decode(dict(zip((*_COLUMNS, *_CANDIDATES), rows[0])), tuple(class_names), num_labels)
