@@ -3,8 +3,9 @@ storing cost on top of the model, once the prefetch thread overlaps them with th
 
 bare forward: ``detector.infer`` over the images already decoded in memory (the model's own cost, its
 preprocessing included). dataset run: ``run_dataset`` over the same files, (a) without a store, (b) into a
-fresh prediction store (every image computed and written, one transaction each). One torch thread. The
-three are interleaved ``--rounds`` times so that a busy machine slows each alike; medians are printed. Also
+fresh prediction store (every image computed and written, one transaction each), and for reference (c) the
+loop without prefetch (hash, decode, infer one image after the other, as before the prefetch thread). One
+torch thread. The four are interleaved ``--rounds`` times so that a busy machine slows each alike; medians are printed. Also
 printed: the share of the run's wall time spent inside ``infer`` (what is left is the run's own work that
 did not overlap the forward: waiting for the next image, storing, bookkeeping). On a machine with fewer free
 cores than 2 the prefetch thread competes with the forward for a core and the ratio reflects that machine.
@@ -26,6 +27,7 @@ import torch
 from detviewer.cli import main as cli
 from detviewer.detectors.registry import load_detector
 from detviewer.evaluation.run_dataset import run_dataset
+from detviewer.io.content_hash import content_hash
 from detviewer.io.datasets import open_dataset
 from detviewer.io.images import load_image
 from detviewer.io.prediction_store import PredictionStore
@@ -62,7 +64,7 @@ def main() -> None:
         images = [load_image(p) for p in dataset.image_paths]
         for image in images[:3]:
             detector.infer(image)
-        bare, plain, stored, inside = [], [], [], []
+        bare, plain, stored, inside, serial = [], [], [], [], []
         for r in range(args.rounds):
             start = time.perf_counter()
             for image in images:
@@ -77,16 +79,23 @@ def main() -> None:
             wall = time.perf_counter() - start
             stored.append(run.computed / wall)
             inside.append(timed.seconds / wall)
+            start = time.perf_counter()
+            for path in dataset.image_paths:
+                content_hash(path)
+                detector.infer(load_image(path))
+            serial.append(len(images) / (time.perf_counter() - start))
             assert run.computed == len(images) and not run.warnings, run.warnings
-        b, p, s = (statistics.median(v) for v in (bare, plain, stored))
+        b, p, s, q = (statistics.median(v) for v in (bare, plain, stored, serial))
         print(f"{args.model}, {len(images)} make-shapes images 320x320 PNG, torch {torch.__version__}, 1 thread, "
               f"median of {args.rounds} interleaved rounds")
         print(f"bare forward (decoded images)  {b:7.1f} images/s")
         print(f"dataset run, no store          {p:7.1f} images/s   ratio {p / b:.3f}")
         print(f"dataset run, fresh store       {s:7.1f} images/s   ratio {s / b:.3f}")
+        print(f"no prefetch (reference)        {q:7.1f} images/s   ratio {q / b:.3f}")
         print(f"share of the stored run's wall time inside infer: {statistics.median(inside):.3f}")
-        print("spread (min..max images/s): bare {:.1f}..{:.1f}, no store {:.1f}..{:.1f}, store {:.1f}..{:.1f}".format(
-            min(bare), max(bare), min(plain), max(plain), min(stored), max(stored)))
+        print("spread (min..max images/s): bare {:.1f}..{:.1f}, no store {:.1f}..{:.1f}, store {:.1f}..{:.1f}, "
+              "no prefetch {:.1f}..{:.1f}".format(min(bare), max(bare), min(plain), max(plain), min(stored),
+                                                  max(stored), min(serial), max(serial)))
 
 
 if __name__ == "__main__":
