@@ -231,18 +231,18 @@ def run(args) -> int:
 
 
 def _write_outputs(args, results: list[dict], mapping: list[dict], count: int) -> None:
+    from detviewer.io.atomic import write_text
+
     text = json.dumps(results)
     images_out = args.images_out
     if args.out:
         from detviewer.io.predictions import mapping_path
 
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        write_text(args.out, text)
         print(f"wrote {len(results)} detections for {count} inputs to {args.out}", file=sys.stderr)
         images_out = images_out or mapping_path(args.out)
     else:
         print(text)
     if images_out:
-        images_out.parent.mkdir(parents=True, exist_ok=True)
-        images_out.write_text(json.dumps({"images": mapping}, indent=0))
+        write_text(images_out, json.dumps({"images": mapping}, indent=0))
         print(f"wrote the image id -> file mapping to {images_out}", file=sys.stderr)

@@ -145,8 +145,9 @@ def _save_predictions(path: Path, dataset, boxes) -> None:
     rows = [{"image_id": int(dataset.gt.image_ids[i]), "category_id": int(dataset.gt.category_ids[c]),
              "bbox": [float(v) for v in b], "score": float(s)}
             for i, c, b, s in zip(boxes.image_index.tolist(), boxes.category_index.tolist(), boxes.xywh, boxes.scores)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows))
+    from detviewer.io.atomic import write_text
+
+    write_text(path, json.dumps(rows))
     print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
 
 

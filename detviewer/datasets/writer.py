@@ -1,4 +1,6 @@
-"""Write a shapes dataset to disk: ``OUT_DIR/shapes_<seed>_<index>.png`` + ``OUT_DIR/annotations.json`` (COCO)."""
+"""Write a shapes dataset to disk: ``OUT_DIR/shapes_<seed>_<index>.png`` + ``OUT_DIR/annotations.json`` (COCO).
+
+Every file is written atomically (io.atomic): a failed write keeps what was there and says why in one sentence."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import cv2
 
 from detviewer.datasets.shapes import ShapesConfig, generate_scene, scenes_to_coco
 from detviewer.errors import DetviewerError
+from detviewer.io.atomic import write_bytes, write_text
 
 __all__ = ["DatasetWriteError", "write_dataset"]
 
@@ -38,8 +41,10 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, config: ShapesConf
     for index in range(count):
         scene = generate_scene(seed, index, config)
         name = f"shapes_{seed}_{index:05d}.{image_format}"
-        if not cv2.imwrite(str(out_dir / name), scene.image[:, :, ::-1], params):
-            raise DatasetWriteError(f"could not write {out_dir / name}.")
+        ok, encoded = cv2.imencode(f".{image_format}", scene.image[:, :, ::-1], params)
+        if not ok:
+            raise DatasetWriteError(f"could not encode {out_dir / name} as {image_format}.")
+        write_bytes(out_dir / name, encoded.tobytes())
         # keep only what the COCO file needs, not every image
         scenes.append(type(scene)(scene.image[:1, :1], scene.boxes, scene.labels, scene.visible))
         names.append(name)
@@ -50,5 +55,5 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, config: ShapesConf
     for image in coco["images"]:
         image["width"] = image["height"] = config.size
     path = out_dir / "annotations.json"
-    path.write_text(json.dumps(coco, indent=1) + "\n")
+    write_text(path, json.dumps(coco, indent=1) + "\n")
     return path

@@ -13,7 +13,7 @@ from detviewer.core.types import Inference, NMSParams
 ProgressCallback = Callable[["float | None", str], None]
 
 #: What a detector can show besides detections.
-CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells")
+CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells", "classic")
 
 
 class Detector(ABC):

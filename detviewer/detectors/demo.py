@@ -156,8 +156,10 @@ def save_checkpoint(path: str | Path, arch: str, model: nn.Module, meta: dict) -
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {"format": CHECKPOINT_FORMAT, "arch": arch, "class_names": list(DEMO_CLASSES),
                "meta": dict(meta), "model": state}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, str(path))
+    from detviewer.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a run stopped mid-save keeps the previous checkpoint
+        torch.save(payload, str(tmp))
 
 
 def load_checkpoint(path: str | Path, arch: str) -> dict:

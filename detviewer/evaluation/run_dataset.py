@@ -27,6 +27,7 @@ from detviewer.core.run_info import RunInfo
 from detviewer.errors import DetviewerError
 from detviewer.io.content_hash import content_hash
 from detviewer.io.dataset_types import Dataset
+from detviewer.io.images import check_image_file
 from detviewer.io.prediction_store import PredictionStore
 from detviewer.io.predictions import Predictions
 
@@ -182,7 +183,8 @@ class _Prefetch:
 
     def _one(self, i: int, path):
         try:
-            digest = content_hash(path)
+            check_image_file(path)  # a pipe or /dev/zero is refused before it is hashed (it would never end)
+            digest = content_hash(path)  # checks again on the open file, so a swap in between cannot hang it
             hit = None
             if self._store is not None:
                 hit = self._store.get(self._info.run_id, digest, num_labels=self._num_labels)
