@@ -76,13 +76,14 @@ def label_to_class_index(model_classes, dataset: Dataset) -> dict[int, int]:
 
 
 def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progress: RunProgress | None = None,
-                should_stop: Callable[[], bool] | None = None, load_image=None, *, protocol: str = "default",
+                should_stop: Callable[[], bool] | None = None, load_image=None, *, protocol="default",
                 run_info: RunInfo | None = None) -> DatasetRun:
     """Detections for every image of ``dataset`` (see the module docstring).
 
     detector: a ``detectors.base.Detector``; its labels map to the dataset's classes by name (a model with
     none of the dataset's classes is a DetviewerError). load_image(path) -> (H, W, 3) uint8 RGB defaults to
-    ``io.images.load_image``. protocol: the evaluation protocol's name (part of the run's identity);
+    ``io.images.load_image``. protocol: the evaluation protocol, its name or an object with a ``name`` (the
+    name is part of the run's identity: another protocol's answers are never read back for this one);
     run_info: the run's provenance when the caller knows it (else built from the detector: its weights file
     is hashed).
     """
@@ -97,7 +98,8 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
         lut[label] = index
     total, start = dataset.num_images, time.perf_counter()
     warnings: list[str] = []
-    info = _register(detector, dataset, store, protocol, run_info, warnings)
+    info = _register(detector, dataset, store, str(getattr(protocol, "name", protocol) or "default"), run_info,
+                     warnings)
     num_labels = len(detector.class_names)
     parts, hashes, failures = [], [], []
     computed = reused = 0

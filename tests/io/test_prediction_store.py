@@ -213,3 +213,18 @@ def test_the_window_and_the_cli_share_one_store_folder(monkeypatch, tmp_path):
     assert cache_root() == default_store_dir() == tmp_path / "xdg" / "detviewer"
     monkeypatch.setenv("DETVIEWER_CACHE", str(tmp_path / "mine"))
     assert cache_root() == default_store_dir() == tmp_path / "mine"
+
+
+def test_the_protocol_is_part_of_the_identity_by_name_or_object(dataset, tmp_path):
+    from types import SimpleNamespace
+
+    weights = tmp_path / "best.pt"
+    weights.write_bytes(b"trained")
+    detector = FakeDetector()
+    detector.weights = str(weights)  # a user's checkpoint: hashed by content
+    store = PredictionStore.open(tmp_path / "c")
+    first = run_dataset(detector, dataset, store, protocol=SimpleNamespace(name="ultralytics-val"))
+    assert first.computed == 4 and first.warnings == ()
+    assert first.run_info.protocol == "ultralytics-val" and first.run_info.weights_hash == content_hash(weights, 16)
+    assert run_dataset(detector, dataset, store, protocol="ultralytics-val").cached == 4
+    assert run_dataset(detector, dataset, store).computed == 4  # the default protocol is another run
