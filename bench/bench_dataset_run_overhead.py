@@ -11,7 +11,11 @@ did not overlap the forward: waiting for the next image, storing, bookkeeping). 
 cores than 2 the prefetch thread competes with the forward for a core and the ratio reflects that machine.
 Images: ``detviewer make-shapes`` (320×320 PNG).
 
-Usage: .venv/bin/python bench/bench_dataset_run_overhead.py [--model demo-ssd] [--images 60] [--rounds 5]
+``--model sleep:MS`` replaces the model by one whose forward waits MS milliseconds without using the CPU (as a
+GPU forward leaves the CPU free): the ratio then shows how well the run overlaps its own work with the forward,
+independently of how busy the machine's cores are.
+
+Usage: .venv/bin/python bench/bench_dataset_run_overhead.py [--model demo-ssd|sleep:25] [--images 60] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -25,12 +29,33 @@ from pathlib import Path
 import torch
 
 from detviewer.cli import main as cli
+from detviewer.core.run_info import RunInfo
 from detviewer.detectors.registry import load_detector
 from detviewer.evaluation.run_dataset import run_dataset
 from detviewer.io.content_hash import content_hash
 from detviewer.io.datasets import open_dataset
 from detviewer.io.images import load_image
 from detviewer.io.prediction_store import PredictionStore
+
+
+class Sleeper:
+    """A stand-in model whose forward takes ``ms`` milliseconds of wall time and no CPU (the GIL released)."""
+
+    from detviewer.datasets.shapes import SHAPE_CLASSES
+
+    name, class_names, weights = "sleep", ("__background__", *SHAPE_CLASSES), "none"
+
+    def __init__(self, ms: float):
+        from detviewer.core.types import NMSParams
+
+        self.seconds, self.nms = ms / 1000, NMSParams()
+
+    def infer(self, image):
+        from detviewer.core.types import Detections, Inference
+
+        time.sleep(self.seconds)
+        return Inference(self.name, image.shape[:2], Detections.empty(self.class_names),
+                         Detections.empty(self.class_names))
 
 
 class Timed:
@@ -60,7 +85,10 @@ def main() -> None:
         root = Path(tmp) / "shapes"
         cli(["make-shapes", str(root), "--count", str(args.images), "--seed", "11", "--quiet"])
         dataset = open_dataset(root)
-        detector = load_detector(args.model, device="cpu")
+        if args.model.startswith("sleep:"):
+            detector = Sleeper(float(args.model.split(":", 1)[1]))
+        else:
+            detector = load_detector(args.model, device="cpu")
         images = [load_image(p) for p in dataset.image_paths]
         for image in images[:3]:
             detector.infer(image)
@@ -75,7 +103,8 @@ def main() -> None:
             plain.append(run.computed / (time.perf_counter() - start))
             timed = Timed(detector)
             start = time.perf_counter()
-            run = run_dataset(timed, dataset, PredictionStore.open(Path(tmp) / f"store{r}"))
+            run = run_dataset(timed, dataset, PredictionStore.open(Path(tmp) / f"store{r}"),
+                              run_info=RunInfo(args.model, "bench", "default", str(root)))
             wall = time.perf_counter() - start
             stored.append(run.computed / wall)
             inside.append(timed.seconds / wall)

@@ -106,6 +106,7 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
     compute_seconds = 0.0
     stopped = False
     feed = _Prefetch(dataset.image_paths, store if info is not None else None, info, num_labels, load_image)
+    writer = _Writer(store, info.run_id) if info is not None else None
     try:
         for i, path in enumerate(dataset.image_paths):
             if should_stop is not None and should_stop():
@@ -120,8 +121,8 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
                     inference = detector.infer(image)
                     compute_seconds += time.perf_counter() - t0
                     computed += 1
-                    if info is not None:
-                        store.put(info.run_id, digest, inference)
+                    if writer is not None:
+                        writer.add(digest, inference)
                     detections = inference.detections
                 else:
                     reused, detections = reused + 1, hit.detections
@@ -137,6 +138,8 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
                 progress(i + 1, total, eta)
     finally:
         feed.close()
+        if writer is not None:
+            writer.close()
     hashes += [None] * (total - len(hashes))
     reader = None
     if info is not None and store.usable and not stopped:
@@ -169,6 +172,39 @@ def _register(detector, dataset: Dataset, store: PredictionStore | None, protoco
                            input_size=getattr(detector, "input_size", None) if isinstance(
                                getattr(detector, "input_size", None), tuple) else None)
     return store.register(run_info, run_settings(detector), tuple(detector.class_names))
+
+
+class _Writer:
+    """A thread that writes computed answers into the store (one transaction each) while the model runs on.
+
+    ``add`` encodes on the caller's thread (small arrays, no model state kept) and queues at most
+    :data:`PREFETCH` answers; ``close`` writes what is queued and waits. A failed write switches the store
+    off (its ``problem`` says why) and changes nothing else."""
+
+    def __init__(self, store: PredictionStore, run_id: int) -> None:
+        self._store, self._run_id = store, run_id
+        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self._thread = threading.Thread(target=self._work, name="dataset-store-writer", daemon=True)
+        self._thread.start()
+
+    def add(self, digest: str, inference) -> None:
+        from detviewer.io.prediction_records import encode
+
+        if not self._store.usable:
+            return
+        try:
+            values = encode(inference)
+        except (ValueError, TypeError, MemoryError):
+            return
+        self._queue.put((digest, values))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._store.put_encoded(self._run_id, *item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
 
 
 class _Prefetch:

@@ -197,6 +197,10 @@ class PredictionStore:
             values = records.encode(inference)
         except (ValueError, TypeError, MemoryError):
             return False
+        return self.put_encoded(run_id, image_hash, values)
+
+    def put_encoded(self, run_id: int, image_hash: str, values: dict) -> bool:
+        """:meth:`put` of an answer already encoded by ``io.prediction_records.encode``."""
         cols = ("run_id", "image_hash", *_COLUMNS, "created")
         row = (run_id, image_hash, *(values[c] for c in _COLUMNS), time.time())
         with self._lock:
