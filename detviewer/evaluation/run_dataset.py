@@ -4,8 +4,10 @@
 ``detviewer eval --model`` call: for each image it reuses the stored answer when the store holds one for
 this run (model, weights content, protocol, settings) and image content, else runs ``detector.infer``
 once and stores detections + NMS candidates. A failing image is one sentence and the run goes on;
-``should_stop()`` is polled between images (a forward pass is never interrupted). A store problem is one
-warning sentence in the result and changes nothing else: every image is then computed.
+``should_stop()`` is polled between images (a forward pass is never interrupted). The detector runs under an
+evaluation protocol (``evaluation.protocols``: its own framework's unless one is given), never under the
+window's display threshold, and the protocol is part of the stored run's identity. A store problem is one
+warning sentence in the result and changes nothing else: the images it does not hold are computed.
 
 A prefetch thread reads, hashes, looks up and decodes the next images while the model runs on the current
 one (hashing, OpenCV's and Pillow's decoders and torch's forward all release the GIL), so a run costs
@@ -14,10 +16,11 @@ about what its forward passes cost; at most :data:`PREFETCH` decoded images wait
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -45,7 +48,7 @@ class DatasetRun:
     counts; seconds of wall time; stopped: should_stop() ended the run early (the images not reached
     have no predictions); label_map: model label -> dataset class index; warnings: sentences about the run
     that changed no number (the store could not be used); run_info: the run's provenance (None: not
-    stored)."""
+    stored); protocol: the evaluation protocol's name (``evaluation.protocols.Protocol.name``)."""
 
     predictions: Predictions
     failures: tuple[tuple[int, str], ...]
@@ -56,6 +59,7 @@ class DatasetRun:
     label_map: dict[int, int]
     warnings: tuple[str, ...] = ()
     run_info: RunInfo | None = None
+    protocol: str = ""
 
     @property
     def images_per_second(self) -> float:
@@ -76,15 +80,30 @@ def label_to_class_index(model_classes, dataset: Dataset) -> dict[int, int]:
 
 
 def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progress: RunProgress | None = None,
-                should_stop: Callable[[], bool] | None = None, load_image=None, *, protocol="default",
+                should_stop: Callable[[], bool] | None = None, load_image=None, protocol=None, *,
                 run_info: RunInfo | None = None) -> DatasetRun:
+    """Detections for every image of ``dataset`` under ``protocol`` (an ``evaluation.protocols.Protocol`` or its
+    name; default: ``protocol_for(detector)``, the model's own framework's); see ``_run_dataset``."""
+    from detviewer.evaluation.protocols import get_protocol, protocol_for
+
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    protocol = protocol if protocol is not None else protocol_for(detector)
+    evaluating = getattr(detector, "evaluating", None)  # test doubles may not derive from Detector
+    with evaluating(protocol.settings) if evaluating is not None else contextlib.nullcontext():
+        run = _run_dataset(detector, dataset, store, progress, should_stop, load_image, protocol.name, run_info)
+    return replace(run, protocol=protocol.name)
+
+
+def _run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progress: RunProgress | None = None,
+                 should_stop: Callable[[], bool] | None = None, load_image=None, protocol: str = "default",
+                 run_info: RunInfo | None = None) -> DatasetRun:
     """Detections for every image of ``dataset`` (see the module docstring).
 
     detector: a ``detectors.base.Detector``; its labels map to the dataset's classes by name (a model with
     none of the dataset's classes is a DetviewerError). load_image(path) -> (H, W, 3) uint8 RGB defaults to
-    ``io.images.load_image``. protocol: the evaluation protocol, its name or an object with a ``name`` (the
-    name is part of the run's identity: another protocol's answers are never read back for this one);
-    run_info: the run's provenance when the caller knows it (else built from the detector: its weights file
+    ``io.images.load_image``. protocol: the evaluation protocol's name (part of the run's identity: another
+    protocol's answers are never read back for this one); run_info: the run's provenance when the caller knows it (else built from the detector: its weights file
     is hashed).
     """
     if load_image is None:
@@ -98,8 +117,7 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
         lut[label] = index
     total, start = dataset.num_images, time.perf_counter()
     warnings: list[str] = []
-    info = _register(detector, dataset, store, str(getattr(protocol, "name", protocol) or "default"), run_info,
-                     warnings)
+    info = _register(detector, dataset, store, protocol, run_info, warnings)
     num_labels = len(detector.class_names)
     parts, hashes, failures = [], [], []
     computed = reused = 0

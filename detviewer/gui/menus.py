@@ -149,13 +149,9 @@ def _open_ground_truth(window) -> None:
 
 
 def _open_dataset(window) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Open a dataset (a COCO .json or an Ultralytics data.yaml; "
-                                          "Cancel to choose a folder)", "",
-                                          "Datasets (*.json *.yaml *.yml);;All files (*)")
-    if not path:
-        path = QFileDialog.getExistingDirectory(window, "Open a dataset folder (YOLO labels/ or VOC Annotations/)")
-    if path:
-        window.open_dataset(path)
+    from detviewer.gui.dataset_dialog import ask_dataset
+
+    ask_dataset(window, window.open_dataset)  # a data.yaml, a COCO .json or a folder, in one dialog
 
 
 def _open_camera(window) -> None:
