@@ -21,6 +21,7 @@ Usage: .venv/bin/python bench/bench_dataset_run_overhead.py [--model demo-ssd|sl
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -79,7 +80,12 @@ def main() -> None:
     parser.add_argument("--model", default="demo-ssd")
     parser.add_argument("--images", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, no numbers to read (tests/test_bench_smoke.py; also "
+                             "DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.rounds = 4, 1
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "shapes"
@@ -122,9 +128,8 @@ def main() -> None:
         print(f"dataset run, fresh store       {s:7.1f} images/s   ratio {s / b:.3f}")
         print(f"no prefetch (reference)        {q:7.1f} images/s   ratio {q / b:.3f}")
         print(f"share of the stored run's wall time inside infer: {statistics.median(inside):.3f}")
-        print("spread (min..max images/s): bare {:.1f}..{:.1f}, no store {:.1f}..{:.1f}, store {:.1f}..{:.1f}, "
-              "no prefetch {:.1f}..{:.1f}".format(min(bare), max(bare), min(plain), max(plain), min(stored),
-                                                  max(stored), min(serial), max(serial)))
+        print(f"spread (min..max images/s): bare {min(bare):.1f}..{max(bare):.1f}, no store {min(plain):.1f}..{max(plain):.1f}, store {min(stored):.1f}..{max(stored):.1f}, "
+              f"no prefetch {min(serial):.1f}..{max(serial):.1f}")
 
 
 if __name__ == "__main__":

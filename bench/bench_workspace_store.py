@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sqlite3
 import subprocess
@@ -117,7 +118,12 @@ def main() -> None:
     parser.add_argument("--dets", type=int, default=10)
     parser.add_argument("--cands", type=int, default=30)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, no numbers to read (tests/test_bench_smoke.py; also "
+                             "DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.dets, args.cands = 200, 3, 5
     if args.child:
         print(json.dumps(timed_open(Path(args.child), args.images)))
         return

@@ -28,10 +28,12 @@ def open_stored_run(store: PredictionStore, dataset: Dataset, dataset_run_id: in
         dataset_run_id = latest[0]
     owner = store.dataset_run(dataset_run_id)
     described = store.run_info(owner[0], str(dataset.source)) if owner else None
-    loaded = store.load_dataset_run(dataset_run_id, len(described[1])) if described else None
-    if loaded is None or len(loaded[0]) != dataset.num_images:
+    if described is None:
         return None
     info, class_names = described
+    loaded = store.load_dataset_run(dataset_run_id, len(class_names))
+    if loaded is None or len(loaded[0]) != dataset.num_images or info.run_id is None:
+        return None
     hashes, counts, recs = loaded
     label_map = label_to_class_index(class_names, dataset)
     lut = np.full(max(label_map, default=0) + 2, -1, np.int64)

@@ -26,6 +26,7 @@ process and :attr:`problem` holds one sentence saying so; the images it does not
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -138,19 +139,15 @@ class PredictionStore:
                             f"on without it: no image is lost and no number changes.")
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
 
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
 
     def _run(self, action: str, sql: str, params=()) -> list | None:
         """Execute one statement (autocommit: one statement is one transaction); rows, or None when the store
@@ -256,8 +253,11 @@ class PredictionStore:
         if not rows:
             return None
         model, weights, protocol, size, created, names = rows[0]
+        hw: tuple[int, int] | None = None
         try:
-            hw = tuple(int(v) for v in size.split("x")) if size else None
+            if size:
+                height, width = size.split("x")
+                hw = (int(height), int(width))
         except ValueError:
             hw = None
         return RunInfo(model, weights, protocol, dataset, hw, created, run_id), tuple(names.split("\n")) if names \
