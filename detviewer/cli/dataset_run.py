@@ -29,8 +29,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_model_over(detector: Any, name: str, weights: str, dataset: Any, store: Any, args: argparse.Namespace,
-                   protocol: str = "default") -> Any:
-    """The DatasetRun of ``detector`` (registry ``name`` with ``weights``) over ``dataset``, here or on --ray."""
+                   protocol: Any = None) -> Any:
+    """The DatasetRun of ``detector`` (registry ``name`` with ``weights``) over ``dataset`` under ``protocol`` (an
+    ``evaluation.protocols.Protocol``; default: the model's own framework's), here or on --ray."""
     bar = ProgressLine()
     try:
         if not getattr(args, "ray", None):

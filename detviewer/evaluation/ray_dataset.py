@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from detviewer.core.types import Detections, Inference
+from detviewer.evaluation.protocols import Protocol
 from detviewer.evaluation.ray_run import ClusterRun, DetectorFactory, run_on_cluster
 from detviewer.evaluation.run_dataset import (DatasetRun, RunProgress, _register, _sentence, class_lookup,
                                               concat_rows, detection_rows)
@@ -29,12 +31,29 @@ __all__ = ["run_dataset_on_cluster"]
 def run_dataset_on_cluster(detector, dataset: Dataset, store: PredictionStore | None, factory: DetectorFactory, *,
                            address: str, device: str = "auto", workers: int | None = None,
                            progress: RunProgress | None = None, should_stop: Callable[[], bool] | None = None,
-                           protocol: str = "default") -> tuple[DatasetRun, ClusterRun | None]:
-    """(the run as ``run_dataset`` returns it, the cluster's own figures or None when nothing was computed)."""
+                           protocol: Protocol | str | None = None) -> tuple[DatasetRun, ClusterRun | None]:
+    """(the run as ``run_dataset`` returns it, the cluster's own figures or None when nothing was computed).
+
+    protocol: as ``run_dataset``'s (default: the model's own framework's); the driver's detector (for the run's
+    identity) and every actor's run under its settings."""
+    from detviewer.evaluation.protocols import get_protocol, protocol_for
+
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    protocol = protocol if protocol is not None else protocol_for(detector)
+    with detector.evaluating(protocol.settings):
+        run, cluster = _on_cluster(detector, dataset, store, factory, address, device, workers, progress, should_stop,
+                                   protocol)
+    return replace(run, protocol=protocol.name), cluster
+
+
+def _on_cluster(detector, dataset: Dataset, store: PredictionStore | None, factory: DetectorFactory, address: str,
+                device: str, workers: int | None, progress: RunProgress | None,
+                should_stop: Callable[[], bool] | None, protocol: Protocol) -> tuple[DatasetRun, ClusterRun | None]:
     lut, label_map = class_lookup(detector, dataset)
     total, start = dataset.num_images, time.perf_counter()
     warnings: list[str] = []
-    info = _register(detector, dataset, store, protocol, None, warnings)
+    info = _register(detector, dataset, store, protocol.name, None, warnings)
     num_labels = len(detector.class_names)
     hashes: list[str | None] = [None] * total
     detections: dict[int, Detections] = {}
@@ -71,7 +90,7 @@ def run_dataset_on_cluster(detector, dataset: Dataset, store: PredictionStore | 
     cluster = None
     if todo:
         cluster = run_on_cluster(factory, todo, on_answer, address=address, device=device, workers=workers,
-                                 should_stop=should_stop)
+                                 should_stop=should_stop, settings=protocol.settings)
     stopped = bool(cluster and cluster.stopped)
     parts = [detection_rows(i, detections[i], lut) for i in sorted(detections)]
     final_hashes = tuple(h if i in detections else None for i, h in enumerate(hashes))

@@ -73,11 +73,14 @@ def _slim(inference: Inference) -> Inference:
 class _DetectorWorker:
     """The actor's body: one detector, loaded once; answers (index, inference | None, sentence | None)."""
 
-    def __init__(self, factory: DetectorFactory, threads: int) -> None:
+    def __init__(self, factory: DetectorFactory, threads: int, settings: Any = None) -> None:
         from detviewer.detectors.threads import configure_torch_threads
 
         configure_torch_threads(threads)
         self.detector = factory()
+        if settings is not None:  # the run's protocol (Detector.evaluating), for the actor's whole life
+            self._protocol = self.detector.evaluating(settings)
+            self._protocol.__enter__()
         self.folder = Path(tempfile.mkdtemp(prefix="detviewer-ray-"))
 
     def ready(self) -> int:
@@ -112,18 +115,19 @@ def cluster_workers(device: str) -> tuple[int, dict[str, float]]:
 def run_on_cluster(factory: DetectorFactory, items: Sequence[tuple[int, Path]], on_answer: AnswerSink, *,
                    address: str, device: str = "auto", workers: int | None = None,
                    should_stop: Callable[[], bool] | None = None, stall_s: float = 10.0,
-                   read_bytes: Callable[[Path], bytes] | None = None) -> ClusterRun:
+                   read_bytes: Callable[[Path], bytes] | None = None, settings: Any = None) -> ClusterRun:
     """Answer every (index, image path) of ``items`` on the joined cluster (``ray_cluster.connect`` first).
 
     ``on_answer`` runs on the calling thread (a store connection stays on its thread); the Ray calls run on a
     daemon thread, since any of them can block while the head is gone. workers: actors to start (default:
-    ``cluster_workers``). stall_s: with no answer for this long the head is probed every second; a head that
+    ``cluster_workers``). settings: the protocol's ``EvaluationSettings`` every actor's detector runs under.
+    stall_s: with no answer for this long the head is probed every second; a head that
     does not answer is a ClusterError (the answers already given stay given).
     """
     answers: queue.Queue[tuple[Any, ...]] = queue.Queue()
     stop = threading.Event()
     driver = threading.Thread(target=_drive, name="ray-driver", daemon=True,
-                              args=(factory, list(items), answers, stop, device, workers, read_bytes))
+                              args=(factory, list(items), answers, stop, device, workers, read_bytes, settings))
     driver.start()
     last = time.monotonic()
     while True:
@@ -149,16 +153,16 @@ def run_on_cluster(factory: DetectorFactory, items: Sequence[tuple[int, Path]], 
 
 def _drive(factory: DetectorFactory, items: list[tuple[int, Path]], answers: queue.Queue[tuple[Any, ...]],
            stop: threading.Event, device: str, workers: int | None,
-           read_bytes: Callable[[Path], bytes] | None) -> None:
+           read_bytes: Callable[[Path], bytes] | None, settings: Any) -> None:
     try:
-        answers.put(("done", _drive_actors(factory, items, answers, stop, device, workers, read_bytes)))
+        answers.put(("done", _drive_actors(factory, items, answers, stop, device, workers, read_bytes, settings)))
     except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which raises it
         answers.put(("error", exc))
 
 
 def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answers: queue.Queue[tuple[Any, ...]],
                   stop: threading.Event, device: str, workers: int | None,
-                  read_bytes: Callable[[Path], bytes] | None) -> ClusterRun:
+                  read_bytes: Callable[[Path], bytes] | None, settings: Any) -> ClusterRun:
     """Feed the actors; an actor whose call failed with RayActorError (its process or node died) gets no image
     until its ``ready()`` answers again (Ray restarts it, possibly elsewhere), and its images go back in line."""
     import ray
@@ -166,7 +170,7 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
     count, resources = cluster_workers(device)
     count = max(1, min(workers or count, len(items) or 1))
     actor_class = ray.remote(max_restarts=-1, max_task_retries=0, **resources)(_DetectorWorker)
-    actors = [actor_class.remote(factory, 1) for _ in range(count)]
+    actors = [actor_class.remote(factory, 1, settings) for _ in range(count)]
     read = read_bytes or (lambda p: Path(p).read_bytes())
     todo: deque[tuple[int, Path]] = deque(items)
     deaths: dict[int, int] = {}  # image index -> workers that died running it

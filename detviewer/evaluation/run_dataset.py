@@ -4,8 +4,10 @@
 ``detviewer eval --model`` call: for each image it reuses the stored answer when the store holds one for
 this run (model, weights content, protocol, settings) and image content, else runs ``detector.infer``
 once and stores detections + NMS candidates. A failing image is one sentence and the run goes on;
-``should_stop()`` is polled between images (a forward pass is never interrupted). A store problem is one
-warning sentence in the result and changes nothing else: every image is then computed.
+``should_stop()`` is polled between images (a forward pass is never interrupted). The detector runs under an
+evaluation protocol (``evaluation.protocols``: its own framework's unless one is given), never under the
+window's display threshold, and the protocol is part of the stored run's identity. A store problem is one
+warning sentence in the result and changes nothing else: the images it does not hold are computed.
 
 A prefetch thread reads, hashes, looks up and decodes the next images while the model runs on the current
 one (hashing, OpenCV's and Pillow's decoders and torch's forward all release the GIL), so a run costs
@@ -14,11 +16,12 @@ about what its forward passes cost; at most :data:`PREFETCH` decoded images wait
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +30,7 @@ from detviewer.core.run_info import RunInfo
 from detviewer.errors import DetviewerError
 from detviewer.io.content_hash import content_hash
 from detviewer.io.dataset_types import Dataset
+from detviewer.io.images import check_image_file
 from detviewer.io.prediction_store import PredictionStore
 from detviewer.io.predictions import Predictions
 
@@ -44,7 +48,7 @@ class DatasetRun:
     counts; seconds of wall time; stopped: should_stop() ended the run early (the images not reached
     have no predictions); label_map: model label -> dataset class index; warnings: sentences about the run
     that changed no number (the store could not be used); run_info: the run's provenance (None: not
-    stored)."""
+    stored); protocol: the evaluation protocol's name (``evaluation.protocols.Protocol.name``)."""
 
     predictions: Predictions
     failures: tuple[tuple[int, str], ...]
@@ -55,6 +59,7 @@ class DatasetRun:
     label_map: dict[int, int]
     warnings: tuple[str, ...] = ()
     run_info: RunInfo | None = None
+    protocol: str = ""
 
     @property
     def images_per_second(self) -> float:
@@ -75,14 +80,30 @@ def label_to_class_index(model_classes, dataset: Dataset) -> dict[int, int]:
 
 
 def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progress: RunProgress | None = None,
-                should_stop: Callable[[], bool] | None = None, load_image=None, *, protocol: str = "default",
+                should_stop: Callable[[], bool] | None = None, load_image=None, protocol=None, *,
                 run_info: RunInfo | None = None) -> DatasetRun:
+    """Detections for every image of ``dataset`` under ``protocol`` (an ``evaluation.protocols.Protocol`` or its
+    name; default: ``protocol_for(detector)``, the model's own framework's); see ``_run_dataset``."""
+    from detviewer.evaluation.protocols import get_protocol, protocol_for
+
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    protocol = protocol if protocol is not None else protocol_for(detector)
+    evaluating = getattr(detector, "evaluating", None)  # test doubles may not derive from Detector
+    with evaluating(protocol.settings) if evaluating is not None else contextlib.nullcontext():
+        run = _run_dataset(detector, dataset, store, progress, should_stop, load_image, protocol.name, run_info)
+    return replace(run, protocol=protocol.name)
+
+
+def _run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progress: RunProgress | None = None,
+                 should_stop: Callable[[], bool] | None = None, load_image=None, protocol: str = "default",
+                 run_info: RunInfo | None = None) -> DatasetRun:
     """Detections for every image of ``dataset`` (see the module docstring).
 
     detector: a ``detectors.base.Detector``; its labels map to the dataset's classes by name (a model with
     none of the dataset's classes is a DetviewerError). load_image(path) -> (H, W, 3) uint8 RGB defaults to
-    ``io.images.load_image``. protocol: the evaluation protocol's name (part of the run's identity);
-    run_info: the run's provenance when the caller knows it (else built from the detector: its weights file
+    ``io.images.load_image``. protocol: the evaluation protocol's name (part of the run's identity: another
+    protocol's answers are never read back for this one); run_info: the run's provenance when the caller knows it (else built from the detector: its weights file
     is hashed).
     """
     if load_image is None:
@@ -97,6 +118,7 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
     compute_seconds = 0.0
     stopped = False
     feed = _Prefetch(dataset.image_paths, store if info is not None else None, info, num_labels, load_image)
+    writer = _Writer(store, info.run_id) if info is not None else None
     try:
         for i, path in enumerate(dataset.image_paths):
             if should_stop is not None and should_stop():
@@ -111,8 +133,8 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
                     inference = detector.infer(image)
                     compute_seconds += time.perf_counter() - t0
                     computed += 1
-                    if info is not None:
-                        store.put(info.run_id, digest, inference)
+                    if writer is not None:
+                        writer.add(digest, inference)
                     detections = inference.detections
                 else:
                     reused, detections = reused + 1, hit.detections
@@ -128,6 +150,8 @@ def run_dataset(detector, dataset: Dataset, store: PredictionStore | None, progr
                 progress(i + 1, total, eta)
     finally:
         feed.close()
+        if writer is not None:
+            writer.close()
     hashes += [None] * (total - len(hashes))
     reader = None
     if info is not None and store.usable and not stopped:
@@ -175,6 +199,39 @@ def _register(detector, dataset: Dataset, store: PredictionStore | None, protoco
     return store.register(run_info, run_settings(detector), tuple(detector.class_names))
 
 
+class _Writer:
+    """A thread that writes computed answers into the store (one transaction each) while the model runs on.
+
+    ``add`` encodes on the caller's thread (small arrays, no model state kept) and queues at most
+    :data:`PREFETCH` answers; ``close`` writes what is queued and waits. A failed write switches the store
+    off (its ``problem`` says why) and changes nothing else."""
+
+    def __init__(self, store: PredictionStore, run_id: int) -> None:
+        self._store, self._run_id = store, run_id
+        self._queue: queue.Queue = queue.Queue(maxsize=PREFETCH)
+        self._thread = threading.Thread(target=self._work, name="dataset-store-writer", daemon=True)
+        self._thread.start()
+
+    def add(self, digest: str, inference) -> None:
+        from detviewer.io.prediction_records import encode
+
+        if not self._store.usable:
+            return
+        try:
+            values = encode(inference)
+        except (ValueError, TypeError, MemoryError):
+            return
+        self._queue.put((digest, values))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._store.put_encoded(self._run_id, *item)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
 class _Prefetch:
     """A thread that reads, hashes, looks up and decodes images ahead of the model, in order.
 
@@ -189,7 +246,8 @@ class _Prefetch:
 
     def _one(self, i: int, path):
         try:
-            digest = content_hash(path)
+            check_image_file(path)  # a pipe or /dev/zero is refused before it is hashed (it would never end)
+            digest = content_hash(path)  # checks again on the open file, so a swap in between cannot hang it
             hit = None
             if self._store is not None:
                 hit = self._store.get(self._info.run_id, digest, num_labels=self._num_labels)
@@ -215,10 +273,8 @@ class _Prefetch:
     def close(self) -> None:
         self._stop.set()
         while self._thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Empty):
                 self._queue.get(timeout=0.05)
-            except queue.Empty:
-                pass
         self._thread.join()
 
 

@@ -28,23 +28,27 @@ def open_stored_run(store: PredictionStore, dataset: Dataset, dataset_run_id: in
         dataset_run_id = latest[0]
     owner = store.dataset_run(dataset_run_id)
     described = store.run_info(owner[0], str(dataset.source)) if owner else None
-    loaded = store.load_dataset_run(dataset_run_id, len(described[1])) if described else None
-    if loaded is None or len(loaded[0]) != dataset.num_images:
+    if described is None:
         return None
     info, class_names = described
+    loaded = store.load_dataset_run(dataset_run_id, len(class_names))
+    if loaded is None or len(loaded[0]) != dataset.num_images or info.run_id is None:
+        return None
     hashes, counts, recs = loaded
     label_map = label_to_class_index(class_names, dataset)
     lut = np.full(max(label_map, default=0) + 2, -1, np.int64)
     for label, index in label_map.items():
         lut[label] = index
     labels = recs["label"]
-    cls = np.where(labels < len(lut), lut[np.minimum(labels, len(lut) - 1)], -1)
+    cls = lut[np.clip(labels, 0, len(lut) - 1)]
+    cls[labels >= len(lut)] = -1
     image = np.repeat(np.arange(len(hashes), dtype=np.int64), counts)
     keep = cls >= 0
-    xyxy = recs["xyxy"][keep].astype(np.float64)
-    boxes = DetectionBoxes(image_index=image[keep], category_index=cls[keep],
-                           xywh=np.c_[xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]],
-                           scores=recs["score"][keep].astype(np.float64))
+    if not keep.all():
+        recs, cls, image = recs[keep], cls[keep], image[keep]
+    xywh = recs["xyxy"].astype(np.float64)  # as run_dataset.detection_rows computes it, to the bit
+    xywh[:, 2:] -= xywh[:, :2]
+    boxes = DetectionBoxes(image_index=image, category_index=cls, xywh=xywh, scores=recs["score"].astype(np.float64))
     failures = tuple((i, f"{dataset.image_paths[i]}: not in the stored run; run the model to compute it.")
                      for i, h in enumerate(hashes) if h is None)
     predictions = Predictions(boxes=boxes, source=f"{info.model} on {dataset.source.name}",

@@ -44,6 +44,13 @@ class FirstResultScreenshot(QObject):
         QTimer.singleShot(SETTLE_MS, lambda: self._save(ok, message))
 
     def _save(self, ok: bool, message: str) -> None:
-        saved = self.window.grab().save(self.path)
-        self.window.screenshot_done.emit(bool(ok and saved), message or ("" if saved else f"Cannot write {self.path}."))
+        from detviewer.io.atomic import OutputError
+        from detviewer.render.qt.export import save_qimage
+
+        try:
+            save_qimage(self.window.grab().toImage(), self.path)
+            saved, why = True, ""
+        except OutputError as exc:
+            saved, why = False, str(exc)
+        self.window.screenshot_done.emit(bool(ok and saved), message or why)
         self.window.close()

@@ -20,12 +20,13 @@ Layout (``<folder>/predictions.sqlite3``, WAL mode, ``PRAGMA user_version`` = :d
 
 A store problem never changes a number: a store that cannot be opened, read or written (read-only or full
 filesystem, a corrupt file, a folder at its path, a lock held too long) is switched off for the rest of the
-process and :attr:`problem` holds one sentence saying so; every image is then computed. Implausible entries
+process and :attr:`problem` holds one sentence saying so; the images it does not hold are computed. Implausible entries
 (io.prediction_records.decode) read as missing, so the image is computed again and the entry replaced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -53,18 +54,22 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE TABLE IF NOT EXISTS predictions (
     run_id INTEGER NOT NULL, image_hash TEXT NOT NULL, height INTEGER, width INTEGER,
     nms_iou REAL, nms_score REAL, nms_agnostic INTEGER, nms_max INTEGER, record TEXT,
-    det_n INTEGER, det BLOB, cand_n INTEGER, cand BLOB, created REAL,
+    det_n INTEGER, det BLOB, created REAL,
+    PRIMARY KEY (run_id, image_hash)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS candidates (
+    run_id INTEGER NOT NULL, image_hash TEXT NOT NULL, cand_n INTEGER, cand BLOB,
     PRIMARY KEY (run_id, image_hash)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dataset_runs (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, dataset TEXT NOT NULL, created REAL NOT NULL,
     num_images INTEGER NOT NULL, image_hashes TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS dataset_runs_by_run ON dataset_runs (run_id, dataset);
 """
-_COLUMNS = ("height", "width", "nms_iou", "nms_score", "nms_agnostic", "nms_max", "record", "det_n", "det",
-            "cand_n", "cand")
+_COLUMNS = ("height", "width", "nms_iou", "nms_score", "nms_agnostic", "nms_max", "record", "det_n", "det")
+_CANDIDATES = ("cand_n", "cand")
 _REASONS = {
     "SQLITE_FULL": "the disk is full", "SQLITE_READONLY": "it is read-only", "SQLITE_CANTOPEN": "it cannot be opened",
-    "SQLITE_NOTADB": "it is not a SQLite database", "SQLITE_CORRUPT": "the file is corrupt",
+    "SQLITE_NOTADB": "it is not a SQLite database; delete it to start an empty store",
+    "SQLITE_CORRUPT": "the file is corrupt; delete it to start an empty store",
     "SQLITE_BUSY": "another process held it locked too long", "SQLITE_LOCKED": "it is locked",
     "SQLITE_PERM": "permission denied", "SQLITE_IOERR": "an I/O error occurred", "SQLITE_NOMEM": "out of memory",
 }
@@ -88,6 +93,8 @@ def _reason(exc: BaseException) -> str:
             return text
     if isinstance(exc, MemoryError):
         return "out of memory"
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return "a file is in the place of its folder"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror[0].lower() + exc.strerror[1:]
     return (str(exc).strip() or type(exc).__name__).rstrip(".")
@@ -129,22 +136,18 @@ class PredictionStore:
         """Switch the store off for good, keeping the first sentence that says why."""
         if self.problem is None:
             self.problem = (f"The prediction store {self.path} could not be {action} ({_reason(exc)}); the run goes "
-                            f"on without it: every image is computed and no number changes.")
+                            f"on without it: no image is lost and no number changes.")
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
 
     def close(self) -> None:
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.close()
-                except sqlite3.Error:
-                    pass
 
     def _run(self, action: str, sql: str, params=()) -> list | None:
         """Execute one statement (autocommit: one statement is one transaction); rows, or None when the store
@@ -177,22 +180,48 @@ class PredictionStore:
     def get(self, run_id: int, image_hash: str, class_names: tuple[str, ...] = (),
             num_labels: int = 0) -> records.StoredImage | None:
         """One image's stored answer, or None (absent, implausible, or the store is off)."""
-        rows = self._run("read", f"SELECT {', '.join(_COLUMNS)} FROM predictions WHERE run_id = ? AND image_hash = ?",
-                         (run_id, image_hash))
+        rows = self._run("read", f"SELECT {', '.join('p.' + c for c in _COLUMNS)}, c.cand_n, c.cand FROM predictions p "
+                                 f"JOIN candidates c USING (run_id, image_hash) WHERE run_id = ? AND image_hash = ? "
+                                 f"AND length(p.det) <= ? AND length(c.cand) <= ?",  # never load a giant blob
+                         (run_id, image_hash, *(2 * (records.MAX_BOXES * records.RECORD.itemsize,))))
         if not rows:
             return None
-        return records.decode(dict(zip(_COLUMNS, rows[0])), tuple(class_names), num_labels)
+        return records.decode(dict(zip((*_COLUMNS, *_CANDIDATES), rows[0])), tuple(class_names), num_labels)
 
     def put(self, run_id: int, image_hash: str, inference: Inference) -> bool:
-        """Store one image's answer (its own transaction); False when the store is off or the write failed."""
+        """Store one image's answer (one transaction); False when the store is off or the write failed."""
         try:
             values = records.encode(inference)
         except (ValueError, TypeError, MemoryError):
             return False
+        return self.put_encoded(run_id, image_hash, values)
+
+    def put_encoded(self, run_id: int, image_hash: str, values: dict) -> bool:
+        """:meth:`put` of an answer already encoded by ``io.prediction_records.encode``."""
         cols = ("run_id", "image_hash", *_COLUMNS, "created")
         row = (run_id, image_hash, *(values[c] for c in _COLUMNS), time.time())
-        return self._run("written", f"INSERT OR REPLACE INTO predictions ({', '.join(cols)}) "
-                                    f"VALUES ({', '.join('?' * len(cols))})", row) is not None
+        with self._lock:
+            if self._conn is None:
+                return False
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute(f"INSERT OR REPLACE INTO predictions ({', '.join(cols)}) "
+                                   f"VALUES ({', '.join('?' * len(cols))})", row)
+                self._conn.execute("INSERT OR REPLACE INTO candidates (run_id, image_hash, cand_n, cand) "
+                                   "VALUES (?, ?, ?, ?)", (run_id, image_hash, values["cand_n"], values["cand"]))
+                self._conn.execute("COMMIT")
+                return True
+            except (sqlite3.Error, OSError, MemoryError) as exc:
+                self._rollback()
+                self._fail("written", exc)
+                return False
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None and self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except (sqlite3.Error, OSError):
+            pass
 
     def record_dataset(self, run_id: int, dataset: str, image_hashes: list[str | None] | tuple) -> int | None:
         """Remember that run ``run_id`` covered ``dataset`` with these image hashes (None: the image failed);
@@ -224,8 +253,11 @@ class PredictionStore:
         if not rows:
             return None
         model, weights, protocol, size, created, names = rows[0]
+        hw: tuple[int, int] | None = None
         try:
-            hw = tuple(int(v) for v in size.split("x")) if size else None
+            if size:
+                height, width = size.split("x")
+                hw = (int(height), int(width))
         except ValueError:
             hw = None
         return RunInfo(model, weights, protocol, dataset, hw, created, run_id), tuple(names.split("\n")) if names \
@@ -243,34 +275,39 @@ class PredictionStore:
         with self._lock:
             if self._conn is None:
                 return None
-            try:
-                stored = {h: (n, blob) for h, n, blob in self._conn.execute(
-                    "SELECT image_hash, det_n, det FROM predictions WHERE run_id = ? AND record = ?",
-                    (run_id, records.RECORD_NAME))}
+            try:  # rows whose count and blob length disagree are left out here, in C
+                rows = self._conn.execute(
+                    "SELECT image_hash, det_n, det FROM predictions WHERE run_id = ? AND record = ? AND "
+                    "typeof(det_n) = 'integer' AND typeof(det) = 'blob' AND det_n BETWEEN 0 AND ? AND "
+                    "length(det) = det_n * ? ORDER BY image_hash",
+                    (run_id, records.RECORD_NAME, records.MAX_BOXES, records.RECORD.itemsize)).fetchall()
             except (sqlite3.Error, MemoryError) as exc:
                 self._fail("read", exc)
                 return None
+        stored_hashes, stored_counts, blobs = zip(*rows) if rows else ((), (), ())
+        del rows
+        keys = np.array(stored_hashes, dtype=str) if stored_hashes else np.zeros(0, "U1")
+        wanted = np.array([h or "" for h in hashes], dtype=str) if hashes else np.zeros(0, "U1")
+        pos = np.searchsorted(keys, wanted)
+        found = (pos < len(keys)) & (keys[np.minimum(pos, max(len(keys) - 1, 0))] == wanted) if len(keys) \
+            else np.zeros(len(wanted), bool)
+        found &= wanted != ""
+        pos = pos[found]
         counts = np.zeros(len(hashes), np.int64)
-        blobs = []
-        for i, h in enumerate(hashes):
-            entry = stored.get(h) if h else None
-            if entry is None or not isinstance(entry[1], bytes) or not isinstance(entry[0], int) \
-                    or not 0 <= entry[0] <= records.MAX_BOXES or len(entry[1]) != entry[0] * records.RECORD.itemsize:
-                hashes[i] = None
-                continue
-            counts[i] = entry[0]
-            blobs.append(entry[1])
-        del stored
-        recs = np.frombuffer(b"".join(blobs), records.RECORD)
+        counts[found] = np.fromiter(stored_counts, np.int64, len(stored_counts))[pos]
+        recs = np.frombuffer(b"".join([blobs[j] for j in pos.tolist()]), records.RECORD)
+        del blobs
+        for i in np.flatnonzero(~found).tolist():
+            hashes[i] = None
         bad = ~(np.isfinite(recs["xyxy"]).all(axis=1) & np.isfinite(recs["score"]) & (recs["label"] >= 0))
         if num_labels > 0:
             bad |= recs["label"] >= num_labels
         if bad.any():  # drop the whole image of an implausible record: it reads as not stored
             owner = np.repeat(np.arange(len(hashes)), counts)
-            for i in np.unique(owner[bad]).tolist():
-                hashes[i] = None
             keep = np.ones(len(hashes), bool)
             keep[np.unique(owner[bad])] = False
+            for i in np.flatnonzero(~keep).tolist():
+                hashes[i] = None
             recs, counts = recs[keep[owner]], np.where(keep, counts, 0)
         return tuple(hashes), counts, recs
 

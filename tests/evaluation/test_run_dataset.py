@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from detviewer.core.run_info import RunInfo
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.evaluation.run_dataset import run_dataset
 from detviewer.io.datasets import open_dataset
-from detviewer.core.run_info import RunInfo
 from detviewer.io.prediction_store import PredictionStore
 from detviewer.io.predictions import load_predictions
 

@@ -7,10 +7,13 @@ neither Qt nor torch; the views import torch-backed code when they first build a
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.primitives import ViewError, ViewFrame
 from detviewer.render.model.views import (
-    anchors, before_cnn, default_boxes, grid, map_view, nms_views, proposals, regression, roi, sampling, yolo_cells,
+    anchors, before_cnn, classic_grouping, classic_pyramid, classic_windows, default_boxes, grid, map_view, nms_views,
+    proposals, regression, roi, sampling, yolo_cells,
 )
 
 __all__ = ["VIEWS", "register", "unregister", "view_spec", "build_frame"]
@@ -18,6 +21,9 @@ __all__ = ["VIEWS", "register", "unregister", "view_spec", "build_frame"]
 VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (
     nms_views.DETECTIONS,
     nms_views.NMS,
+    classic_pyramid.SPEC,
+    classic_windows.SPEC,
+    classic_grouping.SPEC,
     before_cnn.SLIDING_WINDOW,
     before_cnn.SELECTIVE_SEARCH,
     proposals.SPEC,
@@ -50,7 +56,7 @@ def view_spec(name: str) -> ViewSpec:
     return spec
 
 
-def build_frame(spec: ViewSpec, request: ViewRequest, capabilities=None) -> ViewFrame:
+def build_frame(spec: ViewSpec, request: ViewRequest, capabilities: Collection[str] | None = None) -> ViewFrame:
     """``spec.build(request)``, or ViewError (one sentence) when the model cannot show the view."""
     if spec.needs and capabilities is not None and spec.needs not in capabilities:
         raise ViewError(spec.cannot_show_sentence(request.inference.model_name))
