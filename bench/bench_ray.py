@@ -34,14 +34,13 @@ def main() -> int:
     if importlib.util.find_spec("ray") is None:
         print("Ray is not installed (pip install 'detviewer[ray]'): nothing to measure.")
         return 0
-    from tests.evaluation.ray_fixtures import start_local_cluster
-
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
     from detviewer.evaluation.ray_cluster import connect, disconnect
     from detviewer.evaluation.ray_dataset import run_dataset_on_cluster
     from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.datasets import open_dataset
+    from tests.evaluation.ray_fixtures import start_local_cluster
 
     folder = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     subprocess.run([sys.executable, "-m", "detviewer", "make-shapes", str(folder), "--count", str(images),

@@ -12,6 +12,7 @@ first: a cluster that does not answer is one sentence within ``probe_timeout_s``
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import socket
 import threading
@@ -89,7 +90,7 @@ def connect(address: str, probe_timeout_s: float = 5.0) -> str:
     # a vanished cluster is detviewer's sentence (ray_run's probe) long before that, so give Ray an hour.
     os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "3600")
     try:
-        ray.init(address=resolved, logging_level="ERROR", log_to_driver=False, configure_logging=True)
+        ray.init(address=resolved, logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
     except Exception as exc:  # Ray raises many types (ConnectionError, RuntimeError, its own); one sentence
         raise ClusterError(f"Could not join the Ray cluster at {resolved}: {str(exc).strip().splitlines()[0]}.") \
             from None

@@ -18,8 +18,15 @@ from pathlib import Path
 from detviewer.core.types import Detections, Inference
 from detviewer.evaluation.protocols import Protocol
 from detviewer.evaluation.ray_run import ClusterRun, DetectorFactory, run_on_cluster
-from detviewer.evaluation.run_dataset import (DatasetRun, RunProgress, _register, _sentence, class_lookup,
-                                              concat_rows, detection_rows)
+from detviewer.evaluation.run_dataset import (
+    DatasetRun,
+    RunProgress,
+    _register,
+    _sentence,
+    class_lookup,
+    concat_rows,
+    detection_rows,
+)
 from detviewer.io.content_hash import content_hash
 from detviewer.io.dataset_types import Dataset
 from detviewer.io.prediction_store import PredictionStore
@@ -54,6 +61,8 @@ def _on_cluster(detector, dataset: Dataset, store: PredictionStore | None, facto
     total, start = dataset.num_images, time.perf_counter()
     warnings: list[str] = []
     info = _register(detector, dataset, store, protocol.name, None, warnings)
+    # the run's row in a usable store, or None: then every image is computed and nothing is stored
+    stored = (store, info.run_id) if store is not None and info is not None and info.run_id is not None else None
     num_labels = len(detector.class_names)
     hashes: list[str | None] = [None] * total
     detections: dict[int, Detections] = {}
@@ -61,11 +70,11 @@ def _on_cluster(detector, dataset: Dataset, store: PredictionStore | None, facto
     todo: list[tuple[int, Path]] = []
     for i, path in enumerate(dataset.image_paths):
         try:
-            hashes[i] = content_hash(path)
+            digest = hashes[i] = content_hash(path)
         except Exception as exc:  # noqa: BLE001 - one image's failure is one sentence; the run goes on
             failures[i] = _sentence(path, exc)
             continue
-        hit = store.get(info.run_id, hashes[i], num_labels=num_labels) if info is not None else None
+        hit = stored[0].get(stored[1], digest, num_labels=num_labels) if stored is not None else None
         if hit is None:
             todo.append((i, Path(path)))
         else:
@@ -78,8 +87,8 @@ def _on_cluster(detector, dataset: Dataset, store: PredictionStore | None, facto
             failures[index] = error or f"{dataset.image_paths[index]}: no answer."
         else:
             detections[index] = inference.detections
-            if info is not None and store is not None:
-                store.put(info.run_id, hashes[index] or "", inference)
+            if stored is not None:
+                stored[0].put(stored[1], hashes[index] or "", inference)
         done[0] += 1
         if progress is not None:
             computed = done[0] - reused
@@ -95,10 +104,10 @@ def _on_cluster(detector, dataset: Dataset, store: PredictionStore | None, facto
     parts = [detection_rows(i, detections[i], lut) for i in sorted(detections)]
     final_hashes = tuple(h if i in detections else None for i, h in enumerate(hashes))
     reader = None
-    if info is not None and store is not None and store.usable:
+    if stored is not None and stored[0].usable:
         if not stopped:
-            store.record_dataset(info.run_id, str(dataset.source), list(final_hashes))
-        reader = store.reader(info.run_id, num_labels)
+            stored[0].record_dataset(stored[1], str(dataset.source), list(final_hashes))
+        reader = stored[0].reader(stored[1], num_labels)
     if store is not None and store.problem:
         warnings.append(store.problem)
     predictions = Predictions(boxes=concat_rows(parts), source=f"{detector.name} on {dataset.source.name}",

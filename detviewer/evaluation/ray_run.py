@@ -15,6 +15,7 @@ polled between answers: the images in flight are dropped, not waited for.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import tempfile
@@ -169,7 +170,7 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
 
     count, resources = cluster_workers(device)
     count = max(1, min(workers or count, len(items) or 1))
-    actor_class = ray.remote(max_restarts=-1, max_task_retries=0, **resources)(_DetectorWorker)
+    actor_class = ray.remote(max_restarts=-1, max_task_retries=0, **resources)(_DetectorWorker)  # type: ignore[call-overload]
     actors = [actor_class.remote(factory, 1, settings) for _ in range(count)]
     read = read_bytes or (lambda p: Path(p).read_bytes())
     todo: deque[tuple[int, Path]] = deque(items)
@@ -245,8 +246,6 @@ def _drive_actors(factory: DetectorFactory, items: list[tuple[int, Path]], answe
                     fill(other)
     finally:
         for handle in actors:
-            try:
+            with contextlib.suppress(Exception):  # a vanished cluster cannot kill anything; nothing to report
                 ray.kill(handle)
-            except Exception:  # noqa: BLE001 - a vanished cluster cannot kill anything; nothing to report
-                pass
     return ClusterRun(count, answered, retried, stop.is_set(), time.monotonic() - start, first[0])

@@ -6,6 +6,7 @@ machine's own address, so clients join with ``auto``. Skipped when Ray is not in
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -41,10 +42,8 @@ class LocalCluster:
     def crash(self) -> None:
         """The head node dies at once: SIGKILL to every process ``ray start`` started (GCS, raylet, workers)."""
         for pid in _descendants(self.process.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.stop()
 
 
