@@ -24,8 +24,10 @@ final detections: ``onnx_final.OnnxFinalDetector``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +125,7 @@ def yolo_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, par
     return above[keep].astype(np.int64)
 
 
-def _torchvision_nms():
+def _torchvision_nms() -> Callable:
     """``torchvision.ops.nms``'s kernel (the same ``torch.ops.torchvision.nms`` it calls) without importing the
     torchvision package: that import pulls torchvision.models and torch._dynamo (~2 s of CPU, most of an
     ``eval`` of a small export); loading torchvision's op library alone takes ~0.3 s. Falls back to the
@@ -139,10 +141,8 @@ def _torchvision_nms():
         folder = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
         library = next(iter(sorted(folder.glob("_C_stable*.so")) + sorted(folder.glob("_C*.so"))), None) if folder else None
         if library is not None:
-            try:
+            with contextlib.suppress(OSError, RuntimeError):  # then the package's import below says why
                 torch.ops.load_library(str(library))
-            except (OSError, RuntimeError):
-                pass
     try:
         return torch.ops.torchvision.nms
     except (AttributeError, RuntimeError):

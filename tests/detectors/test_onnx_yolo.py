@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from onnx_fakes import export_yolo, prediction_index
 
-from detviewer.ops.nms import nms_trace
 from detviewer.detectors.onnx_yolo import cells_of, head_levels, output_layout
 from detviewer.detectors.registry import load_detector, model_info
 from detviewer.errors import CheckpointError, DetectorError
+from detviewer.ops.nms import nms_trace
 
 NAMES = {0: "cat", 1: "dog", 2: "bird"}
 
@@ -122,11 +122,12 @@ def test_cuda_without_a_cuda_onnxruntime_is_a_sentence(tmp_path):
 
 
 def test_onnxruntime_gets_torchs_thread_count():
+    from pathlib import Path
+
     import torch
 
     from detviewer.detectors.onnx_yolo import load_onnx_yolo
     from detviewer.detectors.threads import configure_torch_threads
-    from pathlib import Path
 
     before = torch.get_num_threads()
     try:
