@@ -21,6 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.errors import DetviewerError
 
 MAX_RESAMPLES = 100_000  # (resamples, classes) Δ arrays stay small; 1,000 is the usual number
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, help="for models: the prediction store's folder "
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
     parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the store")
+    add_run_arguments(parser)
     parser.add_argument("--protocol", metavar="NAME",
                         help="for models: evaluation protocol (ultralytics-val, ultralytics-predict, "
                              "torchvision-reference, detviewer-demo; default: each model's own framework's)")
@@ -129,11 +131,10 @@ def _predictions(spec: str, weights: str, dataset, args):
 
 
 def _run_model(name: str, weights: str, dataset, args):
-    from detviewer.cli.progress import ProgressLine
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
     from detviewer.evaluation.protocols import get_protocol, protocol_for
-    from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.prediction_store import PredictionStore
 
     threads = configure_torch_threads(args.threads)
@@ -142,9 +143,7 @@ def _run_model(name: str, weights: str, dataset, args):
     print(f"{name}: {protocol.summary(detector)}", file=sys.stderr)
     try:
         store = None if args.no_cache else PredictionStore.open(args.cache)
-        bar = ProgressLine()
-        result = run_dataset(detector, dataset, store, progress=bar, protocol=protocol)
-        bar.close()
+        result = run_model_over(detector, name, weights, dataset, store, args, protocol=protocol)
     finally:
         detector.close()
     said = vars(args).setdefault("_store_warnings", set())  # both sides share the store: its problem is said once

@@ -108,13 +108,7 @@ def _run_dataset(detector, dataset: Dataset, store: PredictionStore | None, prog
     """
     if load_image is None:
         from detviewer.io.images import load_image
-    label_map = label_to_class_index(detector.class_names, dataset)
-    if not label_map:
-        raise DetviewerError(f"None of {detector.name or 'the model'}'s classes is a class of {dataset.source.name} "
-                             f"({', '.join(dataset.class_names[:5])}{', ...' if len(dataset.class_names) > 5 else ''}).")
-    lut = np.full(max(label_map) + 2, -1, np.int64)
-    for label, index in label_map.items():
-        lut[label] = index
+    lut, label_map = class_lookup(detector, dataset)
     total, start = dataset.num_images, time.perf_counter()
     warnings: list[str] = []
     info = _register(detector, dataset, store, protocol, run_info, warnings)
@@ -171,6 +165,19 @@ def _run_dataset(detector, dataset: Dataset, store: PredictionStore | None, prog
                               image_hashes=tuple(hashes))
     return DatasetRun(predictions, tuple(failures), computed, reused, time.perf_counter() - start, stopped,
                       label_map, tuple(dict.fromkeys(warnings)), info)
+
+
+def class_lookup(detector, dataset: Dataset) -> tuple[np.ndarray, dict[int, int]]:
+    """(lut, label_map): model label -> dataset class index as a lookup array (-1: not a dataset class) and as a
+    dict. A model with none of the dataset's classes is a DetviewerError."""
+    label_map = label_to_class_index(detector.class_names, dataset)
+    if not label_map:
+        raise DetviewerError(f"None of {detector.name or 'the model'}'s classes is a class of {dataset.source.name} "
+                             f"({', '.join(dataset.class_names[:5])}{', ...' if len(dataset.class_names) > 5 else ''}).")
+    lut = np.full(max(label_map) + 2, -1, np.int64)
+    for label, index in label_map.items():
+        lut[label] = index
+    return lut, label_map
 
 
 def _register(detector, dataset: Dataset, store: PredictionStore | None, protocol: str, run_info: RunInfo | None,
