@@ -54,6 +54,19 @@ def test_cluster_run_equals_a_local_run_and_resumes_from_the_store(local_cluster
     assert "40 from the cache" in again.stderr and "images answered" not in again.stderr
 
 
+def test_detect_on_a_cluster_writes_the_local_results(local_cluster, shapes, tmp_path):
+    outputs = {}
+    for where, extra in (("here", ()), ("ray", ("--ray", "auto"))):
+        out = tmp_path / f"{where}.json"
+        done = subprocess.run([sys.executable, "-m", "detviewer", "detect", str(shapes), "--model", "demo-ssd",
+                               "--quiet", "--out", str(out), *extra], capture_output=True, text=True,
+                              timeout=RUN_TIMEOUT_S, env=_env(tmp_path / "store"))
+        assert done.returncode == 0, done.stderr[-2000:]
+        outputs[where] = json.loads(out.read_text())
+    assert len(outputs["here"]) > 40
+    assert outputs["ray"] == outputs["here"]
+
+
 def test_a_worker_killed_mid_run_changes_no_number(local_cluster, shapes, tmp_path):
     local = _stats(_eval(shapes, tmp_path / "local-store", "--no-cache"))
     run = subprocess.Popen([sys.executable, "-m", "detviewer", "eval", "--model", "demo-ssd", "--data", str(shapes),
