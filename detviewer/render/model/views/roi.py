@@ -167,6 +167,13 @@ def _bins_layers(p: "RoIPooling", inference: Inference, which: str) -> list:
     return [BoxLayer("pool_bins", rects, colors, np.arange(size_x, dtype=np.int64), width=2.5, fill_alpha=110)]
 
 
+def _either(counts: list[int]) -> str:
+    """[2, 3] -> "2 or 3" (never "2/3", which reads as two thirds)."""
+    if len(counts) == 1:
+        return str(counts[0])
+    return ", ".join(map(str, counts[:-1])) + f" or {counts[-1]}"
+
+
 def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple[str, str]]:
     size_y, size_x = p.align_heatmap.shape
     fx1, fy1, fx2, fy2 = p.box_feature.tolist()
@@ -182,7 +189,7 @@ def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple
                                f"{p.align_points.shape[2]} bilinear samples each, averaged"),
              ("RoIPool region", f"columns {cells[..., 0].min()}–{cells[..., 2].max() - 1}, rows "
                                 f"{cells[..., 1].min()}–{cells[..., 3].max() - 1} (rounded)"),
-             ("RoIPool bins", f"{'/'.join(map(str, widths))} × {'/'.join(map(str, heights))} whole cells, max")]
+             ("RoIPool bins", f"{_either(widths)} whole cells wide × {_either(heights)} high, max")]
     if step >= 3:
         diff = float(np.abs(p.align - p.pool).mean()) if p.pool is not None else float("nan")
         def span(values: np.ndarray) -> str:
