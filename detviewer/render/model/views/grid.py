@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import GridPrediction, Inference
-from detviewer.render.model.colors import PALETTE, class_colors
+from detviewer.render.model.colors import CELL_LINES, class_colors, spare_colors
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num,
@@ -180,7 +180,8 @@ def _cell_part(inference: Inference, cell: tuple[int, int], holds: bool, what: s
     best = int(grid.class_probs[r, c].argmax())
     name = inference.detections.name_of(best + 1)
     flat = np.array([r * s + c], np.int64)
-    box_colors = PALETTE[np.arange(b_count) % len(PALETTE)]
+    # not a class colour: the cells are tinted by class, and box 2 must not read as "circle most likely"
+    box_colors = spare_colors(b_count, np.arange(1, grid.class_probs.shape[-1] + 1))
     layers = [BoxLayer("selected_cell", cell_rects(grid)[flat], solid(ARROW, 1), flat, width=4.0, fill_alpha=60),
               BoxLayer("cell_boxes", grid.boxes[r, c], box_colors, np.arange(b_count, dtype=np.int64),
                        labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0)]
@@ -204,7 +205,7 @@ def _grid_layers(inference: Inference, state: GridViewState, gt, cells: list[tup
     if class_map is not None:
         layers.append(class_map)
     segments = grid_segments(grid)
-    layers.append(SegmentLayer("grid", segments, solid((255, 255, 255), len(segments)), width=1.5, alpha=170))
+    layers.append(SegmentLayer("grid", segments, solid(CELL_LINES, len(segments)), width=1.5, alpha=170))
     if cells:
         flat = np.array([r * s + c for r, c in cells], np.int64)
         layers.append(BoxLayer("object_cells", cell_rects(grid)[flat], solid(ARROW, len(flat)), flat, width=2.0,
@@ -233,7 +234,7 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
     rows += yolo_v1_rows(s, b_count, c_count, inference.input_size[1])
     rows.append(("Cells with an object", str(len(cells))))
     what = "ground-truth object" if gt is not None else "detection"
-    legend = (("grid", (255, 255, 255)),)
+    legend = (("grid", CELL_LINES),)
     if gt is not None:
         legend += (("ground truth", GT_COLOR),)
     if state.class_map == "argmax":

@@ -11,9 +11,9 @@ from detviewer.render.model.primitives import BoxLayer, SegmentLayer, TextLayer,
 
 __all__ = ["chart_rect", "pr_chart_layers", "bar_chart_layers", "CURVE", "ENVELOPE", "AREA"]
 
-CURVE = (255, 255, 255)     # the raw precision-recall point after each detection
+CURVE = (0, 220, 255)       # the raw precision-recall point after each detection (ground truth is white)
 ENVELOPE = (255, 230, 0)    # interpolated precision (the curve AP integrates)
-AREA = (255, 190, 0)        # the area under it
+AREA = (255, 140, 0)        # the area under it (orange: the envelope is yellow)
 _AXIS = (220, 220, 220)
 _BACKDROP = (18, 18, 18)
 

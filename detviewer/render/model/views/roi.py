@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import SELECT
+from detviewer.render.model.colors import CELL_LINES, MARK, SELECT
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap,
@@ -158,7 +158,7 @@ def _bins_layers(p: "RoIPooling", inference: Inference, which: str) -> list:
         bins = bin_segments(p, inference.scale)
         points = _sample_points(p, inference.scale)
         return [SegmentLayer("bins", bins, solid(ARROW, len(bins)), width=2.0),
-                SegmentLayer("sample_points", cross_segments(points, 1.5), solid(SELECT, 2 * len(points)), width=1.5)]
+                SegmentLayer("sample_points", cross_segments(points, 1.5), solid(MARK, 2 * len(points)), width=1.5)]
     # Bins overlap by design (floor / ceil), so outlining all S×S would only redraw the cell borders: the first
     # row is shaded instead, neighbours in alternating colours, where two bins share a column the colours mix.
     size_x = p.pool_cells.shape[1]
@@ -244,15 +244,15 @@ def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
         legend += (("ground truth", GT_COLOR),)
     if 1 <= step <= 2:
         cells = feature_cell_segments(p, inference.scale)
-        layers.append(SegmentLayer("feature_cells", cells, solid((255, 255, 255), len(cells)), width=1.0, alpha=120))
-        legend += (("feature-map cells", (255, 255, 255)),)
+        layers.append(SegmentLayer("feature_cells", cells, solid(CELL_LINES, len(cells)), width=1.0, alpha=120))
+        legend += (("feature-map cells", CELL_LINES),)
         if state.which == "pool":
             layers.append(BoxLayer("quantised", quantised_box(p, inference.scale)[None], solid(ARROW, 1),
                                    np.zeros(1, np.int64), width=2.0, dashed=True))
             legend += (("rounded to whole cells", ARROW),)
     if step == 2:
         layers += _bins_layers(p, inference, state.which)
-        legend += ((("bins", ARROW), ("sample points", SELECT)) if state.which == "align" else
+        legend += ((("bins", ARROW), ("sample points", MARK)) if state.which == "align" else
                    (("bins 1, 3, 5… of the first row", _BIN_COLORS[0]), ("bins 2, 4, 6…", _BIN_COLORS[1])))
     if step == 3 and state.which == "align":  # the S×S bins over the box, one per output cell
         bins = bin_segments(p, inference.scale)
