@@ -8,7 +8,9 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QTransform
 
-from detviewer.render.model.labels import Placement, labels_of_layers, place_labels
+from detviewer.render.model.labels import (
+    PANEL_FILL_ALPHA, Placement, covering_panels, labels_of_layers, place_labels,
+)
 from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts, RenderStyle, qcolor
 
@@ -60,8 +62,9 @@ def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: 
 
 
 def _place(layers, transform: QTransform, fonts: LabelFonts, bounds, obstacles=()):
-    labels = labels_of_layers(layers, _mapper(transform), box_label_size=BOX_LABEL_PX)
-    return labels, place_labels(labels, fonts.measure, bounds, obstacles)
+    to_screen = _mapper(transform)
+    labels = labels_of_layers(layers, to_screen, box_label_size=BOX_LABEL_PX)
+    return labels, place_labels(labels, fonts.measure, bounds, obstacles, covering_panels(layers, to_screen))
 
 
 def place_layer_labels(layers, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
@@ -98,7 +101,8 @@ class LabelsItem(pg.GraphicsObject):
 
     def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
         self.legend = tuple(legend)
-        self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")]
+        self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")
+                        or getattr(layer, "fill_alpha", 0) >= PANEL_FILL_ALPHA]  # panels: labels under them move
         self._box_layers = [layer for layer in layers if isinstance(layer, BoxLayer)]
         if style != self._fonts.style:
             self._fonts = LabelFonts(style)
