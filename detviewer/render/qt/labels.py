@@ -28,19 +28,23 @@ def _mapper(transform: QTransform):
 
 
 def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: LabelFonts | None = None,
-                 bounds: tuple[float, float] | None = None, obstacles=()) -> Placement:
+                 bounds: tuple[float, float] | None = None, obstacles=(), origin: tuple[float, float] = (0.0, 0.0)
+                 ) -> Placement:
     """Place and draw the labels of ``layers`` with the painter's transform (image -> screen); returns the placement.
 
-    bounds (w, h): the screen area labels must stay in (default: the painter's device); obstacles: (x, y, w, h)
-    screen rects to keep clear (the legend).
+    bounds (w, h): the screen area labels must stay in (default: the painter's device), whose top-left corner is
+    at ``origin`` on the device (a figure's image under its title band); obstacles: (x, y, w, h) rects of that
+    area to keep clear (the legend). The placement is in that area's pixels.
     """
     fonts = fonts or LabelFonts(style)
     if bounds is None:
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
-    labels, placement = _place(layers, painter.transform(), fonts, bounds, obstacles)
+    transform = painter.transform() * QTransform.fromTranslate(-origin[0], -origin[1])
+    labels, placement = _place(layers, transform, fonts, bounds, obstacles)
     painter.save()
     painter.resetTransform()
+    painter.translate(*origin)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for (x, y, w, h), text, i in zip(placement.rects, placement.texts, placement.index):
         label = labels[int(i)]
