@@ -129,7 +129,7 @@ def _demo_frames(model: str):
             first = frame(0)
         except ViewError:
             continue
-        frames += [(name, first if step == 0 else frame(step)) for step in _steps(first.step_count)]
+        frames += [(name, first if step == 0 else frame(step)) for step in sorted({0, first.step_count - 1})]
     return image, inference.model_name, frames
 
 

@@ -118,3 +118,15 @@ def test_map_bar_chart_axis_and_bar_labels_share_one_scale():
     values = [float(t) for t in bars.labels]
     assert ticks == [0.0, 50.0, 100.0]  # the axis on the 0–100 scale of the bar labels and the caption
     assert max(values) <= max(ticks) and "(0–100 scale)" in frame.caption
+
+
+def test_a_slide_too_short_for_its_table_keeps_the_rows_the_caption_cites(qapp):
+    from detviewer.render.qt.slide import SlideText, table_fit
+
+    rows = [(f"[{i}] value {i}", f"{i / 7:.2f}") for i in range(40)] + [("[40] P(star)", "1.00")]
+    text = SlideText("t", caption="Its best class is star, P(star) = 1.00; value 3 is the first.", table=rows)
+    shown, left_out = table_fit(text, (320, 320))
+    assert left_out > 0 and len(shown) + left_out == len(rows)  # 41 rows do not fit beside the figure
+    assert "[40] P(star)" in shown and "[3] value 3" in shown  # cited: kept, though the last row
+    assert shown == [key for key, _ in rows if key in shown]  # in the table's own order
+    assert "[39] value 39" not in shown  # uncited rows from the end go first

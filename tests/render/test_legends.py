@@ -83,3 +83,36 @@ def test_selective_search_legend_names_the_colours_drawn(frames):
         for layer in frame.layers:
             if isinstance(layer, BoxLayer) and layer.labels and any(layer.labels):
                 assert layer_colors(layer) & legend, f"step {step + 1}: no legend entry names {layer.name}'s colours"
+
+
+HIDDEN_PANEL_WORDS = ("in the table", "side panel", "the panel", "see the table")
+
+
+def test_no_caption_points_at_a_hidden_panel(frames):
+    # lecture mode and slides show no side panel: "the cell's 16 numbers are in the table" pointed at one
+    model, built = frames
+    for view, step, frame in built:
+        caption = frame.caption.lower()
+        assert not any(words in caption for words in HIDDEN_PANEL_WORDS), f"{model} {view} step {step + 1}: {caption}"
+
+
+def test_the_yolo_cell_slide_keeps_the_rows_its_caption_cites(frames, qapp):
+    # slide 21 (demo-yolo, grid, one cell) had room for 13 of the cell's 16 rows and cut P(star), P(ring) and
+    # P(cross), while its caption named the best class; the rows a caption cites are never the ones left out
+    from detviewer.render.qt.slide import SlideText, cited_rows, more_rows_note, table_fit
+
+    model, built = frames
+    if model != "demo-yolo":
+        pytest.skip("the YOLO grid is demo-yolo's")
+    cells = [frame for view, step, frame in built if view == "grid" and step > 0]
+    assert cells
+    for frame in cells:
+        text = SlideText("YOLO · One cell's boxes and class probabilities", caption=frame.caption,
+                         legend=tuple(frame.legend), table=list(frame.table))
+        shown, left_out = table_fit(text, (320, 320))
+        cited = {frame.table[i][0] for i in cited_rows(frame.table, frame.caption)}
+        assert any(key.endswith(")") and "P(" in key for key in cited)  # the best class's probability
+        assert any(key.endswith("conf") for key in cited)  # the confidence of the box it scores
+        assert cited <= set(shown), f"cited rows left out: {cited - set(shown)}"
+        assert len(shown) + left_out == len(frame.table)
+    assert "panel" not in more_rows_note(3) and more_rows_note(1) == "+ 1 more row not shown"

@@ -187,10 +187,13 @@ def _cell_part(inference: Inference, cell: tuple[int, int], holds: bool, what: s
                        labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0)]
     depth = 5 * b_count + grid.class_probs.shape[-1]
     holds_text = f"holds a {what} centre" if holds else "holds no object centre"
+    top = int(np.argmax(conf))
+    p_best = float(grid.class_probs[r, c, best])
+    # the caption names the rows it cites ("box 1 conf", "P(star)"): a slide too short for all 5B + C rows keeps them
     caption = (f"Cell (row {r + 1}, column {c + 1}) {holds_text}: its {b_count} boxes have confidence "
-               + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name} "
-               f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability; the "
-               f"cell's {depth} numbers are in the table.")
+               + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name}, P({name}) = {p_best:.2f}. "
+               f"A box's score is confidence × class probability: box {top + 1} conf × P({name}) = "
+               f"{conf[top]:.2f} × {p_best:.2f} = {conf[top] * p_best:.2f}, one of the cell's {depth} outputs.")
     rows = [("Selected cell", f"row {r + 1}, column {c + 1}")] + tensor_layout(inference, r, c)
     legend = (("selected cell", ARROW),) + tuple((f"box {b + 1}", tuple(int(v) for v in box_colors[b]))
                                                  for b in range(b_count))
