@@ -208,10 +208,13 @@ def load_demo_detector(name: str, weights: str = "default", device: str = "cpu")
     if name == "demo-yolo":
         from detviewer.detectors.yolo_v1 import YoloV1Detector
 
-        return YoloV1Detector(model, name=name, class_names=class_names, device=device)
-    from detviewer.detectors.torchvision_adapter import TorchvisionDetector
+        detector = YoloV1Detector(model, name=name, class_names=class_names, device=device)
+    else:
+        from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 
-    return TorchvisionDetector(model, name=name, class_names=class_names, device=device)
+        detector = TorchvisionDetector(model, name=name, class_names=class_names, device=device)
+    detector.framework = "detviewer-demo"  # its own thresholds, evaluated as torchvision's reference does
+    return detector
 
 
 def load(info, weights: str, device: str, progress=None):

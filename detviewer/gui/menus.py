@@ -39,6 +39,8 @@ def build_menus(window) -> SimpleNamespace:
     help_menu = window.menuBar().addMenu("&Help")
     a.shortcuts = _action(help_menu, "Keyboard shortcuts", lambda: _help("show_shortcuts", window), "F1")
     a.about = _action(help_menu, "About detviewer", lambda: _help("show_about", window))
+    a.sample_photos = _action(help_menu, "Open the sample photographs", lambda: _open_sample_photos(window))
+    a.sample_photos.setToolTip("Five public-domain / CC0 photographs shipped with detviewer (assets/photos/LICENSES.md)")
     return a
 
 
@@ -147,13 +149,9 @@ def _open_ground_truth(window) -> None:
 
 
 def _open_dataset(window) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Open a dataset (a COCO .json or an Ultralytics data.yaml; "
-                                          "Cancel to choose a folder)", "",
-                                          "Datasets (*.json *.yaml *.yml);;All files (*)")
-    if not path:
-        path = QFileDialog.getExistingDirectory(window, "Open a dataset folder (YOLO labels/ or VOC Annotations/)")
-    if path:
-        window.open_dataset(path)
+    from detviewer.gui.dataset_dialog import ask_dataset
+
+    ask_dataset(window, window.open_dataset)  # a data.yaml, a COCO .json or a folder, in one dialog
 
 
 def _open_camera(window) -> None:
@@ -172,6 +170,16 @@ def _help(name: str, window) -> None:
     from detviewer.gui import help_dialogs
 
     getattr(help_dialogs, name)(window)
+
+
+def _open_sample_photos(window) -> None:
+    from detviewer.resources import sample_photos
+
+    photos = sample_photos()
+    if photos:
+        window.open_paths(photos, remember=False)
+    else:
+        window.say("The sample photographs are not installed (assets/photos is missing).")
 
 
 def _save_screenshot(window) -> None:

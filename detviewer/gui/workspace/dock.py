@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.session import DatasetSession
 from detviewer.gui.workspace.compare_tabs import CompareTab, CoverageTab
+from detviewer.gui.workspace.export_tables import RunSource, TableExport, export_tables
+from detviewer.gui.workspace.own_window import own_window_button
 from detviewer.gui.workspace.runs import DatasetRunner, eta_text
 from detviewer.gui.workspace.tabs import ConfusionTab, CurvesTab, ImagesTab, MetricsTab
 from detviewer.state.events import ThresholdsChanged
@@ -35,6 +37,8 @@ class EvaluationWorkspace(QWidget):
         self.window = window
         self.session: DatasetSession | None = None
         self._label_maps: dict[str, dict] = {}
+        self.run_sources: dict[str, RunSource] = {}  # what each side's predictions came from (for the CSVs)
+        self._pending_sources: dict[str, RunSource] = {}
         self.cache_dir: Path | None = None  # the per-image prediction cache (None: the user's cache folder)
         self.runner = DatasetRunner(window.background, self)
         self.label = QLabel("Open a dataset (File → Open dataset…): a COCO file, an Ultralytics data.yaml, a YOLO or "
@@ -46,6 +50,7 @@ class EvaluationWorkspace(QWidget):
         self.compare_import = QPushButton("Compare: import B…")
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export tables (CSV)…")
+        self.own_window_button = own_window_button(self)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -64,6 +69,7 @@ class EvaluationWorkspace(QWidget):
                        self.export_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.own_window_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addLayout(buttons)
@@ -92,6 +98,7 @@ class EvaluationWorkspace(QWidget):
     def set_dataset(self, dataset) -> None:
         self.session = DatasetSession(dataset)
         self._label_maps = {}
+        self.run_sources = {}
         text = f"Dataset: {dataset.summary()}."
         if dataset.warnings:
             text += f" {len(dataset.warnings)} files were left out (View → Messages)."
@@ -108,6 +115,7 @@ class EvaluationWorkspace(QWidget):
         except DetviewerError as exc:
             self._fail(str(exc))
             return
+        self._pending_sources[side] = RunSource(loaded.name, str(loaded.weights))
         self.progress.setRange(0, self.session.dataset.num_images)
         self.progress.setValue(0)
         self.progress.show()
@@ -118,6 +126,7 @@ class EvaluationWorkspace(QWidget):
             self._fail("Open a dataset first: results are read against its images and classes.")
             return
         self.runner.import_results(side, path, self.session.dataset)
+        self._pending_sources[side] = RunSource(Path(path).name, results_file=str(path))
 
     def _ask_results(self, side: str) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a COCO results file", "", "COCO results (*.json)")
@@ -136,6 +145,7 @@ class EvaluationWorkspace(QWidget):
         for text in warnings:
             self.window.say(text, "warning")
         self.session.set_predictions(side, predictions, name)
+        self.run_sources[side] = self._pending_sources.pop(side, self.run_sources.get(side, RunSource(name)))
         session = self.session
 
         def ready(_value, error: str) -> None:
@@ -253,7 +263,10 @@ class EvaluationWorkspace(QWidget):
             self.window.say(f"Wrote {len(paths)} tables to {folder}.")
 
     def export_tables(self, folder) -> list[Path]:
-        """The per-class and images tables as shown (sorted, filtered) into CSV files in ``folder``."""
-        folder = Path(folder)
-        return [self.metrics.classes.write_csv(folder / "classes.csv"),
-                self.images.model.write_csv(folder / "images.csv")]
+        """Every tab's table (as shown) into CSV files in ``folder``, naming the runs (workspace.export_tables)."""
+        shown = {"classes": self.metrics.classes.rows_as_shown(), "images": self.images.model.rows_as_shown()}
+        if self.session.comparing:
+            shown["compare_images"] = self.compare.images.rows_as_shown()
+        t = self.window.state.thresholds
+        return export_tables(folder, TableExport(self.session, shown, dict(self.run_sources), t.score, t.iou, MATCH_IOU,
+                                                 self.coverage.coverage))
