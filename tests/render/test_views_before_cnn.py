@@ -105,11 +105,13 @@ def test_crop_gallery_hides_none_of_the_proposals_it_shows():
     from pathlib import Path
 
     from detviewer.io.images import load_image
-    from detviewer.render.model.views.before_cnn import run_selective_search
 
     image = load_image(Path(__file__).resolve().parents[2] / "assets" / "demo" / "shapes_7_00000.png")
-    boxes, seconds, crops = run_selective_search(image)
-    state = SelectiveSearchViewState(boxes, seconds, crops=crops, step=1)
+    # Selective Search's first 8 proposals on that image (fast mode; OpenCV's threads can reorder later ones)
+    boxes = np.array([[149, 201, 177, 296], [129, 106, 181, 184], [94, 141, 130, 206], [28, 109, 79, 155],
+                      [71, 213, 96, 235], [28, 112, 79, 155], [79, 152, 110, 197], [245, 120, 320, 207]], np.float32)
+    crops = warp_gallery(image, boxes, n=8)
+    state = SelectiveSearchViewState(boxes, 1.0, crops=crops, step=1)
     frame = selective_search_frame(image_inference(*image.shape[:2]), state)
     shown = frame.layer("gallery_boxes")
     backdrop = frame.layer("gallery_backdrop").xyxy[0]
