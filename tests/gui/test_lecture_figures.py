@@ -123,7 +123,7 @@ def _demo_frames(model: str):
                                                                                            detector.class_names)
     frames = []
     for name in VIEWS:
-        def frame(step):
+        def frame(step, name=name):
             return view_frame(name, inference, detector, thresholds=Thresholds(), gt=gt, image=image, step=step)
         try:
             first = frame(0)
@@ -144,9 +144,7 @@ def test_exported_figures_carry_the_slide(model, qapp, figures_dir):
     # File → Export view and `render --lecture` draw render_image: the title, the caption and the legend are on
     # the figure, every text at least 24 px on its 1920 px (labels were ~10 px on a 1600 px figure, no caption)
     from detviewer.render.model.spec import figure_title
-    from detviewer.render.qt.export import (
-        FIGURE_SIDE, figure_labels, figure_layout, figure_scale, render_image,
-    )
+    from detviewer.render.qt.export import FIGURE_SIDE, figure_labels, figure_layout, figure_scale, render_image
     from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts
 
     image, model_name, frames = _demo_frames(model)
@@ -206,7 +204,7 @@ def test_exported_figures_leave_the_selection_out_unless_asked(qapp, tmp_path):
         assert "selected" in frame.names()
         plain = [layer for layer in frame.layers if layer.name != "selected"]
 
-        def pixels(layers, **kwargs):
+        def pixels(layers, frame=frame, **kwargs):
             return to_array(render_image(image, layers, scale, NORMAL, title="t", legend=frame.legend,
                                          caption=frame.caption, **kwargs))
 

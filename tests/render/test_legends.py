@@ -33,7 +33,7 @@ def model_frames(model: str):
     gt = image_ground_truth(ANNOTATIONS, IMAGE).boxes_for(IMAGE, detector.class_names)
     out = []
     for name in VIEWS:
-        def frame(step=None):
+        def frame(step=None, name=name):
             return view_frame(name, inference, detector, thresholds=Thresholds(), gt=gt, image=image, step=step)
         try:
             first = frame(0)

@@ -74,7 +74,11 @@ class VideoBar(QWidget):
         self.forward_button.clicked.connect(lambda: self.step_requested.emit(1))
         self.slider.sliderReleased.connect(lambda: self.seek_requested.emit(self.slider.value()))
         # A groove click, the keyboard or the wheel seek at once (set_position blocks signals); a drag on release.
-        self.slider.valueChanged.connect(lambda value: self.slider.isSliderDown() or self.seek_requested.emit(value))
+        self.slider.valueChanged.connect(self._on_value_changed)
+
+    def _on_value_changed(self, value: int) -> None:
+        if not self.slider.isSliderDown():
+            self.seek_requested.emit(value)
 
     def set_length(self, frames: int) -> None:
         self.slider.blockSignals(True)  # a new length is no seek

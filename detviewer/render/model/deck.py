@@ -10,8 +10,9 @@ tuple across views (``plan_deck`` picks, for each slide, the first loaded model 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step", "object_point"]
 
@@ -144,7 +145,7 @@ def resolve_step(step: int | str, step_count: int, label_of: Callable[[int], str
     raise ValueError(f"no step is called {step!r}")
 
 
-def object_point(gt, detections_xyxy) -> tuple[float, float] | None:
+def object_point(gt: tuple[Any, Any] | None, detections_xyxy: Any) -> tuple[float, float] | None:
     """The centre (x, y) of the largest ground-truth box (gt: (boxes (M, 4), labels) or None), else of the first
     detection (detections_xyxy (D, 4), best first); None when there is neither."""
     import numpy as np

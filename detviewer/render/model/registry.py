@@ -7,6 +7,8 @@ neither Qt nor torch; the views import torch-backed code when they first build a
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.primitives import ViewError, ViewFrame
 from detviewer.render.model.views import (
@@ -54,7 +56,7 @@ def view_spec(name: str) -> ViewSpec:
     return spec
 
 
-def build_frame(spec: ViewSpec, request: ViewRequest, capabilities=None) -> ViewFrame:
+def build_frame(spec: ViewSpec, request: ViewRequest, capabilities: Collection[str] | None = None) -> ViewFrame:
     """``spec.build(request)``, or ViewError (one sentence) when the model cannot show the view."""
     if spec.needs and capabilities is not None and spec.needs not in capabilities:
         raise ViewError(spec.cannot_show_sentence(request.inference.model_name))

@@ -9,7 +9,11 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QTransform
 
 from detviewer.render.model.labels import (
-    PANEL_FILL_ALPHA, Placement, covering_panels, labels_of_layers, place_labels,
+    PANEL_FILL_ALPHA,
+    Placement,
+    covering_panels,
+    labels_of_layers,
+    place_labels,
 )
 from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts, RenderStyle, qcolor
