@@ -149,3 +149,13 @@ def test_default_box_is_the_best_proposal(pooled):
     one_stage = Inference("demo-ssd", (10, 10), Detections.empty(), Detections.empty())
     with pytest.raises(ViewError, match="demo-ssd has no proposals"):
         roi_box(one_stage, RoIViewState())
+
+
+def test_a_roipool_step_quotes_no_roialign(pooled):
+    # Fast R-CNN's RoIPool slides (steps 2 and 3 with roi=pool) are filed before Mask R-CNN introduces RoIAlign
+    inference, state, _ = pooled
+    for step in (1, 2):
+        frame = roi_frame(inference, replace(state, which="pool", step=step))
+        assert not any("RoIAlign" in key or "RoIAlign" in value for key, value in frame.table)
+        assert "RoIAlign" not in frame.caption and "RoIPool bins" in dict(frame.table)
+    assert "RoIAlign bins" in dict(roi_frame(inference, replace(state, which="align", step=2)).table)

@@ -185,9 +185,10 @@ def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple
     cells = p.pool_cells
     widths = sorted({int(v) for v in (cells[0, :, 2] - cells[0, :, 0])})
     heights = sorted({int(v) for v in (cells[:, 0, 3] - cells[:, 0, 1])})
-    rows += [("RoIAlign bins", f"{(fx2 - fx1) / size_x:.2f}×{(fy2 - fy1) / size_y:.2f} cells, "
-                               f"{p.align_points.shape[2]} bilinear samples each, averaged"),
-             ("RoIPool region", f"columns {cells[..., 0].min()}–{cells[..., 2].max() - 1}, rows "
+    if which == "align" or step >= 3:  # a Fast R-CNN (RoIPool) slide does not quote Mask R-CNN's RoIAlign
+        rows.append(("RoIAlign bins", f"{(fx2 - fx1) / size_x:.2f}×{(fy2 - fy1) / size_y:.2f} cells, "
+                                      f"{p.align_points.shape[2]} bilinear samples each, averaged"))
+    rows += [("RoIPool region", f"columns {cells[..., 0].min()}–{cells[..., 2].max() - 1}, rows "
                                 f"{cells[..., 1].min()}–{cells[..., 3].max() - 1} (rounded)"),
              ("RoIPool bins", f"{_either(widths)} whole cells wide × {_either(heights)} high, max")]
     if step >= 3:
