@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError
 
@@ -14,9 +14,10 @@ __all__ = ["DatasetRunner", "cache_root", "eta_text"]
 
 
 def cache_root() -> Path:
-    """Where per-image answers are kept (one .npz per image, keyed by model + weights + image hash)."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-    return Path(base or Path.home() / ".cache" / "detviewer") / "predictions"
+    """The prediction store's folder: the same as the CLI's (io.prediction_store.default_store_dir)."""
+    from detviewer.io.prediction_store import default_store_dir
+
+    return default_store_dir()
 
 
 class DatasetRunner(QObject):
@@ -35,12 +36,10 @@ class DatasetRunner(QObject):
         background.worker.job_progress.connect(self._on_progress)
 
     def run_model(self, side: str, dataset, model_name: str, weights: str, cache_dir: Path | None = None) -> None:
-        """Run the loaded detector over every image of ``dataset`` (cached answers are reused)."""
-        from detviewer.io.prediction_cache import PredictionCache
-
+        """Run the loaded detector over every image of ``dataset`` (answers kept in the store are reused)."""
         if self.running is not None:
             raise DetviewerError("A dataset run is already going; cancel it first.")
-        cache = PredictionCache(cache_dir or cache_root(), model_name, weights)
+        root = cache_dir or cache_root()
         self._stop.clear()
         self.running = side
         key = ("dataset-run", side)
@@ -52,7 +51,9 @@ class DatasetRunner(QObject):
             def progress(done: int, total: int, eta) -> None:
                 emit(key, done / max(total, 1), f"{done}/{total}/{-1.0 if eta is None else float(eta)}")
 
-            return run_dataset(detector, dataset, cache, progress, self._stop.is_set)
+            from detviewer.io.prediction_store import PredictionStore
+
+            return run_dataset(detector, dataset, PredictionStore.open(root), progress, self._stop.is_set)
 
         self.background.with_detector(key, run, f"running {model_name} on {dataset.source.name}",
                                       lambda value, error: self._on_done(side, model_name, value, error))
@@ -80,7 +81,8 @@ class DatasetRunner(QObject):
         elif run.stopped:
             self.failed.emit(side, f"The run of {model_name} was cancelled after {run.computed + run.cached} images.")
         else:
-            self.finished.emit(side, run.predictions, model_name, [text for _, text in run.failures], run.label_map)
+            self.finished.emit(side, run.predictions, model_name,
+                               [text for _, text in run.failures] + list(run.warnings), run.label_map)
 
     def _on_imported(self, side: str, name: str, predictions, error: str) -> None:
         if error:
