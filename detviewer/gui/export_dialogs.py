@@ -48,7 +48,7 @@ def export_view(window, path, scale: float | None = None, on_done=None):
 
     def write(_context):
         return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
-                             dim=frame.dim)
+                             dim=frame.dim, caption=frame.caption)
 
     return window.background.task(("export", str(path)), write, f"exporting {Path(path).name}",
                                   on_done or (lambda _value, _error: None))
@@ -87,7 +87,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
             context.check()
             context.progress(step / max(len(frames), 1), f"Step {step} of {len(frames) - 1}")
         qimage = render_image(image, frame.layers, scale=scale, style=style, legend=frame.legend,
-                              title=figure_title(VIEWS["nms"].title, frame, model_name))
+                              title=figure_title(VIEWS["nms"].title, frame, model_name), caption=frame.caption)
         path = folder / f"nms_step_{step:03d}.png"
         paths.append(save_qimage(qimage, path, PNG_SPEED))
         if gif:
