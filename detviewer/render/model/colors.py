@@ -32,7 +32,7 @@ def class_colors(labels: np.ndarray) -> np.ndarray:
     return PALETTE[np.mod(labels, len(PALETTE))]
 
 
-def spare_colors(n: int, used_labels) -> np.ndarray:
+def spare_colors(n: int, used_labels: object) -> np.ndarray:
     """(n, 3) uint8 palette colours that no label of ``used_labels`` has (class_colors), for things that are not
     classes (a cell's boxes) drawn beside class colours; they repeat only when the palette runs out."""
     used = set(np.mod(np.asarray(used_labels, np.int64).reshape(-1), len(PALETTE)).tolist())

@@ -171,7 +171,8 @@ def labels_of_layers(layers: Iterable[Layer], to_screen: Callable[[np.ndarray], 
     return out
 
 
-def covering_panels(layers, to_screen: Callable[[np.ndarray], np.ndarray]) -> list:
+def covering_panels(layers: Sequence[object], to_screen: Callable[[np.ndarray], np.ndarray]
+                    ) -> list[tuple[tuple[float, float, float, float], float]]:
     """((x, y, w, h) screen rect, priority) of each opaque panel of ``layers`` (bottom to top): BoxLayers filled at
     least PANEL_FILL_ALPHA. priority: the first ``labels_of_layers`` priority of the layers under it, whose labels
     must stay off it (a label of a box under the PR chart is not drawn over the chart)."""

@@ -20,7 +20,7 @@ import numpy as np
 from detviewer.errors import DetviewerError
 from detviewer.io.atomic import OutputError, write_bytes
 from detviewer.render.model.nms_layers import LAYER_NAMES
-from detviewer.render.qt.style import qimage_from_rgb
+from detviewer.render.qt.style import RenderStyle, qimage_from_rgb
 
 __all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order", "figure_scale", "FIGURE_SIDE",
            "save_qimage", "svg_bytes", "figure_style", "figure_layout", "FigureLayout", "SELECTION_LAYERS",
@@ -228,7 +228,7 @@ class FigureLayout:
     title_band: int
     image_height: int
     caption_band: int
-    style: object
+    style: RenderStyle
 
 
 def figure_layout(image: np.ndarray, scale: float, style=None, title: str = "", caption: str = "") -> FigureLayout:
