@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,6 +17,13 @@ from detviewer.charts.export import export_chart, plots_folder
 from detviewer.charts.matrix import bar_rows_height, fit_left_axis
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 
+if TYPE_CHECKING:
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+    from PySide6.QtWidgets import QWidget
+
+    from detviewer.evaluation.compare import ClassDeltas, ComparisonSnapshot
+    from detviewer.evaluation.tide import TideResult
+
 __all__ = ["ClassDeltaChart", "ErrorsCompareChart", "export_compare_plots", "SIDE_COLORS"]
 
 #: A and B in every comparison chart (and, by convention, the window's two box styles).
@@ -25,7 +32,8 @@ _DELTA_SERIES = (("ΔAP", "d_ap", (31, 119, 180)), ("ΔAP50", "d_ap50", (44, 160
                                                                                         (148, 103, 189)))
 
 
-def _bar_group(plot: pg.PlotItem, y: np.ndarray, values: Sequence[np.ndarray], colors, names, height: float) -> None:
+def _bar_group(plot: pg.PlotItem, y: np.ndarray, values: Sequence[np.ndarray], colors: Sequence[tuple[int, int, int]],
+               names: Sequence[str], height: float) -> None:
     """Horizontal bars: series s of row r at y[r] + offset s, one BarGraphItem per series (with a legend entry)."""
     n = len(values)
     for s, (v, color, name) in enumerate(zip(values, colors, names)):
@@ -41,7 +49,7 @@ class ClassDeltaChart(pg.PlotWidget):
 
     class_clicked = Signal(int)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         plot = self.getPlotItem()
         plot.invertY(True)
@@ -53,7 +61,7 @@ class ClassDeltaChart(pg.PlotWidget):
         self._count = 0
         self.scene().sigMouseClicked.connect(self._on_click)
 
-    def set_deltas(self, classes, class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> None:
+    def set_deltas(self, classes: ClassDeltas, class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> None:
         """classes: a ``compare.ClassDeltas``; class_names (K,)."""
         plot = self.getPlotItem()
         plot.clear()
@@ -79,7 +87,7 @@ class ClassDeltaChart(pg.PlotWidget):
         row = int(np.floor(y + 0.5))
         return row if 0 <= row < self._count else None
 
-    def _on_click(self, event) -> None:
+    def _on_click(self, event: MouseClickEvent) -> None:
         vb = self.getPlotItem().vb
         if vb.sceneBoundingRect().contains(event.scenePos()):
             row = self.class_at(vb.mapSceneToView(event.scenePos()).y())
@@ -90,7 +98,7 @@ class ClassDeltaChart(pg.PlotWidget):
 class ErrorsCompareChart(pg.PlotWidget):
     """TIDE's error breakdown of A and B side by side: dAP per error type (and the special FP / FN errors)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         plot = self.getPlotItem()
         plot.invertY(True)
@@ -99,7 +107,7 @@ class ErrorsCompareChart(pg.PlotWidget):
         self.row_labels = RowLabels(plot, "left")
         self.setMinimumHeight(bar_rows_height(9))
 
-    def set_results(self, tide_a, tide_b, names: tuple[str, str] = ("A", "B")) -> None:
+    def set_results(self, tide_a: TideResult, tide_b: TideResult, names: tuple[str, str] = ("A", "B")) -> None:
         plot = self.getPlotItem()
         plot.clear()
         plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
@@ -117,7 +125,7 @@ class ErrorsCompareChart(pg.PlotWidget):
         self.setToolTip(f"TIDE error breakdown: A = {names[0]}, B = {names[1]}")
 
 
-def export_compare_plots(snapshot, out_dir: str | os.PathLike, suffix: str = ".png") -> list[Path]:
+def export_compare_plots(snapshot: ComparisonSnapshot, out_dir: str | os.PathLike, suffix: str = ".png") -> list[Path]:
     """The per-class Δ chart and the side-by-side error breakdown of a ``ComparisonSnapshot`` into ``out_dir``:
     ``class_deltas``, ``error_breakdown_ab``."""
     out = plots_folder(out_dir)

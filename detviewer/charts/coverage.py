@@ -7,13 +7,22 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
+from numpy.typing import ArrayLike
 from PySide6.QtCore import Qt, Signal
 
 from detviewer.charts.export import export_chart, plots_folder
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from detviewer.evaluation.anchor_suggestion import AnchorSuggestion
+    from detviewer.evaluation.coverage import AnchorCoverage
 
 __all__ = ["BestIouHistogram", "ObjectShapesChart", "export_coverage_plots", "UNCOVERED", "COVERED", "SUGGESTED"]
 
@@ -25,14 +34,14 @@ class BestIouHistogram(pg.PlotWidget):
     """Objects per best-IoU bin (0.02 wide), bars under the threshold in red; a dashed line at the threshold;
     a suggestion's histogram as a green outline."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         plot = self.getPlotItem()
         plot.setLabel("bottom", "best IoU of the object with any anchor")
         plot.setLabel("left", "objects")
         plot.showGrid(y=True, alpha=0.2)
 
-    def set_coverage(self, coverage, suggested=None) -> None:
+    def set_coverage(self, coverage: AnchorCoverage, suggested: AnchorCoverage | None = None) -> None:
         """coverage / suggested: ``AnchorCoverage`` of today's anchors and of a suggestion (or None)."""
         plot = self.getPlotItem()
         plot.clear()
@@ -62,7 +71,7 @@ class ObjectShapesChart(pg.PlotWidget):
 
     object_clicked = Signal(int)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         plot = self.getPlotItem()
         plot.setLogMode(x=True, y=True)
@@ -71,7 +80,7 @@ class ObjectShapesChart(pg.PlotWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         self._gt_of_points: dict[object, np.ndarray] = {}
 
-    def set_coverage(self, coverage, suggested_wh=None) -> None:
+    def set_coverage(self, coverage: AnchorCoverage, suggested_wh: np.ndarray | None = None) -> None:
         """coverage: an ``AnchorCoverage``; suggested_wh (S, 2): a suggestion's anchor shapes, or None."""
         plot = self.getPlotItem()
         plot.clear()
@@ -93,7 +102,8 @@ class ObjectShapesChart(pg.PlotWidget):
                       f"(red: best IoU below {coverage.positive_iou:g})")
 
     @staticmethod
-    def _add_shapes(plot, wh, color, symbol, name, levels=None) -> None:
+    def _add_shapes(plot: pg.PlotItem, wh: np.ndarray, color: str | tuple[int, int, int], symbol: str, name: str,
+                    levels: ArrayLike | None = None) -> None:
         if not len(wh):
             return
         plot.plot(wh[:, 0], wh[:, 1], pen=None, symbol=symbol, symbolSize=16, symbolPen=pg.mkPen(color, width=2.5),
@@ -110,16 +120,17 @@ class ObjectShapesChart(pg.PlotWidget):
         """The two scatter items: covered objects, then objects under the threshold."""
         return list(self._gt_of_points)
 
-    def gt_of(self, item, point_index: int) -> int:
+    def gt_of(self, item: pg.ScatterPlotItem, point_index: int) -> int:
         """The GT index behind point ``point_index`` of a scatter ``item`` of this chart."""
         return int(self._gt_of_points[item][point_index])
 
-    def _on_points_clicked(self, item, points, *_):
+    def _on_points_clicked(self, item: pg.ScatterPlotItem, points: Sequence[pg.SpotItem], *_: object) -> None:
         if len(points):
             self.object_clicked.emit(self.gt_of(item, int(points[0].index())))
 
 
-def export_coverage_plots(coverage, out_dir: str | os.PathLike, suggestion=None, suffix: str = ".png") -> list[Path]:
+def export_coverage_plots(coverage: AnchorCoverage, out_dir: str | os.PathLike,
+                          suggestion: AnchorSuggestion | None = None, suffix: str = ".png") -> list[Path]:
     """``best_iou_histogram`` and ``object_shapes`` of an ``AnchorCoverage`` (with an ``AnchorSuggestion``'s
     coverage and shapes when given) into ``out_dir``."""
     out = plots_folder(out_dir)

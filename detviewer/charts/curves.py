@@ -4,13 +4,17 @@ Evaluation workspace embeds; ``charts.export`` writes them to PNG / SVG."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 
 from detviewer.evaluation.curves import ConfidenceCurves, PRCurves
+
+if TYPE_CHECKING:
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+    from PySide6.QtWidgets import QWidget
 
 __all__ = ["PRChart", "ConfidenceChart", "class_pen", "MAX_CLASS_CURVES"]
 
@@ -34,7 +38,7 @@ def _setup(plot: pg.PlotItem, x_label: str, y_label: str) -> None:
 class PRChart(pg.PlotWidget):
     """Per-class COCO PR curves (101-point interpolation) at IoU 0.5 or averaged over 0.5:0.95."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         _setup(self.getPlotItem(), "recall", "precision")
 
@@ -45,7 +49,7 @@ class PRChart(pg.PlotWidget):
         plot.clear()
         precision = pr.precision_50 if iou == "0.5" else pr.precision_50_95
         valid = np.flatnonzero((precision > -1).all(axis=1))
-        shown = list(valid if classes is None else [c for c in classes if c in set(valid.tolist())])
+        shown: list[int] = list(valid if classes is None else [c for c in classes if c in set(valid.tolist())])
         if classes is None and len(shown) > MAX_CLASS_CURVES:
             shown = []
         for k in shown:
@@ -65,7 +69,7 @@ class ConfidenceChart(pg.PlotWidget):
 
     threshold_clicked = Signal(float)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         _setup(self.getPlotItem(), "confidence", "value")
         self._best = 0.0
@@ -97,7 +101,7 @@ class ConfidenceChart(pg.PlotWidget):
                                      label=f"score > {score_threshold:.2f}", labelOpts={"position": 0.95, "color": "k"}))
         plot.setTitle(f"P / R / F1 against confidence, {title}, IoU {curves.iou_threshold:g}")
 
-    def _on_click(self, event) -> None:
+    def _on_click(self, event: MouseClickEvent) -> None:
         vb = self.getPlotItem().vb
         if vb.sceneBoundingRect().contains(event.scenePos()):
             x = float(np.clip(vb.mapSceneToView(event.scenePos()).x(), 0.0, 1.0))

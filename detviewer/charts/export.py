@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from detviewer.errors import DetviewerError
 from detviewer.io.atomic import write_bytes
 from detviewer.render.qt.export import ensure_gui_app, save_qimage, svg_bytes
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
+    from detviewer.evaluation.dataset_evaluation import EvaluationSnapshot
 
 __all__ = ["export_chart", "export_evaluation_plots", "plots_folder", "CHART_SIZE"]
 
 CHART_SIZE = (900, 700)
 
 
-def export_chart(widget, path: str | os.PathLike, size: tuple[int, int] = CHART_SIZE) -> Path:
+def export_chart(widget: pg.PlotWidget, path: str | os.PathLike, size: tuple[int, int] = CHART_SIZE) -> Path:
     """Write a chart widget (a pyqtgraph PlotWidget) to ``path``: .png (raster) or .svg (vector), atomically
     (a failed write keeps the previous file and leaves no partial one: io.atomic.OutputError, one sentence)."""
     path = Path(path)
@@ -48,7 +53,7 @@ def plots_folder(out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def export_evaluation_plots(snapshot, class_names: Sequence[str], out_dir: str | os.PathLike,
+def export_evaluation_plots(snapshot: EvaluationSnapshot, class_names: Sequence[str], out_dir: str | os.PathLike,
                             suffix: str = ".png") -> list[Path]:
     """The PR curves (IoU 0.5 and 0.5:0.95), P / R / F1 against confidence, the confusion matrix (normalised
     and counts) and the TIDE error breakdown of an ``EvaluationSnapshot``, written into ``out_dir``."""

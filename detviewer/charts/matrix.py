@@ -3,7 +3,7 @@ breakdown bar chart, as pyqtgraph widgets. A click on a matrix cell emits ``cell
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -13,6 +13,10 @@ from detviewer.charts.axis_labels import RowLabels
 from detviewer.evaluation.confusion import ConfusionMatrix
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.evaluation.tide import TideResult
+
+if TYPE_CHECKING:
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+    from PySide6.QtWidgets import QWidget
 
 __all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "MAX_CHART_CLASSES", "bar_rows_height", "fit_left_axis"]
 
@@ -39,7 +43,7 @@ class ConfusionChart(pg.PlotWidget):
 
     cell_clicked = Signal(int, int)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.ColorMap([0.0, 1.0], [(255, 255, 255), (8, 69, 148)]))
@@ -97,7 +101,7 @@ class ConfusionChart(pg.PlotWidget):
             return int(self._classes[row]), int(self._classes[col])
         return None
 
-    def _on_image_click(self, event) -> None:
+    def _on_image_click(self, event: MouseClickEvent) -> None:
         pos = self.image.mapToView(event.pos())
         cell = self.cell_at(pos.x(), pos.y())
         if cell is not None:
@@ -109,7 +113,7 @@ class ErrorsChart(pg.PlotWidget):
     """TIDE's main errors (dAP of classification, localisation, both, duplicate, background, missed)
     and its special errors (FP, FN) as horizontal bars, in AP points."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, background="w")
         plot = self.getPlotItem()
         plot.invertY(True)

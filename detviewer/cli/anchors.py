@@ -14,9 +14,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.errors import DetviewerError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from detviewer.evaluation.anchor_suggestion import AnchorSuggestion
+    from detviewer.evaluation.coverage import AnchorCoverage
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.ops.model_anchors import TorchvisionAnchors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _suggest(source, coverage, dataset, image_hw, seed: int):
+def _suggest(source: TorchvisionAnchors, coverage: AnchorCoverage, dataset: Dataset, image_hw: np.ndarray,
+             seed: int) -> AnchorSuggestion | None:
     from detviewer.cli.progress import ProgressLine
     from detviewer.evaluation.anchor_suggestion import suggest_anchors
 
@@ -91,6 +102,6 @@ def _suggest(source, coverage, dataset, image_hw, seed: int):
         bar.close()
 
 
-def _warn(lines) -> None:
+def _warn(lines: Iterable[str]) -> None:
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)

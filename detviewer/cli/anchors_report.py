@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detviewer.cli.eval_report import class_keys, table
+
+if TYPE_CHECKING:
+    from detviewer.evaluation.anchor_suggestion import AnchorSuggestion
+    from detviewer.evaluation.coverage import AnchorCoverage, CoverageTable
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.ops.model_anchors import TorchvisionAnchors
 
 __all__ = ["print_coverage", "coverage_json"]
 
@@ -21,18 +29,19 @@ def _iou(value: float) -> str:
     return "-" if not math.isfinite(value) else f"{value:.3f}"
 
 
-def _rows(cov_table) -> list[tuple[str, ...]]:
+def _rows(cov_table: CoverageTable) -> list[tuple[str, ...]]:
     return [(name, str(int(n)), str(int(b)), _pct(s), _iou(m))
             for name, n, b, s, m in zip(cov_table.names, cov_table.n, cov_table.below, cov_table.share_below,
                                         cov_table.mean_iou)]
 
 
-def _summary(cov) -> str:
+def _summary(cov: AnchorCoverage) -> str:
     return (f"{_pct(cov.share_below)} ({int(cov.below.sum())} of {len(cov)}) below {cov.positive_iou:g}, "
             f"mean best IoU {_iou(float(cov.best_iou.mean()))}, median {_iou(float(np.median(cov.best_iou)))}")
 
 
-def print_coverage(cov, dataset, source, suggestion=None) -> None:
+def print_coverage(cov: AnchorCoverage, dataset: Dataset, source: TorchvisionAnchors,
+                   suggestion: AnchorSuggestion | None = None) -> None:
     """The human report of an ``AnchorCoverage`` (and an ``AnchorSuggestion``)."""
     print(f"{cov.model} on {dataset.summary()}")
     print(f"{cov.rule}.")
@@ -70,19 +79,20 @@ def _bucket(name: str) -> str:
     return {"small": "< 32²", "medium": "32²-96²", "large": ">= 96²"}[name]
 
 
-def _table_json(cov_table, keys=None) -> dict:
+def _table_json(cov_table: CoverageTable, keys: Sequence[str] | None = None) -> dict:
     keys = keys or cov_table.names
     return {key: {"objects": int(n), "below": int(b), "share_below": None if not math.isfinite(s) else float(s),
                   "mean_iou": None if not math.isfinite(m) else float(m)}
             for key, n, b, s, m in zip(keys, cov_table.n, cov_table.below, cov_table.share_below, cov_table.mean_iou)}
 
 
-def _coverage_numbers(cov) -> dict:
+def _coverage_numbers(cov: AnchorCoverage) -> dict:
     return {"objects": len(cov), "below": int(cov.below.sum()), "share_below": cov.share_below,
             "mean_iou": float(cov.best_iou.mean()), "median_iou": float(np.median(cov.best_iou))}
 
 
-def coverage_json(cov, dataset, source, suggestion=None) -> str:
+def coverage_json(cov: AnchorCoverage, dataset: Dataset, source: TorchvisionAnchors,
+                  suggestion: AnchorSuggestion | None = None) -> str:
     """``{"model", "rule", "positive_iou", "anchors", "input_sizes", coverage numbers, "classes", "sizes",
     "uncovered", "skipped", "suggestion"}``; uncovered: every object under the threshold, lowest IoU first."""
     boxes, keys = dataset.boxes, class_keys(dataset.class_names, dataset.gt.category_ids)

@@ -6,9 +6,19 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING, Any
 
 from detviewer.cli.eval_report import class_keys, fmt, table
 from detviewer.evaluation.errors import ERROR_TYPES
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from detviewer.core.metrics import DetectionBoxes
+    from detviewer.evaluation.bootstrap import BootstrapResult, Interval
+    from detviewer.evaluation.compare import ComparisonSnapshot, ObjectList
+    from detviewer.evaluation.tide import TideResult
+    from detviewer.io.dataset_types import Dataset
 
 __all__ = ["print_comparison", "compare_json", "verdict"]
 
@@ -17,17 +27,17 @@ def _signed(value: float) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:+.3f}"
 
 
-def _num(value) -> float | None:
+def _num(value: float) -> float | None:
     """A float for JSON (NaN -> null)."""
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def _interval_text(interval) -> str:
+def _interval_text(interval: Interval) -> str:
     return "-" if not math.isfinite(interval.low) else f"[{interval.low:+.3f}, {interval.high:+.3f}]"
 
 
-def verdict(bootstrap) -> str:
+def verdict(bootstrap: BootstrapResult) -> str:
     """One sentence on the mean ΔAP's interval (a ``BootstrapResult``)."""
     ap, ap50 = bootstrap.ap, bootstrap.ap50
     if not math.isfinite(ap.low):
@@ -44,8 +54,8 @@ def verdict(bootstrap) -> str:
             f"{bootstrap.num_images} images, seed {bootstrap.seed}).")
 
 
-def print_comparison(snap, dataset, n_det: tuple[int, int], sort: str, top: int,
-                     defaults: tuple[bool, bool] = (False, False), bootstrap=None) -> None:
+def print_comparison(snap: ComparisonSnapshot, dataset: Dataset, n_det: tuple[int, int], sort: str, top: int,
+                     defaults: tuple[bool, bool] = (False, False), bootstrap: BootstrapResult | None = None) -> None:
     """The human report of a ``ComparisonSnapshot`` over ``dataset``; defaults: which thresholds are F1-best;
     bootstrap: the ``BootstrapResult`` of its comparison, or None."""
     name_a, name_b = snap.names
@@ -68,11 +78,11 @@ def print_comparison(snap, dataset, n_det: tuple[int, int], sort: str, top: int,
     _print_images(snap, dataset, sort, top)
 
 
-def _print_classes(snap, keys, bootstrap=None) -> None:
+def _print_classes(snap: ComparisonSnapshot, keys: list[str], bootstrap: BootstrapResult | None = None) -> None:
     c = snap.classes
     ci = ([_interval_text(bootstrap.class_interval(k, c.d_ap[k])) for k in range(len(keys))]
           if bootstrap is not None else None)
-    rows = [(key, str(int(g)), fmt(a), fmt(b), _signed(d), fmt(a5), fmt(b5), _signed(d5), fmt(ra), fmt(rb), _signed(dr))
+    rows: list[tuple[str, ...]] = [(key, str(int(g)), fmt(a), fmt(b), _signed(d), fmt(a5), fmt(b5), _signed(d5), fmt(ra), fmt(rb), _signed(dr))
             for key, g, a, b, d, a5, b5, d5, ra, rb, dr in zip(keys, c.n_gt, c.ap_a, c.ap_b, c.d_ap, c.ap50_a, c.ap50_b,
                                                                  c.d_ap50, c.recall_a, c.recall_b, c.d_recall)]
     ca, cb = snap.a.coco.stats, snap.b.coco.stats
@@ -80,8 +90,8 @@ def _print_classes(snap, keys, bootstrap=None) -> None:
     rows.append(("all (mean)", str(int(c.n_gt.sum())), fmt(ca["AP"]), fmt(cb["AP"]), _signed(cb["AP"] - ca["AP"]),
                  fmt(ca["AP50"]), fmt(cb["AP50"]), _signed(cb["AP50"] - ca["AP50"]), fmt(ra), fmt(rb),
                  _signed(rb - ra)))
-    header = ("class", "GT", "AP A", "AP B", "ΔAP", "AP50 A", "AP50 B", "ΔAP50", "R A", "R B", "ΔR")
-    if ci is not None:  # the interval beside ΔAP
+    header: tuple[str, ...] = ("class", "GT", "AP A", "AP B", "ΔAP", "AP50 A", "AP50 B", "ΔAP50", "R A", "R B", "ΔR")
+    if ci is not None and bootstrap is not None:  # the interval beside ΔAP
         ci.append(_interval_text(bootstrap.ap))
         rows = [row[:5] + (text,) + row[5:] for row, text in zip(rows, ci)]
         header = header[:5] + ("ΔAP 95%",) + header[5:]
@@ -90,7 +100,7 @@ def _print_classes(snap, keys, bootstrap=None) -> None:
           "-: no ground truth)")
 
 
-def _print_changes(snap, dataset, top: int) -> None:
+def _print_changes(snap: ComparisonSnapshot, dataset: Dataset, top: int) -> None:
     changes = snap.changes()
     sa, sb = snap.score_thresholds
     print(f"Objects B fixed (B finds, A missed): {len(changes.fixed)}; B broke (A found, B misses): "
@@ -107,11 +117,11 @@ def _print_changes(snap, dataset, top: int) -> None:
         table(("", "image", "class", "object x y w h", "found at score"), rows)
 
 
-def _print_errors(snap) -> None:
+def _print_errors(snap: ComparisonSnapshot) -> None:
     ta, tb = snap.tide_a, snap.tide_b
     header = ("errors",) + ERROR_TYPES + ("FP", "FN")
 
-    def row(name, tide):
+    def row(name: str, tide: TideResult) -> tuple[str, ...]:
         return (name,) + tuple(f"{tide.main_dap[t]:.2f}" for t in ERROR_TYPES) + (f"{tide.fp_dap:.2f}",
                                                                                     f"{tide.fn_dap:.2f}")
     delta = ("Δ",) + tuple(f"{snap.error_deltas[t]:+.2f}" for t in ERROR_TYPES) + (
@@ -123,7 +133,7 @@ def _print_errors(snap) -> None:
     table(header, [row("A", ta), row("B", tb), delta, *counts])
 
 
-def _print_images(snap, dataset, sort: str, top: int) -> None:
+def _print_images(snap: ComparisonSnapshot, dataset: Dataset, sort: str, top: int) -> None:
     im = snap.images
     order = im.worst_first(sort)[:top]
     key = "Δ per-image AP" if sort == "ap" else "Δ(TP - FP - FN)"
@@ -141,29 +151,29 @@ def _print_images(snap, dataset, sort: str, top: int) -> None:
     print("(net = TP - FP - FN at each side's score; per-image AP: COCO 101-point at the IoU, - without objects)")
 
 
-def _file(dataset, image: int) -> str:
+def _file(dataset: Dataset, image: int) -> str:
     return dataset.gt.file_names[image] or str(int(dataset.gt.image_ids[image]))
 
 
-def _change_list(found, dataset, dt) -> list[dict]:
+def _change_list(found: ObjectList, dataset: Dataset, dt: DetectionBoxes) -> list[dict]:
     """Every object of an ``ObjectList`` with its image and the detection that found it."""
     ids, names = dataset.gt.image_ids, dataset.gt.file_names
     objects = _objects(found.gt, found.det, dataset, dt)
     return [{"image_id": int(ids[i]), "file_name": names[i], **obj} for i, obj in zip(found.image.tolist(), objects)]
 
 
-def _bootstrap_json(bootstrap) -> dict | None:
+def _bootstrap_json(bootstrap: BootstrapResult | None) -> dict | None:
     if bootstrap is None:
         return None
 
-    def interval(iv) -> dict:
+    def interval(iv: Interval) -> dict:
         return {"delta": _num(iv.delta), "low": _num(iv.low), "high": _num(iv.high)}
     return {"method": "paired bootstrap: images resampled with replacement, the same for A and B; percentile "
                       "interval", "resamples": bootstrap.resamples, "seed": bootstrap.seed,
             "confidence": bootstrap.confidence, "dAP": interval(bootstrap.ap), "dAP50": interval(bootstrap.ap50)}
 
 
-def _objects(gt_indices, det_indices, dataset, dt) -> list[dict]:
+def _objects(gt_indices: np.ndarray, det_indices: np.ndarray, dataset: Dataset, dt: DetectionBoxes) -> list[dict]:
     boxes = dataset.boxes
     return [{"gt_id": int(boxes.ids[g]), "category": dataset.class_names[int(boxes.category_index[g])],
              "bbox": [float(v) for v in boxes.xywh[g]],
@@ -171,7 +181,7 @@ def _objects(gt_indices, det_indices, dataset, dt) -> list[dict]:
             for g, d in zip(gt_indices.tolist(), det_indices.tolist())]
 
 
-def _image_row(snap, dataset, i: int) -> dict:
+def _image_row(snap: ComparisonSnapshot, dataset: Dataset, i: int) -> dict:
     im = snap.images
     return {"image_id": int(dataset.gt.image_ids[i]), "file_name": dataset.gt.file_names[i],
             "dAP": _num(im.d_ap[i]), "AP_a": _num(im.ap_a[i]), "AP_b": _num(im.ap_b[i]),
@@ -181,14 +191,15 @@ def _image_row(snap, dataset, i: int) -> dict:
             "a_found_b_missed": int(im.a_only[i]), "b_found_a_missed": int(im.b_only[i])}
 
 
-def compare_json(snap, dataset, sort: str, top: int, bootstrap=None) -> str:
+def compare_json(snap: ComparisonSnapshot, dataset: Dataset, sort: str, top: int,
+                 bootstrap: BootstrapResult | None = None) -> str:
     """``{"a", "b", "iou", "classes", "mean", "bootstrap", "objects", "errors", "images", "worst"}``; Δ = B - A,
     null where undefined. ``bootstrap``: the intervals of the mean ΔAP and ΔAP50 (null when skipped), each
     class's as ``dAP_interval`` [low, high]; ``objects``: every object B ``fixed`` and ``broken``;
     ``images`` lists every image, worst first; ``worst`` the first ``top`` with the objects each side missed."""
     c = snap.classes
     keys = class_keys(dataset.class_names, dataset.gt.category_ids)
-    classes = {key: {"gt": int(c.n_gt[k]), "AP_a": _num(c.ap_a[k]), "AP_b": _num(c.ap_b[k]), "dAP": _num(c.d_ap[k]),
+    classes: dict[str, dict[str, object]] = {key: {"gt": int(c.n_gt[k]), "AP_a": _num(c.ap_a[k]), "AP_b": _num(c.ap_b[k]), "dAP": _num(c.d_ap[k]),
                      "AP50_a": _num(c.ap50_a[k]), "AP50_b": _num(c.ap50_b[k]), "dAP50": _num(c.d_ap50[k]),
                      "recall_a": _num(c.recall_a[k]), "recall_b": _num(c.recall_b[k]),
                      "drecall": _num(c.d_recall[k])} for k, key in enumerate(keys)}
@@ -196,7 +207,7 @@ def compare_json(snap, dataset, sort: str, top: int, bootstrap=None) -> str:
         for k, key in enumerate(keys):
             iv = bootstrap.class_interval(k, c.d_ap[k])
             classes[key]["dAP_interval"] = [_num(iv.low), _num(iv.high)] if math.isfinite(iv.low) else None
-    sides = {}
+    sides: dict[str, dict[str, Any]] = {}
     for side, ev_snap, name in (("a", snap.a, snap.names[0]), ("b", snap.b, snap.names[1])):
         tide = ev_snap.tide
         sides[side] = {"name": name, "score": ev_snap.score_threshold, "detections": len(ev_snap.evaluation.dt),

@@ -27,6 +27,7 @@ from detviewer.errors import AnnotationError, DetviewerError
 
 if TYPE_CHECKING:
     from detviewer.core.types import Detections
+    from detviewer.io.dataset_types import Dataset
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 def expand_inputs(inputs: list[str]) -> tuple[list[WorkItem], list[str]]:
     """Images, folders (their images, naturally sorted) and videos (one item per frame) -> work items,
     plus error lines for inputs that are not there at all."""
-    from detviewer.io.images import is_image_path, list_images
     from detviewer.io.frames import is_video_path
+    from detviewer.io.images import is_image_path, list_images
 
-    items, errors = [], []
+    items: list[WorkItem] = []
+    errors: list[str] = []
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
@@ -133,7 +135,7 @@ def _image(item: WorkItem, videos: dict):
 class Progress:
     """A one-line progress bar on stderr (only when stderr is a terminal)."""
 
-    def __init__(self, total: int, enabled: bool):
+    def __init__(self, total: int, enabled: bool) -> None:
         self.total, self.done, self.enabled = total, 0, enabled and sys.stderr.isatty()
         self.start = time.perf_counter()
 
@@ -158,7 +160,7 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _ids(items: list[WorkItem], dataset) -> list[int | None]:
+def _ids(items: list[WorkItem], dataset: Dataset | None) -> list[int | None]:
     """Image id of every item: its position + 1, or the ground truth's id (None: not in the GT): the dataset's
     own image at that path, else a GT file_name that matches it (``match_image_ids``)."""
     if dataset is None:
@@ -169,7 +171,7 @@ def _ids(items: list[WorkItem], dataset) -> list[int | None]:
     images = sorted({item.path for item in items if not item.is_video})
     known = {p: dataset.image_index(p) for p in images}
     rest = [p for p in images if known[p] is None]
-    by_path = {p: int(gt.image_ids[i]) for p, i in known.items() if i is not None}
+    by_path: dict[Path, int | None] = {p: int(gt.image_ids[i]) for p, i in known.items() if i is not None}
     by_path.update(zip(rest, match_image_ids(rest, gt, allow_missing=True, image_roots=(dataset.root,))))
     return [None if item.is_video else by_path[item.path] for item in items]
 
@@ -183,7 +185,7 @@ def _mapping_entry(item: WorkItem, image_id: int | None, error: str = "") -> dic
     return entry
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from detviewer.io.annotations import category_ids_by_name
     from detviewer.io.coco_results import coco_results_from_detections
     from detviewer.io.datasets import open_dataset
@@ -254,7 +256,7 @@ def run(args) -> int:
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
-def _on_cluster(args, items: list[WorkItem], chosen: list[int]) -> dict[int, Detections]:
+def _on_cluster(args: argparse.Namespace, items: list[WorkItem], chosen: list[int]) -> dict[int, Detections]:
     """Each chosen image's detections from the Ray cluster at ``args.ray`` (``--ray``); an image the model failed
     on holds its DetviewerError, raised when the loop reaches it. Video frames are refused: the cluster takes
     image files."""
@@ -286,7 +288,7 @@ def _on_cluster(args, items: list[WorkItem], chosen: list[int]) -> dict[int, Det
     return _RaisingAnswers(answers)
 
 
-class _RaisingAnswers(dict):  # type: ignore[type-arg]
+class _RaisingAnswers(dict[int, Any]):
     """index -> Detections; an answer that is an error raises it when read."""
 
     def __getitem__(self, index: int) -> Any:
@@ -296,7 +298,8 @@ class _RaisingAnswers(dict):  # type: ignore[type-arg]
         return value
 
 
-def _write_outputs(args, results: list[dict], mapping: list[dict], count: int, categories: list[dict]) -> None:
+def _write_outputs(args: argparse.Namespace, results: list[dict], mapping: list[dict], count: int,
+                   categories: list[dict]) -> None:
     from detviewer.io.atomic import write_text
 
     text = json.dumps(results)

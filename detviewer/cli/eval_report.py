@@ -4,10 +4,17 @@ the same as JSON. Every number says which interpolation (or none) it uses."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detviewer.evaluation.errors import ERROR_TYPES
+
+if TYPE_CHECKING:
+    from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+    from detviewer.evaluation.dataset_evaluation import EvaluationSnapshot
+    from detviewer.evaluation.protocols import Protocol
 
 __all__ = ["print_coco", "coco_json", "class_keys", "table", "fmt", "INTERPOLATION", "framework_report",
            "print_framework", "protocol_json"]
@@ -40,7 +47,7 @@ INTERPOLATION = {
 }
 
 
-def class_keys(names, category_ids) -> list[str]:
+def class_keys(names: Sequence[str], category_ids: Sequence[int] | np.ndarray) -> list[str]:
     """Category names for the JSON keys, made unique with the id where names repeat."""
     from collections import Counter
 
@@ -53,7 +60,7 @@ def fmt(value: float) -> str:
     return "-" if value < 0 else f"{value:.3f}"
 
 
-def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Print rows with the first column left-aligned and the others right-aligned."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
@@ -61,7 +68,8 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cells).rstrip())
 
 
-def print_coco(snap, keys: list[str], source: str, n_images: int, n_gt: int, n_crowd: int, n_det: int) -> None:
+def print_coco(snap: EvaluationSnapshot, keys: list[str], source: str, n_images: int, n_gt: int, n_crowd: int,
+               n_det: int) -> None:
     """The human report of an ``EvaluationSnapshot``."""
     coco = snap.coco
     print(f"COCO bbox evaluation of {source}: {n_images} images, {len(keys)} categories, "
@@ -73,7 +81,7 @@ def print_coco(snap, keys: list[str], source: str, n_images: int, n_gt: int, n_c
     c = snap.classes
     ap75 = coco.per_class_ap(iou=0.75)
     n_dt_all = np.bincount(snap.evaluation.dt.category_index, minlength=len(keys))[:len(keys)]
-    rows = [(name, fmt(a), fmt(b), fmt(d), str(int(g)), str(int(n)))
+    rows: list[tuple[str, ...]] = [(name, fmt(a), fmt(b), fmt(d), str(int(g)), str(int(n)))
             for name, a, b, d, g, n in zip(keys, c.ap, c.ap50, ap75, c.n_gt, n_dt_all)]
     print()
     table(("class", "AP", "AP50", "AP75", "GT", "dets"), rows)
@@ -98,14 +106,15 @@ def print_coco(snap, keys: list[str], source: str, n_images: int, n_gt: int, n_c
           "above the threshold; TIDE uses its own 101-point AP.")
 
 
-def protocol_json(protocol, summary: str | None = None) -> dict | None:
+def protocol_json(protocol: Protocol | None, summary: str | None = None) -> dict | None:
     """The protocol for --json (None when the detections come from a file and no --protocol was given)."""
     if protocol is None:
         return None
     return {**protocol.as_dict(), "summary": summary or protocol.summary()}
 
 
-def framework_report(gt_boxes, det, num_classes: int, protocol) -> dict | None:
+def framework_report(gt_boxes: GroundTruthBoxes, det: DetectionBoxes, num_classes: int,
+                     protocol: Protocol | None) -> dict | None:
     """The framework's own numbers beside pycocotools': under an ultralytics-* protocol, Ultralytics' mAP50 and
     mAP50-95 and the computed provenance (``ultralytics_metrics.explain``); under torchvision's, a note that its
     reference evaluation is pycocotools; None without a protocol."""
@@ -131,7 +140,7 @@ def print_framework(report: dict | None) -> None:
     print(report["sentence"])
 
 
-def coco_json(snap, keys: list[str], extra: dict | None = None) -> str:
+def coco_json(snap: EvaluationSnapshot, keys: list[str], extra: dict | None = None) -> str:
     """``{"stats", "per_class", "classes", "operating_point", "errors", "interpolation"}`` (+ ``extra``), -1
     where no GT."""
     coco, c, tide = snap.coco, snap.classes, snap.tide

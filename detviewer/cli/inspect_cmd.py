@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from detviewer.io.checkpoints import FORMAT_LABELS, is_torchscript, load_checkpoint
 
     if is_torchscript(args.checkpoint) and not args.allow_torchscript:
-        facts = {
+        facts: dict[str, object] = {
             "file": str(args.checkpoint),
             "format": FORMAT_LABELS["torchscript"],
             "notes": ["Not loaded: TorchScript archives contain code; pass --allow-torchscript to load it."],

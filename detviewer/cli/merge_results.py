@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _is_id(value) -> bool:
+def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -89,12 +89,13 @@ def _refuse_overwriting_an_input(out: Path, inputs: list[Path]) -> None:
                                       f"another file.")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from detviewer.io.atomic import write_text
     from detviewer.io.predictions import mapping_path
 
     _refuse_overwriting_an_input(args.out, list(args.inputs))
-    merged, owner = [], {}
+    merged: list[dict] = []
+    owner: dict[object, int] = {}
     for n, path in enumerate(args.inputs):
         rows = _results(path)
         for image_id in {r["image_id"] for r in rows}:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from detviewer.detectors.registry import available_models
+from detviewer.detectors.registry import ModelInfo, available_models
 
 _SHOWS = {"anchors": "anchors", "proposals": "RPN proposals", "default_boxes": "default boxes", "grid": "grid cells",
           "yolo_cells": "stride level and cell of each box", "classic": "image pyramid, raw windows, grouping"}
@@ -14,7 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description="List the detectors detviewer can load.")
 
 
-def _weights_status(info) -> str:
+def _weights_status(info: ModelInfo) -> str:
     if info.default_weights == "file":
         return "your file"
     if info.default_weights == "opencv":
@@ -30,7 +30,7 @@ def _weights_status(info) -> str:
     return "cached" if cache_path(coco_weights(info.name).url).is_file() else "download"
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     rows = [("model", "shows", "weights", "description")]
     for info in available_models():
         shows = ", ".join(_SHOWS[c] for c in sorted(info.capabilities))

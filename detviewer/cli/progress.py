@@ -12,7 +12,7 @@ class ProgressLine:
     """progress(done, total[, eta_s]) as one rewritten line on stderr, at most every 0.2 s; ``unit`` names
     what is counted ("images", "boxes")."""
 
-    def __init__(self, unit: str = "images"):
+    def __init__(self, unit: str = "images") -> None:
         self.unit, self.enabled, self.last = unit, sys.stderr.isatty(), 0.0
 
     def __call__(self, done: int, total: int, eta: float | None = None) -> None:

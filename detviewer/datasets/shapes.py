@@ -106,7 +106,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     t = np.clip(0.5 + (xx - 0.5) * np.cos(angle) + (yy - 0.5) * np.sin(angle), 0, 1)[..., None]
     image = (1 - t) * c0 + t * c1
     cells = int(rng.integers(3, 17))
-    texture = rng.normal(0, 1, (cells, cells, 3)).astype(np.float32)
+    texture: np.ndarray = rng.normal(0, 1, (cells, cells, 3)).astype(np.float32)
     texture = cv2.resize(texture, (size, size), interpolation=cv2.INTER_CUBIC)
     image += texture * rng.uniform(10, 45)
     return np.clip(image, 0, 255).astype(np.float32)
@@ -161,7 +161,7 @@ def _mask(polygons: list[np.ndarray], size: int) -> np.ndarray:
     return mask
 
 
-def _overlap(a: tuple[slice, slice], b: tuple[slice, slice]):
+def _overlap(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
     """Slices of the intersection of regions a and b, relative to a and to b (None if disjoint)."""
     r0, r1 = max(a[0].start, b[0].start), min(a[0].stop, b[0].stop)
     c0, c1 = max(a[1].start, b[1].start), min(a[1].stop, b[1].stop)
@@ -176,13 +176,14 @@ def _pick_colour(rng: np.random.Generator, under: np.ndarray) -> np.ndarray:
     reference = under.reshape(-1, 3).mean(axis=0)
     best, best_dist = None, -1.0
     for _ in range(12):
-        hsv = np.uint8([[[rng.integers(0, 180), rng.integers(90, 256), rng.integers(60, 256)]]])
+        hsv = np.array([[[rng.integers(0, 180), rng.integers(90, 256), rng.integers(60, 256)]]], np.uint8)
         colour = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
         dist = float(np.linalg.norm(colour - reference))
         if dist >= 110:
             return colour
         if dist > best_dist:
             best, best_dist = colour, dist
+    assert best is not None  # set by the first of the 12 tries
     return best
 
 
@@ -218,7 +219,9 @@ def generate_scene(seed: int, index: int, config: ShapesConfig = ShapesConfig())
         _draw_clutter(image, rng, int(rng.integers(6, 30)))
 
     n_target = int(rng.integers(config.min_objects, config.max_objects + 1))
-    boxes, labels, areas = [], [], []
+    boxes: list[np.ndarray] = []
+    labels: list[int] = []
+    areas: list[float] = []
     placed: list[tuple[np.ndarray, tuple[slice, slice]]] = []  # per shape: still-visible coverage, region
     for _ in range(n_target):
         label = int(rng.integers(1, len(SHAPE_CLASSES) + 1))
@@ -277,7 +280,8 @@ def scenes_to_coco(scenes: list[ShapeScene], file_names: list[str], info: dict |
     ``bbox`` is ``[x, y, w, h]`` pixels; ``area`` is the box area ``w * h`` (the scenes carry
     no segmentation), which is what COCO's small/medium/large ranges are measured on here.
     """
-    images, annotations = [], []
+    images: list[dict] = []
+    annotations: list[dict] = []
     for image_id, (scene, name) in enumerate(zip(scenes, file_names), start=1):
         h, w = scene.image.shape[:2]
         images.append({"id": image_id, "file_name": name, "width": int(w), "height": int(h)})

@@ -3,12 +3,18 @@ saying why it has none."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from detviewer.errors import DetectorError
+
+if TYPE_CHECKING:
+    from detviewer.detectors.base import Detector
+    from detviewer.ops.model_anchors import TorchvisionAnchors
 
 __all__ = ["anchor_source"]
 
 
-def anchor_source(detector):
+def anchor_source(detector: Detector) -> TorchvisionAnchors:
     """An ``ops.model_anchors.TorchvisionAnchors`` for a torchvision Faster R-CNN / RetinaNet / SSD detector
     (the demo Faster R-CNN and SSD included); DetectorError (one sentence) for any other."""
     from detviewer.detectors.torchvision_adapter import TorchvisionDetector

@@ -6,11 +6,15 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference, NMSParams
+
+if TYPE_CHECKING:
+    from detviewer.ops.roi import RoIPooling
 
 #: Callback for long operations (weight download, model build): (fraction 0..1 or None, message).
 ProgressCallback = Callable[["float | None", str], None]
@@ -76,7 +80,7 @@ class Detector(ABC):
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 RGB -> Inference in original-image pixels."""
 
-    def pool_region(self, box_xyxy, inference: Inference, image_rgb: np.ndarray | None = None):
+    def pool_region(self, box_xyxy: ArrayLike, inference: Inference, image_rgb: np.ndarray | None = None) -> RoIPooling:
         """How a two-stage model's box head pools ``box_xyxy`` (4,) original pixels on the frame that gave
         ``inference`` (ops.roi.RoIPooling); ``image_rgb``: that frame, to run the model again if needed."""
         from detviewer.errors import DetectorError

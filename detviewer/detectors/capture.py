@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,6 +22,10 @@ from torchvision.ops import boxes as box_ops
 
 _original_batched_nms = box_ops.batched_nms
 _local = threading.local()
+
+#: torch's forward hook (module, inputs, output) and forward pre-hook (module, inputs).
+ForwardHook = Callable[[nn.Module, tuple[Any, ...], Any], None]
+ForwardPreHook = Callable[[nn.Module, tuple[Any, ...]], None]
 
 
 @dataclass
@@ -50,7 +56,8 @@ class Capture:
     box_head_output: object = None
 
 
-def _recording_batched_nms(boxes, scores, idxs, iou_threshold):
+def _recording_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
+                           iou_threshold: float) -> torch.Tensor:
     keep = _original_batched_nms(boxes, scores, idxs, iou_threshold)
     capture: Capture | None = getattr(_local, "capture", None)
     if capture is not None:
@@ -78,7 +85,7 @@ class StageHooks:
 
     def __init__(self, stages: dict[str, nn.Module], anchor_generator: nn.Module,
                  transform: nn.Module, head: nn.Module, nms_stages: dict[str, nn.Module] | None = None,
-                 sync_cuda: bool = False, box_predictor: nn.Module | None = None):
+                 sync_cuda: bool = False, box_predictor: nn.Module | None = None) -> None:
         self._handles = []
         self._sync = sync_cuda
         for name, module in stages.items():
@@ -111,62 +118,62 @@ class StageHooks:
             torch.cuda.synchronize()
         capture.marks.append((name, time.perf_counter()))
 
-    def _end_of(self, name: str):
-        def hook(_module, _inputs, _output):
+    def _end_of(self, name: str) -> ForwardHook:
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...], _output: Any) -> None:
             self._mark(name)
         return hook
 
-    def _enter_stage(self, stage: str):
-        def hook(_module, _inputs):
+    def _enter_stage(self, stage: str) -> ForwardPreHook:
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...]) -> None:
             capture = self._capture()
             if capture is not None:
                 capture.stage = stage
         return hook
 
-    def _leave_stage(self):
-        def hook(_module, _inputs, _output):
+    def _leave_stage(self) -> ForwardHook:
+        def hook(_module: nn.Module, _inputs: tuple[Any, ...], _output: Any) -> None:
             capture = self._capture()
             if capture is not None:
                 capture.stage = "final"
         return hook
 
-    def _on_transform(self, _module, _inputs, output):
+    def _on_transform(self, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
         capture = self._capture()
         if capture is None:
             return
         image_list = output[0]
-        capture.image_sizes = [tuple(int(v) for v in s) for s in image_list.image_sizes]
-        capture.padded_size = tuple(int(v) for v in image_list.tensors.shape[-2:])
+        capture.image_sizes = [(int(s[0]), int(s[1])) for s in image_list.image_sizes]
+        capture.padded_size = (int(image_list.tensors.shape[-2]), int(image_list.tensors.shape[-1]))
         self._mark("preprocess")
 
-    def _on_features(self, _module, _inputs, output):
+    def _on_features(self, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
         capture = self._capture()
         if capture is not None:
             capture.features = output if isinstance(output, dict) else {"0": output}
 
-    def _on_head(self, _module, _inputs, output):
+    def _on_head(self, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
         capture = self._capture()
         if capture is not None:
             capture.head_output = output
 
-    def _on_box_predictor(self, _module, _inputs, output):
+    def _on_box_predictor(self, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
         capture = self._capture()
         if capture is not None:
             capture.box_head_output = output
 
-    def _on_anchor_inputs(self, _module, inputs):
+    def _on_anchor_inputs(self, _module: nn.Module, inputs: tuple[Any, ...]) -> None:
         capture = self._capture()
         if capture is not None:
-            capture.grid_sizes = [tuple(int(v) for v in f.shape[-2:]) for f in inputs[1]]
+            capture.grid_sizes = [(int(f.shape[-2]), int(f.shape[-1])) for f in inputs[1]]
 
-    def _on_anchors(self, _module, _inputs, output):
+    def _on_anchors(self, _module: nn.Module, _inputs: tuple[Any, ...], output: Any) -> None:
         capture = self._capture()
         if capture is not None:
             capture.anchors = output[0].detach()
 
 
 @contextmanager
-def capturing():
+def capturing() -> Iterator[Capture]:
     """Collect hooks' and NMS records on this thread for the duration of the block."""
     capture = Capture()
     previous = getattr(_local, "capture", None)

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.classic import ClassicTrace, PyramidLevel, group_rectangles
 from detviewer.core.types import Detections, Inference, NMSParams
-from detviewer.detectors.base import Detector
+from detviewer.detectors.base import Detector, ProgressCallback
 from detviewer.errors import CheckpointError, DetectorError
+
+if TYPE_CHECKING:
+    from detviewer.detectors.registry import ModelInfo
 
 __all__ = ["CASCADES", "MAX_SIDE", "HaarCascadeDetector", "HogPeopleDetector", "haar_pyramid", "hog_pyramid", "load"]
 
@@ -39,7 +44,7 @@ MAX_SIDE = 1024
 _GROUP_EPS = 0.2  # OpenCV's GROUP_EPS, for the cascade and HOG alike
 
 
-def _round(x) -> int:
+def _round(x: float | np.floating[Any]) -> int:
     """cvRound: to nearest, halves to even."""
     return int(np.rint(x))
 
@@ -97,7 +102,7 @@ def _working_image(image_rgb: np.ndarray) -> tuple[np.ndarray, float]:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA), scale
 
 
-def _xywh_to_xyxy(rects) -> np.ndarray:
+def _xywh_to_xyxy(rects: ArrayLike) -> np.ndarray:
     r = np.asarray(rects, np.float32).reshape(-1, 4)
     return np.concatenate([r[:, :2], r[:, :2] + r[:, 2:]], axis=1)
 
@@ -218,7 +223,7 @@ class HogPeopleDetector(_SlidingWindowDetector):
         return grid
 
 
-def load(info, weights: str, device: str, progress=None) -> Detector:
+def load(info: ModelInfo, weights: str, device: str, progress: ProgressCallback | None = None) -> Detector:
     """The registry's loader: weights "default" (the model OpenCV's wheel ships) or, for a cascade, an .xml file."""
     if weights in ("coco", "none"):
         raise DetectorError(f"{info.name} is OpenCV's trained classifier: it has no '{weights}' weights; use default.")

@@ -16,12 +16,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from detviewer.datasets.shapes import SHAPE_CLASSES
 from detviewer.errors import CheckpointError, DetectorError, first_line
+
+if TYPE_CHECKING:
+    from detviewer.detectors.base import Detector, ProgressCallback
+    from detviewer.detectors.registry import ModelInfo
 
 __all__ = [
     "DEMO_CLASSES", "DEMO_MODELS", "DEMO_INPUT_SIZE", "CHECKPOINT_FORMAT",
@@ -53,7 +58,7 @@ class _MultiLevelBackbone(nn.Module):
     widths[i] is stage i's channel count; stage i has stride 2**(i+1) relative to the input.
     """
 
-    def __init__(self, widths: list[int], returned: list[int]):
+    def __init__(self, widths: list[int], returned: list[int]) -> None:
         super().__init__()
         stages, cin = [], 3
         for i, w in enumerate(widths):
@@ -75,7 +80,7 @@ class _MultiLevelBackbone(nn.Module):
 class _FPNBackbone(nn.Module):
     """Conv stages + torchvision FeaturePyramidNetwork (+ LastLevelMaxPool): levels '0','1','2','pool'."""
 
-    def __init__(self, widths: list[int], returned: list[int], out_channels: int):
+    def __init__(self, widths: list[int], returned: list[int], out_channels: int) -> None:
         super().__init__()
         from torchvision.ops.feature_pyramid_network import FeaturePyramidNetwork, LastLevelMaxPool
 
@@ -167,7 +172,8 @@ def load_checkpoint(path: str | Path, arch: str) -> dict:
 
     Returns ``{"arch", "model" (state dict), "class_names", "meta"}``.
     """
-    from detviewer.io.checkpoints import is_torchscript, load_checkpoint as read_checkpoint
+    from detviewer.io.checkpoints import is_torchscript
+    from detviewer.io.checkpoints import load_checkpoint as read_checkpoint
 
     if Path(path).is_file() and is_torchscript(path):
         raise CheckpointError(f"checkpoint {path} is a TorchScript module, not a detviewer demo checkpoint.")
@@ -217,7 +223,7 @@ def load_demo_detector(name: str, weights: str = "default", device: str = "cpu")
     return detector
 
 
-def load(info, weights: str, device: str, progress=None):
+def load(info: ModelInfo, weights: str, device: str, progress: ProgressCallback | None = None) -> Detector:
     """The registry's loader for the demo models: weights "default" (shipped), "none" or a checkpoint path."""
     from detviewer.detectors.registry import resolve_device
 

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["LETTERBOX_FILL", "LetterboxGeometry", "BoxMapping", "letterbox_geometry", "val_letterbox_geometry",
            "letterbox_image",
@@ -85,6 +86,8 @@ def letterbox_geometry(image_hw: tuple[int, int], target_hw: tuple[int, int], st
     th, tw = target_hw
     ratio = min(th / h0, tw / w0)
     new_w, new_h = max(round(w0 * ratio), 1), max(round(h0 * ratio), 1)
+    dw: float
+    dh: float
     dw, dh = tw - new_w, th - new_h
     if minimum_rectangle:
         dw, dh = dw % stride, dh % stride
@@ -134,7 +137,7 @@ def letterbox_image(image: np.ndarray, geometry: LetterboxGeometry) -> np.ndarra
     return canvas
 
 
-def to_input_batch(letterboxed: np.ndarray, dtype=np.float32) -> np.ndarray:
+def to_input_batch(letterboxed: np.ndarray, dtype: DTypeLike = np.float32) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (1, 3, H, W) in ``dtype``, 0..1 (divided by 255 in float32 as Ultralytics does)."""
     batch = np.ascontiguousarray(letterboxed.transpose(2, 0, 1)[None], np.float32) / np.float32(255.0)
     return batch.astype(dtype, copy=False)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from detviewer.detectors.letterbox import (
     val_letterbox_geometry,
 )
 from detviewer.errors import DetectorError
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 __all__ = ["ExportInfo", "read_export", "letterboxed_input", "run_export", "metadata_literal", "metadata_names",
            "final_only_reason"]
@@ -100,7 +104,7 @@ def _output_kind(meta: dict) -> str:
     return "raw"
 
 
-def read_export(session) -> ExportInfo:
+def read_export(session: InferenceSession) -> ExportInfo:
     """ExportInfo of an onnxruntime session; DetectorError (one sentence) when it is not a one-image YOLO export."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
@@ -140,7 +144,8 @@ def letterboxed_input(export: ExportInfo, image_rgb: np.ndarray,
     return to_input_batch(letterbox_image(image_rgb, geometry), export.input_dtype), geometry
 
 
-def run_export(export: ExportInfo, session, image_rgb: np.ndarray, name: str, letterbox: str = "predict"):
+def run_export(export: ExportInfo, session: InferenceSession, image_rgb: np.ndarray, name: str,
+               letterbox: str = "predict") -> tuple[np.ndarray, LetterboxGeometry, float, float]:
     """(output (rows of the one image) float32, LetterboxGeometry, preprocess ms, model ms) of an onnxruntime
     ``session`` of ``export`` on image_rgb (H, W, 3) uint8 letterboxed as ``letterbox`` ("predict" | "val",
     see ``letterboxed_input``); DetectorError for another shape."""

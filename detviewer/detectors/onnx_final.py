@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.detectors.base import Detector, EvaluationSettings
-from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping
+from detviewer.detectors.letterbox import BoxMapping, LetterboxGeometry, clip_boxes, ultralytics_box_mapping
 from detviewer.detectors.onnx_export import ExportInfo, final_only_reason, run_export
 from detviewer.errors import DetectorError
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 __all__ = ["OnnxFinalDetector", "FINAL_ROW_WIDTH", "UltralyticsExport"]
 
@@ -52,7 +56,7 @@ class UltralyticsExport(Detector):
         finally:
             self.multi_label, self.letterbox, self.clip = saved
 
-    def _mapping(self, geometry, image_hw):
+    def _mapping(self, geometry: LetterboxGeometry, image_hw: tuple[int, int]) -> BoxMapping:
         """Input -> original pixels: val's exact inverse, else ``scale_boxes``' (``ultralytics_box_mapping``)."""
         return geometry.mapping() if self.letterbox == "val" else ultralytics_box_mapping(geometry.input_hw, image_hw)
 
@@ -62,8 +66,8 @@ class OnnxFinalDetector(UltralyticsExport):
 
     capabilities = frozenset()
 
-    def __init__(self, session, path: Path, export: ExportInfo, device: str = "cpu", class_names=None,
-                 nms: NMSParams | None = None) -> None:
+    def __init__(self, session: InferenceSession, path: Path, export: ExportInfo, device: str = "cpu",
+                 class_names: Sequence[str] | None = None, nms: NMSParams | None = None) -> None:
         shape = export.output_shape
         if len(shape) != 3 or shape[2] != FINAL_ROW_WIDTH:
             raise DetectorError(f"an output of shape {shape} is not (1, detections, 6) final detections.")

@@ -27,8 +27,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from detviewer.detectors.onnx_export import ExportInfo, read_export, run_export
 from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector, UltralyticsExport
 from detviewer.errors import CheckpointError, DetectorError, first_line
 
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
+
 __all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels", "cells_of", "yolo_nms"]
 
 DEFAULT_NMS = {"v8": NMSParams(iou_threshold=0.7, score_threshold=0.25, class_agnostic=False, max_detections=300),
@@ -48,7 +52,7 @@ CLASS_OFFSET = 7680  # Ultralytics' (and YOLOv5's) max_wh: boxes of different cl
 MAX_NMS_BOXES = 30000  # Ultralytics' max_nms: only the best-scoring boxes enter NMS
 
 
-def output_layout(shape, num_classes: int | None = None) -> tuple[str, int, int]:
+def output_layout(shape: Sequence[int], num_classes: int | None = None) -> tuple[str, int, int]:
     """('v8' | 'v5', number of classes, predictions N) of an output of shape (1, A, B).
 
     With ``num_classes`` known (from the metadata) the layout follows from it; otherwise channels
@@ -86,7 +90,8 @@ def head_levels(input_hw: tuple[int, int], predictions: int, anchors_per_cell: i
                         f"with {anchors_per_cell} box(es) per cell; is this a YOLO detection export?")
 
 
-def cells_of(indices: np.ndarray, levels, anchors_per_cell: int):
+def cells_of(indices: np.ndarray, levels: Sequence[tuple[int, int, int]],
+             anchors_per_cell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Prediction indices (K,) -> level, col, row, anchor (K,) int64 each (anchor -1 if anchor-free)."""
     indices = np.asarray(indices, np.int64)
     sizes = np.array([r * c * anchors_per_cell for _, r, c in levels], np.int64)
@@ -162,8 +167,8 @@ class OnnxYoloDetector(UltralyticsExport):
 
     capabilities = frozenset({"yolo_cells"})
 
-    def __init__(self, session, path: Path, export: ExportInfo, device: str = "cpu", class_names=None,
-                 nms: NMSParams | None = None):
+    def __init__(self, session: InferenceSession, path: Path, export: ExportInfo, device: str = "cpu",
+                 class_names: Sequence[str] | None = None, nms: NMSParams | None = None) -> None:
         self.session, self.path, self.device, self.export = session, Path(path), device, export
         self.name = self.path.name
         self.input_hw = export.input_hw
@@ -235,7 +240,7 @@ def _torch_threads() -> int:
     return max(1, torch.get_num_threads())
 
 
-def _detector_for(session, path: Path, device: str, class_names) -> Detector:
+def _detector_for(session: InferenceSession, path: Path, device: str, class_names: Sequence[str] | None) -> Detector:
     """The raw-output detector, or the final-detections one for exports with NMS inside or (1, K, 6) outputs."""
     export = read_export(session)
     if export.output_kind in ("nms", "end2end"):
@@ -250,7 +255,7 @@ def _detector_for(session, path: Path, device: str, class_names) -> Detector:
         raise
 
 
-def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> Detector:
+def load_onnx_yolo(path: str | Path, device: str = "cpu", class_names: Sequence[str] | None = None) -> Detector:
     """Open a YOLO .onnx export: an OnnxYoloDetector, or an OnnxFinalDetector for exports that output only
     final detections; CheckpointError / DetectorError (one sentence) when it is not a YOLO export."""
     path = Path(path)
@@ -266,7 +271,7 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> Detector:
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
     if device.startswith("cuda") and not has_cuda:
         raise DetectorError("This onnxruntime has no CUDA support; install onnxruntime-gpu or use --device cpu.")
-    providers = ["CPUExecutionProvider"]
+    providers: list[str | tuple[str, dict[str, int]]] = ["CPUExecutionProvider"]
     if device.startswith("cuda") or (device == "auto" and has_cuda):
         index = device.partition(":")[2]
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(index)}) if index.isdigit()

@@ -11,8 +11,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.errors import CheckpointError, DetectorError, DetviewerError
+
+if TYPE_CHECKING:
+    from detviewer.detectors.base import Detector, ProgressCallback
 
 __all__ = ["ModelInfo", "MODELS", "AUTO", "FALLBACK_MODEL", "WEIGHTS_CHOICES", "register_model", "unregister_model",
            "available_models", "model_info", "is_onnx_path", "resolve_device", "load_detector"]
@@ -141,7 +145,8 @@ def resolve_device(device: str = "auto") -> str:
     raise DetectorError(f"Unknown device '{device}'; use auto, cpu or cuda.")
 
 
-def load_detector(name: str, weights: str = "default", device: str = "auto", progress=None):
+def load_detector(name: str, weights: str = "default", device: str = "auto",
+                  progress: ProgressCallback | None = None) -> Detector:
     """Build a ready-to-run Detector.
 
     name: a registered model, an .onnx path, or AUTO (the first shipped demo model that loads, else an untrained
@@ -170,8 +175,8 @@ def load_detector(name: str, weights: str = "default", device: str = "auto", pro
     return detector
 
 
-def _load_auto(device: str, progress):
-    for info in sorted((m for m in MODELS.values() if m.auto_rank is not None), key=lambda m: m.auto_rank):
+def _load_auto(device: str, progress: ProgressCallback | None) -> Detector:
+    for info in sorted((m for m in MODELS.values() if m.auto_rank is not None), key=lambda m: m.auto_rank or 0):
         try:
             if progress is not None:
                 progress(None, f"Loading {info.name}…")

@@ -9,24 +9,25 @@ from __future__ import annotations
 import contextlib
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 from torchvision.models.detection import FCOS, RetinaNet
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
 from torchvision.models.detection.transform import resize_boxes
 
-from detviewer.ops.anchors import level_layouts, split_levels
-from detviewer.ops.roi import RoIPooling, pool_region
 from detviewer.core.types import AnchorSet, DeferredAnchors, Detections, Inference, MatchRule, NMSParams, Proposals
 from detviewer.detectors.base import Detector, EvaluationSettings
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
 from detviewer.errors import DetectorError
+from detviewer.ops.anchors import level_layouts, split_levels
+from detviewer.ops.roi import RoIPooling, pool_region
 
 
 def model_family(model: nn.Module) -> str:
@@ -52,7 +53,7 @@ def _final_nms_params(model: nn.Module, family: str) -> NMSParams:
     )
 
 
-def _rule(stage: str, matcher, sampler=None, box_coder=None, neg_to_pos: float = 0.0) -> MatchRule:
+def _rule(stage: str, matcher: Any, sampler: Any = None, box_coder: Any = None, neg_to_pos: float = 0.0) -> MatchRule:
     """A MatchRule from a torchvision Matcher / SSDMatcher, BalancedPositiveNegativeSampler and BoxCoder."""
     weights = tuple(float(w) for w in getattr(box_coder, "weights", (1.0, 1.0, 1.0, 1.0)))
     return MatchRule(
@@ -84,7 +85,7 @@ class TorchvisionDetector(Detector):
     class_names: index = label; torchvision COCO weights give 91 names with "__background__" at 0.
     """
 
-    def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu"):
+    def __init__(self, model: nn.Module, *, name: str, class_names: Sequence[str], device: str = "cpu") -> None:
         self.family = model_family(model)
         self.name = name
         self.class_names = tuple(class_names)
@@ -205,7 +206,7 @@ class TorchvisionDetector(Detector):
             rules=self.rules,
         )
 
-    def pool_region(self, box_xyxy, inference: Inference, image_rgb: np.ndarray | None = None) -> RoIPooling:
+    def pool_region(self, box_xyxy: ArrayLike, inference: Inference, image_rgb: np.ndarray | None = None) -> RoIPooling:
         """How the box head pools ``box_xyxy`` (4,) original pixels on the frame of ``inference`` (two-stage only).
 
         The features of the last ``infer`` are held; when ``inference`` is an older result, the model runs
@@ -223,7 +224,7 @@ class TorchvisionDetector(Detector):
         box = resize_boxes(torch.as_tensor(np.asarray(box_xyxy, np.float32)).reshape(1, 4), image_size, input_size)
         return pool_region(self.model.roi_heads.box_roi_pool, features, box[0].numpy(), input_size)
 
-    def _proposals(self, capture: Capture, to_original) -> Proposals | None:
+    def _proposals(self, capture: Capture, to_original: Callable[[torch.Tensor], torch.Tensor]) -> Proposals | None:
         rpn_calls = [c for c in capture.nms_calls if c.stage == "rpn"]
         if self.family != "rcnn" or not rpn_calls:
             return None
@@ -253,7 +254,8 @@ class TorchvisionDetector(Detector):
         deltas = regression.float().reshape(count, -1, 4).cpu().numpy()
         return deltas, logits.float().softmax(-1).cpu().numpy()
 
-    def _anchor_sets(self, capture: Capture, to_original) -> DeferredAnchors | tuple:
+    def _anchor_sets(self, capture: Capture,
+                     to_original: Callable[[torch.Tensor], torch.Tensor]) -> DeferredAnchors | tuple:
         """The anchor levels with the head's output for each anchor, built when a view first asks for them
         (converting ~10k-250k per-anchor outputs each frame would cost the detections view 5-20 %). Everything
         the build needs is read here, so that it never touches the model, from whichever thread."""
@@ -284,7 +286,7 @@ class TorchvisionDetector(Detector):
         return self.model.rpn.box_coder if self.family == "rcnn" else getattr(self.model, "box_coder", None)
 
 
-def per_anchor_outputs(family: str, head_output) -> tuple[np.ndarray | None, np.ndarray | None]:
+def per_anchor_outputs(family: str, head_output: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(K,) scores and (K, 4) raw deltas per anchor of a ``family`` head's captured output, in the anchors' order
     (level, y, x, anchor); (None, None) without one."""
     if head_output is None:

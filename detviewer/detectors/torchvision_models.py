@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torchvision.models.detection as tv_detection
 from torchvision.models import get_model_weights
@@ -10,6 +12,12 @@ from torchvision.models import get_model_weights
 from detviewer.detectors import weights as weights_cache
 from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 from detviewer.errors import CheckpointError, DetectorError, first_line
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from detviewer.detectors.base import ProgressCallback
+    from detviewer.detectors.registry import ModelInfo
 
 
 def coco_weights(name: str):
@@ -27,11 +35,11 @@ def generic_class_names(num_classes: int) -> tuple[str, ...]:
     return ("__background__",) + tuple(f"class {i}" for i in range(1, num_classes))
 
 
-def _builder(name: str):
+def _builder(name: str) -> Callable[..., nn.Module]:
     return getattr(tv_detection, name)
 
 
-def load_coco(name: str, device: str, progress=None) -> TorchvisionDetector:
+def load_coco(name: str, device: str, progress: ProgressCallback | None = None) -> TorchvisionDetector:
     """torchvision's COCO weights, downloaded once into torch's hub cache."""
     weights = coco_weights(name)
     weights_cache.download(weights.url, progress, model_name=name)
@@ -48,7 +56,7 @@ def load_coco(name: str, device: str, progress=None) -> TorchvisionDetector:
 
 
 def load_untrained(name: str, device: str, num_classes: int | None = None,
-                   class_names=None) -> TorchvisionDetector:
+                   class_names: Sequence[str] | None = None) -> TorchvisionDetector:
     """Random initialisation (no download): for tests and for looking at anchors."""
     names = tuple(class_names) if class_names else coco_class_names(name)
     if num_classes is not None and num_classes != len(names):
@@ -57,7 +65,8 @@ def load_untrained(name: str, device: str, num_classes: int | None = None,
     return TorchvisionDetector(model, name=name, class_names=names, device=device)
 
 
-def load_checkpoint_file(name: str, path: Path, device: str, progress=None):
+def load_checkpoint_file(name: str, path: Path, device: str,
+                         progress: ProgressCallback | None = None) -> TorchvisionDetector:
     """A checkpoint of architecture ``name`` (or of the one the checkpoint itself names)."""
     from detviewer.io.checkpoints import load_checkpoint
 
@@ -87,7 +96,7 @@ def _mismatch(exc: Exception) -> str:
     return detail[0].rstrip(".") if detail else first_line(exc)
 
 
-def load(info, weights: str, device: str, progress=None) -> TorchvisionDetector:
+def load(info: ModelInfo, weights: str, device: str, progress: ProgressCallback | None = None) -> TorchvisionDetector:
     """The registry's loader for torchvision models: weights "default" / "coco", "none" or a checkpoint path."""
     from detviewer.detectors.registry import resolve_device
 

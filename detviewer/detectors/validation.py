@@ -21,7 +21,7 @@ def _finite(det: Detections) -> np.ndarray:
     return np.isfinite(det.xyxy).all(axis=1) & np.isfinite(det.scores)
 
 
-def checked_inference(result, detector_name: str) -> tuple[Inference, str]:
+def checked_inference(result: object, detector_name: str) -> tuple[Inference, str]:
     """(the Inference with non-finite boxes dropped, a sentence saying how many were dropped or "").
 
     Raises DetectorError (one sentence) when ``result`` is not an Inference at all.

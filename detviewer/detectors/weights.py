@@ -14,9 +14,13 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from detviewer.errors import DetectorError
+
+if TYPE_CHECKING:
+    from detviewer.detectors.base import ProgressCallback
 
 _CHUNK = 1 << 20
 
@@ -32,7 +36,8 @@ def is_cached(url: str) -> bool:
     return cache_path(url).is_file()
 
 
-def download(url: str, progress=None, *, model_name: str = "", timeout: float = 30.0) -> Path:
+def download(url: str, progress: ProgressCallback | None = None, *, model_name: str = "",
+             timeout: float = 30.0) -> Path:
     """Fetch ``url`` into the hub cache unless already there; returns the cached path.
 
     progress(fraction or None, message) is called while bytes arrive. Any network failure raises

@@ -18,6 +18,7 @@ instead loses the right class whenever the cell is unsure: held-out AP50 0.837 i
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -54,7 +55,8 @@ class YoloV1(nn.Module):
     backbone (see ``detviewer.training.transfer``).
     """
 
-    def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2, input_size: int = 224):
+    def __init__(self, num_classes: int = 6, grid_size: int = 7, boxes_per_cell: int = 2,
+                 input_size: int = 224) -> None:
         super().__init__()
         if input_size != 32 * grid_size:
             raise ValueError(f"input_size must be 32 * grid_size = {32 * grid_size}, got {input_size}")
@@ -153,7 +155,7 @@ def select_candidates(boxes: torch.Tensor, confidence: torch.Tensor, class_probs
     return flat[keep], scores[keep], labels[keep].long()
 
 
-def _nms(boxes, scores, labels, nms: NMSParams) -> torch.Tensor:
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor, nms: NMSParams) -> torch.Tensor:
     if nms.class_agnostic:
         labels = torch.zeros_like(labels)
     keep = batched_nms(boxes, scores, labels, nms.iou_threshold)
@@ -183,8 +185,8 @@ class YoloV1Detector(Detector):
     """Detector adapter for :class:`YoloV1`: final detections, NMS candidates and the grid view."""
 
 
-    def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names=(), device: str = "cpu",
-                 nms: NMSParams = DEFAULT_NMS):
+    def __init__(self, model: YoloV1, name: str = "demo-yolo", class_names: Sequence[str] = (), device: str = "cpu",
+                 nms: NMSParams = DEFAULT_NMS) -> None:
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise DetectorError(f"{name} cannot run on {device}: no CUDA device is available.")
         self.model = model.eval().to(device)

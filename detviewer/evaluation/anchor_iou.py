@@ -34,7 +34,7 @@ class GridAxes:
     """One level's anchors as a product grid: per shape a (A,), column intervals x1, x2 (A, W) and row
     intervals y1, y2 (A, H), float64, input pixels; anchor (y, x, a) = [x1[a, x], y1[a, y], x2[a, x], y2[a, y]]."""
 
-    def __init__(self, x1, x2, y1, y2):
+    def __init__(self, x1: np.ndarray, x2: np.ndarray, y1: np.ndarray, y2: np.ndarray) -> None:
         self.x1, self.x2, self.y1, self.y2 = x1, x2, y1, y2
         self.cx, self.cy = (x1 + x2) / 2, (y1 + y2) / 2
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["KMeansAnchors", "kmeans_anchors", "centred_iou", "MAX_KMEANS_BOXES"]
 
@@ -62,7 +63,7 @@ def _seed(wh: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return np.array(centroids, np.float64)
 
 
-def _run(wh: np.ndarray, k: int, rng: np.random.Generator, max_iter: int):
+def _run(wh: np.ndarray, k: int, rng: np.random.Generator, max_iter: int) -> tuple[np.ndarray, np.ndarray, float, int]:
     centroids = _seed(wh, k, rng)
     assignment = np.full(len(wh), -1)
     for iteration in range(1, max_iter + 1):
@@ -83,7 +84,7 @@ def _run(wh: np.ndarray, k: int, rng: np.random.Generator, max_iter: int):
     return centroids, assignment, float(iou.max(axis=1).mean()), iteration
 
 
-def kmeans_anchors(wh, k: int, seed: int = 0, n_init: int = 3, max_iter: int = 300) -> KMeansAnchors:
+def kmeans_anchors(wh: ArrayLike, k: int, seed: int = 0, n_init: int = 3, max_iter: int = 300) -> KMeansAnchors:
     """YOLOv2's dimension clusters of boxes ``wh`` (N, 2) (width, height > 0), k of them (N >= k)."""
     wh = np.asarray(wh, np.float64).reshape(-1, 2)
     if k < 1 or len(wh) < k:
@@ -93,10 +94,10 @@ def kmeans_anchors(wh, k: int, seed: int = 0, n_init: int = 3, max_iter: int = 3
     rng = np.random.default_rng(seed)
     if len(wh) > MAX_KMEANS_BOXES:
         wh = wh[np.sort(rng.choice(len(wh), MAX_KMEANS_BOXES, replace=False))]
-    best = None
-    for _ in range(max(1, n_init)):
+    best = _run(wh, k, rng, max_iter)
+    for _ in range(max(1, n_init) - 1):
         run = _run(wh, k, rng, max_iter)
-        if best is None or run[2] > best[2]:
+        if run[2] > best[2]:
             best = run
     centroids, assignment, mean_iou, iterations = best
     order = np.argsort(centroids.prod(axis=1), kind="stable")

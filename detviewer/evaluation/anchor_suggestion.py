@@ -19,15 +19,28 @@ The source must also offer ``shapes_per_level()``, ``suggest(prototypes_per_leve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from detviewer.core.metrics import GroundTruthBoxes
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.anchor_kmeans import centred_iou, kmeans_anchors
-from detviewer.evaluation.coverage import AnchorCoverage, anchor_coverage
+from detviewer.evaluation.coverage import AnchorCoverage, AnchorSource, anchor_coverage
 
 __all__ = ["AnchorSuggestion", "suggest_anchors", "assign_levels"]
+
+
+class SuggestingSource(AnchorSource, Protocol):
+    """An anchor source that can also be refitted (see the module docstring)."""
+
+    def shapes_per_level(self) -> Sequence[int]: ...
+
+    def suggest(self, prototypes_per_level: Sequence[np.ndarray | None],
+                input_hw: tuple[int, int]) -> SuggestingSource: ...
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,8 +71,9 @@ def assign_levels(object_wh: np.ndarray, anchor_wh: np.ndarray, anchor_level: np
     return np.abs(objects[:, None] - typical[None, :]).argmin(axis=1)
 
 
-def suggest_anchors(source, coverage: AnchorCoverage, gt, image_hw, progress: Callable[[int, int], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None, seed: int = 0) -> AnchorSuggestion:
+def suggest_anchors(source: SuggestingSource, coverage: AnchorCoverage, gt: GroundTruthBoxes, image_hw: ArrayLike,
+                    progress: Callable[[int, int], None] | None = None, should_stop: Callable[[], bool] | None = None,
+                    seed: int = 0) -> AnchorSuggestion:
     """Per level k-means (see the module docstring) on the shapes of the objects ``coverage`` measured, fitted into
     the model's generator, and that generator's coverage of the same objects.
 
@@ -70,7 +84,8 @@ def suggest_anchors(source, coverage: AnchorCoverage, gt, image_hw, progress: Ca
     reached = coverage.best_iou >= 0
     wh = coverage.gt_wh[reached]
     level_of = assign_levels(wh, coverage.anchor_wh, coverage.anchor_level)
-    prototypes, iou_sum, clustered = [], 0.0, 0
+    prototypes: list[np.ndarray | None] = []
+    iou_sum, clustered = 0.0, 0
     for level, k in enumerate(counts):
         members = wh[level_of == level]
         if len(members) < k:
@@ -87,5 +102,5 @@ def suggest_anchors(source, coverage: AnchorCoverage, gt, image_hw, progress: Ca
     suggested = source.suggest(prototypes, input_hw)
     measured = anchor_coverage(suggested, gt, image_hw, coverage.class_names, progress, should_stop)
     return AnchorSuggestion(prototypes=tuple(prototypes), level_objects=np.bincount(level_of, minlength=len(counts)),
-                            mean_iou=iou_sum / clustered, input_hw=tuple(input_hw), today=source.describe(),
+                            mean_iou=iou_sum / clustered, input_hw=(input_hw[0], input_hw[1]), today=source.describe(),
                             description=suggested.describe(), coverage=measured, source=suggested)

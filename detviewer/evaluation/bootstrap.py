@@ -28,12 +28,15 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from detviewer.core.coco_eval import AREA_RANGES, IOU_THRESHOLDS, RECALL_THRESHOLDS, match_detections
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+
+if TYPE_CHECKING:
+    from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 
 __all__ = ["BootstrapStopped", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "Interval", "BootstrapResult", "SideTable", "paired_bootstrap",
            "resample_weights", "weighted_ap", "object_counts", "thresholds_reached",
@@ -109,7 +112,7 @@ class SideTable:
     - segment_class, segment_threshold (S,): each segment's class and IoU threshold index.
     """
 
-    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_classes: int):
+    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_classes: int) -> None:
         self.num_classes = int(num_classes)
         matches = match_detections(gt, dt, self.num_classes, area_ranges=AREA_RANGES[:1])
         det, rank = matches.det, matches.rank
@@ -286,9 +289,10 @@ def default_threads() -> int:
     return int(forced) if forced.isdigit() and int(forced) > 0 else max(1, (os.cpu_count() or 1) - 1)
 
 
-def paired_bootstrap(a, b, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-                     confidence: float = 0.95, tables: tuple[SideTable, SideTable] | None = None,
-                     threads: int | None = None, should_stop: Callable[[], bool] | None = None) -> BootstrapResult:
+def paired_bootstrap(a: DatasetEvaluation, b: DatasetEvaluation, resamples: int = DEFAULT_RESAMPLES,
+                     seed: int = DEFAULT_SEED, confidence: float = 0.95,
+                     tables: tuple[SideTable, SideTable] | None = None, threads: int | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> BootstrapResult:
     """Paired bootstrap of ΔAP = B − A for two ``DatasetEvaluation`` s of the same ground truth.
 
     The interval's ``delta`` is the engine's own ΔAP (pycocotools' summary AP of B minus that of A).

@@ -14,13 +14,19 @@ Each side has its own score threshold (two models are rarely calibrated alike); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from detviewer.evaluation.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapResult, SideTable, paired_bootstrap
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot
 from detviewer.evaluation.errors import ERROR_TYPES
+
+if TYPE_CHECKING:
+    from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
+    from detviewer.evaluation.tide import TideResult
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.io.predictions import Predictions
 
 __all__ = ["Comparison", "ComparisonSnapshot", "ClassDeltas", "ImageDeltas", "ObjectDiff", "ObjectList",
            "ObjectChanges", "SORT_KEYS"]
@@ -149,7 +155,7 @@ class Comparison:
     names: how the two sides are called in tables and charts.
     """
 
-    def __init__(self, a: DatasetEvaluation, b: DatasetEvaluation, names: tuple[str, str] = ("A", "B")):
+    def __init__(self, a: DatasetEvaluation, b: DatasetEvaluation, names: tuple[str, str] = ("A", "B")) -> None:
         if a.num_images != b.num_images or a.class_names != b.class_names or len(a.gt) != len(b.gt) or not (
                 a.gt is b.gt or (np.array_equal(a.gt.image_index, b.gt.image_index)
                                  and np.array_equal(a.gt.xywh, b.gt.xywh))):
@@ -159,15 +165,15 @@ class Comparison:
         self._bootstraps: dict[tuple[int, int], BootstrapResult] = {}
 
     @classmethod
-    def from_boxes(cls, gt, dt_a, dt_b, num_images: int, class_names: Sequence[str],
-                   names: tuple[str, str] = ("A", "B")) -> "Comparison":
+    def from_boxes(cls, gt: GroundTruthBoxes, dt_a: DetectionBoxes, dt_b: DetectionBoxes, num_images: int,
+                   class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> "Comparison":
         """From one GroundTruthBoxes and two DetectionBoxes indexed into the same image and class lists."""
         return cls(DatasetEvaluation(gt, dt_a, num_images, class_names),
                    DatasetEvaluation(gt, dt_b, num_images, class_names), names)
 
     @classmethod
-    def from_dataset(cls, dataset, predictions_a, predictions_b, names: tuple[str, str] | None = None
-                     ) -> "Comparison":
+    def from_dataset(cls, dataset: Dataset, predictions_a: Predictions, predictions_b: Predictions,
+                     names: tuple[str, str] | None = None) -> "Comparison":
         """From an ``io.datasets.Dataset`` and two ``io.predictions.Predictions`` over it (a results file or a
         model run each)."""
         names = names or (predictions_a.source, predictions_b.source)
@@ -227,7 +233,7 @@ class ComparisonSnapshot:
     """A and B at one operating point each: ``a`` / ``b`` (EvaluationSnapshot), ``classes`` (ClassDeltas),
     ``images`` (ImageDeltas), ``tide_a`` / ``tide_b`` and ``error_deltas``, ``objects(image)``."""
 
-    def __init__(self, comparison: Comparison, a: EvaluationSnapshot, b: EvaluationSnapshot):
+    def __init__(self, comparison: Comparison, a: EvaluationSnapshot, b: EvaluationSnapshot) -> None:
         self.comparison, self.a, self.b = comparison, a, b
         self.names = comparison.names
         self.iou_threshold = a.iou_threshold
@@ -249,11 +255,11 @@ class ComparisonSnapshot:
         return self.a.score_threshold, self.b.score_threshold
 
     @property
-    def tide_a(self):
+    def tide_a(self) -> TideResult:
         return self.a.tide
 
     @property
-    def tide_b(self):
+    def tide_b(self) -> TideResult:
         return self.b.tide
 
     @property

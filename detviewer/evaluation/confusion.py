@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.evaluation.matching import DatasetMatching
 
@@ -49,7 +50,7 @@ class ConfusionMatrix:
         """(K + 1, K + 1) int64, dense; ValueError beyond DENSE_LIMIT rows (use ``dense(classes)``)."""
         return self.dense()
 
-    def _classes(self, classes) -> np.ndarray:
+    def _classes(self, classes: ArrayLike | None) -> np.ndarray:
         if classes is None:
             if self.num_classes + 1 > DENSE_LIMIT:
                 raise ValueError(f"a dense confusion matrix of {self.num_classes} classes would hold "
@@ -57,7 +58,7 @@ class ConfusionMatrix:
             return np.arange(self.num_classes + 1)
         return np.asarray(classes, np.int64).reshape(-1)
 
-    def dense(self, classes=None) -> np.ndarray:
+    def dense(self, classes: ArrayLike | None = None) -> np.ndarray:
         """(n, n) int64: the rows and columns of ``classes`` (indices 0..K, K = background), in that order."""
         classes = self._classes(classes)
         position = np.full(self.num_classes + 1, -1, np.int64)
@@ -72,7 +73,7 @@ class ConfusionMatrix:
         """(K + 1,) int64: the sum of each true-class column over every predicted class."""
         return np.bincount(self.true, weights=self.values, minlength=self.num_classes + 1).astype(np.int64)
 
-    def normalized(self, classes=None) -> np.ndarray:
+    def normalized(self, classes: ArrayLike | None = None) -> np.ndarray:
         """(n, n) float64 block of ``classes`` (all: K + 1), each column divided by its whole column's sum."""
         classes = self._classes(classes)
         total = self.column_totals()[classes][None, :].astype(np.float64)
@@ -107,8 +108,9 @@ def confusion_matrix(matching: DatasetMatching, det_labels: np.ndarray, det_scor
                            matching.iou_threshold)
 
 
-def confusion_cell(matching: DatasetMatching, det_labels, det_scores, gt_labels, num_classes: int,
-                   score_threshold: float, predicted: int, true: int) -> tuple[np.ndarray, np.ndarray]:
+def confusion_cell(matching: DatasetMatching, det_labels: np.ndarray, det_scores: np.ndarray, gt_labels: np.ndarray,
+                   num_classes: int, score_threshold: float, predicted: int,
+                   true: int) -> tuple[np.ndarray, np.ndarray]:
     """The boxes behind one cell: (detection indices (n,), GT indices (n,)), -1 where a side is background.
 
     A matched cell pairs each detection with its object; the background column lists detections

@@ -17,11 +17,13 @@ it is trained only through the low-quality-match rule (each object's best anchor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.metrics import GroundTruthBoxes
+from detviewer.core.types import AnchorSet
 from detviewer.evaluation.anchor_iou import best_anchor_iou
 
 __all__ = ["AnchorCoverage", "CoverageTable", "CoverageHit", "anchor_coverage", "SIZE_BUCKETS", "anchor_shapes"]
@@ -30,6 +32,18 @@ __all__ = ["AnchorCoverage", "CoverageTable", "CoverageHit", "anchor_coverage", 
 SIZE_BUCKETS = (("small", 0.0, 32.0 ** 2), ("medium", 32.0 ** 2, 96.0 ** 2), ("large", 96.0 ** 2, np.inf))
 
 Progress = Callable[[int, int], None]
+
+
+class AnchorSource(Protocol):
+    """What coverage reads of a model (see the module docstring; ``ops.model_anchors.TorchvisionAnchors``)."""
+
+    name: str
+    positive_iou: float
+    rule: str
+
+    def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]: ...
+
+    def anchors(self, input_hw: tuple[int, int]) -> tuple[AnchorSet, ...]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,7 +58,7 @@ class CoverageTable:
     mean_iou: np.ndarray
 
 
-def _table(names, group: np.ndarray, best: np.ndarray, below: np.ndarray) -> CoverageTable:
+def _table(names: Sequence[str], group: np.ndarray, best: np.ndarray, below: np.ndarray) -> CoverageTable:
     r = len(names)
     n = np.bincount(group, minlength=r)[:r]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -134,7 +148,7 @@ class AnchorCoverage:
                            float(self.best_iou[i]), int(self.best_level[i]), int(self.best_anchor[i]))
 
 
-def anchor_shapes(anchor_sets) -> tuple[np.ndarray, np.ndarray]:
+def anchor_shapes(anchor_sets: Sequence[AnchorSet]) -> tuple[np.ndarray, np.ndarray]:
     """(S, 2) width, height of each level's anchor shapes (from its first cell) and (S,) their level."""
     wh, level = [], []
     for index, s in enumerate(anchor_sets):
@@ -158,18 +172,19 @@ def _measured_objects(gt: GroundTruthBoxes, image_hw: np.ndarray) -> tuple[np.nd
     return np.flatnonzero(objects & sized & known), skipped
 
 
-def _input_size(source, h: int, w: int) -> tuple[int, int]:
+def _input_size(source: AnchorSource, h: int, w: int) -> tuple[int, int]:
     """The model's input size for an image of h x w, (0, 0) when unknown or refused by the model's transform."""
     if h <= 0 or w <= 0:
         return 0, 0
     try:
-        size = tuple(int(v) for v in source.input_size((h, w)))
+        in_h, in_w = (int(v) for v in source.input_size((h, w)))
     except Exception:  # e.g. a 1 x 5000 image resizes to height 0: those objects are left out, said once
         return 0, 0
-    return size if min(size) > 0 else (0, 0)
+    return (in_h, in_w) if min(in_h, in_w) > 0 else (0, 0)
 
 
-def _in_input_pixels(source, gt: GroundTruthBoxes, image_hw: np.ndarray, measured: np.ndarray, skipped: list[str]):
+def _in_input_pixels(source: AnchorSource, gt: GroundTruthBoxes, image_hw: np.ndarray, measured: np.ndarray,
+                     skipped: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(measured, xyxy (M, 4) in input pixels, input (h, w) (M, 2)) of the objects whose image the model takes."""
     sizes, per_image = np.unique(image_hw, axis=0, return_inverse=True)
     per_image = per_image.reshape(-1)
@@ -187,7 +202,7 @@ def _in_input_pixels(source, gt: GroundTruthBoxes, image_hw: np.ndarray, measure
     return measured, xyxy, in_hw
 
 
-def anchor_coverage(source, gt: GroundTruthBoxes, image_hw, class_names: Sequence[str],
+def anchor_coverage(source: AnchorSource, gt: GroundTruthBoxes, image_hw: ArrayLike, class_names: Sequence[str],
                     progress: Progress | None = None, should_stop: Callable[[], bool] | None = None
                     ) -> AnchorCoverage:
     """Best anchor IoU of every object of ``gt`` (crowd regions are no objects).
@@ -212,7 +227,7 @@ def anchor_coverage(source, gt: GroundTruthBoxes, image_hw, class_names: Sequenc
         if common is None or len(members) > common[0]:
             common = (len(members), anchor_sets)
 
-        def step(d, _t, base=done):
+        def step(d: int, _t: int, base: int=done) -> None:
             if progress is not None:
                 progress(base + d, n)
         best[members], level[members], anchor[members] = best_anchor_iou(xyxy[members], anchor_sets, step, should_stop)

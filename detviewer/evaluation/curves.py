@@ -69,8 +69,9 @@ class ConfidenceCurves:
         return float(self.mean_precision[i]), float(self.mean_recall[i]), float(self.mean_f1[i])
 
 
-def confidence_curves(det_labels, det_scores, det_tp, det_counted, gt_labels_of_objects, num_classes: int,
-                      iou_threshold: float, grid: np.ndarray = CONFIDENCE_GRID) -> ConfidenceCurves:
+def confidence_curves(det_labels: np.ndarray, det_scores: np.ndarray, det_tp: np.ndarray, det_counted: np.ndarray,
+                      gt_labels_of_objects: np.ndarray, num_classes: int, iou_threshold: float,
+                      grid: np.ndarray = CONFIDENCE_GRID) -> ConfidenceCurves:
     """P / R / F1 (K, C) from one matching.
 
     det_labels / det_scores (D,); det_tp (D,) bool true positives; det_counted (D,) bool detections

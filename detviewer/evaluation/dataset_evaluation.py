@@ -19,7 +19,7 @@ Which interpolation each number uses:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from detviewer.evaluation.errors import ERROR_TYPES, MISSED
 from detviewer.evaluation.images import ImagesTable, image_ap, images_table
 from detviewer.evaluation.matching import DatasetMatching, match_any_class, match_by_class
 from detviewer.evaluation.tide import TideResult, evaluate_tide
+
+if TYPE_CHECKING:
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.io.predictions import Predictions
 
 __all__ = ["DatasetEvaluation", "EvaluationSnapshot", "ClassTable", "ImageHit"]
 
@@ -69,7 +73,7 @@ class DatasetEvaluation:
     ``class_names`` (see ``core.metrics``). Matchings, curves and TIDE are cached per IoU.
     """
 
-    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, class_names: Sequence[str]):
+    def __init__(self, gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, class_names: Sequence[str]) -> None:
         check_indices(gt, dt, num_images, len(class_names))
         self.gt, self.dt = gt, dt
         self.num_images, self.class_names = int(num_images), tuple(class_names)
@@ -80,7 +84,7 @@ class DatasetEvaluation:
         self.n_gt = np.bincount(gt.category_index[objects], minlength=self.num_classes)[:self.num_classes]
 
     @classmethod
-    def from_dataset(cls, dataset, predictions) -> "DatasetEvaluation":
+    def from_dataset(cls, dataset: Dataset, predictions: Predictions) -> "DatasetEvaluation":
         """From an ``io.datasets.Dataset`` and ``io.predictions.Predictions`` over it."""
         return cls(dataset.boxes, predictions.boxes, dataset.num_images, dataset.class_names)
 
@@ -150,7 +154,7 @@ class DatasetEvaluation:
 class EvaluationSnapshot:
     """The evaluation at one score threshold and matching IoU (see the module docstring)."""
 
-    def __init__(self, evaluation: DatasetEvaluation, score: float, iou: float):
+    def __init__(self, evaluation: DatasetEvaluation, score: float, iou: float) -> None:
         self.evaluation, self.score_threshold, self.iou_threshold = evaluation, score, iou
         ev, dt, gt = evaluation, evaluation.dt, evaluation.gt
         self.matching = ev.matching(iou)

@@ -19,7 +19,14 @@ per-box errors both call :func:`classify_overlaps`, so they always agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    from detviewer.core.matching import GtMatch
 
 __all__ = ["ERROR_TYPES", "ERROR_NAMES", "CLS", "LOC", "BOTH", "DUPE", "BKG", "MISSED", "BACKGROUND_IOU",
            "classify_overlaps", "classify_false_positives", "false_positive_reasons"]
@@ -32,7 +39,8 @@ ERROR_NAMES = ("classification", "localisation", "both", "duplicate", "backgroun
 BACKGROUND_IOU = 0.1
 
 
-def classify_overlaps(same_best, other_best, taken_same_best, any_best, has_objects, iou_threshold: float,
+def classify_overlaps(same_best: ArrayLike, other_best: ArrayLike, taken_same_best: ArrayLike, any_best: ArrayLike,
+                      has_objects: ArrayLike, iou_threshold: float,
                       background_iou: float = BACKGROUND_IOU) -> np.ndarray:
     """TIDE's error type of each false positive from its best overlaps (all (N,) arrays).
 
@@ -53,7 +61,8 @@ def classify_overlaps(same_best, other_best, taken_same_best, any_best, has_obje
     return codes
 
 
-def classify_false_positives(det_labels, ious, gt_labels, gt_taken, false_positive, iou_threshold: float,
+def classify_false_positives(det_labels: ArrayLike, ious: ArrayLike, gt_labels: ArrayLike, gt_taken: ArrayLike,
+                             false_positive: ArrayLike, iou_threshold: float,
                              background_iou: float = BACKGROUND_IOU) -> np.ndarray:
     """Error codes of one image's detections (-1 for those that are not false positives).
 
@@ -67,7 +76,7 @@ def classify_false_positives(det_labels, ious, gt_labels, gt_taken, false_positi
     taken = np.asarray(gt_taken, bool).reshape(1, -1)
     has = ious.shape[1] > 0
 
-    def best(mask):
+    def best(mask: np.ndarray) -> np.ndarray:
         return np.where(mask, ious, 0.0).max(axis=1) if has else np.zeros(len(det_labels))
 
     codes = classify_overlaps(best(same), best(~same), best(same & taken), best(np.ones_like(same)),
@@ -75,7 +84,8 @@ def classify_false_positives(det_labels, ious, gt_labels, gt_taken, false_positi
     return np.where(np.asarray(false_positive, bool), codes, np.int8(-1)).astype(np.int8)
 
 
-def false_positive_reasons(det_labels, match, gt_labels, gt_names, gt_crowd) -> list[str]:
+def false_positive_reasons(det_labels: ArrayLike, match: GtMatch, gt_labels: ArrayLike, gt_names: Sequence[str],
+                           gt_crowd: ArrayLike) -> list[str]:
     """Why each false positive of a ``core.matching.GtMatch`` is one, in a few words, in TIDE's terms.
 
     det_labels (D,) of the matched detections; gt_labels / gt_names / gt_crowd (M,) of the GT they were

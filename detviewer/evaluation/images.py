@@ -36,8 +36,8 @@ class ImagesTable:
         return ERROR_TYPES[code] if code >= 0 else ""
 
 
-def images_table(matching: DatasetMatching, det_img, det_scores, gt_img, num_images: int, score_threshold: float,
-                 ap: np.ndarray) -> ImagesTable:
+def images_table(matching: DatasetMatching, det_img: np.ndarray, det_scores: np.ndarray, gt_img: np.ndarray,
+                 num_images: int, score_threshold: float, ap: np.ndarray) -> ImagesTable:
     """The table at ``score > score_threshold``; ``ap`` (I,) from :func:`image_ap` (threshold-free)."""
     n = int(num_images)
     above = det_scores > score_threshold
@@ -53,8 +53,8 @@ def images_table(matching: DatasetMatching, det_img, det_scores, gt_img, num_ima
     return ImagesTable(tp=tp, fp=fp, fn=fn, ap=ap, worst_error=worst, errors=errors)
 
 
-def image_ap(matching: DatasetMatching, det_img, det_labels, det_scores, gt_img, gt_labels, num_images: int,
-             num_classes: int) -> np.ndarray:
+def image_ap(matching: DatasetMatching, det_img: np.ndarray, det_labels: np.ndarray, det_scores: np.ndarray,
+             gt_img: np.ndarray, gt_labels: np.ndarray, num_images: int, num_classes: int) -> np.ndarray:
     """(I,) float64: per image, the mean over its classes with objects of COCO's 101-point AP of that
     class's detections on that image at the matching's IoU; NaN for an image without objects.
 

@@ -76,7 +76,8 @@ def match_by_class(gt: GroundTruthBoxes, dt: DetectionBoxes, num_categories: int
                            ~gt.crowd)
 
 
-def _error_types(gt, dt, det_gt, ignored, iou_threshold) -> np.ndarray:
+def _error_types(gt: GroundTruthBoxes, dt: DetectionBoxes, det_gt: np.ndarray, ignored: np.ndarray,
+                 iou_threshold: float) -> np.ndarray:
     """(D,) TIDE error code of every false positive (-1 for the others)."""
     fp = np.flatnonzero((det_gt < 0) & ~ignored)
     codes = np.full(len(dt), -1, np.int8)

@@ -64,7 +64,8 @@ def _first_best(d: np.ndarray, g: np.ndarray, v: np.ndarray) -> tuple[np.ndarray
     return starts, np.minimum.reduceat(pos, starts)
 
 
-def best_per_detection(pd, pg, piou, mask, num_det: int) -> tuple[np.ndarray, np.ndarray]:
+def best_per_detection(pd: np.ndarray, pg: np.ndarray, piou: np.ndarray, mask: np.ndarray,
+                       num_det: int) -> tuple[np.ndarray, np.ndarray]:
     """Per detection, the highest IoU among the masked pairs (0 where none) and its GT index
     (the first in file order on ties; -1 where none): (D,) float64, (D,) int64."""
     best = np.zeros(num_det)
@@ -87,7 +88,8 @@ def rank_in_group(group: np.ndarray) -> np.ndarray:
     return rank
 
 
-def greedy_match(pd, pg, piou, candidate, rank, num_det: int, num_gt: int) -> np.ndarray:
+def greedy_match(pd: np.ndarray, pg: np.ndarray, piou: np.ndarray, candidate: np.ndarray, rank: np.ndarray,
+                 num_det: int, num_gt: int) -> np.ndarray:
     """Greedy one-to-one matching: by ``rank``, each detection takes, among its ``candidate`` pairs
     whose GT is still free, the one with the highest IoU (the first GT in file order on ties).
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from detviewer.detectors.base import EvaluationSettings
+from detviewer.detectors.base import Detector, EvaluationSettings
 from detviewer.errors import DetviewerError
 
 __all__ = ["Protocol", "PROTOCOLS", "protocol_for", "get_protocol"]
@@ -50,7 +50,7 @@ class Protocol:
         return EvaluationSettings(self.score_floor, self.nms_iou, self.max_detections, self.multi_label,
                                   self.letterbox, self.clip)
 
-    def summary(self, detector=None) -> str:
+    def summary(self, detector: Detector | None = None) -> str:
         """One line: ``protocol NAME: DESCRIPTION (score > F, NMS IoU I, at most N per image)``, the model's
         own values filled in from ``detector.nms`` where the protocol keeps them."""
         nms = getattr(detector, "nms", None)
@@ -64,7 +64,7 @@ class Protocol:
             parts.append("multi-label")
         return f"protocol {self.name}: {self.description} ({', '.join(parts)})"
 
-    def as_dict(self, detector=None) -> dict:
+    def as_dict(self, detector: Detector | None = None) -> dict[str, object]:
         """The protocol for --json: its fields and the summary line."""
         return {"name": self.name, "description": self.description, "score_floor": self.score_floor,
                 "nms_iou": self.nms_iou, "max_detections": self.max_detections, "multi_label": self.multi_label,
@@ -85,7 +85,7 @@ _BY_FRAMEWORK = {"ultralytics": "ultralytics-val", "torchvision": "torchvision-r
                  "detviewer-demo": "detviewer-demo"}
 
 
-def protocol_for(detector) -> Protocol:
+def protocol_for(detector: Detector) -> Protocol:
     """The validation protocol of ``detector``'s own framework (``Detector.framework``); a detector of no
     known framework keeps its own thresholds (torchvision-reference's rule)."""
     return PROTOCOLS[_BY_FRAMEWORK.get(getattr(detector, "framework", ""), "torchvision-reference")]

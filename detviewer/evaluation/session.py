@@ -10,9 +10,12 @@ their evaluation at the window's score threshold; the boxes behind any number, a
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.evaluation.compare import Comparison, ComparisonSnapshot
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot, ImageHit
+from detviewer.io.dataset_types import Dataset
+from detviewer.io.predictions import Predictions
 from detviewer.state.overlays import Overlay
 
 __all__ = ["DatasetSession", "SIDES", "CELL_COLOR", "B_COLOR", "ONLY_A_COLOR", "ONLY_B_COLOR"]
@@ -33,15 +36,15 @@ class DatasetSession:
     """dataset: io.dataset_types.Dataset; predictions per side ("A", "B") with their label maps (model label ->
     dataset class index, for drawing a model's own result against the dataset's classes)."""
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
-        self.predictions: dict[str, object] = {}
+        self.predictions: dict[str, Predictions] = {}
         self.names: dict[str, str] = {}
         self._evaluations: dict[str, DatasetEvaluation] = {}
         self._comparison: Comparison | None = None
 
     # -- predictions ------------------------------------------------------------------------------
-    def set_predictions(self, side: str, predictions, name: str = "") -> None:
+    def set_predictions(self, side: str, predictions: Predictions, name: str = "") -> None:
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
         self.predictions[side] = predictions
@@ -84,12 +87,12 @@ class DatasetSession:
     def image_path(self, image: int):
         return self.dataset.image_paths[image]
 
-    def detection_boxes(self, side: str, indices) -> np.ndarray:
+    def detection_boxes(self, side: str, indices: ArrayLike) -> np.ndarray:
         """(N, 4) xyxy pixels of detections ``indices`` (into that side's results)."""
         boxes = self.evaluation(side).dt
         return _xyxy(boxes.xywh[np.asarray(indices, np.int64)])
 
-    def gt_boxes(self, indices) -> np.ndarray:
+    def gt_boxes(self, indices: ArrayLike) -> np.ndarray:
         return _xyxy(self.dataset.boxes.xywh[np.asarray(indices, np.int64)])
 
     def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A") -> list[Overlay]:

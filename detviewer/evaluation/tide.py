@@ -125,7 +125,8 @@ def _top_per_image(dt: DetectionBoxes, max_dets: int) -> np.ndarray:
     return order[rank < max_dets]
 
 
-def _on_crowd(det_img, det_cls, det_xywh, gt, candidates, iou_threshold) -> np.ndarray:
+def _on_crowd(det_img: np.ndarray, det_cls: np.ndarray, det_xywh: np.ndarray, gt: GroundTruthBoxes,
+              candidates: np.ndarray, iou_threshold: float) -> np.ndarray:
     """(D,) bool: ``candidates`` overlapping a crowd region of their class by more than the threshold."""
     crowds = np.flatnonzero(gt.crowd)
     out = np.zeros(len(det_img), bool)
@@ -137,7 +138,8 @@ def _on_crowd(det_img, det_cls, det_xywh, gt, candidates, iou_threshold) -> np.n
     return out
 
 
-def _best_fixes(codes, target, score, taken):
+def _best_fixes(codes: np.ndarray, target: np.ndarray, score: np.ndarray,
+                taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """tidecv's ``BestGTMatch``: which cls / loc errors a fix turns into true positives.
 
     Returns fixable (D,) bool (the highest-scoring error at an unmatched object, the earliest on
@@ -154,7 +156,9 @@ def _best_fixes(codes, target, score, taken):
     return fixable, usable
 
 
-def _fixed_ap(code, order, codes, target, fixable, tp, ignored, det_cls, gt, gt_missed, n_gt, num_k) -> float:
+def _fixed_ap(code: int, order: np.ndarray, codes: np.ndarray, target: np.ndarray, fixable: np.ndarray,
+              tp: np.ndarray, ignored: np.ndarray, det_cls: np.ndarray, gt: GroundTruthBoxes, gt_missed: np.ndarray,
+              n_gt: np.ndarray, num_k: int) -> float:
     """mAP after fixing every error of type ``code`` (tidecv ``fix_errors``), other errors as they are."""
     this = codes == code
     keep_original = (codes >= 0) & ~this & ~ignored
@@ -166,7 +170,8 @@ def _fixed_ap(code, order, codes, target, fixable, tp, ignored, det_cls, gt, gt_
     return _mean_ap(order, keep_original | promoted | tp, cls, tp | promoted, positives, num_k)
 
 
-def _mean_ap(order, keep, cls, truth, n_gt, num_k) -> float:
+def _mean_ap(order: np.ndarray, keep: np.ndarray, cls: np.ndarray, truth: np.ndarray, n_gt: np.ndarray,
+             num_k: int) -> float:
     """tidecv's ``ClassedAPDataObject.get_mAP`` x 100 over the points ``keep`` (D,) bool taken in ``order``
     (a permutation giving the score order with tidecv's ties); classes with objects or points count."""
     idx = order[keep[order]]
@@ -176,7 +181,7 @@ def _mean_ap(order, keep, cls, truth, n_gt, num_k) -> float:
     return float(np.mean(aps[counted])) if counted.any() else 0.0
 
 
-def _class_aps(cls_s, tp_s, n_gt, num_k) -> tuple[np.ndarray, np.ndarray]:
+def _class_aps(cls_s: np.ndarray, tp_s: np.ndarray, n_gt: np.ndarray, num_k: int) -> tuple[np.ndarray, np.ndarray]:
     """tidecv's ``APDataObject.get_ap`` x 100 per class (K,), and which classes count (K,) bool.
 
     cls_s / tp_s: the points grouped by class, in score order inside a class; 0 for a class with

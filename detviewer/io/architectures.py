@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 import torch
 
@@ -134,7 +135,8 @@ def _verify(arch: str, num_classes: int, state_dict: Mapping, source: str) -> No
         raise CheckpointError(f"{source} looks like {arch} weights but does not fit it: {problem}.")
 
 
-def check_compatible(model, state_dict: Mapping, *, source: str = "The checkpoint") -> None:
+def check_compatible(model: torch.nn.Module | Mapping[str, Any], state_dict: Mapping, *,
+                     source: str = "The checkpoint") -> None:
     """Raise CheckpointError (one sentence) unless ``state_dict`` loads strictly into ``model``.
 
     model: a ``torch.nn.Module`` or a mapping of its state dict. The state dict is normalised
@@ -151,7 +153,7 @@ def check_compatible(model, state_dict: Mapping, *, source: str = "The checkpoin
 
 def _mismatch(expected: Mapping[str, tuple], state_dict: Mapping) -> str | None:
     """Describe the first problem (shape, then missing, then extra keys), or None if it fits."""
-    def relevant(keys):
+    def relevant(keys: Iterable[str]) -> list[str]:
         return [k for k in keys if not k.endswith("num_batches_tracked")]
 
     for key in relevant(expected):

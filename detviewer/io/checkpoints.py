@@ -26,6 +26,7 @@ Errors the user can cause raise :class:`~detviewer.errors.CheckpointError` with 
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import re
 import warnings
@@ -105,9 +106,8 @@ class LoadedCheckpoint:
         return FORMAT_LABELS.get(self.format, self.format)
 
 
-def load_checkpoint(
-    path, architecture: str | None = None, *, allow_torchscript: bool = False, verify: bool = True
-) -> LoadedCheckpoint:
+def load_checkpoint(path: str | os.PathLike[str], architecture: str | None = None, *, allow_torchscript: bool = False,
+                    verify: bool = True) -> LoadedCheckpoint:
     """Read a checkpoint safely and describe it.
 
     architecture: if given, the checkpoint must hold weights of that architecture.
@@ -149,7 +149,7 @@ def load_checkpoint(
 # ------------------------------------------------------------------------ reading
 
 
-def is_torchscript(path) -> bool:
+def is_torchscript(path: str | os.PathLike[str]) -> bool:
     """True if ``path`` is a TorchScript archive (decided from the zip listing, nothing loaded)."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -270,6 +270,7 @@ def _load_torchscript(path: Path, source: str, architecture: str | None, allowed
     except Exception as exc:  # torch.jit raises bare RuntimeErrors for any damage
         raise CheckpointError(f"{source} is a damaged TorchScript archive: {first_line(exc)}.") from None
     state_dict = dict(module.state_dict())
+    notes: list[str]
     arch, num_classes, notes = None, None, []
     try:
         arch, num_classes, notes = infer_architecture(state_dict, source)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from detviewer.core.metrics import DetectionBoxes
 from detviewer.errors import AnnotationError
-from detviewer.io.annotations import CocoGroundTruth, read_json
 from detviewer.io import coco_fields as fields
+from detviewer.io.annotations import CocoGroundTruth, read_json
+
+if TYPE_CHECKING:
+    from detviewer.core.types import Detections
 
 __all__ = ["CocoResults", "load_coco_results", "coco_results_from_list", "coco_results_from_detections",
            "row_category_names", "categories_by_name"]
@@ -103,8 +106,8 @@ def row_category_names(rows: list, categories: Any = None) -> list[str | None]:
     return out
 
 
-def categories_by_name(names: list[str | None], ids: list, class_names, by_id: Mapping[int, int], source: str,
-                       where: str) -> tuple[np.ndarray, str]:
+def categories_by_name(names: list[str | None], ids: list, class_names: Sequence[str], by_id: Mapping[int, int],
+                       source: str, where: str) -> tuple[np.ndarray, str]:
     """(N,) class index of each result: by its name when it has one (exact, else case-insensitive), else by its
     id through ``by_id``; -1 where neither is known. The note (or "") says so in one sentence when a named
     result's id is not the ground truth's id for that name."""
@@ -129,7 +132,8 @@ def categories_by_name(names: list[str | None], ids: list, class_names, by_id: M
                  f"{cid} in the results and {ids_of.get(index, index)} in the ground truth): matched by name.")
 
 
-def coco_results_from_detections(image_id: int, detections, label_to_category_id: Mapping[int, int] | None = None,
+def coco_results_from_detections(image_id: int, detections: Detections,
+                                 label_to_category_id: Mapping[int, int] | None = None,
                                  category_names: Mapping[int, str] | None = None) -> list[dict]:
     """COCO result dicts for one image's :class:`~detviewer.core.types.Detections`.
 

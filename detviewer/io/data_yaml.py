@@ -29,11 +29,11 @@ class YamlTooLarge(yaml.YAMLError):
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader counting composed nodes and refusing aliases of collections."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str | bytes) -> None:
         super().__init__(stream)
         self._nodes = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             anchor = self.peek_event().anchor
             node = self.anchors.get(anchor)

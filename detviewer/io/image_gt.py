@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, cast
 
 import numpy as np
 
@@ -49,7 +49,7 @@ class ImageBoxes:
     @property
     def objects(self) -> np.ndarray:
         """(M,) bool: the boxes that are objects (not crowd regions)."""
-        return ~self.crowd
+        return ~cast(np.ndarray, self.crowd)  # set by __post_init__
 
     @property
     def as_pair(self) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +126,8 @@ class ImageGroundTruth:
         self._ids: dict[Path, int | None] = {}
 
     @classmethod
-    def load(cls, path: str | os.PathLike, image_root=None, strict: bool = False) -> "ImageGroundTruth":
+    def load(cls, path: str | os.PathLike, image_root: str | os.PathLike | None = None,
+             strict: bool = False) -> "ImageGroundTruth":
         """Load a COCO file; AnnotationError (one sentence) if it is not one."""
         return cls(load_coco_gt(path), image_root, strict)
 

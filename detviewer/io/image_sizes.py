@@ -3,7 +3,7 @@ image file's header (EXIF rotation applied, as detviewer shows the image). Nothi
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,11 +16,12 @@ __all__ = ["dataset_image_sizes"]
 def _coco_sizes(dataset: Dataset) -> dict[int, tuple[int, int]]:
     """image id -> (h, w) from the COCO file's "images" entries that have positive integer sizes."""
     data = read_json(dataset.source)
-    out = {}
+    out: dict[int, tuple[int, int]] = {}
     for entry in data.get("images", []) if isinstance(data, dict) else []:
         if not isinstance(entry, dict):
             continue
-        image_id, w, h = entry.get("id"), entry.get("width"), entry.get("height")
+        fields: tuple[Any, Any, Any] = (entry.get("id"), entry.get("width"), entry.get("height"))  # JSON values
+        image_id, w, h = fields
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (image_id, w, h)) and w > 0 and h > 0:
             out[int(image_id)] = (int(h), int(w))
     return out

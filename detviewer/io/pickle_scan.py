@@ -70,17 +70,19 @@ def imported_globals(path: str | Path) -> list[str]:
             data = stream.read() if stream is not None else b""
     except OSError:
         return []
-    found, strings, memo = [], [], {}
+    found: list[str] = []
+    strings: list[str] = []
+    memo: dict[int, str] = {}
     try:
         for op, arg, _ in pickletools.genops(io.BytesIO(data)):
             if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
-                strings.append(arg)
+                strings.append(str(arg))  # these opcodes' argument is always a str
             elif op.name == "MEMOIZE" and strings:
                 memo[len(memo)] = strings[-1]
             elif op.name in ("BINGET", "LONG_BINGET", "GET") and arg in memo:
                 strings.append(memo[arg])
             elif op.name == "GLOBAL":
-                found.append(arg.replace(" ", "."))
+                found.append(str(arg).replace(" ", "."))
             elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
                 found.append(f"{strings[-2]}.{strings[-1]}")
     except Exception:  # a damaged pickle: report what was found before the damage

@@ -48,23 +48,23 @@ class ImageListSource:
         return Frame(image=image, source_id=self.name, index=int(index), timestamp=0.0, path=str(path))
 
 
-def source_for_paths(paths: Sequence[str | Path]):
+def source_for_paths(paths: Sequence[str | Path]) -> VideoFileSource | ImageListSource:
     """The source for what a user opened: one video, one folder, or a list of images.
 
     Folders given among files are expanded (images sorted by name). Raises SourceError with
     one sentence when nothing openable is left.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    given = [Path(p) for p in paths]
+    if not given:
         raise SourceError("Nothing to open: no path was given.")
-    if not any(p.exists() for p in paths):
-        raise SourceError(f"Cannot open {paths[0]}: no such file or folder.")
-    if len(paths) == 1 and is_video_path(paths[0]):
-        return VideoFileSource(paths[0])
-    if len(paths) == 1 and paths[0].is_dir():
-        return ImageListSource.from_folder(paths[0])
+    if not any(p.exists() for p in given):
+        raise SourceError(f"Cannot open {given[0]}: no such file or folder.")
+    if len(given) == 1 and is_video_path(given[0]):
+        return VideoFileSource(given[0])
+    if len(given) == 1 and given[0].is_dir():
+        return ImageListSource.from_folder(given[0])
     images: list[Path] = []
-    for p in paths:
+    for p in given:
         if p.is_dir():
             images.extend(list_images(p))
         elif is_video_path(p):
@@ -72,8 +72,8 @@ def source_for_paths(paths: Sequence[str | Path]):
         else:
             images.append(p)
     if not images:
-        videos = [p for p in paths if is_video_path(p)]
+        videos = [p for p in given if is_video_path(p)]
         if videos:
             return VideoFileSource(videos[0])
-        raise SourceError(f"Nothing to open in {paths[0]}: no images found.")
+        raise SourceError(f"Nothing to open in {given[0]}: no images found.")
     return ImageListSource(images)

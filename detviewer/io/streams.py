@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import numpy as np
 
@@ -19,27 +19,32 @@ from detviewer.errors import SourceError
 from detviewer.io.frames import ErrorCallback, Frame, FrameCallback, _EndOfStream
 from detviewer.io.opencv_quiet import quiet_cv2
 
+if TYPE_CHECKING:
+    import cv2
+
 __all__ = ["VideoFileSource", "CameraSource", "SyntheticSource", "LatestSlot"]
 
+T = TypeVar("T")
 
-class LatestSlot:
+
+class LatestSlot(Generic[T]):
     """A one-slot, thread-safe mailbox: ``put`` replaces what is there, ``take`` empties it."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._item = None
+        self._item: T | None = None
         self._closed = False
 
-    def put(self, item) -> None:
+    def put(self, item: T) -> None:
         with self._cond:
             self._item = item
             self._cond.notify_all()
 
-    def peek(self):
+    def peek(self) -> T | None:
         with self._cond:
             return self._item
 
-    def take(self, timeout: float | None = None):
+    def take(self, timeout: float | None = None) -> T | None:
         """The waiting item (removing it), or None after ``timeout`` seconds / when closed."""
         with self._cond:
             if self._item is None and not self._closed:
@@ -60,7 +65,7 @@ class _GrabThread:
         self._grab = grab
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-        self.slot = LatestSlot()
+        self.slot: LatestSlot[Frame] = LatestSlot()
         self.on_frame: FrameCallback | None = None
         self.on_error: ErrorCallback | None = None
         self.on_end: Callable[[], None] | None = None
@@ -108,6 +113,7 @@ class _StreamingMixin:
     """start/stop/latest for sources that grab in a thread (keeping only the newest frame)."""
 
     _grabber: _GrabThread | None = None
+    name: str
 
     def start(
         self,
@@ -211,7 +217,8 @@ class VideoFileSource(_StreamingMixin):
             except SourceError:
                 raise _EndOfStream from None
 
-    def start(self, on_frame=None, on_error=None, on_end=None) -> None:
+    def start(self, on_frame: FrameCallback | None = None, on_error: ErrorCallback | None = None,
+              on_end: Callable[[], None] | None = None) -> None:
         self._next_due = time.monotonic()
         super().start(on_frame, on_error, on_end)
 
@@ -226,7 +233,7 @@ class CameraSource(_StreamingMixin):
 
     kind = "camera"
 
-    def __init__(self, device: int = 0, *, open_capture: Callable[[int], object] | None = None) -> None:
+    def __init__(self, device: int = 0, *, open_capture: Callable[[int], Any] | None = None) -> None:
         self.device = int(device)
         self.name = f"camera {self.device}"
         self._open_capture = open_capture or _open_cv2_camera
@@ -260,7 +267,7 @@ class CameraSource(_StreamingMixin):
             self._cap.release()
 
 
-def _open_cv2_camera(device: int):
+def _open_cv2_camera(device: int) -> cv2.VideoCapture:
     return quiet_cv2().VideoCapture(device)
 
 

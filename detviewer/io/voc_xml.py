@@ -20,6 +20,7 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -66,7 +67,8 @@ def read_voc_xml(path: Path) -> tuple[str, list[VocObject]]:
         if not all(np.isfinite(coords)) or coords[2] < coords[0] or coords[3] < coords[1]:
             raise AnnotationError(f"{path}: object {i} ({name}) has xmax < xmin or ymax < ymin.")
         difficult = (node.findtext("difficult") or "0").strip()
-        objects.append(VocObject(name, coords, difficult not in ("0", "", "false", "False")))
+        xyxy = cast("tuple[float, float, float, float]", coords)  # four floats, parsed above
+        objects.append(VocObject(name, xyxy, difficult not in ("0", "", "false", "False")))
     return (root.findtext("filename") or "").strip(), objects
 
 

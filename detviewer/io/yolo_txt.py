@@ -76,7 +76,7 @@ def read_label_file(path: Path, num_classes: int, size: tuple[int, int]) -> tupl
     return np.asarray(boxes, np.float64).reshape(-1, 4) * scale, np.asarray(classes, np.int64)
 
 
-def _names(value, source: Path) -> list[str]:
+def _names(value: object, source: Path) -> list[str]:
     if isinstance(value, (dict, list)):
         check_class_count(len(value), source)
     if isinstance(value, dict):
@@ -111,7 +111,7 @@ def _load_yaml(path: Path) -> dict:
     return data
 
 
-def _split_images(entry, root: Path, source: Path) -> list[Path]:
+def _split_images(entry: object, root: Path, source: Path) -> list[Path]:
     """Images of a split entry: folder(s) or .txt list(s) of image paths, relative to ``root``."""
     entries = entry if isinstance(entry, list) else [entry]
     images: list[Path] = []

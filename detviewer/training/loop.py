@@ -16,11 +16,11 @@ from typing import Callable
 
 import torch
 
-from detviewer.datasets.shapes import ShapesConfig
+from detviewer.datasets.shapes import ShapeScene, ShapesConfig
 from detviewer.detectors.demo import DEMO_INPUT_SIZE, build_demo_model, save_checkpoint
 from detviewer.errors import DetviewerError
 from detviewer.training.data import fixed_split, training_batch
-from detviewer.training.evaluate import evaluate_predictor
+from detviewer.training.evaluate import Predictor, evaluate_predictor
 
 __all__ = ["TrainConfig", "DEFAULTS", "train"]
 
@@ -73,7 +73,7 @@ def _lr_factor(it: int, warmup: int, total: int) -> float:
 class _Batches(torch.utils.data.Dataset):
     """Batch ``i`` of the training stream (a pure function of the seed and i, whoever renders it)."""
 
-    def __init__(self, seed: int, batch_size: int, config: ShapesConfig, count: int):
+    def __init__(self, seed: int, batch_size: int, config: ShapesConfig, count: int) -> None:
         self.seed, self.batch_size, self.config, self.count = seed, batch_size, config, count
 
     def __len__(self) -> int:
@@ -96,7 +96,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
         from detviewer.detectors.yolo_v1 import predict_batch
         from detviewer.training.yolo_loss import yolo_v1_loss
 
-        def losses(images, targets):
+        def losses(images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
             batch, scales = model.prepare(images)
             scaled = [{"boxes": t["boxes"] * torch.tensor([s[1], s[0], s[1], s[0]]), "labels": t["labels"]}
                       for t, s in zip(targets, scales)]
@@ -107,7 +107,7 @@ def _step_and_predict(arch: str, model: torch.nn.Module) -> tuple[Callable, Call
     return (lambda images, targets: model(images, targets)), (lambda images: model(images))
 
 
-def _build_model(cfg: TrainConfig, log: Callable[[str], None]):
+def _build_model(cfg: TrainConfig, log: Callable[[str], None]) -> torch.nn.Module:
     model = build_demo_model(cfg.arch)
     if cfg.backbone_from:
         if cfg.arch != "demo-yolo":
@@ -155,7 +155,8 @@ class _Progress:
         self.running, self.seen, self.last = {}, 0, now
 
 
-def _finish(cfg: TrainConfig, model, predict, val_scenes, meta: dict, data_cfg, timing, log) -> dict:
+def _finish(cfg: TrainConfig, model: torch.nn.Module, predict: Predictor, val_scenes: list[ShapeScene], meta: dict,
+            data_cfg: ShapesConfig, timing: tuple[float, float], log: Callable[[str], None]) -> dict:
     """Final validation and held-out test numbers into ``meta``; the checkpoint saved."""
     start, cpu_start = timing
     train_seconds = time.perf_counter() - start

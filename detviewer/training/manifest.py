@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 from detviewer.detectors.demo import DEMO_CLASSES
 from detviewer.detectors.registry import model_info
@@ -31,7 +32,7 @@ def update_manifest(checkpoint: str | Path, arch: str, meta: dict, command: str)
     """Add or replace ``arch``'s entry in ``manifest.json`` beside ``checkpoint``; returns its path."""
     checkpoint = Path(checkpoint)
     manifest_path = checkpoint.parent / "manifest.json"
-    manifest = {"format": "detviewer-demo-manifest", "models": []}
+    manifest: dict[str, Any] = {"format": "detviewer-demo-manifest", "models": []}
     if manifest_path.is_file():
         manifest = json.loads(manifest_path.read_text())
     train = meta.get("train", {})
