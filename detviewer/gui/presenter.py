@@ -87,6 +87,10 @@ class ViewPresenter(QObject):
             return spec.cannot_show_sentence(model_name)
         return ""
 
+    def refusals(self, model_name: str = "This model") -> dict[str, str]:
+        """View name -> why the loaded model cannot show it ("" when it can)."""
+        return {name: self.cannot_show(spec, model_name) for name, spec in VIEWS.items()}
+
     # -- building ------------------------------------------------------------------------------
     def request(self, view: str | None = None) -> ViewRequest | None:
         """The ViewRequest of ``view`` (default: the current one) from the state; None without an Inference."""

@@ -226,4 +226,4 @@ class ImagesTab(QWidget):
         from detviewer.evaluation.dataset_evaluation import ImageHit
 
         hit = ImageHit(image, tuple(int(d) for d in boxes["fp"]), tuple(int(g) for g in boxes["missed"]))
-        self._opener(image, session.hit_overlays(hit, "errors"), "false positives and missed objects")
+        self._opener(image, session.hit_overlays(hit, "errors", kind="errors"), "false positives and missed objects")
