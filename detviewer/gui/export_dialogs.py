@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from detviewer.errors import DetviewerError
 from detviewer.gui.jobs import Progress
-from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.registry import VIEWS, nms_view
 from detviewer.render.qt.style import rgb_of_qimage
 from detviewer.state.viewer_state import ViewerState
 
@@ -42,7 +42,7 @@ def view_title(state: ViewerState, view: str, frame) -> str:
 
 def nms_step_frames(request) -> list:
     """The "NMS step by step" view's frame at every step of ``request``'s result (pure: runs in the task runner)."""
-    spec = VIEWS["nms"]
+    spec = VIEWS[nms_view()]
     return [spec.build(replace(request, step=step)) for step in range(spec.step_count(request))]
 
 
@@ -65,7 +65,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
             context.check()
             context.progress(Progress.of(step, len(frames), text=f"Step {step} of {len(frames) - 1}"))
         qimage = render_image(image, frame.layers, scale=scale, style=style, legend=frame.legend,
-                              title=figure_title(VIEWS["nms"].title, frame, model_name))
+                              title=figure_title(VIEWS[nms_view()].title, frame, model_name))
         path = folder / f"nms_step_{step:03d}.png"
         if not qimage.save(str(path), "PNG", PNG_SPEED):
             raise DetviewerError(f"Cannot write {path}.")
@@ -164,7 +164,7 @@ class Exporter:
         try:
             if progress.running:
                 raise DetviewerError("An export is still running; wait for it or cancel it in the status bar.")
-            image, request = self._frame_image(), self.presenter.request("nms")
+            image, request = self._frame_image(), self.presenter.request(nms_view())
             if request is None:
                 raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
         except DetviewerError as exc:

@@ -25,6 +25,7 @@ from detviewer.gui.status import StatusBar
 from detviewer.gui.worker import ModelRequest
 from detviewer.io.sources import ImageListSource
 from detviewer.io.streams import CameraSource, VideoFileSource
+from detviewer.render.model.pipeline import ModelAbilities
 from detviewer.state.events import StateEvent, ThresholdsChanged, ViewChanged
 
 __all__ = ["MainWindow"]
@@ -204,7 +205,7 @@ class MainWindow(QMainWindow):
         if isinstance(event, ModelChanged):
             m = event.model
             self.model_panel.show_loaded(m, cuda_available=self.session.cuda_available)
-            self.presenter.set_model(m.capabilities, m.final_only_reason)
+            self.presenter.set_model(ModelAbilities.of(m))
             self.views_panel.set_enabled_views(self.presenter.refusals(m.name))
             self.status.show_model(f"{m.name} · {m.device}" + (" · untrained" if m.weights == "none" else ""))
             self.thresholds_panel.refresh_note()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QWidget
 
-from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.registry import VIEWS, nms_view
 from detviewer.state.events import DisplayChanged, ViewChanged
 
 if TYPE_CHECKING:
@@ -101,8 +101,9 @@ def _view_menu(host: QMainWindow, session: Session, targets: MenuTargets, a: Sim
         group.addAction(action)
         views.addAction(action)
         a.views[name] = action
-    a.step_mode = _action(menu, "Step through NMS", lambda: state.set_view("detections" if state.view == "nms"
-                                                                          else "nms"), "S")
+    nms = nms_view()
+    a.step_mode = _action(menu, "Step through NMS", lambda: state.set_view("detections" if state.view == nms
+                                                                          else nms), "S")
     a.fit = _action(menu, "Fit frame", targets.fit, "F")
     a.lecture = _action(menu, "Lecture mode", targets.toggle_lecture, "F11")
     a.lecture.setToolTip("Full screen, large text, arrow keys / clicker step the view (Esc leaves)")

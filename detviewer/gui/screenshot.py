@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 from detviewer.gui.session import Session
 from detviewer.gui.worker import InferenceResult, LoadedModel
+from detviewer.render.model.registry import nms_view
 
 __all__ = ["FirstResultScreenshot"]
 
@@ -36,7 +37,7 @@ class FirstResultScreenshot(QObject):
         if self.finished or (result.inference is None and not result.error):
             return
         if self.nms_step is not None and result.inference is not None:
-            self.session.state.set_view("nms")
+            self.session.state.set_view(nms_view())
             self.session.state.set_step(self.nms_step)
         self._finish(not result.error, result.error)
 

@@ -143,7 +143,8 @@ class Session(QObject):
         self._step_counter: StepCounter = lambda _state, _view: (0, 1)
         self.state = ViewerState({name: spec.defaults() for name, spec in VIEWS.items()},
                                  step_counter=lambda state, view: self._step_counter(state, view),
-                                 trace_fn=_nms_trace, thresholds=settings_io.load_thresholds(settings))
+                                 trace_fn=_nms_trace, thresholds=settings_io.load_thresholds(settings),
+                                 restart_steps={name for name, spec in VIEWS.items() if spec.steps_nms})
         self.background = BackgroundWork(loader=loader, lister=lister, parent=self)
         self.worker = self.background.worker
         self.background.start()  # the worker imports torch while the window is built

@@ -13,7 +13,7 @@ has for this Inference) is injected, so this package imports neither the views n
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from detviewer.core.types import Inference
 from detviewer.state.events import (
@@ -47,11 +47,12 @@ class ViewerState:
 
     def __init__(self, views: Mapping[str, Mapping[str, Any]], step_counter: StepCounter,
                  trace_fn: Callable | None = None, thresholds: Thresholds | None = None,
-                 first_view: str = "detections") -> None:
+                 first_view: str = "detections", restart_steps: Collection[str] = ()) -> None:
         if first_view not in views:
             raise ValueError(f"unknown view {first_view!r}")
         self._defaults = {name: dict(controls) for name, controls in views.items()}
         self._step_counter = step_counter
+        self._restart_steps = frozenset(restart_steps)  # views whose steps begin again with a new result
         self._trace_fn = trace_fn
         self._listeners: list[Callable[[StateEvent], None]] = []
         self._view = first_view
@@ -237,7 +238,7 @@ class ViewerState:
         self._replay = self._compute_replay()
         if restart:
             for view, choices in self._choices.items():
-                self._choices[view] = replace(choices, picked=None, step=0 if view == "nms" else choices.step)
+                self._choices[view] = replace(choices, picked=None, step=0 if view in self._restart_steps else choices.step)
 
     def set_ground_truth(self, gt) -> None:
         """The frame's ground truth (io.image_gt.ImageBoxes) or None."""

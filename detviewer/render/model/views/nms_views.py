@@ -104,6 +104,7 @@ DETECTIONS = ViewSpec(
 
 NMS = ViewSpec(
     "nms", "NMS step by step", nms_frame, step_count=nms_step_count, click="candidate", needs_candidates=True,
+    steps_nms=True,
     help="Each step keeps the best remaining box and suppresses the boxes overlapping it above the IoU "
          "threshold (red, with their IoU).")
 
