@@ -13,6 +13,7 @@ import numpy as np
 
 from detviewer.evaluation.compare import Comparison, ComparisonSnapshot
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot, ImageHit
+from detviewer.evaluation.errors import FP_RULE, MATRIX_RULE, explain_false_positives
 from detviewer.state.overlays import Overlay
 
 __all__ = ["DatasetSession", "SIDES", "CELL_COLOR", "A_COLOR", "B_COLOR", "ONLY_A_COLOR", "ONLY_B_COLOR"]
@@ -93,17 +94,40 @@ class DatasetSession:
     def gt_boxes(self, indices) -> np.ndarray:
         return _xyxy(self.dataset.boxes.xywh[np.asarray(indices, np.int64)])
 
-    def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A", kind: str = "cell") -> list[Overlay]:
+    def why_false_positive(self, side: str, image: int, score: float, iou: float = 0.5) -> dict[int, str]:
+        """{detection index (into ``side``'s results): why it is a false positive} on ``image`` at ``score > score``,
+        by the rule the canvas labels its boxes with (evaluation.errors.explain_false_positives)."""
+        dt, gt = self.evaluation(side).dt, self.dataset.boxes
+        mine = np.flatnonzero((dt.image_index == image) & (dt.scores > score))
+        objects = np.flatnonzero(gt.image_index == image)
+        labels = gt.category_index[objects]
+        _, why = explain_false_positives(
+            self.detection_boxes(side, mine), dt.scores[mine], dt.category_index[mine], self.gt_boxes(objects), labels,
+            [self.dataset.class_names[c] for c in labels], gt.crowd[objects], iou)
+        return {int(mine[j]): reason for j, reason in why.items()}
+
+    def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A", kind: str = "cell",
+                     score: float | None = None) -> list[Overlay]:
         """The detections and objects of one image behind a query; kind names the overlays ("cell": a
-        confusion-matrix cell, "errors": an image row's false positives and misses)."""
+        confusion-matrix cell, "errors": an image row's false positives and misses). score: the threshold the
+        query was made at; the detections' labels then say why each is a false positive by the canvas's rule
+        (a cell's own rule, class-agnostic matching, is named in the legend beside it)."""
         names = self.dataset.class_names
         out = []
         dets = [d for d in hit.detections if d >= 0]
         gts = [g for g in hit.ground_truth if g >= 0]
         if dets:
-            labels = self.evaluation(side).dt.category_index[dets]
-            out.append(Overlay(f"{kind}_detections", self.detection_boxes(side, dets), CELL_COLOR, f"{legend}: detections",
-                               tuple(f"{names[c]}?" for c in labels), dashed=False, width=4.0))
+            dt = self.evaluation(side).dt
+            labels = dt.category_index[dets]
+            texts = tuple(f"{names[c]}?" for c in labels)
+            rules = ""
+            if score is not None:
+                why = self.why_false_positive(side, hit.image, score)
+                texts = tuple(f"{names[c]} {dt.scores[d]:.2f}: {why.get(int(d), 'true positive (COCO)')}"
+                              for d, c in zip(dets, labels))
+                rules = f" ({MATRIX_RULE if kind == 'cell' else 'the Images tab'}; labels: {FP_RULE})"
+            out.append(Overlay(f"{kind}_detections", self.detection_boxes(side, dets), CELL_COLOR,
+                               f"{legend}: detections{rules}", texts, dashed=False, width=4.0))
         if gts:
             labels = self.dataset.boxes.category_index[gts]
             out.append(Overlay(f"{kind}_objects", self.gt_boxes(gts), CELL_COLOR, f"{legend}: objects",

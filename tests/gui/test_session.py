@@ -197,3 +197,22 @@ def test_every_run_of_the_session_names_its_provenance(window_ab):
     assert run.info.model == "demo-a" and run.info.dataset.endswith("annotations.json")
     assert run.name == "demo-a" and window_ab.workspace.session.names["A"] == "demo-a"
     assert set(CLASS_NAMES[1:]) == set(window_ab.session.dataset.class_names)
+
+
+def test_the_canvas_and_a_confusion_cell_explain_a_box_by_the_same_rule(window_ab, qtbot):
+    """The cell "predicted cat, true background" (class-agnostic matching) holds C (IoU 0.32 with the cat) and E
+    (on the dog): the canvas calls them "IoU 0.32" and "wrong class (dog)" (COCO matching, TIDE); the cell's boxes
+    are labelled by that same rule, and each legend names its rule."""
+    from detviewer.evaluation.errors import FP_RULE, MATRIX_RULE
+
+    window = window_ab
+    _open_wrong_class_cell(window, qtbot)
+    qtbot.waitUntil(lambda: bool(window.canvas.label_texts("false_positive")), timeout=10000)
+    canvas = {text.split(":")[0].removeprefix("FP "): text.split(": ", 1)[1]
+              for text in window.canvas.label_texts("false_positive")}
+    cell = {text.split(":")[0]: text.split(": ", 1)[1] for text in window.canvas.label_texts("overlay_cell_detections")}
+    assert canvas == {"cat 0.70": "IoU 0.32", "cat 0.30": "wrong class (dog)"}
+    assert {box: cell[box] for box in canvas} == canvas  # the same reason for the same box
+    assert cell["cat 0.80"] == "duplicate"  # B: suppressed by the window's NMS, a duplicate in the dataset run
+    legend = " ".join(text for text, _ in window.presenter.shown.frame.legend)
+    assert MATRIX_RULE in legend and FP_RULE in legend

@@ -173,7 +173,7 @@ class ConfusionTab(QWidget):
     def _open(self, item: QListWidgetItem) -> None:
         hit = item.data(Qt.ItemDataRole.UserRole)
         legend = f"predicted {self._name(self._cell[0])}, true {self._name(self._cell[1])}"
-        self._opener(hit.image, self._session.hit_overlays(hit, legend), legend)
+        self._opener(hit.image, self._session.hit_overlays(hit, legend, score=self._snapshot.score_threshold), legend)
 
 
 class ImagesTab(QWidget):

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from detviewer.core.types import KEPT, PENDING, SUPPRESSED
+from detviewer.evaluation.errors import FP_RULE
 from detviewer.render.model.colors import GREY, HIGHLIGHT, SUPPRESS
 from detviewer.render.model.gt_layers import FALSE_POSITIVE, GT_WHITE, MISSED, ground_truth_layers, match_summary
 from detviewer.render.model.nms_layers import nms_layers
@@ -55,7 +56,7 @@ def _legend(layers, with_gt: bool) -> tuple:
     if with_gt:
         out += [("ground truth", GT_WHITE)]
         if "false_positive" in names:
-            out.append(("false positive", FALSE_POSITIVE))
+            out.append((f"false positive ({FP_RULE})", FALSE_POSITIVE))
         if "missed" in names:
             out.append(("missed object", MISSED))
     return tuple(out)
