@@ -114,10 +114,6 @@ class ViewerState:
         return self._gt if self._show_gt else None
 
     @property
-    def has_ground_truth(self) -> bool:
-        return self._gt is not None
-
-    @property
     def show_gt(self) -> bool:
         return self._show_gt
 
