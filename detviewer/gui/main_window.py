@@ -7,7 +7,7 @@ session or the part of it they show, never the window. See docs/architecture.md.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
@@ -26,7 +26,7 @@ from detviewer.gui.worker import ModelRequest
 from detviewer.io.sources import ImageListSource
 from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.render.model.pipeline import ModelAbilities
-from detviewer.state.events import StateEvent, ThresholdsChanged, ViewChanged
+from detviewer.state.events import ThresholdsChanged, ViewChanged
 
 __all__ = ["MainWindow"]
 
@@ -77,22 +77,6 @@ class MainWindow(QMainWindow):
 
     def request_model(self, request: ModelRequest) -> None:
         self.session.request_model(request)
-
-    @property
-    def loaded_model(self) -> Any:
-        return self.session.model
-
-    @property
-    def score_from_user(self) -> bool:
-        return self.session.score_from_user
-
-    @score_from_user.setter
-    def score_from_user(self, value: bool) -> None:
-        self.session.score_from_user = bool(value)
-
-    @property
-    def dropped_results(self) -> int:
-        return self.session.dropped_results
 
     def build(self) -> None:
         """Create the canvas, panels and menus. Separate from ``__init__`` so that ``launch`` can put the window
@@ -163,34 +147,26 @@ class MainWindow(QMainWindow):
         return dock
 
     def _wire(self) -> None:
-        s, w, f, a = self.session, self.worker, self.feed, self.actions_
+        s, f, a = self.session, self.feed, self.actions_
         s.changed.connect(self._on_session_event)
         s.frame_shown.connect(lambda frame: self.canvas.set_frame(frame.image, frame.display))
-        s.result_shown.connect(lambda r: r.inference is not None and self.status.show_result(r, f.playing))
-        s.model_loading.connect(self._on_model_loading)
-        s.model_failed.connect(self._on_model_failed)
         s.recent_changed.connect(lambda paths: menus.fill_recent(a, paths, s.open_paths))
         menus.fill_recent(a, s.recent.paths, s.open_paths)
-        w.model_progress.connect(self.model_panel.show_loading)
-        w.models_listed.connect(self.model_panel.set_models)
-        if w.models is not None:  # listed before the panel existed
-            self.model_panel.set_models(w.models)
+        self.model_panel.follow(s)
+        self.status.follow(s)
+        self.files_panel.follow(f)
         f.source_changed.connect(self._on_source_changed)
         f.position_changed.connect(self._on_position_changed)
         f.playing_changed.connect(self.video_bar.set_playing)
         f.file_broken.connect(self._on_file_broken)
         f.stream_failed.connect(lambda _msg: a.reconnect.setEnabled(True))
-        self.model_panel.load_requested.connect(s.request_model)
-        self.files_panel.file_chosen.connect(f.go)
-        self.files_panel.previous_requested.connect(f.previous)
-        self.files_panel.next_requested.connect(f.next)
         self.video_bar.play_toggled.connect(f.play)
         self.video_bar.seek_requested.connect(f.go)
         self.video_bar.step_requested.connect(f.step)
         self.presenter.message.connect(lambda text: s.say(text, ERROR))
         self.ground_truth.changed.connect(self._on_ground_truth_changed)
-        self.messages.changed.connect(self._on_messages_changed)
-        self.state.subscribe(self._on_state_event)
+        self.state.subscribe(lambda event: isinstance(event, (ThresholdsChanged, ViewChanged))
+                             and self.thresholds_panel.refresh_note())
 
     def screenshot_on_first_result(self, path: str, nms_step: int | None = None) -> None:
         """Save the window to ``path`` after the first result (or model failure), then close; nms_step: show the
@@ -203,39 +179,17 @@ class MainWindow(QMainWindow):
     # -- following the session ----------------------------------------------------------------------
     def _on_session_event(self, event: SessionEvent) -> None:
         if isinstance(event, ModelChanged):
-            m = event.model
-            self.model_panel.show_loaded(m, cuda_available=self.session.cuda_available)
-            self.presenter.set_model(ModelAbilities.of(m))
-            self.views_panel.set_enabled_views(self.presenter.refusals(m.name))
-            self.status.show_model(f"{m.name} · {m.device}" + (" · untrained" if m.weights == "none" else ""))
+            self.presenter.set_model(ModelAbilities.of(event.model))
+            self.views_panel.set_enabled_views(self.presenter.refusals(event.model.name))
             self.thresholds_panel.refresh_note()
         if self.session.dataset is not None:
             self.workspace_dock.show()
-
-    def _on_model_loading(self, request: ModelRequest) -> None:
-        self.model_panel.set_request(request)
-        self.model_panel.show_loading(None, f"Loading {request.name}…")
-        self.status.show_model(f"loading {request.name}…")
-
-    def _on_model_failed(self, message: str) -> None:
-        model = self.session.model
-        self.model_panel.show_failed(message)
-        self.status.show_model(f"{model.name} · {model.device}" if model is not None else "no model")
-
-    def _on_messages_changed(self) -> None:
-        current = self.messages.current
-        self.status.show_message(self.messages.status_text(), error=current is not None and current.severity == ERROR)
-
-    def _on_state_event(self, event: StateEvent) -> None:
-        if isinstance(event, (ThresholdsChanged, ViewChanged)):
-            self.thresholds_panel.refresh_note()
 
     def _on_source_changed(self, source: object) -> None:
         self.video_bar.setVisible(isinstance(source, (VideoFileSource, CameraSource)))
         self.video_bar.slider.setVisible(isinstance(source, VideoFileSource))
         if isinstance(source, VideoFileSource):
             self.video_bar.set_length(len(source))
-        self.files_panel.set_files(source.paths if isinstance(source, ImageListSource) else [])
         if isinstance(source, CameraSource):
             self.actions_.reconnect.setEnabled(False)
         self.setWindowTitle(f"detviewer — {source.name}" if source is not None else "detviewer")
@@ -243,13 +197,11 @@ class MainWindow(QMainWindow):
     def _on_position_changed(self, index: int) -> None:
         source = self.feed.source
         if isinstance(source, ImageListSource):
-            self.files_panel.set_current(index)
             self.setWindowTitle(f"detviewer — {source.paths[index].name} ({index + 1}/{len(source)})")
         elif isinstance(source, VideoFileSource):
             self.video_bar.set_position(index)
 
-    def _on_file_broken(self, index: int) -> None:
-        self.files_panel.set_current(index, broken=True)
+    def _on_file_broken(self, _index: int) -> None:
         self.state.set_frame(None)
         self.canvas.clear_frame(f"Cannot open this file.\n{self.status.message_text()}")
 

@@ -223,7 +223,7 @@ def test_a_model_that_fails_to_load_keeps_the_working_model(qtbot, make_window, 
     assert window.model_panel.status_label.text() == "Unknown model 'nope'; choose one of: fake. fake is still loaded."
     assert window.state.inference is not None and window.canvas.layers  # the working model's result stays
     assert window.status.model_label.text() != "no model" and "fake" in window.status.model_label.text()
-    assert window.loaded_model is not None and window.loaded_model.name == "fake"
+    assert window.session.model is not None and window.session.model.name == "fake"
     assert not loader.detector.closed
     # and it still answers the next image
     result = open_and_wait(qtbot, window, [write_image(tmp_path / "b.png", value=90)])
@@ -398,7 +398,7 @@ def test_stale_results_are_dropped_when_switching_images(qtbot, make_window, tmp
     qtbot.waitUntil(detector.started.is_set, timeout=5000)  # the worker is busy with the first image
     window.open_paths([second])
     detector.gate.set()
-    qtbot.waitUntil(lambda: window.dropped_results >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.dropped_results >= 1, timeout=5000)
     qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.canvas.image_item.image[0, 0, 0] == 200
     assert detector.frames_seen == [30, 200]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox, QFileDialog, QFormLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget,
@@ -10,6 +12,9 @@ from PySide6.QtWidgets import (
 from detviewer.detectors.registry import AUTO
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.gui.worker import LoadedModel, ModelRequest
+
+if TYPE_CHECKING:
+    from detviewer.gui.session import Session
 
 __all__ = ["ModelPanel"]
 
@@ -109,6 +114,25 @@ class ModelPanel(QWidget):
         self.load_button.setEnabled(True)
         self.status_label.setText(message)
         self.note_label.hide()
+
+    def follow(self, session: Session) -> None:
+        """Show the session's model: loading (with progress), loaded, or a failed load (the working model stays);
+        Load asks the session."""
+        from detviewer.gui.session import ModelChanged
+
+        def loading(request: ModelRequest) -> None:
+            self.set_request(request)
+            self.show_loading(None, f"Loading {request.name}…")
+
+        session.model_loading.connect(loading)
+        session.worker.model_progress.connect(self.show_loading)
+        session.model_failed.connect(self.show_failed)
+        session.changed.connect(lambda event: isinstance(event, ModelChanged) and self.show_loaded(
+            event.model, cuda_available=session.cuda_available))
+        session.worker.models_listed.connect(self.set_models)
+        if session.worker.models is not None:  # listed before the panel existed
+            self.set_models(session.worker.models)
+        self.load_requested.connect(session.request_model)
 
     # -- user actions --------------------------------------------------------------------------
     def current_request(self) -> ModelRequest:
