@@ -34,3 +34,12 @@ def demo_images() -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
+
+
+def sample_photos() -> list[Path]:
+    """The bundled photographs (assets/photos: astronaut, coffee, chelsea, camera, rocket; licences in its
+    LICENSES.md), sorted by name; empty when they are missing."""
+    folder = assets_dir() / "photos"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Sequence
 
 from detviewer.errors import DetviewerError
-from detviewer.render.qt.export import ensure_gui_app
+from detviewer.io.atomic import write_bytes
+from detviewer.render.qt.export import ensure_gui_app, save_qimage, svg_bytes
 
 __all__ = ["export_chart", "export_evaluation_plots", "plots_folder", "CHART_SIZE"]
 
@@ -16,7 +17,8 @@ CHART_SIZE = (900, 700)
 
 
 def export_chart(widget, path: str | os.PathLike, size: tuple[int, int] = CHART_SIZE) -> Path:
-    """Write a chart widget (a pyqtgraph PlotWidget) to ``path``: .png (raster) or .svg (vector)."""
+    """Write a chart widget (a pyqtgraph PlotWidget) to ``path``: .png (raster) or .svg (vector), atomically
+    (a failed write keeps the previous file and leaves no partial one: io.atomic.OutputError, one sentence)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".png", ".svg"):
@@ -29,21 +31,9 @@ def export_chart(widget, path: str | os.PathLike, size: tuple[int, int] = CHART_
     app.processEvents()
     if suffix == ".svg":
         # QSvgGenerator rather than pyqtgraph's SVGExporter, which fails on some items (legend, text)
-        from PySide6.QtCore import QRect, QSize
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        generator.setSize(QSize(*size))
-        generator.setViewBox(QRect(0, 0, *size))
-        painter = QPainter(generator)
-        try:
-            widget.render(painter)
-        finally:
-            painter.end()
-    elif not widget.grab().save(str(path)):
-        raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
+        write_bytes(path, svg_bytes(size, widget.render))
+    else:
+        save_qimage(widget.grab().toImage(), path)
     return path
 
 

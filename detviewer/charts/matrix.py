@@ -13,10 +13,12 @@ from detviewer.evaluation.confusion import ConfusionMatrix
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.evaluation.tide import TideResult
 
-__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "fit_left_axis"]
+__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "MAX_CHART_CLASSES", "fit_left_axis"]
 
 #: Above this many classes the cells carry no numbers (they would not fit).
 MAX_CELL_TEXTS = 30
+#: Above this many classes the chart shows the busiest ones (most counts in their row and column) and background.
+MAX_CHART_CLASSES = 100
 
 
 def _axis_ticks(axis: pg.AxisItem, names: Sequence[str]) -> None:
@@ -46,15 +48,20 @@ class ConfusionChart(pg.PlotWidget):
         plot.setLabel("left", "predicted")
         self._texts: list = []
         self._size = 0
+        self._classes = np.zeros(0, np.int64)  # the class index (K: background) of each row and column shown
         self.image.mouseClickEvent = self._on_image_click
 
     def set_matrix(self, matrix: ConfusionMatrix, class_names: Sequence[str], normalized: bool = True) -> None:
-        values = matrix.normalized() if normalized else matrix.counts.astype(np.float64)
+        """Show ``matrix``: every class up to MAX_CHART_CLASSES, else the busiest MAX_CHART_CLASSES (and background)."""
+        k = matrix.num_classes
+        self._classes = np.arange(k + 1) if k <= MAX_CHART_CLASSES else matrix.busiest(MAX_CHART_CLASSES)
+        counts = matrix.dense(self._classes)
+        values = matrix.normalized(self._classes) if normalized else counts.astype(np.float64)
         self._size = values.shape[0]
         top = float(values.max()) if values.size and values.max() > 0 else 1.0
         self.image.setImage(values, levels=(0.0, top))
         self.image.setRect(-0.5, -0.5, self._size, self._size)
-        names = list(class_names) + ["background"]
+        names = [str(class_names[i]) if i < k else "background" for i in self._classes.tolist()]
         plot = self.getPlotItem()
         _axis_ticks(plot.getAxis("bottom"), names)
         _axis_ticks(plot.getAxis("left"), names)
@@ -64,25 +71,26 @@ class ConfusionChart(pg.PlotWidget):
         self._texts = []
         if self._size <= MAX_CELL_TEXTS + 1:
             for (row, col), v in np.ndenumerate(values):
-                if matrix.counts[row, col] == 0:
+                if counts[row, col] == 0:
                     continue
-                text = f"{v:.2f}" if normalized else str(int(matrix.counts[row, col]))
+                text = f"{v:.2f}" if normalized else str(int(counts[row, col]))
                 color = "w" if v > 0.55 * top else "k"
                 item = pg.TextItem(text, color=color, anchor=(0.5, 0.5))
                 item.setPos(col, row)
                 plot.addItem(item)
                 self._texts.append(item)
         kind = "normalised by true class" if normalized else "counts"
-        plot.setTitle(f"Confusion matrix ({kind}), score > {matrix.score_threshold:.2f}, "
+        shown = f", the {MAX_CHART_CLASSES} busiest of {k} classes" if k > MAX_CHART_CLASSES else ""
+        plot.setTitle(f"Confusion matrix ({kind}{shown}), score > {matrix.score_threshold:.2f}, "
                       f"IoU > {matrix.iou_threshold:g}")
         plot.setXRange(-0.5, self._size - 0.5, padding=0)
         plot.setYRange(-0.5, self._size - 0.5, padding=0)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
-        """(predicted, true) of the cell at view coordinates (x: true, y: predicted), or None."""
+        """(predicted, true) class indices of the cell at view coordinates (x: true, y: predicted), or None."""
         col, row = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
         if 0 <= row < self._size and 0 <= col < self._size:
-            return row, col
+            return int(self._classes[row]), int(self._classes[col])
         return None
 
     def _on_image_click(self, event) -> None:

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, help="for models: prediction cache folder "
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
     parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the cache")
+    parser.add_argument("--protocol", metavar="NAME",
+                        help="for models: evaluation protocol (ultralytics-val, ultralytics-predict, "
+                             "torchvision-reference, detviewer-demo; default: each model's own framework's)")
     return parser
 
 
@@ -111,16 +114,19 @@ def _run_model(name: str, weights: str, dataset, args):
     from detviewer.cli.progress import ProgressLine
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
+    from detviewer.evaluation.protocols import get_protocol, protocol_for
     from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.prediction_cache import PredictionCache, default_cache_root
 
     threads = configure_torch_threads(args.threads)
     detector = load_detector(name, weights=weights, device=args.device)
+    protocol = get_protocol(args.protocol) if args.protocol else protocol_for(detector)
+    print(f"{name}: {protocol.summary(detector)}", file=sys.stderr)
     try:
         cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(),
                                                            detector.name or name, getattr(detector, "weights", weights))
         bar = ProgressLine()
-        result = run_dataset(detector, dataset, cache, progress=bar)
+        result = run_dataset(detector, dataset, cache, progress=bar, protocol=protocol)
         bar.close()
     finally:
         detector.close()

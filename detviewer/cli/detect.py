@@ -3,8 +3,10 @@
 Every input (each image, each video frame) gets an image id in input order, failed ones too: folders
 expand to their images in natural order, videos to their frames, and the n-th of these is id n. The
 id -> file mapping is written as COCO ``images`` (``{"images": [{"id", "file_name"[, "frame"][, "error"]}]}``)
-to ``--images-out``, or beside ``--out`` as ``<out>.images.json``. With ``--gt`` the ids and categories
-are the ground truth's instead. ``--shard I/N`` runs only the inputs whose position is I modulo N (ids
+to ``--images-out``, or beside ``--out`` as ``<out>.images.json``, with the category id -> name map as COCO
+``categories``; every result row carries its ``category_name`` too, so ``eval`` and ``compare`` match classes by
+name. With ``--gt`` (any ground truth ``eval`` takes: COCO .json, data.yaml, a YOLO or VOC folder) the image ids
+and categories are the ground truth's instead. ``--shard I/N`` runs only the inputs whose position is I modulo N (ids
 stay those of the whole list), so that N machines can share a dataset and ``merge-results`` joins them.
 """
 
@@ -51,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="default", help="coco, none, default or a checkpoint path")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--score", type=float, default=0.0, help="drop detections scoring below this")
-    p.add_argument("--gt", type=Path, help="COCO ground truth: take image_id and category_id from it")
+    p.add_argument("--gt", type=Path, help="ground truth (COCO .json, data.yaml, or a YOLO / VOC folder): take "
+                                           "image_id and category_id from it")
     p.add_argument("--out", type=Path, help="results file (default: standard output)")
     p.add_argument("--images-out", type=Path, help="where to write the image id -> file mapping "
                                                    "(default: <out>.images.json beside --out)")
@@ -148,14 +151,19 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _ids(items: list[WorkItem], gt) -> list[int | None]:
-    """Image id of every item: its position + 1, or the ground truth's id (None: not in the GT)."""
-    if gt is None:
+def _ids(items: list[WorkItem], dataset) -> list[int | None]:
+    """Image id of every item: its position + 1, or the ground truth's id (None: not in the GT): the dataset's
+    own image at that path, else a GT file_name that matches it (``match_image_ids``)."""
+    if dataset is None:
         return list(range(1, len(items) + 1))
     from detviewer.io.annotations import match_image_ids
 
+    gt = dataset.gt
     images = sorted({item.path for item in items if not item.is_video})
-    by_path = dict(zip(images, match_image_ids(images, gt, allow_missing=True)))
+    known = {p: dataset.image_index(p) for p in images}
+    rest = [p for p in images if known[p] is None]
+    by_path = {p: int(gt.image_ids[i]) for p, i in known.items() if i is not None}
+    by_path.update(zip(rest, match_image_ids(rest, gt, allow_missing=True, image_roots=(dataset.root,))))
     return [None if item.is_video else by_path[item.path] for item in items]
 
 
@@ -169,8 +177,9 @@ def _mapping_entry(item: WorkItem, image_id: int | None, error: str = "") -> dic
 
 
 def run(args) -> int:
-    from detviewer.io.annotations import category_ids_by_name, load_coco_gt
+    from detviewer.io.annotations import category_ids_by_name
     from detviewer.io.coco_results import coco_results_from_detections
+    from detviewer.io.datasets import open_dataset
 
     items, errors = expand_inputs(args.inputs)
     for line in errors:
@@ -178,8 +187,9 @@ def run(args) -> int:
     if not items:
         print("error: nothing to run on", file=sys.stderr)
         return EXIT_USAGE
-    gt = load_coco_gt(args.gt) if args.gt else None
-    ids = _ids(items, gt)
+    dataset = open_dataset(args.gt) if args.gt else None
+    gt = dataset.gt if dataset is not None else None
+    ids = _ids(items, dataset)
     chosen = range(len(items)) if args.shard is None else range(args.shard[0], len(items), args.shard[1])
 
     from detviewer.detectors.registry import load_detector
@@ -192,6 +202,9 @@ def run(args) -> int:
         label_to_category = category_ids_by_name(detector.class_names, gt)
         if not label_to_category:
             raise AnnotationError(f"None of {args.model}'s classes is a category of {args.gt}.")
+        names = {int(c): n for c, n in zip(gt.category_ids.tolist(), gt.category_names)}
+    else:
+        names = {label: n for label, n in enumerate(detector.class_names) if n and n != "__background__"}
     results: list[dict] = []
     mapping: list[dict] = []
     failures = len(errors)
@@ -210,7 +223,7 @@ def run(args) -> int:
                 infer_seconds += time.perf_counter() - t0
                 done += 1
                 detections = detections[detections.scores >= args.score]
-                results.extend(coco_results_from_detections(image_id, detections, label_to_category))
+                results.extend(coco_results_from_detections(image_id, detections, label_to_category, names))
                 mapping.append(_mapping_entry(item, image_id))
             except DetviewerError as exc:
                 failures += 1
@@ -222,7 +235,7 @@ def run(args) -> int:
             video.close()
     progress.close()
     wall = time.perf_counter() - start
-    _write_outputs(args, results, mapping, len(chosen))
+    _write_outputs(args, results, mapping, len(chosen), [{"id": c, "name": n} for c, n in names.items()])
     rate = done / wall if wall > 0 else 0.0
     print(f"{done} of {len(chosen)} images in {wall:.1f} s: {rate:.2f} images/s "
           f"({done / infer_seconds if infer_seconds else 0:.2f}/s in the model; {threads} torch thread"
@@ -230,19 +243,19 @@ def run(args) -> int:
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
-def _write_outputs(args, results: list[dict], mapping: list[dict], count: int) -> None:
+def _write_outputs(args, results: list[dict], mapping: list[dict], count: int, categories: list[dict]) -> None:
+    from detviewer.io.atomic import write_text
+
     text = json.dumps(results)
     images_out = args.images_out
     if args.out:
         from detviewer.io.predictions import mapping_path
 
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        write_text(args.out, text)
         print(f"wrote {len(results)} detections for {count} inputs to {args.out}", file=sys.stderr)
         images_out = images_out or mapping_path(args.out)
     else:
         print(text)
     if images_out:
-        images_out.parent.mkdir(parents=True, exist_ok=True)
-        images_out.write_text(json.dumps({"images": mapping}, indent=0))
+        write_text(images_out, json.dumps({"images": mapping, "categories": categories}, indent=0))
         print(f"wrote the image id -> file mapping to {images_out}", file=sys.stderr)

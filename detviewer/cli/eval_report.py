@@ -9,7 +9,8 @@ import numpy as np
 
 from detviewer.evaluation.errors import ERROR_TYPES
 
-__all__ = ["print_coco", "coco_json", "class_keys", "table", "fmt", "INTERPOLATION"]
+__all__ = ["print_coco", "coco_json", "class_keys", "table", "fmt", "INTERPOLATION", "framework_report",
+           "print_framework", "protocol_json"]
 
 STAT_LINES = (
     # (key, AP or AR, IoU label, area, maxDets) in pycocotools' order and wording
@@ -34,14 +35,17 @@ INTERPOLATION = {
                            "interpolation",
     "errors": "TIDE (tidecv): 101-point AP at --iou, up to 100 detections per image; dAP in AP points",
     "ultralytics": "Ultralytics' mAP50 integrates the envelope with the trapezoid rule over 101 points (np.trapz) "
-                   "after its own matching, so it may differ from COCO's AP50 by ~0.01",
+                   "after its own matching, keeps every detection and has no crowd; under an ultralytics-* "
+                   "protocol 'framework' gives its numbers and the computed effect of each rule",
 }
 
 
 def class_keys(names, category_ids) -> list[str]:
     """Category names for the JSON keys, made unique with the id where names repeat."""
+    from collections import Counter
+
     names = list(names)
-    seen = {n: names.count(n) for n in names}
+    seen = Counter(names)  # names.count per name was K² (11 s at 10,000 classes)
     return [n if seen[n] == 1 else f"{n} (id {int(cid)})" for n, cid in zip(names, category_ids)]
 
 
@@ -91,12 +95,45 @@ def print_coco(snap, keys: list[str], source: str, n_images: int, n_gt: int, n_c
     print(f"TIDE errors at IoU {tide.iou_threshold:g} (dAP, AP points; TIDE AP {tide.ap:.2f}): {parts}  |  "
           f"FP {tide.fp_dap:.2f}  FN {tide.fn_dap:.2f}")
     print("Interpolation: AP* and the first table use COCO's 101-point (pycocotools); P / R / F1 count detections "
-          "above the threshold; TIDE uses its own 101-point AP. Ultralytics' mAP50 (trapezoid rule) can differ "
-          "by ~0.01.")
+          "above the threshold; TIDE uses its own 101-point AP.")
 
 
-def coco_json(snap, keys: list[str]) -> str:
-    """``{"stats", "per_class", "classes", "operating_point", "errors", "interpolation"}``, -1 where no GT."""
+def protocol_json(protocol, summary: str | None = None) -> dict | None:
+    """The protocol for --json (None when the detections come from a file and no --protocol was given)."""
+    if protocol is None:
+        return None
+    return {**protocol.as_dict(), "summary": summary or protocol.summary()}
+
+
+def framework_report(gt_boxes, det, num_classes: int, protocol) -> dict | None:
+    """The framework's own numbers beside pycocotools': under an ultralytics-* protocol, Ultralytics' mAP50 and
+    mAP50-95 and the computed provenance (``ultralytics_metrics.explain``); under torchvision's, a note that its
+    reference evaluation is pycocotools; None without a protocol."""
+    if protocol is None:
+        return None
+    if protocol.name.startswith("ultralytics"):
+        from detviewer.evaluation.ultralytics_metrics import explain
+
+        return {"name": "Ultralytics", **explain(gt_boxes, det, num_classes).as_dict()}
+    return {"name": "torchvision", "sentence": "torchvision's reference evaluation (references/detection/"
+            "coco_eval.py) scores with pycocotools itself: its mAP is the AP above, to the bit."}
+
+
+def print_framework(report: dict | None) -> None:
+    """The framework's lines under the COCO report (nothing when ``report`` is None)."""
+    if report is None:
+        return
+    print()
+    if "framework" in report:
+        own, coco = report["framework"], report["pycocotools"]
+        print(f"{report['name']}' own rules (yolo val): mAP50 {own['mAP50']:.3f}  mAP50-95 {own['mAP50-95']:.3f}   "
+              f"pycocotools: AP50 {coco['AP50']:.3f}  AP {coco['AP']:.3f}")
+    print(report["sentence"])
+
+
+def coco_json(snap, keys: list[str], extra: dict | None = None) -> str:
+    """``{"stats", "per_class", "classes", "operating_point", "errors", "interpolation"}`` (+ ``extra``), -1
+    where no GT."""
     coco, c, tide = snap.coco, snap.classes, snap.tide
     ap75 = coco.per_class_ap(iou=0.75)
     classes = {key: {"AP": float(c.ap[k]), "AP50": float(c.ap50[k]), "AP75": float(ap75[k]),
@@ -113,5 +150,6 @@ def coco_json(snap, keys: list[str]) -> str:
         "errors": {"iou": tide.iou_threshold, "ap": tide.ap, "dAP": {t: tide.main_dap[t] for t in ERROR_TYPES},
                    "fp_dAP": tide.fp_dap, "fn_dAP": tide.fn_dap, "counts": tide.counts},
         "interpolation": INTERPOLATION,
+        **(extra or {}),
     }
     return json.dumps(out, indent=2)

@@ -1,7 +1,7 @@
 """``detviewer eval``: evaluate a results file, or run a model over a dataset and evaluate it.
 
     detviewer eval --gt GT --pred PRED.json [--json] [--plots DIR] [--score T] [--iou I] [--metric coco|voc07|voc]
-    detviewer eval --model M [--weights W] --data data.yaml|DIR [--cache DIR | --no-cache] [--save-pred P.json] ...
+    detviewer eval --model M [--weights W] --data data.yaml|DIR [--protocol P] [--cache DIR | --no-cache] ...
 
 GT (and --data) is a COCO .json, an Ultralytics data.yaml or a dataset folder (YOLO labels/, VOC
 Annotations/). COCO prints pycocotools' 12 summary lines (same numbers, to the bit), the per-class AP
@@ -10,6 +10,12 @@ table, precision / recall / F1 per class at ``--score`` (default: the F1-best th
 as before, plus ``classes``, ``operating_point``, ``errors``). ``--plots DIR`` writes the PR / F1
 curves, the confusion matrix and the error breakdown as PNGs. VOC prints AP@0.5 per class and its mean.
 Without --plots and --model only numpy is imported (no torch, no Qt), so the command starts fast.
+
+A model runs under its own framework's validation protocol (``evaluation.protocols``: Ultralytics exports as
+``yolo val`` runs them, torchvision and demo models with their own thresholds) unless ``--protocol`` names
+another; the protocol is one line on stderr and ``protocol`` in --json. Under an Ultralytics protocol the report
+adds Ultralytics' own mAP50 / mAP50-95 (``evaluation.ultralytics_metrics``) and one sentence saying which rule
+makes them differ from pycocotools' and by how much (``framework`` in --json).
 """
 
 from __future__ import annotations
@@ -19,7 +25,16 @@ import json
 import sys
 from pathlib import Path
 
-from detviewer.cli.eval_report import class_keys, coco_json, fmt, print_coco, table
+from detviewer.cli.eval_report import (
+    class_keys,
+    coco_json,
+    fmt,
+    framework_report,
+    print_coco,
+    print_framework,
+    protocol_json,
+    table,
+)
 from detviewer.cli.progress import ProgressLine
 
 
@@ -39,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
     parser.add_argument("--no-cache", action="store_true", help="with --model: neither read nor write the cache")
     parser.add_argument("--save-pred", type=Path, help="with --model: also write the detections as COCO results")
+    parser.add_argument("--protocol", metavar="NAME",
+                        help="evaluation protocol: ultralytics-val, ultralytics-predict, torchvision-reference or "
+                             "detviewer-demo (default with --model: the model's own framework's; with --pred: "
+                             "an ultralytics-* name adds Ultralytics' own mAP beside pycocotools')")
     parser.add_argument("--metric", choices=("coco", "voc07", "voc"), default="coco",
                         help="coco: AP@[.5:.95] and friends (default); voc07: VOC2007 11-point AP@0.5; "
                              "voc: VOC2010+ all-point AP@0.5 (crowd/difficult GT ignored)")
@@ -60,7 +79,12 @@ def run(args: argparse.Namespace) -> int:
         _usage_error("--pred needs --gt")
     if not 0 < args.iou <= 1:
         _usage_error("--iou must lie in (0, 1]")
-    gt, det, n_images, source = _run_model(args) if args.model else _load(args)
+    protocol = _named_protocol(args.protocol)
+    if args.model:
+        gt, det, n_images, source, (protocol, summary) = _run_model(args, protocol)
+    else:
+        gt, det, n_images, source = _load(args)
+        summary = protocol.summary() if protocol is not None else None
     if args.metric != "coco":
         return _run_voc(gt, det, n_images, source, args.json, use_07_metric=args.metric == "voc07")
     if (gt.boxes.ids == 0).any():
@@ -77,11 +101,21 @@ def run(args: argparse.Namespace) -> int:
 
         written = export_evaluation_plots(snap, keys, args.plots)
         print(f"wrote {len(written)} plots to {args.plots}", file=sys.stderr)
+    framework = framework_report(gt.boxes, det, gt.num_categories, protocol)
     if args.json:
-        print(coco_json(snap, keys))
+        print(coco_json(snap, keys, {"protocol": protocol_json(protocol, summary), "framework": framework}))
         return 0
     print_coco(snap, keys, source, n_images, len(gt.boxes), int(gt.boxes.crowd.sum()), len(det))
+    print_framework(framework)
     return 0
+
+
+def _named_protocol(name: str | None):
+    if name is None:
+        return None
+    from detviewer.evaluation.protocols import get_protocol
+
+    return get_protocol(name)
 
 
 def _usage_error(message: str):
@@ -98,6 +132,7 @@ def _load(args):
     if Path(args.gt).suffix.lower() == ".json":  # COCO: strict, as pycocotools reads it
         gt = load_coco_gt(args.gt)
         results = load_coco_results(args.pred, gt)
+        _warn(results.notes)
         return gt, results.boxes, gt.num_images, results.source
     from detviewer.io.datasets import open_dataset
     from detviewer.io.predictions import load_predictions
@@ -114,10 +149,12 @@ def _warn(lines) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def _run_model(args):
-    """Run --model over --data with progress on stderr; (gt, detections, images, source)."""
+def _run_model(args, protocol=None):
+    """Run --model over --data under ``protocol`` (default: the model's own framework's) with progress on
+    stderr; (gt, detections, images, source, (protocol, its one-line summary))."""
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
+    from detviewer.evaluation.protocols import protocol_for
     from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.datasets import open_dataset
     from detviewer.io.prediction_cache import PredictionCache, default_cache_root
@@ -128,8 +165,11 @@ def _run_model(args):
     detector = load_detector(args.model, weights=args.weights, device=args.device)
     cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(), detector.name or args.model,
                                                        getattr(detector, "weights", args.weights))
+    protocol = protocol or protocol_for(detector)
+    summary = protocol.summary(detector)
+    print(summary, file=sys.stderr)
     bar = ProgressLine()
-    run = run_dataset(detector, dataset, cache, progress=bar)
+    run = run_dataset(detector, dataset, cache, progress=bar, protocol=protocol)
     bar.close()
     for _, sentence in run.failures:
         print(f"error: {sentence}", file=sys.stderr)
@@ -138,15 +178,16 @@ def _run_model(args):
           file=sys.stderr)
     if args.save_pred:
         _save_predictions(args.save_pred, dataset, run.predictions.boxes)
-    return dataset.gt, run.predictions.boxes, dataset.num_images, f"{args.model} on {dataset.source}"
+    return dataset.gt, run.predictions.boxes, dataset.num_images, f"{args.model} on {dataset.source}", (protocol, summary)
 
 
 def _save_predictions(path: Path, dataset, boxes) -> None:
     rows = [{"image_id": int(dataset.gt.image_ids[i]), "category_id": int(dataset.gt.category_ids[c]),
              "bbox": [float(v) for v in b], "score": float(s)}
             for i, c, b, s in zip(boxes.image_index.tolist(), boxes.category_index.tolist(), boxes.xywh, boxes.scores)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows))
+    from detviewer.io.atomic import write_text
+
+    write_text(path, json.dumps(rows))
     print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
 
 

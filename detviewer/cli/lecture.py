@@ -19,13 +19,15 @@ from detviewer.cli import EXIT_OK
 __all__ = ["build_parser", "run", "DEFAULT_MODELS", "slide_file_name", "load_models", "plan", "build_slides",
            "write_slides", "BuiltSlide"]
 
-DEFAULT_MODELS = ("demo-frcnn", "demo-ssd", "demo-yolo")
+#: the classic detector last: slides any model can show (NMS, sliding windows) go to the first, a CNN
+DEFAULT_MODELS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Write the classic detection lecture (sliding windows → Selective Search → "
-                                            "R-CNN → Fast R-CNN → Faster R-CNN → YOLO → NMS → SSD → mAP) as numbered "
-                                            "1920×1080 slides from real models on one image, plus index.html.")
+    p = argparse.ArgumentParser(description="Write the classic detection lecture (a Haar cascade's windows → sliding "
+                                            "windows → Selective Search → R-CNN → Fast R-CNN → Faster R-CNN → YOLO → "
+                                            "NMS → SSD → mAP) as numbered 1920×1080 slides from real models on one "
+                                            "image, plus index.html.")
     p.add_argument("image", help="image file")
     p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE (training samples, targets, mAP need it)")
     p.add_argument("--model", action="append", dest="models", metavar="NAME",

@@ -56,5 +56,6 @@ def write_deck_html(path: Path, slides: list[tuple[Path, str, str]], title: str)
             for png, name, caption in slides]
     # "</" inside a <script> would end it; JSON escapes it as "<\/".
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    Path(path).write_text(_PAGE.format(title=html.escape(title), slides=payload), encoding="utf-8")
-    return Path(path)
+    from detviewer.io.atomic import write_text
+
+    return write_text(path, _PAGE.format(title=html.escape(title), slides=payload))

@@ -7,7 +7,7 @@ import argparse
 from detviewer.detectors.registry import available_models
 
 _SHOWS = {"anchors": "anchors", "proposals": "RPN proposals", "default_boxes": "default boxes", "grid": "grid cells",
-          "yolo_cells": "stride level and cell of each box"}
+          "yolo_cells": "stride level and cell of each box", "classic": "image pyramid, raw windows, grouping"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _weights_status(info) -> str:
     if info.default_weights == "file":
         return "your file"
+    if info.default_weights == "opencv":
+        return "in OpenCV"
     if info.default_weights == "shipped":
         from detviewer.detectors.demo import shipped_checkpoint
 
@@ -38,5 +40,5 @@ def run(args) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
     print("\nweights: shipped = bundled with detviewer, cached = downloaded already, "
           "download = fetched on first use (needs network once),\n"
-          "your file = pass an exported model with --weights FILE.")
+          "your file = pass an exported model with --weights FILE, in OpenCV = the classifier OpenCV's wheel ships.")
     return 0

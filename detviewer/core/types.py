@@ -12,6 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from detviewer.core.classic import ClassicTrace
+
 __all__ = [
     "NMS_METHODS",
     "NMS_STATE_NAMES",
@@ -370,6 +372,7 @@ class Inference:
     scale (sy, sx) = input / original. timings: stage name -> milliseconds.
     rules: the model's training rules (MatchRule), one per stage that matches boxes to ground truth.
     anchors: one AnchorSet per level, or a DeferredAnchors that builds them on first use.
+    classic: a classic sliding-window detector's pyramid, raw windows and grouping (core.classic), or None.
     """
 
     model_name: str
@@ -386,6 +389,7 @@ class Inference:
     input_size: tuple[int, int] = (0, 0)
     scale: tuple[float, float] = (1.0, 1.0)
     rules: tuple[MatchRule, ...] = ()
+    classic: ClassicTrace | None = None
 
     @property
     def anchor_count(self) -> int:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -13,7 +16,26 @@ from detviewer.core.types import Inference, NMSParams
 ProgressCallback = Callable[["float | None", str], None]
 
 #: What a detector can show besides detections.
-CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells")
+CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells", "classic")
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What a dataset run asks of a detector (an evaluation protocol's thresholds); None keeps the model's own.
+
+    score_floor: keep detections scoring above this; nms_iou: the NMS IoU threshold; max_detections: per image;
+    multi_label: a box may be a candidate for every class scoring above the floor (Ultralytics' val), not only
+    its best one; letterbox: "predict" (Ultralytics' predict: resize to the export's size, scale up) or "val"
+    (Ultralytics' val: long side to imgsz, never scaled up, rectangular per image for dynamic exports);
+    clip: clip the boxes to the image (Ultralytics' val scores them unclipped).
+    """
+
+    score_floor: float | None = None
+    nms_iou: float | None = None
+    max_detections: int | None = None
+    multi_label: bool | None = None
+    letterbox: str | None = None
+    clip: bool | None = None
 
 
 class Detector(ABC):
@@ -34,6 +56,21 @@ class Detector(ABC):
     weights: str = "default"  # what load_detector loaded: default, coco, none or a file
     display_score: float | None = None  # the score threshold that shows its result cleanly (None: the window's)
     load_note: str = ""  # e.g. "untrained model: its boxes mean nothing"
+    framework: str = ""  # whose validation protocol it gets: "ultralytics", "torchvision", "detviewer-demo"
+
+    @contextlib.contextmanager
+    def evaluating(self, settings: EvaluationSettings) -> Iterator[None]:
+        """Within the block ``infer`` runs with ``settings`` (a dataset run's protocol); the model's own
+        thresholds come back after it. The default replaces ``self.nms``' score threshold, IoU and detection limit
+        (for detectors whose ``infer`` reads ``self.nms``); detectors with more to set override it."""
+        from dataclasses import replace
+
+        saved = self.nms
+        self.nms = replace(saved, **_nms_changes(saved, settings))
+        try:
+            yield
+        finally:
+            self.nms = saved
 
     @abstractmethod
     def infer(self, image_rgb: np.ndarray) -> Inference:
@@ -48,3 +85,15 @@ class Detector(ABC):
 
     def close(self) -> None:
         """Release resources (GPU memory); the detector must not be used afterwards."""
+
+
+def _nms_changes(nms: NMSParams, settings: EvaluationSettings) -> dict:
+    """NMSParams fields ``settings`` overrides."""
+    changes = {}
+    if settings.score_floor is not None:
+        changes["score_threshold"] = float(settings.score_floor)
+    if settings.nms_iou is not None:
+        changes["iou_threshold"] = float(settings.nms_iou)
+    if settings.max_detections is not None:
+        changes["max_detections"] = int(settings.max_detections)
+    return changes

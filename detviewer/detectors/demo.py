@@ -156,8 +156,10 @@ def save_checkpoint(path: str | Path, arch: str, model: nn.Module, meta: dict) -
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {"format": CHECKPOINT_FORMAT, "arch": arch, "class_names": list(DEMO_CLASSES),
                "meta": dict(meta), "model": state}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, str(path))
+    from detviewer.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp:  # a run stopped mid-save keeps the previous checkpoint
+        torch.save(payload, str(tmp))
 
 
 def load_checkpoint(path: str | Path, arch: str) -> dict:
@@ -206,10 +208,13 @@ def load_demo_detector(name: str, weights: str = "default", device: str = "cpu")
     if name == "demo-yolo":
         from detviewer.detectors.yolo_v1 import YoloV1Detector
 
-        return YoloV1Detector(model, name=name, class_names=class_names, device=device)
-    from detviewer.detectors.torchvision_adapter import TorchvisionDetector
+        detector = YoloV1Detector(model, name=name, class_names=class_names, device=device)
+    else:
+        from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 
-    return TorchvisionDetector(model, name=name, class_names=class_names, device=device)
+        detector = TorchvisionDetector(model, name=name, class_names=class_names, device=device)
+    detector.framework = "detviewer-demo"  # its own thresholds, evaluated as torchvision's reference does
+    return detector
 
 
 def load(info, weights: str, device: str, progress=None):

@@ -7,15 +7,23 @@ dynamic-shape exports; the export's fixed size otherwise) and ``utils/ops.py`` `
 back recomputes its gains per axis from the *rounded* resized size and its padding from the input shape,
 then clips). YOLOv5's own ``scale_boxes`` (the yolov5 repository's ``utils/general.py``) maps back with one
 gain and an unrounded padding instead: ``yolov5_box_mapping``.
+
+``val_letterbox_geometry`` is ``yolo val``'s preprocessing instead (``data/base.py`` ``load_image``: the long
+side resized to imgsz first; ``LetterBox(scaleup=False)``; ``set_rectangle``'s per-batch rectangle with val's
+half-stride pad for dynamic exports, here for a batch of one image), and ``LetterboxGeometry.mapping`` the exact
+inverse of how val moves the labels into the input (unrounded ratio, then the padding), so IoUs computed in
+original pixels are the ones val computes in input pixels.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LETTERBOX_FILL", "LetterboxGeometry", "BoxMapping", "letterbox_geometry", "letterbox_image",
+__all__ = ["LETTERBOX_FILL", "LetterboxGeometry", "BoxMapping", "letterbox_geometry", "val_letterbox_geometry",
+           "letterbox_image",
            "to_input_batch", "ultralytics_box_mapping", "yolov5_box_mapping", "clip_boxes"]
 
 LETTERBOX_FILL = 114  # Ultralytics' grey padding
@@ -26,7 +34,9 @@ class LetterboxGeometry:
     """Where an image lands in the model input.
 
     input_hw: (H, W) of the model input; resized_hw: (h, w) of the resized image inside it, placed at
-    (top, left); ratio: the resize factor (resized ≈ original × ratio).
+    (top, left); ratio: the resize factor (resized ≈ original × ratio); pre_resize_hw: (h, w) the image is
+    resized to first (``yolo val``'s load_image), None for none; gains: (x, y) original -> input pixels as
+    val scales its labels (None: not a val geometry).
     """
 
     input_hw: tuple[int, int]
@@ -34,6 +44,14 @@ class LetterboxGeometry:
     top: int
     left: int
     ratio: float
+    pre_resize_hw: tuple[int, int] | None = None
+    gains: tuple[float, float] | None = None
+
+    def mapping(self) -> "BoxMapping":
+        """Input -> original pixels as val's labels were moved (the gains, then the padding)."""
+        if self.gains is None:
+            raise ValueError("only a val_letterbox_geometry carries its label gains")
+        return BoxMapping(self.gains[0], self.gains[1], float(self.left), float(self.top))
 
 
 @dataclass(frozen=True)
@@ -76,10 +94,38 @@ def letterbox_geometry(image_hw: tuple[int, int], target_hw: tuple[int, int], st
     return LetterboxGeometry((new_h + top + bottom, new_w + left + right), (new_h, new_w), top, left, float(ratio))
 
 
+def val_letterbox_geometry(image_hw: tuple[int, int], target_hw: tuple[int, int], stride: int = 32,
+                           rectangular: bool = False) -> LetterboxGeometry:
+    """``yolo val``'s geometry for one image: long side resized to ``max(target_hw)`` (``load_image``), then
+    ``LetterBox(new_shape, scaleup=False)`` into ``target_hw`` (fixed exports) or, ``rectangular`` (dynamic
+    exports), into ``set_rectangle``'s shape for a batch of this image alone (val's pad 0.5 stride)."""
+    h0, w0 = image_hw
+    imgsz = max(target_hw)
+    r = imgsz / max(h0, w0)
+    h1, w1 = (h0, w0) if r == 1 else (min(math.ceil(h0 * r), imgsz), min(math.ceil(w0 * r), imgsz))
+    if rectangular:
+        aspect = h0 / w0
+        shape = [aspect, 1] if aspect < 1 else [1, 1 / aspect] if aspect > 1 else [1, 1]
+        th, tw = (int(v) for v in np.ceil(np.array(shape) * imgsz / stride + 0.5).astype(int) * stride)
+    else:
+        th, tw = target_hw
+    ratio = min(th / h1, tw / w1, 1.0)
+    new_w, new_h = max(round(w1 * ratio), 1), max(round(h1 * ratio), 1)
+    dw, dh = (tw - new_w) / 2, (th - new_h) / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    return LetterboxGeometry((new_h + top + bottom, new_w + left + right), (new_h, new_w), top, left,
+                             float(ratio * w1 / w0), (h1, w1) if r != 1 else None,
+                             (w1 * ratio / w0, h1 * ratio / h0))
+
+
 def letterbox_image(image: np.ndarray, geometry: LetterboxGeometry) -> np.ndarray:
-    """image (H0, W0, 3) uint8 -> (H, W, 3) uint8: resized with cv2 INTER_LINEAR, padded with grey 114."""
+    """image (H0, W0, 3) uint8 -> (H, W, 3) uint8: resized with cv2 INTER_LINEAR (first to ``pre_resize_hw``
+    if set), padded with grey 114."""
     import cv2
 
+    if geometry.pre_resize_hw is not None and image.shape[:2] != geometry.pre_resize_hw:
+        image = cv2.resize(image, geometry.pre_resize_hw[::-1], interpolation=cv2.INTER_LINEAR)
     h, w = geometry.resized_hw
     if image.shape[:2] != (h, w):
         image = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detviewer.detectors.letterbox import LetterboxGeometry, letterbox_geometry, letterbox_image, to_input_batch
+from detviewer.detectors.letterbox import (
+    LetterboxGeometry,
+    letterbox_geometry,
+    letterbox_image,
+    to_input_batch,
+    val_letterbox_geometry,
+)
 from detviewer.errors import DetectorError
 
 __all__ = ["ExportInfo", "read_export", "letterboxed_input", "run_export", "metadata_literal", "metadata_names",
@@ -119,19 +125,25 @@ def read_export(session) -> ExportInfo:
                       outputs[0].name, _output_kind(meta), tuple(int(d) for d in out_shape), meta)
 
 
-def letterboxed_input(export: ExportInfo, image_rgb: np.ndarray) -> tuple[np.ndarray, LetterboxGeometry]:
+def letterboxed_input(export: ExportInfo, image_rgb: np.ndarray,
+                      mode: str = "predict") -> tuple[np.ndarray, LetterboxGeometry]:
     """image_rgb (H0, W0, 3) uint8 -> ((1, 3, H, W) input in the export's dtype, 0..1; where the image landed).
 
-    Fixed exports get their own size; dynamic ones the smallest stride-multiple rectangle around the image
-    resized towards their ``imgsz`` (Ultralytics' ``LetterBox(auto=True)``, as ``predict(imgsz=imgsz)``).
+    mode "predict": fixed exports get their own size; dynamic ones the smallest stride-multiple rectangle around
+    the image resized towards their ``imgsz`` (Ultralytics' ``LetterBox(auto=True)``, as ``predict(imgsz=imgsz)``).
+    mode "val": ``yolo val``'s preprocessing (``letterbox.val_letterbox_geometry``; rectangular for dynamic exports).
     """
-    geometry = letterbox_geometry(image_rgb.shape[:2], export.input_hw, export.stride, export.dynamic)
+    if mode == "val":
+        geometry = val_letterbox_geometry(image_rgb.shape[:2], export.input_hw, export.stride, export.dynamic)
+    else:
+        geometry = letterbox_geometry(image_rgb.shape[:2], export.input_hw, export.stride, export.dynamic)
     return to_input_batch(letterbox_image(image_rgb, geometry), export.input_dtype), geometry
 
 
-def run_export(export: ExportInfo, session, image_rgb: np.ndarray, name: str):
+def run_export(export: ExportInfo, session, image_rgb: np.ndarray, name: str, letterbox: str = "predict"):
     """(output (rows of the one image) float32, LetterboxGeometry, preprocess ms, model ms) of an onnxruntime
-    ``session`` of ``export`` on image_rgb (H, W, 3) uint8; DetectorError for another shape."""
+    ``session`` of ``export`` on image_rgb (H, W, 3) uint8 letterboxed as ``letterbox`` ("predict" | "val",
+    see ``letterboxed_input``); DetectorError for another shape."""
     import time
 
     from detviewer.errors import DetectorError
@@ -139,7 +151,7 @@ def run_export(export: ExportInfo, session, image_rgb: np.ndarray, name: str):
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3:
         raise DetectorError(f"{name} needs an RGB image of shape (H, W, 3), got {image_rgb.shape}.")
     t0 = time.perf_counter()
-    batch, geometry = letterboxed_input(export, image_rgb)
+    batch, geometry = letterboxed_input(export, image_rgb, letterbox)
     t1 = time.perf_counter()
     out = session.run([export.output_name], {export.input_name: batch})[0][0].astype(np.float32, copy=False)
     t2 = time.perf_counter()

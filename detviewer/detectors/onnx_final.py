@@ -9,23 +9,55 @@ themselves and ``final_only_reason`` says in one sentence why the NMS replay and
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from detviewer.core.types import Detections, Inference, NMSParams
-from detviewer.detectors.base import Detector
+from detviewer.detectors.base import Detector, EvaluationSettings
 from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping
 from detviewer.detectors.onnx_export import ExportInfo, final_only_reason, run_export
 from detviewer.errors import DetectorError
 
-__all__ = ["OnnxFinalDetector", "FINAL_ROW_WIDTH"]
+__all__ = ["OnnxFinalDetector", "FINAL_ROW_WIDTH", "UltralyticsExport"]
 
 FINAL_ROW_WIDTH = 6  # x1, y1, x2, y2, score, class
 
 
-class OnnxFinalDetector(Detector):
+class UltralyticsExport(Detector):
+    """What every Ultralytics export detector sets for an evaluation protocol besides ``self.nms``:
+    multi-label candidates (raw exports only), the letterbox ("predict" | "val") and clipping."""
+
+    framework = "ultralytics"
+    multi_label = False  # predict: each box's best class only; Ultralytics' val: every class above the floor
+    letterbox = "predict"  # or "val" (letterbox.val_letterbox_geometry)
+    clip = True  # clip detections to the frame (predict); val scores them unclipped
+
+    @contextlib.contextmanager
+    def evaluating(self, settings: EvaluationSettings) -> Iterator[None]:
+        """``Detector.evaluating`` plus multi-label candidates, the letterbox and clipping."""
+        saved = (self.multi_label, self.letterbox, self.clip)
+        if settings.multi_label is not None:
+            self.multi_label = bool(settings.multi_label)
+        if settings.letterbox is not None:
+            self.letterbox = settings.letterbox
+        if settings.clip is not None:
+            self.clip = bool(settings.clip)
+        try:
+            with super().evaluating(settings):
+                yield
+        finally:
+            self.multi_label, self.letterbox, self.clip = saved
+
+    def _mapping(self, geometry, image_hw):
+        """Input -> original pixels: val's exact inverse, else ``scale_boxes``' (``ultralytics_box_mapping``)."""
+        return geometry.mapping() if self.letterbox == "val" else ultralytics_box_mapping(geometry.input_hw, image_hw)
+
+
+class OnnxFinalDetector(UltralyticsExport):
     """A (1, max_det, 6) export behind the Detector interface: detections only."""
 
     capabilities = frozenset()
@@ -49,14 +81,16 @@ class OnnxFinalDetector(Detector):
 
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 -> Inference whose candidates are its detections (the export keeps nothing else)."""
-        rows, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name)
+        rows, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name,
+                                                             self.letterbox)
         t2 = time.perf_counter()
         keep = np.flatnonzero(rows[:, 4] > self.nms.score_threshold)
         if self.nms.max_detections is not None:
             keep = keep[: self.nms.max_detections]
         image_hw = image_rgb.shape[:2]
-        mapping = ultralytics_box_mapping(geometry.input_hw, image_hw)
-        boxes = clip_boxes(mapping.to_original(rows[keep, :4]), image_hw)
+        mapping = self._mapping(geometry, image_hw)
+        boxes = mapping.to_original(rows[keep, :4])
+        boxes = clip_boxes(boxes, image_hw) if self.clip else boxes
         detections = Detections(boxes, rows[keep, 4], rows[keep, 5].astype(np.int64), self.class_names)
         t3 = time.perf_counter()
         return Inference(

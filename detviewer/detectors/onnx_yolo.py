@@ -34,7 +34,7 @@ from detviewer.core.types import Detections, Inference, NMSParams, YoloCells
 from detviewer.detectors.base import Detector
 from detviewer.detectors.letterbox import clip_boxes, ultralytics_box_mapping, yolov5_box_mapping
 from detviewer.detectors.onnx_export import ExportInfo, read_export, run_export
-from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector
+from detviewer.detectors.onnx_final import FINAL_ROW_WIDTH, OnnxFinalDetector, UltralyticsExport
 from detviewer.errors import CheckpointError, DetectorError, first_line
 
 __all__ = ["OnnxYoloDetector", "load_onnx_yolo", "output_layout", "head_levels", "cells_of", "yolo_nms"]
@@ -129,7 +129,7 @@ def _xywh_to_xyxy(rows: np.ndarray) -> np.ndarray:
     return np.concatenate([rows[:, :2] - half, rows[:, :2] + half], axis=1)
 
 
-class OnnxYoloDetector(Detector):
+class OnnxYoloDetector(UltralyticsExport):
     """A YOLO ONNX export behind the Detector interface; Inference.yolo_cells says where each box came from."""
 
     capabilities = frozenset({"yolo_cells"})
@@ -154,22 +154,35 @@ class OnnxYoloDetector(Detector):
         labels = class_scores.argmax(axis=1)
         return class_scores[np.arange(len(rows)), labels], labels.astype(np.int64)
 
+    def _candidates(self, rows: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row index (K,), score (K,) float32, label (K,) int64) of the candidates above ``floor``: each row's
+        best class, or with ``multi_label`` every (row, class) pair above it in row-major order, as
+        Ultralytics' ``non_max_suppression(multi_label=True)`` builds them."""
+        if not self.multi_label:
+            scores, labels = self._scores(rows)
+            index = np.flatnonzero(scores > floor)
+            return index, scores[index].astype(np.float32), labels[index]
+        class_scores = rows[:, 4:] if self.layout == "v8" else rows[:, 5:] * rows[:, 4:5]
+        index, labels = np.nonzero(class_scores > floor)
+        return index.astype(np.int64), class_scores[index, labels].astype(np.float32), labels.astype(np.int64)
+
     def infer(self, image_rgb: np.ndarray) -> Inference:
         """image_rgb (H, W, 3) uint8 -> Inference with candidates, detections and yolo_cells."""
-        out, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name)
+        out, geometry, preprocess_ms, model_ms = run_export(self.export, self.session, image_rgb, self.name,
+                                                            self.letterbox)
         t2 = time.perf_counter()
         rows = out.T if self.layout == "v8" else out  # (N, 4 + C) or (N, 5 + C)
         levels = (self.levels if geometry.input_hw == self.input_hw
                   else head_levels(geometry.input_hw, len(rows), self.anchors_per_cell))  # dynamic exports
-        scores, labels = self._scores(rows)
-        index = np.flatnonzero(scores > min(CANDIDATE_FLOOR, self.nms.score_threshold))
+        index, scores, labels = self._candidates(rows, min(CANDIDATE_FLOOR, self.nms.score_threshold))
         boxes_input = _xywh_to_xyxy(rows[index, :4])
-        scores, labels = scores[index].astype(np.float32), labels[index]
         keep = yolo_nms(boxes_input, scores, labels, self.nms)
         h0, w0 = image_rgb.shape[:2]
-        mapping = self._box_mapping(geometry.input_hw, (h0, w0))
+        mapping = self._mapping(geometry, (h0, w0)) if self.letterbox == "val" else self._box_mapping(
+            geometry.input_hw, (h0, w0))
         candidates = Detections(mapping.to_original(boxes_input), scores, labels, self.class_names)
-        detections = Detections(clip_boxes(candidates.xyxy[keep], (h0, w0)), scores[keep], labels[keep],
+        kept = candidates.xyxy[keep]
+        detections = Detections(clip_boxes(kept, (h0, w0)) if self.clip else kept, scores[keep], labels[keep],
                                 self.class_names)
         t3 = time.perf_counter()
         level, col, row, anchor = cells_of(index, levels, self.anchors_per_cell)

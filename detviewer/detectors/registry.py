@@ -30,7 +30,8 @@ class ModelInfo:
 
     capabilities: what it can show besides detections
     (detectors.base.CAPABILITIES); default_weights: what weights="default" means ("coco" torchvision's COCO
-    weights, "shipped" the checkpoint in models/, "file" a file must be given); loader: "module:function",
+    weights, "shipped" the checkpoint in models/, "file" a file must be given, "opencv" the classifier in OpenCV's
+    wheel); loader: "module:function",
     called as ``function(info, weights, device, progress) -> Detector``; auto_rank: the order in which AUTO
     tries it (None: never); display_score: the score threshold that shows this model's result cleanly (None:
     the window's default); for the demo models, about their F1-best threshold on the bundled demo images
@@ -49,7 +50,14 @@ class ModelInfo:
 _TORCHVISION = "detviewer.detectors.torchvision_models:load"
 _DEMO = "detviewer.detectors.demo:load"
 _ONNX = "detviewer.detectors.onnx_loader:load"
+_CLASSIC = "detviewer.detectors.classic:load"
 _RCNN, _ONE_STAGE, _SSD = frozenset({"anchors", "proposals"}), frozenset({"anchors"}), frozenset({"anchors", "default_boxes"})
+
+
+def _classic(name: str, description: str) -> ModelInfo:
+    """OpenCV's classic detectors: weights "default" is the classifier OpenCV's wheel ships (a cascade may be
+    given as an .xml file); display_score 0 shows every grouped detection (their scores are logistic margins)."""
+    return ModelInfo(name, description, frozenset({"classic"}), "opencv", _CLASSIC, display_score=0.0)
 
 
 def _tv(name: str, description: str, capabilities: frozenset[str]) -> ModelInfo:
@@ -72,6 +80,11 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     _tv("ssd300_vgg16", "SSD300, VGG-16 (default boxes on 6 scales)", _SSD),
     _tv("ssdlite320_mobilenet_v3_large", "SSDlite320, MobileNetV3-Large", _SSD),
     _tv("fcos_resnet50_fpn", "FCOS, ResNet-50 FPN (anchor-free: one point per cell)", _ONE_STAGE),
+    _classic("haar-frontalface", "Viola–Jones Haar cascade, frontal faces (OpenCV's frontalface_default, 24×24)"),
+    _classic("haar-catface", "Viola–Jones Haar cascade, frontal cat faces (OpenCV's frontalcatface, 24×24)"),
+    _classic("haar-fullbody", "Viola–Jones Haar cascade, whole standing people (OpenCV's fullbody, 14×28)"),
+    _classic("haar-upperbody", "Viola–Jones Haar cascade, head and shoulders (OpenCV's upperbody, 22×18)"),
+    _classic("hog-people", "Dalal–Triggs HOG + linear SVM people detector (OpenCV's default, 64×128)"),
     ModelInfo("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights",
               frozenset({"yolo_cells"}), "file", _ONNX),
 )}

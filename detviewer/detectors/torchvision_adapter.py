@@ -6,8 +6,10 @@ saw into an ``Inference`` in original-image pixels.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Sequence
 
@@ -22,7 +24,7 @@ from torchvision.models.detection.transform import resize_boxes
 from detviewer.ops.anchors import level_layouts, split_levels
 from detviewer.ops.roi import RoIPooling, pool_region
 from detviewer.core.types import AnchorSet, DeferredAnchors, Detections, Inference, MatchRule, NMSParams, Proposals
-from detviewer.detectors.base import Detector
+from detviewer.detectors.base import Detector, EvaluationSettings
 from detviewer.detectors.capture import Capture, StageHooks, capturing, stage_timings_ms
 from detviewer.errors import DetectorError
 
@@ -96,6 +98,26 @@ class TorchvisionDetector(Detector):
         # pools on the features of the Inference it is asked about, never on another frame's.
         self._held = None
         self._input = None  # the float input tensor of the last frame size, reused (see _input_tensor)
+
+    framework = "torchvision"
+
+    @contextlib.contextmanager
+    def evaluating(self, settings: EvaluationSettings) -> Iterator[None]:
+        """Within the block the model's head runs with ``settings``' score threshold (``box_score_thresh``),
+        NMS IoU and ``detections_per_img``; its own come back after it."""
+        head = self.model.roi_heads if self.family == "rcnn" else self.model
+        names = {"score_floor": "score_thresh", "nms_iou": "nms_thresh", "max_detections": "detections_per_img"}
+        saved = {attr: getattr(head, attr) for attr in names.values()}
+        for field_name, attr in names.items():
+            value = getattr(settings, field_name)
+            if value is not None:
+                setattr(head, attr, type(saved[attr])(value))
+        try:
+            with super().evaluating(settings):
+                yield
+        finally:
+            for attr, value in saved.items():
+                setattr(head, attr, value)
 
     def _input_tensor(self, image: np.ndarray) -> torch.Tensor:
         """(3, H, W) float32 in [0, 1] on the device, from (H, W, 3) uint8 RGB. On the CPU the same buffer serves

@@ -19,29 +19,74 @@ import numpy as np
 
 from detviewer.evaluation.matching import DatasetMatching
 
-__all__ = ["ConfusionMatrix", "confusion_matrix", "confusion_cell"]
+__all__ = ["ConfusionMatrix", "confusion_matrix", "confusion_cell", "DENSE_LIMIT"]
+
+#: ``counts`` / ``normalized()`` without a class selection are dense only up to this many rows (K + 1): 8 MB.
+#: Beyond it (a dataset may name up to io.limits.MAX_CLASSES classes) ask for the rows and columns you show.
+DENSE_LIMIT = 1024
 
 
 @dataclass(frozen=True, eq=False)
 class ConfusionMatrix:
-    """counts (K + 1, K + 1) int64 indexed [predicted, true]; index K is background.
+    """The non-zero cells of the (K + 1, K + 1) matrix indexed [predicted, true]; index K is background.
 
-    ``normalized()`` divides each column by its sum (Ultralytics' ``normalize=True``: the share of
-    each true class, background column included, that went to each predicted class).
+    predicted, true, values: (C,) int64, one entry per non-zero cell (C <= detections + objects), ascending
+    by (predicted, true). Memory grows with the cells, not with K²: ``dense(classes)`` gives the block of
+    the classes shown, ``counts`` the whole matrix where K + 1 <= DENSE_LIMIT. ``normalized()`` divides each
+    column by its sum (Ultralytics' ``normalize=True``: the share of each true class, background column
+    included, that went to each predicted class).
     """
 
-    counts: np.ndarray
+    num_classes: int
+    predicted: np.ndarray
+    true: np.ndarray
+    values: np.ndarray
     score_threshold: float
     iou_threshold: float
 
     @property
-    def num_classes(self) -> int:
-        return int(self.counts.shape[0]) - 1
+    def counts(self) -> np.ndarray:
+        """(K + 1, K + 1) int64, dense; ValueError beyond DENSE_LIMIT rows (use ``dense(classes)``)."""
+        return self.dense()
 
-    def normalized(self) -> np.ndarray:
-        """(K + 1, K + 1) float64, columns summing to 1 (0 where a column is empty)."""
-        total = self.counts.sum(axis=0, keepdims=True).astype(np.float64)
-        return np.divide(self.counts, total, out=np.zeros(self.counts.shape), where=total > 0)
+    def _classes(self, classes) -> np.ndarray:
+        if classes is None:
+            if self.num_classes + 1 > DENSE_LIMIT:
+                raise ValueError(f"a dense confusion matrix of {self.num_classes} classes would hold "
+                                 f"{(self.num_classes + 1) ** 2:,} cells; pass the classes to show")
+            return np.arange(self.num_classes + 1)
+        return np.asarray(classes, np.int64).reshape(-1)
+
+    def dense(self, classes=None) -> np.ndarray:
+        """(n, n) int64: the rows and columns of ``classes`` (indices 0..K, K = background), in that order."""
+        classes = self._classes(classes)
+        position = np.full(self.num_classes + 1, -1, np.int64)
+        position[classes] = np.arange(classes.shape[0])
+        rows, cols = position[self.predicted], position[self.true]
+        keep = (rows >= 0) & (cols >= 0)
+        out = np.zeros((classes.shape[0], classes.shape[0]), np.int64)
+        out[rows[keep], cols[keep]] = self.values[keep]
+        return out
+
+    def column_totals(self) -> np.ndarray:
+        """(K + 1,) int64: the sum of each true-class column over every predicted class."""
+        return np.bincount(self.true, weights=self.values, minlength=self.num_classes + 1).astype(np.int64)
+
+    def normalized(self, classes=None) -> np.ndarray:
+        """(n, n) float64 block of ``classes`` (all: K + 1), each column divided by its whole column's sum."""
+        classes = self._classes(classes)
+        total = self.column_totals()[classes][None, :].astype(np.float64)
+        counts = self.dense(classes)
+        return np.divide(counts, total, out=np.zeros(counts.shape), where=total > 0)
+
+    def busiest(self, n: int) -> np.ndarray:
+        """Up to ``n`` classes with counts, the most in their row and column first, ascending; then background K."""
+        k = self.num_classes
+        weight = np.bincount(self.predicted, weights=self.values, minlength=k + 1)
+        weight += np.bincount(self.true, weights=self.values, minlength=k + 1)
+        order = np.argsort(-weight[:k], kind="stable")[:n]
+        order = order[weight[order] > 0]
+        return np.r_[np.sort(order), k].astype(np.int64)
 
 
 def confusion_matrix(matching: DatasetMatching, det_labels: np.ndarray, det_scores: np.ndarray,
@@ -55,10 +100,11 @@ def confusion_matrix(matching: DatasetMatching, det_labels: np.ndarray, det_scor
     hit = above & (matching.det_gt >= 0)
     fp = above & (matching.det_gt < 0) & ~matching.det_ignored
     missed = matching.gt_object & ~(matching.gt_score > score_threshold)
-    pred = np.r_[det_labels[hit], det_labels[fp], np.full(int(missed.sum()), k)]
-    true = np.r_[gt_labels[matching.det_gt[hit]], np.full(int(fp.sum()), k), gt_labels[missed]]
-    counts = np.bincount(pred * (k + 1) + true, minlength=(k + 1) ** 2).reshape(k + 1, k + 1)
-    return ConfusionMatrix(counts.astype(np.int64), float(score_threshold), matching.iou_threshold)
+    pred = np.r_[det_labels[hit], det_labels[fp], np.full(int(missed.sum()), k)].astype(np.int64)
+    true = np.r_[gt_labels[matching.det_gt[hit]], np.full(int(fp.sum()), k), gt_labels[missed]].astype(np.int64)
+    cells, values = np.unique(pred * (k + 1) + true, return_counts=True)
+    return ConfusionMatrix(k, cells // (k + 1), cells % (k + 1), values.astype(np.int64), float(score_threshold),
+                           matching.iou_threshold)
 
 
 def confusion_cell(matching: DatasetMatching, det_labels, det_scores, gt_labels, num_classes: int,

@@ -4,13 +4,16 @@
 ``detviewer eval --model`` call: for each image it reuses the cached answer when the cache holds one for
 this model, weights and image content, else loads the image, runs ``detector.infer`` once and stores
 detections + NMS candidates. A failing image is one sentence and the run goes on; ``should_stop()`` is
-polled between images (a forward pass is never interrupted).
+polled between images (a forward pass is never interrupted). The detector runs under an evaluation protocol
+(``evaluation.protocols``: its own framework's unless one is given), never under the window's display
+threshold, and the cache keeps each protocol's answers apart.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -31,7 +34,8 @@ RunProgress = Callable[[int, int, "float | None"], None]
 class DatasetRun:
     """predictions over the dataset; failures: (image index, sentence); computed / cached image
     counts; seconds of wall time; stopped: should_stop() ended the run early (the images not reached
-    have no predictions); label_map: model label -> dataset class index."""
+    have no predictions); label_map: model label -> dataset class index; protocol: the evaluation protocol's
+    name (``evaluation.protocols.Protocol.name``)."""
 
     predictions: Predictions
     failures: tuple[tuple[int, str], ...]
@@ -40,6 +44,7 @@ class DatasetRun:
     seconds: float
     stopped: bool
     label_map: dict[int, int]
+    protocol: str = ""
 
     @property
     def images_per_second(self) -> float:
@@ -60,13 +65,39 @@ def label_to_class_index(model_classes, dataset: Dataset) -> dict[int, int]:
 
 
 def run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, progress: RunProgress | None = None,
-                should_stop: Callable[[], bool] | None = None, load_image=None) -> DatasetRun:
+                should_stop: Callable[[], bool] | None = None, load_image=None, protocol=None) -> DatasetRun:
+    """Detections for every image of ``dataset`` under ``protocol`` (an ``evaluation.protocols.Protocol``;
+    default: ``protocol_for(detector)``, the model's own framework's); see ``_run_dataset``."""
+    from detviewer.evaluation.protocols import protocol_for
+
+    protocol = protocol if protocol is not None else protocol_for(detector)
+    if cache is not None:  # another protocol's detections must never be read back for this one
+        cache = _protocol_cache(cache, protocol.name)
+    evaluating = getattr(detector, "evaluating", None)  # test doubles may not derive from Detector
+    with evaluating(protocol.settings) if evaluating is not None else contextlib.nullcontext():
+        run = _run_dataset(detector, dataset, cache, progress, should_stop, load_image)
+    return replace(run, protocol=protocol.name)
+
+
+def _protocol_cache(cache: PredictionCache, protocol: str) -> PredictionCache:
+    """The same cache with its folder keyed by ``protocol`` too (``<model>-<weights>@<protocol>``)."""
+    import copy
+
+    keyed = copy.copy(cache)
+    keyed.folder = cache.folder.with_name(f"{cache.folder.name}@{protocol}")
+    return keyed
+
+
+def _run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, progress: RunProgress | None = None,
+                 should_stop: Callable[[], bool] | None = None, load_image=None) -> DatasetRun:
     """Detections for every image of ``dataset`` (see the module docstring).
 
     detector: a ``detectors.base.Detector``; its labels map to the dataset's classes by name (a model with
     none of the dataset's classes is a DetviewerError). load_image(path) -> (H, W, 3) uint8 RGB defaults to
     ``io.images.load_image``.
     """
+    from detviewer.io.images import check_image_file
+
     if load_image is None:
         from detviewer.io.images import load_image
     label_map = label_to_class_index(detector.class_names, dataset)
@@ -86,6 +117,7 @@ def run_dataset(detector, dataset: Dataset, cache: PredictionCache | None, progr
             stopped = True
             break
         try:
+            check_image_file(path)  # a pipe or /dev/zero is refused before it is hashed (it would never end)
             digest = file_hash(path)
             hit = cache.load(digest) if cache is not None else None
             if hit is None:

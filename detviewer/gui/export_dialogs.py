@@ -6,16 +6,17 @@ are written by the task runner, off the GUI thread; NMS steps show their progres
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from detviewer.errors import DetviewerError
 from detviewer.gui.jobs import Progress
+from detviewer.io.atomic import write_bytes
 from detviewer.render.model.registry import VIEWS, nms_view
 from detviewer.render.qt.style import rgb_of_qimage
 from detviewer.state.viewer_state import ViewerState
@@ -53,7 +54,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
     context: a gui.jobs.JobContext for progress and cancelling (None: run to the end).
     """
     from detviewer.render.model.spec import figure_title
-    from detviewer.render.qt.export import figure_scale, render_image
+    from detviewer.render.qt.export import figure_scale, render_image, save_qimage
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -67,17 +68,16 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
         qimage = render_image(image, frame.layers, scale=scale, style=style, legend=frame.legend,
                               title=figure_title(VIEWS[nms_view()].title, frame, model_name))
         path = folder / f"nms_step_{step:03d}.png"
-        if not qimage.save(str(path), "PNG", PNG_SPEED):
-            raise DetviewerError(f"Cannot write {path}.")
-        paths.append(path)
+        paths.append(save_qimage(qimage, path, PNG_SPEED))
         if gif:
             pictures.append(_gif_frame(qimage))
     if gif and pictures:
         out = folder / "nms_steps.gif"
         durations = [frame_ms] * len(pictures)
         durations[-1] = frame_ms * 3  # linger on the result
-        pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=durations, loop=0)
-        paths.append(out)
+        gif_data = io.BytesIO()
+        pictures[0].save(gif_data, "GIF", save_all=True, append_images=pictures[1:], duration=durations, loop=0)
+        paths.append(write_bytes(out, gif_data.getvalue()))
     return paths
 
 

@@ -60,6 +60,8 @@ def build_menus(host: QMainWindow, session: Session, targets: MenuTargets) -> Si
     help_menu = host.menuBar().addMenu("&Help")
     a.shortcuts = _action(help_menu, "Keyboard shortcuts", lambda: _help().show_shortcuts(host, host.menuBar()), "F1")
     a.about = _action(help_menu, "About detviewer", lambda: _help().show_about(host, session.model))
+    a.sample_photos = _action(help_menu, "Open the sample photographs", lambda: _open_sample_photos(session))
+    a.sample_photos.setToolTip("Five public-domain / CC0 photographs shipped with detviewer (assets/photos/LICENSES.md)")
     return a
 
 
@@ -80,7 +82,7 @@ def _file_menu(host: QMainWindow, session: Session, targets: MenuTargets, a: Sim
     a.clear_gt.setEnabled(False)
     menu.addSeparator()
     a.run_again = _action(menu, "Run the model again", session.feed.resubmit, "F5")
-    a.save_screenshot = _action(menu, "Save window image…", lambda: _save_screenshot(host), "Ctrl+Shift+S")
+    a.save_screenshot = _action(menu, "Save window image…", lambda: _save_screenshot(host, session), "Ctrl+Shift+S")
     a.export_view = _action(menu, "Export view…", targets.export_view, "Ctrl+E")
     a.export_nms = _action(menu, "Export NMS steps…", targets.export_nms)
     menu.addSeparator()
@@ -192,7 +194,26 @@ def _help():  # imported when asked: the dialogs are not needed to start
     return help_dialogs
 
 
-def _save_screenshot(host: QWidget) -> None:
+def _open_sample_photos(session: Session) -> None:
+    from detviewer.resources import sample_photos
+
+    photos = sample_photos()
+    if photos:
+        session.open_paths(photos, remember=False)
+    else:
+        session.say("The sample photographs are not installed (assets/photos is missing).")
+
+
+def _save_screenshot(host: QWidget, session: Session) -> None:
     path, _ = QFileDialog.getSaveFileName(host, "Save window image", "detviewer.png", "PNG (*.png)")
     if path:
-        host.grab().save(str(Path(path)))
+        from detviewer.gui.messages import ERROR
+        from detviewer.io.atomic import OutputError
+        from detviewer.render.qt.export import save_qimage
+
+        try:
+            save_qimage(host.grab().toImage(), Path(path))
+        except OutputError as exc:
+            session.say(str(exc), ERROR)
+        else:
+            session.say(f"Saved the window image to {path}.")

@@ -52,6 +52,13 @@ class FirstResultScreenshot(QObject):
         QTimer.singleShot(SETTLE_MS, lambda: self._save(ok, message))
 
     def _save(self, ok: bool, message: str) -> None:
-        saved = self.host.grab().save(self.path)
-        self.done.emit(bool(ok and saved), message or ("" if saved else f"Cannot write {self.path}."))
+        from detviewer.io.atomic import OutputError
+        from detviewer.render.qt.export import save_qimage
+
+        try:
+            save_qimage(self.host.grab().toImage(), self.path)
+            saved, why = True, ""
+        except OutputError as exc:
+            saved, why = False, str(exc)
+        self.done.emit(bool(ok and saved), message or why)
         self.host.close()

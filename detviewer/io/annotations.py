@@ -6,7 +6,7 @@ to its id lists, sorted by id as pycocotools sorts them (results files: io.coco_
 Anything malformed raises :class:`~detviewer.errors.AnnotationError` naming the file
 and the entry. ``match_image_ids`` serves ``detviewer detect --gt``.
 
-Ids must be JSON integers. Differences from pycocotools, which would crash or silently
+Ids must be JSON integers; at most io.limits.MAX_CLASSES categories. Differences from pycocotools, which would crash or silently
 mis-evaluate instead: a GT annotation without ``area`` gets width * height, without
 ``iscrowd`` gets 0; duplicate ids, unknown image/category ids and negative box sizes
 are errors.
@@ -26,6 +26,7 @@ import numpy as np
 from detviewer.core.metrics import GroundTruthBoxes
 from detviewer.errors import AnnotationError
 from detviewer.io import coco_fields as fields
+from detviewer.io.limits import MAX_JSON_BYTES, check_class_count, read_regular
 
 __all__ = [
     "CocoGroundTruth",
@@ -77,18 +78,12 @@ class CocoGroundTruth:
 # ----------------------------------------------------------------------------- reading
 
 def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file; AnnotationError for a missing, unreadable or invalid file."""
+    """Parse a JSON file (a UTF-8 byte-order mark is allowed); AnnotationError for a missing or unreadable
+    file, one that is not a regular file or is over io.limits.MAX_JSON_BYTES, or invalid JSON."""
     path = Path(path)
+    raw = read_regular(path, MAX_JSON_BYTES, "JSON file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: file not found.") from None
-    except IsADirectoryError:
-        raise AnnotationError(f"{path} is a folder, not a JSON file.") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
-    try:
-        return json.loads(raw)
+        return json.loads(raw.removeprefix(b"\xef\xbb\xbf"))
     except json.JSONDecodeError as exc:
         raise AnnotationError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
     except UnicodeDecodeError:
@@ -123,6 +118,7 @@ def coco_gt_from_dict(data: Any, source: str = "ground truth", path: Path | None
     names = [img.get("file_name", "") for img in images]
     file_names = tuple(str(names[i]) for i in order)
 
+    check_class_count(len(cats), source)
     cat_ids = fields.ids(fields.column(cats, "id", source, "categories"), source, "categories", "id")
     cat_order = np.argsort(cat_ids, kind="stable")
     cat_ids = cat_ids[cat_order]

@@ -1,5 +1,12 @@
-"""COCO results files (a list of {"image_id", "category_id", "bbox", "score"}): reading, checked against
-their ground truth, and writing one image's detections."""
+"""COCO results files (a list of {"image_id", "category_id", "bbox", "score"[, "category_name"]}): reading,
+checked against their ground truth, and writing one image's detections.
+
+Classes by name: a result that carries a ``category_name`` (``detviewer detect`` writes one per row, and an
+id -> name ``categories`` list beside them) is matched to the ground truth's category of that name (exact, else
+case-insensitive), not by its id; when the ids differ this is said in one note. A model numbers its classes
+its own way (VOC readers number them alphabetically, a model in its training order), so ids alone can pair
+every detection with the wrong class without a word.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +22,22 @@ from detviewer.errors import AnnotationError
 from detviewer.io.annotations import CocoGroundTruth, read_json
 from detviewer.io import coco_fields as fields
 
-__all__ = ["CocoResults", "load_coco_results", "coco_results_from_list", "coco_results_from_detections"]
+__all__ = ["CocoResults", "load_coco_results", "coco_results_from_list", "coco_results_from_detections",
+           "row_category_names", "categories_by_name"]
 
 
 @dataclass(frozen=True, eq=False)
 class CocoResults:
     """A COCO results file as arrays, checked against its ground truth.
 
-    boxes: the detections in file order, indices into the GT's id lists.
+    boxes: the detections in file order, indices into the GT's id lists; notes: one sentence when the
+    categories were matched by name and their ids differ.
     """
 
     boxes: DetectionBoxes
     source: str = "results"
     path: Path | None = None
+    notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -59,20 +69,76 @@ def coco_results_from_list(data: Any, gt: CocoGroundTruth, source: str = "result
     xywh = fields.boxes(fields.column(data, "bbox", source, what), source, what)
     scores = fields.numbers(fields.column(data, "score", source, what), source, what, "score")
     image_index = fields.lookup(gt.image_ids, res_images, source, what, "image_id", gt.source)
-    category_index = fields.lookup(gt.category_ids, res_cats, source, what, "category_id", gt.source)
+    names = row_category_names(data)
+    notes: tuple[str, ...] = ()
+    if any(n is not None for n in names):
+        by_id = {int(c): i for i, c in enumerate(gt.category_ids.tolist())}
+        category_index, note = categories_by_name(names, res_cats.tolist(), gt.category_names, by_id, source,
+                                                  str(gt.source))
+        if (category_index < 0).any():
+            first = int(np.flatnonzero(category_index < 0)[0])
+            raise AnnotationError(f"{source}: {what}[{first}] has category_name {names[first]!r} and category_id "
+                                  f"{int(res_cats[first])}, neither of which is a category of {gt.source}.")
+        notes = (note,) if note else ()
+    else:
+        category_index = fields.lookup(gt.category_ids, res_cats, source, what, "category_id", gt.source)
     boxes = DetectionBoxes(image_index=image_index, category_index=category_index, xywh=xywh, scores=scores)
-    return CocoResults(boxes=boxes, source=source, path=path)
+    return CocoResults(boxes=boxes, source=source, path=path, notes=notes)
 
 
-def coco_results_from_detections(image_id: int, detections, label_to_category_id: Mapping[int, int] | None = None
-                                 ) -> list[dict]:
+def row_category_names(rows: list, categories: Any = None) -> list[str | None]:
+    """Each result's class name: its ``category_name``, else the name ``categories`` (a COCO ``categories`` list
+    of {"id", "name"}) gives its ``category_id``, else None."""
+    by_id = {}
+    if isinstance(categories, list):
+        by_id = {c["id"]: c["name"] for c in categories
+                 if isinstance(c, dict) and isinstance(c.get("id"), int) and isinstance(c.get("name"), str)}
+    out = []
+    for row in rows:
+        name = row.get("category_name") if isinstance(row, dict) else None
+        if not isinstance(name, str):
+            cid = row.get("category_id") if isinstance(row, dict) else None
+            name = by_id.get(cid) if isinstance(cid, int) and not isinstance(cid, bool) else None
+        out.append(name)
+    return out
+
+
+def categories_by_name(names: list[str | None], ids: list, class_names, by_id: Mapping[int, int], source: str,
+                       where: str) -> tuple[np.ndarray, str]:
+    """(N,) class index of each result: by its name when it has one (exact, else case-insensitive), else by its
+    id through ``by_id``; -1 where neither is known. The note (or "") says so in one sentence when a named
+    result's id is not the ground truth's id for that name."""
+    exact = {n: i for i, n in enumerate(class_names)}
+    folded = {n.casefold(): i for i, n in reversed(list(enumerate(class_names)))}
+    out = np.full(len(names), -1, np.int64)
+    differ: dict[str, tuple] = {}
+    for j, (name, cid) in enumerate(zip(names, ids)):
+        by_number = by_id.get(cid, -1) if isinstance(cid, int) and not isinstance(cid, bool) else -1
+        if name is None:
+            out[j] = by_number
+            continue
+        index = exact.get(name, folded.get(name.casefold(), -1))
+        out[j] = index
+        if index >= 0 and index != by_number and name not in differ:
+            differ[name] = (cid, index)
+    if not differ:
+        return out, ""
+    ids_of = {i: c for c, i in by_id.items()}
+    name, (cid, index) = next(iter(differ.items()))
+    return out, (f"{source} numbers its classes differently from {where} ({len(differ)} names, e.g. '{name}' is id "
+                 f"{cid} in the results and {ids_of.get(index, index)} in the ground truth): matched by name.")
+
+
+def coco_results_from_detections(image_id: int, detections, label_to_category_id: Mapping[int, int] | None = None,
+                                 category_names: Mapping[int, str] | None = None) -> list[dict]:
     """COCO result dicts for one image's :class:`~detviewer.core.types.Detections`.
 
     bbox is ``[x, y, width, height]`` in pixels (from ``detections.xyxy``), score and
     category_id plain Python numbers. ``label_to_category_id`` maps model labels to the
     dataset's category ids (see :func:`category_ids_by_name`); detections whose label it
     does not map (background, classes the dataset lacks) are left out. None keeps labels
-    as category ids, which is right for torchvision's COCO models.
+    as category ids, which is right for torchvision's COCO models. ``category_names`` (category
+    id -> name) adds a ``category_name`` to each row that has one.
     """
     xyxy = np.asarray(detections.xyxy, np.float64).reshape(-1, 4)
     xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1).tolist()
@@ -86,5 +152,8 @@ def coco_results_from_detections(image_id: int, detections, label_to_category_id
             category = int(label_to_category_id[label])
         else:
             continue
-        out.append({"image_id": int(image_id), "category_id": category, "bbox": box, "score": score})
+        row = {"image_id": int(image_id), "category_id": category, "bbox": box, "score": score}
+        if category_names is not None and category in category_names:
+            row["category_name"] = category_names[category]
+        out.append(row)
     return out

@@ -106,9 +106,13 @@ def _capped(warnings: list[str]) -> list[str]:
 
 def image_size(path: Path) -> tuple[int, int] | None:
     """(width, height) of an image as detviewer shows it (EXIF rotation applied), read from its header;
-    None when the file cannot be read as an image."""
+    None when the file cannot be read as an image (or is not a regular file)."""
     from PIL import Image, UnidentifiedImageError
 
+    from detviewer.io.limits import is_regular_file
+
+    if not is_regular_file(path):  # a pipe or a device would never end
+        return None
     try:
         with Image.open(path) as image:
             w, h = image.size

@@ -29,7 +29,7 @@ def open_dataset(path: str | os.PathLike) -> Dataset:
     path = Path(path)
     if not path.exists():
         raise AnnotationError(f"{path}: no such file or folder.")
-    if path.is_file():
+    if not path.is_dir():  # a file; a pipe or device with a dataset's suffix is refused by its reader
         suffix = path.suffix.lower()
         if suffix in (".yaml", ".yml"):
             return open_yolo_yaml(path)
@@ -72,6 +72,11 @@ def open_coco(path: str | os.PathLike) -> Dataset:
     if blank:
         warnings.append(f"{path}: {blank} images have no file_name.")
     missing = [p for p, n in zip(paths, names) if n and not p.is_file()] if len(paths) <= 20_000 else []
+    odd = [p for p in missing if p.exists()]
+    if odd:
+        warnings.append(f"{len(odd)} of the {len(paths)} images of {path} are not regular files (first: {odd[0]}); "
+                        f"they are not read.")
+    missing = [p for p in missing if not p.exists()]
     if missing:
         warnings.append(f"{len(missing)} of the {len(paths)} images of {path} are not on disk "
                         f"(first: {missing[0]}).")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -34,9 +35,10 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from detviewer.errors import ImageLoadError, first_line
+from detviewer.io.limits import not_regular_reason
 from detviewer.io.sniff import is_text
 
-__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "list_images", "is_image_path"]
+__all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "check_image_file", "list_images", "is_image_path"]
 
 #: Largest accepted image, in pixels (width * height): 100 MP, e.g. 10000 x 10000.
 MAX_PIXELS = 100_000_000
@@ -65,7 +67,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     Applies the EXIF orientation, composites transparency on white, scales 16-bit data
     to 8-bit and takes the first frame of animations.
 
-    Raises ImageLoadError (one sentence) for a missing file, a folder, an empty file, a file
+    Raises ImageLoadError (one sentence) for a missing file, a folder, a pipe or device, an empty file, a file
     that is not an image, truncated or corrupt data, an image above MAX_PIXELS, or a file
     that cannot be read (permission denied).
     """
@@ -73,8 +75,12 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     # Keep the project-wide guarantee even if some other module flipped it.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size == 0:
+        # O_NONBLOCK: opening a pipe with no writer must not wait forever; it is refused just below
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            _refuse_non_regular(path, info.st_mode)
+            if info.st_size == 0:
                 raise _error(path, "the file is empty")
             image = _open_checked(path, fh)
             fast = _decode_jpeg_with_opencv(fh, image)
@@ -102,6 +108,25 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise _error(path, "there is not enough memory to decode it") from None
     except OSError as exc:
         raise _error(path, f"it could not be read ({first_line(exc)})") from None
+
+
+def check_image_file(path: str | os.PathLike) -> None:
+    """ImageLoadError (one sentence) unless ``path`` is a regular file; nothing is opened or read, so a
+    pipe or a device (a dataset's ``file_name`` of /dev/zero) is refused before anything hashes or decodes it."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise _error(path, "the file does not exist") from None
+    except OSError as exc:
+        raise _error(path, f"it could not be read ({first_line(exc)})") from None
+    _refuse_non_regular(path, mode)
+
+
+def _refuse_non_regular(path: Path, mode: int) -> None:
+    reason = not_regular_reason(mode)
+    if reason is not None:
+        raise _error(path, "it is a folder, not an image file" if stat.S_ISDIR(mode) else f"it {reason}")
 
 
 def _open_checked(path: Path, fh) -> Image.Image:

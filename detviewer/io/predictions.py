@@ -11,8 +11,12 @@ detect`` write it). Image ids are mapped to the dataset's images:
 3. an integer id matches the dataset's image id (COCO's id; for YOLO / VOC datasets the number in the
    file name when all are numbers, else 1..N in file order).
 
-Category ids must be the dataset's (COCO's ids; YOLO: class + 1, as Ultralytics writes them; VOC:
-1..K). Detections naming an unknown image or category are left out with one warning sentence each kind.
+Categories: a result's ``category_name`` (or the name the mapping file's or the results dict's
+``categories`` list gives its id; ``detviewer detect`` writes both) matches the dataset's class of that name,
+and one sentence says so when the ids differ; results without a name keep their ids, which must then be the
+dataset's (COCO's ids; YOLO: class + 1, as Ultralytics writes them; VOC: 1..K, alphabetical unless a
+classes.txt says otherwise). Detections naming an unknown image or category are left out with one warning
+sentence each kind.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from detviewer.core.metrics import DetectionBoxes
 from detviewer.errors import AnnotationError
 from detviewer.io import coco_fields as fields
 from detviewer.io.annotations import read_json
+from detviewer.io.coco_results import categories_by_name, row_category_names
 from detviewer.io.dataset_types import Dataset
 from detviewer.io.prediction_cache import CachedImage, PredictionCache
 
@@ -69,17 +74,20 @@ def load_predictions(path: str | os.PathLike, dataset: Dataset) -> Predictions:
     """Read a COCO results file and map it onto ``dataset`` (see the module docstring)."""
     path = Path(path)
     data = read_json(path)
-    mapping = None
+    mapping = categories = None
     if isinstance(data, dict) and isinstance(data.get("annotations"), list):
-        mapping, data = data.get("images"), data["annotations"]
+        mapping, categories, data = data.get("images"), data.get("categories"), data["annotations"]
     elif mapping_path(path).is_file():
         mapping = read_json(mapping_path(path))
-        mapping = mapping.get("images") if isinstance(mapping, dict) else mapping
-    return predictions_from_list(data, dataset, source=str(path), mapping=mapping)
+        if isinstance(mapping, dict):
+            mapping, categories = mapping.get("images"), mapping.get("categories")
+    return predictions_from_list(data, dataset, source=str(path), mapping=mapping, categories=categories)
 
 
-def predictions_from_list(data: Any, dataset: Dataset, source: str = "results", mapping: Any = None) -> Predictions:
-    """Validate parsed results and map them onto ``dataset``; mapping: COCO ``images`` entries or None."""
+def predictions_from_list(data: Any, dataset: Dataset, source: str = "results", mapping: Any = None,
+                          categories: Any = None) -> Predictions:
+    """Validate parsed results and map them onto ``dataset``; mapping: COCO ``images`` entries or None;
+    categories: COCO ``categories`` ({"id", "name"}) naming the results' ids, or None."""
     if not isinstance(data, list):
         raise AnnotationError(f"{source} is not a COCO results file: its top level is not an array.")
     what = "results"
@@ -88,8 +96,15 @@ def predictions_from_list(data: Any, dataset: Dataset, source: str = "results", 
     xywh = fields.boxes(fields.column(data, "bbox", source, what), source, what)
     scores = fields.numbers(fields.column(data, "score", source, what), source, what, "score")
     image_index = _image_indices(ids, dataset, mapping, source)
-    category_index = _category_indices(cats, dataset)
+    names = row_category_names(data, categories)
     warnings = []
+    if any(n is not None for n in names):
+        by_id = {int(c): i for i, c in enumerate(dataset.gt.category_ids.tolist())}
+        category_index, note = categories_by_name(names, cats, dataset.class_names, by_id, source,
+                                                  dataset.source.name)
+        warnings += [note] if note else []
+    else:
+        category_index = _category_indices(cats, dataset)
     bad_image, bad_cat = image_index < 0, category_index < 0
     if bad_image.any():
         first = ids[int(np.flatnonzero(bad_image)[0])]

@@ -3,7 +3,8 @@
 Layouts: the VOC devkit's ``Annotations/`` + ``JPEGImages/`` (+ ``ImageSets/Main/val.txt`` or
 ``test.txt``, which then chooses the images), or a folder of images with an ``.xml`` beside each.
 An annotation matches its image by relative path (``Annotations/a/b.xml`` -> ``JPEGImages/a/b.*``,
-or the image beside it with the same stem); failing that, by the base name in its ``<filename>``.
+or the image beside it with the same stem); failing that, by the base name in its ``<filename>``, unless
+that image already has its annotation (an image is counted once; the ImageSets list likewise).
 
 Boxes: VOC's 1-based inclusive pixel corners become COCO ``xywh`` as Ultralytics converts them
 (x = xmin - 1, w = xmax - xmin). ``difficult`` objects are treated as COCO treats crowd regions: not
@@ -25,6 +26,7 @@ import numpy as np
 from detviewer.errors import AnnotationError
 from detviewer.io.dataset_types import Dataset, dataset_from_boxes
 from detviewer.io.images import IMAGE_EXTENSIONS, list_images
+from detviewer.io.limits import MAX_TEXT_BYTES, check_class_count, read_regular
 
 __all__ = ["VocObject", "read_voc_xml", "open_voc", "looks_like_voc"]
 
@@ -40,13 +42,12 @@ class VocObject:
 
 def read_voc_xml(path: Path) -> tuple[str, list[VocObject]]:
     """(<filename>, objects) of one VOC annotation; AnnotationError (one sentence) when malformed."""
+    data = read_regular(path, MAX_TEXT_BYTES, "VOC annotation")
     try:
-        root = ET.parse(path).getroot()
+        root = ET.fromstring(data)  # bytes: expat reads the XML declaration's encoding and skips a BOM
     except ET.ParseError as exc:
         line, col = exc.position
         raise AnnotationError(f"{path} is not valid XML (line {line}, column {col}).") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
     if root.tag != "annotation":
         raise AnnotationError(f"{path} is not a VOC annotation: its root element is <{root.tag}>, not <annotation>.")
     objects = []
@@ -76,8 +77,8 @@ def looks_like_voc(folder: Path) -> bool:
 def _class_list(folder: Path) -> list[str] | None:
     for name in ("classes.txt", "labels.txt"):
         if (folder / name).is_file():
-            return [ln.strip() for ln in (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
-                    if ln.strip()]
+            text = read_regular(folder / name, MAX_TEXT_BYTES, "class list").decode("utf-8-sig", errors="replace")
+            return [ln.strip() for ln in text.splitlines() if ln.strip()]
     return None
 
 
@@ -90,7 +91,8 @@ def _pairs(folder: Path) -> tuple[list[tuple[Path, Path | None]], Path]:
         for split in ("val.txt", "test.txt"):
             listing = folder / "ImageSets" / "Main" / split
             if listing.is_file():
-                chosen = [ln.split()[0] for ln in listing.read_text(errors="replace").splitlines() if ln.strip()]
+                text = read_regular(listing, MAX_TEXT_BYTES, "image set").decode("utf-8-sig", errors="replace")
+                chosen = list(dict.fromkeys(ln.split()[0] for ln in text.splitlines() if ln.strip()))  # once each
                 break
         xmls = [ann_dir / f"{stem}.xml" for stem in chosen] if chosen is not None \
             else sorted(ann_dir.rglob("*.xml"))
@@ -116,8 +118,10 @@ def open_voc(folder: str | os.PathLike) -> Dataset:
         raise AnnotationError(f"{folder} holds no VOC .xml annotation files.")
     by_name: dict[str, list[Path]] | None = None
     parsed, warnings = [], []
+    # an image is counted once: those found by path are taken first, a <filename> fallback may not take them again
+    claimed = {image.resolve(): xml for xml, image in pairs if image is not None}
     for xml_path, image in pairs:
-        if not xml_path.is_file():
+        if not xml_path.exists():  # anything else there (a pipe, a folder) is named by read_voc_xml
             warnings.append(f"{xml_path} is listed in ImageSets but does not exist; left out.")
             continue
         try:
@@ -132,12 +136,20 @@ def open_voc(folder: str | os.PathLike) -> Dataset:
                     by_name.setdefault(p.name, []).append(p)
             hits = by_name.get(Path(filename).name, [])
             image = hits[0] if len(hits) == 1 else None
+            owner = claimed.get(image.resolve()) if image is not None else None
+            if owner is not None:
+                warnings.append(f"{xml_path}: its <filename> {filename} is the image of {owner}; left out (an "
+                                f"image is counted once).")
+                continue
+            if image is not None:
+                claimed[image.resolve()] = xml_path
         if image is None:
             warnings.append(f"{xml_path}: no image found for it (by path, or by its <filename> "
                             f"{filename or '(none)'}); left out.")
             continue
         parsed.append((image, objects))
     names = _class_list(folder) or sorted({o.name for _, objs in parsed for o in objs})
+    check_class_count(len(names), folder)
     index = {n: i for i, n in enumerate(names)}
     root = folder.resolve()
     rel_paths, per_image = [], []

@@ -23,6 +23,7 @@ import numpy as np
 from detviewer.errors import AnnotationError
 from detviewer.io.dataset_types import Dataset, dataset_from_boxes, image_size
 from detviewer.io.images import is_image_path, list_images
+from detviewer.io.limits import MAX_TEXT_BYTES, check_class_count, decode_text, read_regular
 
 __all__ = ["open_yolo_yaml", "open_yolo_folder", "label_path", "read_label_file", "looks_like_yolo", "SPLITS"]
 
@@ -43,12 +44,7 @@ def label_path(image: Path) -> Path:
 def read_label_file(path: Path, num_classes: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """xywh (n, 4) float64 pixels and class indices (n,) of one label file; AnnotationError (one
     sentence) when it is malformed. size: (width, height) of the image in pixels."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path} is not a YOLO label file: it is not UTF-8 text.") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
+    text = decode_text(read_regular(path, MAX_TEXT_BYTES, "YOLO label file"), path, "YOLO label file")
     boxes, classes = [], []
     for number, line in enumerate(text.splitlines(), 1):
         parts = line.split()
@@ -81,6 +77,8 @@ def read_label_file(path: Path, num_classes: int, size: tuple[int, int]) -> tupl
 
 
 def _names(value, source: Path) -> list[str]:
+    if isinstance(value, (dict, list)):
+        check_class_count(len(value), source)
     if isinstance(value, dict):
         try:
             keys = sorted(int(k) for k in value)
@@ -97,12 +95,13 @@ def _names(value, source: Path) -> list[str]:
 def _load_yaml(path: Path) -> dict:
     import yaml
 
+    from detviewer.io.data_yaml import YamlTooLarge, load_data_yaml
+
+    text = decode_text(read_regular(path, MAX_TEXT_BYTES, "data.yaml"), path, "data.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: file not found.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnnotationError(f"{path} could not be read: {getattr(exc, 'strerror', None) or exc}.") from None
+        data = load_data_yaml(text)
+    except YamlTooLarge as exc:
+        raise AnnotationError(f"{path} {exc}.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
@@ -122,7 +121,8 @@ def _split_images(entry, root: Path, source: Path) -> list[Path]:
         if p.is_dir():
             images += list_images(p, recursive=True)
         elif p.suffix == ".txt" and p.is_file():
-            lines = [ln.strip() for ln in p.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+            text = read_regular(p, MAX_TEXT_BYTES, "list of images").decode("utf-8-sig", errors="replace")
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
             # Ultralytics: "./x.jpg" is relative to the list's folder, other relative paths to the root
             images += [Path(x) if Path(x).is_absolute() else (p.parent if x.startswith("./") else root) / x
                        for x in lines]
@@ -149,8 +149,10 @@ def open_yolo_yaml(path: str | os.PathLike, split: str | None = None) -> Dataset
 def _folder_names(folder: Path) -> list[str] | None:
     for candidate in (folder / "classes.txt", folder / "labels" / "classes.txt", folder / "obj.names"):
         if candidate.is_file():
-            return [ln.strip() for ln in candidate.read_text(encoding="utf-8", errors="replace").splitlines()
-                    if ln.strip()]
+            text = read_regular(candidate, MAX_TEXT_BYTES, "class list").decode("utf-8-sig", errors="replace")
+            names = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            check_class_count(len(names), candidate)
+            return names
     return None
 
 
@@ -179,7 +181,7 @@ def _build(images: list[Path], root: Path, names: list[str], source: Path, warni
                             else f"{image} does not exist; left out.")
             continue
         labels = label_path(image)
-        if labels.is_file():
+        if labels.exists():  # a folder, a pipe or a device here is named (read_label_file), not "no objects"
             try:
                 xywh, classes = read_label_file(labels, len(names), size)
             except AnnotationError as exc:

@@ -56,5 +56,7 @@ def update_manifest(checkpoint: str | Path, arch: str, meta: dict, command: str)
     }
     models = [m for m in manifest.get("models", []) if m.get("name") != arch] + [entry]
     manifest["models"] = sorted(models, key=lambda m: m["name"])
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    from detviewer.io.atomic import write_text
+
+    write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest_path

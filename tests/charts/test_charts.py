@@ -85,3 +85,23 @@ def test_export_refuses_unknown_suffixes(snapshot, tmp_path, qapp):
     chart.set_curves(snapshot[0].pr, snapshot[1])
     with pytest.raises(DetviewerError, match="png or .svg"):
         export_chart(chart, tmp_path / "x.gif")
+
+
+def test_a_confusion_chart_of_many_classes_shows_the_busiest(qtbot):
+    from detviewer.charts.matrix import MAX_CHART_CLASSES, ConfusionChart
+    from detviewer.evaluation.confusion import ConfusionMatrix
+
+    k = 5 * MAX_CHART_CLASSES
+    matrix = ConfusionMatrix(k, predicted=np.array([3, 250, k]), true=np.array([3, k - 1, 7]),
+                             values=np.array([5, 2, 1]), score_threshold=0.25, iou_threshold=0.5)
+    chart = ConfusionChart()
+    qtbot.addWidget(chart)
+    chart.set_matrix(matrix, [f"c{i}" for i in range(k)], normalized=False)
+    # shown: classes 3, 7, 250, k - 1 (those with counts) and background; clicks give the class indices
+    assert chart.cell_at(0, 0) == (3, 3)
+    assert chart.cell_at(3, 2) == (250, k - 1)
+    assert chart.cell_at(1, 4) == (k, 7)
+    assert chart.cell_at(5, 0) is None
+    assert f"the {MAX_CHART_CLASSES} busiest of {k} classes" in chart.getPlotItem().titleLabel.text
+    ticks = chart.getPlotItem().getAxis("bottom")._tickLevels[0]
+    assert [name for _, name in ticks] == ["c3", "c7", "c250", f"c{k - 1}", "background"]

@@ -70,7 +70,9 @@ def test_json_matches_pycocotools(files, capsys):
     gt_path, pred_path = files
     assert main(["eval", "--gt", str(gt_path), "--pred", str(pred_path), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"stats", "per_class", "classes", "operating_point", "errors", "interpolation"}
+    assert set(out) == {"stats", "per_class", "classes", "operating_point", "errors", "interpolation", "protocol",
+                        "framework"}
+    assert out["protocol"] is None and out["framework"] is None  # a results file, no --protocol
     assert list(out["stats"]) == STAT_KEYS
     ref, _ = _pycocotools(gt_path, pred_path)
     np.testing.assert_allclose([out["stats"][k] for k in STAT_KEYS], ref.stats, rtol=0, atol=1e-9)

@@ -118,3 +118,27 @@ def test_equal_to_ultralytics_confusion_matrix():
     for (objects, dets, num_images, k), reference in zip(cases, references):
         ev = _evaluation(objects, dets, num_images, tuple("abcd"))
         np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, np.array(reference))
+
+
+def test_many_classes_keep_only_the_non_zero_cells():
+    """2,000 classes: nothing (K+1)² is allocated; blocks of the shown classes equal the small dense matrix."""
+    from detviewer.evaluation.confusion import DENSE_LIMIT
+
+    objects, dets, n, _ = _random_case(np.random.default_rng(5))
+    small = _evaluation(objects, dets, n, tuple("abcd")).at(0.25, 0.45).confusion
+    k = 2000
+    spread = {0: 17, 1: 1200, 2: 1321, 3: k - 1}  # the same case with its four classes spread over 2,000
+    big_objects = [(i, spread[c], b, w) for i, c, b, w in objects]
+    big_dets = [(i, spread[c], s, b) for i, c, s, b in dets]
+    big = _evaluation(big_objects, big_dets, n, tuple(f"c{i}" for i in range(k))).at(0.25, 0.45).confusion
+    assert big.num_classes == k and big.values.shape[0] <= 25 and big.values.sum() == small.counts.sum()
+    shown = np.array([17, 1200, 1321, k - 1, k])
+    np.testing.assert_array_equal(big.dense(shown), small.counts)
+    np.testing.assert_allclose(big.normalized(shown), small.normalized())
+    weight = small.counts.sum(axis=1)[:4] + small.counts.sum(axis=0)[:4]  # row + column of each class
+    used = [c for c, w in zip(shown[:-1], weight) if w > 0]
+    np.testing.assert_array_equal(big.busiest(10), used + [k])
+    np.testing.assert_array_equal(big.busiest(1), [shown[int(np.argmax(weight))], k])
+    with pytest.raises(ValueError, match="pass the classes to show"):
+        big.counts  # noqa: B018 - a dense 2001² matrix is refused
+    assert k + 1 > DENSE_LIMIT

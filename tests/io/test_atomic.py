@@ -2,38 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import uuid
-from pathlib import Path
-
 import pytest
 
 from detviewer.io.atomic import OutputError, atomic_path, write_bytes, write_text
-
-
-def _tmpfs(tmp_path: Path, size: str, read_only: bool = False) -> Path:
-    """A small tmpfs mounted under tmp_path (root only; the test is skipped elsewhere)."""
-    mount = tmp_path / f"fs-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    opts = f"size={size}" + (",ro" if read_only else "")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    return mount
-
-
-@pytest.fixture
-def small_fs(tmp_path):
-    mount = _tmpfs(tmp_path, "64k")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
-
-
-@pytest.fixture
-def read_only_fs(tmp_path):
-    mount = _tmpfs(tmp_path, "64k", read_only=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_write_text_replaces_the_file_and_leaves_nothing_beside_it(tmp_path):

@@ -333,14 +333,17 @@ def test_permission_denied(tmp_path, monkeypatch):
     Image.new("RGB", (2, 2)).save(path)
     path.chmod(0)
     if os.access(path, os.R_OK):  # running as root: mode bits do not stop us, simulate the OS
-        real_open = builtins.open
+        real_open, real_os_open = builtins.open, os.open
 
-        def denying_open(file, *args, **kwargs):
-            if Path(os.fsdecode(file)) == path:
-                raise PermissionError(errno.EACCES, "Permission denied", str(file))
-            return real_open(file, *args, **kwargs)
+        def denying(real):
+            def opener(file, *args, **kwargs):
+                if Path(os.fsdecode(file)) == path:
+                    raise PermissionError(errno.EACCES, "Permission denied", str(file))
+                return real(file, *args, **kwargs)
+            return opener
 
-        monkeypatch.setattr(builtins, "open", denying_open)
+        monkeypatch.setattr(builtins, "open", denying(real_open))
+        monkeypatch.setattr(os, "open", denying(real_os_open))  # load_image opens without blocking (os.open)
     try:
         with pytest.raises(ImageLoadError) as info:
             load_image(path)

@@ -11,7 +11,7 @@ from detviewer.render.model.pipeline import ModelAbilities, can_show, cannot_sho
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 from detviewer.render.model.registry import VIEWS
 
-DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo")
+DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
 
 
 def _models(*names: str) -> list[ModelAbilities]:
@@ -29,7 +29,8 @@ def test_every_slide_names_a_view_and_valid_controls():
         if not sections or sections[-1] != slide.section:
             sections.append(slide.section)
     # the classic order, each section once
-    assert sections == ["Before CNNs", "R-CNN", "Fast R-CNN", "Faster R-CNN", "YOLO", "NMS", "SSD", "mAP"]
+    assert sections == ["Slide a window, classify every crop", "Before CNNs", "R-CNN", "Fast R-CNN", "Faster R-CNN",
+                        "YOLO", "NMS", "SSD", "mAP"]
 
 
 def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked():
@@ -42,6 +43,9 @@ def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked()
     assert by_view["roi"] == {"demo-frcnn"} and by_view["grid"] == {"demo-yolo"}
     assert by_view["default-boxes"] == {"demo-ssd"} and by_view["map"] == {"demo-yolo"}  # prefer="grid"
     assert by_view["nms"] == {"demo-frcnn"}  # no capability needed: the first model
+    # the deck opens on the classic detector: its first five slides are the Haar cascade's
+    assert [DEMOS[p.model] for p in planned[:5]] == ["haar-frontalface"] * 5
+    assert {p.slide.view for p in planned[:5]} == {"classic-pyramid", "classic-windows", "classic-grouping"}
 
 
 def test_plan_leaves_out_what_cannot_be_shown_and_says_why():

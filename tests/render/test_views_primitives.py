@@ -99,7 +99,8 @@ def test_registry_names_every_view_and_the_render_command_offers_each():
     from detviewer.cli.render import build_parser
 
     assert set(VIEWS) == {"detections", "nms", "anchors", "proposals", "default-boxes", "grid", "yolo-cells",
-                          "regression", "roi", "sliding-window", "selective-search", "sampling", "map"}
+                          "regression", "roi", "sliding-window", "selective-search", "sampling", "map",
+                          "classic-pyramid", "classic-windows", "classic-grouping"}
     assert list(build_parser()._option_string_actions["--view"].choices) == list(VIEWS)
     for spec in VIEWS.values():
         assert spec.name and spec.title and callable(spec.build) and callable(spec.step_count)

@@ -1,5 +1,6 @@
 """The classic detection lecture as data (Qt-free): which view, step and controls each slide shows, in order.
 
+a classic detector on the photo (OpenCV's Haar face cascade: image pyramid, every window's score, grouping) →
 sliding window → Selective Search → R-CNN (crop and warp, fine-tuning samples, box regression) → Fast R-CNN
 (RoIPool / RoIAlign, minibatch) → Faster R-CNN (box head samples, RPN anchors, labels, minibatch, proposals)
 → YOLO → NMS → SSD → mAP. ``detviewer lecture`` renders it into numbered slides; the window's lecture mode
@@ -43,7 +44,15 @@ class DeckSlide:
     point: tuple[float, float] | str | None = None
 
 
+#: The first section: a real classic detector (OpenCV's Viola–Jones face cascade) on the photo.
+_SLIDE_A_WINDOW = "Slide a window, classify every crop"
+
 LECTURE_DECK: tuple[DeckSlide, ...] = (
+    DeckSlide(_SLIDE_A_WINDOW, "One window, every position", "classic-pyramid", 0),
+    DeckSlide(_SLIDE_A_WINDOW, "Larger faces: shrink the photo", "classic-pyramid", 14),
+    DeckSlide(_SLIDE_A_WINDOW, "Too many windows", "classic-windows", -1),
+    DeckSlide(_SLIDE_A_WINDOW, "Neighbouring windows vote", "classic-grouping", 1),
+    DeckSlide(_SLIDE_A_WINDOW, "Grouping beside greedy NMS", "classic-grouping", -1),
     DeckSlide("Before CNNs", "Sliding windows: one window shape", "sliding-window", 1),
     DeckSlide("Before CNNs", "Sliding windows: every shape and position", "sliding-window", -1),
     DeckSlide("Before CNNs", "Selective Search: grouping regions into proposals", "selective-search", 0),

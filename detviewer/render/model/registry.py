@@ -11,7 +11,8 @@ from __future__ import annotations
 from detviewer.render.model.primitives import ViewError
 from detviewer.render.model.spec import ViewSpec
 from detviewer.render.model.views import (
-    anchors, before_cnn, default_boxes, grid, map_view, nms_views, proposals, regression, roi, sampling, yolo_cells,
+    anchors, before_cnn, classic_grouping, classic_pyramid, classic_windows, default_boxes, grid, map_view, nms_views,
+    proposals, regression, roi, sampling, yolo_cells,
 )
 
 __all__ = ["VIEWS", "register", "unregister", "view_spec", "nms_view"]
@@ -19,6 +20,9 @@ __all__ = ["VIEWS", "register", "unregister", "view_spec", "nms_view"]
 VIEWS: dict[str, ViewSpec] = {spec.name: spec for spec in (
     nms_views.DETECTIONS,
     nms_views.NMS,
+    classic_pyramid.SPEC,
+    classic_windows.SPEC,
+    classic_grouping.SPEC,
     before_cnn.SLIDING_WINDOW,
     before_cnn.SELECTIVE_SEARCH,
     proposals.SPEC,

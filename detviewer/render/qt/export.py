@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 
 from detviewer.errors import DetviewerError
+from detviewer.io.atomic import OutputError, write_bytes
 from detviewer.render.model.nms_layers import LAYER_NAMES
 from detviewer.render.qt.style import qimage_from_rgb
 
-__all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order", "figure_scale", "FIGURE_SIDE"]
+__all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order", "figure_scale", "FIGURE_SIDE",
+           "save_qimage", "svg_bytes"]
 
 #: The longer side of an exported figure in pixels (File → Export view and ``detviewer render`` alike).
 FIGURE_SIDE = 1600
@@ -27,6 +29,49 @@ def figure_scale(image: np.ndarray, side: int = FIGURE_SIDE) -> float:
 
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
+_QT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".gif": "GIF"}
+
+
+def save_qimage(image, path: str | os.PathLike, quality: int = -1) -> Path:
+    """Encode a QImage in the format its suffix names and write it atomically (io.atomic); the path.
+
+    Encoding goes to memory first, so a full disk or a read-only folder is reported with its reason
+    (:class:`~detviewer.io.atomic.OutputError`, one sentence) and never leaves a partial file.
+    """
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    path = Path(path)
+    fmt = _QT_FORMATS.get(path.suffix.lower(), "PNG")
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    ok = image.save(buffer, fmt, quality)
+    buffer.close()
+    if not ok:
+        raise OutputError(f"Cannot write {path}: Qt could not encode the image as {fmt}.")
+    return write_bytes(path, bytes(data.data()))
+
+
+def svg_bytes(size: tuple[int, int], paint) -> bytes:
+    """An SVG document of ``size`` (width, height) drawn by ``paint(painter)`` (a QPainter), in memory."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    generator = QSvgGenerator()
+    generator.setOutputDevice(buffer)
+    generator.setSize(QSize(*size))
+    generator.setViewBox(QRect(0, 0, *size))
+    painter = QPainter(generator)
+    try:
+        paint(painter)
+    finally:
+        painter.end()
+    buffer.close()
+    return bytes(data.data())
 
 
 def ensure_gui_app():
@@ -175,20 +220,9 @@ def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scal
         raise DetviewerError(f"Cannot export {path}: the folder {path.parent} does not exist.")
     ensure_gui_app()
     if suffix == ".svg":
-        from PySide6.QtCore import QRect, QSize
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        size = QSize(*figure_size(image, scale, style, title))
-        generator.setSize(size)
-        generator.setViewBox(QRect(0, 0, size.width(), size.height()))
-        painter = QPainter(generator)
-        try:
-            _paint_figure(painter, image, layers, scale, style, title, legend, dim)
-        finally:
-            painter.end()
-    elif not render_image(image, layers, scale, style, title=title, legend=legend, dim=dim).save(str(path)):
-        raise DetviewerError(f"Cannot export {path}: Qt could not write the file.")
+        size = figure_size(image, scale, style, title)
+        write_bytes(path, svg_bytes(size, lambda painter: _paint_figure(painter, image, layers, scale, style, title,
+                                                                         legend, dim)))
+    else:
+        save_qimage(render_image(image, layers, scale, style, title=title, legend=legend, dim=dim), path)
     return path

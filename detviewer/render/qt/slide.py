@@ -214,6 +214,6 @@ def write_slide(path: str | os.PathLike, image: np.ndarray, layers: list, text: 
         raise DetviewerError(f"Cannot write the slide {path}: use a .png or .jpg file name.")
     if not path.parent.is_dir():
         raise DetviewerError(f"Cannot write the slide {path}: the folder {path.parent} does not exist.")
-    if not render_slide(image, layers, text, style, dim).save(str(path)):
-        raise DetviewerError(f"Cannot write the slide {path}: Qt could not write the file.")
-    return path
+    from detviewer.render.qt.export import save_qimage
+
+    return save_qimage(render_slide(image, layers, text, style, dim), path)
