@@ -53,6 +53,7 @@ def main() -> None:
     from detviewer.core.types import Detections, Inference, NMSParams
     from detviewer.detectors.base import Detector
     import detviewer.gui.main_window as main_window
+    import detviewer.gui.session as session_module
     from detviewer.gui.worker import ModelRequest
     from detviewer.io.frames import Frame
 
@@ -77,7 +78,7 @@ def main() -> None:
         trace_ms.append((time.perf_counter() - start) * 1e3)
         return out
 
-    main_window._nms_trace = timed_trace  # the window's state replays NMS through it
+    session_module._nms_trace = timed_trace  # the session's state replays NMS through it
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         window = main_window.MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat),
