@@ -11,7 +11,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/ruff check --quiet detviewer tests bench docs
+	$(BIN)/ruff check --quiet detviewer tests bench docs tools
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 install: $(STAMP)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torchvision.models.detection import fasterrcnn_resnet50_fpn
+import torchvision.models.detection as detection_models
 from torchvision.ops import box_iou
 
 from detviewer.core.metrics import GroundTruthBoxes
@@ -110,13 +111,20 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=1000)
+    parser.add_argument("--model", default="fasterrcnn_resnet50_fpn", help="a torchvision detector with anchors")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.images, args.repeat, args.sample, args.model = 20, 1, 5, "fasterrcnn_mobilenet_v3_large_320_fpn"
     t0 = time.perf_counter()
-    source = TorchvisionAnchors(fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval(),
-                                "fasterrcnn_resnet50_fpn")
+    source = TorchvisionAnchors(getattr(detection_models, args.model)(weights=None, weights_backbone=None).eval(),
+                                args.model)
     print(f"model built in {time.perf_counter() - t0:.2f} s; torch threads {torch.get_num_threads()}; "
           f"medians of {args.repeat} runs on a shared 2-core CPU")
-    for label, sizes in (("every image 640x480", [(480, 640)]), (f"COCO mix of {len(COCO_SIZES)} sizes", COCO_SIZES)):
+    mix = COCO_SIZES[:2] if args.smoke else COCO_SIZES
+    for label, sizes in (("every image 640x480", [(480, 640)]), (f"COCO mix of {len(mix)} sizes", mix)):
         gt, image_hw = synthetic(args.images, sizes)
         fresh = lambda: TorchvisionAnchors(source.model, source.name)  # noqa: E731 - no cached geometry
         seconds, coverage = _median_time(lambda: anchor_coverage(fresh(), gt, image_hw, [f"c{i}" for i in range(80)]),
@@ -137,7 +145,7 @@ def main() -> None:
                 path = Path(tmp) / "synthetic.json"
                 _write_coco(path, gt, image_hw)
                 command = [str(Path(sys.executable).parent / "detviewer"), "anchors", "--model",
-                           "fasterrcnn_resnet50_fpn", "--gt", str(path), "--json"]
+                           args.model, "--gt", str(path), "--json"]
                 c_seconds, result = _median_time(lambda: subprocess.run(command, capture_output=True, text=True),
                                                  args.repeat)
                 ok = result.returncode == 0 and json.loads(result.stdout)["objects"] == len(gt)

@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/bench_anchor_paint.py [--frames 20] [--budget 14]
 
 Targets (issue 5): first paint <= 200 ms, pan / zoom <= 33 ms a frame. Offscreen: the real Canvas
-with the anchors view's layers (render.views.anchors_frame, every level); each figure is one
+with the anchors view's layers (render.model.views.anchors.anchors_frame, every level); each figure is one
 synchronous repaint of the canvas's viewport. The reference in the same run is one plain
 ``QPainter.drawPath`` of all anchors (the cached path, what a naive item would do every frame),
 so the ratio holds on a loaded machine.
@@ -19,14 +19,14 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 
 
-def _anchors_inference(h: int, w: int):
+def _anchors_inference(model: str, h: int, w: int):
     import numpy as np
     import torch
 
     from detviewer.detectors.registry import load_detector
 
     torch.manual_seed(0)
-    detector = load_detector("fasterrcnn_resnet50_fpn", weights="none", device="cpu")
+    detector = load_detector(model, weights="default" if model.startswith("demo-") else "none", device="cpu")
     image = (np.random.default_rng(0).random((h, w, 3)) * 255).astype(np.uint8)
     return image, detector.infer(image)
 
@@ -36,7 +36,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=20, help="pan and zoom frames to time")
     parser.add_argument("--budget", type=float, default=None, help="ManyBoxesItem budget in ms (default: its own)")
     parser.add_argument("--size", default="480x640", help="HxW of the frame")
+    parser.add_argument("--model", default="fasterrcnn_resnet50_fpn", help="a detector with anchors")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.size, args.model = 2, "120x160", "demo-frcnn"
     h, w = (int(v) for v in args.size.split("x"))
 
     from PySide6.QtCore import QRectF
@@ -45,13 +51,12 @@ def main() -> None:
 
     app = QApplication.instance() or QApplication([])
     from detviewer.gui.canvas import Canvas
-    from detviewer.render.qt.style import rects_path
+    from detviewer.render.model.views.anchors import AnchorViewState, anchors_frame
     from detviewer.render.qt.many_boxes import ManyBoxesItem
-    from detviewer.render.model.registry import anchors_frame
-    from detviewer.render.model.views.anchors import AnchorViewState
+    from detviewer.render.qt.style import rects_path
 
     t0 = time.perf_counter()
-    image, inference = _anchors_inference(h, w)
+    image, inference = _anchors_inference(args.model, h, w)
     print(f"model + inference: {time.perf_counter() - t0:.1f} s; anchors: {inference.anchor_count:,} "
           f"({', '.join(f'{a.feature_size[0]}x{a.feature_size[1]}' for a in inference.anchors)})")
     frame = anchors_frame(inference, AnchorViewState(level=None, color_by="level"))

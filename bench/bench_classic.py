@@ -12,6 +12,7 @@ This 2-core machine is shared: the numbers are medians and noisy.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -43,11 +44,17 @@ def _opencv_alone(detector, image):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--photos", type=int, default=0, help="only the first N sample photographs (0: all)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat, args.photos = 1, 1
     print(f"{'model':18} {'photo':14} {'infer ms':>9} {'OpenCV ms':>10} {'raw':>5} {'positions':>10} {'found':>5}")
     for name in MODELS:
         detector = load_detector(name, device="cpu")
-        for path in sample_photos():
+        for path in sample_photos()[:args.photos or None]:
             image = load_image(path)
             inference = detector.infer(image)
             ms = _median_ms(lambda: detector.infer(image), args.repeat)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -132,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=5, help="runs per process measurement; the median counts")
     parser.add_argument("--large", type=int, default=0, help="also run the large-file check on this many images")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.images, args.repeat, args.large = 20, 1, 0
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         gt, pred = generate(Path(tmp), args.images, 15)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dets-per-image", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool; the best time counts")
     parser.add_argument("--skip-pycocotools", action="store_true")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.images, args.repeat = 20, 1
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         gt, pred = generate(Path(tmp), args.images, args.dets_per_image)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import statistics
+import sys
 import tempfile
 import time
 
@@ -28,7 +28,12 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (0: what the app picks, cores - 1; see gui/worker.py)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds = 1.0
     if args.threads:
         import torch
 

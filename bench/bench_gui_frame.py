@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import time
 
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen" if not os.environ.get("DISPLAY") else "xcb")
 MODEL = "ssdlite320_mobilenet_v3_large"
 
@@ -29,7 +28,12 @@ def main() -> None:
     parser.add_argument("--size", default="480x640", help="HxW of the test frame")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch intra-op threads (0: what the app picks, cores - 1; see gui/worker.py)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.size = 1, "240x320"
     h, w = (int(v) for v in args.size.split("x"))
     if args.threads:
         import torch
@@ -55,8 +59,19 @@ def main() -> None:
             bare([tensor])
         return (time.perf_counter() - start) * 1e3
 
+    held, threads = [], []
+
+    def loader(name, weights, device, progress):
+        # The registry's detector, as the app loads it, kept here to copy its weights (runs in the worker thread).
+        from detviewer.detectors.registry import load_detector
+        from detviewer.detectors.threads import configure_torch_threads
+
+        threads.append(configure_torch_threads(args.threads or None))
+        held.append(load_detector(name, weights=weights, device=device, progress=progress))
+        return held[-1]
+
     with tempfile.TemporaryDirectory() as tmp:
-        window = MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat), loader=loader)
         window.resize(1400, 860)
         window.show()
         loaded = []
@@ -68,13 +83,13 @@ def main() -> None:
             app.processEvents()
             time.sleep(0.01)
         # The bare model gets the app's very weights (a copy: the app's module carries capture hooks).
-        app_model = window.worker.detector.model
+        detector = held[-1]
         bare = getattr(torchvision.models.detection, MODEL)(
-            weights=None, weights_backbone=None, num_classes=len(window.worker.detector.class_names)).eval()
-        bare.load_state_dict(app_model.state_dict())
-        if window.worker.torch_threads:  # the bare forward runs with the worker's thread count
-            torch.set_num_threads(window.worker.torch_threads)
+            weights=None, weights_backbone=None, num_classes=len(detector.class_names)).eval()
+        bare.load_state_dict(detector.model.state_dict())
+        torch.set_num_threads(threads[-1])  # the bare forward runs with the worker's thread count
         shown: list[float] = []
+        starts: list[float] = []
         results: list = []
         window.result_shown.connect(lambda r: (shown.append(time.perf_counter()), results.append(r)))
 
@@ -85,11 +100,12 @@ def main() -> None:
             # Block in an event loop (no polling: a busy GUI thread would steal a core from torch).
             window.feed.current_frame = frame
             start = time.perf_counter()
+            starts.append(start)
             window.worker.submit(frame, window.feed.generation)
             loop.exec()
             return (shown[-1] - start) * 1e3
 
-        for _ in range(3):  # warm-up: first runs allocate and tune
+        for _ in range(1 if args.smoke else 3):  # warm-up: first runs allocate and tune
             bare_forward()
             app_frame()
         bare_ms, app_ms = [], []
@@ -102,8 +118,8 @@ def main() -> None:
         infer_ms = statistics.median(r.infer_ms for r in measured)
         worker_ms = statistics.median(r.latency_ms for r in measured)
         candidates = len(measured[-1].inference.candidates)
-        firsts = shown[-len(measured):]
-        gui_ms = statistics.median((t - (r.submitted + r.latency_ms / 1e3)) * 1e3 for t, r in zip(firsts, measured))
+        drawn, submitted = shown[-len(measured):], starts[-len(measured):]
+        gui_ms = statistics.median((t - (s + r.latency_ms / 1e3)) * 1e3 for t, s, r in zip(drawn, submitted, measured))
         wait_ms = statistics.median(r.latency_ms - r.infer_ms for r in measured)
 
     b, a = statistics.median(bare_ms), statistics.median(app_ms)

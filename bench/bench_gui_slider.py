@@ -45,15 +45,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=40)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.candidates, args.moves = 300, 2
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from detviewer.core.types import Detections, Inference, NMSParams
-    from detviewer.detectors.base import Detector
     import detviewer.gui.main_window as main_window
     import detviewer.gui.session as session_module
+    from detviewer.core.types import Detections, Inference, NMSParams
+    from detviewer.detectors.base import Detector
     from detviewer.gui.worker import ModelRequest
     from detviewer.io.frames import Frame
 

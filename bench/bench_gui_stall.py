@@ -27,6 +27,7 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 DEMO = Path(__file__).resolve().parents[1] / "assets" / "demo" / "shapes_7_00000.png"
+SMOKE = {"big_image": (6000, 4000), "regression_model": ("fasterrcnn_resnet50_fpn", "none")}  # --smoke shrinks them
 
 
 class Heartbeat:
@@ -119,7 +120,7 @@ def scenario_open_24mp(app, heartbeat, tmp: Path) -> float:
 
     rng = np.random.default_rng(0)
     small = rng.integers(0, 255, (400, 600, 3), dtype=np.uint8)
-    big = cv2.resize(small, (6000, 4000), interpolation=cv2.INTER_CUBIC)
+    big = cv2.resize(small, SMOKE["big_image"], interpolation=cv2.INTER_CUBIC)
     path = tmp / "big.jpg"
     cv2.imwrite(str(path), big, [cv2.IMWRITE_JPEG_QUALITY, 90])
     window, loaded = make_window("demo-frcnn", "default", str(tmp / "s.ini"))
@@ -133,7 +134,7 @@ def scenario_open_24mp(app, heartbeat, tmp: Path) -> float:
 
 
 def scenario_regression(app, heartbeat, tmp: Path) -> float:
-    window, loaded = make_window("fasterrcnn_resnet50_fpn", "none", str(tmp / "s.ini"))
+    window, loaded = make_window(*SMOKE["regression_model"], str(tmp / "s.ini"))
     wait_until(app, lambda: bool(loaded))
     open_and_wait(app, window, str(DEMO))
     if hasattr(window, "state"):  # explain the best detection: its anchor is found among all 200k decoded
@@ -176,7 +177,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
+        SMOKE.update(big_image=(600, 400), regression_model=("demo-frcnn", "default"))
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

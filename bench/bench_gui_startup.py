@@ -34,10 +34,16 @@ def one_run(settings: str) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     with tempfile.TemporaryDirectory() as tmp:
         settings = os.path.join(tmp, "settings.ini")
-        one_run(settings)  # warm the file cache
+        if not args.smoke:
+            one_run(settings)  # warm the file cache
         times, built = [], []
         for _ in range(args.runs):
             seconds, built_seconds, torch_imported = one_run(settings)

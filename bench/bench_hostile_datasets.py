@@ -86,9 +86,17 @@ def cases(folder: Path) -> list[tuple[str, list[str]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--case", default="", help="only the cases whose name contains this")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.case = "alias bomb"
     with tempfile.TemporaryDirectory() as tmp:
         for name, argv in cases(Path(tmp)):
+            if args.case not in name:
+                continue
             runs = [run(argv) for _ in range(args.repeat)]
             seconds = statistics.median(r[1] for r in runs)
             rss = max(r[2] for r in runs)

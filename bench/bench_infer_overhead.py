@@ -9,6 +9,7 @@ Usage: .venv/bin/python bench/bench_infer_overhead.py [--models demo-ssd,demo-fr
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -50,7 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default=DEFAULT)
     parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.models, args.pairs = "demo-ssd", 1
     torch.set_num_threads(1)
     image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), dtype=np.uint8)
     print(f"torch {torch.__version__}, 1 thread, 640x480, median of {args.pairs} interleaved pairs")

@@ -212,7 +212,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--actions", default=",".join(ACTIONS))
     parser.add_argument("paths", nargs="*", help="what the window opens (default: the demo images)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args()
+    if args.smoke:
+        args.trials, args.max_delay, args.hang = 2, 1.0, 10.0
     missing = [tool for tool in ("Xvfb", "xdotool", "openbox") if shutil.which(tool) is None]
     if missing:
         raise SystemExit(f"error: {', '.join(missing)} not found (apt-get install xvfb xdotool openbox).")

@@ -12,8 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from detviewer.charts.axis_labels import RowLabels, elide_middle
 from detviewer.charts.export import export_chart, plots_folder
-from detviewer.charts.matrix import fit_left_axis
+from detviewer.charts.matrix import bar_rows_height, fit_left_axis
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 
 __all__ = ["ClassDeltaChart", "ErrorsCompareChart", "export_compare_plots", "SIDE_COLORS"]
@@ -47,6 +48,8 @@ class ClassDeltaChart(pg.PlotWidget):
         plot.showGrid(x=True, alpha=0.2)
         plot.setLabel("bottom", "B - A")
         plot.getAxis("bottom").enableAutoSIPrefix(False)  # deltas of 0.05 read as 0.05, not "50 (x0.001)"
+        self.row_labels = RowLabels(plot, "left", 18)
+        self.setMinimumHeight(bar_rows_height(6))
         self._count = 0
         self.scene().sigMouseClicked.connect(self._on_click)
 
@@ -60,15 +63,17 @@ class ClassDeltaChart(pg.PlotWidget):
         values = [getattr(classes, attr) for _, attr, _ in _DELTA_SERIES]
         _bar_group(plot, y, values, [c for *_, c in _DELTA_SERIES], [n for n, *_ in _DELTA_SERIES], 0.27)
         plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen("k", width=1)))
-        labels = [str(n)[:18] for n in class_names]
-        plot.getAxis("left").setTicks([list(zip(y.tolist(), labels))])
-        fit_left_axis(plot, labels)
+        labels = [str(n) for n in class_names]
+        fit_left_axis(plot, [n[:18] for n in labels])
         finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(1)])
         reach = max(float(np.abs(finite).max()), 0.05) * 1.15
         plot.setXRange(-reach, reach, padding=0)
         plot.setYRange(-0.6, max(self._count, 1) - 0.4, padding=0)
-        plot.setTitle(f"Per class: {html.escape(names[1])} - {html.escape(names[0])} "
-                      f"(AP, AP50 over all scores; recall at each side's score)")
+        self.row_labels.set(y.tolist(), labels)
+        a, b = (html.escape(elide_middle(n, 22)) for n in names)
+        plot.setTitle(f"Per class: {b} − {a}", size="9pt")  # short: a title wider than the chart clips it
+        self.setToolTip(f"Per class, {names[1]} − {names[0]}: AP and AP50 over all scores, recall at each side's "
+                        f"score threshold")
 
     def class_at(self, y: float) -> int | None:
         row = int(np.floor(y + 0.5))
@@ -91,6 +96,8 @@ class ErrorsCompareChart(pg.PlotWidget):
         plot.invertY(True)
         plot.showGrid(x=True, alpha=0.2)
         plot.setLabel("bottom", "dAP (AP points gained if fixed)")
+        self.row_labels = RowLabels(plot, "left")
+        self.setMinimumHeight(bar_rows_height(9))
 
     def set_results(self, tide_a, tide_b, names: tuple[str, str] = ("A", "B")) -> None:
         plot = self.getPlotItem()
@@ -100,13 +107,14 @@ class ErrorsCompareChart(pg.PlotWidget):
         labels = [f"{n} ({tide_a.counts[t]} / {tide_b.counts[t]})" for n, t in zip(ERROR_NAMES, ERROR_TYPES)]
         labels += ["false positives", "false negatives"]
         y = np.arange(len(labels), dtype=float) + np.r_[np.zeros(6), np.full(2, 0.5)]
-        legend = [f"{names[0]}: AP {tide_a.ap:.1f}", f"{names[1]}: AP {tide_b.ap:.1f}"]
+        legend = [f"{elide_middle(names[0], 22)}: AP {tide_a.ap:.1f}", f"{elide_middle(names[1], 22)}: AP {tide_b.ap:.1f}"]
         _bar_group(plot, y, values, SIDE_COLORS, legend, 0.38)
-        plot.getAxis("left").setTicks([list(zip(y.tolist(), labels))])
         fit_left_axis(plot, labels)
         plot.setXRange(0, max(float(np.max(values)), 1.0) * 1.15, padding=0)
-        plot.setTitle(f"TIDE error breakdown at IoU {tide_a.iou_threshold:g}, {html.escape(names[0])} vs "
-                      f"{html.escape(names[1])} (counts A / B)")
+        plot.setYRange(-0.6, float(y[-1]) + 0.6, padding=0)
+        self.row_labels.set(y.tolist(), labels)
+        plot.setTitle(f"TIDE errors at IoU {tide_a.iou_threshold:g} (counts A / B)", size="9pt")
+        self.setToolTip(f"TIDE error breakdown: A = {names[0]}, B = {names[1]}")
 
 
 def export_compare_plots(snapshot, out_dir: str | os.PathLike, suffix: str = ".png") -> list[Path]:

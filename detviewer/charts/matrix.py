@@ -9,11 +9,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from detviewer.charts.axis_labels import RowLabels
 from detviewer.evaluation.confusion import ConfusionMatrix
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.evaluation.tide import TideResult
 
-__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "MAX_CHART_CLASSES", "fit_left_axis"]
+__all__ = ["ConfusionChart", "ErrorsChart", "MAX_CELL_TEXTS", "MAX_CHART_CLASSES", "bar_rows_height", "fit_left_axis"]
 
 #: Above this many classes the cells carry no numbers (they would not fit).
 MAX_CELL_TEXTS = 30
@@ -21,8 +22,10 @@ MAX_CELL_TEXTS = 30
 MAX_CHART_CLASSES = 100
 
 
-def _axis_ticks(axis: pg.AxisItem, names: Sequence[str]) -> None:
-    axis.setTicks([[(i, n[:14]) for i, n in enumerate(names)]])
+def bar_rows_height(rows: int, row_px: int = 17, frame_px: int = 95) -> int:
+    """The least height (pixels) at which ``rows`` rows of a bar chart keep one line of label each, with its
+    title and bottom axis."""
+    return rows * row_px + frame_px
 
 
 def fit_left_axis(plot: pg.PlotItem, labels: Sequence[str]) -> None:
@@ -46,6 +49,7 @@ class ConfusionChart(pg.PlotWidget):
         plot.setAspectLocked(False)  # fill the panel: a dock is wide and short
         plot.setLabel("bottom", "true")
         plot.setLabel("left", "predicted")
+        self.row_labels, self.column_labels = RowLabels(plot, "left", 14), RowLabels(plot, "bottom", 14)
         self._texts: list = []
         self._size = 0
         self._classes = np.zeros(0, np.int64)  # the class index (K: background) of each row and column shown
@@ -63,8 +67,6 @@ class ConfusionChart(pg.PlotWidget):
         self.image.setRect(-0.5, -0.5, self._size, self._size)
         names = [str(class_names[i]) if i < k else "background" for i in self._classes.tolist()]
         plot = self.getPlotItem()
-        _axis_ticks(plot.getAxis("bottom"), names)
-        _axis_ticks(plot.getAxis("left"), names)
         fit_left_axis(plot, [n[:14] for n in names])
         for item in self._texts:
             plot.removeItem(item)
@@ -81,10 +83,12 @@ class ConfusionChart(pg.PlotWidget):
                 self._texts.append(item)
         kind = "normalised by true class" if normalized else "counts"
         shown = f", the {MAX_CHART_CLASSES} busiest of {k} classes" if k > MAX_CHART_CLASSES else ""
-        plot.setTitle(f"Confusion matrix ({kind}{shown}), score > {matrix.score_threshold:.2f}, "
-                      f"IoU > {matrix.iou_threshold:g}")
+        plot.setTitle(f"Confusion ({kind}{shown}), score > {matrix.score_threshold:.2f}, "
+                      f"IoU > {matrix.iou_threshold:g}", size="9pt")
         plot.setXRange(-0.5, self._size - 0.5, padding=0)
         plot.setYRange(-0.5, self._size - 0.5, padding=0)
+        self.row_labels.set(range(len(names)), names)
+        self.column_labels.set(range(len(names)), names)
 
     def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
         """(predicted, true) class indices of the cell at view coordinates (x: true, y: predicted), or None."""
@@ -111,6 +115,8 @@ class ErrorsChart(pg.PlotWidget):
         plot.invertY(True)
         plot.setLabel("bottom", "dAP (AP points gained if fixed)")
         plot.showGrid(x=True, alpha=0.2)
+        self.row_labels = RowLabels(plot, "left")
+        self.setMinimumHeight(bar_rows_height(9))
 
     def set_result(self, tide: TideResult) -> None:
         plot = self.getPlotItem()
@@ -126,7 +132,8 @@ class ErrorsChart(pg.PlotWidget):
             text = pg.TextItem(f"{v:.2f}", color="k", anchor=(0, 0.5))
             text.setPos(v, yi)
             plot.addItem(text)
-        plot.getAxis("left").setTicks([list(zip(y.tolist(), names))])
         fit_left_axis(plot, names)
         plot.setXRange(0, max(max(values), 1.0) * 1.2, padding=0)
-        plot.setTitle(f"TIDE error breakdown at IoU {tide.iou_threshold:g}: AP {tide.ap:.1f}")
+        plot.setYRange(-0.6, float(y[-1]) + 0.6, padding=0)
+        self.row_labels.set(y.tolist(), names)
+        plot.setTitle(f"TIDE errors at IoU {tide.iou_threshold:g}: AP {tide.ap:.1f}", size="9pt")

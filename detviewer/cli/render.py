@@ -97,7 +97,8 @@ def view_frame(view: str, inference, detector, *, thresholds, step=None, control
     """The ViewFrame of ``view`` for these choices, its background input computed here (with ``detector``);
     picks: ``pick_arguments``'s ViewRequest fields."""
     from detviewer.ops.nms import nms_trace
-    from detviewer.render.model.pipeline import ModelAbilities, view_frame as pipeline_frame
+    from detviewer.render.model.pipeline import ModelAbilities
+    from detviewer.render.model.pipeline import view_frame as pipeline_frame
     from detviewer.render.model.spec import ViewRequest
     from detviewer.state.nms_replay import replay
 

@@ -114,7 +114,8 @@ def partition_rects(rects_xywh: np.ndarray, eps: float) -> np.ndarray:
         for j in range(i):
             if similar_rects(rects[i], rects[j], eps):
                 parent[root(i)] = root(j)
-    labels, first = np.empty(len(rects), np.int64), {}
+    labels = np.empty(len(rects), np.int64)
+    first: dict[int, int] = {}
     for i in range(len(rects)):
         labels[i] = first.setdefault(root(i), len(first))
     return labels

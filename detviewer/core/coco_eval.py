@@ -23,9 +23,11 @@ counts as unmatched (pycocotools stores the id and tests it for truth).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.metrics import COCO_STAT_NAMES, CocoEvalResult, DetectionBoxes, GroundTruthBoxes, check_indices
 
@@ -36,6 +38,7 @@ __all__ = ["IOU_THRESHOLDS", "RECALL_THRESHOLDS", "MAX_DETS", "AREA_RANGES", "ev
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
 MAX_DETS = (1, 10, 100)
+_Hits = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # (area, threshold, detection, GT) index arrays
 AREA_RANGES = (("all", 0 ** 2, 1e5 ** 2), ("small", 0 ** 2, 32 ** 2),
                ("medium", 32 ** 2, 96 ** 2), ("large", 96 ** 2, 1e5 ** 2))
 
@@ -81,8 +84,8 @@ class CocoMatches:
 
 
 def match_detections(gt: GroundTruthBoxes, dt: DetectionBoxes, num_categories: int,
-                     iou_thresholds=IOU_THRESHOLDS, max_dets: int | None = MAX_DETS[-1],
-                     area_ranges=AREA_RANGES) -> CocoMatches:
+                     iou_thresholds: ArrayLike = IOU_THRESHOLDS, max_dets: int | None = MAX_DETS[-1],
+                     area_ranges: Sequence[tuple[str, float, float]] = AREA_RANGES) -> CocoMatches:
     """Match detections to GT as pycocotools does, at each of ``iou_thresholds`` (T,).
 
     max_dets None keeps every detection (no per-(image, category) cut); area_ranges as
@@ -153,7 +156,8 @@ def _rank_detections(dt: DetectionBoxes, num_k: int, max_dets: int | None) -> tu
     return order[keep], rank[keep]
 
 
-def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, num_k: int, min_iou: float):
+def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, num_k: int,
+                     min_iou: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(detection, GT) pairs of the same image and category with IoU >= min_iou.
 
     Returns pair_det (P,) positions into ``det``, pair_gt (P,) GT indices and
@@ -174,7 +178,8 @@ def _candidate_pairs(gt: GroundTruthBoxes, dt: DetectionBoxes, det: np.ndarray, 
     return pair_det[keep], pair_gt[keep], iou[keep]
 
 
-def _match(gt, gt_ignore, det, rank, pair_det, pair_gt, pair_iou, thresholds):
+def _match(gt: GroundTruthBoxes, gt_ignore: np.ndarray, det: np.ndarray, rank: np.ndarray, pair_det: np.ndarray,
+           pair_gt: np.ndarray, pair_iou: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Greedy matching of ``COCOeval.evaluateImg`` for all area ranges and thresholds.
 
     Returns matched_gt (A, T, D) int64 (GT index or -1) and det_ignore (A, T, D) bool
@@ -210,14 +215,16 @@ def _match(gt, gt_ignore, det, rank, pair_det, pair_gt, pair_iou, thresholds):
     return matched_gt, det_ignore
 
 
-def _single_matches(gt, gt_taken, thr, pdet, pgt, piou):
+def _single_matches(gt: GroundTruthBoxes, gt_taken: np.ndarray, thr: np.ndarray, pdet: np.ndarray, pgt: np.ndarray,
+                    piou: np.ndarray) -> _Hits:
     """Matches of detections that have one candidate GT: (a, t, det, gt) index arrays."""
     ok = (~gt_taken[:, :, pgt] | gt.crowd[pgt]) & (piou >= thr)
     a_hit, t_hit, p_hit = np.nonzero(ok)
     return a_hit, t_hit, pdet[p_hit], pgt[p_hit]
 
 
-def _best_matches(gt, gt_ignore, gt_taken, thr, pdet, pgt, piou):
+def _best_matches(gt: GroundTruthBoxes, gt_ignore: np.ndarray, gt_taken: np.ndarray, thr: np.ndarray,
+                  pdet: np.ndarray, pgt: np.ndarray, piou: np.ndarray) -> _Hits:
     """Matches of detections with several candidate GTs (runs of pairs per detection).
 
     Per (area, threshold, detection): among free GTs with IoU >= threshold, a non-ignored
@@ -237,7 +244,8 @@ def _best_matches(gt, gt_ignore, gt_taken, thr, pdet, pgt, piou):
     return a_hit, t_hit, pdet[p_hit], pgt[p_hit]
 
 
-def _accumulate(dt, det, rank, counted, det_ignore, npig, num_k):
+def _accumulate(dt: DetectionBoxes, det: np.ndarray, rank: np.ndarray, counted: np.ndarray, det_ignore: np.ndarray,
+                npig: np.ndarray, num_k: int) -> tuple[np.ndarray, np.ndarray]:
     """``COCOeval.accumulate``: precision (T, R, K, A, M) and recall (T, K, A, M)."""
     num_a, num_t = det_ignore.shape[0], det_ignore.shape[1]
     num_r, num_m = RECALL_THRESHOLDS.shape[0], len(MAX_DETS)
@@ -311,8 +319,8 @@ def _summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
         s = s[s > -1]
         return float(np.mean(s)) if s.size else -1.0
 
-    t50 = np.where(0.5 == IOU_THRESHOLDS)[0]
-    t75 = np.where(0.75 == IOU_THRESHOLDS)[0]
+    t50 = np.where(IOU_THRESHOLDS == 0.5)[0]
+    t75 = np.where(IOU_THRESHOLDS == 0.75)[0]
     last = len(MAX_DETS) - 1
     values = [
         mean(precision[:, :, :, 0, last]),

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.coco_eval import bbox_iou_pairs
 
@@ -38,7 +39,8 @@ class GtMatch:
     @property
     def fp(self) -> np.ndarray:
         """(D,) bool: detections that are neither matched nor on a crowd region."""
-        return ~self.tp & ~self.ignored
+        fp: np.ndarray = ~self.tp & ~self.ignored
+        return fp
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -50,7 +52,7 @@ class GtMatch:
         return f"TP {tp} · FP {fp} · missed {fn} at IoU ≥ {self.iou_threshold:g}"
 
 
-def iou_matrix(a, b, b_crowd=None) -> np.ndarray:
+def iou_matrix(a: ArrayLike, b: ArrayLike, b_crowd: ArrayLike | None = None) -> np.ndarray:
     """IoU (len(a), len(b)) of xyxy boxes, float64, as pycocotools computes it (``coco_eval.bbox_iou_pairs``):
     for crowd columns (``b_crowd``) the union is the area of the box of ``a``."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
@@ -62,8 +64,8 @@ def iou_matrix(a, b, b_crowd=None) -> np.ndarray:
     return pairs.reshape(len(a), len(b))
 
 
-def match_to_ground_truth(det_xyxy, det_scores, det_labels, gt_xyxy, gt_labels, iou_threshold: float = 0.5,
-                          gt_crowd=None) -> GtMatch:
+def match_to_ground_truth(det_xyxy: ArrayLike, det_scores: ArrayLike, det_labels: ArrayLike, gt_xyxy: ArrayLike,
+                          gt_labels: ArrayLike, iou_threshold: float = 0.5, gt_crowd: ArrayLike | None = None) -> GtMatch:
     """Match detections (D, 4) xyxy / (D,) scores / (D,) labels to ground truth (M, 4) / (M,) labels.
 
     Boxes in the same pixels, labels in the same label space (a detection only matches its class);

@@ -16,8 +16,10 @@ Numpy only: no torch, no Qt, so ``detviewer eval`` starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = [
     "GroundTruthBoxes",
@@ -34,14 +36,14 @@ COCO_STAT_NAMES = (
 )
 
 
-def _vector(value, dtype, name: str, n: int | None = None) -> np.ndarray:
+def _vector(value: ArrayLike, dtype: DTypeLike, name: str, n: int | None = None) -> np.ndarray:
     arr = np.ascontiguousarray(np.asarray(value, dtype=dtype).reshape(-1))
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name} must have {n} entries to match the boxes, got {arr.shape[0]}")
     return arr
 
 
-def _xywh(value) -> np.ndarray:
+def _xywh(value: ArrayLike) -> np.ndarray:
     boxes = np.ascontiguousarray(np.asarray(value, dtype=np.float64))
     if boxes.size == 0:
         return boxes.reshape(0, 4)
@@ -50,7 +52,7 @@ def _xywh(value) -> np.ndarray:
     return boxes
 
 
-def _set_columns(boxes, **columns) -> None:
+def _set_columns(boxes: Any, **columns: DTypeLike) -> None:
     """Check and convert, in place, a frozen box table's ``xywh`` and its per-box ``columns`` {name: dtype}
     (each as long as xywh)."""
     xywh = _xywh(boxes.xywh)
@@ -112,8 +114,8 @@ class DetectionBoxes:
     @property
     def area(self) -> np.ndarray:
         """(N,) float64 width * height, as pycocotools' ``loadRes`` sets it."""
-        return self.xywh[:, 2] * self.xywh[:, 3]
-
+        area: np.ndarray = self.xywh[:, 2] * self.xywh[:, 3]
+        return area
 
 @dataclass(frozen=True, eq=False)
 class CocoEvalResult:
@@ -173,8 +175,8 @@ class VocEvalResult:
 
 def check_indices(gt: GroundTruthBoxes, dt: DetectionBoxes, num_images: int, num_categories: int) -> None:
     for name, boxes in (("ground truth", gt), ("detections", dt)):
-        if len(boxes) and not (0 <= boxes.image_index.min() and boxes.image_index.max() < num_images
-                               and 0 <= boxes.category_index.min()
+        if len(boxes) and not (boxes.image_index.min() >= 0 and boxes.image_index.max() < num_images
+                               and boxes.category_index.min() >= 0
                                and boxes.category_index.max() < num_categories):
             raise ValueError(f"{name}: image / category indices must lie in [0, {num_images}) "
                              f"and [0, {num_categories})")

@@ -7,10 +7,12 @@ Arrays are numpy; adapters convert from torch before building these objects.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from detviewer.core.classic import ClassicTrace
 
@@ -28,6 +30,7 @@ __all__ = [
     "NMSParams",
     "NMSStep",
     "NMSTrace",
+    "GreedySteps",
     "Proposals",
     "GridPrediction",
     "MatchRule",
@@ -42,7 +45,7 @@ PENDING, KEPT, SUPPRESSED, FILTERED = 0, 1, 2, 3
 NMS_STATE_NAMES = ("pending", "kept", "suppressed", "below score")
 
 
-def _as_boxes(value, name: str) -> np.ndarray:
+def _as_boxes(value: ArrayLike, name: str) -> np.ndarray:
     boxes = np.asarray(value, dtype=np.float32)
     if boxes.size == 0:
         return boxes.reshape(0, 4)
@@ -51,7 +54,7 @@ def _as_boxes(value, name: str) -> np.ndarray:
     return boxes
 
 
-def _as_vector(value, dtype, name: str, n: int) -> np.ndarray:
+def _as_vector(value: ArrayLike, dtype: DTypeLike, name: str, n: int) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype).reshape(-1)
     if arr.shape[0] != n:
         raise ValueError(f"{name} must have {n} entries to match the boxes, got {arr.shape[0]}")
@@ -80,13 +83,13 @@ class Detections:
         object.__setattr__(self, "class_names", tuple(self.class_names))
 
     @classmethod
-    def empty(cls, class_names: Sequence[str] = ()) -> "Detections":
+    def empty(cls, class_names: Sequence[str] = ()) -> Detections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), tuple(class_names))
 
     def __len__(self) -> int:
         return int(self.xyxy.shape[0])
 
-    def __getitem__(self, index) -> "Detections":
+    def __getitem__(self, index: int | np.integer | slice | np.ndarray | Sequence[int]) -> Detections:
         """Select by boolean mask, integer index array or slice; always returns Detections."""
         if isinstance(index, (int, np.integer)):
             index = [int(index)]
@@ -183,11 +186,32 @@ class NMSStep:
 
 
 @dataclass(frozen=True, eq=False)
+class GreedySteps:
+    """The steps of a greedy NMS run as flat arrays (the form ``state.nms_replay.NMSReplay`` keeps).
+
+    kept (K,) int64: the input index kept at each step; counts (K,) int64: how many boxes each step
+    suppressed; suppressed (L,) int64 / ious (L,) float32: those boxes and their IoU with the step's box,
+    step after step (L = counts.sum()).
+    """
+
+    kept: np.ndarray
+    counts: np.ndarray
+    suppressed: np.ndarray
+    ious: np.ndarray
+
+    def head(self, k: int) -> GreedySteps:
+        """The first ``k`` steps."""
+        end = int(self.counts[:k].sum())
+        return GreedySteps(self.kept[:k], self.counts[:k], self.suppressed[:end], self.ious[:end])
+
+
+@dataclass(frozen=True, eq=False)
 class NMSTrace:
     """The full record of an NMS run.
 
     order (N',) int64: input indices passing the score filter, by descending score.
-    steps: one NMSStep per kept box, in the order they were kept.
+    steps: one NMSStep per kept box, in the order they were kept (empty when the run was asked for
+    ``greedy`` alone: ``ops.nms.nms_trace(record_steps=False)``).
     keep (K,) int64: kept input indices in descending (final) score order.
     scores (N,) float32: final score of every input box (changed only by Soft-NMS).
     """
@@ -200,6 +224,7 @@ class NMSTrace:
     score_threshold: float
     method: str = "hard"
     class_agnostic: bool = False
+    greedy: GreedySteps | None = None  # greedy NMS: the same steps as flat arrays
 
     def state_at(self, step: int) -> np.ndarray:
         """State of every input box after ``step`` steps (0 = before any).
@@ -326,23 +351,26 @@ class MatchRule:
     box_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
 
-class DeferredAnchors(Sequence):
+class DeferredAnchors(Sequence[AnchorSet]):
     """An Inference's anchor levels (AnchorSet), built on first use by ``build()`` from what the model run
     captured: the frame's cost stays the model's own while no view looks at anchors. ``len`` (the number of
     levels) is known at once; indexing or iterating builds them once (thread-safe). Pickles as a tuple."""
 
     def __init__(self, count: int, build: Callable[[], Sequence[AnchorSet]]) -> None:
-        self._count, self._build, self._sets = int(count), build, None
+        self._count = int(count)
+        self._build: Callable[[], Sequence[AnchorSet]] | None = build
+        self._sets: tuple[AnchorSet, ...] | None = None
         self._lock = threading.Lock()
 
     def materialize(self) -> tuple[AnchorSet, ...]:
         with self._lock:
             if self._sets is None:
+                assert self._build is not None
                 sets = tuple(self._build())
                 if len(sets) != self._count:
                     raise ValueError(f"{len(sets)} anchor levels were built, {self._count} announced")
                 self._sets, self._build = sets, None
-        return self._sets
+            return self._sets
 
     @property
     def built(self) -> bool:
@@ -351,13 +379,19 @@ class DeferredAnchors(Sequence):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> AnchorSet: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[AnchorSet, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> AnchorSet | tuple[AnchorSet, ...]:
         return self.materialize()[index]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[AnchorSet]:
         return iter(self.materialize())
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[tuple[AnchorSet, ...]], tuple[tuple[AnchorSet, ...]]]:
         return tuple, (self.materialize(),)
 
 

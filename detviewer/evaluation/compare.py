@@ -3,6 +3,7 @@
     cmp = Comparison.from_dataset(dataset, predictions_a, predictions_b)   # or Comparison(ev_a, ev_b)
     snap = cmp.at(score_a=0.3, score_b=0.4, iou=0.5)
     snap.classes.d_ap, snap.images.worst_first("ap")[:10], snap.objects(image), snap.error_deltas
+    snap.changes().fixed, cmp.bootstrap(resamples=1000).ap      # objects B fixed / broke; ΔAP's interval
 
 Each side is a :class:`~.dataset_evaluation.DatasetEvaluation` of the same ground truth (the same
 matcher, COCO table, per-image AP and TIDE as ``detviewer eval``); this module only subtracts, sorts
@@ -13,14 +14,16 @@ Each side has its own score threshold (two models are rarely calibrated alike); 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
+from detviewer.evaluation.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, BootstrapResult, SideTable, paired_bootstrap
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot
 from detviewer.evaluation.errors import ERROR_TYPES
 
-__all__ = ["Comparison", "ComparisonSnapshot", "ClassDeltas", "ImageDeltas", "ObjectDiff", "SORT_KEYS"]
+__all__ = ["Comparison", "ComparisonSnapshot", "ClassDeltas", "ImageDeltas", "ObjectDiff", "ObjectList",
+           "ObjectChanges", "SORT_KEYS"]
 
 #: Keys of :meth:`ImageDeltas.worst_first`: per-image AP, or TP - FP - FN at the thresholds.
 SORT_KEYS = ("ap", "net")
@@ -114,6 +117,32 @@ class ObjectDiff:
     b_only_det: np.ndarray
 
 
+@dataclass(frozen=True, eq=False)
+class ObjectList:
+    """Objects one side found at its score threshold and the other missed, the finder's most confident first.
+
+    gt (n,) int64 GT indices; image (n,) int64 their images; category (n,) int64 their classes; det (n,)
+    int64 the finder's detection that matched each (index into its detections); score (n,) float64 its score.
+    """
+
+    gt: np.ndarray
+    image: np.ndarray
+    category: np.ndarray
+    det: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.gt.size)
+
+
+@dataclass(frozen=True, eq=False)
+class ObjectChanges:
+    """fixed: the objects B finds that A missed; broken: those A finds that B misses (each an ObjectList)."""
+
+    fixed: ObjectList
+    broken: ObjectList
+
+
 class Comparison:
     """Two evaluations of one ground truth (``a`` and ``b``, DatasetEvaluation), compared at operating points.
 
@@ -126,6 +155,8 @@ class Comparison:
                                  and np.array_equal(a.gt.xywh, b.gt.xywh))):
             raise ValueError("A and B must be evaluated against the same ground truth (images, classes, boxes)")
         self.a, self.b, self.names = a, b, (str(names[0]), str(names[1]))
+        self._tables: tuple[SideTable, SideTable] | None = None
+        self._bootstraps: dict[tuple[int, int], BootstrapResult] = {}
 
     @classmethod
     def from_boxes(cls, gt, dt_a, dt_b, num_images: int, class_names: Sequence[str],
@@ -151,10 +182,31 @@ class Comparison:
         """Each side's F1-best score threshold at ``iou`` (what ``detviewer eval`` uses by default)."""
         return self.a.curves(iou).best_threshold, self.b.curves(iou).best_threshold
 
-    def precompute(self, iou: float = 0.5) -> None:
-        """Every threshold-free part of both sides (for a worker thread), so that ``at`` only counts."""
+    def precompute(self, iou: float = 0.5, bootstrap: int = 0) -> None:
+        """Every threshold-free part of both sides (for a worker thread), so that ``at`` only counts; and the
+        ΔAP interval with ``bootstrap`` resamples (0, the default: not; it takes seconds on large datasets)."""
         self.a.precompute(iou)
         self.b.precompute(iou)
+        if bootstrap > 0:
+            self.bootstrap(bootstrap)
+
+    def bootstrap(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, threads: int | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> BootstrapResult:
+        """The paired bootstrap interval of ΔAP and ΔAP50 (``evaluation.bootstrap``; independent of the score
+        thresholds and the matching IoU, so computed once per (resamples, seed); threads, should_stop: see
+        there)."""
+        key = (int(resamples), int(seed))
+        if key not in self._bootstraps:
+            if self._tables is None:
+                k = self.a.num_classes
+                self._tables = (SideTable(self.a.gt, self.a.dt, k), SideTable(self.b.gt, self.b.dt, k))
+            self._bootstraps[key] = paired_bootstrap(self.a, self.b, key[0], key[1], tables=self._tables,
+                                                     threads=threads, should_stop=should_stop)
+        return self._bootstraps[key]
+
+    def bootstrap_ready(self, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> BootstrapResult | None:
+        """The interval if it has been computed already (the window never computes it on its own thread)."""
+        return self._bootstraps.get((int(resamples), int(seed)))
 
     def at(self, score_a: float, score_b: float | None = None, iou: float = 0.5) -> "ComparisonSnapshot":
         """Both sides at ``score > score_a`` / ``score > score_b`` (default: score_a), matched at ``iou``."""
@@ -214,6 +266,22 @@ class ComparisonSnapshot:
         on = self.comparison.a.gt.image_index == image
         a_only, b_only = np.flatnonzero(on & self._a_only), np.flatnonzero(on & self._b_only)
         return ObjectDiff(int(image), a_only, self._det_a[a_only], b_only, self._det_b[b_only])
+
+    def changes(self) -> ObjectChanges:
+        """Every object B finds that A missed (``fixed``) and A finds that B misses (``broken``), at each side's
+        score threshold and the shared IoU; each list the finder's most confident detection first."""
+        return ObjectChanges(fixed=self._object_list(self._b_only, self._det_b, self.b),
+                             broken=self._object_list(self._a_only, self._det_a, self.a))
+
+    def _object_list(self, mask: np.ndarray, det_of: np.ndarray, side: EvaluationSnapshot) -> ObjectList:
+        gt = np.flatnonzero(mask)
+        det = det_of[gt]
+        score = side.evaluation.dt.scores[det]
+        order = np.lexsort((gt, -score))
+        gt, det, score = gt[order], det[order], score[order]
+        boxes = self.comparison.a.gt
+        return ObjectList(gt=gt, image=boxes.image_index[gt], category=boxes.category_index[gt], det=det,
+                          score=score)
 
     def found_only(self) -> tuple[np.ndarray, np.ndarray]:
         """(GT indices A found and B missed, GT indices B found and A missed) over the whole dataset."""

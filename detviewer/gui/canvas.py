@@ -77,6 +77,8 @@ class Canvas(pg.GraphicsView):
         self._note_timer.setInterval(60)
         self._note_timer.timeout.connect(self._refresh_note)
         self._note_timer.timeout.connect(self.frame_image.refresh)  # after zooming: the detail the view needs
+        # the scene's items can be destroyed before this widget (teardown): a pending refresh must not reach them
+        self.view.destroyed.connect(self._note_timer.stop)
         self._layers: list = []
         self._source_layers: list = []
         self._legend: tuple = ()

@@ -7,14 +7,31 @@ the window is already on screen.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
+import threading
 import time
+from typing import TYPE_CHECKING
 
-__all__ = ["build_parser", "run"]
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
-#: How long a quit waits for the background threads when the process ends right after (see lifetime).
+    from detviewer.gui.lifetime import RunLifetime
+    from detviewer.gui.main_window import MainWindow
+
+__all__ = ["BUILD_IMPORTS", "build_parser", "run"]
+
+#: How long a quit waits for the background threads when the process ends right after (see lifetime);
+#: a thread inside an import is not waited for (gui.background).
 QUIT_WAIT_MS = 500
+
+#: What ``MainWindow.build`` imports (seconds while the worker imports torch): imported on a daemon thread
+#: while the GUI thread keeps handling events, so that a close during start-up ends the run at once. A module
+#: missing here is imported by the build itself, as before.
+BUILD_IMPORTS = ("pyqtgraph", "superqt", "detviewer.gui.canvas", "detviewer.gui.presenter", "detviewer.gui.lecture",
+                 "detviewer.gui.stepping", "detviewer.gui.panels.nms_panel", "detviewer.gui.panels.thresholds_panel",
+                 "detviewer.gui.panels.views_panel", "detviewer.gui.workspace.dock")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", default=None, metavar="WxH", help="window size, e.g. 1400x860")
     parser.add_argument("--settings", default=None, help=argparse.SUPPRESS)  # an .ini file instead of the user's
     parser.add_argument("--exit-after-show", action="store_true", help=argparse.SUPPRESS)  # startup benchmark
+    parser.add_argument("--close-after-show", type=float, default=None, metavar="MS",  # start-up close test
+                        help=argparse.SUPPRESS)
     return parser
 
 
@@ -116,6 +135,11 @@ def run(args) -> int:
 
     size = _check_args(args)
     owns_app = QCoreApplication.instance() is None  # else a host application (pytest-qt) keeps running
+    if owns_app:
+        from detviewer.gui.background import exit_after_shutdown, preload_torch_first
+
+        preload_torch_first()  # the worker imports torch once its C++ libraries are loaded without the GIL
+        exit_after_shutdown()  # os._exit follows the window: a thread stuck in an import is not waited for
     lifetime = RunLifetime(quit_wait_ms=QUIT_WAIT_MS if owns_app else None)
     lifetime.install_signal_handlers()  # first: a signal during start-up ends the run quietly too
     try:
@@ -169,9 +193,10 @@ def _run(app, args, size, lifetime) -> int:
 
 
 def _show_and_exec(app, window, args, size, lifetime) -> int:
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import Qt, QTimer
 
     from detviewer.errors import DetviewerError
+    from detviewer.gui.background import start_torch_preload
 
     if size is not None:
         window.resize(*size)
@@ -181,7 +206,21 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     if lifetime.ended:  # closed (window manager, signal) as it appeared
         return 0
     visible_at = time.time()
-    window.build()
+    start_torch_preload()  # now that the window is up: then the worker imports torch (gui.background)
+    if args.close_after_show is not None:  # start-up benchmark / test: "the user closes it now"
+        close_at = visible_at + args.close_after_show / 1000
+
+        def close_now() -> None:
+            print(f"close_requested_at={close_at:.6f} closed_at={time.time():.6f}", flush=True)
+            window.close()
+
+        close_timer = QTimer(window)
+        close_timer.setSingleShot(True)
+        close_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        close_timer.timeout.connect(close_now)
+        close_timer.start(max(0, int(args.close_after_show)))
+    if not _build_responsively(app, window, lifetime):
+        return 0  # closed while the build's imports ran
     app.processEvents()
     if args.exit_after_show:
         print(f"visible_at={visible_at:.6f} built_at={time.time():.6f} torch_imported={'torch' in sys.modules}",
@@ -217,6 +256,31 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     exec_rc = lifetime.exec()  # 1 when the X11 connection broke ("Did the X11 server die?")
     deadline.stop()
     return result["rc"] or (1 if exec_rc else 0)
+
+
+def _build_responsively(app: QApplication, window: MainWindow, lifetime: RunLifetime) -> bool:
+    """``window.build()`` once BUILD_IMPORTS are imported by a daemon thread; meanwhile the GUI thread handles
+    events every 20 ms, so that a close is seen at once. False when the run ended before the build: the process
+    then exits without waiting for the imports (a thread inside an import cannot be stopped; os._exit follows)."""
+    imported = threading.Event()
+
+    def prefetch() -> None:
+        try:
+            for name in BUILD_IMPORTS:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # noqa: BLE001 - the build imports it again and reports what is wrong
+                    break
+        finally:
+            imported.set()
+
+    threading.Thread(target=prefetch, name="build-imports", daemon=True).start()
+    while not imported.wait(0.02):  # the GIL is released while waiting
+        app.processEvents()
+        if lifetime.ended:
+            return False
+    window.build()
+    return not lifetime.ended
 
 
 def open_initial(window, args) -> bool:

@@ -7,13 +7,15 @@ session or the part of it they show, never the window. See docs/architecture.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSizePolicy, QVBoxLayout, QWidget
 
-from detviewer.gui import menus, settings as settings_io
+from detviewer.gui import menus
+from detviewer.gui import settings as settings_io
 from detviewer.gui.gc_policy import collect_on_gui_thread
 from detviewer.gui.gil_policy import favour_gui_thread
 from detviewer.gui.messages import ERROR
@@ -26,7 +28,7 @@ from detviewer.gui.worker import ModelRequest
 from detviewer.io.sources import ImageListSource
 from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.render.model.pipeline import ModelAbilities
-from detviewer.state.events import ThresholdsChanged, ViewChanged
+from detviewer.state.events import StateEvent, ThresholdsChanged, ViewChanged
 
 __all__ = ["MainWindow"]
 
@@ -165,8 +167,7 @@ class MainWindow(QMainWindow):
         self.video_bar.step_requested.connect(f.step)
         self.presenter.message.connect(lambda text: s.say(text, ERROR))
         self.ground_truth.changed.connect(self._on_ground_truth_changed)
-        self.state.subscribe(lambda event: isinstance(event, (ThresholdsChanged, ViewChanged))
-                             and self.thresholds_panel.refresh_note())
+        self.state.subscribe(self._on_state_event)
 
     def screenshot_on_first_result(self, path: str, nms_step: int | None = None) -> None:
         """Save the window to ``path`` after the first result (or model failure), then close; nms_step: show the
@@ -185,7 +186,11 @@ class MainWindow(QMainWindow):
         if self.session.dataset is not None:
             self.workspace_dock.show()
 
-    def _on_source_changed(self, source: object) -> None:
+    def _on_state_event(self, event: StateEvent) -> None:
+        if isinstance(event, (ThresholdsChanged, ViewChanged)):
+            self.thresholds_panel.refresh_note()
+
+    def _on_source_changed(self, source: Any) -> None:
         self.video_bar.setVisible(isinstance(source, (VideoFileSource, CameraSource)))
         self.video_bar.slider.setVisible(isinstance(source, VideoFileSource))
         if isinstance(source, VideoFileSource):

@@ -173,13 +173,9 @@ def _open_ground_truth(host: QWidget, session: Session) -> None:
 
 
 def _open_dataset(host: QWidget, session: Session) -> None:
-    path, _ = QFileDialog.getOpenFileName(host, "Open a dataset (a COCO .json or an Ultralytics data.yaml; "
-                                          "Cancel to choose a folder)", "",
-                                          "Datasets (*.json *.yaml *.yml);;All files (*)")
-    if not path:
-        path = QFileDialog.getExistingDirectory(host, "Open a dataset folder (YOLO labels/ or VOC Annotations/)")
-    if path:
-        session.open_dataset(path)
+    from detviewer.gui.dataset_dialog import ask_dataset
+
+    ask_dataset(host, session.open_dataset)  # a data.yaml, a COCO .json or a folder, in one dialog
 
 
 def _open_camera(host: QWidget, session: Session) -> None:
@@ -199,7 +195,7 @@ def _open_sample_photos(session: Session) -> None:
 
     photos = sample_photos()
     if photos:
-        session.open_paths(photos, remember=False)
+        session.open_paths([str(p) for p in photos], remember=False)
     else:
         session.say("The sample photographs are not installed (assets/photos is missing).")
 

@@ -17,9 +17,10 @@ worker.result_ready -> ``_on_result`` -> ViewerState.set_inference -> ``result_s
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
@@ -38,6 +39,7 @@ from detviewer.state.events import StateEvent, ThresholdsChanged, ViewChanged
 from detviewer.state.viewer_state import StepCounter, ViewerState
 
 if TYPE_CHECKING:
+    from detviewer.core.types import Inference
     from detviewer.evaluation.session import DatasetSession
     from detviewer.io.frames import Frame
 
@@ -273,7 +275,8 @@ class Session(QObject):
                 self.say(text, severity, per_image=True)
         if result.inference is None and not result.error:  # no model: an imported results file may answer
             result = replace(result, inference=self.inference_for(result.frame))
-        self.state.set_inference(result.inference, frame=result.frame, gt=self.frame_gt(result.frame, result.inference),
+        inference: Inference | None = result.inference  # type: ignore[assignment]  # the worker's, checked there
+        self.state.set_inference(inference, frame=result.frame, gt=self.frame_gt(result.frame, result.inference),
                                  restart=not self.feed.playing, replays=result.replays)
         if result.inference is not None and not self.feed.playing:
             self.iou_grid.prepare(result.inference)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from detviewer.gui.task_progress import TaskProgress
-from detviewer.gui.worker import LoadedModel
+from detviewer.gui.worker import InferenceResult, LoadedModel
 
 if TYPE_CHECKING:
     from detviewer.gui.session import Session
@@ -92,10 +92,16 @@ class StatusBar(QStatusBar):
         session.messages.changed.connect(messages_changed)
         session.model_loading.connect(lambda request: self.show_model(f"loading {request.name}…"))
         session.model_failed.connect(lambda _message: self.show_model(model_text(session.model)))
-        session.changed.connect(lambda event: isinstance(event, ModelChanged) and self.show_model(
-            model_text(event.model)))
-        session.result_shown.connect(lambda result: result.inference is not None and self.show_result(
-            result, session.feed.playing))
+        def changed(event: object) -> None:
+            if isinstance(event, ModelChanged):
+                self.show_model(model_text(event.model))
+
+        def result_shown(result: InferenceResult) -> None:
+            if result.inference is not None:
+                self.show_result(result, session.feed.playing)
+
+        session.changed.connect(changed)
+        session.result_shown.connect(result_shown)
 
     @property
     def fps(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -77,12 +78,15 @@ class TaskRunner(QObject):
                 if self._stopping:
                     break
                 task = self._running = self._queue.popleft()
-            result = execute(task, JobContext(task, lambda t=task: self.is_cancelled(t), self._report))
+            result = execute(task, JobContext(task, self._cancelled_check(task), self._report))
             with self._cond:
                 self._running = None
                 self._cancelled.discard(id(task))
             if not self._stopping:
                 self.done.emit(result)
+
+    def _cancelled_check(self, task: Job) -> Callable[[], bool]:
+        return lambda: self.is_cancelled(task)
 
     def _report(self, job: Job, progress: Progress) -> None:
         self.progress.emit(job, progress)

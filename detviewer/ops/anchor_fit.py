@@ -19,14 +19,18 @@ The coverage a suggestion gives is then *measured* (``evaluation.anchor_suggesti
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
 
+from detviewer.ops.anchors import Generator
+
 __all__ = ["shapes_per_level", "fit_generator", "describe_generator"]
 
 
-def shapes_per_level(generator) -> list[int]:
+def shapes_per_level(generator: Generator) -> list[int]:
     """Anchor shapes per location of each level (their sum is the k of the k-means)."""
     if isinstance(generator, (AnchorGenerator, DefaultBoxGenerator)):
         return [int(n) for n in generator.num_anchors_per_location()]
@@ -39,7 +43,7 @@ def _chunk_geomeans(values: np.ndarray, chunks: int) -> list[float]:
     return [float(np.exp(np.log(p).mean())) for p in parts if len(p)]
 
 
-def _fit_anchor_generator(generator: AnchorGenerator, per_level) -> AnchorGenerator:
+def _fit_anchor_generator(generator: AnchorGenerator, per_level: Sequence[np.ndarray | None]) -> AnchorGenerator:
     sizes, ratios = [], []
     for level, group in enumerate(per_level):
         if group is None:
@@ -52,7 +56,8 @@ def _fit_anchor_generator(generator: AnchorGenerator, per_level) -> AnchorGenera
     return AnchorGenerator(sizes=tuple(sizes), aspect_ratios=tuple(ratios))
 
 
-def _fit_default_boxes(generator: DefaultBoxGenerator, per_level, input_hw) -> DefaultBoxGenerator:
+def _fit_default_boxes(generator: DefaultBoxGenerator, per_level: Sequence[np.ndarray | None],
+                       input_hw: tuple[int, int]) -> DefaultBoxGenerator:
     h, w = float(input_hw[0]), float(input_hw[1])
     scales, ratios = list(generator.scales[:len(per_level)]), [list(r) for r in generator.aspect_ratios]
     for level, group in enumerate(per_level):
@@ -71,7 +76,8 @@ def _fit_default_boxes(generator: DefaultBoxGenerator, per_level, input_hw) -> D
                                clip=generator.clip)
 
 
-def fit_generator(generator, prototypes_per_level, input_hw: tuple[int, int]):
+def fit_generator(generator: Generator, prototypes_per_level: Sequence[np.ndarray | None],
+                  input_hw: tuple[int, int]) -> Generator:
     """A generator of the same kind and layout as ``generator`` whose level l has the shapes of
     ``prototypes_per_level[l]`` ((k_l, 2) width, height in input pixels, k_l = ``shapes_per_level(generator)[l]``),
     or keeps its own where that is None; input_hw (h, w): the input size the prototypes were measured at (SSD's
@@ -88,7 +94,7 @@ def fit_generator(generator, prototypes_per_level, input_hw: tuple[int, int]):
     return _fit_anchor_generator(generator, per_level)
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Nested tuples / lists of numbers with whole floats written as ints (32.0 -> 32)."""
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value)
@@ -96,7 +102,7 @@ def _plain(value):
     return int(value) if value.is_integer() and not math.isinf(value) else value
 
 
-def describe_generator(generator) -> str:
+def describe_generator(generator: Generator) -> str:
     """The generator as the Python expression that builds it (what to paste into the model's construction)."""
     if isinstance(generator, DefaultBoxGenerator):
         ratios = [list(_plain(r)) for r in generator.aspect_ratios]

@@ -7,7 +7,8 @@ and ``anchor_sets`` only splits its output per level and attaches the level's de
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,13 @@ from torchvision.models.detection.image_list import ImageList
 
 from detviewer.core.types import AnchorSet
 
+#: The model's anchor generator: torchvision's AnchorGenerator or DefaultBoxGenerator (untyped).
+Generator = Any
+#: One level's AnchorSet fields but its boxes (``level_layouts``).
+Layout = dict[str, Any]
 
-def anchor_sets(generator, anchors_xyxy: np.ndarray, grid_sizes: Sequence[tuple[int, int]],
+
+def anchor_sets(generator: Generator, anchors_xyxy: np.ndarray, grid_sizes: Sequence[tuple[int, int]],
                 padded_size: tuple[int, int]) -> tuple[AnchorSet, ...]:
     """Split a generator's output per feature level.
 
@@ -28,7 +34,8 @@ def anchor_sets(generator, anchors_xyxy: np.ndarray, grid_sizes: Sequence[tuple[
     return split_levels(level_layouts(generator, grid_sizes, padded_size), anchors_xyxy)
 
 
-def level_layouts(generator, grid_sizes: Sequence[tuple[int, int]], padded_size: tuple[int, int]) -> tuple[dict, ...]:
+def level_layouts(generator: Generator, grid_sizes: Sequence[tuple[int, int]],
+                  padded_size: tuple[int, int]) -> tuple[Layout, ...]:
     """What ``split_levels`` needs from the generator, read once: per level, the AnchorSet fields but its boxes."""
     per_location = generator.num_anchors_per_location()
     return tuple(dict(level=level, feature_size=(h, w), anchors_per_location=a,
@@ -36,7 +43,7 @@ def level_layouts(generator, grid_sizes: Sequence[tuple[int, int]], padded_size:
                  for level, ((h, w), a) in enumerate(zip(grid_sizes, per_location)))
 
 
-def split_levels(layouts: Sequence[dict], anchors_xyxy: np.ndarray) -> tuple[AnchorSet, ...]:
+def split_levels(layouts: Sequence[Layout], anchors_xyxy: np.ndarray) -> tuple[AnchorSet, ...]:
     """The AnchorSets of ``level_layouts`` with their slices of anchors_xyxy (K, 4), in the generator's order."""
     sets, offset = [], 0
     for layout in layouts:
@@ -49,7 +56,7 @@ def split_levels(layouts: Sequence[dict], anchors_xyxy: np.ndarray) -> tuple[Anc
     return tuple(sets)
 
 
-def _level_description(generator, level: int, padded: tuple[int, int], grid: tuple[int, int]) -> dict:
+def _level_description(generator: Generator, level: int, padded: tuple[int, int], grid: tuple[int, int]) -> Layout:
     if isinstance(generator, DefaultBoxGenerator):
         # With ``steps`` (SSD300: 8, 16, 32, 64, 100, 300) cell centres sit at (j + 0.5) * step.
         step = generator.steps[level] if generator.steps else None
@@ -65,7 +72,7 @@ def _level_description(generator, level: int, padded: tuple[int, int], grid: tup
                 name=f"level {level + 1}")
 
 
-def run_generator(generator, image_size: tuple[int, int],
+def run_generator(generator: Generator, image_size: tuple[int, int],
                   grid_sizes: Sequence[tuple[int, int]]) -> tuple[AnchorSet, ...]:
     """Anchors the generator makes for an input of ``image_size`` (H, W) with these feature maps.
 

@@ -7,17 +7,19 @@ All boxes are (N, 4) xyxy pixels, numpy arrays or torch tensors; results are num
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torchvision.models.detection._utils import BalancedPositiveNegativeSampler, Matcher, SSDMatcher
 from torchvision.ops import box_iou
 
-from detviewer.ops.boxes import as_tensor
+from detviewer.ops.boxes import ArrayOrTensor, as_tensor
 
 __all__ = ["label_rpn_anchors", "sample_rpn_minibatch", "match_ssd_default_boxes", "hard_negative_mining"]
 
 
-def _boxes(value, name: str) -> torch.Tensor:
+def _boxes(value: ArrayOrTensor, name: str) -> torch.Tensor:
     tensor = as_tensor(value, torch.float32)
     if tensor.numel() == 0:
         return tensor.reshape(0, 4)
@@ -26,7 +28,7 @@ def _boxes(value, name: str) -> torch.Tensor:
     return tensor
 
 
-def _match(anchors, gt_boxes, matcher) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _match(anchors: ArrayOrTensor, gt_boxes: ArrayOrTensor, matcher: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels int8, matched_gt int64, max_iou float32) from a torchvision matcher."""
     anchors, gt = _boxes(anchors, "anchors"), _boxes(gt_boxes, "gt_boxes")
     k = anchors.shape[0]
@@ -40,7 +42,8 @@ def _match(anchors, gt_boxes, matcher) -> tuple[np.ndarray, np.ndarray, np.ndarr
             quality.max(dim=0).values.numpy().astype(np.float32))
 
 
-def label_rpn_anchors(anchors, gt_boxes, fg_iou: float = 0.7, bg_iou: float = 0.3):
+def label_rpn_anchors(anchors: ArrayOrTensor, gt_boxes: ArrayOrTensor, fg_iou: float = 0.7,
+                      bg_iou: float = 0.3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label anchors for RPN training like ``RegionProposalNetwork.assign_targets_to_anchors``.
 
     anchors (K, 4), gt_boxes (G, 4) xyxy pixels. Uses ``Matcher(fg_iou, bg_iou,
@@ -56,7 +59,8 @@ def label_rpn_anchors(anchors, gt_boxes, fg_iou: float = 0.7, bg_iou: float = 0.
     return _match(anchors, gt_boxes, Matcher(fg_iou, bg_iou, allow_low_quality_matches=True))
 
 
-def match_ssd_default_boxes(default_boxes, gt_boxes, iou: float = 0.5):
+def match_ssd_default_boxes(default_boxes: ArrayOrTensor, gt_boxes: ArrayOrTensor,
+                            iou: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Match SSD default boxes to GT boxes like ``SSD.compute_loss`` (torchvision's SSDMatcher).
 
     default_boxes (D, 4), gt_boxes (G, 4) xyxy pixels. A default box is positive when its best
@@ -68,7 +72,8 @@ def match_ssd_default_boxes(default_boxes, gt_boxes, iou: float = 0.5):
     return _match(default_boxes, gt_boxes, SSDMatcher(iou))
 
 
-def sample_rpn_minibatch(labels, batch_size: int = 256, positive_fraction: float = 0.5, seed: int = 0):
+def sample_rpn_minibatch(labels: ArrayOrTensor, batch_size: int = 256, positive_fraction: float = 0.5,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pick the anchors one RPN training step uses (``BalancedPositiveNegativeSampler``).
 
     labels (K,) from ``label_rpn_anchors`` (1 / 0 / -1). At most ``batch_size *
@@ -85,7 +90,7 @@ def sample_rpn_minibatch(labels, batch_size: int = 256, positive_fraction: float
             torch.where(neg_mask.bool())[0].numpy().astype(np.int64))
 
 
-def hard_negative_mining(losses, labels, ratio: int = 3) -> np.ndarray:
+def hard_negative_mining(losses: ArrayOrTensor, labels: ArrayOrTensor, ratio: int = 3) -> np.ndarray:
     """The background boxes SSD trains on: the ``ratio`` x #positives hardest negatives.
 
     losses (D,) float: per-box classification loss (higher = harder), e.g. cross-entropy of

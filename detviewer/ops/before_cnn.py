@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torchvision.ops import roi_align
+
+from detviewer.ops.boxes import tensor_numpy
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class WindowScale:
     boxes: np.ndarray
 
 
-def sliding_windows(image_size: tuple[int, int], sizes=(64, 128, 256), aspect_ratios=(0.5, 1.0, 2.0),
+def sliding_windows(image_size: tuple[int, int], sizes: Sequence[float] = (64, 128, 256),
+                    aspect_ratios: Sequence[float] = (0.5, 1.0, 2.0),
                     stride_fraction: float = 0.25) -> list[WindowScale]:
     """Every window position a sliding-window detector would classify.
 
@@ -71,7 +76,7 @@ def selective_search(image_rgb: np.ndarray, mode: str = "fast", max_side: int = 
     return boxes, seconds
 
 
-def crop_and_warp(image_rgb: np.ndarray, boxes_xyxy, size: int = 227, context: int = 16) -> np.ndarray:
+def crop_and_warp(image_rgb: np.ndarray, boxes_xyxy: ArrayLike, size: int = 227, context: int = 16) -> np.ndarray:
     """R-CNN's region warping: each box, padded by ``context`` pixels at the warped scale, resized
     anisotropically to size×size (bilinear, via torchvision.ops.roi_align).
 
@@ -89,4 +94,4 @@ def crop_and_warp(image_rgb: np.ndarray, boxes_xyxy, size: int = 227, context: i
     image = torch.from_numpy(np.ascontiguousarray(image_rgb)).permute(2, 0, 1)[None].float()
     rois = torch.cat([torch.zeros(len(padded), 1), padded], dim=1)
     warped = roi_align(image, rois, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True)
-    return warped.clamp(0, 255).round().byte().permute(0, 2, 3, 1).numpy()
+    return tensor_numpy(warped.clamp(0, 255).round().byte().permute(0, 2, 3, 1))

@@ -17,7 +17,10 @@ shapes (``ops.anchor_fit``), ``describe()`` the generator as Python, ``shapes_pe
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
@@ -28,7 +31,7 @@ from torchvision.models.detection.ssd import SSD
 from detviewer.core.types import AnchorSet
 from detviewer.errors import DetectorError
 from detviewer.ops.anchor_fit import describe_generator, fit_generator, shapes_per_level
-from detviewer.ops.anchors import run_generator
+from detviewer.ops.anchors import Generator, run_generator
 
 __all__ = ["TorchvisionAnchors", "anchor_family", "RECENT_PADDED_SIZES"]
 
@@ -51,7 +54,7 @@ def anchor_family(model: nn.Module) -> str:
                         f"or SSD).")
 
 
-def _rule(family: str, matcher) -> str:
+def _rule(family: str, matcher: Any) -> str:
     high, low = float(matcher.high_threshold), float(matcher.low_threshold)
     if family == "ssd":
         return (f"SSD: a default box is positive at IoU >= {high:g} with an object; each object also takes its "
@@ -69,13 +72,13 @@ class TorchvisionAnchors:
     the model's own).
     """
 
-    def __init__(self, model: nn.Module, name: str = "", generator=None):
+    def __init__(self, model: nn.Module, name: str = "", generator: Generator | None = None) -> None:
         self.family = anchor_family(model)
-        self.model = model
+        self.model: Any = cast(Any, model)  # a torchvision detection model: its submodules are read by name
         self.name = name or type(model).__name__
-        own = model.rpn.anchor_generator if self.family == "rpn" else model.anchor_generator
+        own = self.model.rpn.anchor_generator if self.family == "rpn" else self.model.anchor_generator
         self.generator = own if generator is None else generator
-        matcher = model.rpn.proposal_matcher if self.family == "rpn" else model.proposal_matcher
+        matcher = self.model.rpn.proposal_matcher if self.family == "rpn" else self.model.proposal_matcher
         self.positive_iou = float(matcher.high_threshold)
         self.negative_iou = float(matcher.low_threshold)
         self.rule = _rule(self.family, matcher)
@@ -83,7 +86,7 @@ class TorchvisionAnchors:
         self._grids: dict[tuple[int, int], list[tuple[int, int]]] = {}
         self._recent: OrderedDict[tuple[int, int], tuple[AnchorSet, ...]] = OrderedDict()
 
-    def with_generator(self, generator) -> "TorchvisionAnchors":
+    def with_generator(self, generator: Generator) -> TorchvisionAnchors:
         """The same model (transform, backbone, matcher) with another anchor generator."""
         other = TorchvisionAnchors(self.model, self.name, generator)
         other._inputs, other._grids = self._inputs, self._grids  # the geometry does not depend on the anchors
@@ -97,7 +100,7 @@ class TorchvisionAnchors:
         """The generator as the Python expression that builds it."""
         return describe_generator(self.generator)
 
-    def suggest(self, prototypes_per_level, input_hw: tuple[int, int]) -> "TorchvisionAnchors":
+    def suggest(self, prototypes_per_level: Sequence[np.ndarray | None], input_hw: tuple[int, int]) -> TorchvisionAnchors:
         """This model with anchors of the shapes ``prototypes_per_level`` ((k_l, 2) in input pixels at
         ``input_hw``, or None to keep a level's), laid out as its generator lays them out (``ops.anchor_fit``)."""
         return self.with_generator(fit_generator(self.generator, prototypes_per_level, input_hw))
@@ -114,8 +117,8 @@ class TorchvisionAnchors:
                     images, _ = transform([torch.empty(3, *key, device="meta")])
             finally:
                 transform.train(training)
-            self._inputs[key] = (tuple(int(v) for v in images.image_sizes[0]),
-                                 tuple(int(v) for v in images.tensors.shape[-2:]))
+            (h, w), (ph, pw) = images.image_sizes[0], images.tensors.shape[-2:]
+            self._inputs[key] = ((int(h), int(w)), (int(ph), int(pw)))
         return self._inputs[key]
 
     def input_size(self, image_hw: tuple[int, int]) -> tuple[int, int]:
@@ -127,7 +130,8 @@ class TorchvisionAnchors:
         transform = self.model.transform
         batched = transform.batch_images([torch.empty(3, *input_hw, device="meta")],
                                          size_divisible=transform.size_divisible)
-        return tuple(int(v) for v in batched.shape[-2:])
+        h, w = batched.shape[-2:]
+        return int(h), int(w)
 
     def grid_sizes(self, padded_hw: tuple[int, int]) -> list[tuple[int, int]]:
         """(H_l, W_l) of every feature map the backbone gives for a padded input, from shapes alone."""
@@ -140,7 +144,7 @@ class TorchvisionAnchors:
                 features = functional_call(backbone, meta, (torch.empty(1, 3, *key, device="meta"),))
             if isinstance(features, torch.Tensor):
                 features = {"0": features}
-            self._grids[key] = [tuple(int(v) for v in f.shape[-2:]) for f in features.values()]
+            self._grids[key] = [(int(f.shape[-2]), int(f.shape[-1])) for f in features.values()]
         return self._grids[key]
 
     def anchors(self, input_hw: tuple[int, int]) -> tuple[AnchorSet, ...]:

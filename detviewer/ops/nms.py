@@ -19,13 +19,15 @@ Conventions (shared with torchvision's detection models):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Literal
 
 import numpy as np
 import torch
 import torchvision
 
-from detviewer.ops.boxes import as_numpy
-from detviewer.core.types import NMS_METHODS, NMSStep, NMSTrace
+from detviewer.core.types import NMS_METHODS, GreedySteps, NMSStep, NMSTrace
+from detviewer.ops.boxes import ArrayOrTensor, as_numpy
 
 __all__ = ["nms_trace", "NMS_METHODS"]
 
@@ -37,11 +39,12 @@ _VANILLA_NUMEL = 4000
 _PAIR_CHUNK = 1 << 21  # candidate pairs examined at once (bounds memory at ~100 MB)
 _EMPTY_I = np.zeros(0, np.int64)
 _EMPTY_F = np.zeros(0, np.float32)
+_Columns = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # x1, y1, x2, y2, area
 
 
-def nms_trace(boxes, scores, labels=None, *, iou_threshold: float = 0.5, score_threshold: float = 0.0,
+def nms_trace(boxes: ArrayOrTensor, scores: ArrayOrTensor, labels: ArrayOrTensor | None = None, *, iou_threshold: float = 0.5, score_threshold: float = 0.0,
               class_agnostic: bool = False, method: str = "hard", sigma: float = 0.5,
-              max_detections: int | None = None) -> NMSTrace:
+              max_detections: int | None = None, record_steps: bool = True) -> NMSTrace:
     """Run NMS on ``boxes`` and record every step.
 
     boxes (N, 4) xyxy pixels, scores (N,), labels (N,) int: numpy arrays or torch tensors on
@@ -56,6 +59,8 @@ def nms_trace(boxes, scores, labels=None, *, iou_threshold: float = 0.5, score_t
     ``> score_threshold`` is suppressed; ties in score go to the box earlier in ``order``;
     scores are expected to be >= 0 (decay must lower them).
     max_detections: keep only the first boxes (and steps), like ``keep[:detections_per_img]``.
+    Greedy runs also give their steps as flat arrays (``NMSTrace.greedy``); ``record_steps=False`` leaves
+    ``steps`` empty (a replay needs only the arrays: building thousands of NMSStep objects is a third of the run).
     """
     box, score, label = _inputs(boxes, scores, labels)
     _check_params(iou_threshold, score_threshold, method, sigma, max_detections)
@@ -65,20 +70,23 @@ def nms_trace(boxes, scores, labels=None, *, iou_threshold: float = 0.5, score_t
     by_score = np.argsort(-score[passed], kind="stable")
     order = passed[by_score]
     agnostic = class_agnostic or label is None
+    greedy = None
     if method == "hard":
-        steps, keep = _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic)
+        steps, keep, greedy = _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic, record_steps)
         final = score.astype(np.float32)
     else:
         steps, keep, final = _soft_nms(box, score, label, order, iou_threshold, score_threshold,
                                        agnostic, method, sigma)
     if max_detections is not None:
         keep, steps = keep[:max_detections], steps[:max_detections]
-    return NMSTrace(order=order, steps=tuple(steps), keep=keep, scores=final,
+        greedy = greedy.head(max_detections) if greedy is not None else None
+    return NMSTrace(order=order, steps=tuple(steps), keep=keep, scores=final, greedy=greedy,
                     iou_threshold=float(iou_threshold), score_threshold=float(score_threshold),
                     method=method, class_agnostic=bool(agnostic))
 
 
-def _inputs(boxes, scores, labels):
+def _inputs(boxes: ArrayOrTensor, scores: ArrayOrTensor,
+            labels: ArrayOrTensor | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """numpy copies on the CPU: boxes (N, 4) and scores (N,) float32 (float64 if boxes are), labels (N,) int64."""
     box = as_numpy(boxes)
     if box.dtype != np.float64:
@@ -101,7 +109,8 @@ def _inputs(boxes, scores, labels):
     return np.ascontiguousarray(box), np.ascontiguousarray(score), label
 
 
-def _check_params(iou_threshold, score_threshold, method, sigma, max_detections) -> None:
+def _check_params(iou_threshold: float, score_threshold: float, method: str, sigma: float,
+                  max_detections: int | None) -> None:
     if method not in NMS_METHODS:
         raise ValueError(f"NMS method must be one of {NMS_METHODS}, got {method!r}")
     if not iou_threshold >= 0.0:  # also rejects NaN
@@ -116,7 +125,9 @@ def _check_params(iou_threshold, score_threshold, method, sigma, max_detections)
 
 # -- greedy NMS ---------------------------------------------------------------------------------
 
-def _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic):
+def _hard_nms(box: np.ndarray, score: np.ndarray, label: np.ndarray | None, passed: np.ndarray, by_score: np.ndarray,
+              iou_threshold: float, agnostic: bool,
+              record_steps: bool = True) -> tuple[list[NMSStep], np.ndarray, GreedySteps]:
     """keep from torchvision itself; each suppressed box is then attributed to its suppressor.
 
     Greedy NMS suppresses box j at the first kept box before it (same class) with
@@ -126,7 +137,7 @@ def _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic):
     boxes_f, scores_f = box[passed], score[passed]
     box_t, score_t = torch.from_numpy(boxes_f), torch.from_numpy(scores_f)
     geometry, groups = boxes_f, None
-    if agnostic:
+    if agnostic or label is None:
         keep_f = torchvision.ops.nms(box_t, score_t, iou_threshold).numpy()
     else:
         labels_f = label[passed]
@@ -146,18 +157,23 @@ def _hard_nms(box, score, label, passed, by_score, iou_threshold, agnostic):
     step_of = position[suppressor[lost]]
     by_step = np.lexsort((rank[lost], step_of))
     lost_input, lost_iou = passed[lost[by_step]], iou[lost[by_step]]
-    ends = np.cumsum(np.bincount(step_of, minlength=len(keep_f))).tolist()
-    starts = [0] + ends[:-1]
+    counts = np.bincount(step_of, minlength=len(keep_f)).astype(np.int64)
     kept_input = passed[keep_f]
+    greedy = GreedySteps(kept_input.astype(np.int64), counts, lost_input.astype(np.int64),
+                         lost_iou.astype(np.float32))
+    if not record_steps:
+        return [], kept_input, greedy
+    ends = np.cumsum(counts).tolist()
+    starts = [0] + ends[:-1]
     steps = [
         _step(kept=k, suppressed=lost_input[a:b], ious=lost_iou[a:b], decayed=_EMPTY_I,
               decayed_scores=_EMPTY_F, score=s)
         for k, s, a, b in zip(kept_input.tolist(), scores_f[keep_f].tolist(), starts, ends)
     ]
-    return steps, kept_input
+    return steps, kept_input, greedy
 
 
-def _step(**fields) -> NMSStep:
+def _step(**fields: object) -> NMSStep:
     """An NMSStep without running the frozen dataclass' ``__init__`` (one guarded setattr per
     field, ~1.5 us): a 10k-box replay builds thousands of steps each time a slider moves.
     ``fields`` must name every field; test_nms checks the result equals ``NMSStep(**fields)``."""
@@ -171,10 +187,11 @@ def _offset_boxes(boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if boxes.size == 0:
         return boxes
     step = boxes.max() + boxes.dtype.type(1)
-    return boxes + (labels.astype(boxes.dtype) * step)[:, None]
+    shifted: np.ndarray = boxes + (labels.astype(boxes.dtype) * step)[:, None]
+    return shifted
 
 
-def _kernel_iou(col, i, j) -> np.ndarray:
+def _kernel_iou(col: _Columns, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """IoU of pairs (i[k], j[k]) with the arithmetic of torchvision's CPU kernel (same dtype,
     same operation order), so that comparisons with the threshold agree bit for bit.
     col: the boxes as contiguous columns x1, y1, x2, y2, area (1-D gathers are the fast ones)."""
@@ -183,10 +200,12 @@ def _kernel_iou(col, i, j) -> np.ndarray:
     h = np.maximum(np.minimum(y2[i], y2[j]) - np.maximum(y1[i], y1[j]), 0)
     inter = w * h
     with np.errstate(invalid="ignore", divide="ignore"):
-        return inter / (area[i] + area[j] - inter)
+        iou: np.ndarray = inter / (area[i] + area[j] - inter)
+    return iou
 
 
-def _attribute(geometry, groups, rank, keep, iou_threshold):
+def _attribute(geometry: np.ndarray, groups: np.ndarray | None, rank: np.ndarray, keep: np.ndarray,
+               iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """For every box not in ``keep``: its suppressor and their IoU.
 
     geometry (n, 4) the boxes nms() saw; groups (n,) class ids or None; rank (n,) processing
@@ -215,7 +234,8 @@ def _attribute(geometry, groups, rank, keep, iou_threshold):
     return suppressor, best_iou
 
 
-def _earliest_suppressors(col, rank, i, j, iou_threshold):
+def _earliest_suppressors(col: _Columns, rank: np.ndarray, i: np.ndarray, j: np.ndarray,
+                          iou_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Of candidate pairs (kept i, lost j), those where i comes before j and IoU > threshold,
     reduced to the earliest i for each j. Returns (i, j, iou) with unique j."""
     x1, y1, x2, y2, _ = col
@@ -231,7 +251,8 @@ def _earliest_suppressors(col, rank, i, j, iou_threshold):
     return i[head], j[head], iou[head]
 
 
-def _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, iou_threshold) -> None:
+def _attribute_orphans(col: _Columns, groups: np.ndarray | None, rank: np.ndarray, keep: np.ndarray, orphans: np.ndarray,
+                       suppressor: np.ndarray, best_iou: np.ndarray, iou_threshold: float) -> None:
     # Only reached if torchvision changes how it computes IoU (e.g. which boxes batched_nms
     # shifts) and a box sits within rounding of the threshold: credit the best-overlapping
     # earlier kept box of its class rather than leave the box out of the trace.
@@ -247,7 +268,7 @@ def _attribute_orphans(col, groups, rank, keep, orphans, suppressor, best_iou, i
             suppressor[j], best_iou[j] = cand[best], iou[best]
 
 
-def _safe_shrink(area, iou_threshold) -> float:
+def _safe_shrink(area: np.ndarray, iou_threshold: float) -> float:
     """How much of a box's width a suppressing overlap must exceed: IoU > t implies an x-overlap
     > t * width of either box. Loosened by 1e-5, far beyond the kernel's rounding (relative
     2^-24 per operation); 0 (any overlap) where tiny areas would make that rounding subnormal."""
@@ -257,7 +278,8 @@ def _safe_shrink(area, iou_threshold) -> float:
     return float(iou_threshold) * (1.0 - 1e-5)
 
 
-def _candidate_pairs(x1, x2, groups, rows, cols, shrink):
+def _candidate_pairs(x1: np.ndarray, x2: np.ndarray, groups: np.ndarray | None, rows: np.ndarray, cols: np.ndarray,
+                     shrink: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield chunks (i, j), i in rows and j in cols of the same group, holding every pair whose
     x-overlap is wider than ``shrink`` times the width of each box, without forming all pairs.
 
@@ -275,7 +297,9 @@ def _candidate_pairs(x1, x2, groups, rows, cols, shrink):
         low, high, width = int(groups.min()), int(groups.max()), len(values) + 1
         ids = groups - low if high - low < 2**62 // width else np.unique(groups, return_inverse=True)[1]
         start, stop = start + ids * width, stop + ids * width
-    for owners, others, side in ((rows, cols, "left"), (cols, rows, "right")):
+    sides: tuple[tuple[np.ndarray, np.ndarray, Literal["left", "right"]], ...] = (
+        (rows, cols, "left"), (cols, rows, "right"))
+    for owners, others, side in sides:
         others = others[np.argsort(start[others], kind="stable")]
         lo = np.searchsorted(start[others], start[owners], side)
         hi = np.searchsorted(start[others], stop[owners], "left")
@@ -283,7 +307,8 @@ def _candidate_pairs(x1, x2, groups, rows, cols, shrink):
             yield (owner, other) if side == "left" else (other, owner)
 
 
-def _expand(owners, others, lo, counts):
+def _expand(owners: np.ndarray, others: np.ndarray, lo: np.ndarray,
+            counts: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (owner, other): owners[k] paired with others[lo[k]] .. others[lo[k] + counts[k] - 1],
     in chunks of about ``_PAIR_CHUNK`` pairs."""
     ends = np.cumsum(counts)
@@ -299,14 +324,16 @@ def _expand(owners, others, lo, counts):
 
 # -- Soft-NMS -----------------------------------------------------------------------------------
 
-def _soft_nms(box, score, label, order, iou_threshold, score_threshold, agnostic, method, sigma):
+def _soft_nms(box: np.ndarray, score: np.ndarray, label: np.ndarray | None, order: np.ndarray, iou_threshold: float,
+              score_threshold: float, agnostic: bool, method: str,
+              sigma: float) -> tuple[list[NMSStep], np.ndarray, np.ndarray]:
     """Soft-NMS per group (all boxes, or one class at a time), merged by the score each box
     had when it was picked: picked scores never increase, so this equals one global loop."""
     boxes = box.astype(np.float64)
     final = score.astype(np.float64)
     rank = np.empty(len(final), np.int64)
     rank[order] = np.arange(len(order))
-    if agnostic or len(order) == 0:
+    if agnostic or label is None or len(order) == 0:
         runs = [order]
     else:
         labels = label[order]
@@ -319,7 +346,8 @@ def _soft_nms(box, score, label, order, iou_threshold, score_threshold, agnostic
     return steps, keep, final.astype(np.float32)
 
 
-def _soft_run(boxes, final, idx, iou_threshold, score_threshold, method, sigma):
+def _soft_run(boxes: np.ndarray, final: np.ndarray, idx: np.ndarray, iou_threshold: float, score_threshold: float,
+              method: str, sigma: float) -> list[NMSStep]:
     """Soft-NMS on ``idx`` (input indices in rank order); writes final scores into ``final``.
 
     The live boxes' scores sit in ``score``; a finished box (picked or suppressed) gets -inf

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torchvision.ops import MultiScaleRoIAlign, roi_pool
 
 __all__ = ["RoIPooling", "pool_region", "roi_pool_cells", "roi_align_points", "max_over_cells",
@@ -49,13 +50,14 @@ class RoIPooling:
     align_points: np.ndarray | None = None
 
 
-def c_round(values) -> np.ndarray:
+def c_round(values: ArrayLike) -> np.ndarray:
     """C's ``round`` (halves away from zero), as torchvision's kernels round; numpy rounds halves to even."""
-    values = np.asarray(values, np.float64)
-    return np.sign(values) * np.floor(np.abs(values) + 0.5)
+    v = np.asarray(values, np.float64)
+    rounded: np.ndarray = np.sign(v) * np.floor(np.abs(v) + 0.5)
+    return rounded
 
 
-def roi_pool_cells(box_input_xyxy, spatial_scale: float, output_size: tuple[int, int],
+def roi_pool_cells(box_input_xyxy: ArrayLike, spatial_scale: float, output_size: tuple[int, int],
                    feature_size: tuple[int, int]) -> np.ndarray:
     """The feature cells each RoIPool bin reads, as torchvision's ``roi_pool`` kernel computes them.
 
@@ -93,7 +95,7 @@ def max_over_cells(feature: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return out
 
 
-def roi_align_points(box_input_xyxy, spatial_scale: float, output_size: tuple[int, int], sampling_ratio: int,
+def roi_align_points(box_input_xyxy: ArrayLike, spatial_scale: float, output_size: tuple[int, int], sampling_ratio: int,
                      aligned: bool = False) -> np.ndarray:
     """RoIAlign's sampling points, as torchvision's ``roi_align`` kernel places them: (S_h, S_w, g_h·g_w, 2)
     float32 (x, y) feature pixels, g = sampling_ratio (or ceil(bin size) when it is <= 0), evenly inside
@@ -160,7 +162,7 @@ def _bins_input(box: list[float], output_size: tuple[int, int]) -> np.ndarray:
     return bins
 
 
-def pool_region(pooler: MultiScaleRoIAlign, features: dict[str, torch.Tensor], box_input_xyxy,
+def pool_region(pooler: MultiScaleRoIAlign, features: dict[str, torch.Tensor], box_input_xyxy: ArrayLike,
                 input_size: tuple[int, int]) -> RoIPooling:
     """Pool ``box_input_xyxy`` (4,) model-input pixels the way ``pooler`` does for the box head, and with
     RoIPool on the same feature map.
@@ -178,8 +180,8 @@ def pool_region(pooler: MultiScaleRoIAlign, features: dict[str, torch.Tensor], b
         feature = features[names[level]]
         rois = torch.cat([torch.zeros(1, 1, device=device), box], dim=1)
         pooled = roi_pool(feature, rois, output_size=pooler.output_size, spatial_scale=scale)[0]
-    output_size = tuple(int(v) for v in pooler.output_size)
-    feature_size = tuple(int(v) for v in feature.shape[-2:])
+    output_size = (int(pooler.output_size[0]), int(pooler.output_size[1]))
+    feature_size = (int(feature.shape[-2]), int(feature.shape[-1]))
     box_np = box[0].cpu().numpy()
     return RoIPooling(
         level=level, level_name=names[level], spatial_scale=scale,

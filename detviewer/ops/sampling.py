@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from torchvision.models.detection._utils import Matcher, SSDMatcher
 
 from detviewer.core.types import MatchRule
@@ -53,13 +54,13 @@ def matcher_for(rule: MatchRule) -> Matcher:
     return Matcher(rule.fg_iou, rule.bg_iou, allow_low_quality_matches=rule.low_quality)
 
 
-def match_with_rule(boxes, gt_boxes, rule: MatchRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def match_with_rule(boxes: ArrayLike, gt_boxes: ArrayLike, rule: MatchRule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels (N,) int8, matched_gt (N,) int64, max_iou (N,) float32) of ``boxes`` under ``rule``'s matcher,
     as the model's training computes them (IoU of boxes and gt_boxes (M, 4) xyxy pixels)."""
     return _match(boxes, gt_boxes, matcher_for(rule))
 
 
-def sample_with_rule(labels, rule: MatchRule, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def sample_with_rule(labels: ArrayLike, rule: MatchRule, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The (positive, negative) indices one training step of the model draws: its sampler when it has one
     (``batch_size`` > 0), else every positive and every negative."""
     labels = np.asarray(labels).reshape(-1)
@@ -68,12 +69,12 @@ def sample_with_rule(labels, rule: MatchRule, seed: int = 0) -> tuple[np.ndarray
     return sample_rpn_minibatch(labels, rule.batch_size, rule.positive_fraction, seed=seed)
 
 
-def rcnn_labels(max_iou, fg_iou: float = 0.5) -> np.ndarray:
+def rcnn_labels(max_iou: ArrayLike, fg_iou: float = 0.5) -> np.ndarray:
     """R-CNN fine-tuning: 1 where the best IoU with a ground-truth box is >= fg_iou, else 0 (background)."""
     return np.where(np.asarray(max_iou) >= fg_iou, 1, 0).astype(np.int8)
 
 
-def fast_rcnn_labels(max_iou, fg_iou: float = 0.5, bg_low: float = 0.1) -> np.ndarray:
+def fast_rcnn_labels(max_iou: ArrayLike, fg_iou: float = 0.5, bg_low: float = 0.1) -> np.ndarray:
     """Fast R-CNN: 1 at IoU >= fg_iou, 0 (background) in [bg_low, fg_iou), -1 (unused) below bg_low."""
     max_iou = np.asarray(max_iou)
     labels = np.full(max_iou.shape, -1, np.int8)
@@ -82,7 +83,7 @@ def fast_rcnn_labels(max_iou, fg_iou: float = 0.5, bg_low: float = 0.1) -> np.nd
     return labels
 
 
-def sample_uniform(labels, positives: int, negatives: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def sample_uniform(labels: ArrayLike, positives: int, negatives: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``positives`` of the label-1 and up to ``negatives`` of the label-0 indices, uniformly without
     replacement (a fixed split, as R-CNN's 32 + 96); ascending."""
     labels = np.asarray(labels).reshape(-1)
@@ -94,7 +95,7 @@ def sample_uniform(labels, positives: int, negatives: int, seed: int = 0) -> tup
     return draw(np.flatnonzero(labels == 1), positives), draw(np.flatnonzero(labels == 0), negatives)
 
 
-def _max_iou(boxes, gt_boxes) -> tuple[np.ndarray, np.ndarray]:
+def _max_iou(boxes: ArrayLike, gt_boxes: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     from detviewer.ops.boxes import box_iou_np
 
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
@@ -105,7 +106,7 @@ def _max_iou(boxes, gt_boxes) -> tuple[np.ndarray, np.ndarray]:
     return iou.max(axis=1).astype(np.float32), iou.argmax(axis=1).astype(np.int64)
 
 
-def sample_rcnn(boxes, gt_boxes, seed: int = 0, batch: tuple[int, int] = RCNN_BATCH) -> Sample:
+def sample_rcnn(boxes: ArrayLike, gt_boxes: ArrayLike, seed: int = 0, batch: tuple[int, int] = RCNN_BATCH) -> Sample:
     """R-CNN's fine-tuning labels and one minibatch's draw from this image's regions."""
     max_iou, best = _max_iou(boxes, gt_boxes)
     labels = rcnn_labels(max_iou)
@@ -113,7 +114,7 @@ def sample_rcnn(boxes, gt_boxes, seed: int = 0, batch: tuple[int, int] = RCNN_BA
     return Sample(labels, np.where(labels == 1, best, -1), max_iou, positive, negative)
 
 
-def sample_fast_rcnn(boxes, gt_boxes, seed: int = 0, rois: tuple[int, float] = FAST_RCNN_ROIS) -> Sample:
+def sample_fast_rcnn(boxes: ArrayLike, gt_boxes: ArrayLike, seed: int = 0, rois: tuple[int, float] = FAST_RCNN_ROIS) -> Sample:
     """Fast R-CNN's labels and the RoIs one image contributes to a minibatch."""
     max_iou, best = _max_iou(boxes, gt_boxes)
     labels = fast_rcnn_labels(max_iou)
@@ -121,7 +122,7 @@ def sample_fast_rcnn(boxes, gt_boxes, seed: int = 0, rois: tuple[int, float] = F
     return Sample(labels, np.where(labels == 1, best, -1), max_iou, positive, negative)
 
 
-def sample_model(boxes, gt_boxes, rule: MatchRule, seed: int = 0) -> Sample:
+def sample_model(boxes: ArrayLike, gt_boxes: ArrayLike, rule: MatchRule, seed: int = 0) -> Sample:
     """The model's own labels (``rule``'s matcher) and one training step's draw (its sampler)."""
     labels, matched, max_iou = match_with_rule(boxes, gt_boxes, rule)
     positive, negative = sample_with_rule(labels, rule, seed)

@@ -9,16 +9,28 @@ exist: the replay at score threshold t is the unfiltered replay restricted to {s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from detviewer.core.types import (
-    FILTERED, KEPT, NMS_METHODS, PENDING, SUPPRESSED, Detections, Inference, NMSStep, NMSTrace,
+    FILTERED,
+    KEPT,
+    NMS_METHODS,
+    PENDING,
+    SUPPRESSED,
+    Detections,
+    Inference,
+    NMSStep,
+    NMSTrace,
 )
 
 __all__ = ["Thresholds", "NMSReplay", "restrict_to_score", "replay_from_trace", "unfiltered_replay", "iou_grid",
-           "replay_key", "UNFILTERED", "IOU_GRID"]
+           "replay_key", "UNFILTERED", "IOU_GRID", "TraceFn"]
+
+#: ``ops.nms.nms_trace`` (injected: this package imports no torch): (boxes, scores, labels, **options) -> NMSTrace.
+TraceFn = Callable[..., NMSTrace]
 
 #: The score threshold of an unfiltered replay: every finite score passes ``score > UNFILTERED``.
 UNFILTERED = float("-inf")
@@ -74,7 +86,7 @@ class NMSReplay:
     soft_steps: tuple[NMSStep, ...] = ()
 
     @classmethod
-    def empty(cls, thresholds: Thresholds = Thresholds(), candidates: Detections | None = None) -> "NMSReplay":
+    def empty(cls, thresholds: Thresholds = Thresholds(), candidates: Detections | None = None) -> NMSReplay:
         cand = candidates if candidates is not None else Detections.empty()
         n = len(cand)
         none = np.zeros(0, np.int64)
@@ -156,6 +168,7 @@ class NMSReplay:
             return (f"Start: {len(self.order)} candidates above score {t.score:.2f}, sorted by score; "
                     "none decided yet.")
         s = self.step(step)
+        assert s is not None  # 0 < step <= step_count
         cand = self.candidates
         name = cand.name_of(cand.labels[s.kept])
         score = float(self.scores[s.kept]) if np.isnan(s.score) else float(s.score)
@@ -182,12 +195,17 @@ def replay_from_trace(candidates: Detections, thresholds: Thresholds, trace: NMS
     suppressor = np.full(n, -1, np.int64)
     suppress_iou = np.full(n, np.nan, np.float32)
     steps = trace.steps
-    kept = np.fromiter((s.kept for s in steps), np.int64, len(steps))
-    counts = np.fromiter((len(s.suppressed) for s in steps), np.int64, len(steps))
+    if trace.greedy is not None:  # the same steps as flat arrays
+        kept, counts = trace.greedy.kept, trace.greedy.counts
+        lost, ious = trace.greedy.suppressed, trace.greedy.ious
+    else:
+        kept = np.fromiter((s.kept for s in steps), np.int64, len(steps))
+        counts = np.fromiter((len(s.suppressed) for s in steps), np.int64, len(steps))
+        lost = np.concatenate([np.asarray(s.suppressed, np.int64) for s in steps] or [np.zeros(0, np.int64)])
+        ious = np.concatenate([np.asarray(s.ious, np.float32) for s in steps] or [np.zeros(0, np.float32)])
     if counts.sum():
-        lost = np.concatenate([np.asarray(s.suppressed, np.int64) for s in steps])
-        suppressor[lost] = np.repeat(np.arange(len(steps)), counts)
-        suppress_iou[lost] = np.concatenate([np.asarray(s.ious, np.float32) for s in steps])
+        suppressor[lost] = np.repeat(np.arange(len(kept)), counts)
+        suppress_iou[lost] = ious
     soft = tuple(steps) if trace.method != "hard" else ()
     return NMSReplay(candidates, thresholds, np.asarray(trace.order, np.int64), kept, suppressor, suppress_iou,
                      np.asarray(trace.keep, np.int64), np.asarray(trace.scores, np.float32), max_detections, soft)
@@ -219,7 +237,8 @@ def restrict_to_score(full: NMSReplay, thresholds: Thresholds, max_detections: i
                      keep, full.scores, max_detections)
 
 
-def replay(inference: Inference | None, thresholds: Thresholds, trace_fn, full: NMSReplay | None = None) -> NMSReplay:
+def replay(inference: Inference | None, thresholds: Thresholds, trace_fn: TraceFn,
+           full: NMSReplay | None = None) -> NMSReplay:
     """The replay for ``inference`` at ``thresholds``.
 
     trace_fn: ``ops.nms.nms_trace`` (injected: this package imports no torch). ``full``: the unfiltered
@@ -238,7 +257,8 @@ def replay(inference: Inference | None, thresholds: Thresholds, trace_fn, full: 
     return replay_from_trace(cand, thresholds, trace, max_det)
 
 
-def iou_grid(inference: Inference, class_agnostic: bool, trace_fn, check=None) -> dict[tuple[float, bool], NMSReplay]:
+def iou_grid(inference: Inference, class_agnostic: bool, trace_fn: TraceFn,
+             check: Callable[[], None] | None = None) -> dict[tuple[float, bool], NMSReplay]:
     """The unfiltered greedy replay at every IoU of IOU_GRID, filed by ``replay_key``; check(): raises to stop
     early (called between thresholds). With them, an IoU slider move is a lookup and a score filter."""
     out = {}
@@ -250,9 +270,10 @@ def iou_grid(inference: Inference, class_agnostic: bool, trace_fn, check=None) -
     return out
 
 
-def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn) -> NMSReplay:
+def unfiltered_replay(inference: Inference, thresholds: Thresholds, trace_fn: TraceFn) -> NMSReplay:
     """The greedy replay of every candidate (no score filter, no top-k) at ``thresholds``' IoU and scope."""
     cand = inference.candidates
     trace = trace_fn(cand.xyxy, cand.scores, cand.labels, iou_threshold=float(thresholds.iou),
-                     score_threshold=UNFILTERED, class_agnostic=bool(thresholds.class_agnostic), method="hard")
+                     score_threshold=UNFILTERED, class_agnostic=bool(thresholds.class_agnostic), method="hard",
+                     record_steps=False)
     return replay_from_trace(cand, Thresholds(UNFILTERED, thresholds.iou, thresholds.class_agnostic), trace)

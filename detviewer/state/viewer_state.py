@@ -12,15 +12,26 @@ has for this Inference) is injected, so this package imports neither the views n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 from detviewer.core.types import Inference
 from detviewer.state.events import (
-    ControlChanged, DisplayChanged, FrameChanged, GroundTruthChanged, InferenceChanged, OverlaysChanged,
-    PickChanged, SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
+    ControlChanged,
+    DisplayChanged,
+    FrameChanged,
+    GroundTruthChanged,
+    InferenceChanged,
+    OverlaysChanged,
+    PickChanged,
+    SelectionChanged,
+    StateEvent,
+    StepChanged,
+    ThresholdsChanged,
+    ViewChanged,
 )
-from detviewer.state.nms_replay import NMSReplay, Thresholds, replay, replay_key, unfiltered_replay
+from detviewer.state.nms_replay import NMSReplay, Thresholds, TraceFn, replay, replay_key, unfiltered_replay
 
 __all__ = ["ViewerState", "ViewChoices", "StepCounter"]
 
@@ -46,7 +57,7 @@ class ViewerState:
     (imported by the caller, so that the window can exist before torch is imported)."""
 
     def __init__(self, views: Mapping[str, Mapping[str, Any]], step_counter: StepCounter,
-                 trace_fn: Callable | None = None, thresholds: Thresholds | None = None,
+                 trace_fn: TraceFn | None = None, thresholds: Thresholds | None = None,
                  first_view: str = "detections", restart_steps: Collection[str] = ()) -> None:
         if first_view not in views:
             raise ValueError(f"unknown view {first_view!r}")
@@ -58,15 +69,15 @@ class ViewerState:
         self._view = first_view
         self._choices: dict[str, ViewChoices] = {name: ViewChoices() for name in views}
         self._thresholds = thresholds or Thresholds()
-        self._frame = None
+        self._frame: Any = None
         self._inference: Inference | None = None
         self._unfiltered: dict[tuple[float, bool], NMSReplay] = {}
         self._replay = NMSReplay.empty(self._thresholds)
         self._selected: int | None = None
-        self._gt = None
+        self._gt: Any = None
         self._show_gt = True
         self._show_suppressed = False
-        self._overlays: tuple[str | None, tuple] = (None, ())  # (image path, Overlay...)
+        self._overlays: tuple[str | None, tuple[Any, ...]] = (None, ())  # (image path, Overlay...)
 
     # -- listeners ---------------------------------------------------------------------------
     def subscribe(self, listener: Callable[[StateEvent], None]) -> None:
@@ -91,7 +102,7 @@ class ViewerState:
         return self._thresholds
 
     @property
-    def frame(self):
+    def frame(self) -> Any:
         """The io.frames.Frame shown (or None)."""
         return self._frame
 
@@ -109,7 +120,7 @@ class ViewerState:
         return self._selected
 
     @property
-    def ground_truth(self):
+    def ground_truth(self) -> Any:
         """The frame's ground truth (io.image_gt.ImageBoxes) when there is some and it is shown, else None."""
         return self._gt if self._show_gt else None
 
@@ -122,13 +133,13 @@ class ViewerState:
         return self._show_suppressed
 
     @property
-    def overlays(self) -> tuple:
+    def overlays(self) -> tuple[Any, ...]:
         """The overlays (state.overlays.Overlay) of the frame shown: those set for its path, else none."""
         path, overlays = self._overlays
         frame_path = getattr(self._frame, "path", None)
         return overlays if path is not None and frame_path is not None and str(frame_path) == path else ()
 
-    def set_overlays(self, path, overlays) -> None:
+    def set_overlays(self, path: str | None, overlays: tuple[Any, ...]) -> None:
         """Boxes to draw over the detections of the image at ``path`` (e.g. the boxes behind a metric)."""
         self._overlays = (None if path is None else str(path), tuple(overlays))
         self._emit(OverlaysChanged())
@@ -136,7 +147,7 @@ class ViewerState:
     def choices(self, view: str | None = None) -> ViewChoices:
         return self._choices[view or self._view]
 
-    def control(self, name: str, view: str | None = None):
+    def control(self, name: str, view: str | None = None) -> Any:
         view = view or self._view
         return self._choices[view].controls.get(name, self._defaults[view][name])
 
@@ -170,7 +181,7 @@ class ViewerState:
         step, _ = self.step_position(view)
         self.set_step(step + int(delta), view)
 
-    def set_control(self, name: str, value, view: str | None = None) -> None:
+    def set_control(self, name: str, value: Any, view: str | None = None) -> None:
         view = view or self._view
         if name not in self._defaults[view]:
             raise ValueError(f"view {view!r} has no control {name!r}")
@@ -206,14 +217,14 @@ class ViewerState:
             self._emit(SelectionChanged(index))
 
     # -- data ------------------------------------------------------------------------------------
-    def set_frame(self, frame) -> None:
+    def set_frame(self, frame: Any) -> None:
         """A new frame to show; its Inference is not known yet (the views wait for it)."""
         self._frame = frame
         self._set_inference(None)
         self._emit(FrameChanged())
 
-    def set_inference(self, inference: Inference | None, *, frame=None, gt=_KEEP, restart: bool = True,
-                      replays: dict | None = None) -> None:
+    def set_inference(self, inference: Inference | None, *, frame: Any = None, gt: Any = _KEEP, restart: bool = True,
+                      replays: dict[tuple[float, bool], NMSReplay] | None = None) -> None:
         """Show the model's result (for ``frame``, when it is another than the one shown; ``gt``: its ground truth).
 
         restart: begin NMS stepping again and forget boxes picked on the previous result (False for the
@@ -227,7 +238,8 @@ class ViewerState:
         self._set_inference(inference, restart, replays)
         self._emit(InferenceChanged(restart))
 
-    def _set_inference(self, inference: Inference | None, restart: bool = True, replays: dict | None = None) -> None:
+    def _set_inference(self, inference: Inference | None, restart: bool = True,
+                       replays: dict[tuple[float, bool], NMSReplay] | None = None) -> None:
         self._inference = inference
         self._unfiltered = dict(replays or {}) if inference is not None else {}
         self._selected = None
@@ -236,7 +248,7 @@ class ViewerState:
             for view, choices in self._choices.items():
                 self._choices[view] = replace(choices, picked=None, step=0 if view in self._restart_steps else choices.step)
 
-    def set_ground_truth(self, gt) -> None:
+    def set_ground_truth(self, gt: Any) -> None:
         """The frame's ground truth (io.image_gt.ImageBoxes) or None."""
         if gt is not self._gt:
             self._gt = gt
@@ -253,7 +265,7 @@ class ViewerState:
             self._emit(DisplayChanged("show_suppressed"))
 
     # -- thresholds and the NMS replay ------------------------------------------------------------
-    def set_thresholds(self, **changes) -> bool:
+    def set_thresholds(self, **changes: Any) -> bool:
         """Change thresholds (score, iou, class_agnostic, method, sigma); True if anything changed."""
         new = replace(self._thresholds, **changes)
         if new == self._thresholds:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from detviewer.cli import main
@@ -76,6 +77,8 @@ def test_table_sorted_by_net_and_plots(case, tmp_path, capsys):
     (["--gt", "{gt}", "{a}", "nonsense-model"], "neither a COCO results .json nor a model"),
     (["--gt", "{gt}", "{a}", "{tmp}/missing.json"], "file not found"),
     (["--gt", "{gt}", "{a}", "{b}", "--iou", "1.5"], "--iou must lie in"),
+    (["--gt", "{gt}", "{a}", "{b}", "--bootstrap", "-1"], "--bootstrap must be 0"),
+    (["--gt", "{gt}", "{a}", "{b}", "--bootstrap", "1000000000"], "up to 100,000"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(case, tmp_path, capsys, argv, words):
     gt, a, b = case
@@ -83,6 +86,62 @@ def test_bad_input_is_one_sentence_and_exit_2(case, tmp_path, capsys, argv, word
     assert main(["compare", *argv]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning: ")]
     assert len(errors) == 1 and errors[0].startswith("error: ") and words in errors[0]
+
+
+def test_json_lists_every_object_fixed_and_broken_and_the_interval(case, capsys):
+    gt, a, b = case
+    assert main(["compare", "--gt", gt, a, b, "--score", "0.3", "--json", "--top", "0", "--bootstrap", "300",
+                 "--seed", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    # B's b2 (0.5) finds image 2's cat A missed; A's a0 (0.9) finds image 1's cat B missed (--top 0: all anyway)
+    assert out["objects"]["fixed"] == [{"image_id": 2, "file_name": "2.jpg", "gt_id": 3, "category": "cat",
+                                        "bbox": [20.0, 20.0, 10.0, 10.0],
+                                        "detection": {"bbox": [20.0, 20.0, 10.0, 10.0], "score": 0.5}}]
+    assert [(o["image_id"], o["gt_id"], o["detection"]["score"]) for o in out["objects"]["broken"]] == [(1, 1, 0.9)]
+    boot = out["bootstrap"]
+    assert boot["resamples"] == 300 and boot["seed"] == 4 and boot["confidence"] == 0.95
+    assert boot["dAP"]["delta"] == pytest.approx(out["mean"]["dAP"], abs=1e-12)
+    assert boot["dAP"]["low"] <= boot["dAP"]["delta"] <= boot["dAP"]["high"]
+    assert boot["dAP"]["low"] < 0 < boot["dAP"]["high"]  # four images: nothing is clear
+    # dog: A finds every dog first (AP 1 wherever dogs are drawn), B never beats it; image 4 alone costs B 0.5
+    low, high = out["classes"]["dog"]["dAP_interval"]
+    assert low <= -1 / 3 - 1e-9 < high <= 0
+
+
+def test_text_report_counts_the_objects_and_states_the_interval(case, capsys):
+    gt, a, b = case
+    assert main(["compare", "--gt", gt, a, b, "--score", "0.3", "--score-b", "0.55", "--top", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("Objects B fixed (B finds, A missed): 0; B broke (A found, B misses): 2") for line in lines)
+    broken = [line.split() for line in lines if line.startswith("broken ")]
+    assert broken == [["broken", "1.jpg", "cat", "0", "0", "10", "10", "0.900"]]  # --top 1: the most confident
+    verdict = next(line for line in lines if line.startswith("ΔAP "))
+    assert "95% interval [" in verdict and "1000 resamples of the 4 images, seed 0" in verdict
+    header = next(line for line in lines if line.startswith("class "))
+    assert "ΔAP 95%" in header
+
+
+def test_bootstrap_zero_skips_the_interval(case, capsys):
+    gt, a, b = case
+    assert main(["compare", "--gt", gt, a, b, "--score", "0.3", "--bootstrap", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["bootstrap"] is None and "dAP_interval" not in out["classes"]["cat"]
+    assert main(["compare", "--gt", gt, a, b, "--score", "0.3", "--bootstrap", "0"]) == 0
+    text = capsys.readouterr().out
+    assert "ΔAP 95%" not in text and "interval" not in text
+
+
+@pytest.mark.parametrize("low, high, words", [(0.01, 0.05, "B is better than A"), (-0.05, -0.01, "B is worse than A"),
+                                              (-0.01, 0.02, "no clear difference")])
+def test_verdict_reads_the_interval(low, high, words):
+    from detviewer.cli.compare_report import verdict
+    from detviewer.evaluation.bootstrap import BootstrapResult, Interval
+
+    empty = np.zeros(0)
+    result = BootstrapResult(resamples=10, seed=0, confidence=0.95, num_images=5, d_ap=empty, d_ap50=empty,
+                             class_d_ap=empty.reshape(0, 1), class_d_ap50=empty.reshape(0, 1),
+                             ap=Interval((low + high) / 2, low, high), ap50=Interval(0.0, -1.0, 1.0))
+    assert words in verdict(result) and f"[{low:+.3f}, {high:+.3f}]" in verdict(result)
 
 
 @pytest.mark.slow

@@ -163,3 +163,48 @@ def test_a_and_b_need_the_same_ground_truth():
 
     with pytest.raises(ValueError, match="same ground truth"):
         Comparison(DatasetEvaluation(GT, A, 4, ("cat", "dog")), DatasetEvaluation(other, B, 4, ("cat", "dog")))
+
+
+def test_changes_list_every_object_fixed_and_broken_most_confident_first(comparison):
+    changes = comparison.at(0.3).changes()
+    # B's b2 (0.5) finds the cat g2 A missed; A's a0 (0.9) finds the cat g0 B missed
+    np.testing.assert_array_equal(changes.fixed.gt, [2])
+    np.testing.assert_array_equal(changes.fixed.det, [2])
+    np.testing.assert_array_equal(changes.fixed.image, [1])
+    np.testing.assert_array_equal(changes.fixed.category, [CAT])
+    np.testing.assert_allclose(changes.fixed.score, [0.5])
+    np.testing.assert_array_equal(changes.broken.gt, [0])
+    np.testing.assert_allclose(changes.broken.score, [0.9])
+    # B above 0.55 also loses g3 (a3, 0.6) and no longer finds g2: A's more confident find first
+    strict = comparison.at(0.3, 0.55).changes()
+    np.testing.assert_array_equal(strict.broken.gt, [0, 3])
+    np.testing.assert_array_equal(strict.broken.det, [0, 3])
+    np.testing.assert_allclose(strict.broken.score, [0.9, 0.6])
+    assert len(strict.fixed) == 0 and strict.fixed.image.size == 0
+
+
+def test_changes_agree_with_found_only_and_each_finders_matching(random_pair):
+    g, ab, _ = random_pair
+    s = ab.at(0.25, 0.5)
+    changes = s.changes()
+    a_only, b_only = s.found_only()
+    np.testing.assert_array_equal(np.sort(changes.broken.gt), a_only)
+    np.testing.assert_array_equal(np.sort(changes.fixed.gt), b_only)
+    for found, snap, threshold in ((changes.fixed, s.b, 0.5), (changes.broken, s.a, 0.25)):
+        assert (np.diff(found.score) <= 0).all()
+        assert (snap.matching.det_gt[found.det] == found.gt).all() and (found.score > threshold).all()
+        np.testing.assert_array_equal(found.image, g.boxes.image_index[found.gt])
+        np.testing.assert_array_equal(snap.evaluation.dt.image_index[found.det], found.image)
+    assert len(changes.fixed) == int(s.images.b_only.sum()) and len(changes.broken) == int(s.images.a_only.sum())
+
+
+def test_the_interval_is_computed_once_and_ready_after_precompute(random_pair):
+    _, ab, _ = random_pair
+    fresh = Comparison(ab.a, ab.b)
+    assert fresh.bootstrap_ready(40) is None
+    fresh.precompute(0.5, bootstrap=40)
+    ready = fresh.bootstrap_ready(40)
+    assert ready is not None and ready is fresh.bootstrap(40) and ready.resamples == 40
+    assert fresh.bootstrap(40, seed=1) is not ready
+    stats_a, stats_b = ab.a.coco.stats, ab.b.coco.stats
+    assert ready.ap.delta == stats_b["AP"] - stats_a["AP"] and ready.ap50.delta == stats_b["AP50"] - stats_a["AP50"]

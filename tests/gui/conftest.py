@@ -30,7 +30,7 @@ def make_window(qtbot, settings):
         window.show()
         windows.append(window)
         if load:
-            with qtbot.waitSignal(window.model_ready, timeout=5000):
+            with qtbot.waitSignal(window.model_ready, timeout=60000):  # a loaded CI machine can take long
                 window.request_model(ModelRequest("fake", "none", "cpu"))
         return window
 

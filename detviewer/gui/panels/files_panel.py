@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from PySide6.QtCore import Signal
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QPushButton, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.detectors.registry import AUTO
@@ -127,8 +133,11 @@ class ModelPanel(QWidget):
         session.model_loading.connect(loading)
         session.worker.model_progress.connect(self.show_loading)
         session.model_failed.connect(self.show_failed)
-        session.changed.connect(lambda event: isinstance(event, ModelChanged) and self.show_loaded(
-            event.model, cuda_available=session.cuda_available))
+        def changed(event: object) -> None:
+            if isinstance(event, ModelChanged):
+                self.show_loaded(event.model, cuda_available=session.cuda_available)
+
+        session.changed.connect(changed)
         session.worker.models_listed.connect(self.set_models)
         if session.worker.models is not None:  # listed before the panel existed
             self.set_models(session.worker.models)

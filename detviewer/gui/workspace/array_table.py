@@ -3,7 +3,6 @@ the arrays on demand, so 100,000 images cost nothing until their rows are on scr
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,7 +10,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from detviewer.errors import DetviewerError
+from detviewer.io.csv_safe import write_csv
 
 __all__ = ["Column", "ArrayTableModel"]
 
@@ -68,9 +67,12 @@ class ArrayTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if role != Qt.ItemDataRole.DisplayRole or not index.isValid():
+        # A text column (file and class names) also gives its full text as the tooltip: the view elides it.
+        if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         column = self.columns[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole and column.values.dtype.kind not in "OUS":
+            return None
         return column.text(column.values[self.order[index.row()]])
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
@@ -92,15 +94,11 @@ class ArrayTableModel(QAbstractTableModel):
         by = np.argsort(key, kind="stable")
         self.order = self.order[by if order == Qt.SortOrder.AscendingOrder else by[::-1]]
 
-    def write_csv(self, path) -> Path:
-        """The table as shown (rows in their order) to a CSV file."""
-        path = Path(path)
-        try:
-            with path.open("w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow([c.header for c in self.columns])
-                for item in self.order:
-                    writer.writerow([c.text(c.values[item]) for c in self.columns])
-        except OSError as exc:
-            raise DetviewerError(f"Cannot write {path}: {exc.strerror or exc}.") from None
-        return path
+    def rows_as_shown(self) -> list[list[str]]:
+        """The header, then every shown row in its order, as the cells' text."""
+        return [[c.header for c in self.columns],
+                *([c.text(c.values[item]) for c in self.columns] for item in self.order)]
+
+    def write_csv(self, path: str | Path) -> Path:
+        """The table as shown (rows in their order) to a CSV file: atomic, CSV-injection safe (io.csv_safe)."""
+        return write_csv(path, self.rows_as_shown())

@@ -24,6 +24,8 @@ from detviewer.evaluation.session import DatasetSession
 from detviewer.gui.session import DatasetChanged, ModelChanged, Run, RunChanged, Session, SessionEvent
 from detviewer.gui.workspace.choose_b import BChoice, ask_for_b
 from detviewer.gui.workspace.compare_tabs import CompareTab, CoverageTab
+from detviewer.gui.workspace.export_tables import RunSource, TableExport, export_tables
+from detviewer.gui.workspace.own_window import own_window_button
 from detviewer.gui.workspace.runs import DatasetRunner, RunProgress, eta_text
 from detviewer.gui.workspace.tabs import ConfusionTab, CurvesTab, ImagesTab, MetricsTab
 from detviewer.gui.worker import ModelRequest
@@ -43,6 +45,8 @@ class EvaluationWorkspace(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.app = session
+        self.run_sources: dict[str, RunSource] = {}  # what each side's predictions came from (for the CSVs)
+        self._pending_sources: dict[str, RunSource] = {}
         self.cache_dir: Path | None = None  # the per-image prediction cache (None: the user's cache folder)
         self.ask_b: Callable[[], BChoice | None] = lambda: ask_for_b(self, session.worker.models or [])
         self._b_after_load: ModelRequest | None = None
@@ -58,6 +62,7 @@ class EvaluationWorkspace(QWidget):
         self.compare_import = QPushButton("Compare: import B…")
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export tables (CSV)…")
+        self.own_window_button = own_window_button(self)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -68,6 +73,7 @@ class EvaluationWorkspace(QWidget):
                        self.export_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(self.own_window_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
         layout.addLayout(buttons)
@@ -121,6 +127,7 @@ class EvaluationWorkspace(QWidget):
     def _on_session_event(self, event: SessionEvent) -> None:
         if isinstance(event, DatasetChanged):
             self.runner.cancel()
+            self.run_sources, self._pending_sources = {}, {}
             self._make_tabs()
             dataset = event.dataset
             text = f"Dataset: {dataset.summary()}." if dataset is not None else ""
@@ -173,6 +180,7 @@ class EvaluationWorkspace(QWidget):
         except DetviewerError as exc:
             self._fail(str(exc))
             return
+        self._pending_sources[side] = RunSource(loaded.name, str(loaded.weights))
         self.progress.setRange(0, self.session.dataset.num_images)
         self.progress.setValue(0)
         self.progress.show()
@@ -203,6 +211,7 @@ class EvaluationWorkspace(QWidget):
             return
         self.runner.import_results(side, path, self.session.dataset,
                                    self.app.run_info(Path(path).name, "", "results file"))
+        self._pending_sources[side] = RunSource(Path(path).name, results_file=str(path))
 
     def _ask_results(self, side: str) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import a COCO results file", "", "COCO results (*.json)")
@@ -220,6 +229,8 @@ class EvaluationWorkspace(QWidget):
             self.app.say(text, "warning")
         if run.info.dataset != self.app.run_info("", "", "").dataset:
             return  # made for a dataset no longer open
+        self.run_sources[run.side] = self._pending_sources.pop(
+            run.side, self.run_sources.get(run.side, RunSource(run.name)))
         self.app.set_run(run)
 
     def _evaluate(self, run: Run) -> None:
@@ -322,7 +333,10 @@ class EvaluationWorkspace(QWidget):
             self.app.say(f"Wrote {len(paths)} tables to {folder}.")
 
     def export_tables(self, folder: str | Path) -> list[Path]:
-        """The per-class and images tables as shown (sorted, filtered) into CSV files in ``folder``."""
-        folder = Path(folder)
-        return [self.metrics.classes.write_csv(folder / "classes.csv"),
-                self.images.model.write_csv(folder / "images.csv")]
+        """Every tab's table (as shown) into CSV files in ``folder``, naming the runs (workspace.export_tables)."""
+        shown = {"classes": self.metrics.classes.rows_as_shown(), "images": self.images.model.rows_as_shown()}
+        if self.session.comparing:
+            shown["compare_images"] = self.compare.images.rows_as_shown()
+        t = self.app.state.thresholds
+        return export_tables(folder, TableExport(self.session, shown, dict(self.run_sources), t.score, t.iou, MATCH_IOU,
+                                                 self.coverage.coverage))

@@ -7,7 +7,7 @@ boxes behind what was clicked through ``opener(image, overlays, note)``.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView, QLabel, QListWidget, QListWidgetItem,
     QPushButton, QSplitter, QTableView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
@@ -24,16 +24,57 @@ _COCO_LABELS = {"AP": "AP @[.5:.95]", "AP50": "AP @ .50", "AP75": "AP @ .75", "A
                 "AR100": "AR max 100", "AR_small": "AR small", "AR_medium": "AR medium", "AR_large": "AR large"}
 
 
-def table_view(model: ArrayTableModel) -> QTableView:
+class _ColumnFitter(QObject):
+    """Column widths of a table view: every column but the name column fits its contents (once per set of
+    columns; Qt samples at most 1,000 rows); the name column gets the rest of the width, at least what
+    MIN_NAME pixels show of it, elided in the middle."""
+
+    MIN_NAME = 160
+
+    def __init__(self, view: QTableView, model: ArrayTableModel, name_column: int) -> None:
+        super().__init__(view)
+        self.view, self.model, self.name_column = view, model, name_column
+        self.fitted: list[str] = []
+        self.name_width = 0  # the name column's contents
+        model.modelReset.connect(self.fit_contents)
+        view.viewport().installEventFilter(self)
+
+    def fit_contents(self) -> None:
+        headers = [c.header for c in self.model.columns]
+        if headers == self.fitted or not self.model.rowCount():
+            return
+        self.fitted = headers
+        self.view.resizeColumnsToContents()
+        self.name_width = self.view.columnWidth(self.name_column) if self.name_column < len(headers) else 0
+        self.share()
+
+    def share(self) -> None:
+        if not self.fitted or self.name_column >= len(self.fitted):
+            return
+        others = sum(self.view.columnWidth(k) for k in range(len(self.fitted)) if k != self.name_column)
+        room = self.view.viewport().width() - others
+        self.view.setColumnWidth(self.name_column, max(self.MIN_NAME, room))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.share()
+        return False
+
+
+def table_view(model: ArrayTableModel, name_column: int = 0) -> QTableView:
+    """A sortable, row-selecting view of ``model``. The name column (file or class names) takes the width the
+    others leave and elides in the middle (its tooltip has the full name), so "worst error" no longer takes it."""
     view = QTableView()
     view.setModel(model)
     view.setSortingEnabled(True)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
     view.verticalHeader().hide()
     view.verticalHeader().setDefaultSectionSize(22)
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setStretchLastSection(False)
+    view.column_fitter = _ColumnFitter(view, model, name_column)
     return view
 
 
@@ -125,6 +166,7 @@ class ConfusionTab(QWidget):
         self.normalized = QCheckBox("normalised per true class")
         self.normalized.setChecked(True)
         self.hits = QListWidget()
+        self.hits.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.title = QLabel("Click a cell to list the images behind it.")
         self.title.setWordWrap(True)
         self._opener = opener
@@ -167,6 +209,7 @@ class ConfusionTab(QWidget):
         self.hits.clear()
         for hit in hits:
             item = QListWidgetItem(f"{self._session.image_path(hit.image).name} ({len(hit.detections)} boxes)")
+            item.setToolTip(str(self._session.image_path(hit.image)))
             item.setData(Qt.ItemDataRole.UserRole, hit)
             self.hits.addItem(item)
 

@@ -6,16 +6,18 @@ All coordinates are original-image pixels; a cut shifts every layer by the windo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, Layer, SegmentLayer, TextLayer
 
 __all__ = ["zoom_window", "crop_frame"]
 
 
-def zoom_window(layers: list, names: tuple[str, ...], image_size: tuple[int, int], aspect: float,
+def zoom_window(layers: Sequence[Layer], names: tuple[str, ...], image_size: tuple[int, int], aspect: float,
                 margin: float = 0.6) -> np.ndarray | None:
     """(4,) float32 xyxy: the union of the boxes of the layers called ``names``, grown by ``margin`` of its size
     on each side, widened to ``aspect`` (width / height), slid and clipped inside the (H, W) frame; None when
@@ -38,7 +40,7 @@ def zoom_window(layers: list, names: tuple[str, ...], image_size: tuple[int, int
     return np.array([left, top, left + w, top + h], np.float32)
 
 
-def _shifted(layer, dx: float, dy: float):
+def _shifted(layer: Layer, dx: float, dy: float) -> Layer:
     if isinstance(layer, BoxLayer):
         return replace(layer, xyxy=layer.xyxy - np.array([dx, dy, dx, dy], np.float32))
     if isinstance(layer, SegmentLayer):
@@ -52,9 +54,10 @@ def _shifted(layer, dx: float, dy: float):
     return layer
 
 
-def crop_frame(image: np.ndarray, layers: list, window) -> tuple[np.ndarray, list]:
+def crop_frame(image: np.ndarray, layers: Sequence[Layer], window: ArrayLike) -> tuple[np.ndarray, list[Layer]]:
     """(the image (H, W, 3) cut to ``window`` (4,) xyxy rounded out to whole pixels, the layers shifted to it)."""
     height, width = image.shape[:2]
+    window = np.asarray(window, np.float64)
     x1, y1 = int(np.floor(max(window[0], 0))), int(np.floor(max(window[1], 0)))
     x2, y2 = int(np.ceil(min(window[2], width))), int(np.ceil(min(window[3], height)))
     return np.ascontiguousarray(image[y1:y2, x1:x2]), [_shifted(layer, x1, y1) for layer in layers]

@@ -10,8 +10,9 @@ that can show it).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from detviewer.render.model.pipeline import ModelAbilities
@@ -151,7 +152,7 @@ def resolve_step(step: int | str, step_count: int, label_of: Callable[[int], str
     raise ValueError(f"no step is called {step!r}")
 
 
-def object_point(gt, detections_xyxy) -> tuple[float, float] | None:
+def object_point(gt: tuple[Any, Any] | None, detections_xyxy: Any) -> tuple[float, float] | None:
     """The centre (x, y) of the largest ground-truth box (gt: (boxes (M, 4), labels) or None), else of the first
     detection (detections_xyxy (D, 4), best first); None when there is neither."""
     import numpy as np

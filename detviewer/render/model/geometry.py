@@ -9,6 +9,7 @@ from 300 / grid size). A cell is the step-sized window around its centre.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,7 @@ class LevelGrid:
         hx, hy = self.step[0] / 2, self.step[1] / 2
         return np.array([cx - hx, cy - hy, cx + hx, cy + hy], np.float32)
 
-    def cell_at(self, point_xy) -> tuple[int, int] | None:
+    def cell_at(self, point_xy: Sequence[float] | np.ndarray) -> tuple[int, int] | None:
         """The cell (y, x) whose centre is nearest to an original-image point; None outside the map."""
         cx = math.floor((float(point_xy[0]) - self.origin[0]) / self.step[0] + 0.5)
         cy = math.floor((float(point_xy[1]) - self.origin[1]) / self.step[1] + 0.5)

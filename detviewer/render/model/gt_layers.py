@@ -10,14 +10,20 @@ not counted as missed. While stepping through NMS only the GT boxes are drawn.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from detviewer.core.matching import GtMatch
+
 # TIDE's error types, as the dataset evaluation and a confusion cell's boxes
 from detviewer.evaluation.errors import explain_false_positives, false_positive_reasons
-from detviewer.state.nms_replay import NMSReplay
 from detviewer.render.model.nms_layers import MAX_LABELS
-from detviewer.render.model.primitives import BoxLayer, TextLayer, solid
+from detviewer.render.model.primitives import BoxLayer, Layer, TextLayer, solid
+from detviewer.state.nms_replay import NMSReplay
+
+if TYPE_CHECKING:
+    from detviewer.io.image_gt import ImageBoxes
 
 __all__ = ["ground_truth_layers", "match_summary", "false_positive_reasons", "MISSED", "FALSE_POSITIVE", "GT_IOU"]
 
@@ -27,15 +33,15 @@ GT_WHITE = (255, 255, 255)
 GT_IOU = 0.5  # the IoU a detection needs to count as finding an object (COCO's AP50, VOC)
 
 
-def match_summary(match: GtMatch, gt) -> str:
+def match_summary(match: GtMatch, gt: ImageBoxes) -> str:
     """"TP 3 · FP 1 · missed 0 at IoU ≥ 0.5", and how many objects are of classes the model lacks."""
     unknown = int((gt.labels < 0).sum())
     note = f" ({unknown} object{'s' if unknown > 1 else ''} of classes this model does not have)" if unknown else ""
     return match.summary() + note
 
 
-def ground_truth_layers(replay: NMSReplay, gt, *, stepping: bool = False,
-                        iou_threshold: float = GT_IOU) -> tuple[list, GtMatch | None]:
+def ground_truth_layers(replay: NMSReplay, gt: ImageBoxes | None, *, stepping: bool = False,
+                        iou_threshold: float = GT_IOU) -> tuple[list[Layer], GtMatch | None]:
     """(layers, match) for ``gt`` (an ``io.image_gt.ImageBoxes`` or None) and the replay's final detections.
 
     match is None while stepping or without ground truth. An image listed in the ground truth with no
@@ -43,20 +49,21 @@ def ground_truth_layers(replay: NMSReplay, gt, *, stepping: bool = False,
     """
     if gt is None:
         return [], None
-    layers: list = []
+    layers: list[Layer] = []
     objects = gt.objects
+    crowd_all = ~objects  # gt.crowd, never None once built
     if objects.any():
         layers.append(BoxLayer("ground_truth", gt.xyxy[objects], solid(GT_WHITE, int(objects.sum())),
                                np.flatnonzero(objects), width=1.5, alpha=200))
-    if gt.crowd.any():
-        layers.append(BoxLayer("crowd_regions", gt.xyxy[gt.crowd], solid(GT_WHITE, int(gt.crowd.sum())),
-                               np.flatnonzero(gt.crowd), width=1.0, alpha=140, dashed=True))
+    if crowd_all.any():
+        layers.append(BoxLayer("crowd_regions", gt.xyxy[crowd_all], solid(GT_WHITE, int(crowd_all.sum())),
+                               np.flatnonzero(crowd_all), width=1.0, alpha=140, dashed=True))
     if stepping:
         return layers, None
     kept = replay.keep
     cand = replay.candidates
     known = gt.labels >= 0  # a class the model does not have cannot be missed by it
-    xyxy, labels, crowd = gt.xyxy[known], gt.labels[known], gt.crowd[known]
+    xyxy, labels, crowd = gt.xyxy[known], gt.labels[known], crowd_all[known]
     names = tuple(n for n, k in zip(gt.names, known) if k)
     match, why = explain_false_positives(cand.xyxy[kept], replay.scores[kept], cand.labels[kept], xyxy, labels,
                                          names, crowd, iou_threshold)

@@ -10,10 +10,14 @@ says "+n labels hidden").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from detviewer.render.model.primitives import Layer
 
 __all__ = ["Label", "Placement", "place_labels", "shorter_forms", "labels_of_layers"]
 
@@ -100,7 +104,8 @@ def place_labels(labels: Sequence[Label], measure: Callable[[str, float], tuple[
     return Placement(taken[len(obstacles):count].copy(), tuple(texts), np.asarray(index, np.int64), hidden)
 
 
-def _first_free(label: Label, measure, width: float, height: float, placed: np.ndarray):
+def _first_free(label: Label, measure: Callable[[str, float], tuple[float, float]], width: float, height: float,
+                placed: np.ndarray) -> tuple[tuple[float, float, float, float], str] | None:
     """The first spot (after the label's own ones, slid inside the canvas) no placed rect covers, trying the
     text's shorter forms in turn; every spot of a form is tested against every placed rect at once."""
     for text in shorter_forms(label.text):
@@ -123,7 +128,12 @@ def _first_free(label: Label, measure, width: float, height: float, placed: np.n
     return None
 
 
-def labels_of_layers(layers, to_screen: Callable[[np.ndarray], np.ndarray], max_per_layer: int = 100,
+def _rgb(color: np.ndarray) -> tuple[int, int, int]:
+    r, g, b = (int(v) for v in color[:3])
+    return r, g, b
+
+
+def labels_of_layers(layers: Iterable[Layer], to_screen: Callable[[np.ndarray], np.ndarray], max_per_layer: int = 100,
                      box_label_size: float = 12.0) -> list[Label]:
     """The labels of ``layers`` (bottom to top) for the pass: BoxLayer labels name their boxes, TextLayer texts
     sit at their points. to_screen: (N, 2) image points -> (N, 2) screen points. Top layers come first."""
@@ -138,12 +148,12 @@ def labels_of_layers(layers, to_screen: Callable[[np.ndarray], np.ndarray], max_
                 if layer.labels[k]:
                     x1, y1, x2, y2 = corners[k]
                     out.append(Label(layer.labels[k], (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)),
-                                     tuple(int(v) for v in layer.colors[k]), depth * 1000 + k,
+                                     _rgb(layer.colors[k]), depth * 1000 + k,
                                      size=box_label_size))
         elif isinstance(layer, TextLayer):
             points = to_screen(layer.positions.astype(np.float64))
             for k, text in enumerate(layer.texts[:max_per_layer]):
                 x, y = points[k]
-                out.append(Label(text, (x, y, x, y), tuple(int(v) for v in layer.colors[k]), depth * 1000 + k,
+                out.append(Label(text, (x, y, x, y), _rgb(layer.colors[k]), depth * 1000 + k,
                                  "point", layer.size, layer.anchor))
     return out

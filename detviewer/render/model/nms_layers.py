@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from detviewer.core.types import NMS_STATE_NAMES, PENDING, SUPPRESSED
-from detviewer.state.nms_replay import NMSReplay
 from detviewer.render.model.colors import GREY, HIGHLIGHT, SELECT, SUPPRESS, class_colors
 from detviewer.render.model.primitives import BoxLayer, solid
+from detviewer.state.nms_replay import NMSReplay
 
 __all__ = ["BoxLayer", "nms_layers", "candidate_label", "LAYER_NAMES", "NOT_CANDIDATES", "MAX_LABELS"]
 
@@ -71,7 +71,7 @@ def nms_layers(replay: NMSReplay, step: int, *, stepping: bool, selected: int | 
     layers.append(BoxLayer("kept", cand.xyxy[order], class_colors(cand.labels[order]), order,
                            labels=_score_labels(replay, order), width=2.0,
                            fill_alpha=0 if stepping or len(order) > MAX_FILLED else 28))
-    if len(now):
+    if current is not None and len(now):
         texts = tuple(f"IoU {v:.2f}" for v in np.asarray(current.ious, np.float32)[:MAX_LABELS])
         layers.append(BoxLayer("suppressed_now", cand.xyxy[now], solid(SUPPRESS, len(now)), now, labels=texts,
                                width=2.0, dashed=True, fill_alpha=40 if len(now) <= MAX_FILLED else 0))

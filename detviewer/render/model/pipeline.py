@@ -53,7 +53,7 @@ def can_show(spec: ViewSpec, model: ModelAbilities) -> bool:
 
 
 def prepared_request(spec: ViewSpec, request: ViewRequest, run_prepare: Callable[[Prepare], Any],
-                     cache: dict | None = None, cache_key: Any = None) -> ViewRequest:
+                     cache: dict[Any, Any] | None = None, cache_key: Any = None) -> ViewRequest:
     """``request`` with the view's expensive input computed now by ``run_prepare(prepare)``; cache: results by
     (cache_key, prepare.key), shared between calls (a lecture computes one per model)."""
     if spec.prepare is None:
@@ -78,7 +78,8 @@ def build(spec: ViewSpec, request: ViewRequest, model: ModelAbilities) -> ViewFr
 
 
 def view_frame(spec: ViewSpec, request: ViewRequest, model: ModelAbilities,
-               run_prepare: Callable[[Prepare], Any], cache: dict | None = None, cache_key: Any = None) -> ViewFrame:
+               run_prepare: Callable[[Prepare], Any], cache: dict[Any, Any] | None = None,
+               cache_key: Any = None) -> ViewFrame:
     """The whole pipeline in one thread: can show → prepare (``run_prepare``) → build."""
     why = cannot_show(spec, model)
     if why:

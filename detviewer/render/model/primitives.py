@@ -8,17 +8,19 @@ screen pixels (the renderer scales them in lecture mode). Colours are (N, 3) uin
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.errors import DetviewerError
 
 __all__ = [
     "BoxLayer", "SegmentLayer", "TextLayer", "HeatmapLayer", "ImageLayer", "ViewFrame", "ViewError", "COLORMAPS",
     "colormap", "solid", "as_gt", "gt_layer", "grid_lines", "cross_segments", "fmt_int",
-    "fmt_num", "memo", "POSITIVE", "NEGATIVE", "IGNORED", "GT_COLOR", "ARROW", "TEXT",
+    "fmt_num", "memo", "POSITIVE", "NEGATIVE", "IGNORED", "GT_COLOR", "ARROW", "TEXT", "Layer", "GtPair",
 ]
 
 POSITIVE = (40, 200, 80)     # anchors / default boxes matched to an object
@@ -33,7 +35,7 @@ class ViewError(DetviewerError):
     """A view cannot show this model or input (e.g. the YOLO grid for an SSD); one sentence."""
 
 
-def _colors(value, n: int, name: str) -> np.ndarray:
+def _colors(value: ArrayLike, n: int, name: str) -> np.ndarray:
     colors = np.asarray(value, np.uint8)
     if colors.ndim == 1:
         colors = np.broadcast_to(colors, (n, 3))
@@ -181,6 +183,12 @@ class ImageLayer:
         return int(self.images.shape[0])
 
 
+#: What a view draws: one of the layer types above.
+Layer: TypeAlias = "BoxLayer | SegmentLayer | TextLayer | HeatmapLayer | ImageLayer"
+#: Ground truth of one image: boxes (M, 4) float32 xyxy original pixels, labels (M,) int64.
+GtPair: TypeAlias = tuple[np.ndarray, np.ndarray]
+
+
 @dataclass(frozen=True, eq=False)
 class ViewFrame:
     """Everything one view shows for one state.
@@ -193,7 +201,7 @@ class ViewFrame:
     dim: how much the frame fades under the layers (0 none … 1 black), so that thin outlines stand out.
     """
 
-    layers: list = field(default_factory=list)
+    layers: Sequence[Layer] = field(default_factory=list)
     caption: str = ""
     table: list[tuple[str, str]] = field(default_factory=list)
     step: int = 0
@@ -212,7 +220,7 @@ class ViewFrame:
         where = f"Step {self.step + 1} of {self.step_count}"
         return f"{where}: {self.step_label}" if self.step_label else where
 
-    def layer(self, name: str):
+    def layer(self, name: str) -> Layer:
         """The layer called ``name``; KeyError when absent."""
         for item in self.layers:
             if item.name == name:
@@ -233,7 +241,7 @@ COLORMAPS: dict[str, np.ndarray] = {
 }
 
 
-def colormap(values, name: str = "viridis", lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+def colormap(values: ArrayLike, name: str = "viridis", lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
     """values (N,) float -> (N, 3) uint8 RGB; ``lo`` maps to the map's first colour, ``hi`` to its last."""
     table = COLORMAPS[name]
     values = np.asarray(values, np.float32).reshape(-1)
@@ -241,16 +249,17 @@ def colormap(values, name: str = "viridis", lo: float = 0.0, hi: float = 1.0) ->
     t = np.clip((values - lo) / span, 0.0, 1.0) * (len(table) - 1)
     i = np.minimum(t.astype(np.int64), len(table) - 2)
     frac = (t - i)[:, None]
-    return np.round(table[i] * (1.0 - frac) + table[i + 1] * frac).astype(np.uint8)
+    rgb: np.ndarray = np.round(table[i] * (1.0 - frac) + table[i + 1] * frac).astype(np.uint8)
+    return rgb
 
 
-def solid(color, n: int) -> np.ndarray:
+def solid(color: ArrayLike, n: int) -> np.ndarray:
     """(n, 3) uint8 filled with one RGB colour."""
     return np.tile(np.asarray(color, np.uint8), (int(n), 1))
 
 
 # -- small geometry helpers --------------------------------------------------------------------
-def grid_lines(xs, ys, x_span: tuple[float, float], y_span: tuple[float, float]) -> np.ndarray:
+def grid_lines(xs: ArrayLike, ys: ArrayLike, x_span: tuple[float, float], y_span: tuple[float, float]) -> np.ndarray:
     """Vertical lines at ``xs`` running over ``y_span`` and horizontal lines at ``ys`` over ``x_span``,
     as segments (len(xs) + len(ys), 4) float32 (x1, y1, x2, y2)."""
     xs = np.asarray(xs, np.float64).reshape(-1)
@@ -260,7 +269,7 @@ def grid_lines(xs, ys, x_span: tuple[float, float], y_span: tuple[float, float])
     return np.concatenate([vertical, horizontal]).astype(np.float32)
 
 
-def cross_segments(points_xy, half: float = 6.0) -> np.ndarray:
+def cross_segments(points_xy: ArrayLike, half: float = 6.0) -> np.ndarray:
     """A "+" at each point: points (N, 2) -> segments (2N, 4)."""
     p = np.asarray(points_xy, np.float32).reshape(-1, 2)
     horizontal = np.stack([p[:, 0] - half, p[:, 1], p[:, 0] + half, p[:, 1]], 1)
@@ -269,7 +278,7 @@ def cross_segments(points_xy, half: float = 6.0) -> np.ndarray:
 
 
 # -- ground truth ------------------------------------------------------------------------------
-def as_gt(gt) -> tuple[np.ndarray, np.ndarray] | None:
+def as_gt(gt: tuple[ArrayLike, ArrayLike] | None) -> GtPair | None:
     """Optional ground truth ``(boxes (M, 4) xyxy original pixels, labels (M,))`` as float32 / int64."""
     if gt is None:
         return None
@@ -281,7 +290,7 @@ def as_gt(gt) -> tuple[np.ndarray, np.ndarray] | None:
     return boxes, labels
 
 
-def gt_layer(gt, class_names=()) -> BoxLayer:
+def gt_layer(gt: GtPair, class_names: Sequence[str] = ()) -> BoxLayer:
     """Ground-truth boxes as a white layer labelled with their class names."""
     boxes, labels = gt
     names = tuple(class_names)
@@ -306,13 +315,15 @@ def fmt_num(x: float, digits: int = 2) -> str:
 
 
 # -- per-inference memo ------------------------------------------------------------------------
-_MEMO: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+_MEMO: weakref.WeakKeyDictionary[object, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
+_T = TypeVar("_T")
 
 
-def memo(inference, key: tuple, compute: Callable):
+def memo(inference: object, key: Hashable, compute: Callable[[], _T]) -> _T:
     """``compute()`` once per (inference, key): redrawing a view (another level, a click) must not redo
     the anchor matching or the decoding of 200k boxes. Entries go when the Inference is freed."""
     table = _MEMO.setdefault(inference, {})
     if key not in table:
         table[key] = compute()
-    return table[key]
+    value: _T = table[key]
+    return value

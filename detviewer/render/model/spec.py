@@ -41,7 +41,7 @@ class Control:
         if self.kind == "choice" and self.default not in self.choices:
             raise ValueError(f"control {self.name}: default {self.default!r} is not one of {self.choices}")
 
-    def parse(self, text: str):
+    def parse(self, text: str) -> str | int | bool:
         """The value of a command-line string; ValueError with one sentence when it is not one."""
         if self.kind == "choice":
             if text not in self.choices:
@@ -77,10 +77,10 @@ class ViewRequest:
     show_suppressed: bool = False
     image: np.ndarray | None = None
     prepared: Any = None
-    overlays: tuple = ()
+    overlays: tuple[Any, ...] = ()
 
     @property
-    def gt_pair(self):
+    def gt_pair(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The ground truth as ``(boxes (M, 4), labels (M,))`` for the teaching views, or None."""
         return None if self.gt is None else self.gt.as_pair
 
@@ -95,7 +95,7 @@ class Prepare:
     it runs.
     """
 
-    key: tuple
+    key: tuple[Any, ...]
     run: Callable[[Any], Any]
     uses_detector: bool = False
     message: str = "Preparing the view…"
@@ -112,7 +112,7 @@ def _one_step(_request: ViewRequest) -> int:
     return 1
 
 
-def counted(steps: Callable) -> Callable[[ViewRequest], int]:
+def counted(steps: Callable[[Inference, Any], int]) -> Callable[[ViewRequest], int]:
     """A ViewSpec.step_count from a view's ``*_steps(inference, gt)``: 1 where the view cannot show the model."""
     from detviewer.render.model.primitives import ViewError
 
