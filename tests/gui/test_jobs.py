@@ -12,8 +12,10 @@ from detviewer.gui.jobs import Job, Progress
 
 def _background(qtbot):
     from detviewer.gui.background import BackgroundWork
+    from detviewer.gui.gc_policy import collect_on_gui_thread
     from detviewer.gui.worker import ModelRequest
 
+    collect_on_gui_thread()  # as the session does first: a collection on a worker thread can deadlock Qt
     background = BackgroundWork(loader=FakeLoader(), lister=lambda: [])
     background.start()
     with qtbot.waitSignal(background.worker.model_loaded, timeout=60000):
@@ -43,6 +45,7 @@ def test_both_threads_run_one_job_type_with_typed_progress(qtbot):
             assert mine[-1].fraction == 1.0
     finally:
         assert background.shutdown(3000)
+        background.deleteLater()
 
 
 def test_a_failing_job_is_one_sentence_and_a_waiting_worker_job_can_be_cancelled(qtbot):
@@ -64,3 +67,4 @@ def test_a_failing_job_is_one_sentence_and_a_waiting_worker_job_can_be_cancelled
         assert "ran" not in done and blocker.needs_detector
     finally:
         assert background.shutdown(3000)
+        background.deleteLater()
