@@ -5,7 +5,7 @@
                       [--cache DIR | --no-cache]
 
 A and B are each a COCO results .json (any engine's) or a model (a registry name or an .onnx export) that is
-run over the dataset through the per-image prediction cache, so comparing a checkpoint with the previous one
+run over the dataset through the prediction store, so comparing a checkpoint with the previous one
 re-runs only the new one. GT is a COCO .json, an Ultralytics data.yaml or a YOLO / VOC folder. Prints the
 per-class Δ table (AP, AP50, recall at each side's score) with a paired bootstrap 95 % interval of ΔAP and ΔAP50
 (``--bootstrap N`` resamples of the images, 1,000 by default, 0 to skip; ``--seed``), both TIDE error breakdowns,
@@ -21,6 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.errors import DetviewerError
 
 MAX_RESAMPLES = 100_000  # (resamples, classes) Δ arrays stay small; 1,000 is the usual number
@@ -49,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="the bootstrap's random seed (default 0)")
     parser.add_argument("--device", default="auto", help="for models: auto, cpu or cuda")
     parser.add_argument("--threads", type=int, help="torch threads for models, and the bootstrap's (default: cores - 1)")
-    parser.add_argument("--cache", type=Path, help="for models: prediction cache folder "
-                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
-    parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the cache")
+    parser.add_argument("--cache", type=Path, help="for models: the prediction store's folder "
+                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
+    parser.add_argument("--no-cache", action="store_true", help="for models: neither read nor write the store")
+    add_run_arguments(parser)
     parser.add_argument("--protocol", metavar="NAME",
                         help="for models: evaluation protocol (ultralytics-val, ultralytics-predict, "
                              "torchvision-reference, detviewer-demo; default: each model's own framework's)")
@@ -129,25 +131,24 @@ def _predictions(spec: str, weights: str, dataset, args):
 
 
 def _run_model(name: str, weights: str, dataset, args):
-    from detviewer.cli.progress import ProgressLine
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
     from detviewer.evaluation.protocols import get_protocol, protocol_for
-    from detviewer.evaluation.run_dataset import run_dataset
-    from detviewer.io.prediction_cache import PredictionCache, default_cache_root
+    from detviewer.io.prediction_store import PredictionStore
 
     threads = configure_torch_threads(args.threads)
     detector = load_detector(name, weights=weights, device=args.device)
     protocol = get_protocol(args.protocol) if args.protocol else protocol_for(detector)
     print(f"{name}: {protocol.summary(detector)}", file=sys.stderr)
     try:
-        cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(),
-                                                           detector.name or name, getattr(detector, "weights", weights))
-        bar = ProgressLine()
-        result = run_dataset(detector, dataset, cache, progress=bar, protocol=protocol)
-        bar.close()
+        store = None if args.no_cache else PredictionStore.open(args.cache)
+        result = run_model_over(detector, name, weights, dataset, store, args, protocol=protocol)
     finally:
         detector.close()
+    said = vars(args).setdefault("_store_warnings", set())  # both sides share the store: its problem is said once
+    _warn([w for w in result.warnings if w not in said])
+    said.update(result.warnings)
     for _, sentence in result.failures:
         print(f"error: {sentence}", file=sys.stderr)
     label = name if weights in ("default", "coco") else f"{name} ({Path(weights).name})"

@@ -7,7 +7,8 @@ to ``--images-out``, or beside ``--out`` as ``<out>.images.json``, with the cate
 ``categories``; every result row carries its ``category_name`` too, so ``eval`` and ``compare`` match classes by
 name. With ``--gt`` (any ground truth ``eval`` takes: COCO .json, data.yaml, a YOLO or VOC folder) the image ids
 and categories are the ground truth's instead. ``--shard I/N`` runs only the inputs whose position is I modulo N (ids
-stay those of the whole list), so that N machines can share a dataset and ``merge-results`` joins them.
+stay those of the whole list), so that N machines can share a dataset and ``merge-results`` joins them; or
+``--ray ADDRESS`` runs the images on a Ray cluster's actors (evaluation.ray_run) and writes the same files.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from detviewer.cli import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.errors import AnnotationError, DetviewerError
+
+if TYPE_CHECKING:
+    from detviewer.core.types import Detections
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="torch threads (default: the window's policy: cores - 1, "
                                                "or DETVIEWER_THREADS)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_run_arguments(p)
     return p
 
 
@@ -211,16 +218,20 @@ def run(args) -> int:
     progress = Progress(len(chosen), not args.quiet)
     videos: dict = {}
     infer_seconds, start, done = 0.0, time.perf_counter(), 0
+    answers = _on_cluster(args, items, [i for i in chosen if ids[i] is not None]) if args.ray else None
     try:
         for i in chosen:
             item, image_id = items[i], ids[i]
             try:
                 if image_id is None:
                     raise AnnotationError(f"{item.path} is not an image of {args.gt} (no file_name matches it).")
-                image = _image(item, videos)
-                t0 = time.perf_counter()
-                detections = detector.infer(image).detections
-                infer_seconds += time.perf_counter() - t0
+                if answers is not None:
+                    detections = answers[i]
+                else:
+                    image = _image(item, videos)
+                    t0 = time.perf_counter()
+                    detections = detector.infer(image).detections
+                    infer_seconds += time.perf_counter() - t0
                 done += 1
                 detections = detections[detections.scores >= args.score]
                 results.extend(coco_results_from_detections(image_id, detections, label_to_category, names))
@@ -241,6 +252,48 @@ def run(args) -> int:
           f"({done / infer_seconds if infer_seconds else 0:.2f}/s in the model; {threads} torch thread"
           f"{'s' if threads != 1 else ''})", file=sys.stderr)
     return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _on_cluster(args, items: list[WorkItem], chosen: list[int]) -> dict[int, Detections]:
+    """Each chosen image's detections from the Ray cluster at ``args.ray`` (``--ray``); an image the model failed
+    on holds its DetviewerError, raised when the loop reaches it. Video frames are refused: the cluster takes
+    image files."""
+    import contextlib
+    import os
+    from functools import partial
+
+    from detviewer.detectors.registry import load_detector
+    from detviewer.evaluation.ray_cluster import connect, disconnect
+    from detviewer.evaluation.ray_run import run_on_cluster
+
+    if any(items[i].is_video for i in chosen):
+        raise DetviewerError("--ray runs image files; run videos without --ray.")
+    answers: dict[int, Any] = {}
+
+    def on_answer(index: int, inference: Any, error: str | None) -> None:
+        answers[index] = inference.detections if inference is not None else DetviewerError(error or "no answer")
+
+    factory = partial(load_detector, args.model, weights=args.weights, device=args.device)
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # Ray prints worker failures on stdout
+        address = connect(args.ray)
+        try:
+            run = run_on_cluster(factory, [(i, items[i].path) for i in chosen], on_answer, address=address,
+                                 device=args.device, workers=args.ray_workers)
+        finally:
+            disconnect()
+    print(f"on the Ray cluster at {address}: {run.workers} workers, {run.answered} images answered in "
+          f"{run.seconds:.1f} s", file=sys.stderr)
+    return _RaisingAnswers(answers)
+
+
+class _RaisingAnswers(dict):  # type: ignore[type-arg]
+    """index -> Detections; an answer that is an error raises it when read."""
+
+    def __getitem__(self, index: int) -> Any:
+        value = super().__getitem__(index)
+        if isinstance(value, DetviewerError):
+            raise value
+        return value
 
 
 def _write_outputs(args, results: list[dict], mapping: list[dict], count: int, categories: list[dict]) -> None:

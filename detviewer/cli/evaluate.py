@@ -25,6 +25,7 @@ import json
 import sys
 from pathlib import Path
 
+from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.cli.eval_report import (
     class_keys,
     coco_json,
@@ -35,7 +36,6 @@ from detviewer.cli.eval_report import (
     protocol_json,
     table,
 )
-from detviewer.cli.progress import ProgressLine
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", default="default", help="with --model: coco, none, default or a file")
     parser.add_argument("--device", default="auto", help="with --model: auto, cpu or cuda")
     parser.add_argument("--threads", type=int, help="with --model: torch threads (default: cores - 1)")
-    parser.add_argument("--cache", type=Path, help="with --model: prediction cache folder "
-                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer/predictions)")
-    parser.add_argument("--no-cache", action="store_true", help="with --model: neither read nor write the cache")
+    parser.add_argument("--cache", type=Path, help="with --model: the prediction store's folder "
+                                                   "(default: $DETVIEWER_CACHE or ~/.cache/detviewer)")
+    parser.add_argument("--no-cache", action="store_true", help="with --model: neither read nor write the store")
+    add_run_arguments(parser)
     parser.add_argument("--save-pred", type=Path, help="with --model: also write the detections as COCO results")
     parser.add_argument("--protocol", metavar="NAME",
                         help="evaluation protocol: ultralytics-val, ultralytics-predict, torchvision-reference or "
@@ -154,23 +155,21 @@ def _run_model(args, protocol=None):
     stderr; (gt, detections, images, source, (protocol, its one-line summary))."""
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.evaluation.protocols import protocol_for
-    from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.datasets import open_dataset
-    from detviewer.io.prediction_cache import PredictionCache, default_cache_root
+    from detviewer.io.prediction_store import PredictionStore
 
     dataset = open_dataset(args.data or args.gt)
     _warn(dataset.warnings)
     threads = configure_torch_threads(args.threads)
     detector = load_detector(args.model, weights=args.weights, device=args.device)
-    cache = None if args.no_cache else PredictionCache(args.cache or default_cache_root(), detector.name or args.model,
-                                                       getattr(detector, "weights", args.weights))
+    store = None if args.no_cache else PredictionStore.open(args.cache)
     protocol = protocol or protocol_for(detector)
     summary = protocol.summary(detector)
     print(summary, file=sys.stderr)
-    bar = ProgressLine()
-    run = run_dataset(detector, dataset, cache, progress=bar, protocol=protocol)
-    bar.close()
+    run = run_model_over(detector, args.model, args.weights, dataset, store, args, protocol=protocol)
+    _warn(run.warnings)
     for _, sentence in run.failures:
         print(f"error: {sentence}", file=sys.stderr)
     print(f"ran {args.model} on {dataset.num_images} images in {run.seconds:.1f} s ({run.cached} from the cache, "

@@ -25,9 +25,9 @@ DEFAULT_MODELS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Write the classic detection lecture (a Haar cascade's windows → sliding "
-                                            "windows → Selective Search → R-CNN → Fast R-CNN → Faster R-CNN → YOLO → "
-                                            "NMS → SSD → mAP) as numbered 1920×1080 slides from real models on one "
-                                            "image, plus index.html.")
+                                            "windows → Selective Search → R-CNN → Fast R-CNN → Faster R-CNN → Mask "
+                                            "R-CNN's RoIAlign → YOLO → NMS → SSD → mAP) as numbered 1920×1080 slides "
+                                            "from real models on one image, plus index.html.")
     p.add_argument("image", help="image file")
     p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE (training samples, targets, mAP need it)")
     p.add_argument("--model", action="append", dest="models", metavar="NAME",

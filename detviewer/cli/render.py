@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE: anchor labels, SSD matching, "
                                          "true / false positives and misses")
     p.add_argument("--size", type=int, default=None, metavar="PX",
-                   help="the figure's longer side in pixels (default 1600, as File → Export view)")
+                   help="the figure's longer side in pixels (default 1920, as File → Export view)")
     p.add_argument("--lecture", action="store_true", help="thick lines and large text, as in lecture mode")
+    p.add_argument("--highlight", action="store_true", help="keep the highlight of the box --box selects (NMS "
+                                                            "candidate, proposal); figures leave it out by default")
     p.add_argument("--slide", action="store_true", help="a 1920×1080 slide: the view (lecture style) beside its "
                                                         "caption, legend and table, text ≥ 24 px (.png or .jpg)")
     p.add_argument("--box", type=int, metavar="K", help="the box the view explains, from 1, as a click picks it: a "
@@ -165,7 +167,8 @@ def run(args) -> int:
         raise DetviewerError(f"--size {args.size} is too small for a figure; give its longer side in pixels.")
     out = export_figure(image, frame.layers, args.out, scale=figure_scale(image, args.size or FIGURE_SIDE),
                         style=LECTURE if args.lecture else NORMAL, legend=frame.legend, dim=frame.dim,
-                        title=figure_title(spec.title, frame, inference.model_name))
+                        title=figure_title(spec.title, frame, inference.model_name), caption=frame.caption,
+                        highlight=args.highlight)
     position = frame.position_text()
     print(f"wrote {out}: {position + ' · ' if position else ''}{frame.caption}")
     return EXIT_OK if out.exists() else EXIT_USAGE

@@ -24,8 +24,10 @@ final detections: ``onnx_final.OnnxFinalDetector``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -106,8 +108,8 @@ def yolo_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, par
     class-agnostic) and go through ``torchvision.ops.nms``; at most ``params.max_detections`` are kept.
     """
     import torch
-    from torchvision.ops import nms
 
+    nms = _torchvision_nms()
     above = np.flatnonzero(scores > params.score_threshold)
     if len(above) > MAX_NMS_BOXES:
         above = above[np.argsort(-scores[above], kind="stable")[:MAX_NMS_BOXES]]
@@ -121,6 +123,32 @@ def yolo_nms(boxes_xyxy: np.ndarray, scores: np.ndarray, labels: np.ndarray, par
     if params.max_detections is not None:
         keep = keep[: params.max_detections]
     return above[keep].astype(np.int64)
+
+
+def _torchvision_nms() -> Callable:
+    """``torchvision.ops.nms``'s kernel (the same ``torch.ops.torchvision.nms`` it calls) without importing the
+    torchvision package: that import pulls torchvision.models and torch._dynamo (~2 s of CPU, most of an
+    ``eval`` of a small export); loading torchvision's op library alone takes ~0.3 s. Falls back to the
+    package when torchvision is already imported or its library is not where the package keeps it."""
+    import sys
+
+    import torch
+
+    if "torchvision" not in sys.modules and not hasattr(torch.ops.torchvision, "nms"):
+        import importlib.util
+
+        spec = importlib.util.find_spec("torchvision")
+        folder = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+        library = next(iter(sorted(folder.glob("_C_stable*.so")) + sorted(folder.glob("_C*.so"))), None) if folder else None
+        if library is not None:
+            with contextlib.suppress(OSError, RuntimeError):  # then the package's import below says why
+                torch.ops.load_library(str(library))
+    try:
+        return torch.ops.torchvision.nms
+    except (AttributeError, RuntimeError):
+        from torchvision.ops import nms
+
+        return nms
 
 
 def _xywh_to_xyxy(rows: np.ndarray) -> np.ndarray:
@@ -199,6 +227,14 @@ class OnnxYoloDetector(UltralyticsExport):
         self.session = None
 
 
+def _torch_threads() -> int:
+    """torch's intra-op threads in the calling thread: onnxruntime gets as many (``--threads``,
+    DETVIEWER_THREADS or cores - 1, as ``threads.configure_torch_threads`` chose), not one per core."""
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
 def _detector_for(session, path: Path, device: str, class_names) -> Detector:
     """The raw-output detector, or the final-detections one for exports with NMS inside or (1, K, 6) outputs."""
     export = read_export(session)
@@ -237,6 +273,7 @@ def load_onnx_yolo(path, device: str = "cpu", class_names=None) -> Detector:
                          else "CUDAExecutionProvider")
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    options.intra_op_num_threads = _torch_threads()
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / NoSuchFile types

@@ -66,7 +66,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
             context.check()
             context.progress(Progress.of(step, len(frames), text=f"Step {step} of {len(frames) - 1}"))
         qimage = render_image(image, frame.layers, scale=scale, style=style, legend=frame.legend,
-                              title=figure_title(VIEWS[nms_view()].title, frame, model_name))
+                              title=figure_title(VIEWS[nms_view()].title, frame, model_name), caption=frame.caption)
         path = folder / f"nms_step_{step:03d}.png"
         paths.append(save_qimage(qimage, path, PNG_SPEED))
         if gif:
@@ -131,7 +131,7 @@ class Exporter:
 
         def write(_context):
             return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
-                                 dim=frame.dim)
+                                 dim=frame.dim, caption=frame.caption)
 
         return self.session.background.task(("export", str(path)), write, f"exporting {Path(path).name}",
                                             on_done or (lambda _value, _error: None))

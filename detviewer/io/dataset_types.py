@@ -117,9 +117,27 @@ def image_size(path: Path) -> tuple[int, int] | None:
         with Image.open(path) as image:
             w, h = image.size
             try:
-                orientation = image.getexif().get(0x0112, 1)
+                # Pillow decodes a whole PNG to look for an eXIf chunk after its pixels: walk the chunks instead
+                no_exif = image.format == "PNG" and "exif" not in image.info and not _png_has_exif(path)
+                orientation = 1 if no_exif else image.getexif().get(0x0112, 1)
             except Exception:  # a broken EXIF block: Pillow shows the image unrotated
                 orientation = 1
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _png_has_exif(path: Path) -> bool:
+    """Whether a PNG file has an eXIf chunk anywhere (chunk headers only, no pixel is decoded);
+    True when the chunks cannot be walked, so that the caller asks Pillow."""
+    with open(path, "rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+            return True
+        while len(header := fh.read(8)) == 8:
+            kind = header[4:]
+            if kind == b"eXIf":
+                return True
+            if kind == b"IEND":
+                return False
+            fh.seek(int.from_bytes(header[:4], "big") + 4, 1)  # data and CRC
+    return True

@@ -35,7 +35,8 @@ from detviewer.io import coco_fields as fields
 from detviewer.io.annotations import read_json
 from detviewer.io.coco_results import categories_by_name, row_category_names
 from detviewer.io.dataset_types import Dataset
-from detviewer.io.prediction_cache import CachedImage, PredictionCache
+from detviewer.io.prediction_records import StoredImage
+from detviewer.io.prediction_store import RunReader
 
 __all__ = ["Predictions", "load_predictions", "predictions_from_list", "mapping_path"]
 
@@ -44,21 +45,22 @@ __all__ = ["Predictions", "load_predictions", "predictions_from_list", "mapping_
 class Predictions:
     """Detections over a dataset: boxes (indices into ``dataset.gt``'s image and category lists).
 
-    With a model run, ``cache`` and ``image_hashes`` (I,) give each image's candidates lazily
-    (``cached(i)``); an imported results file has neither.
+    With a model run kept in the prediction store, ``cache`` (the run's reader) and ``image_hashes`` (I,)
+    give each image's candidates lazily, read from the store on demand (``cached(i)``); an imported results
+    file has neither.
     """
 
     boxes: DetectionBoxes
     source: str
     warnings: tuple[str, ...] = ()
-    cache: PredictionCache | None = None
+    cache: RunReader | None = None
     image_hashes: tuple[str | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.boxes)
 
-    def cached(self, image: int, class_names: tuple[str, ...] = ()) -> CachedImage | None:
-        """One image's detections and NMS candidates from the run's cache (None without one)."""
+    def cached(self, image: int, class_names: tuple[str, ...] = ()) -> StoredImage | None:
+        """One image's detections and NMS candidates from the run's store (None without one)."""
         if self.cache is None or image >= len(self.image_hashes) or self.image_hashes[image] is None:
             return None
         return self.cache.load(self.image_hashes[image], class_names)

@@ -43,9 +43,9 @@ def deck(tmp_path_factory):
 def test_every_slide_is_written_at_1920x1080(deck):
     planned, built, written, _ = deck
     assert all(p.model >= 0 for p in planned), [p.reason for p in planned if p.model < 0]
-    assert len(written) == len(planned) == len(built) == 36
+    assert len(written) == len(planned) == len(built) == 37
     names = [path.name for path, _, _ in written]
-    assert names[0].startswith("01-") and names[-1].startswith("36-") and len(set(names)) == 36
+    assert names[0].startswith("01-") and names[-1].startswith("37-") and len(set(names)) == 37
     for path, _, _ in written:
         with Image.open(path) as png:
             assert png.size == (1920, 1080)
@@ -89,7 +89,7 @@ def test_one_self_contained_page_clicks_through_every_slide(deck):
     _, _, written, page = deck
     html = page.read_text(encoding="utf-8")
     slides = json.loads(re.search(r"const slides = (\[.*?\]);\n", html, re.S).group(1).replace("<\\/", "</"))
-    assert len(slides) == 36
+    assert len(slides) == 37
     assert slides[0]["png"] and all(s["caption"] for s in slides)
     import base64
 

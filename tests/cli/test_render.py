@@ -29,12 +29,17 @@ def _render(tmp_path, view, model, weights, *extra, suffix=".png"):
 
 
 def figure_pixels(out) -> np.ndarray:
-    """The figure below its title band (the band is a dark line saying what the figure shows)."""
+    """The figure between its title band (a dark line saying what the figure shows) and its caption band."""
+    from detviewer.render.qt.export import figure_layout
+    from detviewer.render.qt.style import NORMAL
+
     figure = np.asarray(Image.open(out).convert("RGB")).astype(int)
     h, w = Image.open(IMAGE).size[::-1]
-    band = figure.shape[0] - round(h * figure.shape[1] / w)
+    band = figure_layout(np.zeros((h, w, 3), np.uint8), figure.shape[1] / w, NORMAL, "title").title_band
+    below = figure.shape[0] - band - round(h * figure.shape[1] / w)
     assert band > 10 and (figure[:band, :4] < 40).all()  # a title band is there, black at its left end
-    return figure[band:]
+    assert below > 10 and (figure[-below:, :4] < 40).all()  # and a caption band under the image
+    return figure[band:band + round(h * figure.shape[1] / w)]
 
 
 @pytest.mark.parametrize("view", list(CASES))
@@ -199,3 +204,17 @@ def test_point_picks_the_cell_the_anchors_view_shows(tmp_path, capsys):
     code, _ = _render(tmp_path, "anchors", "demo-frcnn", "none", "--point", "120,160", "--step", "5")
     assert code == 0
     assert "The point (120, 160) falls in one cell per level" in capsys.readouterr().out
+
+
+def test_the_selected_candidate_is_highlighted_only_when_asked(tmp_path, capsys):
+    # --box on the NMS view selects a candidate as a click does; the figure leaves its cyan highlight out
+    # unless --highlight asks for it (a slide shows the step, not the window's selection)
+    code, plain = _render(tmp_path, "nms", "demo-frcnn", "default", "--box", "1", "--step", "2")
+    assert code == 0, capsys.readouterr().err
+    highlighted = tmp_path / "highlighted.png"
+    assert main(["render", str(IMAGE), "--model", "demo-frcnn", "--device", "cpu", "--view", "nms", "--box", "1",
+                 "--step", "2", "--size", "320", "--highlight", "--out", str(highlighted)]) == 0
+    without, marked = figure_pixels(plain), figure_pixels(highlighted)
+    cyan = np.array([0, 255, 255])
+    assert not (np.abs(without - cyan).sum(axis=2) < 60).any()
+    assert (np.abs(marked - cyan).sum(axis=2) < 60).sum() > 20

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from onnx_fakes import export_yolo, prediction_index
 
-from detviewer.ops.nms import nms_trace
 from detviewer.detectors.onnx_yolo import cells_of, head_levels, output_layout
 from detviewer.detectors.registry import load_detector, model_info
 from detviewer.errors import CheckpointError, DetectorError
+from detviewer.ops.nms import nms_trace
 
 NAMES = {0: "cat", 1: "dog", 2: "bird"}
 
@@ -119,3 +119,51 @@ def test_cuda_without_a_cuda_onnxruntime_is_a_sentence(tmp_path):
         load_detector(str(path), device="cuda")
     with pytest.raises(DetectorError, match="Unknown device 'tpu'"):
         load_detector(str(path), device="tpu")
+
+
+def test_onnxruntime_gets_torchs_thread_count():
+    from pathlib import Path
+
+    import torch
+
+    from detviewer.detectors.onnx_yolo import load_onnx_yolo
+    from detviewer.detectors.threads import configure_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert configure_torch_threads(1) == 1
+        detector = load_onnx_yolo(Path(__file__).parent.parent / "data" / "shapes_yolov8n_160.onnx")
+        assert detector.session.get_session_options().intra_op_num_threads == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_nms_kernel_is_torchvisions():
+    import torch
+    from torchvision.ops import nms
+
+    from detviewer.detectors.onnx_yolo import _torchvision_nms
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        corner = rng.uniform(0, 100, (400, 2)).astype(np.float32)
+        boxes = np.concatenate([corner, corner + rng.uniform(1, 40, (400, 2)).astype(np.float32)], 1)
+        scores = rng.choice(np.round(rng.random(30), 2), 400).astype(np.float32)  # ties
+        b, s = torch.from_numpy(boxes), torch.from_numpy(scores)
+        assert _torchvision_nms()(b, s, 0.5).tolist() == nms(b, s, 0.5).tolist()
+
+
+def test_yolo_nms_does_not_import_the_torchvision_package():
+    """Importing torchvision (models, torch._dynamo) costs ~2 s of CPU, most of an eval of a small export."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from detviewer.core.types import NMSParams\n"
+            "from detviewer.detectors.onnx_yolo import yolo_nms\n"
+            "boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)\n"
+            "keep = yolo_nms(boxes, np.array([0.9, 0.8, 0.7], np.float32), np.zeros(3, np.int64),\n"
+            "                NMSParams(iou_threshold=0.5, score_threshold=0.25, class_agnostic=False))\n"
+            "print(keep.tolist(), 'torchvision' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[0,", "2]", "False"]

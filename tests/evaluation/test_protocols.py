@@ -124,7 +124,7 @@ def test_dataset_run_uses_the_protocol_not_the_display_threshold(scored_export, 
     from detviewer.detectors.registry import load_detector
     from detviewer.evaluation.run_dataset import run_dataset
     from detviewer.io.datasets import open_dataset
-    from detviewer.io.prediction_cache import PredictionCache
+    from detviewer.io.prediction_store import PredictionStore
 
     (tmp_path / "images").mkdir()
     (tmp_path / "labels").mkdir()
@@ -133,7 +133,7 @@ def test_dataset_run_uses_the_protocol_not_the_display_threshold(scored_export, 
     (tmp_path / "data.yaml").write_text("val: images\nnames: [c0, c1, c2]\n")
     dataset = open_dataset(tmp_path / "data.yaml")
     detector = load_detector(str(scored_export), device="cpu")
-    cache = PredictionCache(tmp_path / "cache", detector.name, "x")
+    cache = PredictionStore.open(tmp_path / "cache")
     run = run_dataset(detector, dataset, cache)
     assert run.protocol == "ultralytics-val"
     assert sorted(np.round(run.predictions.boxes.scores, 4).tolist()) == [0.1, 0.4, 0.9]

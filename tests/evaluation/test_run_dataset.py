@@ -1,4 +1,4 @@
-"""run_dataset through the per-image cache, a failing image, stop, progress; NMS replayed from the cache;
+"""run_dataset through the prediction store, a failing image, stop, progress; NMS replayed from the cache;
 results files mapped onto a dataset."""
 
 from __future__ import annotations
@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from detviewer.core.run_info import RunInfo
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.evaluation.run_dataset import run_dataset
 from detviewer.io.datasets import open_dataset
-from detviewer.io.prediction_cache import PredictionCache
+from detviewer.io.prediction_store import PredictionStore
 from detviewer.io.predictions import load_predictions
 
 NAMES = ("__background__", "cat", "dog")
+FAKE_RUN = RunInfo(model="fake", weights_hash="f" * 16, protocol="default", dataset="ds")
 
 
 class FakeDetector:
@@ -55,17 +57,17 @@ def dataset(tmp_path):
 
 def test_run_uses_the_cache_the_second_time(dataset, tmp_path):
     assert dataset.num_images == 3 and any("3.png" in w for w in dataset.warnings)
-    cache = PredictionCache(tmp_path / "cache", "fake", "none")
+    cache = PredictionStore.open(tmp_path / "cache")
     seen = []
     detector = FakeDetector()
-    run = run_dataset(detector, dataset, cache, progress=lambda d, t, eta: seen.append((d, t)))
+    run = run_dataset(detector, dataset, cache, progress=lambda d, t, eta: seen.append((d, t)), run_info=FAKE_RUN)
     assert (run.computed, run.cached, run.failures, detector.calls) == (3, 0, (), 3)
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert run.label_map == {1: 0, 2: 1}
     ev = DatasetEvaluation.from_dataset(dataset, run.predictions)
     snap = ev.at(0.5)
     assert snap.images.tp.tolist() == [1, 1, 1] and snap.images.fp.tolist() == [0, 0, 0]
-    again = run_dataset(detector, dataset, cache)
+    again = run_dataset(detector, dataset, cache, run_info=FAKE_RUN)
     assert (again.computed, again.cached, detector.calls) == (0, 3, 3)
     np.testing.assert_array_equal(again.predictions.boxes.xywh, run.predictions.boxes.xywh)
     hit = run.predictions.cached(1, NAMES)
@@ -100,7 +102,7 @@ def test_nms_replayed_from_the_cache(dataset, tmp_path):
     pytest.importorskip("torch")
     from detviewer.evaluation.renms import replay_nms
 
-    run = run_dataset(FakeDetector(), dataset, PredictionCache(tmp_path / "c", "fake", "none"))
+    run = run_dataset(FakeDetector(), dataset, PredictionStore.open(tmp_path / "c"), run_info=FAKE_RUN)
     loose = replay_nms(run.predictions, run.label_map, 0.99)  # nothing suppressed: both cats stay
     assert len(loose) == 9 and len(replay_nms(run.predictions, run.label_map, 0.5)) == 6
 

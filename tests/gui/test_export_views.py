@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from views_helpers import demo_window, near, show_view
 
-from detviewer.render.qt.export import figure_scale, title_height
+from detviewer.render.qt.export import figure_layout, figure_scale
 from detviewer.render.model.colors import HIGHLIGHT, class_colors
 
 
@@ -19,11 +19,15 @@ def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_pat
     assert len(kept)
     image = window.state.frame.image
     scale = figure_scale(image)
-    assert scale * max(image.shape[:2]) == 1600
+    assert scale * max(image.shape[:2]) == 1920
     png = export_and_wait(qtbot, window, tmp_path / "view.png")
     pixels = np.asarray(Image.open(png).convert("RGB"))
-    band = title_height(window.canvas.style)  # the title line above the figure
-    assert pixels.shape[:2] == (round(image.shape[0] * scale) + band, round(image.shape[1] * scale))
+    frame = window.presenter.shown.frame
+    layout = figure_layout(image, scale, window.canvas.style, "title", frame.caption)
+    band = layout.title_band  # the title line above the figure, the caption under it
+    assert layout.caption_band > 0
+    assert pixels.shape[:2] == (round(image.shape[0] * scale) + band + layout.caption_band,
+                                round(image.shape[1] * scale))
     pixels = pixels[band:]
     cand = replay.candidates
     hits = 0
@@ -71,7 +75,9 @@ def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_
     scale = figure_scale(window.state.frame.image)
     first = int(replay.kept[0])
     x1, y1, x2, y2 = replay.candidates.xyxy[first] * scale
-    pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))[title_height(window.canvas.style):]
+    image = window.state.frame.image
+    pixels = np.asarray(Image.open(pngs[1]).convert("RGB"))[figure_layout(image, scale, window.canvas.style,
+                                                                          "title").title_band:]
     assert near(pixels, int(round((y1 + y2) / 2)), int(round(x2)), HIGHLIGHT, radius=3, tol=60)
 
 

@@ -26,8 +26,11 @@ def test_views_follow_the_model_capabilities_and_draw_every_anchor(make_window, 
     qtbot.waitUntil(lambda: window.presenter.shown.frame is not None, timeout=10000)  # anchors built off the GUI
     layers = _boxes(window, "anchors_L")
     assert len(layers) == len(inference.anchors) == 4
-    # Every anchor the generator made is on the canvas (16,320 for 320x320: 64², 32², 16², 8² cells x 3).
-    assert sum(len(layer) for layer in layers) == sum(len(a) for a in inference.anchors) == 16320
+    # Every level at once: the anchors of 16 evenly spread cells per level (all 16,320 were a blue wash), every
+    # anchor counted in the caption (16,320 for 320x320: 64², 32², 16², 8² cells x 3)
+    assert sum(len(a) for a in inference.anchors) == 16320 and "= 16,320 anchors" in panel.caption.text()
+    assert all(0 < len(layer) <= 16 * 3 for layer in layers)
+    panel.slider.setValue(0)  # one level: every anchor the generator made is on the canvas
     # The biggest level goes to the level-of-detail item; drawing it reports what it drew.
     big = window.canvas.item("anchors_L0")
     assert type(big).__name__ == "ManyBoxesItem" and len(big.layer) == 12288

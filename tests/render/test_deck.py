@@ -30,7 +30,30 @@ def test_every_slide_names_a_view_and_valid_controls():
             sections.append(slide.section)
     # the classic order, each section once
     assert sections == ["Slide a window, classify every crop", "Before CNNs", "R-CNN", "Fast R-CNN", "Faster R-CNN",
-                        "YOLO", "NMS", "SSD", "mAP"]
+                        "Mask R-CNN", "YOLO", "NMS", "SSD", "mAP"]
+
+
+def test_roialign_is_filed_under_mask_rcnn_and_fast_rcnn_shows_roipool():
+    # RoIAlign comes from Mask R-CNN (He et al. 2017); Fast R-CNN (Girshick 2015) pooled with RoIPool
+    roi_slides = [s for s in LECTURE_DECK if s.view == "roi"]
+    for slide in roi_slides:
+        shows_align = slide.controls.get("roi", VIEWS["roi"].defaults()["roi"]) == "align" or slide.step == 3
+        if shows_align or "RoIAlign" in slide.title:
+            assert slide.section == "Mask R-CNN", slide.title
+        else:
+            assert slide.section == "Fast R-CNN" and slide.controls["roi"] == "pool", slide.title
+    assert {s.section for s in roi_slides} == {"Fast R-CNN", "Mask R-CNN"}
+    assert not any("RoIAlign" in s.title for s in LECTURE_DECK if s.section == "Fast R-CNN")
+
+
+def test_the_prediction_t_is_introduced_before_any_slide_quotes_it():
+    # the regression view's "Target t*" step quotes the prediction t (its residual t* − t): the deck shows the
+    # "Predicted t" step, which introduces t, first
+    steps = [s.step for s in LECTURE_DECK if s.view == "regression"]
+    assert "Predicted t" in steps and "Target t*" in steps
+    assert steps.index("Predicted t") < steps.index("Target t*")
+    first = LECTURE_DECK.index(next(s for s in LECTURE_DECK if s.step == "Predicted t"))
+    assert all(LECTURE_DECK.index(s) > first for s in LECTURE_DECK if "t*" in s.title)
 
 
 def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked():

@@ -73,3 +73,60 @@ def test_a_long_title_shrinks_to_fit_its_band(qapp):
     assert QFontMetricsF(font).horizontalAdvance(text) <= 300
     font, text = _title_font(title * 4, 18, 300)
     assert text.endswith("…") and font.pixelSize() == 11
+
+
+def _map_case():
+    """A 200×300 frame with cats in every corner and a dog: the cats' PR chart must cover one of them."""
+    from detviewer.core.types import Detections, Inference
+
+    names = ("__background__", "cat", "dog")
+    boxes = np.array([[10, 10, 60, 60], [240, 10, 290, 60], [10, 140, 60, 190], [240, 140, 290, 190],
+                      [120, 80, 180, 120]], np.float32)
+    det = Detections(boxes + 2, np.array([0.9, 0.8, 0.7, 0.6, 0.5], np.float32), np.array([1, 1, 1, 1, 2]), names)
+    return Inference("hand", (200, 300), det, det), (boxes, np.array([1, 1, 1, 1, 2]))
+
+
+def test_box_labels_stay_off_the_pr_chart(qapp):
+    from PySide6.QtGui import QTransform
+
+    from detviewer.render.model.views.map_view import map_frame
+    from detviewer.render.qt.labels import place_layer_labels
+    from detviewer.render.qt.style import LECTURE, LabelFonts
+
+    inference, gt = _map_case()
+    frame = map_frame(inference, 1, gt=gt)
+    scale = 1920 / 300
+    chart = frame.layer("pr_backdrop").xyxy[0] * scale
+    placement = place_layer_labels(frame.layers, QTransform.fromScale(scale, scale), LabelFonts(LECTURE),
+                                   (1920.0, 200 * scale))
+    texts = {layer.name: set(getattr(layer, "labels", ()) or getattr(layer, "texts", ())) for layer in frame.layers}
+    box_texts = texts["detections"] | texts["ground_truth"]
+    assert placement.overlaps() == 0
+    on_chart = [text for (x, y, w, h), text in zip(placement.rects, placement.texts)
+                if text in box_texts and x < chart[2] and x + w > chart[0] and y < chart[3] and y + h > chart[1]]
+    assert not on_chart, f"box labels drawn over the PR chart: {on_chart}"
+    assert set(placement.texts) & texts["pr_text"] == texts["pr_text"]  # the chart's own texts are all there
+
+
+def test_map_bar_chart_axis_and_bar_labels_share_one_scale():
+    from detviewer.render.model.views.map_view import map_frame
+
+    inference, gt = _map_case()
+    frame = map_frame(inference, -1 % 4, gt=gt)  # the last step: mAP50 per class as bars
+    bars = frame.layer("bars")
+    ticks = [float(t) for t in frame.layer("bars_text").texts if t.replace(".", "").isdigit()]
+    values = [float(t) for t in bars.labels]
+    assert ticks == [0.0, 50.0, 100.0]  # the axis on the 0–100 scale of the bar labels and the caption
+    assert max(values) <= max(ticks) and "(0–100 scale)" in frame.caption
+
+
+def test_a_slide_too_short_for_its_table_keeps_the_rows_the_caption_cites(qapp):
+    from detviewer.render.qt.slide import SlideText, table_fit
+
+    rows = [(f"[{i}] value {i}", f"{i / 7:.2f}") for i in range(40)] + [("[40] P(star)", "1.00")]
+    text = SlideText("t", caption="Its best class is star, P(star) = 1.00; value 3 is the first.", table=rows)
+    shown, left_out = table_fit(text, (320, 320))
+    assert left_out > 0 and len(shown) + left_out == len(rows)  # 41 rows do not fit beside the figure
+    assert "[40] P(star)" in shown and "[3] value 3" in shown  # cited: kept, though the last row
+    assert shown == [key for key, _ in rows if key in shown]  # in the table's own order
+    assert "[39] value 39" not in shown  # uncited rows from the end go first

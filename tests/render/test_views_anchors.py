@@ -89,8 +89,11 @@ def test_demo_frcnn_table_matches_hand_counts_and_its_own_generator(demo_frcnn, 
     own = run_generator(demo_frcnn.model.rpn.anchor_generator, (192, 256), [r.feature_size for r in rows])
     assert [len(s) for s in own] == [r.count for r in rows]
     frame = anchors_frame(demo_inference, AnchorViewState(color_by="level"))
-    assert sum(len(layer) for layer in frame.layers) == 12240
     assert frame.table[-1] == ("Total", "12,240 anchors")
+    assert "= 12,240 anchors" in frame.caption  # every anchor counted, a sample of cells drawn
+    # 16 cells at most per level, every k = ceil(sqrt(h·w / 16)) cells: 48×64 k 14 -> 3×5; 24×32 k 7 -> 3×5;
+    # 12×16 k 4 -> 3×4; 6×8 k 2 -> 3×4; 3 anchors each
+    assert [len(layer) for layer in frame.layers] == [15 * 3, 15 * 3, 12 * 3, 12 * 3]
 
 
 def test_demo_frcnn_on_a_wide_image_has_a_different_table(demo_frcnn):
@@ -131,17 +134,34 @@ def test_fasterrcnn_r50_fpn_640x480_table_and_caption(frcnn_r50_640x480):
 def test_217k_anchors_build_in_one_layer_per_level(frcnn_r50_640x480):
     inference = frcnn_r50_640x480
     start = time.perf_counter()
-    frame = anchors_frame(inference, AnchorViewState(color_by="objectness"))
+    frame = anchors_frame(inference, AnchorViewState(color_by="objectness", level=0))
     elapsed = time.perf_counter() - start
-    print(f"\nanchors_frame, 217,413 anchors coloured by objectness: {elapsed * 1e3:.1f} ms")
-    assert frame.names() == [f"anchors_L{i}" for i in range(5)]
-    assert sum(len(layer) for layer in frame.layers) == 217413
+    print(f"\nanchors_frame, level 1's 163,200 anchors coloured by objectness: {elapsed * 1e3:.1f} ms")
+    assert frame.names() == ["anchors_L0"]
+    assert len(frame.layers[0]) == 163200  # one level: every anchor drawn
     # coloured by objectness: the most confident anchor is drawn last (on top) and is the brightest
     layer = frame.layers[0]
     best = int(np.argmax(inference.anchors[0].objectness))
     assert layer.index[-1] == best
     np.testing.assert_array_equal(layer.xyxy[-1], inference.anchors[0].boxes[best])
     assert layer.colors[-1].sum() > layer.colors[0].sum()
+    # every level at once: one layer per level, the anchors of 16 evenly spread cells of each
+    every = anchors_frame(inference, AnchorViewState(color_by="objectness"))
+    assert every.names() == [f"anchors_L{i}" for i in range(5)]
+    assert all(0 < len(layer) <= 16 * 3 for layer in every.layers)
+
+
+def test_sampled_cells_spread_evenly_over_the_grid(demo_inference):
+    from detviewer.render.model.views.anchors import sampled_cells
+
+    level = demo_inference.anchors[0]  # 48×64 cells (480×640 at scale 0.4, stride 4), 3 anchors per cell
+    h, w = level.feature_size
+    index = sampled_cells(level, 16)
+    cells = np.unique(index // 3)
+    ys, xs = cells // w, cells % w
+    # k = ceil(sqrt(48·64 / 16)) = 14: rows 7, 21, 35 and columns 7, 21, 35, 49, 63 -> 15 cells, 3 anchors each
+    assert sorted(set(ys.tolist())) == [7, 21, 35] and sorted(set(xs.tolist())) == [7, 21, 35, 49, 63]
+    assert len(index) == 15 * 3 and (h, w) == (48, 64)
 
 
 def test_217k_anchors_with_ground_truth_labels(frcnn_r50_640x480):
@@ -149,9 +169,14 @@ def test_217k_anchors_with_ground_truth_labels(frcnn_r50_640x480):
     start = time.perf_counter()
     frame = anchors_frame(frcnn_r50_640x480, AnchorViewState(), gt=gt)
     print(f"\nanchors_frame with RPN labels, 217,413 anchors: {(time.perf_counter() - start) * 1e3:.1f} ms")
-    shown = sum(len(frame.layer(n)) for n in ("anchors_negative", "anchors_ignored", "anchors_positive"))
-    assert shown == 217413
-    assert len(frame.layer("anchors_positive")) > 0
+    labels = label_anchors(frcnn_r50_640x480, gt[0])
+    # every level at once: every positive, the negatives and ignored of a sample of cells; the counts stay whole
+    assert len(frame.layer("anchors_positive")) == int((labels.labels == 1).sum()) > 0
+    shown = sum(len(frame.layer(n)) for n in ("anchors_negative", "anchors_ignored"))
+    assert shown <= 5 * 16 * 3
+    assert f"{int((labels.labels == 0).sum()):,} negative" in frame.caption
+    one = anchors_frame(frcnn_r50_640x480, AnchorViewState(level=2), gt=gt)
+    assert sum(len(one.layer(n)) for n in ("anchors_negative", "anchors_ignored", "anchors_positive")) == 10200
 
 
 def test_a_click_at_a_known_pixel_selects_the_expected_cells(demo_inference):
@@ -269,3 +294,31 @@ def test_a_model_without_anchors_is_refused_in_one_sentence():
     inference = Inference("demo-yolo", (10, 10), Detections.empty(), Detections.empty())
     with pytest.raises(ViewError, match="demo-yolo has no anchors"):
         anchors_frame(inference)
+
+
+@pytest.mark.parametrize("model", ["demo-frcnn", "demo-ssd"])
+@pytest.mark.parametrize("color_by", ["label", "level"])
+def test_all_levels_leave_most_of_the_frame_visible(model, color_by, qapp):
+    # every anchor of every level drawn at once covered half the frame or more (a blue wash: 48 % label, 51 %
+    # level on demo-frcnn; 61 % on demo-ssd): a sample of cells per level keeps the structure readable
+    from pathlib import Path
+
+    from detviewer.io.image_gt import ImageGroundTruth
+    from detviewer.io.images import load_image
+    from detviewer.render.qt.export import figure_scale, render_image
+    from detviewer.render.qt.style import LECTURE, rgb_of_qimage
+
+    root = Path(__file__).resolve().parents[2] / "assets" / "demo"
+    image = load_image(root / "shapes_7_00000.png")
+    detector = load_detector(model, device="cpu")
+    inference = detector.infer(image)
+    gt = ImageGroundTruth.load(root / "annotations.json").boxes_for(root / "shapes_7_00000.png", detector.class_names)
+    frame = anchors_frame(inference, AnchorViewState(color_by=color_by), gt=gt.as_pair)
+    assert frame.step_label == "All levels"
+    anchors = [layer for layer in frame.layers if layer.name.startswith("anchors")]
+    scale = figure_scale(image, 1920)
+    drawn = rgb_of_qimage(render_image(image, anchors, scale, LECTURE)).astype(int)
+    bare = rgb_of_qimage(render_image(image, [], scale, LECTURE)).astype(int)
+    covered = float((np.abs(drawn - bare).sum(axis=2) > 30).mean())
+    print(f"\n{model} all levels by {color_by}: {100 * covered:.1f} % of the figure's pixels under an outline")
+    assert covered < 0.3

@@ -97,3 +97,28 @@ def test_gallery_rects_fit_rows_of_four():
     assert (rects[:4, 2] <= rects[4:, 2] + 1e-3).all()
     top = gallery_rects((300, 400), 8, top=True)
     assert top[:, 1].min() < 10 and top[:, 3].max() - top[:, 1].min() <= 150  # half the height at most
+
+
+def test_crop_gallery_hides_none_of_the_proposals_it_shows():
+    # on the demo image the first 8 proposals span the frame's bottom three quarters: the gallery (placed over
+    # the lower half before) hid proposals 1, 3 and 5 with their numbers; every one stays in view now
+    from pathlib import Path
+
+    from detviewer.io.images import load_image
+
+    image = load_image(Path(__file__).resolve().parents[2] / "assets" / "demo" / "shapes_7_00000.png")
+    # Selective Search's first 8 proposals on that image (fast mode; OpenCV's threads can reorder later ones)
+    boxes = np.array([[149, 201, 177, 296], [129, 106, 181, 184], [94, 141, 130, 206], [28, 109, 79, 155],
+                      [71, 213, 96, 235], [28, 112, 79, 155], [79, 152, 110, 197], [245, 120, 320, 207]], np.float32)
+    crops = warp_gallery(image, boxes, n=8)
+    state = SelectiveSearchViewState(boxes, 1.0, crops=crops, step=1)
+    frame = selective_search_frame(image_inference(*image.shape[:2]), state)
+    shown = frame.layer("gallery_boxes")
+    backdrop = frame.layer("gallery_backdrop").xyxy[0]
+    assert len(shown) == 8 and all(shown.labels), "a proposal's number is hidden"
+    iw = np.clip(np.minimum(shown.xyxy[:, 2], backdrop[2]) - np.maximum(shown.xyxy[:, 0], backdrop[0]), 0, None)
+    ih = np.clip(np.minimum(shown.xyxy[:, 3], backdrop[3]) - np.maximum(shown.xyxy[:, 1], backdrop[1]), 0, None)
+    np.testing.assert_array_equal(iw * ih, 0)  # no proposal under the gallery
+    tiles = frame.layer("warped_crops").rects
+    assert (tiles[:, 2] - tiles[:, 0] >= 0.1 * image.shape[1]).all()  # the crops stay large enough to read
+    assert (tiles >= 0).all() and (tiles[:, [2, 3]] <= [image.shape[1], image.shape[0]]).all()

@@ -75,7 +75,7 @@ def test_selected_cell_shows_its_boxes_with_confidence():
     layer = frame.layer("cell_boxes")
     np.testing.assert_array_equal(layer.xyxy, inference.grid.boxes[0, 4])
     assert layer.labels == ("box 1: 0.90", "box 2: 0.25")
-    assert "best class is cat (0.70)" in frame.caption
+    assert "best class is cat, P(cat) = 0.70" in frame.caption
 
 
 def test_class_maps():

@@ -39,7 +39,19 @@ def test_level_and_projection(pooled):
     assert rows["RoIAlign bins"] == "2.00×1.00 cells, 4 bilinear samples each, averaged"  # 14×7 cells split 7×7
     # RoIPool: columns round(4) … round(18) (15 cells) and rows 4 … 11 (8 cells) over 7 bins
     assert rows["RoIPool region"] == "columns 4–18, rows 4–11 (rounded)"
-    assert rows["RoIPool bins"] == "3 × 2 whole cells, max"
+    assert rows["RoIPool bins"] == "3 whole cells wide × 2 high, max"
+
+
+def test_roipool_bins_of_two_sizes_read_as_counts_not_a_fraction(pooled):
+    inference, _, detector = pooled
+    # (40, 40, 140, 110) covers feature columns 4 … 14 (11 cells, rounded) over 7 bins: floor(11i/7) … ceil(11(i+1)/7)
+    # gives bins 2, 3, 2, 3, 2, 3, 2 cells wide; rows 4 … 11 (8 cells): every bin 2 high. "2/3" read as two thirds.
+    state = RoIViewState(box=(40.0, 40.0, 140.0, 110.0))
+    state = replace(state, pooling=detector.pool_region(roi_box(inference, state), inference))
+    rows = dict(roi_frame(inference, state).table)
+    assert rows["RoIPool region"] == "columns 4–14, rows 4–11 (rounded)"
+    assert rows["RoIPool bins"] == "2 or 3 whole cells wide × 2 high, max"
+    assert not any("/" in value for key, value in rows.items() if "RoIPool" in key)
 
 
 def test_bins_split_the_box_into_seven_by_seven(pooled):
@@ -137,3 +149,13 @@ def test_default_box_is_the_best_proposal(pooled):
     one_stage = Inference("demo-ssd", (10, 10), Detections.empty(), Detections.empty())
     with pytest.raises(ViewError, match="demo-ssd has no proposals"):
         roi_box(one_stage, RoIViewState())
+
+
+def test_a_roipool_step_quotes_no_roialign(pooled):
+    # Fast R-CNN's RoIPool slides (steps 2 and 3 with roi=pool) are filed before Mask R-CNN introduces RoIAlign
+    inference, state, _ = pooled
+    for step in (1, 2):
+        frame = roi_frame(inference, replace(state, which="pool", step=step))
+        assert not any("RoIAlign" in key or "RoIAlign" in value for key, value in frame.table)
+        assert "RoIAlign" not in frame.caption and "RoIPool bins" in dict(frame.table)
+    assert "RoIAlign bins" in dict(roi_frame(inference, replace(state, which="align", step=2)).table)

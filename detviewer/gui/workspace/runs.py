@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, Signal
 
 from detviewer.core.run_info import RunInfo
 from detviewer.errors import DetviewerError
@@ -21,9 +21,10 @@ __all__ = ["DatasetRunner", "RunProgress", "cache_root", "eta_text"]
 
 
 def cache_root() -> Path:
-    """Where per-image answers are kept (one .npz per image, keyed by model + weights + image hash)."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)
-    return Path(base or Path.home() / ".cache" / "detviewer") / "predictions"
+    """The prediction store's folder: the same as the CLI's (io.prediction_store.default_store_dir)."""
+    from detviewer.io.prediction_store import default_store_dir
+
+    return default_store_dir()
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,11 @@ class DatasetRunner(QObject):
 
     def run_model(self, side: str, dataset: Any, model_name: str, weights: str, cache_dir: Path | None,
                   info: RunInfo) -> None:
-        """Run the loaded detector over every image of ``dataset`` (cached answers are reused) as run ``side``."""
-        from detviewer.io.prediction_cache import PredictionCache
-
+        """Run the loaded detector over every image of ``dataset`` as run ``side`` (answers kept in the prediction
+        store are reused)."""
         if self.running is not None:
             raise DetviewerError("A dataset run is already going; cancel it first.")
-        cache = PredictionCache(cache_dir or cache_root(), model_name, weights)
+        root = cache_dir or cache_root()
         self._stop.clear()
         self.running = side
         stop = self._stop
@@ -69,7 +69,10 @@ class DatasetRunner(QObject):
             def progress(done: int, total: int, eta: float | None) -> None:
                 context.progress(Progress.of(done, total, eta))
 
-            return run_dataset(context.detector, dataset, cache, progress, lambda: stop.is_set() or context.cancelled)
+            from detviewer.io.prediction_store import PredictionStore
+
+            return run_dataset(context.detector, dataset, PredictionStore.open(root), progress,
+                               lambda: stop.is_set() or context.cancelled)
 
         self._job = self.background.submit(
             Job(("dataset-run", side), run, f"running {model_name} on {dataset.source.name}", needs_detector=True),
@@ -98,7 +101,8 @@ class DatasetRunner(QObject):
         elif run.stopped:
             self.failed.emit(side, f"The run of {info.model} was cancelled after {run.computed + run.cached} images.")
         else:
-            self.finished.emit(Run(side, info, run.predictions, run.label_map), [text for _, text in run.failures])
+            self.finished.emit(Run(side, info, run.predictions, run.label_map),
+                               [text for _, text in run.failures] + list(run.warnings))
 
     def _on_imported(self, side: str, info: RunInfo, predictions: Any, error: str) -> None:
         if error:

@@ -1,11 +1,11 @@
 """The classic detection lecture as data (Qt-free): which view, step and controls each slide shows, in order.
 
 a classic detector on the photo (OpenCV's Haar face cascade: image pyramid, every window's score, grouping) →
-sliding window → Selective Search → R-CNN (crop and warp, fine-tuning samples, box regression) → Fast R-CNN
-(RoIPool / RoIAlign, minibatch) → Faster R-CNN (box head samples, RPN anchors, labels, minibatch, proposals)
-→ YOLO → NMS → SSD → mAP. ``detviewer lecture`` renders it into numbered slides; the window's lecture mode
-can step through the same tuple across views (``plan_deck`` picks, for each slide, the first loaded model
-that can show it).
+sliding window → Selective Search → R-CNN (crop and warp, fine-tuning samples, box regression: the prediction t
+before its target t*) → Fast R-CNN (RoIPool, minibatch) → Faster R-CNN (RPN anchors, labels, minibatch, proposals,
+box head samples) → Mask R-CNN (RoIAlign, which torchvision's Faster R-CNN box head uses) → YOLO → NMS → SSD →
+mAP. ``detviewer lecture`` renders it into numbered slides; the window's lecture mode can step through the same
+tuple across views (``plan_deck`` picks, for each slide, the first loaded model that can show it).
 """
 
 from __future__ import annotations
@@ -59,6 +59,8 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
     DeckSlide("Before CNNs", "Selective Search: grouping regions into proposals", "selective-search", 0),
     DeckSlide("R-CNN", "Crop and warp every proposal to 227×227", "selective-search", 1),
     DeckSlide("R-CNN", "Fine-tuning samples: IoU ≥ 0.5, 32 + 96 per 128", "sampling", "R-CNN fine-tuning", gt=True),
+    DeckSlide("R-CNN", "Box regression: the prediction t moves a proposal", "regression", "Predicted t",
+              {"stage": "proposal"}, needs="proposals", zoom=("anchor", "decoded")),
     DeckSlide("R-CNN", "Box regression: the target t* of a proposal", "regression", "Target t*",
               {"stage": "proposal"}, needs="proposals", gt=True, zoom=("anchor", "decoded")),
     DeckSlide("R-CNN", "Box regression: the textbook cases", "regression", "Textbook cases", {"stage": "proposal"},
@@ -67,9 +69,6 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
               zoom=("proposal", "quantised")),
     DeckSlide("Fast R-CNN", "RoIPool: each bin's max over whole cells", "roi", 2, {"roi": "pool"}, show_gt=False,
               zoom=("proposal", "quantised")),
-    DeckSlide("Fast R-CNN", "RoIAlign: equal bins, bilinear samples", "roi", 2, {"roi": "align"}, show_gt=False,
-              zoom=("proposal",)),
-    DeckSlide("Fast R-CNN", "RoIAlign and RoIPool outputs of one proposal", "roi", 3, show_gt=False),
     DeckSlide("Fast R-CNN", "Minibatch: 25 % foreground, background in [0.1, 0.5)", "sampling",
               "Fast R-CNN minibatch", gt=True),
     DeckSlide("Faster R-CNN", "Anchors of one level, and of one cell on every level", "anchors", 2,
@@ -82,8 +81,12 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
     DeckSlide("Faster R-CNN", "RPN proposals after its NMS", "proposals", 1),
     DeckSlide("Faster R-CNN", "Box head samples: proposals + ground truth", "sampling", "Faster R-CNN box head",
               needs="proposals", gt=True),
-    DeckSlide("Faster R-CNN", "The box head moves a proposal", "regression", "Predicted t", {"stage": "proposal"},
-              needs="proposals", gt=True),
+    DeckSlide("Faster R-CNN", "The box head's move, decoded into a box", "regression", "Decoded box",
+              {"stage": "proposal"}, needs="proposals", gt=True),
+    DeckSlide("Mask R-CNN", "RoIAlign (Mask R-CNN, 2017): equal bins, bilinear samples", "roi", 2, {"roi": "align"},
+              show_gt=False, zoom=("proposal",)),
+    DeckSlide("Mask R-CNN", "RoIAlign beside Fast R-CNN's RoIPool: one proposal's outputs", "roi", 3,
+              show_gt=False),
     DeckSlide("YOLO", "The S×S grid and its output tensor", "grid", 0),
     DeckSlide("YOLO", "One cell's boxes and class probabilities", "grid", 1),
     DeckSlide("NMS", "The candidates, sorted by score", "nms", 0),

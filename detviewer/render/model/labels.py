@@ -19,9 +19,13 @@ import numpy as np
 if TYPE_CHECKING:
     from detviewer.render.model.primitives import Layer
 
-__all__ = ["Label", "Placement", "place_labels", "shorter_forms", "labels_of_layers"]
+__all__ = ["Label", "Placement", "place_labels", "shorter_forms", "labels_of_layers", "covering_panels",
+           "PANEL_FILL_ALPHA"]
 
 GAP = 1.0  # screen pixels kept free between two labels
+#: A BoxLayer filled at least this opaque is a panel (a chart's backdrop, the crop gallery's): it hides what is
+#: under it, so the labels of the layers below it are placed off it.
+PANEL_FILL_ALPHA = 150
 
 
 @dataclass(frozen=True)
@@ -81,10 +85,14 @@ def _spots(label: Label, w: float, h: float) -> list[tuple[float, float]]:
 
 
 def place_labels(labels: Sequence[Label], measure: Callable[[str, float], tuple[float, float]],
-                 bounds: tuple[float, float], obstacles: Sequence[tuple[float, float, float, float]] = ()) -> Placement:
+                 bounds: tuple[float, float], obstacles: Sequence[tuple[float, float, float, float]] = (),
+                 panels: Sequence[tuple[tuple[float, float, float, float], float]] = ()) -> Placement:
     """Place ``labels`` inside (0, 0, width, height) = ``bounds``; measure(text, size) -> (w, h) screen pixels;
-    obstacles: (x, y, w, h) screen rects no label may cover (the legend)."""
+    obstacles: (x, y, w, h) screen rects no label may cover (the legend); panels: ((x, y, w, h), priority) rects
+    that only labels of that priority or more (the layers under the panel, ``covering_panels``) may not cover."""
     width, height = bounds
+    panel_rects = np.asarray([rect for rect, _ in panels], np.float64).reshape(-1, 4)
+    panel_from = np.asarray([priority for _, priority in panels], np.float64)
     order = sorted(range(len(labels)), key=lambda i: (labels[i].priority, i))
     taken = np.zeros((len(obstacles) + len(labels), 4))
     taken[:len(obstacles)] = np.asarray(obstacles, np.float64).reshape(-1, 4)
@@ -92,7 +100,11 @@ def place_labels(labels: Sequence[Label], measure: Callable[[str, float], tuple[
     texts, index = [], []
     hidden = 0
     for i in order:
-        spot = _first_free(labels[i], measure, width, height, taken[:count])
+        placed = taken[:count]
+        under = panel_rects[labels[i].priority >= panel_from]
+        if len(under):
+            placed = np.concatenate([placed, under])
+        spot = _first_free(labels[i], measure, width, height, placed)
         if spot is None:
             hidden += 1
             continue
@@ -156,4 +168,21 @@ def labels_of_layers(layers: Iterable[Layer], to_screen: Callable[[np.ndarray], 
                 x, y = points[k]
                 out.append(Label(text, (x, y, x, y), _rgb(layer.colors[k]), depth * 1000 + k,
                                  "point", layer.size, layer.anchor))
+    return out
+
+
+def covering_panels(layers: Sequence[object], to_screen: Callable[[np.ndarray], np.ndarray]
+                    ) -> list[tuple[tuple[float, float, float, float], float]]:
+    """((x, y, w, h) screen rect, priority) of each opaque panel of ``layers`` (bottom to top): BoxLayers filled at
+    least PANEL_FILL_ALPHA. priority: the first ``labels_of_layers`` priority of the layers under it, whose labels
+    must stay off it (a label of a box under the PR chart is not drawn over the chart)."""
+    from detviewer.render.model.primitives import BoxLayer
+
+    out = []
+    for depth, layer in enumerate(reversed(list(layers))):
+        if isinstance(layer, BoxLayer) and layer.fill_alpha >= PANEL_FILL_ALPHA and len(layer):
+            corners = to_screen(layer.xyxy.reshape(-1, 2).astype(np.float64)).reshape(-1, 4)
+            for x1, y1, x2, y2 in corners:
+                x, y = min(x1, x2), min(y1, y2)
+                out.append(((float(x), float(y), float(abs(x2 - x1)), float(abs(y2 - y1))), (depth + 1) * 1000.0))
     return out

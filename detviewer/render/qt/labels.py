@@ -8,7 +8,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QTransform
 
-from detviewer.render.model.labels import Placement, labels_of_layers, place_labels
+from detviewer.render.model.labels import (
+    PANEL_FILL_ALPHA,
+    Placement,
+    covering_panels,
+    labels_of_layers,
+    place_labels,
+)
 from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL, LabelFonts, RenderStyle, qcolor
 
@@ -26,19 +32,23 @@ def _mapper(transform: QTransform):
 
 
 def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: LabelFonts | None = None,
-                 bounds: tuple[float, float] | None = None, obstacles=()) -> Placement:
+                 bounds: tuple[float, float] | None = None, obstacles=(), origin: tuple[float, float] = (0.0, 0.0)
+                 ) -> Placement:
     """Place and draw the labels of ``layers`` with the painter's transform (image -> screen); returns the placement.
 
-    bounds (w, h): the screen area labels must stay in (default: the painter's device); obstacles: (x, y, w, h)
-    screen rects to keep clear (the legend).
+    bounds (w, h): the screen area labels must stay in (default: the painter's device), whose top-left corner is
+    at ``origin`` on the device (a figure's image under its title band); obstacles: (x, y, w, h) rects of that
+    area to keep clear (the legend). The placement is in that area's pixels.
     """
     fonts = fonts or LabelFonts(style)
     if bounds is None:
         device = painter.device()
         bounds = (float(device.width()), float(device.height()))
-    labels, placement = _place(layers, painter.transform(), fonts, bounds, obstacles)
+    transform = painter.transform() * QTransform.fromTranslate(-origin[0], -origin[1])
+    labels, placement = _place(layers, transform, fonts, bounds, obstacles)
     painter.save()
     painter.resetTransform()
+    painter.translate(*origin)
     painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
     for (x, y, w, h), text, i in zip(placement.rects, placement.texts, placement.index):
         label = labels[int(i)]
@@ -60,8 +70,9 @@ def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: 
 
 
 def _place(layers, transform: QTransform, fonts: LabelFonts, bounds, obstacles=()):
-    labels = labels_of_layers(layers, _mapper(transform), box_label_size=BOX_LABEL_PX)
-    return labels, place_labels(labels, fonts.measure, bounds, obstacles)
+    to_screen = _mapper(transform)
+    labels = labels_of_layers(layers, to_screen, box_label_size=BOX_LABEL_PX)
+    return labels, place_labels(labels, fonts.measure, bounds, obstacles, covering_panels(layers, to_screen))
 
 
 def place_layer_labels(layers, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
@@ -98,7 +109,8 @@ class LabelsItem(pg.GraphicsObject):
 
     def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
         self.legend = tuple(legend)
-        self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")]
+        self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")
+                        or getattr(layer, "fill_alpha", 0) >= PANEL_FILL_ALPHA]  # panels: labels under them move
         self._box_layers = [layer for layer in layers if isinstance(layer, BoxLayer)]
         if style != self._fonts.style:
             self._fonts = LabelFonts(style)

@@ -4,12 +4,14 @@ table beside it, every text at least 24 px (``detviewer render --slide`` and ``d
 Layout: a header (title, what the figure shows, slide number) across the top; the frame scaled to fit the
 left part (lecture style: thick lines, 24 px labels); on the right the caption, the legend (a swatch per
 colour drawn) and the table. Text that does not fit is shortened in this order: the caption's size (down to
-24 px), then the table's last rows ("+ n more rows").
+24 px), then the table's last rows the caption does not cite ("+ n more rows not shown"): a row the caption
+names is always on the slide, and no text points at a panel the slide does not have.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,8 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from detviewer.errors import DetviewerError
 
-__all__ = ["SlideText", "SLIDE_SIZE", "MIN_TEXT_PX", "render_slide", "write_slide", "slide_layout", "figure_aspect"]
+__all__ = ["SlideText", "SLIDE_SIZE", "MIN_TEXT_PX", "render_slide", "write_slide", "slide_layout", "figure_aspect",
+           "table_fit", "cited_rows", "more_rows_note"]
 
 SLIDE_SIZE = (1920, 1080)
 MIN_TEXT_PX = 24
@@ -127,20 +130,35 @@ def _paint_legend(painter: QPainter, entries, rect: QRectF) -> None:
         x += item
 
 
-def _table_rows(painter: QPainter, rows, width: float, room: float) -> tuple[list[tuple[str, str, float]], int]:
-    """The rows that fit in ``room`` pixels, each with its height, and how many were left out."""
+def cited_rows(rows, caption: str) -> set[int]:
+    """Indices of the table rows ``caption`` cites: their key (less a leading "[n] " index) appears in it."""
+    cited = set()
+    for i, (key, _) in enumerate(rows):
+        name = re.sub(r"^\[\d+\]\s*", "", str(key)).strip()
+        if name and name in caption:
+            cited.add(i)
+    return cited
+
+
+def _table_rows(painter: QPainter, rows, width: float, room: float,
+                caption: str = "") -> tuple[list[tuple[str, str, float]], int]:
+    """The rows that fit in ``room`` pixels, each with its height, and how many were left out: the last rows the
+    caption does not cite go first, so a row the caption names is always on the slide."""
     key_w = 0.36 * width
-    fitted, used = [], 0.0
-    for i, (key, value) in enumerate(rows):
-        h = max(_text_height(painter, _font(_TABLE_PX, bold=True), key_w - 12, str(key)),
-                _text_height(painter, _font(_TABLE_PX), width - key_w, str(value))) + 10
-        more = len(rows) - i - 1
-        reserve = (_text_height(painter, _font(_TABLE_PX), width, "+ 1 more rows") + 10) if more else 0.0
-        if used + h + reserve > room:
-            return fitted, len(rows) - i
-        fitted.append((str(key), str(value), h))
-        used += h
-    return fitted, 0
+    heights = [max(_text_height(painter, _font(_TABLE_PX, bold=True), key_w - 12, str(key)),
+                   _text_height(painter, _font(_TABLE_PX), width - key_w, str(value))) + 10 for key, value in rows]
+    note = _text_height(painter, _font(_TABLE_PX), width, "+ 1 more rows") + 10
+    keep = list(range(len(rows)))
+    cited = cited_rows(rows, caption)
+    droppable = [i for i in reversed(keep) if i not in cited] + [i for i in reversed(keep) if i in cited]
+    while keep and sum(heights[i] for i in keep) + (note if len(keep) < len(rows) else 0.0) > room:
+        keep.remove(droppable.pop(0))
+    return [(str(rows[i][0]), str(rows[i][1]), heights[i]) for i in keep], len(rows) - len(keep)
+
+
+def more_rows_note(left_out: int) -> str:
+    """The line under a cut table (it names no panel: the slide is all the audience sees)."""
+    return f"+ {left_out} more row{'s' if left_out > 1 else ''} not shown"
 
 
 def _paint_table(painter: QPainter, fitted, left_out: int, rect: QRectF) -> None:
@@ -158,11 +176,20 @@ def _paint_table(painter: QPainter, fitted, left_out: int, rect: QRectF) -> None
         y += h
     if left_out:
         painter.setPen(_MUTED)
-        painter.drawText(QRectF(rect.left(), y + 5, rect.width(), 60), _WRAP,
-                         f"+ {left_out} more row{'s' if left_out > 1 else ''} (in the window's side panel)")
+        painter.drawText(QRectF(rect.left(), y + 5, rect.width(), 60), _WRAP, more_rows_note(left_out))
 
 
-def _paint_column(painter: QPainter, text: SlideText, column: QRectF) -> None:
+@dataclass(frozen=True)
+class _Column:
+    caption_px: int
+    caption_h: float
+    legend_h: float
+    table: QRectF
+    fitted: list
+    left_out: int
+
+
+def _column_layout(painter: QPainter, text: SlideText, column: QRectF) -> _Column:
     width = column.width()
     legend_h = _legend_height(painter, text.legend, width)
     caption_px = _CAPTION_PX
@@ -170,16 +197,38 @@ def _paint_column(painter: QPainter, text: SlideText, column: QRectF) -> None:
     while caption_px > MIN_TEXT_PX and _text_height(painter, _font(caption_px), width, text.caption) > room:
         caption_px -= 1
     caption_h = _text_height(painter, _font(caption_px), width, text.caption) if text.caption else 0.0
+    y = column.top() + caption_h + (24 if caption_h else 0)
+    if legend_h:
+        y += legend_h + 24
+    fitted, left_out = _table_rows(painter, list(text.table), width, column.bottom() - y, text.caption)
+    return _Column(caption_px, caption_h, legend_h, QRectF(column.left(), y, width, column.bottom() - y), fitted,
+                   left_out)
+
+
+def table_fit(text: SlideText, image_size: tuple[int, int]) -> tuple[list[str], int]:
+    """(keys of the table rows the slide shows, how many it leaves out) for a frame of (H, W) pixels."""
+    from detviewer.render.qt.export import ensure_gui_app
+
+    ensure_gui_app()
+    scratch = QImage(*SLIDE_SIZE, QImage.Format.Format_RGB32)
+    painter = QPainter(scratch)
+    try:
+        layout = _column_layout(painter, text, slide_layout(image_size)[2])
+    finally:
+        painter.end()
+    return [key for key, _, _ in layout.fitted], layout.left_out
+
+
+def _paint_column(painter: QPainter, text: SlideText, column: QRectF) -> None:
+    layout = _column_layout(painter, text, column)
     y = column.top()
     painter.setPen(_TEXT)
-    painter.setFont(_font(caption_px))
-    painter.drawText(QRectF(column.left(), y, width, caption_h + 4), _WRAP, text.caption)
-    y += caption_h + (24 if caption_h else 0)
-    if legend_h:
-        _paint_legend(painter, text.legend, QRectF(column.left(), y, width, legend_h))
-        y += legend_h + 24
-    fitted, left_out = _table_rows(painter, list(text.table), width, column.bottom() - y)
-    _paint_table(painter, fitted, left_out, QRectF(column.left(), y, width, column.bottom() - y))
+    painter.setFont(_font(layout.caption_px))
+    painter.drawText(QRectF(column.left(), y, column.width(), layout.caption_h + 4), _WRAP, text.caption)
+    y += layout.caption_h + (24 if layout.caption_h else 0)
+    if layout.legend_h:
+        _paint_legend(painter, text.legend, QRectF(column.left(), y, column.width(), layout.legend_h))
+    _paint_table(painter, layout.fitted, layout.left_out, layout.table)
 
 
 def render_slide(image: np.ndarray, layers: list, text: SlideText, style=None, dim: float = 0.0) -> QImage:

@@ -171,6 +171,34 @@ def _shown_levels(inference: Inference, state: AnchorViewState) -> tuple[list[in
     return [int(state.level)], int(state.level)
 
 
+#: With every level drawn at once, each level shows the anchors of at most this many cells, spread evenly over
+#: its grid: all 16,320 outlines of an FPN together were one blue sheet; a sample shows each level's shapes.
+CELLS_PER_LEVEL = 16
+
+
+def sampled_cells(anchors: AnchorSet, max_cells: int = CELLS_PER_LEVEL) -> np.ndarray:
+    """Indices into ``anchors.boxes`` of every anchor of an even sample of at most ``max_cells`` feature cells
+    (every k-th row and column, centred), in the generator's (y, x, anchor) order."""
+    h, w = (int(v) for v in anchors.feature_size)
+    a = int(anchors.anchors_per_location)
+    k = max(1, int(np.ceil(np.sqrt(h * w / max(max_cells, 1)))))
+    ys, xs = np.arange(k // 2, h, k), np.arange(k // 2, w, k)
+    cells = (ys[:, None] * w + xs[None, :]).reshape(-1)
+    return (cells[:, None] * a + np.arange(a)[None, :]).reshape(-1).astype(np.int64)
+
+
+def _drawn_mask(inference: Inference, levels: list[int]) -> np.ndarray | None:
+    """(total anchors,) bool: the anchors drawn when every level is shown (``sampled_cells`` of each); None when
+    one level is shown (all of its anchors are drawn)."""
+    if len(levels) < 2:
+        return None
+    offsets = level_offsets(inference)
+    mask = np.zeros(int(offsets[-1]), bool)
+    for i in levels:
+        mask[offsets[i] + sampled_cells(inference.anchors[i])] = True
+    return mask
+
+
 def _alpha_for(count: int) -> int:
     # Tens of thousands of thin overlapping outlines saturate to a solid sheet unless faint.
     return 220 if count < 2_000 else 140 if count < 20_000 else 70
@@ -199,7 +227,8 @@ def _by_objectness(anchors: AnchorSet, offset: int) -> tuple[np.ndarray, np.ndar
 def _level_layers(inference: Inference, levels: list[int], mode: str) -> list[BoxLayer]:
     offsets = level_offsets(inference)
     layers = []
-    total = sum(len(inference.anchors[i]) for i in levels)
+    drawn = _drawn_mask(inference, levels)
+    total = sum(len(inference.anchors[i]) for i in levels) if drawn is None else int(drawn.sum())
     alpha = _alpha_for(total)
     for i in levels:
         anchors = inference.anchors[i]
@@ -210,6 +239,9 @@ def _level_layers(inference: Inference, levels: list[int], mode: str) -> list[Bo
         else:
             boxes, colors = anchors.boxes, solid(PALETTE[i % len(PALETTE)], n)
             index = np.arange(offsets[i], offsets[i] + n, dtype=np.int64)
+        if drawn is not None:
+            keep = drawn[index]
+            boxes, colors, index = boxes[keep], colors[keep], index[keep]
         layers.append(BoxLayer(f"anchors_L{i}", boxes, colors, index, width=1.0, alpha=alpha))
     return layers
 
@@ -220,6 +252,9 @@ def _label_layers(inference: Inference, levels: list[int], labels: AnchorLabels,
     for i in levels:
         in_levels[offsets[i]:offsets[i + 1]] = True
     boxes = memo(inference, ("all_boxes",), lambda: all_anchor_boxes(inference))
+    drawn = _drawn_mask(inference, levels)
+    if drawn is not None and not minibatch:  # every positive, the rest of a sample of cells
+        in_levels &= drawn | (labels.labels == 1)
     if minibatch:
         groups = [("minibatch_negative", labels.sampled_negative, NEGATIVE, 1.5, 200),
                   ("minibatch_positive", labels.sampled_positive, POSITIVE, 2.5, 255)]
@@ -313,7 +348,8 @@ def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState
         label = f"Level {levels[0] + 1}/{n_levels}"
     else:
         counts = " + ".join(fmt_int(table_info[i].count) for i in levels)
-        caption = f"All {n_levels} levels together: {counts} = {fmt_int(inference.anchor_count)} {word}."
+        caption = (f"All {n_levels} levels together: {counts} = {fmt_int(inference.anchor_count)} {word}; drawn: "
+                   f"those of {CELLS_PER_LEVEL} evenly spread cells per level, so each level's shapes show.")
         label = "All levels"
 
     layers: list = []

@@ -160,8 +160,9 @@ def selective_search_frame(inference: Inference, state: SelectiveSearchViewState
     caption = (f"Selective Search ({state.mode} mode) grouped similar regions into {fmt_int(len(boxes))} candidate "
                f"boxes in {state.seconds:.2f} s; R-CNN warps every one to a fixed size and runs the CNN on each. "
                f"Drawn: the first {fmt_int(len(shown))}.")
-    legend = (("first proposals", tuple(int(v) for v in colormap([1.0])[0])),
-              ("later proposals", tuple(int(v) for v in colormap([0.0])[0])))
+    legend = ((f"proposals 1–{n_gallery}, numbered, one colour each", tuple(int(v) for v in PALETTE[0])),)[:n_gallery]
+    legend += (("earlier proposals (thin)", tuple(int(v) for v in colormap([1.0])[0])),
+               ("later proposals (thin)", tuple(int(v) for v in colormap([0.0])[0])))
     if gt is not None:
         legend += (("ground truth", GT_COLOR),)
     return ViewFrame(layers, caption, rows, step, steps, "Selective Search", legend=legend)
@@ -173,20 +174,67 @@ def _gallery_boxes(boxes: np.ndarray) -> BoxLayer:
                     labels=tuple(str(i + 1) for i in range(n)), width=2.5)
 
 
-def gallery_rects(image_size: tuple[int, int], n: int, columns: int = 4, top: bool = False) -> np.ndarray:
-    """Where the n warped crops go over an (H, W) frame: (n, 4) xyxy squares in rows of ``columns``
-    along the bottom (or the top), together at most 90% of the width and half the height."""
+def gallery_rects(image_size: tuple[int, int], n: int, columns: int = 4, top: bool = False, edge: str = "",
+                  max_side: float | None = None) -> np.ndarray:
+    """Where the n warped crops go over an (H, W) frame: (n, 4) xyxy squares, ``columns`` of them side by side
+    along the bottom (or the top; ``edge`` "left" / "right": stacked along that side), together at most 90% of
+    that side and half the frame across it; no square's side over ``max_side``."""
     height, width = image_size
-    columns = max(1, min(columns, n))
-    rows = -(-n // columns)
+    edge = edge or ("top" if top else "bottom")
+    across = max(1, min(columns, n))
+    lines = -(-n // across)
     gap = 0.01 * max(height, width)
-    side = min((0.9 * width - (columns - 1) * gap) / columns, (0.5 * height - (rows - 1) * gap) / rows)
-    left = (width - (columns * side + (columns - 1) * gap)) / 2
-    first_row = gap if top else height - gap - rows * side - (rows - 1) * gap
+    along, deep = (width, height) if edge in ("top", "bottom") else (height, width)
+    side = min((0.9 * along - (across - 1) * gap) / across, (0.5 * deep - (lines - 1) * gap) / lines)
+    if max_side is not None:
+        side = max(min(side, max_side), 1.0)
+    start = (along - (across * side + (across - 1) * gap)) / 2
+    first = gap if edge in ("top", "left") else deep - gap - lines * side - (lines - 1) * gap
     i = np.arange(n)
-    x = left + (i % columns) * (side + gap)
-    y = first_row + (i // columns) * (side + gap)
+    a, d = start + (i % across) * (side + gap), first + (i // across) * (side + gap)
+    x, y = (a, d) if edge in ("top", "bottom") else (d, a)
     return np.stack([x, y, x + side, y + side], axis=1).astype(np.float32)
+
+
+def _free_depth(boxes: np.ndarray, image_size: tuple[int, int], edge: str) -> float:
+    """How far from ``edge`` the frame is free of ``boxes`` (N, 4) xyxy."""
+    height, width = image_size
+    if not len(boxes):
+        return float(height if edge in ("top", "bottom") else width)
+    return float({"top": boxes[:, 1].min(), "bottom": height - boxes[:, 3].max(), "left": boxes[:, 0].min(),
+                  "right": width - boxes[:, 2].max()}[edge])
+
+
+def gallery_placement(image_size: tuple[int, int], boxes: np.ndarray, pad: float) -> np.ndarray:
+    """(n, 4) squares for the crops of ``boxes`` (n, 4) xyxy that hide none of those boxes: along the frame side
+    with the most room free of them, in rows of 4 or one row of 8 (stacked likewise along a left / right side),
+    the largest squares that fit (at most gallery_rects' own). When every free band is too thin (squares under
+    a third of that size), the bottom or top half hiding the least of their area."""
+    n = len(boxes)
+    full = gallery_rects(image_size, n)
+    default = float(full[0, 2] - full[0, 0]) if n else 0.0
+    gap = 0.01 * max(image_size)
+    best, best_side = None, 0.0
+    for edge in ("bottom", "top", "left", "right"):
+        depth = _free_depth(boxes, image_size, edge) - 2 * gap - pad  # a gap clear of the nearest box
+        for columns in (4, 8):
+            lines = -(-n // max(1, min(columns, n)))
+            fits = (depth - (lines - 1) * gap) / lines
+            if fits <= 0:
+                continue
+            rects = gallery_rects(image_size, n, columns, edge=edge, max_side=min(fits, default))
+            side = float(rects[0, 2] - rects[0, 0])
+            if side > best_side + 1e-3:
+                best, best_side = rects, side
+    if best is not None and best_side >= default / 3:
+        return best
+    choices = []
+    for top in (False, True):
+        rects = gallery_rects(image_size, n, top=top)
+        backdrop = np.array([rects[:, 0].min() - pad, rects[:, 1].min() - pad,
+                             rects[:, 2].max() + pad, rects[:, 3].max() + pad], np.float32)
+        choices.append((_covered_area(boxes, backdrop), top, rects))
+    return min(choices, key=lambda c: c[0])[2]
 
 
 def _covered_area(boxes: np.ndarray, region: np.ndarray) -> float:
@@ -199,14 +247,9 @@ def _covered_area(boxes: np.ndarray, region: np.ndarray) -> float:
 def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, boxes: np.ndarray, gt) -> ViewFrame:
     n = len(boxes)
     pad = 0.01 * max(inference.image_size)
-    # the gallery covers the half of the frame where it hides less of the proposals it shows
-    choices = []
-    for top in (False, True):
-        rects = gallery_rects(inference.image_size, n, top=top)
-        backdrop = np.array([rects[:, 0].min() - pad, rects[:, 1].min() - pad,
-                             rects[:, 2].max() + pad, rects[:, 3].max() + pad], np.float32)
-        choices.append((_covered_area(boxes, backdrop), top, rects, backdrop))
-    _, _, rects, backdrop = min(choices, key=lambda c: c[0])
+    rects = gallery_placement(inference.image_size, boxes, pad)
+    backdrop = np.array([rects[:, 0].min() - pad, rects[:, 1].min() - pad,
+                         rects[:, 2].max() + pad, rects[:, 3].max() + pad], np.float32)
     colors = PALETTE[np.arange(n) % len(PALETTE)]
     # a box whose number would sit on the gallery keeps its outline (under the gallery) but not its number
     hidden = ((boxes[:, 0] >= backdrop[0]) & (boxes[:, 0] <= backdrop[2])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import GridPrediction, Inference
-from detviewer.render.model.colors import PALETTE, class_colors
+from detviewer.render.model.colors import CELL_LINES, class_colors, spare_colors
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_num,
@@ -180,16 +180,20 @@ def _cell_part(inference: Inference, cell: tuple[int, int], holds: bool, what: s
     best = int(grid.class_probs[r, c].argmax())
     name = inference.detections.name_of(best + 1)
     flat = np.array([r * s + c], np.int64)
-    box_colors = PALETTE[np.arange(b_count) % len(PALETTE)]
+    # not a class colour: the cells are tinted by class, and box 2 must not read as "circle most likely"
+    box_colors = spare_colors(b_count, np.arange(1, grid.class_probs.shape[-1] + 1))
     layers = [BoxLayer("selected_cell", cell_rects(grid)[flat], solid(ARROW, 1), flat, width=4.0, fill_alpha=60),
               BoxLayer("cell_boxes", grid.boxes[r, c], box_colors, np.arange(b_count, dtype=np.int64),
                        labels=tuple(f"box {b + 1}: {conf[b]:.2f}" for b in range(b_count)), width=3.0)]
     depth = 5 * b_count + grid.class_probs.shape[-1]
     holds_text = f"holds a {what} centre" if holds else "holds no object centre"
+    top = int(np.argmax(conf))
+    p_best = float(grid.class_probs[r, c, best])
+    # the caption names the rows it cites ("box 1 conf", "P(star)"): a slide too short for all 5B + C rows keeps them
     caption = (f"Cell (row {r + 1}, column {c + 1}) {holds_text}: its {b_count} boxes have confidence "
-               + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name} "
-               f"({grid.class_probs[r, c, best]:.2f}). A box's score is confidence × class probability; the "
-               f"cell's {depth} numbers are in the table.")
+               + ", ".join(f"{v:.2f}" for v in conf) + f"; its best class is {name}, P({name}) = {p_best:.2f}. "
+               f"A box's score is confidence × class probability: box {top + 1} conf × P({name}) = "
+               f"{conf[top]:.2f} × {p_best:.2f} = {conf[top] * p_best:.2f}, one of the cell's {depth} outputs.")
     rows = [("Selected cell", f"row {r + 1}, column {c + 1}")] + tensor_layout(inference, r, c)
     legend = (("selected cell", ARROW),) + tuple((f"box {b + 1}", tuple(int(v) for v in box_colors[b]))
                                                  for b in range(b_count))
@@ -204,7 +208,7 @@ def _grid_layers(inference: Inference, state: GridViewState, gt, cells: list[tup
     if class_map is not None:
         layers.append(class_map)
     segments = grid_segments(grid)
-    layers.append(SegmentLayer("grid", segments, solid((255, 255, 255), len(segments)), width=1.5, alpha=170))
+    layers.append(SegmentLayer("grid", segments, solid(CELL_LINES, len(segments)), width=1.5, alpha=170))
     if cells:
         flat = np.array([r * s + c for r, c in cells], np.int64)
         layers.append(BoxLayer("object_cells", cell_rects(grid)[flat], solid(ARROW, len(flat)), flat, width=2.0,
@@ -233,7 +237,7 @@ def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=
     rows += yolo_v1_rows(s, b_count, c_count, inference.input_size[1])
     rows.append(("Cells with an object", str(len(cells))))
     what = "ground-truth object" if gt is not None else "detection"
-    legend = (("grid", (255, 255, 255)),)
+    legend = (("grid", CELL_LINES),)
     if gt is not None:
         legend += (("ground truth", GT_COLOR),)
     if state.class_map == "argmax":

@@ -11,9 +11,9 @@ from detviewer.render.model.primitives import BoxLayer, SegmentLayer, TextLayer,
 
 __all__ = ["chart_rect", "pr_chart_layers", "bar_chart_layers", "CURVE", "ENVELOPE", "AREA"]
 
-CURVE = (255, 255, 255)     # the raw precision-recall point after each detection
+CURVE = (0, 220, 255)       # the raw precision-recall point after each detection (ground truth is white)
 ENVELOPE = (255, 230, 0)    # interpolated precision (the curve AP integrates)
-AREA = (255, 190, 0)        # the area under it
+AREA = (255, 140, 0)        # the area under it (orange: the envelope is yellow)
 _AXIS = (220, 220, 220)
 _BACKDROP = (18, 18, 18)
 
@@ -52,10 +52,10 @@ def _to_plot(area: np.ndarray, xs, ys) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _frame_layers(name: str, rect: np.ndarray, area: np.ndarray, title: str, x_label: str, y_label: str,
-                  y_ticks=(0.0, 0.5, 1.0), x_ticks=()) -> list:
+                  y_ticks=(0.0, 0.5, 1.0), x_ticks=(), y_scale: float = 1.0) -> list:
     axes = np.array([[area[0], area[3], area[2], area[3]], [area[0], area[1], area[0], area[3]]], np.float32)
     _, ty = _to_plot(area, [0] * len(y_ticks), y_ticks)
-    texts = [title, x_label, y_label] + [fmt_num(t) for t in y_ticks]
+    texts = [title, x_label, y_label] + [fmt_num(t * y_scale) for t in y_ticks]
     positions = [[(rect[0] + rect[2]) / 2, rect[1] + 0.08 * (rect[3] - rect[1])],
                  [(area[0] + area[2]) / 2, area[3] + 0.13 * (rect[3] - rect[1])],
                  [rect[0] + 0.03 * (rect[2] - rect[0]), area[1] - 0.07 * (rect[3] - rect[1])]]
@@ -101,9 +101,9 @@ def pr_chart_layers(rect: np.ndarray, recall: np.ndarray, precision: np.ndarray,
 
 def bar_chart_layers(rect: np.ndarray, names: list[str], values: np.ndarray, colors: np.ndarray, title: str) -> list:
     """Bars of ``values`` (K,) in 0..1 named ``names`` inside ``rect`` (4,) xyxy, each labelled with its value
-    on the 0-100 scale."""
+    on the 0-100 scale, as the axis is (one scale: ticks 0, 50, 100)."""
     area = _plot_area(rect)
-    layers = _frame_layers("bars", rect, area, title, "", "", y_ticks=(0.0, 0.5, 1.0))
+    layers = _frame_layers("bars", rect, area, title, "", "", y_ticks=(0.0, 0.5, 1.0), y_scale=100.0)
     k = len(values)
     slot = (area[2] - area[0]) / max(k, 1)
     lefts = area[0] + slot * (np.arange(k) + 0.15)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import PALETTE, SELECT
+from detviewer.render.model.colors import MARK, PALETTE, SELECT
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, cross_segments,
@@ -277,9 +277,9 @@ def regression_frame(inference: Inference, state: RegressionViewState = Regressi
         rows += [("Head output", _sig(r.raw_deltas)), (f"t = output ÷ weights {T_VECTOR}", _sig(r.deltas))]
         if step == 3 and target is not None:
             c0, c1 = _centre(r.box), _centre(target.gt_box)
-            layers.append(SegmentLayer("target_arrow", [[c0[0], c0[1], c1[0], c1[1]]], solid(GT_COLOR, 1), width=2.5,
+            layers.append(SegmentLayer("target_arrow", [[c0[0], c0[1], c1[0], c1[1]]], solid(MARK, 1), width=2.5,
                                        arrow_heads=True, dashed=True))
-            legend += (("target move t*", GT_COLOR),)
+            legend += (("target move t*", MARK),)
             rows += _target_rows(target, r)
         else:
             rows += _formula_rows(r) + [("Decoded box", "(" + ", ".join(f"{v:.1f}" for v in r.decoded) + ")")]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detviewer.core.types import Inference
-from detviewer.render.model.colors import SELECT
+from detviewer.render.model.colors import CELL_LINES, MARK, SELECT
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
     ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap,
@@ -158,13 +158,20 @@ def _bins_layers(p: "RoIPooling", inference: Inference, which: str) -> list:
         bins = bin_segments(p, inference.scale)
         points = _sample_points(p, inference.scale)
         return [SegmentLayer("bins", bins, solid(ARROW, len(bins)), width=2.0),
-                SegmentLayer("sample_points", cross_segments(points, 1.5), solid(SELECT, 2 * len(points)), width=1.5)]
+                SegmentLayer("sample_points", cross_segments(points, 1.5), solid(MARK, 2 * len(points)), width=1.5)]
     # Bins overlap by design (floor / ceil), so outlining all S×S would only redraw the cell borders: the first
     # row is shaded instead, neighbours in alternating colours, where two bins share a column the colours mix.
     size_x = p.pool_cells.shape[1]
     rects = pool_bin_rects(p, inference.scale)[:size_x]
     colors = np.array(_BIN_COLORS, np.uint8)[np.arange(size_x) % 2]
     return [BoxLayer("pool_bins", rects, colors, np.arange(size_x, dtype=np.int64), width=2.5, fill_alpha=110)]
+
+
+def _either(counts: list[int]) -> str:
+    """[2, 3] -> "2 or 3" (never "2/3", which reads as two thirds)."""
+    if len(counts) == 1:
+        return str(counts[0])
+    return ", ".join(map(str, counts[:-1])) + f" or {counts[-1]}"
 
 
 def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple[str, str]]:
@@ -178,11 +185,12 @@ def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple
     cells = p.pool_cells
     widths = sorted({int(v) for v in (cells[0, :, 2] - cells[0, :, 0])})
     heights = sorted({int(v) for v in (cells[:, 0, 3] - cells[:, 0, 1])})
-    rows += [("RoIAlign bins", f"{(fx2 - fx1) / size_x:.2f}×{(fy2 - fy1) / size_y:.2f} cells, "
-                               f"{p.align_points.shape[2]} bilinear samples each, averaged"),
-             ("RoIPool region", f"columns {cells[..., 0].min()}–{cells[..., 2].max() - 1}, rows "
+    if which == "align" or step >= 3:  # a Fast R-CNN (RoIPool) slide does not quote Mask R-CNN's RoIAlign
+        rows.append(("RoIAlign bins", f"{(fx2 - fx1) / size_x:.2f}×{(fy2 - fy1) / size_y:.2f} cells, "
+                                      f"{p.align_points.shape[2]} bilinear samples each, averaged"))
+    rows += [("RoIPool region", f"columns {cells[..., 0].min()}–{cells[..., 2].max() - 1}, rows "
                                 f"{cells[..., 1].min()}–{cells[..., 3].max() - 1} (rounded)"),
-             ("RoIPool bins", f"{'/'.join(map(str, widths))} × {'/'.join(map(str, heights))} whole cells, max")]
+             ("RoIPool bins", f"{_either(widths)} whole cells wide × {_either(heights)} high, max")]
     if step >= 3:
         diff = float(np.abs(p.align - p.pool).mean()) if p.pool is not None else float("nan")
         def span(values: np.ndarray) -> str:
@@ -237,15 +245,15 @@ def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
         legend += (("ground truth", GT_COLOR),)
     if 1 <= step <= 2:
         cells = feature_cell_segments(p, inference.scale)
-        layers.append(SegmentLayer("feature_cells", cells, solid((255, 255, 255), len(cells)), width=1.0, alpha=120))
-        legend += (("feature-map cells", (255, 255, 255)),)
+        layers.append(SegmentLayer("feature_cells", cells, solid(CELL_LINES, len(cells)), width=1.0, alpha=120))
+        legend += (("feature-map cells", CELL_LINES),)
         if state.which == "pool":
             layers.append(BoxLayer("quantised", quantised_box(p, inference.scale)[None], solid(ARROW, 1),
                                    np.zeros(1, np.int64), width=2.0, dashed=True))
             legend += (("rounded to whole cells", ARROW),)
     if step == 2:
         layers += _bins_layers(p, inference, state.which)
-        legend += ((("bins", ARROW), ("sample points", SELECT)) if state.which == "align" else
+        legend += ((("bins", ARROW), ("sample points", MARK)) if state.which == "align" else
                    (("bins 1, 3, 5… of the first row", _BIN_COLORS[0]), ("bins 2, 4, 6…", _BIN_COLORS[1])))
     if step == 3 and state.which == "align":  # the S×S bins over the box, one per output cell
         bins = bin_segments(p, inference.scale)

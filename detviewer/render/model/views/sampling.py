@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detviewer.core.types import Inference
+from detviewer.render.model.colors import PALE_POSITIVE
 from detviewer.render.model.geometry import all_anchor_boxes
 from detviewer.render.model.primitives import (
     GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, ViewError, ViewFrame, as_gt, fmt_int, fmt_num, gt_layer, memo, solid,
@@ -118,7 +119,7 @@ def sampled(inference: Inference, kind: str, state: SamplingViewState, gt_boxes)
 
 def _layers(s: Sampled) -> list[BoxLayer]:
     left_out = np.setdiff1d(np.flatnonzero(s.labels == 1), s.positive)
-    groups = [("positive_left_out", left_out, POSITIVE, 1.0, 140, True),
+    groups = [("positive_left_out", left_out, PALE_POSITIVE, 1.0, 140, True),
               ("sampled_negative", s.negative, NEGATIVE, 1.5, 190, False),
               ("sampled_positive", s.positive, POSITIVE, 2.5, 255, False)]
     return [BoxLayer(name, s.boxes[index], solid(color, len(index)), index.astype(np.int64), width=width, alpha=alpha,
@@ -144,7 +145,7 @@ def sampling_frame(inference: Inference, state: SamplingViewState = SamplingView
     caption = (f"{s.title} on this image: of {fmt_int(len(s.boxes))} {s.regions}, {fmt_int(pos)} are positive and "
                f"{fmt_int(neg)} background{unused_text}; one training step uses {fmt_int(len(s.positive))} positives "
                f"(green) and {fmt_int(len(s.negative))} background boxes (blue). {s.rule}")
-    legend = (("drawn positive", POSITIVE), ("drawn background", NEGATIVE), ("positive not drawn (dashed)", POSITIVE),
+    legend = (("drawn positive", POSITIVE), ("drawn background", NEGATIVE), ("positive not drawn (dashed)", PALE_POSITIVE),
               ("ground truth", GT_COLOR))
     drawn = len(s.positive) + len(s.negative)
     return ViewFrame(layers, caption, rows, step, len(kinds), s.title, legend=legend, dim=0.3 if drawn > 60 else 0.0)
