@@ -56,6 +56,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     import detviewer.gui.main_window as main_window
+    import detviewer.gui.session as session_module
     from detviewer.core.types import Detections, Inference, NMSParams
     from detviewer.detectors.base import Detector
     from detviewer.gui.worker import ModelRequest
@@ -82,7 +83,7 @@ def main() -> None:
         trace_ms.append((time.perf_counter() - start) * 1e3)
         return out
 
-    main_window._nms_trace = timed_trace  # the window's state replays NMS through it
+    session_module._nms_trace = timed_trace  # the session's state replays NMS through it
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         window = main_window.MainWindow(settings=QSettings(os.path.join(tmp, "s.ini"), QSettings.Format.IniFormat),

@@ -161,7 +161,7 @@ def scenario_export_nms(app, heartbeat, tmp: Path) -> float:
     from detviewer.gui import export_dialogs
 
     if hasattr(export_dialogs, "nms_step_frames"):
-        export_dialogs.export_nms_dialog(window, str(out))
+        window.exporter.export_nms_dialog(str(out))
         wait_until(app, lambda: any("Exported" in m.text for m in window.messages.messages))
     else:  # before the task runner: the export ran in the slot
         export_dialogs.export_nms_steps(window, out)

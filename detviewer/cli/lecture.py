@@ -76,24 +76,25 @@ def load_models(names, args, image, truth) -> list[_Loaded]:
 
 
 def plan(loaded: list[_Loaded]):
-    """render.model.deck.plan_deck for these models: which slides each shows."""
+    """render.model.deck.plan_deck for these models: which slides each shows (the window's rule)."""
     from detviewer.render.model.deck import plan_deck
-    from detviewer.render.model.registry import VIEWS
 
     has_gt = any(m.gt is not None and len(m.gt) for m in loaded)
-    return plan_deck([_capabilities(m) for m in loaded], lambda view: VIEWS[view].needs, has_gt)
+    return plan_deck([_abilities(m) for m in loaded], has_gt)
 
 
-def _capabilities(loaded: _Loaded) -> frozenset[str]:
-    if getattr(loaded.detector, "final_only_reason", ""):
-        return frozenset()
-    return frozenset(getattr(loaded.detector, "capabilities", None) or ())
+def _abilities(loaded: _Loaded):
+    from detviewer.render.model.pipeline import ModelAbilities
+
+    abilities = ModelAbilities.of(loaded.detector, loaded.name)
+    return abilities if abilities.capabilities is not None else replace(abilities, capabilities=frozenset())
 
 
 def _frame(slide, model: _Loaded, image, prepared: dict):
     """The ViewFrame of ``slide`` for ``model``; the view's background input computed once per (model, key)."""
     from detviewer.render.model.deck import object_point, resolve_step
-    from detviewer.render.model.registry import VIEWS, build_frame
+    from detviewer.render.model.pipeline import build, prepared_request
+    from detviewer.render.model.registry import VIEWS
     from detviewer.render.model.spec import ViewRequest
 
     spec = VIEWS[slide.view]
@@ -103,18 +104,12 @@ def _frame(slide, model: _Loaded, image, prepared: dict):
     if point == "object":
         point = object_point(None if model.gt is None else model.gt.as_pair, model.inference.detections.xyxy)
     request = ViewRequest(model.inference, model.replay, controls=controls, gt=gt, image=image, point=point)
-    if spec.prepare is not None:
-        job = spec.prepare(request)
-        if job is not None:
-            key = (model.name, job.key)
-            if key not in prepared:
-                prepared[key] = job.run(model.detector if job.uses_detector else None)
-            request = replace(request, prepared=prepared[key])
-    capabilities = getattr(model.detector, "capabilities", None)
+    abilities = _abilities(model)
+    request = prepared_request(spec, request, lambda job: job.run(model.detector if job.uses_detector else None),
+                               prepared, model.name)
     count = spec.step_count(request)
-    step = resolve_step(slide.step, count,
-                        lambda i: build_frame(spec, replace(request, step=i), capabilities).step_label)
-    return spec, build_frame(spec, replace(request, step=step), capabilities)
+    step = resolve_step(slide.step, count, lambda i: build(spec, replace(request, step=i), abilities).step_label)
+    return spec, build(spec, replace(request, step=step), abilities)
 
 
 def _zoomed(image, layers: list, names: tuple[str, ...]):

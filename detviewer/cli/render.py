@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from detviewer.cli import EXIT_OK, EXIT_USAGE
@@ -100,7 +99,8 @@ def view_frame(view: str, inference, detector, *, thresholds, step=None, control
     """The ViewFrame of ``view`` for these choices, its background input computed here (with ``detector``);
     picks: ``pick_arguments``'s ViewRequest fields."""
     from detviewer.ops.nms import nms_trace
-    from detviewer.render.model.registry import build_frame
+    from detviewer.render.model.pipeline import ModelAbilities
+    from detviewer.render.model.pipeline import view_frame as pipeline_frame
     from detviewer.render.model.spec import ViewRequest
     from detviewer.state.nms_replay import replay
 
@@ -108,15 +108,8 @@ def view_frame(view: str, inference, detector, *, thresholds, step=None, control
     request = ViewRequest(inference, replay(inference, thresholds, nms_trace), step=step,
                           controls=controls if controls is not None else spec.defaults(), gt=gt, image=image,
                           **(picks or {}))
-    if getattr(detector, "final_only_reason", "") and (spec.needs_candidates or spec.needs):
-        from detviewer.render.model.primitives import ViewError
-
-        raise ViewError(detector.final_only_reason)
-    if spec.prepare is not None:
-        prepare = spec.prepare(request)
-        if prepare is not None:
-            request = replace(request, prepared=prepare.run(detector if prepare.uses_detector else None))
-    return build_frame(spec, request, getattr(detector, "capabilities", None))
+    return pipeline_frame(spec, request, ModelAbilities.of(detector, inference.model_name),
+                          lambda job: job.run(detector if job.uses_detector else None))
 
 
 def image_ground_truth(gt_path: Path, image_path):
@@ -135,6 +128,7 @@ def run(args) -> int:
     from detviewer.detectors.registry import load_detector, model_info
     from detviewer.errors import DetviewerError
     from detviewer.io.images import load_image
+    from detviewer.render.model.pipeline import ModelAbilities, cannot_show
     from detviewer.render.model.primitives import ViewError
     from detviewer.render.qt.export import RASTER_SUFFIXES
     from detviewer.state.nms_replay import Thresholds
@@ -151,8 +145,9 @@ def run(args) -> int:
     except ValueError as exc:
         raise DetviewerError(f"{exc}.") from None
     spec = VIEWS[args.view]
-    if spec.needs and spec.needs not in model_info(args.model).capabilities:
-        raise ViewError(spec.cannot_show_sentence(args.model))
+    why = cannot_show(spec, ModelAbilities.of(model_info(args.model), args.model))
+    if why:  # before the slow model load; the loaded detector may narrow it further (an ONNX export)
+        raise ViewError(why)
     image = load_image(args.image)
     truth = image_ground_truth(args.gt, args.image) if args.gt else None  # before the slow model load
     detector = load_detector(args.model, weights=args.weights, device=args.device)

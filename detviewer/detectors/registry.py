@@ -32,7 +32,7 @@ FALLBACK_MODEL = "ssdlite320_mobilenet_v3_large"
 class ModelInfo:
     """A detector the registry can build.
 
-    family: 'rcnn' | 'retinanet' | 'fcos' | 'ssd' | 'yolo' | 'classic'; capabilities: what it can show besides detections
+    capabilities: what it can show besides detections
     (detectors.base.CAPABILITIES); default_weights: what weights="default" means ("coco" torchvision's COCO
     weights, "shipped" the checkpoint in models/, "file" a file must be given, "opencv" the classifier in OpenCV's
     wheel); loader: "module:function",
@@ -44,7 +44,6 @@ class ModelInfo:
 
     name: str
     description: str
-    family: str
     capabilities: frozenset[str]
     default_weights: str
     loader: str
@@ -62,36 +61,36 @@ _RCNN, _ONE_STAGE, _SSD = frozenset({"anchors", "proposals"}), frozenset({"ancho
 def _classic(name: str, description: str) -> ModelInfo:
     """OpenCV's classic detectors: weights "default" is the classifier OpenCV's wheel ships (a cascade may be
     given as an .xml file); display_score 0 shows every grouped detection (their scores are logistic margins)."""
-    return ModelInfo(name, description, "classic", frozenset({"classic"}), "opencv", _CLASSIC, display_score=0.0)
+    return ModelInfo(name, description, frozenset({"classic"}), "opencv", _CLASSIC, display_score=0.0)
 
 
-def _tv(name: str, description: str, family: str, capabilities: frozenset[str]) -> ModelInfo:
-    return ModelInfo(name, description, family, capabilities, "coco", _TORCHVISION)
+def _tv(name: str, description: str, capabilities: frozenset[str]) -> ModelInfo:
+    return ModelInfo(name, description, capabilities, "coco", _TORCHVISION)
 
 
 MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     ModelInfo("demo-frcnn", "Demo Faster R-CNN (small conv backbone + FPN, 4 anchor levels) trained on shapes",
-              "rcnn", _RCNN, "shipped", _DEMO, auto_rank=0, display_score=0.75),
-    ModelInfo("demo-ssd", "Demo SSD (4-level conv backbone, multi-scale default boxes) trained on shapes", "ssd",
+              _RCNN, "shipped", _DEMO, auto_rank=0, display_score=0.75),
+    ModelInfo("demo-ssd", "Demo SSD (4-level conv backbone, multi-scale default boxes) trained on shapes",
               _SSD, "shipped", _DEMO, auto_rank=1, display_score=0.5),
-    ModelInfo("demo-yolo", "Demo YOLOv1-style 7×7 grid, 2 boxes per cell, trained on shapes", "yolo",
+    ModelInfo("demo-yolo", "Demo YOLOv1-style 7×7 grid, 2 boxes per cell, trained on shapes",
               frozenset({"grid"}), "shipped", _DEMO, auto_rank=2, display_score=0.3),
-    _tv("fasterrcnn_resnet50_fpn", "Faster R-CNN, ResNet-50 FPN (two-stage)", "rcnn", _RCNN),
-    _tv("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN v2, ResNet-50 FPN (two-stage)", "rcnn", _RCNN),
-    _tv("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN, MobileNetV3-Large FPN", "rcnn", _RCNN),
-    _tv("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN, MobileNetV3-Large FPN at 320 px", "rcnn", _RCNN),
-    _tv("retinanet_resnet50_fpn", "RetinaNet, ResNet-50 FPN (one-stage, focal loss)", "retinanet", _ONE_STAGE),
-    _tv("retinanet_resnet50_fpn_v2", "RetinaNet v2, ResNet-50 FPN", "retinanet", _ONE_STAGE),
-    _tv("ssd300_vgg16", "SSD300, VGG-16 (default boxes on 6 scales)", "ssd", _SSD),
-    _tv("ssdlite320_mobilenet_v3_large", "SSDlite320, MobileNetV3-Large", "ssd", _SSD),
-    _tv("fcos_resnet50_fpn", "FCOS, ResNet-50 FPN (anchor-free: one point per cell)", "fcos", _ONE_STAGE),
+    _tv("fasterrcnn_resnet50_fpn", "Faster R-CNN, ResNet-50 FPN (two-stage)", _RCNN),
+    _tv("fasterrcnn_resnet50_fpn_v2", "Faster R-CNN v2, ResNet-50 FPN (two-stage)", _RCNN),
+    _tv("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN, MobileNetV3-Large FPN", _RCNN),
+    _tv("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN, MobileNetV3-Large FPN at 320 px", _RCNN),
+    _tv("retinanet_resnet50_fpn", "RetinaNet, ResNet-50 FPN (one-stage, focal loss)", _ONE_STAGE),
+    _tv("retinanet_resnet50_fpn_v2", "RetinaNet v2, ResNet-50 FPN", _ONE_STAGE),
+    _tv("ssd300_vgg16", "SSD300, VGG-16 (default boxes on 6 scales)", _SSD),
+    _tv("ssdlite320_mobilenet_v3_large", "SSDlite320, MobileNetV3-Large", _SSD),
+    _tv("fcos_resnet50_fpn", "FCOS, ResNet-50 FPN (anchor-free: one point per cell)", _ONE_STAGE),
     _classic("haar-frontalface", "Viola–Jones Haar cascade, frontal faces (OpenCV's frontalface_default, 24×24)"),
     _classic("haar-catface", "Viola–Jones Haar cascade, frontal cat faces (OpenCV's frontalcatface, 24×24)"),
     _classic("haar-fullbody", "Viola–Jones Haar cascade, whole standing people (OpenCV's fullbody, 14×28)"),
     _classic("haar-upperbody", "Viola–Jones Haar cascade, head and shoulders (OpenCV's upperbody, 22×18)"),
     _classic("hog-people", "Dalal–Triggs HOG + linear SVM people detector (OpenCV's default, 64×128)"),
     ModelInfo("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights",
-              "yolo", frozenset({"yolo_cells"}), "file", _ONNX),
+              frozenset({"yolo_cells"}), "file", _ONNX),
 )}
 
 

@@ -84,6 +84,30 @@ def classify_false_positives(det_labels: ArrayLike, ious: ArrayLike, gt_labels: 
     return np.where(np.asarray(false_positive, bool), codes, np.int8(-1)).astype(np.int8)
 
 
+#: The two rules a box is explained by, each shown beside the other: the canvas's labels (and TIDE, and the
+#: Images tab's worst error) match per class as COCO does; the confusion matrix matches across classes.
+FP_RULE = "why: COCO matching per class, TIDE's error types"
+MATRIX_RULE = "cell: class-agnostic matching, as Ultralytics' confusion matrix"
+
+
+def explain_false_positives(det_xyxy: ArrayLike, det_scores: ArrayLike, det_labels: ArrayLike, gt_xyxy: ArrayLike,
+                            gt_labels: ArrayLike, gt_names: Sequence[str], gt_crowd: ArrayLike,
+                            iou_threshold: float = 0.5) -> tuple[GtMatch, dict[int, str]]:
+    """The one rule saying why a detection of one image is a false positive: (core.matching.GtMatch, {detection
+    index: reason}) for detections (D, 4) xyxy / (D,) / (D,) against objects (M, 4) / (M,) / names / crowd (M,).
+
+    The canvas labels its false positives with it, and a confusion-matrix cell labels the boxes behind it with
+    it (the cell itself follows MATRIX_RULE, said beside it).
+    """
+    from detviewer.core.matching import match_to_ground_truth
+
+    match = match_to_ground_truth(det_xyxy, det_scores, det_labels, gt_xyxy, gt_labels, iou_threshold,
+                                  gt_crowd=gt_crowd)
+    fp = np.flatnonzero(match.fp)
+    reasons = false_positive_reasons(det_labels, match, gt_labels, gt_names, gt_crowd) if len(fp) else []
+    return match, dict(zip((int(i) for i in fp), reasons))
+
+
 def false_positive_reasons(det_labels: ArrayLike, match: GtMatch, gt_labels: ArrayLike, gt_names: Sequence[str],
                            gt_crowd: ArrayLike) -> list[str]:
     """Why each false positive of a ``core.matching.GtMatch`` is one, in a few words, in TIDE's terms.

@@ -14,14 +14,16 @@ from numpy.typing import ArrayLike
 
 from detviewer.evaluation.compare import Comparison, ComparisonSnapshot
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation, EvaluationSnapshot, ImageHit
+from detviewer.evaluation.errors import FP_RULE, MATRIX_RULE, explain_false_positives
 from detviewer.io.dataset_types import Dataset
 from detviewer.io.predictions import Predictions
 from detviewer.state.overlays import Overlay
 
-__all__ = ["DatasetSession", "SIDES", "CELL_COLOR", "B_COLOR", "ONLY_A_COLOR", "ONLY_B_COLOR"]
+__all__ = ["DatasetSession", "SIDES", "CELL_COLOR", "A_COLOR", "B_COLOR", "ONLY_A_COLOR", "ONLY_B_COLOR"]
 
 SIDES = ("A", "B")
 CELL_COLOR = (255, 0, 255)  # the boxes behind a number (magenta: no class or state uses it)
+A_COLOR = (80, 140, 255)
 B_COLOR = (0, 255, 255)
 ONLY_A_COLOR = (255, 170, 0)
 ONLY_B_COLOR = (170, 255, 60)
@@ -95,32 +97,61 @@ class DatasetSession:
     def gt_boxes(self, indices: ArrayLike) -> np.ndarray:
         return _xyxy(self.dataset.boxes.xywh[np.asarray(indices, np.int64)])
 
-    def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A") -> list[Overlay]:
-        """The detections and objects of one image behind a query (a confusion-matrix cell, an error type)."""
+    def why_false_positive(self, side: str, image: int, score: float, iou: float = 0.5) -> dict[int, str]:
+        """{detection index (into ``side``'s results): why it is a false positive} on ``image`` at ``score > score``,
+        by the rule the canvas labels its boxes with (evaluation.errors.explain_false_positives)."""
+        dt, gt = self.evaluation(side).dt, self.dataset.boxes
+        mine = np.flatnonzero((dt.image_index == image) & (dt.scores > score))
+        objects = np.flatnonzero(gt.image_index == image)
+        labels = gt.category_index[objects]
+        _, why = explain_false_positives(
+            self.detection_boxes(side, mine), dt.scores[mine], dt.category_index[mine], self.gt_boxes(objects), labels,
+            [self.dataset.class_names[c] for c in labels], gt.crowd[objects], iou)
+        return {int(mine[j]): reason for j, reason in why.items()}
+
+    def hit_overlays(self, hit: ImageHit, legend: str, side: str = "A", kind: str = "cell",
+                     score: float | None = None) -> list[Overlay]:
+        """The detections and objects of one image behind a query; kind names the overlays ("cell": a
+        confusion-matrix cell, "errors": an image row's false positives and misses). score: the threshold the
+        query was made at; the detections' labels then say why each is a false positive by the canvas's rule
+        (a cell's own rule, class-agnostic matching, is named in the legend beside it)."""
         names = self.dataset.class_names
         out = []
         dets = [d for d in hit.detections if d >= 0]
         gts = [g for g in hit.ground_truth if g >= 0]
         if dets:
-            labels = self.evaluation(side).dt.category_index[dets]
-            out.append(Overlay("cell_detections", self.detection_boxes(side, dets), CELL_COLOR, f"{legend}: detections",
-                               tuple(f"{names[c]}?" for c in labels), dashed=False, width=4.0))
+            dt = self.evaluation(side).dt
+            labels = dt.category_index[dets]
+            texts = tuple(f"{names[c]}?" for c in labels)
+            rules = ""
+            if score is not None:
+                why = self.why_false_positive(side, hit.image, score)
+                texts = tuple(f"{names[c]} {dt.scores[d]:.2f}: {why.get(int(d), 'true positive (COCO)')}"
+                              for d, c in zip(dets, labels))
+                rules = f" ({MATRIX_RULE if kind == 'cell' else 'the Images tab'}; labels: {FP_RULE})"
+            out.append(Overlay(f"{kind}_detections", self.detection_boxes(side, dets), CELL_COLOR,
+                               f"{legend}: detections{rules}", texts, dashed=False, width=4.0))
         if gts:
             labels = self.dataset.boxes.category_index[gts]
-            out.append(Overlay("cell_objects", self.gt_boxes(gts), CELL_COLOR, f"{legend}: objects",
+            out.append(Overlay(f"{kind}_objects", self.gt_boxes(gts), CELL_COLOR, f"{legend}: objects",
                                tuple(names[c] for c in labels), dashed=True, width=4.0))
         return out
 
-    def comparison_overlays(self, snapshot: ComparisonSnapshot, image: int) -> list[Overlay]:
-        """On one image: B's detections above its threshold, and the objects only A found and only B found."""
+    def _side_overlay(self, snap: EvaluationSnapshot, side: str, image: int, color, dashed: bool) -> Overlay:
         names = self.dataset.class_names
-        b = snapshot.b
-        mine = np.flatnonzero((b.evaluation.dt.image_index == image) & b.above)
-        labels = b.evaluation.dt.category_index[mine]
-        scores = b.evaluation.dt.scores[mine]
+        mine = np.flatnonzero((snap.evaluation.dt.image_index == image) & snap.above)
+        labels = snap.evaluation.dt.category_index[mine]
+        scores = snap.evaluation.dt.scores[mine]
+        return Overlay(f"{side.lower()}_detections", self.detection_boxes(side, mine), color,
+                       f"{self.names.get(side, side)}'s detections",
+                       tuple(f"{side} {names[c]} {s:.2f}" for c, s in zip(labels, scores)), dashed=dashed, width=2.0)
+
+    def comparison_overlays(self, snapshot: ComparisonSnapshot, image: int) -> list[Overlay]:
+        """On one image: A's and B's detections above their thresholds (from the runs, whatever model the window
+        has loaded now), and the objects only A found and only B found."""
         name_a, name_b = self.names.get("A", "A"), self.names.get("B", "B")
-        out = [Overlay("b_detections", self.detection_boxes("B", mine), B_COLOR, f"{name_b}'s detections",
-                       tuple(f"B {names[c]} {s:.2f}" for c, s in zip(labels, scores)), dashed=True, width=2.0)]
+        out = [self._side_overlay(snapshot.a, "A", image, A_COLOR, dashed=False),
+               self._side_overlay(snapshot.b, "B", image, B_COLOR, dashed=True)]
         diff = snapshot.objects(image)
         if len(diff.a_only):
             out.append(Overlay("only_a", self.gt_boxes(diff.a_only), ONLY_A_COLOR,

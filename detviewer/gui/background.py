@@ -1,5 +1,8 @@
 """The one owner of background work: the inference worker (the only thread that touches a detector) and
-the task runner it works beside (decoding, view inputs, exports). The window starts and stops both here.
+the task runner it works beside (decoding, view inputs, exports). The window's session starts and stops both here.
+
+Both run the one job type (gui.jobs.Job): ``submit`` sends a job that needs the detector to the worker and any
+other to the runner; answers and typed progress come back in the GUI thread.
 """
 
 from __future__ import annotations
@@ -7,14 +10,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from detviewer.gui.tasks import Task, TaskResult, TaskRunner
-from detviewer.gui.worker import DetectorJob, InferenceWorker, JobResult, WorkerThread
+from detviewer.gui.jobs import Job, JobContext, JobResult, Progress
+from detviewer.gui.tasks import TaskRunner
+from detviewer.gui.worker import InferenceWorker, WorkerThread
 
-__all__ = ["BackgroundWork", "exit_after_shutdown", "inside_import", "preload_torch_first", "start_torch_preload"]
+__all__ = ["BackgroundWork", "Callback", "exit_after_shutdown", "inside_import", "preload_torch_first",
+           "start_torch_preload"]
 
 _exit_after_shutdown = False
 _preload_torch = False
@@ -74,7 +80,7 @@ def inside_import(worker: object) -> bool:
             return any(code.co_filename.startswith("<frozen importlib") for code in below)
     return False
 
-#: on_done(value, error sentence); a cancelled task calls nothing.
+#: on_done(value, error sentence); a cancelled job calls nothing.
 Callback = Callable[[Any, str], None]
 
 
@@ -82,22 +88,25 @@ class BackgroundWork(QObject):
     """worker: the InferenceWorker (its signals are public); runner: the TaskRunner; threads: the two
     WorkerThreads running them.
 
-    ``task_progress(task, fraction, text)`` is the runner's progress, delivered in the GUI thread.
+    ``progress(job, Progress)``: either thread's progress, delivered in the GUI thread.
     """
 
-    task_progress = Signal(object, float, str)
+    progress = Signal(object, object)
     _preloaded = Signal()  # from the preload's daemon thread: start the inference worker (GUI thread)
 
-    def __init__(self, loader=None, lister=None, parent=None) -> None:
+    def __init__(self, loader: Callable | None = None, lister: Callable | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.worker = InferenceWorker(loader=loader, lister=lister)
         self.runner = TaskRunner()
         self.threads = [WorkerThread(self.worker, "inference"), WorkerThread(self.runner, "tasks")]
-        self._callbacks: dict[int, tuple[object, Callback]] = {}
+        self._callbacks: dict[int, tuple[Job, Callback]] = {}
         self._stopped = False
-        self.worker.job_done.connect(self._on_job_done)
-        self.runner.done.connect(self._on_task_done)
-        self.runner.progress.connect(self._on_task_progress)  # a method of ours: queued to the GUI thread
+        # methods of ours: queued to the GUI thread
+        self.worker.job_done.connect(self._on_done)
+        self.runner.done.connect(self._on_done)
+        self.worker.progress.connect(self._on_progress)
+        self.runner.progress.connect(self._on_progress)
 
     def start(self) -> None:
         """Start both threads; once ``preload_torch_first`` was called, the inference worker only when
@@ -126,22 +135,27 @@ class BackgroundWork(QObject):
                                     else max(0.0, deadline - time.monotonic()) * 1000) for thread in self.threads])
 
     # -- requests -----------------------------------------------------------------------------
-    def with_detector(self, key, run: Callable[[Any], Any], label: str, on_done: Callback) -> DetectorJob:
-        """Run ``run(detector)`` in the worker after its waiting requests; ``on_done`` in the GUI thread."""
-        job = DetectorJob(key, run, label)
+    def submit(self, job: Job, on_done: Callback) -> Job:
+        """Run ``job`` in the worker (``needs_detector``: after its waiting requests) or in the task runner
+        (``slot``: latest wins); ``on_done(value, error)`` in the GUI thread, not for a cancelled job."""
         self._callbacks[id(job)] = (job, on_done)
-        self.worker.run_job(job)
+        if job.needs_detector:
+            self.worker.run_job(job)
+        else:
+            self.runner.post(job)
         return job
 
-    def task(self, key, run: Callable, label: str, on_done: Callback, slot: str | None = None) -> Task:
-        """Run ``run(context)`` in the task runner (``slot``: latest wins); ``on_done`` in the GUI thread."""
-        task = Task(key, run, slot, label)
-        self._callbacks[id(task)] = (task, on_done)
-        self.runner.post(task)
-        return task
+    def with_detector(self, key: Any, run: Callable[[Any], Any], label: str, on_done: Callback) -> Job:
+        """Run ``run(detector)`` in the worker after its waiting requests; ``on_done`` in the GUI thread."""
+        return self.submit(Job(key, lambda context: run(context.detector), label, needs_detector=True), on_done)
 
-    def cancel(self, task: Task) -> None:
-        self.runner.cancel(task)
+    def task(self, key: Any, run: Callable[[JobContext], Any], label: str, on_done: Callback,
+             slot: str | None = None) -> Job:
+        """Run ``run(context)`` in the task runner (``slot``: latest wins); ``on_done`` in the GUI thread."""
+        return self.submit(Job(key, run, label, slot=slot), on_done)
+
+    def cancel(self, job: Job) -> None:
+        (self.worker if job.needs_detector else self.runner).cancel(job)
 
     @property
     def busy(self) -> bool:
@@ -153,15 +167,10 @@ class BackgroundWork(QObject):
         return all(thread.thread.isRunning() for thread in self.threads)
 
     # -- answers ------------------------------------------------------------------------------
-    def _on_job_done(self, result: JobResult) -> None:
+    def _on_progress(self, job: Job, progress: Progress) -> None:
+        self.progress.emit(job, progress)
+
+    def _on_done(self, result: JobResult) -> None:
         _, on_done = self._callbacks.pop(id(result.job), (None, None))
-        if on_done is not None:
-            on_done(result.value, result.error)
-
-    def _on_task_progress(self, task, fraction: float, text: str) -> None:
-        self.task_progress.emit(task, fraction, text)
-
-    def _on_task_done(self, result: TaskResult) -> None:
-        _, on_done = self._callbacks.pop(id(result.task), (None, None))
         if on_done is not None and not result.cancelled:
             on_done(result.value, result.error)

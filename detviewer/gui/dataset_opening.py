@@ -1,5 +1,5 @@
-"""Opening a dataset in the window and showing one of its images with the boxes behind a number (the
-Evaluation workspace's way to the canvas). Functions of the window, like the menus'."""
+"""Opening a dataset in the session and showing one of its images with the boxes behind a number (the
+Evaluation workspace's way to the canvas). Functions of the session (gui.session.Session)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from detviewer.gui.messages import ERROR, WARNING
 
-__all__ = ["is_dataset", "open_dataset", "show_dataset_image"]
+__all__ = ["is_dataset", "read_dataset_task", "show_dataset_image"]
 
 
 def is_dataset(path: Path) -> bool:
@@ -22,45 +22,46 @@ def is_dataset(path: Path) -> bool:
     return False
 
 
-def open_dataset(window, path) -> None:
-    """Read the dataset off the GUI thread, then show it in the workspace and its first image."""
+def read_dataset_task(session, path) -> None:
+    """Read the dataset off the GUI thread, then make it the session's (``DatasetChanged``) and show its first image.
+
+    session: gui.session.Session."""
     from detviewer.io.datasets import open_dataset as read_dataset
 
-    window.workspace_dock.show()
-    window.say(f"Reading the dataset {Path(path).name}…")
+    session.say(f"Reading the dataset {Path(path).name}…")
 
     def done(dataset, error: str) -> None:
         if error:
-            window.say(f"No dataset opened: {error}", ERROR)
+            session.say(f"No dataset opened: {error}", ERROR)
             return
         for text in dataset.warnings:
-            window.say(text, WARNING)
-        window.workspace.set_dataset(dataset)
-        window.say(f"Dataset: {dataset.summary()}.")
-        show_dataset_image(window, dataset, 0, [])
+            session.say(text, WARNING)
+        session.set_dataset(dataset)
+        session.say(f"Dataset: {dataset.summary()}.")
+        session.select(0)
 
-    window.background.task(("dataset", str(path)), lambda _context: read_dataset(path), "reading the dataset", done,
-                           slot="dataset")
+    session.background.task(("dataset", str(path)), lambda _context: read_dataset(path), "reading the dataset", done,
+                            slot="dataset")
 
 
-def show_dataset_image(window, dataset, image: int, overlays, view: str | None = None, point=None,
+def show_dataset_image(session, dataset, image: int, overlays, view: str | None = None, point=None,
                        note: str = "") -> None:
     """Image ``image`` of ``dataset`` with its ground truth and ``overlays`` (state.overlays.Overlay) over its
-    result; view: switch to it (e.g. "anchors", at ``point``)."""
+    result; view: switch to it (e.g. "anchors", at ``point``). session: gui.session.Session."""
     from detviewer.io.sources import ImageListSource
 
     paths = [Path(p) for p in dataset.image_paths]
-    source = window.feed.source
+    source = session.feed.source
     if not isinstance(source, ImageListSource) or list(source.paths) != paths:
-        window.feed.open_source(ImageListSource(paths))
-        window.ground_truth.use_dataset(dataset)
+        session.feed.open_source(ImageListSource(paths))
+        session.ground_truth.use_dataset(dataset)
     path = paths[image]
-    window.state.set_overlays(path, overlays)
+    session.state.set_overlays(path, overlays)
     if view is not None:
-        window.state.set_view(view)
+        session.state.set_view(view)
         if point is not None:
-            window.state.set_point(point, view)
-    if window.feed.index != image or window.feed.current_frame is None:
-        window.feed.go(image)
+            session.state.set_point(point, view)
+    if session.feed.index != image or session.feed.current_frame is None:
+        session.feed.go(image)
     if note:
-        window.say(f"{path.name}: {note}.", per_image=True)
+        session.say(f"{path.name}: {note}.", per_image=True, topic="selection")

@@ -9,62 +9,41 @@ from __future__ import annotations
 import io
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from detviewer.errors import DetviewerError
+from detviewer.gui.jobs import Progress
 from detviewer.io.atomic import write_bytes
-from detviewer.render.model.registry import VIEWS
+from detviewer.render.model.registry import VIEWS, nms_view
 from detviewer.render.qt.style import rgb_of_qimage
+from detviewer.state.viewer_state import ViewerState
 
-__all__ = ["export_view", "export_nms_steps", "nms_step_frames", "export_view_dialog", "export_nms_dialog",
-           "view_title"]
+if TYPE_CHECKING:
+    from detviewer.gui.canvas import Canvas
+    from detviewer.gui.presenter import ViewPresenter
+    from detviewer.gui.session import Session
+    from detviewer.gui.task_progress import TaskProgress
+
+__all__ = ["Exporter", "export_nms_steps", "nms_step_frames", "view_title"]
 
 GIF_SIDE = 800  # the GIF previews the steps; PIL's quantiser takes ~1 s per 1600-px frame
 PNG_SPEED = 50  # QImage.save's PNG "quality": 3x faster than the default compression, files 2 % larger
 
 
-def _frame_image(window) -> np.ndarray:
-    frame = window.state.frame
-    if frame is None:
-        raise DetviewerError("There is no frame to export; open an image first.")
-    return frame.image
-
-
-def export_view(window, path, scale: float | None = None, on_done=None):
-    """Write the current view as the canvas draws it to .png or .svg, in the background.
-
-    on_done(path or None, error sentence) runs in the GUI thread when the file is written.
-    """
-    from detviewer.render.qt.export import export_figure, figure_scale
-
-    image = _frame_image(window)
-    frame = window.presenter.shown.frame
-    if frame is None:
-        raise DetviewerError("The view shows nothing to export yet.")
-    scale = figure_scale(image) if scale is None else scale
-    layers, style, title = list(frame.layers), window.canvas.style, view_title(window, window.state.view, frame)
-
-    def write(_context):
-        return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
-                             dim=frame.dim, caption=frame.caption)
-
-    return window.background.task(("export", str(path)), write, f"exporting {Path(path).name}",
-                                  on_done or (lambda _value, _error: None))
-
-
-def view_title(window, view: str, frame) -> str:
+def view_title(state: ViewerState, view: str, frame) -> str:
     """The title line of an exported figure of ``view`` (its title, the model, the step)."""
     from detviewer.render.model.spec import figure_title
 
-    model = window.state.inference.model_name if window.state.inference is not None else ""
+    model = state.inference.model_name if state.inference is not None else ""
     return figure_title(VIEWS[view].title, frame, model)
 
 
 def nms_step_frames(request) -> list:
     """The "NMS step by step" view's frame at every step of ``request``'s result (pure: runs in the task runner)."""
-    spec = VIEWS["nms"]
+    spec = VIEWS[nms_view()]
     return [spec.build(replace(request, step=step)) for step in range(spec.step_count(request))]
 
 
@@ -72,7 +51,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
                      scale: float | None = None, frame_ms: int = 900, model_name: str = "") -> list[Path]:
     """Every frame as folder/nms_step_000.png … and folder/nms_steps.gif; the PNG paths (and the GIF last).
 
-    context: a gui.tasks.TaskContext for progress and cancelling (None: run to the end).
+    context: a gui.jobs.JobContext for progress and cancelling (None: run to the end).
     """
     from detviewer.render.model.spec import figure_title
     from detviewer.render.qt.export import figure_scale, render_image, save_qimage
@@ -85,9 +64,9 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
     for step, frame in enumerate(frames):
         if context is not None:
             context.check()
-            context.progress(step / max(len(frames), 1), f"Step {step} of {len(frames) - 1}")
+            context.progress(Progress.of(step, len(frames), text=f"Step {step} of {len(frames) - 1}"))
         qimage = render_image(image, frame.layers, scale=scale, style=style, legend=frame.legend,
-                              title=figure_title(VIEWS["nms"].title, frame, model_name), caption=frame.caption)
+                              title=figure_title(VIEWS[nms_view()].title, frame, model_name), caption=frame.caption)
         path = folder / f"nms_step_{step:03d}.png"
         paths.append(save_qimage(qimage, path, PNG_SPEED))
         if gif:
@@ -117,68 +96,108 @@ def _gif_frame(qimage):
     return Image.fromarray(rgb).quantize(256, method=Image.Quantize.FASTOCTREE)
 
 
-def export_view_dialog(window) -> None:
-    name = f"detviewer-{window.state.view}.png"
-    path, _ = QFileDialog.getSaveFileName(window, "Export view", name, "PNG image (*.png);;SVG vector figure (*.svg)")
-    if not path:
-        return
+class Exporter:
+    """File → Export view… and File → Export NMS steps… for the session's current view.
 
-    def done(out, error: str) -> None:
-        if error:
-            QMessageBox.warning(window, "Export view", error)
-        else:
-            window.say(f"Exported the view to {out}.")
+    presenter: what the canvas shows now (gui.presenter.ViewPresenter); canvas: its style; progress: the status
+    bar's cancellable task progress (gui.task_progress.TaskProgress); parent: of the dialogs.
+    """
 
-    try:
-        export_view(window, path, on_done=done)
-    except DetviewerError as exc:
-        QMessageBox.warning(window, "Export view", str(exc))
+    def __init__(self, session: Session, presenter: ViewPresenter, canvas: Canvas, progress: TaskProgress,
+                 parent: QWidget | None = None) -> None:
+        self.session, self.presenter, self.canvas, self.progress, self.parent = (session, presenter, canvas,
+                                                                                   progress, parent)
 
+    def _frame_image(self) -> np.ndarray:
+        frame = self.session.state.frame
+        if frame is None:
+            raise DetviewerError("There is no frame to export; open an image first.")
+        return frame.image
 
-def export_nms_dialog(window, folder: str | None = None):
-    """Ask for a folder (unless given) and export the NMS steps there in the background, with progress and
-    Cancel in the status bar (``window.status.task_progress``, returned; None when nothing was started)."""
-    folder = folder or QFileDialog.getExistingDirectory(window, "Export NMS steps to a folder")
-    if not folder:
-        return None
-    progress = window.status.task_progress
-    try:
-        if progress.running:
-            raise DetviewerError("An export is still running; wait for it or cancel it in the status bar.")
-        image, request = _frame_image(window), window.presenter.request("nms")
-        if request is None:
-            raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
-    except DetviewerError as exc:
-        QMessageBox.warning(window, "Export NMS steps", str(exc))
-        return None
-    style = window.canvas.style
+    def export_view(self, path, scale: float | None = None, on_done=None):
+        """Write the current view as the canvas draws it to .png or .svg, in the background.
 
-    def stop_tracking() -> None:
-        progress.finish()
-        window.background.task_progress.disconnect(on_progress)
+        on_done(path or None, error sentence) runs in the GUI thread when the file is written.
+        """
+        from detviewer.render.qt.export import export_figure, figure_scale
 
-    def done(paths, error: str) -> None:
-        stop_tracking()
-        if error:
-            QMessageBox.warning(window, "Export NMS steps", error)
-        else:
-            window.say(f"Exported {len(paths)} files (numbered PNGs and a GIF) to {folder}.")
+        image = self._frame_image()
+        frame = self.presenter.shown.frame
+        if frame is None:
+            raise DetviewerError("The view shows nothing to export yet.")
+        state = self.session.state
+        scale = figure_scale(image) if scale is None else scale
+        layers, style, title = list(frame.layers), self.canvas.style, view_title(state, state.view, frame)
 
-    task = window.background.task(
-        ("export_nms", folder),
-        lambda context: export_nms_steps(image, nms_step_frames(request), folder, style, context,
-                                         model_name=request.inference.model_name),
-        "exporting the NMS steps", done)
+        def write(_context):
+            return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
+                                 dim=frame.dim, caption=frame.caption)
 
-    def on_progress(which, fraction: float, _text: str) -> None:
-        if which is task:
-            progress.set_fraction(fraction)
+        return self.session.background.task(("export", str(path)), write, f"exporting {Path(path).name}",
+                                            on_done or (lambda _value, _error: None))
 
-    def cancel() -> None:  # a cancelled task reports nothing: the files written so far stay
-        window.background.cancel(task)
-        stop_tracking()
-        window.say(f"Cancelled the export of the NMS steps to {folder}.")
+    def export_view_dialog(self) -> None:
+        name = f"detviewer-{self.session.state.view}.png"
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Export view", name,
+                                              "PNG image (*.png);;SVG vector figure (*.svg)")
+        if not path:
+            return
 
-    window.background.task_progress.connect(on_progress)
-    progress.start("Exporting the NMS steps…", cancel)
-    return progress
+        def done(out, error: str) -> None:
+            if error:
+                QMessageBox.warning(self.parent, "Export view", error)
+            else:
+                self.session.say(f"Exported the view to {out}.")
+
+        try:
+            self.export_view(path, on_done=done)
+        except DetviewerError as exc:
+            QMessageBox.warning(self.parent, "Export view", str(exc))
+
+    def export_nms_dialog(self, folder: str | None = None) -> TaskProgress | None:
+        """Ask for a folder (unless given) and export the NMS steps there in the background, with progress and
+        Cancel in the status bar (the TaskProgress, returned; None when nothing was started)."""
+        folder = folder or QFileDialog.getExistingDirectory(self.parent, "Export NMS steps to a folder")
+        if not folder:
+            return None
+        progress, background, session = self.progress, self.session.background, self.session
+        try:
+            if progress.running:
+                raise DetviewerError("An export is still running; wait for it or cancel it in the status bar.")
+            image, request = self._frame_image(), self.presenter.request(nms_view())
+            if request is None:
+                raise DetviewerError("There are no NMS steps to export; run a model on an image first.")
+        except DetviewerError as exc:
+            QMessageBox.warning(self.parent, "Export NMS steps", str(exc))
+            return None
+        style = self.canvas.style
+
+        def stop_tracking() -> None:
+            progress.finish()
+            background.progress.disconnect(on_progress)
+
+        def done(paths, error: str) -> None:
+            stop_tracking()
+            if error:
+                QMessageBox.warning(self.parent, "Export NMS steps", error)
+            else:
+                session.say(f"Exported {len(paths)} files (numbered PNGs and a GIF) to {folder}.")
+
+        task = background.task(
+            ("export_nms", folder),
+            lambda context: export_nms_steps(image, nms_step_frames(request), folder, style, context,
+                                             model_name=request.inference.model_name),
+            "exporting the NMS steps", done)
+
+        def on_progress(which, step: Progress) -> None:
+            if which is task and step.fraction is not None:
+                progress.set_fraction(step.fraction)
+
+        def cancel() -> None:  # a cancelled task reports nothing: the files written so far stay
+            background.cancel(task)
+            stop_tracking()
+            session.say(f"Cancelled the export of the NMS steps to {folder}.")
+
+        background.progress.connect(on_progress)
+        progress.start("Exporting the NMS steps…", cancel)
+        return progress

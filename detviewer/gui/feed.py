@@ -46,13 +46,6 @@ class Feed(QObject):
         self._stream_end.connect(self._on_stream_end)
 
     # -- opening -------------------------------------------------------------------------------
-    def open_paths(self, paths) -> bool:
-        """Open files/folders/a video; False (with a message) if nothing could be opened."""
-        source = self.source_for(paths)
-        if source is not None:
-            self.open_source(source)
-        return source is not None
-
     def source_for(self, paths):
         """The source for files/folders/a video, not opened yet; None (with a message) when there is none."""
         try:

@@ -18,7 +18,7 @@ __all__ = ["GroundTruthHolder"]
 
 
 class GroundTruthHolder(QObject):
-    """Holds at most one COCO ground truth; ``changed`` after a load, a clear or a show/hide."""
+    """Holds at most one COCO ground truth; ``changed`` after a load or a clear (showing it is the ViewerState's switch)."""
 
     changed = Signal()
     message = Signal(str)  # one sentence for the status bar
@@ -29,7 +29,6 @@ class GroundTruthHolder(QObject):
         self._background = background
         self._search = 0  # the latest discovery; an older one's answer is dropped
         self.truth: ImageGroundTruth | None = None
-        self.shown = True
         self.image_root: Path | None = None  # the folder of the images the ground truth is for
         self._cache: dict = {}
 
@@ -98,14 +97,9 @@ class GroundTruthHolder(QObject):
         self.truth, self._cache, self.image_root = None, {}, None
         self.changed.emit()
 
-    def set_shown(self, shown: bool) -> None:
-        if shown != self.shown:
-            self.shown = bool(shown)
-            self.changed.emit()
-
     def for_frame(self, frame, class_names=()) -> ImageBoxes | None:
-        """The shown frame's boxes in the model's label space; None when hidden, absent or unlisted."""
-        if not self.shown or self.truth is None or frame is None or frame.path is None:
+        """The shown frame's boxes in the model's label space; None when absent or unlisted."""
+        if self.truth is None or frame is None or frame.path is None:
             return None
         key = (frame.path, tuple(class_names))
         if key not in self._cache:

@@ -7,11 +7,12 @@ import sys
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QMenu, QTableWidget, QTableWidgetItem,
-    QVBoxLayout,
+    QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QMenu, QMenuBar, QTableWidget,
+    QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 from detviewer.gui.stepping import STEP_KEYS
+from detviewer.gui.worker import LoadedModel
 from detviewer.render.model.registry import VIEWS
 
 __all__ = ["shortcut_rows", "about_text", "show_shortcuts", "show_about"]
@@ -30,11 +31,12 @@ def _menu_rows(menu: QMenu, path: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-def shortcut_rows(window) -> list[tuple[str, str, str]]:
-    """(group, keys, what they do): the stepping rule, every menu shortcut, then each view's steps and clicks."""
+def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
+    """(group, keys, what they do): the stepping rule, every shortcut of ``menu_bar``, then each view's steps and
+    clicks."""
     rows = [("Steps and images", " / ".join(b.keys), b.description) for b in STEP_KEYS]
     rows.append(("Steps and images", "Esc", "Leave lecture mode"))
-    for action in window.menuBar().actions():
+    for action in menu_bar.actions():
         if action.menu() is not None:
             rows += _menu_rows(action.menu(), action.text().replace("&", ""))
     for spec in VIEWS.values():
@@ -44,7 +46,7 @@ def shortcut_rows(window) -> list[tuple[str, str, str]]:
     return rows
 
 
-def about_text(window) -> str:
+def about_text(loaded: LoadedModel | None) -> str:
     """Versions of detviewer, Python, Qt and (when loaded) torch, torchvision and onnxruntime, and the device."""
     from PySide6 import __version__ as pyside_version
     from PySide6.QtCore import qVersion
@@ -57,7 +59,6 @@ def about_text(window) -> str:
         module = sys.modules.get(name)
         if module is not None:
             lines.append(f"{name} {getattr(module, '__version__', '?')}")
-    loaded = getattr(window, "loaded_model", None)
     lines.append(f"Model: {loaded.name} on {loaded.device}" if loaded is not None else "Model: none loaded yet")
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -65,11 +66,11 @@ def about_text(window) -> str:
     return "\n".join(lines)
 
 
-def show_shortcuts(window) -> QDialog:
-    dialog = QDialog(window)
+def show_shortcuts(parent: QWidget, menu_bar: QMenuBar) -> QDialog:
+    dialog = QDialog(parent)
     dialog.setWindowTitle("Keyboard shortcuts")
     dialog.resize(820, 560)
-    rows = shortcut_rows(window)
+    rows = shortcut_rows(menu_bar)
     table = QTableWidget(len(rows), 3)
     table.setHorizontalHeaderLabels(["", "Keys / view", "What it does"])
     table.verticalHeader().hide()
@@ -93,10 +94,10 @@ def show_shortcuts(window) -> QDialog:
     return dialog
 
 
-def show_about(window) -> QDialog:
-    dialog = QDialog(window)
+def show_about(parent: QWidget, loaded: LoadedModel | None) -> QDialog:
+    dialog = QDialog(parent)
     dialog.setWindowTitle("About detviewer")
-    label = QLabel("See what an object detector does.\n\n" + about_text(window))
+    label = QLabel("See what an object detector does.\n\n" + about_text(loaded))
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
     buttons.rejected.connect(dialog.close)

@@ -233,7 +233,7 @@ def _show_and_exec(app, window, args, size, lifetime) -> int:
     result = {"rc": 0}
     deadline = QTimer(window)
     deadline.setSingleShot(True)
-    window.score_from_user = args.score is not None  # else the model's display threshold
+    window.session.score_from_user = args.score is not None  # else the model's display threshold
     if args.screenshot:  # the same command gives the same picture: not the sliders of the last session
         from dataclasses import asdict
 

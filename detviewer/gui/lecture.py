@@ -5,11 +5,19 @@ View dock and the NMS panel). The keys step the view as everywhere (gui.stepping
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
 from detviewer.render.qt.style import LECTURE, RenderStyle
+
+if TYPE_CHECKING:
+    from detviewer.gui.canvas import Canvas
+    from detviewer.gui.feed import Feed
+    from detviewer.gui.presenter import ViewPresenter
 
 __all__ = ["LectureMode", "StepBar", "BAR_BACKGROUND", "BAR_TEXT", "BAR_STEP_TEXT"]
 
@@ -67,20 +75,23 @@ class StepBar(QWidget):
 
 
 class LectureMode(QObject):
-    """Enter / leave lecture mode on ``window`` (its docks, canvas, feed and presenter; see MainWindow)."""
+    """Enter / leave lecture mode in ``host`` (its docks, tool bars, menu and status bar); canvas, presenter and feed:
+    what it draws and freezes; video_bar: hidden while it lasts; on_leave: shows the source's controls again.
+    The step ``bar`` is laid out by the window (under the canvas)."""
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, host: QMainWindow, canvas: Canvas, presenter: ViewPresenter, feed: Feed,
+                 video_bar: QWidget, on_leave: Callable[[], None]) -> None:
+        super().__init__(host)
+        self.host, self.canvas, self.presenter, self.feed = host, canvas, presenter, feed
+        self.video_bar, self._on_leave = video_bar, on_leave
         self.active = False
         self.bar = StepBar()
         self.bar.hide()
-        window.add_bottom_widget(self.bar)
         self._saved: dict = {}
-        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), window)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), host)
         self._escape.setEnabled(False)
         self._escape.activated.connect(self.leave)
-        window.presenter.shown_changed.connect(self.bar.display)
+        presenter.shown_changed.connect(self.bar.display)
 
     def toggle(self) -> None:
         self.leave() if self.active else self.enter()
@@ -89,26 +100,26 @@ class LectureMode(QObject):
         """Hide the docks, thicken lines and text, show the step bar; full_screen: fill the screen (F11)."""
         if self.active:
             return
-        w = self.window
+        w, canvas = self.host, self.canvas
         self.active = True
         self._saved = {
-            "docks": [(dock, dock.isVisible()) for dock in w.docks],
+            "docks": [(dock, dock.isVisible()) for dock in w.findChildren(QDockWidget)],
             "menu": w.menuBar().isVisible(), "status": w.statusBar().isVisible(),
-            "state": w.windowState(), "background": w.canvas.backgroundBrush().color(),
+            "state": w.windowState(), "background": canvas.backgroundBrush().color(),
             "toolbars": [(bar, bar.isVisible()) for bar in w.findChildren(QToolBar)],
         }
-        if w.feed.playing:
-            w.feed.play(False)  # freeze the frame: a webcam image the lecturer can talk about
+        if self.feed.playing:
+            self.feed.play(False)  # freeze the frame: a webcam image the lecturer can talk about
         for dock, _ in self._saved["docks"]:
             dock.hide()
         for bar, _ in self._saved["toolbars"]:
             bar.hide()
         w.menuBar().hide()
         w.statusBar().hide()
-        w.video_bar.hide()
-        w.canvas.setBackground(QColor(0, 0, 0))
-        w.canvas.set_style(LECTURE)
-        self.bar.display(w.presenter.shown)
+        self.video_bar.hide()
+        canvas.setBackground(QColor(0, 0, 0))
+        canvas.set_style(LECTURE)
+        self.bar.display(self.presenter.shown)
         self.bar.show()
         self._escape.setEnabled(True)
         if full_screen:
@@ -117,12 +128,12 @@ class LectureMode(QObject):
     def leave(self) -> None:
         if not self.active:
             return
-        w, saved = self.window, self._saved
+        w, saved = self.host, self._saved
         self.active = False
         self._escape.setEnabled(False)
         self.bar.hide()
-        w.canvas.set_style(RenderStyle())
-        w.canvas.setBackground(saved["background"])
+        self.canvas.set_style(RenderStyle())
+        self.canvas.setBackground(saved["background"])
         for dock, visible in saved["docks"]:
             dock.setVisible(visible)
         for bar, visible in saved["toolbars"]:
@@ -130,4 +141,4 @@ class LectureMode(QObject):
         w.menuBar().setVisible(saved["menu"])
         w.statusBar().setVisible(saved["status"])
         w.setWindowState(saved["state"])
-        w.show_source_controls()
+        self._on_leave()

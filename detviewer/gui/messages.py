@@ -21,12 +21,14 @@ MAX_MESSAGES = 500
 
 @dataclass(frozen=True)
 class Message:
-    """text: one sentence; severity: INFO / WARNING / ERROR; per_image: about the image shown when it came."""
+    """text: one sentence; severity: INFO / WARNING / ERROR; per_image: about the image shown when it came;
+    topic: what it is about ("model": a load); the next message on the same topic replaces it in the status bar."""
 
     text: str
     severity: str = INFO
     per_image: bool = False
     time: float = 0.0
+    topic: str = ""
 
     def clock(self) -> str:
         return time.strftime("%H:%M:%S", time.localtime(self.time))
@@ -43,22 +45,29 @@ class MessageLog(QObject):
         self.unread_errors = 0
         self.current: Message | None = None  # what the status bar shows
 
-    def add(self, text: str, severity: str = INFO, per_image: bool = False) -> Message:
+    def add(self, text: str, severity: str = INFO, per_image: bool = False, topic: str = "") -> Message | None:
         text = " ".join(str(text).split())
         if not text:
             return self.current
-        message = Message(text, severity, per_image, time.time())
+        message = Message(text, severity, per_image, time.time(), topic)
         self.messages = (self.messages + [message])[-MAX_MESSAGES:]
         if severity == ERROR:
             self.unread_errors += 1
-        if self.current is None or severity != INFO or self.current.severity == INFO:
-            self.current = message  # an info never hides an error still shown
+        current = self.current
+        if current is None or severity != INFO or current.severity == INFO or (topic and current.topic == topic):
+            self.current = message  # an info never hides an error still shown, but the news on its own topic
         self.changed.emit()
         return message
 
     def image_changed(self) -> None:
         """Another image is shown: a message about the previous one leaves the status bar."""
         if self.current is not None and self.current.per_image:
+            self.current = None
+            self.changed.emit()
+
+    def clear_topic(self, topic: str) -> None:
+        """What it said on ``topic`` is no longer true (a selection left): it leaves the status bar (not the log)."""
+        if self.current is not None and self.current.topic == topic:
             self.current = None
             self.changed.emit()
 
@@ -69,7 +78,8 @@ class MessageLog(QObject):
     def status_text(self) -> str:
         text = self.current.text if self.current is not None else ""
         if self.unread_errors > (1 if self.current is not None and self.current.severity == ERROR else 0):
-            text += f"  ({self.unread_errors} errors: View → Messages)"
+            errors = "1 error" if self.unread_errors == 1 else f"{self.unread_errors} errors"
+            text += f"  ({errors}: View → Messages)"
         return text.strip()
 
 

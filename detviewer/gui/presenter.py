@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from detviewer.core.types import DeferredAnchors
 from detviewer.errors import DetviewerError, first_line
 from detviewer.render.model.nms_layers import candidate_label
+from detviewer.render.model.pipeline import ModelAbilities, build, cannot_show
 from detviewer.render.model.primitives import ViewFrame
 from detviewer.render.model.registry import VIEWS
 from detviewer.render.model.spec import ViewRequest, ViewSpec
@@ -65,8 +66,7 @@ class ViewPresenter(QObject):
     def __init__(self, state: ViewerState, background, canvas, parent=None) -> None:
         super().__init__(parent)
         self.state, self.background, self.canvas = state, background, canvas
-        self.capabilities: frozenset[str] | None = None  # None: no model yet (no view is refused)
-        self.final_only_reason = ""
+        self.model = ModelAbilities()  # no model yet: no view is refused
         self.shown = Shown(state.view, None, "Waiting for a frame and a model.")
         self._prepared: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
         self._pending: set[tuple[int, tuple]] = set()
@@ -74,18 +74,18 @@ class ViewPresenter(QObject):
         canvas.point_clicked.connect(self.on_click)
 
     # -- what the model can show ---------------------------------------------------------------
-    def set_model(self, capabilities, final_only_reason: str = "") -> None:
-        self.capabilities = frozenset(capabilities)
-        self.final_only_reason = final_only_reason
+    def set_model(self, model: ModelAbilities) -> None:
+        self.model = model
         self.redraw()
 
-    def cannot_show(self, spec: ViewSpec, model_name: str = "This model") -> str:
-        """The sentence saying why the loaded model cannot show ``spec`` ("" when it can)."""
-        if (spec.needs_candidates or spec.needs) and self.final_only_reason:
-            return self.final_only_reason  # a model that outputs only final detections shows no internals
-        if spec.needs and self.capabilities is not None and spec.needs not in self.capabilities:
-            return spec.cannot_show_sentence(model_name)
-        return ""
+    def cannot_show(self, spec: ViewSpec, model_name: str = "") -> str:
+        """The sentence saying why the loaded model cannot show ``spec`` ("" when it can): render.model.pipeline's
+        rule, the one ``render`` and ``lecture`` use."""
+        return cannot_show(spec, replace(self.model, name=model_name) if model_name else self.model)
+
+    def refusals(self, model_name: str = "This model") -> dict[str, str]:
+        """View name -> why the loaded model cannot show it ("" when it can)."""
+        return {name: self.cannot_show(spec, model_name) for name, spec in VIEWS.items()}
 
     # -- building ------------------------------------------------------------------------------
     def request(self, view: str | None = None) -> ViewRequest | None:
@@ -127,7 +127,7 @@ class ViewPresenter(QObject):
             request = self._with_prepared(spec, request)
             if request is None:
                 return  # waiting for the background input; _with_prepared said so
-            frame = spec.build(request)
+            frame = build(spec, request, self.model)
         except DetviewerError as exc:
             self._show(Shown(view, None, str(exc)))
             return
@@ -227,7 +227,7 @@ class ViewPresenter(QObject):
             return ""
         x1, y1, x2, y2 = (float(v) for v in replay.candidates.xyxy[index])
         frame = self.shown.frame
-        step = frame.step if frame is not None and self.state.view == "nms" else replay.step_count
+        step = frame.step if frame is not None and VIEWS[self.state.view].steps_nms else replay.step_count
         text = candidate_label(replay, index, step)
         how = replay.suppressed_by(index)
         if how is not None and how[0] <= step:

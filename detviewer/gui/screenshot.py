@@ -6,7 +6,12 @@ load or a broken file (saved, not ok, with the sentence), or a loaded model with
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QWidget
+
+from detviewer.gui.session import Session
+from detviewer.gui.worker import InferenceResult, LoadedModel
+from detviewer.render.model.registry import nms_view
 
 __all__ = ["FirstResultScreenshot"]
 
@@ -14,33 +19,36 @@ SETTLE_MS = 100  # one more paint after the last change
 
 
 class FirstResultScreenshot(QObject):
-    """window: the MainWindow; nms_step: show the "NMS step by step" view at that step first."""
+    """session: what is shown; host: the widget saved (``grab``) and closed after; nms_step: show the "NMS step by
+    step" view at that step first. ``done(ok, message)`` once the file is written (or not)."""
 
-    def __init__(self, window, path: str, nms_step: int | None = None) -> None:
-        super().__init__(window)
-        self.window, self.path, self.nms_step = window, str(path), nms_step
-        self.done = False
-        window.result_shown.connect(self._on_result)
-        window.model_ready.connect(self._on_model_ready)
-        window.model_failed.connect(lambda message: self._finish(False, message))
-        window.feed.file_broken.connect(lambda _index: self._finish(False, window.status.message_text()))
+    done = Signal(bool, str)
 
-    def _on_result(self, result) -> None:
-        if self.done or (result.inference is None and not result.error):
+    def __init__(self, session: Session, host: QWidget, path: str, nms_step: int | None = None) -> None:
+        super().__init__(host)
+        self.session, self.host, self.path, self.nms_step = session, host, str(path), nms_step
+        self.finished = False
+        session.result_shown.connect(self._on_result)
+        session.model_ready.connect(self._on_model_ready)
+        session.model_failed.connect(lambda message: self._finish(False, message))
+        session.feed.file_broken.connect(lambda _index: self._finish(False, session.messages.status_text()))
+
+    def _on_result(self, result: InferenceResult) -> None:
+        if self.finished or (result.inference is None and not result.error):
             return
         if self.nms_step is not None and result.inference is not None:
-            self.window.state.set_view("nms")
-            self.window.state.set_step(self.nms_step)
+            self.session.state.set_view(nms_view())
+            self.session.state.set_step(self.nms_step)
         self._finish(not result.error, result.error)
 
-    def _on_model_ready(self, _loaded) -> None:
-        if self.window.feed.source is None:
+    def _on_model_ready(self, _loaded: LoadedModel) -> None:
+        if self.session.feed.source is None:
             self._finish(True, "")  # nothing opened: the window as it is
 
     def _finish(self, ok: bool, message: str) -> None:
-        if self.done:
+        if self.finished:
             return
-        self.done = True
+        self.finished = True
         QTimer.singleShot(SETTLE_MS, lambda: self._save(ok, message))
 
     def _save(self, ok: bool, message: str) -> None:
@@ -48,9 +56,9 @@ class FirstResultScreenshot(QObject):
         from detviewer.render.qt.export import save_qimage
 
         try:
-            save_qimage(self.window.grab().toImage(), self.path)
+            save_qimage(self.host.grab().toImage(), self.path)
             saved, why = True, ""
         except OutputError as exc:
             saved, why = False, str(exc)
-        self.window.screenshot_done.emit(bool(ok and saved), message or why)
-        self.window.close()
+        self.done.emit(bool(ok and saved), message or why)
+        self.host.close()

@@ -4,11 +4,16 @@ a cancellable background task."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from detviewer.gui.task_progress import TaskProgress
+from detviewer.gui.worker import InferenceResult, LoadedModel
+
+if TYPE_CHECKING:
+    from detviewer.gui.session import Session
 
 __all__ = ["StatusBar", "format_timings"]
 
@@ -68,6 +73,35 @@ class StatusBar(QStatusBar):
             self._fps = 0.0
             self.fps_label.setText("")
         self._last_frame_time = now if streaming else None
+
+    def follow(self, session: Session) -> None:
+        """The session's latest message (red while an error is the news), its model (kept through a failed load)
+        and each result's timings."""
+        from detviewer.gui.messages import ERROR
+        from detviewer.gui.session import ModelChanged
+
+        def model_text(model: LoadedModel | None) -> str:
+            if model is None:
+                return "no model"
+            return f"{model.name} · {model.device}" + (" · untrained" if model.weights == "none" else "")
+
+        def messages_changed() -> None:
+            current = session.messages.current
+            self.show_message(session.messages.status_text(), error=current is not None and current.severity == ERROR)
+
+        session.messages.changed.connect(messages_changed)
+        session.model_loading.connect(lambda request: self.show_model(f"loading {request.name}…"))
+        session.model_failed.connect(lambda _message: self.show_model(model_text(session.model)))
+        def changed(event: object) -> None:
+            if isinstance(event, ModelChanged):
+                self.show_model(model_text(event.model))
+
+        def result_shown(result: InferenceResult) -> None:
+            if result.inference is not None:
+                self.show_result(result, session.feed.playing)
+
+        session.changed.connect(changed)
+        session.result_shown.connect(result_shown)
 
     @property
     def fps(self) -> float:

@@ -13,6 +13,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QWidget
 
 from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.state.viewer_state import ViewerState
@@ -38,12 +39,12 @@ STEP_KEYS: tuple[KeyBinding, ...] = (
 )
 
 
-def install_step_keys(window, handlers: dict[str, Callable[[], None]]) -> list[QShortcut]:
-    """Window-wide shortcuts for STEP_KEYS; ``handlers[action]()`` runs on the key."""
+def install_step_keys(host: QWidget, handlers: dict[str, Callable[[], None]]) -> list[QShortcut]:
+    """Shortcuts for STEP_KEYS in ``host`` and its children (the whole window); ``handlers[action]()`` on the key."""
     shortcuts = []
     for binding in STEP_KEYS:
         for key in binding.keys:
-            shortcut = QShortcut(QKeySequence(key), window)
+            shortcut = QShortcut(QKeySequence(key), host)
             shortcut.activated.connect(handlers[binding.action])
             shortcuts.append(shortcut)
     return shortcuts

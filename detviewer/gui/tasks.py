@@ -11,71 +11,32 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from detviewer.gui.worker import failure_sentence
+from detviewer.gui.jobs import Job, JobCancelled, JobContext, JobResult, Progress, execute
 
-__all__ = ["Task", "TaskContext", "TaskResult", "TaskRunner", "TaskCancelled"]
+__all__ = ["TaskRunner", "Task", "TaskContext", "TaskResult", "TaskCancelled"]
 
-
-class TaskCancelled(Exception):
-    """Raised by ``TaskContext.check`` inside a task that was cancelled or replaced."""
-
-
-@dataclass(frozen=True, eq=False)
-class Task:
-    """run(context) -> value, in the runner's thread. key: what it computes (for the caller to match)."""
-
-    key: Any
-    run: Callable[["TaskContext"], Any]
-    slot: str | None = None
-    label: str = "the task"
-
-
-@dataclass(frozen=True, eq=False)
-class TaskResult:
-    task: Task
-    value: Any = None
-    error: str = ""
-    cancelled: bool = False
-
-
-class TaskContext:
-    """Handed to a running task: report progress, and see whether it should stop."""
-
-    def __init__(self, runner: "TaskRunner", task: Task) -> None:
-        self._runner, self._task = runner, task
-
-    @property
-    def cancelled(self) -> bool:
-        return self._runner.is_cancelled(self._task)
-
-    def check(self) -> None:
-        """Raise TaskCancelled when the task should stop (call it between units of work)."""
-        if self.cancelled:
-            raise TaskCancelled()
-
-    def progress(self, fraction: float | None, text: str = "") -> None:
-        self._runner.progress.emit(self._task, -1.0 if fraction is None else float(fraction), text)
+#: The runner's work is the one job type (gui.jobs); these names say which thread runs it.
+Task, TaskContext, TaskResult, TaskCancelled = Job, JobContext, JobResult, JobCancelled
 
 
 class TaskRunner(QObject):
-    done = Signal(object)  # TaskResult
-    progress = Signal(object, float, str)  # task, fraction (-1: unknown), text
+    done = Signal(object)  # JobResult
+    progress = Signal(object, object)  # Job, Progress
 
     def __init__(self) -> None:
         super().__init__()
         self._cond = threading.Condition()
-        self._queue: deque[Task] = deque()
+        self._queue: deque[Job] = deque()
         self._cancelled: set[int] = set()
-        self._running: Task | None = None
+        self._running: Job | None = None
         self._stopping = False
 
     # -- called from any thread --------------------------------------------------------------
-    def post(self, task: Task) -> Task:
+    def post(self, task: Job) -> Job:
         with self._cond:
             if task.slot is not None:
                 for old in [t for t in self._queue if t.slot == task.slot]:
@@ -86,15 +47,15 @@ class TaskRunner(QObject):
             self._cond.notify_all()
         return task
 
-    def cancel(self, task: Task) -> None:
+    def cancel(self, task: Job) -> None:
         with self._cond:
             if task in self._queue:
                 self._queue.remove(task)
-                self.done.emit(TaskResult(task, cancelled=True))
+                self.done.emit(JobResult(task, cancelled=True))
             elif self._running is task:
                 self._cancelled.add(id(task))
 
-    def is_cancelled(self, task: Task) -> bool:
+    def is_cancelled(self, task: Job) -> bool:
         return self._stopping or id(task) in self._cancelled
 
     def stop(self) -> None:
@@ -117,20 +78,15 @@ class TaskRunner(QObject):
                 if self._stopping:
                     break
                 task = self._running = self._queue.popleft()
-            result = self._execute(task)
+            result = execute(task, JobContext(task, self._cancelled_check(task), self._report))
             with self._cond:
                 self._running = None
                 self._cancelled.discard(id(task))
             if not self._stopping:
                 self.done.emit(result)
 
-    def _execute(self, task: Task) -> TaskResult:
-        try:
-            value = task.run(TaskContext(self, task))
-        except TaskCancelled:
-            return TaskResult(task, cancelled=True)
-        except BaseException as exc:  # noqa: BLE001 - a failing task is one sentence, the runner goes on
-            return TaskResult(task, error=failure_sentence(task.label[:1].upper() + task.label[1:], exc))
-        if self.is_cancelled(task):
-            return TaskResult(task, cancelled=True)
-        return TaskResult(task, value=value)
+    def _cancelled_check(self, task: Job) -> Callable[[], bool]:
+        return lambda: self.is_cancelled(task)
+
+    def _report(self, job: Job, progress: Progress) -> None:
+        self.progress.emit(job, progress)

@@ -1,13 +1,15 @@
 """The inference worker: the only thread that touches a detector.
 
-It serves typed requests: load a model (``ModelRequest``), run a ``DetectorJob`` (RoI pooling of a region
-of a given Inference, a dataset run; in order, before frames, so that a stream cannot starve them), and run
-a frame (one "latest wins" slot: a new frame replaces the waiting one, so a webcam never builds a backlog). Answers are signals carrying the
-request they answer, so the window can drop stale ones. Every failure inside a request is one
-sentence; the loop itself never ends but by ``stop``.
+It serves typed requests: load a model (``ModelRequest``), run a ``gui.jobs.Job`` that needs the detector
+(RoI pooling of a region of a given Inference, a dataset run; in order, before frames, so that a stream cannot
+starve them), and run a frame (one "latest wins" slot: a new frame replaces the waiting one, so a webcam never
+builds a backlog). A frame request carries the ``FrameOptions`` in force when it was submitted (the NMS replay to
+make beside the forward, whether to build the anchors): no other thread writes the worker's attributes. Answers
+are signals carrying the request they answer, so the window can drop stale ones. Every failure inside a request
+is one sentence; the loop itself never ends but by ``stop``.
 
-``submit`` / ``request_model`` / ``run_job`` / ``stop`` are thread-safe plain methods (the worker's
-thread is busy in ``run``, so queued slots would never be delivered).
+``submit`` / ``configure`` / ``request_model`` / ``run_job`` / ``cancel`` / ``stop`` are thread-safe plain
+methods (the worker's thread is busy in ``run``, so queued slots would never be delivered).
 """
 
 from __future__ import annotations
@@ -22,11 +24,21 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from detviewer.core.types import DeferredAnchors
-from detviewer.errors import DetviewerError, first_line
+from detviewer.gui.jobs import Job, JobContext, JobResult, Progress, execute, failure_sentence
 from detviewer.io.frames import Frame
 
-__all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "DetectorJob", "JobResult", "InferenceWorker",
-           "WorkerThread", "failure_sentence"]
+__all__ = ["ModelRequest", "LoadedModel", "InferenceResult", "FrameOptions", "InferenceWorker", "WorkerThread",
+           "failure_sentence"]
+
+
+@dataclass(frozen=True)
+class FrameOptions:
+    """What a frame request asks for beside the forward pass. replay_scope: (IoU, class-agnostic) of the window's
+    NMS: the result comes with its unfiltered replay there (showing it runs no NMS on the GUI thread); None: no
+    replay. build_anchors: the view shown reads the anchors (ViewSpec.reads_anchors): build them in the worker."""
+
+    replay_scope: tuple[float, bool] | None = None
+    build_anchors: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,33 +82,6 @@ class InferenceResult:
     replays: dict = field(default_factory=dict)  # replay_key -> the unfiltered NMSReplay made in the worker
 
 
-@dataclass(frozen=True, eq=False)
-class DetectorJob:
-    """Work that needs the loaded detector: ``run(detector) -> value`` in the worker thread.
-
-    key: what it computes (hashable by value), for the caller to match the answer; label: for messages.
-    """
-
-    key: Any
-    run: Callable[[Any], Any]
-    label: str = "the job"
-
-
-@dataclass(frozen=True, eq=False)
-class JobResult:
-    job: DetectorJob
-    value: Any = None
-    error: str = ""
-
-
-def failure_sentence(what: str, exc: BaseException) -> str:
-    """One sentence for an exception raised by a detector or a job (its own sentence for ours)."""
-    if isinstance(exc, DetviewerError):
-        return str(exc)
-    detail = first_line(exc) if str(exc).strip() else ""
-    return f"{what} failed: {type(exc).__name__}{': ' + detail if detail else ''}."
-
-
 def _registry_loader(name: str, weights: str, device: str, progress):
     from detviewer.detectors.registry import load_detector
 
@@ -115,8 +100,8 @@ class InferenceWorker(QObject):
     """
 
     result_ready = Signal(object)  # InferenceResult
-    job_done = Signal(object)  # JobResult
-    job_progress = Signal(object, float, str)  # job key, fraction 0..1, text (a job reports it itself)
+    job_done = Signal(object)  # gui.jobs.JobResult
+    progress = Signal(object, object)  # gui.jobs.Job, gui.jobs.Progress (a job reports it itself)
     model_progress = Signal(object, str)  # fraction 0..1 or None, message
     model_loaded = Signal(object)  # LoadedModel
     model_failed = Signal(str)  # one sentence
@@ -127,34 +112,40 @@ class InferenceWorker(QObject):
         self._loader = loader or _registry_loader
         self._lister = lister or _registry_lister
         self._cond = threading.Condition()
-        self._frame: tuple[int, int, Frame, float] | None = None
+        self._frame: tuple[int, int, Frame, float, FrameOptions] | None = None
+        self._options = FrameOptions()
         self._model_request: ModelRequest | None = None
-        self._jobs: deque[DetectorJob] = deque()
+        self._jobs: deque[Job] = deque()
+        self._cancelled: set[int] = set()
         self._stopping = False
         self._next_id = 0
-        self._last_job: tuple[int, Frame] | None = None
+        self._last_job: tuple[int, Frame, FrameOptions] | None = None
         self._detector = None
         self.busy = False  # inside a detector call or a model load
         self.models: list | None = None  # what lister() gave, once it ran
         self.torch_threads = 0  # intra-op threads of this worker thread (0: not configured)
         self.calls = 0  # detector.infer calls (tests check that sliders never re-run the model)
-        # (IoU, class-agnostic) of the window's NMS, set by the GUI thread (one assignment: atomic); each result
-        # comes with its unfiltered replay there, so that showing it runs no NMS on the GUI thread
-        self.replay_scope: tuple[float, bool] | None = None
-        self.build_anchors = False  # the view shown reads anchors (ViewSpec.reads_anchors): build them here too
         # A frame's NMS replay runs here while the worker already runs the next forward (bench_gui_eventloop)
         self._replayer = _HandOff("nms replay")
 
-    @property
-    def has_detector(self) -> bool:
-        return self._detector is not None
-
     # -- called from any thread --------------------------------------------------------------
+    def configure(self, options: FrameOptions) -> None:
+        """The options of every frame submitted from now on (the frame waiting takes them too)."""
+        with self._cond:
+            self._options = options
+            if self._frame is not None:
+                self._frame = (*self._frame[:4], options)
+
+    @property
+    def options(self) -> FrameOptions:
+        with self._cond:
+            return self._options
+
     def submit(self, frame: Frame, generation: int = 0) -> int:
-        """Queue ``frame`` (replacing any frame still waiting); returns its request id."""
+        """Queue ``frame`` (replacing any frame still waiting) with the options in force; returns its request id."""
         with self._cond:
             self._next_id += 1
-            self._frame = (self._next_id, generation, frame, time.perf_counter())
+            self._frame = (self._next_id, generation, frame, time.perf_counter(), self._options)
             self._cond.notify_all()
             return self._next_id
 
@@ -164,12 +155,21 @@ class InferenceWorker(QObject):
             self._model_request = request
             self._cond.notify_all()
 
-    def run_job(self, job: DetectorJob) -> DetectorJob:
-        """Run ``job`` on the detector after the jobs already waiting."""
+    def run_job(self, job: Job) -> Job:
+        """Run ``job`` (``context.detector``: the loaded detector) after the jobs already waiting."""
         with self._cond:
             self._jobs.append(job)
             self._cond.notify_all()
         return job
+
+    def cancel(self, job: Job) -> None:
+        """Drop ``job`` if it waits (answered as cancelled); ask it to stop if it runs."""
+        with self._cond:
+            if job in self._jobs:
+                self._jobs.remove(job)
+                self.job_done.emit(JobResult(job, cancelled=True))
+            else:
+                self._cancelled.add(id(job))
 
     def stop(self) -> None:
         """Ask the loop to end after the current request; requests still waiting are dropped."""
@@ -251,7 +251,8 @@ class InferenceWorker(QObject):
         self.model_loaded.emit(loaded)
 
     def _load_now(self, request: ModelRequest) -> LoadedModel:
-        self._close_detector()
+        """Load the requested detector; the working one is closed only once the new one is in (a load that
+        fails keeps it, and the window keeps showing its results)."""
         if self._loader is _registry_loader:  # the real, torch-based detectors
             from detviewer.detectors.threads import configure_torch_threads
 
@@ -259,6 +260,8 @@ class InferenceWorker(QObject):
         start = time.perf_counter()
         self._progress(None, f"Loading {request.name}…")
         detector = self._loader(request.name, request.weights, request.device, self._progress)
+        if detector is not self._detector:
+            self._close_detector()
         self._detector = detector
         self._warm_up_replay_imports()
         weights = getattr(detector, "weights", request.weights)
@@ -278,12 +281,12 @@ class InferenceWorker(QObject):
         # A frame that waited for the model counts its latency from now, not from its submission.
         with self._cond:
             if self._frame is not None:
-                request_id, generation, frame, _ = self._frame
-                self._frame = (request_id, generation, frame, time.perf_counter())
+                request_id, generation, frame, _, options = self._frame
+                self._frame = (request_id, generation, frame, time.perf_counter(), options)
             elif self._last_job is not None:
                 self._next_id += 1
-                generation, frame = self._last_job
-                self._frame = (self._next_id, generation, frame, time.perf_counter())
+                generation, frame, options = self._last_job
+                self._frame = (self._next_id, generation, frame, time.perf_counter(), self._options)
 
     @staticmethod
     def _warm_up_replay_imports() -> None:
@@ -293,10 +296,11 @@ class InferenceWorker(QObject):
         except ImportError:
             pass
 
-    def _infer(self, request_id: int, generation: int, frame: Frame, submitted: float) -> None:
+    def _infer(self, request_id: int, generation: int, frame: Frame, submitted: float,
+               options: FrameOptions) -> None:
         from detviewer.detectors.validation import checked_inference
 
-        self._last_job = (generation, frame)
+        self._last_job = (generation, frame, options)
         detector = self._detector
         inference, error, warning, infer_ms = None, "", "", 0.0
         if detector is not None:
@@ -306,7 +310,7 @@ class InferenceWorker(QObject):
             try:
                 self.calls += 1
                 inference, warning = checked_inference(detector.infer(frame.image), name)
-                if self.build_anchors and isinstance(getattr(inference, "anchors", None), DeferredAnchors):
+                if options.build_anchors and isinstance(getattr(inference, "anchors", None), DeferredAnchors):
                     inference.anchors.materialize()  # the view shown reads them: not on the GUI thread
             except BaseException as exc:  # noqa: BLE001 - one sentence, and the next frame still runs
                 where = Path(frame.path).name if frame.path else frame.source_id
@@ -319,7 +323,7 @@ class InferenceWorker(QObject):
         latency_ms = (time.perf_counter() - submitted) * 1e3
 
         def finish() -> None:
-            replays = self._first_replays(inference)
+            replays = self._first_replays(inference, options.replay_scope)
             if not self._stopping:
                 self.result_ready.emit(InferenceResult(
                     request_id=request_id, generation=generation, frame=frame, inference=inference, error=error,
@@ -329,10 +333,9 @@ class InferenceWorker(QObject):
         # next forward, on the other core, instead of before it; results keep their order.
         self._replayer.put(finish)
 
-    def _first_replays(self, inference) -> dict:
-        """The unfiltered NMS replay at the window's IoU and scope (``replay_scope``), so that showing the result
+    def _first_replays(self, inference: Any, scope: tuple[float, bool] | None) -> dict:
+        """The unfiltered NMS replay at the window's IoU and scope (the request's), so that showing the result
         runs no NMS on the GUI thread; {} without one."""
-        scope = self.replay_scope
         if inference is None or scope is None:
             return {}
         from detviewer.ops.nms import nms_trace
@@ -345,7 +348,7 @@ class InferenceWorker(QObject):
             return {}
         return {replay_key(iou, class_agnostic): full}
 
-    def _run_job(self, job: DetectorJob) -> None:
+    def _run_job(self, job: Job) -> None:
         self._replayer.drain()  # answers keep the order of the requests
         detector = self._detector
         if detector is None:
@@ -353,13 +356,17 @@ class InferenceWorker(QObject):
             return
         self.busy = True
         try:
-            result = JobResult(job, value=job.run(detector))
-        except BaseException as exc:  # noqa: BLE001
-            result = JobResult(job, error=failure_sentence(job.label[:1].upper() + job.label[1:], exc))
+            result = execute(job, JobContext(job, lambda: self._stopping or id(job) in self._cancelled,
+                                             self._report, detector))
         finally:
             self.busy = False
+            with self._cond:
+                self._cancelled.discard(id(job))
         if not self._stopping:
             self.job_done.emit(result)
+
+    def _report(self, job: Job, progress: Progress) -> None:
+        self.progress.emit(job, progress)
 
     def _close_detector(self) -> None:
         detector, self._detector = self._detector, None

@@ -12,9 +12,7 @@ __all__ = [
 
 
 class StateEvent:
-    """Base of every event; ``redraws`` says whether what the canvas shows may have changed."""
-
-    redraws = True
+    """Base of every event."""
 
 
 @dataclass(frozen=True)

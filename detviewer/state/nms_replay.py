@@ -102,11 +102,6 @@ class NMSReplay:
     def __len__(self) -> int:
         return len(self.candidates)
 
-    def _kept_at(self) -> np.ndarray:
-        kept_at = np.full(len(self.candidates), -1, np.int64)
-        kept_at[self.kept] = np.arange(len(self.kept))
-        return kept_at
-
     def states(self, step: int) -> np.ndarray:
         """(N,) int8 state of every candidate after ``step`` steps: PENDING / KEPT / SUPPRESSED / FILTERED."""
         step = self.clamp(step)

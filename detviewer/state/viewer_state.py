@@ -12,13 +12,24 @@ has for this Inference) is injected, so this package imports neither the views n
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from detviewer.core.types import Inference
 from detviewer.state.events import (
-    ControlChanged, DisplayChanged, FrameChanged, GroundTruthChanged, InferenceChanged, OverlaysChanged,
-    PickChanged, SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
+    ControlChanged,
+    DisplayChanged,
+    FrameChanged,
+    GroundTruthChanged,
+    InferenceChanged,
+    OverlaysChanged,
+    PickChanged,
+    SelectionChanged,
+    StateEvent,
+    StepChanged,
+    ThresholdsChanged,
+    ViewChanged,
 )
 from detviewer.state.nms_replay import NMSReplay, Thresholds, TraceFn, replay, replay_key, unfiltered_replay
 
@@ -47,11 +58,12 @@ class ViewerState:
 
     def __init__(self, views: Mapping[str, Mapping[str, Any]], step_counter: StepCounter,
                  trace_fn: TraceFn | None = None, thresholds: Thresholds | None = None,
-                 first_view: str = "detections") -> None:
+                 first_view: str = "detections", restart_steps: Collection[str] = ()) -> None:
         if first_view not in views:
             raise ValueError(f"unknown view {first_view!r}")
         self._defaults = {name: dict(controls) for name, controls in views.items()}
         self._step_counter = step_counter
+        self._restart_steps = frozenset(restart_steps)  # views whose steps begin again with a new result
         self._trace_fn = trace_fn
         self._listeners: list[Callable[[StateEvent], None]] = []
         self._view = first_view
@@ -111,10 +123,6 @@ class ViewerState:
     def ground_truth(self) -> Any:
         """The frame's ground truth (io.image_gt.ImageBoxes) when there is some and it is shown, else None."""
         return self._gt if self._show_gt else None
-
-    @property
-    def has_ground_truth(self) -> bool:
-        return self._gt is not None
 
     @property
     def show_gt(self) -> bool:
@@ -238,7 +246,7 @@ class ViewerState:
         self._replay = self._compute_replay()
         if restart:
             for view, choices in self._choices.items():
-                self._choices[view] = replace(choices, picked=None, step=0 if view == "nms" else choices.step)
+                self._choices[view] = replace(choices, picked=None, step=0 if view in self._restart_steps else choices.step)
 
     def set_ground_truth(self, gt: Any) -> None:
         """The frame's ground truth (io.image_gt.ImageBoxes) or None."""

@@ -13,14 +13,12 @@ def _names(folder) -> list[str]:
 
 
 def test_export_view_on_a_full_disk_keeps_the_previous_figure(make_window, qtbot, small_fs):
-    from detviewer.gui.export_dialogs import export_view
-
     window = demo_window(make_window, qtbot)
     target = small_fs / "view.png"
     target.write_bytes(b"previous")
     fill_up(small_fs)
     done = []
-    export_view(window, target, on_done=lambda out, error: done.append((out, error)))
+    window.exporter.export_view(target, on_done=lambda out, error: done.append((out, error)))
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     assert done[0][1] == f"Cannot write {target}: the disk is full."
     assert target.read_bytes() == b"previous" and _names(small_fs) == ["filler.bin", "view.png"]
@@ -32,7 +30,7 @@ def test_nms_steps_into_a_read_only_folder_say_why(make_window, qtbot, read_only
     warnings = []
     monkeypatch.setattr(export_dialogs.QMessageBox, "warning", lambda _parent, _title, text: warnings.append(text))
     window = demo_window(make_window, qtbot)
-    export_dialogs.export_nms_dialog(window, str(read_only_fs))
+    window.exporter.export_nms_dialog(str(read_only_fs))
     qtbot.waitUntil(lambda: bool(warnings), timeout=30000)
     assert warnings == [f"Cannot write {read_only_fs / 'nms_step_000.png'}: the filesystem is read-only."]
     assert _names(read_only_fs) == []
@@ -45,10 +43,10 @@ def test_save_window_image_reports_a_failed_write_in_the_window(make_window, qtb
     window = make_window()
     target = read_only_fs / "window.png"
     monkeypatch.setattr(menus.QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), "PNG (*.png)"))
-    menus._save_screenshot(window)
+    menus._save_screenshot(window, window.session)
     assert window.messages.messages[-1].text == f"Cannot write {target}: the filesystem is read-only."
     assert window.messages.messages[-1].severity == "error" and _names(read_only_fs) == []
     good = tmp_path / "window.png"
     monkeypatch.setattr(menus.QFileDialog, "getSaveFileName", lambda *a, **k: (str(good), "PNG (*.png)"))
-    menus._save_screenshot(window)
+    menus._save_screenshot(window, window.session)
     assert Image.open(good).size[0] > 0 and window.messages.messages[-1].text == f"Saved the window image to {good}."

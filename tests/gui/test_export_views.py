@@ -49,10 +49,9 @@ def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_pat
 
 def export_and_wait(qtbot, window, path):
     """File → Export view, written by the task runner; the path once it is written."""
-    from detviewer.gui.export_dialogs import export_view
 
     done = []
-    export_view(window, path, on_done=lambda out, error: done.append((out, error)))
+    window.exporter.export_view(path, on_done=lambda out, error: done.append((out, error)))
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     out, error = done[0]
     assert not error, error
@@ -60,12 +59,11 @@ def export_and_wait(qtbot, window, path):
 
 
 def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_window, qtbot, tmp_path):
-    from detviewer.gui.export_dialogs import export_nms_dialog
 
     window = demo_window(make_window, qtbot)
     replay = window.state.replay
     before = window.state.step_position("nms")
-    progress = export_nms_dialog(window, str(tmp_path))
+    progress = window.exporter.export_nms_dialog(str(tmp_path))
     qtbot.waitUntil(lambda: any("Exported" in m.text for m in window.messages.messages), timeout=30000)
     assert window.state.step_position("nms") == before  # the window's stepper did not move
     pngs = sorted(tmp_path.glob("nms_step_*.png"))
@@ -86,10 +84,9 @@ def test_export_nms_steps_writes_numbered_pngs_and_a_gif_in_the_background(make_
 def test_exporting_nms_steps_shows_progress_in_the_status_bar_and_cancel_stops_it(make_window, qtbot, tmp_path):
     """The export does not block the window (no modal dialog): the status bar shows its progress, and Cancel
     ends it with a sentence and without the "Exported" message."""
-    from detviewer.gui.export_dialogs import export_nms_dialog
 
     window = demo_window(make_window, qtbot)
-    progress = export_nms_dialog(window, str(tmp_path))
+    progress = window.exporter.export_nms_dialog(str(tmp_path))
     assert progress is window.status.task_progress and progress.running
     assert not progress.isVisible()  # shown only once the export has run a moment: no flash for a quick one
     assert window.isEnabled() and QApplication.activeModalWidget() is None
@@ -100,5 +97,5 @@ def test_exporting_nms_steps_shows_progress_in_the_status_bar_and_cancel_stops_i
     assert not progress.isVisible()
     assert not any("Exported" in m.text for m in window.messages.messages)
     assert not list(tmp_path.glob("nms_steps.gif"))
-    assert export_nms_dialog(window, str(tmp_path)) is progress  # a new export can start
+    assert window.exporter.export_nms_dialog(str(tmp_path)) is progress  # a new export can start
     qtbot.waitUntil(lambda: any("Exported" in m.text for m in window.messages.messages), timeout=30000)

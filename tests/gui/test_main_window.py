@@ -159,7 +159,7 @@ def test_arrow_keys_step_the_view_and_ctrl_arrows_change_the_image(qtbot, make_w
     assert window.feed.index == 2 and window.state.step_position()[0] == 1
     from detviewer.gui.help_dialogs import shortcut_rows
 
-    rows = {keys: text for _, keys, text in shortcut_rows(window)}
+    rows = {keys: text for _, keys, text in shortcut_rows(window.menuBar())}
     assert "step" in rows["Right / Space / PgDown"].lower() and "image" in rows["Ctrl+Right / ]"].lower()
 
 
@@ -210,7 +210,7 @@ def test_a_detector_returning_a_wrong_type_is_one_message(qtbot, make_window, tm
     assert window.background.running
 
 
-def test_model_load_failure_is_one_sentence_and_clears_the_stale_result(qtbot, make_window, tmp_path):
+def test_a_model_that_fails_to_load_keeps_the_working_model(qtbot, make_window, tmp_path):
     loader = FakeLoader()
     window = make_window(loader=loader)
     open_and_wait(qtbot, window, [write_image(tmp_path / "a.png")])
@@ -220,8 +220,51 @@ def test_model_load_failure_is_one_sentence_and_clears_the_stale_result(qtbot, m
 
     with qtbot.waitSignal(window.model_failed, timeout=5000):
         window.request_model(ModelRequest("nope", "none", "cpu"))
-    assert window.model_panel.status_label.text() == "Unknown model 'nope'; choose one of: fake."
-    assert window.state.inference is None and not window.canvas.layers
+    assert window.model_panel.status_label.text() == "Unknown model 'nope'; choose one of: fake. fake is still loaded."
+    assert window.state.inference is not None and window.canvas.layers  # the working model's result stays
+    assert window.status.model_label.text() != "no model" and "fake" in window.status.model_label.text()
+    assert window.session.model is not None and window.session.model.name == "fake"
+    assert not loader.detector.closed
+    # and it still answers the next image
+    result = open_and_wait(qtbot, window, [write_image(tmp_path / "b.png", value=90)])
+    assert result.inference is not None and not result.error
+
+
+def test_the_threshold_caption_and_status_follow_the_current_model_and_threshold(qtbot, tmp_path, make_window):
+    from detviewer.gui.worker import ModelRequest
+
+    careful = FakeDetector()
+    careful.display_score = 0.75
+    loader = FakeLoader(careful)
+    window = make_window(loader=loader, load=False)
+    with qtbot.waitSignal(window.model_ready, timeout=5000):
+        window.request_model(ModelRequest("fake", "default", "cpu"))
+    note = window.thresholds_panel.note
+    assert window.state.thresholds.score == 0.75 and "default" in note.text() and "0.75" in note.text()
+    window.thresholds_panel.score_slider.setValue(0.07)  # the caption no longer calls 0.75 the threshold
+    assert "Score threshold 0.75" not in note.text() and "0.07" in note.text()
+
+    loader.fail = DetectorError("Cannot download the COCO weights: offline.")
+    with qtbot.waitSignal(window.model_failed, timeout=5000):
+        window.request_model(ModelRequest("fake", "coco", "cpu"))
+    assert window.status.message_label.styleSheet()  # the failure is red while it is the news
+    untrained = FakeDetector()
+    untrained.load_note = "untrained model: random weights, its boxes mean nothing"
+    loader.fail, loader.detector = None, untrained
+    with qtbot.waitSignal(window.model_ready, timeout=5000):
+        window.request_model(ModelRequest("fake", "none", "cpu"))
+    assert "untrained" in window.status.message_text()
+    trained = FakeDetector()
+    loader.detector = trained
+    with qtbot.waitSignal(window.model_ready, timeout=5000):
+        window.request_model(ModelRequest("fake", "default", "cpu"))
+    status = window.status.message_text()
+    assert "untrained" not in status and "offline" not in status and status.startswith("Loaded fake")
+    assert not window.status.message_label.styleSheet()  # no stale red error after a successful load
+    assert "(1 error: View → Messages)" in status  # one unread error, in the singular
+    assert note.text() == ""  # this model has no default threshold: nothing of the first model's is said
+    assert "untrained" not in window.model_panel.note_label.text() or not window.model_panel.note_label.isVisibleTo(
+        window)
 
 
 def test_a_load_note_is_shown(qtbot, make_window):
@@ -355,7 +398,7 @@ def test_stale_results_are_dropped_when_switching_images(qtbot, make_window, tmp
     qtbot.waitUntil(detector.started.is_set, timeout=5000)  # the worker is busy with the first image
     window.open_paths([second])
     detector.gate.set()
-    qtbot.waitUntil(lambda: window.dropped_results >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.dropped_results >= 1, timeout=5000)
     qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.canvas.image_item.image[0, 0, 0] == 200
     assert detector.frames_seen == [30, 200]

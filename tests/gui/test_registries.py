@@ -61,7 +61,7 @@ def test_a_registered_detector_loads_by_name_in_the_registry_and_the_window(make
     from detviewer.detectors import registry
     from detviewer.gui.worker import ModelRequest, _registry_loader
 
-    info = registry.ModelInfo("toy-detector", "A test detector", "rcnn", frozenset({"proposals"}), "shipped",
+    info = registry.ModelInfo("toy-detector", "A test detector", frozenset({"proposals"}), "shipped",
                               "gui_fakes:load_toy_detector")
     registry.register_model(info)
     try:

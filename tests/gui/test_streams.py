@@ -70,7 +70,7 @@ def test_stale_stream_results_are_dropped_after_switching_source(qtbot, make_win
     window.feed.open_source(SyntheticSource(160, 120, fps=60))
     shown_indices(window, qtbot, 2)
     window.open_paths([write_video(tmp_path / "clip.avi", frames=5)])  # the synthetic frame in flight is stale
-    qtbot.waitUntil(lambda: window.dropped_results >= 1, timeout=5000)
+    qtbot.waitUntil(lambda: window.session.dropped_results >= 1, timeout=5000)
     qtbot.waitUntil(lambda: window.state.inference is not None, timeout=5000)
     assert window.canvas.image_item.image.shape[:2] == (120, 160)
     assert window.feed.current_frame.path.endswith("clip.avi")

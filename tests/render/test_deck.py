@@ -7,14 +7,15 @@ import pytest
 from detviewer.detectors.registry import model_info
 from detviewer.render.model.crop import crop_frame, zoom_window
 from detviewer.render.model.deck import LECTURE_DECK, plan_deck, resolve_step
+from detviewer.render.model.pipeline import ModelAbilities, can_show, cannot_show
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 from detviewer.render.model.registry import VIEWS
 
 DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
 
 
-def _needs(view: str) -> str:
-    return VIEWS[view].needs
+def _models(*names: str) -> list[ModelAbilities]:
+    return [ModelAbilities.of(model_info(name), name) for name in names]
 
 
 def test_every_slide_names_a_view_and_valid_controls():
@@ -56,8 +57,7 @@ def test_the_prediction_t_is_introduced_before_any_slide_quotes_it():
 
 
 def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked():
-    capabilities = [model_info(name).capabilities for name in DEMOS]
-    planned = plan_deck(capabilities, _needs, has_gt=True)
+    planned = plan_deck(_models(*DEMOS), has_gt=True)
     assert all(p.model >= 0 for p in planned)
     assert [p.number for p in planned] == list(range(1, len(LECTURE_DECK) + 1))
     by_view = {}
@@ -72,13 +72,30 @@ def test_plan_binds_each_slide_to_the_first_able_model_and_prefers_where_asked()
 
 
 def test_plan_leaves_out_what_cannot_be_shown_and_says_why():
-    planned = plan_deck([model_info("demo-ssd").capabilities], _needs, has_gt=False)
+    planned = plan_deck(_models("demo-ssd"), has_gt=False)
     reasons = {p.slide.title: p.reason for p in planned if p.model < 0}
     assert reasons["RoIPool: the box rounded to whole cells"] == "no model given can show it (needs proposals)"
     assert reasons["Fine-tuning samples: IoU ≥ 0.5, 32 + 96 per 128"] == "needs ground truth (--gt)"
     shown = [p for p in planned if p.model >= 0]
     assert [p.number for p in shown] == list(range(1, len(shown) + 1))
     assert {p.slide.view for p in shown} >= {"sliding-window", "default-boxes", "nms"}
+
+
+def test_the_lecture_plans_no_slide_the_window_refuses_a_final_only_model():
+    """An ONNX export with NMS built in outputs final detections only: the window refuses its NMS and internal
+    views with the export's reason; the lecture plans none of them for it (it planned the NMS slides before)."""
+    reason = "this ONNX export runs NMS inside the model: it outputs only final detections"
+    final_only = ModelAbilities("yolo-export", frozenset({"grid"}), reason)
+    planned = plan_deck([final_only], has_gt=True)
+    for p in planned:
+        spec = VIEWS[p.slide.view]
+        own = not p.slide.needs or p.slide.needs in final_only.capabilities
+        assert (p.model >= 0) == (can_show(spec, final_only) and own), p.slide.title
+    skipped = {p.slide.view: p.reason for p in planned if p.model < 0}
+    assert skipped["nms"] == f"no model given can show it: {reason}"
+    assert cannot_show(VIEWS["nms"], final_only) == reason
+    shown = {p.slide.view for p in planned if p.model >= 0}
+    assert "nms" not in shown and "sliding-window" in shown
 
 
 def test_resolve_step_counts_from_the_end_and_finds_labels():

@@ -23,7 +23,7 @@ def counter(state, view):
 
 
 def make_state(**thresholds) -> tuple[ViewerState, list]:
-    state = ViewerState(VIEWS, counter, nms_trace, Thresholds(**{"score": 0.2, **thresholds}))
+    state = ViewerState(VIEWS, counter, nms_trace, Thresholds(**{"score": 0.2, **thresholds}), restart_steps={"nms"})
     heard = []
     state.subscribe(heard.append)
     state.set_inference(make_inference())

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QPushButton, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from detviewer.gui.feed import Feed
 
 __all__ = ["FilesPanel"]
 
@@ -17,7 +21,7 @@ class FilesPanel(QWidget):
     previous_requested = Signal()
     next_requested = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.list = QListWidget()
         self.prev_button = QPushButton("◀ Previous")
@@ -49,6 +53,24 @@ class FilesPanel(QWidget):
             item.setText(f"{item.text()}  (cannot open)")
             item.setForeground(self.palette().placeholderText())
         self._updating = False
+
+    def follow(self, feed: Feed) -> None:
+        """Show ``feed``'s image list and where it is; pick, previous and next move it."""
+        from detviewer.io.sources import ImageListSource
+
+        def source_changed(source: object) -> None:
+            self.set_files(source.paths if isinstance(source, ImageListSource) else [])
+
+        def position_changed(index: int) -> None:
+            if isinstance(feed.source, ImageListSource):
+                self.set_current(index)
+
+        feed.source_changed.connect(source_changed)
+        feed.position_changed.connect(position_changed)
+        feed.file_broken.connect(lambda index: self.set_current(index, broken=True))
+        self.file_chosen.connect(feed.go)
+        self.previous_requested.connect(feed.previous)
+        self.next_requested.connect(feed.next)
 
     def _on_row_changed(self, row: int) -> None:
         if not self._updating and row >= 0:

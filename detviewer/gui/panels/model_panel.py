@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFormLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.detectors.registry import AUTO
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.gui.worker import LoadedModel, ModelRequest
+
+if TYPE_CHECKING:
+    from detviewer.gui.session import Session
 
 __all__ = ["ModelPanel"]
 
@@ -109,6 +120,28 @@ class ModelPanel(QWidget):
         self.load_button.setEnabled(True)
         self.status_label.setText(message)
         self.note_label.hide()
+
+    def follow(self, session: Session) -> None:
+        """Show the session's model: loading (with progress), loaded, or a failed load (the working model stays);
+        Load asks the session."""
+        from detviewer.gui.session import ModelChanged
+
+        def loading(request: ModelRequest) -> None:
+            self.set_request(request)
+            self.show_loading(None, f"Loading {request.name}…")
+
+        session.model_loading.connect(loading)
+        session.worker.model_progress.connect(self.show_loading)
+        session.model_failed.connect(self.show_failed)
+        def changed(event: object) -> None:
+            if isinstance(event, ModelChanged):
+                self.show_loaded(event.model, cuda_available=session.cuda_available)
+
+        session.changed.connect(changed)
+        session.worker.models_listed.connect(self.set_models)
+        if session.worker.models is not None:  # listed before the panel existed
+            self.set_models(session.worker.models)
+        self.load_requested.connect(session.request_model)
 
     # -- user actions --------------------------------------------------------------------------
     def current_request(self) -> ModelRequest:

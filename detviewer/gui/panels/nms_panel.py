@@ -17,13 +17,14 @@ from PySide6.QtWidgets import (
 
 from detviewer.core.types import FILTERED, KEPT, NMS_STATE_NAMES, PENDING, SUPPRESSED
 from detviewer.gui.panels.views_panel import wrapping_label
+from detviewer.render.model.registry import nms_view
 from detviewer.state.events import (
     FrameChanged, InferenceChanged, SelectionChanged, StepChanged, ThresholdsChanged, ViewChanged,
 )
 
 __all__ = ["NMSPanel", "CandidateTableModel", "NMS_VIEW"]
 
-NMS_VIEW = "nms"
+NMS_VIEW = nms_view()
 _COLUMNS = ("#", "class", "score", "state")
 _STATE_BRUSHES = {KEPT: QBrush(QColor(60, 170, 80, 70)), SUPPRESSED: QBrush(QColor(220, 60, 60, 55)),
                   FILTERED: QBrush(QColor(128, 128, 128, 40))}

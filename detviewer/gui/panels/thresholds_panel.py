@@ -6,12 +6,15 @@ slider is disabled (with a tooltip saying why) while it is chosen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QWidget
 from superqt import QLabeledDoubleSlider
 
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.state.events import ThresholdsChanged
+from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["ThresholdsPanel"]
 
@@ -31,11 +34,14 @@ def _slider(lo: float, hi: float, value: float) -> QLabeledDoubleSlider:
 
 
 class ThresholdsPanel(QWidget):
-    """state: the ViewerState (its thresholds are the only copy)."""
+    """state: the ViewerState (its thresholds are the only copy); note_for() -> the line under the sliders for the
+    model and threshold now (gui.session.threshold_note), recomputed whenever either changes."""
 
-    def __init__(self, state, parent=None) -> None:
+    def __init__(self, state: ViewerState, note_for: Callable[[], str] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self._note_for = note_for or (lambda: "")
         t = state.thresholds
         self.score_slider = _slider(0.0, 1.0, t.score)
         self.score_slider.setToolTip("Candidates scoring at or below this never take part in NMS")
@@ -68,9 +74,11 @@ class ThresholdsPanel(QWidget):
             lambda i: state.set_thresholds(method=self.method_combo.itemData(i)))
         state.subscribe(lambda event: self._sync() if isinstance(event, ThresholdsChanged) else None)
 
-    def set_note(self, text: str) -> None:
-        """One line under the sliders, e.g. where the score threshold came from."""
+    def refresh_note(self) -> None:
+        """The line under the sliders: where the score threshold came from, for the model loaded now."""
+        text = self._note_for()
         self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def _sync(self) -> None:
         t = self.state.thresholds
@@ -90,3 +98,4 @@ class ThresholdsPanel(QWidget):
         self.iou_slider.setToolTip(tip)
         self.iou_label.setToolTip(tip)
         self.sigma_slider.setEnabled(t.method == "gaussian")
+        self.refresh_note()

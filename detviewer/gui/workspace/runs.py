@@ -1,16 +1,23 @@
 """Running the loaded model over a dataset in the worker (with progress, ETA and cancel), or importing a
-results file written by any engine; each answer becomes one side ("A" or "B") of the workspace's session."""
+results file written by any engine; each answer becomes one run (gui.session.Run: side "A" or "B", with its
+provenance) of the session's dataset."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from detviewer.core.run_info import RunInfo
 from detviewer.errors import DetviewerError
+from detviewer.gui.background import BackgroundWork
+from detviewer.gui.jobs import Job, Progress
+from detviewer.gui.session import Run
 
-__all__ = ["DatasetRunner", "cache_root", "eta_text"]
+__all__ = ["DatasetRunner", "RunProgress", "cache_root", "eta_text"]
 
 
 def cache_root() -> Path:
@@ -20,75 +27,88 @@ def cache_root() -> Path:
     return default_store_dir()
 
 
-class DatasetRunner(QObject):
-    """progress(side, done, total, eta seconds or -1); finished(side, predictions, name, failures, label map or
-    None); failed(side, sentence). The label map (model label -> dataset class) lets NMS be replayed later."""
+@dataclass(frozen=True)
+class RunProgress:
+    """side: "A" or "B"; done / total images; eta_s: seconds left (-1: unknown)."""
 
-    progress = Signal(str, int, int, float)
-    finished = Signal(str, object, str, object, object)
+    side: str
+    done: int
+    total: int
+    eta_s: float
+
+
+class DatasetRunner(QObject):
+    """progress(RunProgress); finished(Run, warnings: list[str]); failed(side, sentence)."""
+
+    progress = Signal(object)
+    finished = Signal(object, object)
     failed = Signal(str, str)
 
-    def __init__(self, background, parent=None) -> None:
+    def __init__(self, background: BackgroundWork, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.background = background
         self._stop = threading.Event()
         self.running: str | None = None
-        background.worker.job_progress.connect(self._on_progress)
+        self._job: Job | None = None
+        background.progress.connect(self._on_progress)
 
-    def run_model(self, side: str, dataset, model_name: str, weights: str, cache_dir: Path | None = None) -> None:
-        """Run the loaded detector over every image of ``dataset`` (answers kept in the store are reused)."""
+    def run_model(self, side: str, dataset: Any, model_name: str, weights: str, cache_dir: Path | None,
+                  info: RunInfo) -> None:
+        """Run the loaded detector over every image of ``dataset`` as run ``side`` (answers kept in the prediction
+        store are reused)."""
         if self.running is not None:
             raise DetviewerError("A dataset run is already going; cancel it first.")
         root = cache_dir or cache_root()
         self._stop.clear()
         self.running = side
-        key = ("dataset-run", side)
-        emit = self.background.worker.job_progress.emit
+        stop = self._stop
 
-        def run(detector):
+        def run(context: Any) -> Any:
             from detviewer.evaluation.run_dataset import run_dataset
 
-            def progress(done: int, total: int, eta) -> None:
-                emit(key, done / max(total, 1), f"{done}/{total}/{-1.0 if eta is None else float(eta)}")
+            def progress(done: int, total: int, eta: float | None) -> None:
+                context.progress(Progress.of(done, total, eta))
 
             from detviewer.io.prediction_store import PredictionStore
 
-            return run_dataset(detector, dataset, PredictionStore.open(root), progress, self._stop.is_set)
+            return run_dataset(context.detector, dataset, PredictionStore.open(root), progress,
+                               lambda: stop.is_set() or context.cancelled)
 
-        self.background.with_detector(key, run, f"running {model_name} on {dataset.source.name}",
-                                      lambda value, error: self._on_done(side, model_name, value, error))
+        self._job = self.background.submit(
+            Job(("dataset-run", side), run, f"running {model_name} on {dataset.source.name}", needs_detector=True),
+            lambda value, error: self._on_done(side, info, value, error))
 
     def cancel(self) -> None:
         self._stop.set()
 
-    def import_results(self, side: str, path, dataset) -> None:
+    def import_results(self, side: str, path: str | Path, dataset: Any, info: RunInfo) -> None:
         """Read a COCO results JSON (any engine) in the task runner."""
         from detviewer.io.predictions import load_predictions
 
         self.background.task(("import-results", side, str(path)), lambda _context: load_predictions(path, dataset),
                              f"reading {Path(path).name}",
-                             lambda value, error: self._on_imported(side, Path(path).name, value, error))
+                             lambda value, error: self._on_imported(side, info, value, error))
 
-    def _on_progress(self, key, fraction: float, text: str) -> None:
-        if isinstance(key, tuple) and key[:1] == ("dataset-run",):
-            done, total, eta = text.split("/")
-            self.progress.emit(key[1], int(done), int(total), float(eta))
+    def _on_progress(self, job: Job, progress: Progress) -> None:
+        if job is self._job and self.running is not None:
+            eta = -1.0 if progress.eta_s is None else progress.eta_s
+            self.progress.emit(RunProgress(self.running, progress.done, progress.total, eta))
 
-    def _on_done(self, side: str, model_name: str, run, error: str) -> None:
-        self.running = None
+    def _on_done(self, side: str, info: RunInfo, run: Any, error: str) -> None:
+        self.running, self._job = None, None
         if error:
             self.failed.emit(side, error)
         elif run.stopped:
-            self.failed.emit(side, f"The run of {model_name} was cancelled after {run.computed + run.cached} images.")
+            self.failed.emit(side, f"The run of {info.model} was cancelled after {run.computed + run.cached} images.")
         else:
-            self.finished.emit(side, run.predictions, model_name,
-                               [text for _, text in run.failures] + list(run.warnings), run.label_map)
+            self.finished.emit(Run(side, info, run.predictions, run.label_map),
+                               [text for _, text in run.failures] + list(run.warnings))
 
-    def _on_imported(self, side: str, name: str, predictions, error: str) -> None:
+    def _on_imported(self, side: str, info: RunInfo, predictions: Any, error: str) -> None:
         if error:
             self.failed.emit(side, error)
         else:
-            self.finished.emit(side, predictions, name, list(predictions.warnings), None)
+            self.finished.emit(Run(side, info, predictions, None), list(predictions.warnings))
 
 
 def eta_text(done: int, total: int, eta: float) -> str:
@@ -98,5 +118,3 @@ def eta_text(done: int, total: int, eta: float) -> str:
         minutes, seconds = divmod(int(round(eta)), 60)
         text += f" · about {minutes} min {seconds} s left" if minutes else f" · about {seconds} s left"
     return text
-
-

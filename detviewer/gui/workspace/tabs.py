@@ -216,7 +216,7 @@ class ConfusionTab(QWidget):
     def _open(self, item: QListWidgetItem) -> None:
         hit = item.data(Qt.ItemDataRole.UserRole)
         legend = f"predicted {self._name(self._cell[0])}, true {self._name(self._cell[1])}"
-        self._opener(hit.image, self._session.hit_overlays(hit, legend), legend)
+        self._opener(hit.image, self._session.hit_overlays(hit, legend, score=self._snapshot.score_threshold), legend)
 
 
 class ImagesTab(QWidget):
@@ -269,4 +269,4 @@ class ImagesTab(QWidget):
         from detviewer.evaluation.dataset_evaluation import ImageHit
 
         hit = ImageHit(image, tuple(int(d) for d in boxes["fp"]), tuple(int(g) for g in boxes["missed"]))
-        self._opener(image, session.hit_overlays(hit, "errors"), "false positives and missed objects")
+        self._opener(image, session.hit_overlays(hit, "errors", kind="errors"), "false positives and missed objects")

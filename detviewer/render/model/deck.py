@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from detviewer.render.model.pipeline import ModelAbilities
 
 __all__ = ["DeckSlide", "LECTURE_DECK", "PlannedSlide", "plan_deck", "resolve_step", "object_point"]
 
@@ -111,21 +114,28 @@ class PlannedSlide:
     reason: str = ""
 
 
-def plan_deck(capabilities: Sequence[frozenset[str]], view_needs: Callable[[str], str], has_gt: bool,
+def plan_deck(models: Sequence[ModelAbilities], has_gt: bool,
               deck: Sequence[DeckSlide] = LECTURE_DECK) -> list[PlannedSlide]:
-    """Bind every slide to the first model (of ``capabilities``, one set per model, in the order given) that has
-    both the view's capability (``view_needs(view)``) and the slide's; a model with the ``prefer`` capability
-    wins. Slides no model can show, or that need ground truth when there is none, are kept with model -1 and
-    the reason; numbers count the shown slides from 1."""
+    """Bind every slide to the first model (of ``models``, in the order given) that can show the slide's view (the
+    window's rule: render.model.pipeline.can_show) and has the slide's own capability; a model with the ``prefer``
+    capability wins. Slides no model can show, or that need ground truth when there is none, are kept with model
+    -1 and the reason; numbers count the shown slides from 1."""
+    from detviewer.render.model.pipeline import can_show, cannot_show
+    from detviewer.render.model.registry import VIEWS
+
     planned, number = [], 0
     for slide in deck:
-        wanted = {c for c in (view_needs(slide.view), slide.needs) if c}
-        able = [i for i, caps in enumerate(capabilities) if wanted <= set(caps)]
-        preferred = [i for i in able if slide.prefer and slide.prefer in capabilities[i]]
+        spec = VIEWS[slide.view]
+        able = [i for i, m in enumerate(models)
+                if can_show(spec, m) and (not slide.needs or slide.needs in (m.capabilities or ()))]
+        preferred = [i for i in able if slide.prefer and slide.prefer in (models[i].capabilities or ())]
         if slide.gt and not has_gt:
             planned.append(PlannedSlide(0, slide, -1, "needs ground truth (--gt)"))
         elif not able:
-            reason = f"no model given can show it (needs {', '.join(sorted(wanted))})"
+            wanted = sorted(c for c in (spec.needs, slide.needs) if c)
+            why = [cannot_show(spec, m) for m in models if cannot_show(spec, m)]
+            reason = (f"no model given can show it (needs {', '.join(wanted)})" if wanted or not why
+                      else f"no model given can show it: {why[0]}")
             planned.append(PlannedSlide(0, slide, -1, reason))
         else:
             number += 1

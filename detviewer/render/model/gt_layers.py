@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detviewer.core.matching import GtMatch, match_to_ground_truth
-from detviewer.evaluation.errors import false_positive_reasons  # TIDE's error types, as the dataset evaluation
+from detviewer.core.matching import GtMatch
+
+# TIDE's error types, as the dataset evaluation and a confusion cell's boxes
+from detviewer.evaluation.errors import explain_false_positives, false_positive_reasons
 from detviewer.render.model.nms_layers import MAX_LABELS
 from detviewer.render.model.primitives import BoxLayer, Layer, TextLayer, solid
 from detviewer.state.nms_replay import NMSReplay
@@ -63,13 +65,13 @@ def ground_truth_layers(replay: NMSReplay, gt: ImageBoxes | None, *, stepping: b
     known = gt.labels >= 0  # a class the model does not have cannot be missed by it
     xyxy, labels, crowd = gt.xyxy[known], gt.labels[known], crowd_all[known]
     names = tuple(n for n, k in zip(gt.names, known) if k)
-    match = match_to_ground_truth(cand.xyxy[kept], replay.scores[kept], cand.labels[kept], xyxy, labels,
-                                  iou_threshold, gt_crowd=crowd)
+    match, why = explain_false_positives(cand.xyxy[kept], replay.scores[kept], cand.labels[kept], xyxy, labels,
+                                         names, crowd, iou_threshold)
     fp = kept[match.fp]
     if len(fp):
-        reasons = false_positive_reasons(cand.labels[kept], match, labels, names, crowd)
-        texts = tuple(f"FP {cand.name_of(cand.labels[i])} {replay.scores[i]:.2f}: {why}"
-                      for i, why in zip(fp[:MAX_LABELS], reasons))
+        reasons = [why[int(j)] for j in np.flatnonzero(match.fp)]
+        texts = tuple(f"FP {cand.name_of(cand.labels[i])} {replay.scores[i]:.2f}: {reason}"
+                      for i, reason in zip(fp[:MAX_LABELS], reasons))
         layers.append(BoxLayer("false_positive", cand.xyxy[fp], solid(FALSE_POSITIVE, len(fp)), fp,
                                labels=texts, width=3.0, dashed=True))
     missed = np.flatnonzero(match.missed)

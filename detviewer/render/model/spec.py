@@ -135,7 +135,9 @@ class ViewSpec:
     prepare(request) -> Prepare | None: background input; help: one line for Help → Keyboard shortcuts;
     needs_candidates: it replays the model's NMS, which a model that outputs only final detections cannot;
     reads_anchors: its build reads the anchors themselves (not only how many levels), which an Inference builds
-    on first use: the window has them built in the background first (the RetinaNet's take ~70 ms).
+    on first use: the window has them built in the background first (the RetinaNet's take ~70 ms);
+    steps_nms: its steps are the NMS replay's (a new result starts them again at 0; a hovered candidate is told at
+    the step shown; File → Export NMS steps writes them; the S key toggles it).
     """
 
     name: str
@@ -150,6 +152,7 @@ class ViewSpec:
     help: str = ""
     needs_candidates: bool = False
     reads_anchors: bool = False
+    steps_nms: bool = False
 
     def __post_init__(self) -> None:
         if self.click not in CLICKS:

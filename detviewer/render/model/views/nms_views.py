@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from detviewer.core.types import KEPT, PENDING, SUPPRESSED
+from detviewer.evaluation.errors import FP_RULE
 from detviewer.render.model.colors import GREY, HIGHLIGHT, SUPPRESS
 from detviewer.render.model.gt_layers import FALSE_POSITIVE, GT_WHITE, MISSED, ground_truth_layers, match_summary
 from detviewer.render.model.nms_layers import nms_layers
@@ -55,7 +56,7 @@ def _legend(layers, with_gt: bool) -> tuple:
     if with_gt:
         out += [("ground truth", GT_WHITE)]
         if "false_positive" in names:
-            out.append(("false positive", FALSE_POSITIVE))
+            out.append((f"false positive ({FP_RULE})", FALSE_POSITIVE))
         if "missed" in names:
             out.append(("missed object", MISSED))
     return tuple(out)
@@ -104,6 +105,7 @@ DETECTIONS = ViewSpec(
 
 NMS = ViewSpec(
     "nms", "NMS step by step", nms_frame, step_count=nms_step_count, click="candidate", needs_candidates=True,
+    steps_nms=True,
     help="Each step keeps the best remaining box and suppresses the boxes overlapping it above the IoU "
          "threshold (red, with their IoU).")
 
