@@ -4,7 +4,8 @@ Evaluation workspace embeds; ``charts.export`` writes them to PNG / SVG."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg

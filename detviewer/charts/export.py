@@ -4,8 +4,9 @@ Export). Runs headless: ``render.qt.export.ensure_gui_app`` picks the offscreen 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from detviewer.errors import DetviewerError
 from detviewer.io.atomic import write_bytes

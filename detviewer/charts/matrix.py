@@ -3,7 +3,8 @@ breakdown bar chart, as pyqtgraph widgets. A click on a matrix cell emits ``cell
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg

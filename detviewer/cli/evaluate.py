@@ -153,9 +153,9 @@ def _warn(lines) -> None:
 def _run_model(args, protocol=None):
     """Run --model over --data under ``protocol`` (default: the model's own framework's) with progress on
     stderr; (gt, detections, images, source, (protocol, its one-line summary))."""
+    from detviewer.cli.dataset_run import run_model_over
     from detviewer.detectors.registry import load_detector
     from detviewer.detectors.threads import configure_torch_threads
-    from detviewer.cli.dataset_run import run_model_over
     from detviewer.evaluation.protocols import protocol_for
     from detviewer.io.datasets import open_dataset
     from detviewer.io.prediction_store import PredictionStore

@@ -15,14 +15,14 @@ byte-identical files.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from xml.sax.saxutils import escape
 
 import cv2
 import numpy as np
 
-from detviewer.datasets.shapes import SHAPE_CLASSES, ShapesConfig, ShapeScene, generate_scene, scenes_to_coco
+from detviewer.datasets.shapes import SHAPE_CLASSES, ShapeScene, ShapesConfig, generate_scene, scenes_to_coco
 from detviewer.errors import DetviewerError
 from detviewer.io.atomic import OutputError, write_bytes, write_text
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -87,7 +87,7 @@ class Detector(ABC):
 
         raise DetectorError(f"{self.name or 'This detector'} has no RoI pooling stage.")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: most detectors hold nothing to release
         """Release resources (GPU memory); the detector must not be used afterwards."""
 
 

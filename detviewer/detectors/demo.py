@@ -68,7 +68,7 @@ class _MultiLevelBackbone(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.returned = list(returned)
 
-    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         out = OrderedDict()
         for i, stage in enumerate(self.stages):
             x = stage(x)
@@ -88,7 +88,7 @@ class _FPNBackbone(nn.Module):
         self.fpn = FeaturePyramidNetwork([widths[i] for i in returned], out_channels, LastLevelMaxPool())
         self.out_channels = out_channels
 
-    def forward(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
         return self.fpn(self.body(x))
 
 

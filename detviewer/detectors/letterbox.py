@@ -48,7 +48,7 @@ class LetterboxGeometry:
     pre_resize_hw: tuple[int, int] | None = None
     gains: tuple[float, float] | None = None
 
-    def mapping(self) -> "BoxMapping":
+    def mapping(self) -> BoxMapping:
         """Input -> original pixels as val's labels were moved (the gains, then the padding)."""
         if self.gains is None:
             raise ValueError("only a val_letterbox_geometry carries its label gains")

@@ -82,7 +82,7 @@ class YoloV1(nn.Module):
             p.requires_grad_(False)
         self.train(self.training)
 
-    def train(self, mode: bool = True) -> "YoloV1":
+    def train(self, mode: bool = True) -> YoloV1:
         super().train(mode)
         if self.backbone_frozen:
             self.to_stride8.eval()

@@ -16,7 +16,7 @@ shape) and falls back to :func:`brute_force_best_iou`, in blocks, for a level th
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

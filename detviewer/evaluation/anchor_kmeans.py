@@ -66,7 +66,7 @@ def _seed(wh: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
 def _run(wh: np.ndarray, k: int, rng: np.random.Generator, max_iter: int) -> tuple[np.ndarray, np.ndarray, float, int]:
     centroids = _seed(wh, k, rng)
     assignment = np.full(len(wh), -1)
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(1, max_iter + 1):  # noqa: B007 - the count is returned after the loop
         iou = centred_iou(wh, centroids)
         new = iou.argmax(axis=1)
         if np.array_equal(new, assignment):

@@ -18,8 +18,9 @@ The source must also offer ``shapes_per_level()``, ``suggest(prototypes_per_leve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike

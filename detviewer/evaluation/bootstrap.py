@@ -26,9 +26,10 @@ are drawn by ``numpy.random.default_rng([seed, j])``, so a result depends on the
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -13,8 +13,9 @@ Each side has its own score threshold (two models are rarely calibrated alike); 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -166,14 +167,14 @@ class Comparison:
 
     @classmethod
     def from_boxes(cls, gt: GroundTruthBoxes, dt_a: DetectionBoxes, dt_b: DetectionBoxes, num_images: int,
-                   class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> "Comparison":
+                   class_names: Sequence[str], names: tuple[str, str] = ("A", "B")) -> Comparison:
         """From one GroundTruthBoxes and two DetectionBoxes indexed into the same image and class lists."""
         return cls(DatasetEvaluation(gt, dt_a, num_images, class_names),
                    DatasetEvaluation(gt, dt_b, num_images, class_names), names)
 
     @classmethod
     def from_dataset(cls, dataset: Dataset, predictions_a: Predictions, predictions_b: Predictions,
-                     names: tuple[str, str] | None = None) -> "Comparison":
+                     names: tuple[str, str] | None = None) -> Comparison:
         """From an ``io.datasets.Dataset`` and two ``io.predictions.Predictions`` over it (a results file or a
         model run each)."""
         names = names or (predictions_a.source, predictions_b.source)
@@ -214,7 +215,7 @@ class Comparison:
         """The interval if it has been computed already (the window never computes it on its own thread)."""
         return self._bootstraps.get((int(resamples), int(seed)))
 
-    def at(self, score_a: float, score_b: float | None = None, iou: float = 0.5) -> "ComparisonSnapshot":
+    def at(self, score_a: float, score_b: float | None = None, iou: float = 0.5) -> ComparisonSnapshot:
         """Both sides at ``score > score_a`` / ``score > score_b`` (default: score_a), matched at ``iou``."""
         score_b = score_a if score_b is None else score_b
         return ComparisonSnapshot(self, self.a.at(score_a, iou), self.b.at(score_b, iou))

@@ -16,8 +16,9 @@ it is trained only through the low-quality-match rule (each object's best anchor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike

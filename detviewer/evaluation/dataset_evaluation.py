@@ -18,8 +18,9 @@ Which interpolation each number uses:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class DatasetEvaluation:
         self.n_gt = np.bincount(gt.category_index[objects], minlength=self.num_classes)[:self.num_classes]
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset, predictions: Predictions) -> "DatasetEvaluation":
+    def from_dataset(cls, dataset: Dataset, predictions: Predictions) -> DatasetEvaluation:
         """From an ``io.datasets.Dataset`` and ``io.predictions.Predictions`` over it."""
         return cls(dataset.boxes, predictions.boxes, dataset.num_images, dataset.class_names)
 
@@ -146,7 +147,7 @@ class DatasetEvaluation:
         self.image_ap(iou)
         self.confusion_matching(iou)
 
-    def at(self, score: float, iou: float = 0.5) -> "EvaluationSnapshot":
+    def at(self, score: float, iou: float = 0.5) -> EvaluationSnapshot:
         """Everything at the operating point ``score > score`` matched at ``iou``."""
         return EvaluationSnapshot(self, float(score), float(iou))
 

@@ -20,7 +20,7 @@ _DETAIL = 1.5  # swap to full resolution once a pixel of the copy covers more th
 class FrameImage:
     """Owns the ImageItem of a canvas's ViewBox; ``refresh()`` after the view range changed."""
 
-    def __init__(self, item: "pg.ImageItem", view: "pg.ViewBox") -> None:
+    def __init__(self, item: pg.ImageItem, view: pg.ViewBox) -> None:
         self.item, self.view = item, view
         self.full: np.ndarray | None = None
         self.display: np.ndarray | None = None

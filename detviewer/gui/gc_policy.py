@@ -34,7 +34,7 @@ __all__ = ["collect_on_gui_thread", "collect_pending", "freeze_startup", "what_t
 STARTUP_S = 20.0
 STARTUP_BURST = 20_000
 
-_collector: "GuiThreadCollector | None" = None
+_collector: GuiThreadCollector | None = None
 _frozen = False
 
 

@@ -3,7 +3,7 @@ IoU slider is a lookup and a score filter (state.nms_replay), never an NMS run o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["IouGrid"]
 

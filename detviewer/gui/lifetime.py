@@ -19,6 +19,7 @@ convention for "ended by a signal", so a script running ``detviewer ... && next`
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import signal
 import socket
@@ -134,10 +135,8 @@ class RunLifetime(QObject):
         QCoreApplication.quit()  # ends exec(); before exec, ``ended`` makes exec() return at once
 
     def _wake_for_destroy(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # closed (run over) or full (a wake-up is already pending)
             self._writer.send(bytes([_WINDOW_DESTROYED]))
-        except OSError:  # closed (run over) or full (a wake-up is already pending)
-            pass
 
     def _drain(self) -> bytes:
         data = b""

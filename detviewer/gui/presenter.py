@@ -68,7 +68,7 @@ class ViewPresenter(QObject):
         self.state, self.background, self.canvas = state, background, canvas
         self.model = ModelAbilities()  # no model yet: no view is refused
         self.shown = Shown(state.view, None, "Waiting for a frame and a model.")
-        self._prepared: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+        self._prepared: weakref.WeakKeyDictionary[object, dict] = weakref.WeakKeyDictionary()
         self._pending: set[tuple[int, tuple]] = set()
         state.subscribe(lambda _event: self.redraw())
         canvas.point_clicked.connect(self.on_click)

@@ -11,8 +11,8 @@ import os
 from PySide6.QtCore import QSettings, QTimer
 
 from detviewer.core.types import NMS_METHODS
-from detviewer.state.nms_replay import Thresholds
 from detviewer.gui.worker import ModelRequest
+from detviewer.state.nms_replay import Thresholds
 
 __all__ = ["ORGANIZATION", "APPLICATION", "open_settings", "load_thresholds", "save_thresholds",
            "load_model_request", "save_model_request", "load_recent", "SettingsWriter", "RecentFiles"]

@@ -14,12 +14,14 @@ methods (the worker's thread is busy in ``run``, so queued slots would never be 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from pathlib import Path
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -291,10 +293,8 @@ class InferenceWorker(QObject):
     @staticmethod
     def _warm_up_replay_imports() -> None:
         # Import the NMS replay here so the GUI thread never blocks on an import lock later.
-        try:
+        with contextlib.suppress(ImportError):
             import detviewer.ops.nms  # noqa: F401
-        except ImportError:
-            pass
 
     def _infer(self, request_id: int, generation: int, frame: Frame, submitted: float,
                options: FrameOptions) -> None:
@@ -371,10 +371,8 @@ class InferenceWorker(QObject):
     def _close_detector(self) -> None:
         detector, self._detector = self._detector, None
         if detector is not None:
-            try:
+            with contextlib.suppress(Exception):
                 detector.close()
-            except Exception:
-                pass
 
 
 class _HandOff:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 

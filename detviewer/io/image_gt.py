@@ -9,9 +9,10 @@ bundled demo and most exported datasets show their ground truth without a dialog
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, cast
+from typing import cast
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def find_annotations(paths: Sequence[str | os.PathLike]) -> list[Path]:
 
 
 def search_ground_truth(opened: Sequence[str | os.PathLike], images: Sequence[str | os.PathLike],
-                        image_root: str | os.PathLike) -> tuple["ImageGroundTruth | None", list[str]]:
+                        image_root: str | os.PathLike) -> tuple[ImageGroundTruth | None, list[str]]:
     """The COCO ground truth beside ``opened`` (image files or folders) that lists some of ``images`` (a sample
     of the image files now open, in ``image_root``), and why each other file found was not taken.
 
@@ -127,7 +128,7 @@ class ImageGroundTruth:
 
     @classmethod
     def load(cls, path: str | os.PathLike, image_root: str | os.PathLike | None = None,
-             strict: bool = False) -> "ImageGroundTruth":
+             strict: bool = False) -> ImageGroundTruth:
         """Load a COCO file; AnnotationError (one sentence) if it is not one."""
         return cls(load_coco_gt(path), image_root, strict)
 

@@ -3,7 +3,8 @@ image file's header (EXIF rotation applied, as detviewer shows the image). Nothi
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -25,6 +25,7 @@ Decisions, so that every caller sees the same pixels:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -181,10 +182,8 @@ def _decode_jpeg_with_opencv(fh: BinaryIO, image: Image.Image) -> np.ndarray | N
 
 def _apply_exif_orientation(image: Image.Image) -> None:
     """Rotate/flip in place as the EXIF Orientation tag says; a broken EXIF block is ignored."""
-    try:
+    with contextlib.suppress(Exception):  # malformed EXIF must not make a decodable image unreadable
         ImageOps.exif_transpose(image, in_place=True)
-    except Exception:  # malformed EXIF must not make a decodable image unreadable
-        pass
 
 
 def _to_rgb_array(path: Path, image: Image.Image) -> np.ndarray:

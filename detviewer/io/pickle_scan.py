@@ -11,8 +11,9 @@ import contextlib
 import io
 import pickletools
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 __all__ = ["pickle_is_well_formed", "imported_globals", "starts_with_torch_magic"]
 

@@ -7,8 +7,8 @@ source) grab in their own thread. Every source yields ``io.frames.Frame``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from detviewer.errors import SourceError
 from detviewer.io.frames import Frame, is_video_path
@@ -28,7 +28,7 @@ class ImageListSource:
         self.name = name or (str(self.paths[0]) if len(self.paths) == 1 else f"{len(self.paths)} images")
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> "ImageListSource":
+    def from_folder(cls, folder: str | Path) -> ImageListSource:
         """All images of ``folder`` sorted by name; raises SourceError if there are none."""
         folder = Path(folder)
         if not folder.is_dir():

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class LatestSlot(Generic[T]):
 class _GrabThread:
     """Runs ``grab() -> Frame | None`` in a daemon thread until stopped; None means 'no frame now'."""
 
-    def __init__(self, grab: Callable[[], "Frame | None"], name: str) -> None:
+    def __init__(self, grab: Callable[[], Frame | None], name: str) -> None:
         self._grab = grab
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fs_fixtures import fill_up
 from PIL import Image
 
 from detviewer.cli import main
-from fs_fixtures import fill_up
 
 MODEL = ["--model", "ssdlite320_mobilenet_v3_large", "--weights", "none", "--device", "cpu", "--quiet"]
 

@@ -70,7 +70,7 @@ def test_anchor_level_pixels_sit_on_the_generator_boxes(tmp_path):
     on_edges = 0
     boxes = anchors.boxes
     inside = (boxes[:, 0] > 1) & (boxes[:, 2] < w - 2) & (boxes[:, 1] > 1) & (boxes[:, 3] < h - 2)
-    for x1, y1, x2, y2 in boxes[inside]:
+    for x1, y1, _x2, y2 in boxes[inside]:
         on_edges += changed[int(round((y1 + y2) / 2)), int(round(x1)) - 1: int(round(x1)) + 2].any()
     assert inside.any() and on_edges == inside.sum()
 

@@ -14,11 +14,9 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from detviewer.core.coco_eval import bbox_iou_pairs
-from detviewer.core.coco_eval import evaluate_coco
+from detviewer.core.coco_eval import bbox_iou_pairs, evaluate_coco
 from detviewer.core.metrics import COCO_STAT_NAMES
-from detviewer.core.voc_eval import evaluate_voc
-from detviewer.core.voc_eval import voc_ap
+from detviewer.core.voc_eval import evaluate_voc, voc_ap
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
 

@@ -8,6 +8,7 @@ from detviewer.detectors import registry, weights
 from detviewer.detectors.torchvision_models import coco_weights
 from detviewer.errors import CheckpointError, DetectorError
 
+
 @pytest.fixture
 def hub_dir(tmp_path, monkeypatch):
     previous = torch.hub.get_dir()

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torchvision
 
-from detviewer.ops.anchors import run_generator
 from detviewer.detectors.registry import load_detector
 from detviewer.detectors.torchvision_adapter import TorchvisionDetector
 from detviewer.errors import DetectorError
+from detviewer.ops.anchors import run_generator
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,23 @@ import io
 
 import numpy as np
 import pytest
+from eval_synthetic import coco_case
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from detviewer.evaluation.bootstrap import (
-    BootstrapStopped, SideTable, object_counts, paired_bootstrap, resample_weights, thresholds_reached, weighted_ap,
-)
 from detviewer.core.coco_eval import RECALL_THRESHOLDS
+from detviewer.evaluation.bootstrap import (
+    BootstrapStopped,
+    SideTable,
+    object_counts,
+    paired_bootstrap,
+    resample_weights,
+    thresholds_reached,
+    weighted_ap,
+)
 from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
-
-from eval_synthetic import coco_case
 
 
 def _untie_within_image_and_class(results: list[dict]) -> list[dict]:

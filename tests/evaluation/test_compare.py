@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from eval_synthetic import coco_case
 
 from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 from detviewer.evaluation.compare import Comparison
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
-
-from eval_synthetic import coco_case
 
 CAT, DOG = 0, 1
 

@@ -115,7 +115,7 @@ def test_equal_to_ultralytics_confusion_matrix():
                           text=True, env=env, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     references = json.loads(proc.stdout.strip().splitlines()[-1])
-    for (objects, dets, num_images, k), reference in zip(cases, references):
+    for (objects, dets, num_images, _k), reference in zip(cases, references):
         ev = _evaluation(objects, dets, num_images, tuple("abcd"))
         np.testing.assert_array_equal(ev.at(0.25, 0.45).confusion.counts, np.array(reference))
 

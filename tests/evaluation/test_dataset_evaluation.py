@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import pytest
+from eval_synthetic import coco_case
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
@@ -17,8 +18,6 @@ from detviewer.evaluation.dataset_evaluation import DatasetEvaluation
 from detviewer.evaluation.errors import ERROR_TYPES, classify_false_positives
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
-
-from eval_synthetic import coco_case
 
 
 def _pycocotools(gt: dict, results: list[dict], **params) -> COCOeval:

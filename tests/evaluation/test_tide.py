@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from eval_synthetic import coco_case
 
 from detviewer.evaluation.errors import BKG, CLS, DUPE, LOC
 from detviewer.evaluation.tide import evaluate_tide
 from detviewer.io.annotations import coco_gt_from_dict
 from detviewer.io.coco_results import coco_results_from_list
-
-from eval_synthetic import coco_case
 
 tidecv = pytest.importorskip("tidecv")
 
@@ -60,7 +59,7 @@ def test_equal_to_tidecv(seed):
 def test_more_than_max_dets_per_image_are_cut_as_tidecv_does():
     gt, results = coco_case(5, num_images=6)
     rng = np.random.default_rng(1)
-    for i in range(150):  # 150 boxes on image 1: only the best 100 take part
+    for _i in range(150):  # 150 boxes on image 1: only the best 100 take part
         results.append({"image_id": 1, "category_id": 1, "bbox": [float(v) for v in rng.uniform(1, 90, 4)],
                         "score": round(float(rng.random()), 3)})
     ap, main, fp, fn, counts = _tidecv(gt, results)

@@ -8,8 +8,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from views_helpers import demo_window, near, show_view
 
-from detviewer.render.qt.export import figure_layout, figure_scale
 from detviewer.render.model.colors import HIGHLIGHT, class_colors
+from detviewer.render.qt.export import figure_layout, figure_scale
 
 
 def test_export_view_png_and_svg_show_the_kept_boxes(make_window, qtbot, tmp_path):

@@ -135,8 +135,9 @@ def _launch_args(tmp_path, *extra: str):
 def _patched_window(monkeypatch, on_show=None, on_exec=None):
     """launch builds this MainWindow: fake detector, and ``on_show(window)`` queued by show(),
     ``on_exec(window)`` by request_model (the last call before exec) instead of loading a model."""
-    import detviewer.gui.main_window as main_window
     from PySide6.QtCore import QTimer
+
+    import detviewer.gui.main_window as main_window
 
     base = main_window.MainWindow
 

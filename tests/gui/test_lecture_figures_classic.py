@@ -55,7 +55,7 @@ def test_the_classic_views_are_readable_in_lecture_mode(model, make_window, qtbo
         count = window.presenter.shown.frame.step_count
         for step in sorted({0, 1, count // 2, count - 1} & set(range(count))):
             window.state.set_step(step)
-            qtbot.waitUntil(lambda: window.presenter.shown.frame is not None
+            qtbot.waitUntil(lambda step=step: window.presenter.shown.frame is not None
                             and window.presenter.shown.frame.step == step, timeout=60000)
             qtbot.waitUntil(lambda: _bar_settled(window), timeout=5000)
             _check_figure(window, f"{model} {name} {controls} step {step + 1}")

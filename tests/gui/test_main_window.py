@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_fakes import BOXES, LABELS, SCORES, A, B, C, D, E, FakeDetector, FakeLoader, write_image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from detviewer.core.types import FILTERED, KEPT, PENDING, SUPPRESSED
 from detviewer.errors import DetectorError
 from detviewer.ops.nms import nms_trace
-
-from gui_fakes import A, B, BOXES, C, D, E, LABELS, SCORES, FakeDetector, FakeLoader, write_image
 
 
 def kept_set(window) -> set[int]:

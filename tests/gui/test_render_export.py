@@ -7,10 +7,10 @@ import pytest
 
 from detviewer.core.types import Detections, Inference
 from detviewer.errors import DetviewerError
-from detviewer.render.model.colors import PALETTE
-from detviewer.render.qt.export import export_figure, render_image
 from detviewer.ops.nms import nms_trace
+from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.nms_layers import nms_layers
+from detviewer.render.qt.export import export_figure, render_image
 from detviewer.state.nms_replay import Thresholds, replay
 
 
@@ -76,9 +76,10 @@ def test_canvas_draws_extra_named_layers_below_the_nms_layers(qtbot):
 
 
 def test_image_layers_paint_their_pictures_into_their_rects():
-    from detviewer.render.qt.export import render_image
-    from detviewer.render.model.primitives import ImageLayer
     from views_helpers import to_array
+
+    from detviewer.render.model.primitives import ImageLayer
+    from detviewer.render.qt.export import render_image
 
     tile = np.zeros((2, 8, 8, 3), np.uint8)
     tile[0, ..., 0] = 255  # red

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from views_helpers import near, to_array
 
-from detviewer.render.model.primitives import BoxLayer
-from detviewer.render.model.primitives import HeatmapLayer, SegmentLayer, TextLayer, solid
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, solid
 
 
 def test_export_paints_segments_text_and_heatmap_where_they_are(qapp):

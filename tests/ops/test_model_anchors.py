@@ -6,8 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torchvision.models.detection import (fasterrcnn_resnet50_fpn, fcos_resnet50_fpn, retinanet_resnet50_fpn,
-                                          ssdlite320_mobilenet_v3_large)
+from torchvision.models.detection import (
+    fasterrcnn_resnet50_fpn,
+    fcos_resnet50_fpn,
+    retinanet_resnet50_fpn,
+    ssdlite320_mobilenet_v3_large,
+)
 
 from detviewer.detectors.demo import build_demo_model
 from detviewer.errors import DetectorError

@@ -10,8 +10,8 @@ import torchvision
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detviewer.ops.nms import nms_trace
 from detviewer.core.types import NMSStep
+from detviewer.ops.nms import nms_trace
 
 # Three boxes, IoUs by hand (no +1 in widths):
 #   A = (0, 0, 10, 10)  area 100

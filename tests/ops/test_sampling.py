@@ -5,7 +5,13 @@ import pytest
 
 from detviewer.core.types import MatchRule
 from detviewer.ops.sampling import (
-    fast_rcnn_labels, match_with_rule, rcnn_labels, sample_fast_rcnn, sample_model, sample_rcnn, sample_uniform,
+    fast_rcnn_labels,
+    match_with_rule,
+    rcnn_labels,
+    sample_fast_rcnn,
+    sample_model,
+    sample_rcnn,
+    sample_uniform,
     sample_with_rule,
 )
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from detviewer.core.types import Detections, Inference, NMSParams
 from detviewer.io.image_gt import ImageBoxes
-from detviewer.render.model.gt_layers import ground_truth_layers
 from detviewer.ops.nms import nms_trace
+from detviewer.render.model.gt_layers import ground_truth_layers
 from detviewer.render.model.primitives import TextLayer
 from detviewer.state.nms_replay import NMSReplay, Thresholds, replay
 

@@ -11,14 +11,19 @@ import torch
 from torchvision.models.detection import faster_rcnn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.core.types import Detections, Inference
 from detviewer.detectors.registry import load_detector
-from detviewer.render.model.views.training_labels import label_anchors, rule_sentence
-from detviewer.render.model.views.anchors import (
-    AnchorViewState, anchor_table, anchors_at_point, anchors_frame, anchors_steps, level_sentence,
-)
+from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.render.model.primitives import ViewError
+from detviewer.render.model.views.anchors import (
+    AnchorViewState,
+    anchor_table,
+    anchors_at_point,
+    anchors_frame,
+    anchors_steps,
+    level_sentence,
+)
+from detviewer.render.model.views.training_labels import label_anchors, rule_sentence
 
 
 def inference_from_generator(generator, padded, grids, input_size, image_size, name="hand", objectness=None,
@@ -36,7 +41,7 @@ def inference_from_generator(generator, padded, grids, input_size, image_size, n
                      rules=tuple(rules))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def torchvision_rules(family: str):
     """The MatchRules the adapter reads from an untrained torchvision model of ``family``."""
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, retinanet_resnet50_fpn, ssd300_vgg16

@@ -6,8 +6,12 @@ import numpy as np
 
 from detviewer.core.types import Detections, Inference
 from detviewer.render.model.views.before_cnn import (
-    SelectiveSearchViewState, SlidingWindowViewState, selective_search_frame, sliding_window_frame,
-    sliding_window_steps, warp_gallery,
+    SelectiveSearchViewState,
+    SlidingWindowViewState,
+    selective_search_frame,
+    sliding_window_frame,
+    sliding_window_steps,
+    warp_gallery,
 )
 
 

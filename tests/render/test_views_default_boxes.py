@@ -10,16 +10,21 @@ import torch
 from torchvision.models.detection import ssd300_vgg16
 from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 
-from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.core.types import Detections, Inference, MatchRule
-from detviewer.detectors.torchvision_adapter import match_rules
 from detviewer.detectors.registry import load_detector
-from detviewer.render.model.views.default_boxes import (
-    DefaultBoxViewState, box_shapes, default_boxes_frame, default_boxes_steps, scale_formula, ssd_matching,
-    ssd_scale_list,
-)
+from detviewer.detectors.torchvision_adapter import match_rules
+from detviewer.ops.anchors import cell_at, run_generator
 from detviewer.render.model.geometry import level_grid
 from detviewer.render.model.primitives import ViewError
+from detviewer.render.model.views.default_boxes import (
+    DefaultBoxViewState,
+    box_shapes,
+    default_boxes_frame,
+    default_boxes_steps,
+    scale_formula,
+    ssd_matching,
+    ssd_scale_list,
+)
 
 
 def inference_from_generator(generator, input_size, grids, image_size, objectness=None, rules=None):

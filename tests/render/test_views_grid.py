@@ -7,10 +7,15 @@ import torch
 from detviewer.core.types import Detections, GridPrediction, Inference
 from detviewer.detectors.registry import load_detector
 from detviewer.render.model.colors import class_colors
-from detviewer.render.model.views.grid import (
-    GridViewState, grid_frame, grid_segments, grid_steps, object_cells, tensor_layout,
-)
 from detviewer.render.model.primitives import ViewError
+from detviewer.render.model.views.grid import (
+    GridViewState,
+    grid_frame,
+    grid_segments,
+    grid_steps,
+    object_cells,
+    tensor_layout,
+)
 
 NAMES = ("__background__", "cat", "dog", "bird")
 

@@ -2,18 +2,26 @@
 that importing the views loads neither Qt nor torch."""
 
 import gc
-import weakref
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
 
 from detviewer.core.types import Detections, Inference
-from detviewer.render.model.registry import VIEWS
 from detviewer.render.model.primitives import (
-    COLORMAPS, HeatmapLayer, SegmentLayer, TextLayer, ViewFrame, colormap, fmt_int, fmt_num, memo,
+    COLORMAPS,
+    HeatmapLayer,
+    SegmentLayer,
+    TextLayer,
+    ViewFrame,
+    colormap,
+    fmt_int,
+    fmt_num,
+    memo,
 )
+from detviewer.render.model.registry import VIEWS
 
 
 def test_views_import_neither_qt_nor_torch():
@@ -92,7 +100,7 @@ def test_memo_computes_once_per_inference_and_forgets_it():
     del other
     gc.collect()
     assert alive() is None  # the memo held no strong reference
-    assert all(key is not None for key in primitives._MEMO.keys())
+    assert all(key is not None for key in primitives._MEMO)
 
 
 def test_registry_names_every_view_and_the_render_command_offers_each():

@@ -8,15 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from detviewer.ops.boxes import box_iou_np
-from detviewer.ops.regression import decode_deltas, encode_deltas, regression_targets, textbook_boxes
 from detviewer.core.types import AnchorSet, Detections, Inference
 from detviewer.detectors.registry import load_detector
+from detviewer.ops.boxes import box_iou_np
+from detviewer.ops.regression import decode_deltas, encode_deltas, regression_targets, textbook_boxes
+from detviewer.render.model.primitives import ViewError
 from detviewer.render.model.views.box_regression import (
-    anchor_regression, best_anchor_for, decode_all, proposal_for_detection, proposal_regression, regression_target,
+    anchor_regression,
+    best_anchor_for,
+    decode_all,
+    proposal_for_detection,
+    proposal_regression,
+    regression_target,
 )
 from detviewer.render.model.views.regression import RegressionViewState, regression_frame, regression_steps
-from detviewer.render.model.primitives import ViewError
 
 
 @pytest.fixture(scope="module")

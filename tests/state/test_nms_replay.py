@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from state_fakes import A, B, BOXES, C, D, E, LABELS, NAMES, SCORES, make_inference
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from state_fakes import BOXES, LABELS, NAMES, SCORES, A, B, C, D, E, make_inference
 
 from detviewer.core.types import FILTERED, KEPT, PENDING, SUPPRESSED, Detections, Inference, NMSParams
 from detviewer.ops.nms import nms_trace

@@ -7,7 +7,13 @@ from state_fakes import A, C, D, E, make_inference
 
 from detviewer.ops.nms import nms_trace
 from detviewer.state.events import (
-    ControlChanged, InferenceChanged, PickChanged, SelectionChanged, StepChanged, ThresholdsChanged, ViewChanged,
+    ControlChanged,
+    InferenceChanged,
+    PickChanged,
+    SelectionChanged,
+    StepChanged,
+    ThresholdsChanged,
+    ViewChanged,
 )
 from detviewer.state.nms_replay import Thresholds
 from detviewer.state.viewer_state import ViewerState

@@ -11,15 +11,28 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QToolButton,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.core.types import FILTERED, KEPT, NMS_STATE_NAMES, PENDING, SUPPRESSED
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.render.model.registry import nms_view
 from detviewer.state.events import (
-    FrameChanged, InferenceChanged, SelectionChanged, StepChanged, ThresholdsChanged, ViewChanged,
+    FrameChanged,
+    InferenceChanged,
+    SelectionChanged,
+    StepChanged,
+    ThresholdsChanged,
+    ViewChanged,
 )
 
 __all__ = ["NMSPanel", "CandidateTableModel", "NMS_VIEW"]

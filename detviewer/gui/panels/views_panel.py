@@ -6,8 +6,22 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-    QSizePolicy, QSlider, QSpinBox, QStackedWidget, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.render.model.registry import VIEWS
@@ -41,7 +55,7 @@ class ViewsPanel(QWidget):
             self.combo.addItem(spec.title, name)
         self.pages = QStackedWidget()
         self._editors: dict[tuple[str, str], QWidget] = {}
-        for name, spec in VIEWS.items():
+        for spec in VIEWS.values():
             self.pages.addWidget(self._controls_page(spec))
         self.pages.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.back = QPushButton("◀")

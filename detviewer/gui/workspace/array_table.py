@@ -3,9 +3,9 @@ the arrays on demand, so 100,000 images cost nothing until their rows are on scr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt

@@ -10,6 +10,7 @@ clicking an object opens its image in the anchors view at that point.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import numpy as np
@@ -147,10 +148,8 @@ class CompareTab(QWidget):
                 return
             except Exception as exc:  # a sentence in the heading, never a traceback from a thread
                 error = f"{type(exc).__name__}: {exc}"
-            try:
+            with contextlib.suppress(RuntimeError):  # the window is gone
                 done.done.emit(comparison, error)
-            except RuntimeError:  # the window is gone
-                pass
 
         threading.Thread(target=run, name="ab-interval", daemon=True).start()
 

@@ -16,19 +16,28 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.errors import DetviewerError
 from detviewer.evaluation.session import DatasetSession
 from detviewer.gui.session import DatasetChanged, ModelChanged, Run, RunChanged, Session, SessionEvent
+from detviewer.gui.worker import ModelRequest
 from detviewer.gui.workspace.choose_b import BChoice, ask_for_b
 from detviewer.gui.workspace.compare_tabs import CompareTab, CoverageTab
 from detviewer.gui.workspace.export_tables import RunSource, TableExport, export_tables
 from detviewer.gui.workspace.own_window import own_window_button
 from detviewer.gui.workspace.runs import DatasetRunner, RunProgress, eta_text
 from detviewer.gui.workspace.tabs import ConfusionTab, CurvesTab, ImagesTab, MetricsTab
-from detviewer.gui.worker import ModelRequest
 from detviewer.state.events import StateEvent, ThresholdsChanged
 
 __all__ = ["EvaluationWorkspace", "MATCH_IOU", "RAY_SETTING"]

@@ -26,14 +26,14 @@ import numpy as np
 
 from detviewer.core.metrics import COCO_STAT_NAMES
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
-from detviewer.io.csv_safe import csv_text
 from detviewer.io.atomic import write_text
+from detviewer.io.csv_safe import csv_text
 
 if TYPE_CHECKING:
     from detviewer.evaluation.compare import ComparisonSnapshot
-    from detviewer.evaluation.session import DatasetSession
     from detviewer.evaluation.coverage import AnchorCoverage
     from detviewer.evaluation.dataset_evaluation import EvaluationSnapshot
+    from detviewer.evaluation.session import DatasetSession
     from detviewer.evaluation.tide import TideResult
 
 __all__ = ["RunSource", "TableExport", "export_tables"]

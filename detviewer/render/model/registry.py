@@ -11,8 +11,20 @@ from __future__ import annotations
 from detviewer.render.model.primitives import ViewError
 from detviewer.render.model.spec import ViewSpec
 from detviewer.render.model.views import (
-    anchors, before_cnn, classic_grouping, classic_pyramid, classic_windows, default_boxes, grid, map_view, nms_views,
-    proposals, regression, roi, sampling, yolo_cells,
+    anchors,
+    before_cnn,
+    classic_grouping,
+    classic_pyramid,
+    classic_windows,
+    default_boxes,
+    grid,
+    map_view,
+    nms_views,
+    proposals,
+    regression,
+    roi,
+    sampling,
+    yolo_cells,
 )
 
 __all__ = ["VIEWS", "register", "unregister", "view_spec", "nms_view"]

@@ -6,8 +6,9 @@ generated from these declarations (``registry.VIEWS``); a view is one module def
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -20,7 +20,15 @@ from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer
 from detviewer.render.qt.layer_item import LayerItem
 from detviewer.render.qt.many_boxes import FRAME_BUDGET_MS, ManyBoxesItem
 from detviewer.render.qt.style import (
-    NORMAL, RenderStyle, bounds_of, color_groups, qcolor, qimage_from_heatmap, qimage_from_rgb, rects_path, styled,
+    NORMAL,
+    RenderStyle,
+    bounds_of,
+    color_groups,
+    qcolor,
+    qimage_from_heatmap,
+    qimage_from_rgb,
+    rects_path,
+    styled,
 )
 
 __all__ = ["BoxSetItem", "SegmentSetItem", "HeatmapItem", "ImageSetItem", "item_for", "paint_layer",

@@ -15,7 +15,13 @@ from detviewer.render.model.colors import HIGHLIGHT
 from detviewer.render.model.primitives import BoxLayer, ImageLayer, ViewFrame, fmt_int, fmt_num, solid
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.views.classic_common import (
-    CANNOT_SHOW, classifier_name, nearest_resize, photo_factor, plural, trace_of, window_in_photo,
+    CANNOT_SHOW,
+    classifier_name,
+    nearest_resize,
+    photo_factor,
+    plural,
+    trace_of,
+    window_in_photo,
 )
 
 __all__ = ["SPEC", "pyramid_frame", "pyramid_steps"]

@@ -15,7 +15,13 @@ from detviewer.core.types import Inference
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ViewFrame, colormap, fmt_int, fmt_num
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.render.model.views.classic_common import (
-    CANNOT_SHOW, classifier_name, level_text, score_name, to_photo, trace_of, window_in_photo,
+    CANNOT_SHOW,
+    classifier_name,
+    level_text,
+    score_name,
+    to_photo,
+    trace_of,
+    window_in_photo,
 )
 
 __all__ = ["SPEC", "windows_frame", "windows_steps", "margin_rect"]

@@ -18,11 +18,23 @@ import numpy as np
 from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import level_grid, level_offsets
-from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments,
-    fmt_int, fmt_num, gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    NEGATIVE,
+    POSITIVE,
+    BoxLayer,
+    SegmentLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    cross_segments,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.views.notation import S_K, S_PRIME_K, s_of, s_prime_of
 from detviewer.render.model.views.scale_sets import scale_comparison_frame
 from detviewer.render.model.views.training_labels import label_anchors, model_rule, rule_sentence

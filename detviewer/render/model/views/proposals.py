@@ -12,10 +12,19 @@ import numpy as np
 
 from detviewer.core.types import Inference, Proposals
 from detviewer.render.model.colors import GREY, SELECT
-from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    GT_COLOR, BoxLayer, ViewError, ViewFrame, as_gt, colormap, fmt_int, fmt_num, gt_layer, solid,
+    GT_COLOR,
+    BoxLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    colormap,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 
 __all__ = ["ProposalViewState", "proposals_frame", "proposals_steps", "kept_by_rpn_nms", "STAGES"]
 

@@ -14,11 +14,21 @@ import numpy as np
 
 from detviewer.core.types import Inference, YoloCells
 from detviewer.render.model.colors import PALETTE, class_colors
-from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, cross_segments, fmt_int, grid_lines,
-    gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    BoxLayer,
+    SegmentLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    cross_segments,
+    fmt_int,
+    grid_lines,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 
 __all__ = ["YoloCellsViewState", "yolo_cells_frame", "yolo_cells_steps", "level_grid_segments", "MAX_STEPS"]
 
