@@ -113,7 +113,7 @@ def ensure_gui_app() -> QCoreApplication:
     return app
 
 
-def _label_inputs(image: np.ndarray, layers: list, scale: float, style: RenderStyle,
+def _label_inputs(image: np.ndarray, layers: Sequence, scale: float, style: RenderStyle,
                   legend: Legend) -> tuple:
     """(layers in drawing order, fonts, bounds (w, h), the legend's rect or None) of a figure's label pass."""
     from detviewer.render.qt.legend import legend_rect, screen_boxes
@@ -126,7 +126,7 @@ def _label_inputs(image: np.ndarray, layers: list, scale: float, style: RenderSt
     return ordered, fonts, bounds, legend_rect(legend, fonts, bounds, screen_boxes(ordered, lambda p: p * scale))
 
 
-def figure_labels(image: np.ndarray, layers: list, scale: float = 1.0, style: RenderStyle | None = None, *,
+def figure_labels(image: np.ndarray, layers: Sequence, scale: float = 1.0, style: RenderStyle | None = None, *,
                   legend: Legend = (), highlight: bool = False) -> tuple[Placement, tuple | None]:
     """The label placement (render.model.labels.Placement, image-area pixels) and the legend's rect (x, y, w, h)
     of the figure ``render_image`` draws with the same arguments: what a test measures."""
@@ -143,7 +143,7 @@ def figure_labels(image: np.ndarray, layers: list, scale: float = 1.0, style: Re
     return placement, legend_box
 
 
-def _paint(painter: QPainter, image: np.ndarray, layers: list, scale: float, style: RenderStyle | None = None,
+def _paint(painter: QPainter, image: np.ndarray, layers: Sequence, scale: float, style: RenderStyle | None = None,
            legend: Legend = (), dim: float = 0.0) -> None:
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QColor
@@ -202,7 +202,7 @@ def figure_style(style: RenderStyle | None, width: float) -> RenderStyle:
                        min_text_px=max(style.min_text_px, math.ceil(MIN_TEXT_PX * width / FIGURE_SIDE)))
 
 
-def without_selection(layers: list, highlight: bool = False) -> list:
+def without_selection(layers: Sequence, highlight: bool = False) -> list:
     """``layers`` less the selection highlight (SELECTION_LAYERS), unless ``highlight``."""
     return list(layers) if highlight else [layer for layer in layers if layer.name not in SELECTION_LAYERS]
 
@@ -244,7 +244,8 @@ class FigureLayout:
     style: RenderStyle
 
 
-def figure_layout(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "", caption: str = "") -> FigureLayout:
+def figure_layout(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "",
+                  caption: str = "") -> FigureLayout:
     """The layout of a figure of ``image`` (H, W, 3) at ``scale`` with this title and caption."""
     h, w = image.shape[:2]
     width, image_height = max(1, round(w * scale)), max(1, round(h * scale))
@@ -254,8 +255,8 @@ def figure_layout(image: np.ndarray, scale: float, style: RenderStyle | None = N
     return FigureLayout((width, band + image_height + below), band, image_height, below, style)
 
 
-def _paint_figure(painter: QPainter, image: np.ndarray, layers: list, scale: float, layout: FigureLayout, title: str,
-                  legend: Legend, dim: float, caption: str = "") -> None:
+def _paint_figure(painter: QPainter, image: np.ndarray, layers: Sequence, scale: float, layout: FigureLayout,
+                  title: str, legend: Legend, dim: float, caption: str = "") -> None:
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor
 
@@ -297,7 +298,7 @@ def _title_font(title: str, pixels: int, width: float, smallest: int = 11) -> tu
     return font, QFontMetricsF(font).elidedText(title, Qt.TextElideMode.ElideRight, width)
 
 
-def drawing_order(layers: list) -> list:
+def drawing_order(layers: Sequence) -> list:
     """As on the canvas: teaching-view layers in their order, the NMS layers above them in LAYER_NAMES order,
     overlays (``overlay_*``: boxes behind a metric, another model's) on top."""
     by_name = {layer.name: layer for layer in layers}
@@ -306,12 +307,13 @@ def drawing_order(layers: list) -> list:
     return rest + [by_name[n] for n in LAYER_NAMES if n in by_name] + overlays
 
 
-def figure_size(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "", caption: str = "") -> tuple[int, int]:
+def figure_size(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "",
+                caption: str = "") -> tuple[int, int]:
     """(width, height) in pixels of a figure: the scaled image under its title band, over its caption band."""
     return figure_layout(image, scale, style, title, caption).size
 
 
-def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style: RenderStyle | None = None, *,
+def render_image(image: np.ndarray, layers: Sequence, scale: float = 1.0, style: RenderStyle | None = None, *,
                  title: str = "", legend: Legend = (), dim: float = 0.0, caption: str = "",
                  highlight: bool = False) -> QImage:
     """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage (RGB32) of the scaled image,
@@ -339,8 +341,9 @@ def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style: Ren
     return out
 
 
-def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scale: float = 1.0,
-                  style: RenderStyle | None = None, *, title: str = "", legend: Legend = (), dim: float = 0.0, caption: str = "", highlight: bool = False) -> Path:
+def export_figure(image: np.ndarray, layers: Sequence, path: str | os.PathLike, scale: float = 1.0,
+                  style: RenderStyle | None = None, *, title: str = "", legend: Legend = (), dim: float = 0.0,
+                  caption: str = "", highlight: bool = False) -> Path:
     """Write the figure to ``path``: .png/.jpg/.bmp/.webp raster, or .svg (vector boxes and text); see
     ``render_image`` for the rest."""
     path = Path(path)
