@@ -199,7 +199,8 @@ def _save_predictions(path: Path, dataset: Dataset, boxes: DetectionBoxes) -> No
     print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
 
 
-def _run_voc(gt: CocoGroundTruth, det: DetectionBoxes, n_images: int, source: str, as_json: bool, use_07_metric: bool) -> int:
+def _run_voc(gt: CocoGroundTruth, det: DetectionBoxes, n_images: int, source: str, as_json: bool,
+             use_07_metric: bool) -> int:
     import numpy as np
 
     from detviewer.core.voc_eval import evaluate_voc

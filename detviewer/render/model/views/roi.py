@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import CELL_LINES, MARK, SELECT
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, colormap,
+    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, GtPair, as_gt, colormap,
     cross_segments, fmt_num, grid_lines, gt_layer, solid,
 )
 
@@ -70,12 +71,13 @@ def roi_box(inference: Inference, state: RoIViewState) -> np.ndarray:
     return props.xyxy[i].copy()
 
 
-def roi_steps(inference: Inference, gt=None) -> int:
+def roi_steps(inference: Inference, gt: GtPair | None = None) -> int:
     """Lecture steps: proposal, projection on the feature map, bins, pooled outputs."""
     return len(STEP_NAMES)
 
 
-def _to_original(xs_input: np.ndarray, ys_input: np.ndarray, scale) -> tuple[np.ndarray, np.ndarray]:
+def _to_original(xs_input: np.ndarray, ys_input: np.ndarray,
+                 scale: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     return xs_input / scale[1], ys_input / scale[0]
 
 
@@ -228,7 +230,7 @@ def _caption(p: "RoIPooling", name: str, box: np.ndarray, which: str, step: int)
             "rounding.")
 
 
-def roi_frame(inference: Inference, state: RoIViewState, gt=None) -> ViewFrame:
+def roi_frame(inference: Inference, state: RoIViewState, gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """The RoI pooling view; ``state.pooling`` must hold the detector's pooling of ``roi_box``."""
     if state.pooling is None:
         raise ValueError("RoIViewState.pooling is empty: compute detector.pool_region(roi_box(inference, state)) first")
