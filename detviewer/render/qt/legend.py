@@ -31,7 +31,8 @@ def _sizes(entries: Sequence[tuple[str, tuple[int, int, int]]], fonts: LabelFont
 MAX_LEGEND_BOXES = 4000
 
 
-def screen_boxes(layers: Sequence, to_screen: Callable[[np.ndarray], np.ndarray], limit: int = MAX_LEGEND_BOXES) -> np.ndarray:
+def screen_boxes(layers: Sequence, to_screen: Callable[[np.ndarray], np.ndarray],
+                 limit: int = MAX_LEGEND_BOXES) -> np.ndarray:
     """(N, 4) xyxy screen pixels of the boxes of the BoxLayers in ``layers`` (every k-th of each layer when they
     hold more than ``limit`` together); to_screen maps (K, 2) image points to screen points (an axis-aligned
     transform: the canvas's or a figure's)."""
