@@ -14,6 +14,7 @@ time per resample and its largest difference from the bootstrap's ΔAP.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -85,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="the best time counts")
     parser.add_argument("--threads", type=int, default=1, help="threads of the bootstrap (default 1)")
     parser.add_argument("--naive", type=int, default=3, help="resamples evaluated the slow way (default 3)")
+    parser.add_argument("--smoke", action="store_true", default=os.environ.get("DETVIEWER_BENCH_SMOKE") == "1",
+                        help="smallest sizes, a few seconds, numbers meaningless: the script still runs "
+                             "(tests/test_bench_smoke.py; also DETVIEWER_BENCH_SMOKE=1)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.images, args.resamples, args.repeat, args.naive = 50, 20, 1, 1
     rng = np.random.default_rng(0)
     gt = ground_truth(rng, args.images)
     dt_a = detections(rng, gt, args.images, args.dets_per_image, 0.12)

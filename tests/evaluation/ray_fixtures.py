@@ -95,7 +95,15 @@ def local_cluster() -> Iterator[LocalCluster]:
     cluster.stop()
 
 
-def actor_pids(class_name: str = "_DetectorWorker") -> list[int]:
-    """Process ids of the running detector actors (Ray names their processes ``ray::<Class>...``)."""
-    out = subprocess.run(["pgrep", "-f", f"ray::{class_name}"], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split() if int(p) != os.getpid()]
+def actor_pids(cluster: LocalCluster, title: str = "_DetectorWorker") -> list[int]:
+    """Process ids of ``cluster``'s own actor processes whose title holds ``ray::<title>`` (Ray titles an actor's
+    process with its class and the method it runs); another cluster on the machine is never touched."""
+    found = []
+    for pid in _descendants(cluster.process.pid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"ray::{title}" in cmdline:
+            found.append(pid)
+    return found

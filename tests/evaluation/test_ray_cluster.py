@@ -75,7 +75,7 @@ def test_a_worker_killed_mid_run_changes_no_number(local_cluster, shapes, tmp_pa
     killed = None
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while killed is None and run.poll() is None and time.monotonic() < deadline:
-        busy = actor_pids("_DetectorWorker.infer")  # Ray titles an actor's process with the method it runs
+        busy = actor_pids(local_cluster, "_DetectorWorker.infer")  # Ray titles an actor's process with the method it runs
         if busy:
             os.kill(busy[0], signal.SIGKILL)
             killed = busy[0]
@@ -107,7 +107,7 @@ def test_a_cluster_that_stops_mid_run_is_one_sentence_within_60_s(tmp_path, loca
                                 str(many), "--json", "--ray", "auto"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=_env(tmp_path / "store"))
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not actor_pids("_DetectorWorker.infer") and run.poll() is None and time.monotonic() < deadline:
+        while not actor_pids(cluster, "_DetectorWorker.infer") and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         stopped = time.monotonic()
         cluster.crash()

@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QFileDialog, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
+    QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QPushButton, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from detviewer.errors import DetviewerError
@@ -31,7 +31,9 @@ from detviewer.gui.workspace.tabs import ConfusionTab, CurvesTab, ImagesTab, Met
 from detviewer.gui.worker import ModelRequest
 from detviewer.state.events import StateEvent, ThresholdsChanged
 
-__all__ = ["EvaluationWorkspace", "MATCH_IOU"]
+__all__ = ["EvaluationWorkspace", "MATCH_IOU", "RAY_SETTING"]
+
+RAY_SETTING = "evaluation/ray_address"  # where the window runs dataset evaluations: "" here, or a Ray address
 
 MATCH_IOU = 0.5  # a detection finds an object at IoU >= 0.5 (COCO's AP50, the confusion matrix, TIDE)
 
@@ -62,6 +64,12 @@ class EvaluationWorkspace(QWidget):
         self.compare_import = QPushButton("Compare: import B…")
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export tables (CSV)…")
+        self.ray_address = QLineEdit(str(self.app.settings.value(RAY_SETTING, "") or ""))
+        self.ray_address.setPlaceholderText("Run on: this machine")
+        self.ray_address.setToolTip("Run the model over the dataset on a Ray cluster: 'auto' (the cluster this "
+                                    "machine belongs to) or the head's host:port; empty: here. Needs Ray "
+                                    "(pip install 'detviewer[ray]').")
+        self.ray_address.setMaximumWidth(220)
         self.own_window_button = own_window_button(self)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -73,6 +81,8 @@ class EvaluationWorkspace(QWidget):
                        self.export_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel("Ray cluster:"))
+        buttons.addWidget(self.ray_address)
         buttons.addWidget(self.own_window_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.label)
@@ -117,6 +127,8 @@ class EvaluationWorkspace(QWidget):
         self.compare_import.clicked.connect(lambda: self._ask_results("B"))
         self.cancel_button.clicked.connect(self.runner.cancel)
         self.export_button.clicked.connect(self._export_tables)
+        self.ray_address.editingFinished.connect(
+            lambda: self.app.settings.setValue(RAY_SETTING, self.ray_address.text().strip()))
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_predictions)
         self.runner.failed.connect(lambda _side, text: self._fail(text))
@@ -176,7 +188,8 @@ class EvaluationWorkspace(QWidget):
             return
         info = self.app.run_info(loaded.name, loaded.weights, "window run")
         try:
-            self.runner.run_model(side, self.session.dataset, loaded.name, loaded.weights, self.cache_dir, info)
+            self.runner.run_model(side, self.session.dataset, loaded.name, loaded.weights, self.cache_dir, info,
+                                  self.ray_address.text().strip())
         except DetviewerError as exc:
             self._fail(str(exc))
             return

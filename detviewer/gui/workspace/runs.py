@@ -27,6 +27,23 @@ def cache_root() -> Path:
     return default_store_dir()
 
 
+def _on_cluster(detector: Any, model_name: str, weights: str, dataset: Any, store: Any, address: str,
+                progress: Any, should_stop: Any) -> Any:
+    """A dataset run on the Ray cluster at ``address``, in the worker thread (Ray's calls can block while a head is
+    gone: evaluation.ray_run answers with one sentence within about 15 s instead)."""
+    from functools import partial
+
+    from detviewer.detectors.registry import load_detector
+    from detviewer.evaluation.ray_cluster import connect
+    from detviewer.evaluation.ray_dataset import run_dataset_on_cluster
+
+    resolved = connect(address)
+    factory = partial(load_detector, model_name, weights=weights, device="auto")
+    run, _cluster = run_dataset_on_cluster(detector, dataset, store, factory, address=resolved, progress=progress,
+                                           should_stop=should_stop)
+    return run
+
+
 @dataclass(frozen=True)
 class RunProgress:
     """side: "A" or "B"; done / total images; eta_s: seconds left (-1: unknown)."""
@@ -53,9 +70,10 @@ class DatasetRunner(QObject):
         background.progress.connect(self._on_progress)
 
     def run_model(self, side: str, dataset: Any, model_name: str, weights: str, cache_dir: Path | None,
-                  info: RunInfo) -> None:
+                  info: RunInfo, ray_address: str = "") -> None:
         """Run the loaded detector over every image of ``dataset`` as run ``side`` (answers kept in the prediction
-        store are reused)."""
+        store are reused). ray_address: "" runs here; ``auto`` or ``host:port`` runs the forward passes on that Ray
+        cluster (evaluation.ray_dataset: the same numbers, stored as they come)."""
         if self.running is not None:
             raise DetviewerError("A dataset run is already going; cancel it first.")
         root = cache_dir or cache_root()
@@ -71,8 +89,11 @@ class DatasetRunner(QObject):
 
             from detviewer.io.prediction_store import PredictionStore
 
-            return run_dataset(context.detector, dataset, PredictionStore.open(root), progress,
-                               lambda: stop.is_set() or context.cancelled)
+            store, should_stop = PredictionStore.open(root), lambda: stop.is_set() or context.cancelled
+            if not ray_address:
+                return run_dataset(context.detector, dataset, store, progress, should_stop)
+            return _on_cluster(context.detector, model_name, weights, dataset, store, ray_address, progress,
+                               should_stop)
 
         self._job = self.background.submit(
             Job(("dataset-run", side), run, f"running {model_name} on {dataset.source.name}", needs_detector=True),
