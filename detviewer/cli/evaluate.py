@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.cli.dataset_run import add_run_arguments
 from detviewer.cli.eval_report import (
@@ -36,6 +38,12 @@ from detviewer.cli.eval_report import (
     protocol_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from detviewer.core.metrics import DetectionBoxes
+    from detviewer.evaluation.protocols import Protocol
+    from detviewer.io.annotations import CocoGroundTruth
+    from detviewer.io.dataset_types import Dataset
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,7 +133,7 @@ def _usage_error(message: str):
     raise DetviewerError(f"{message} (see 'detviewer eval --help').")
 
 
-def _load(args):
+def _load(args: argparse.Namespace) -> tuple[CocoGroundTruth, DetectionBoxes, int, str]:
     """(CocoGroundTruth, DetectionBoxes, number of images, source) of --gt and --pred."""
     from detviewer.io.annotations import load_coco_gt
     from detviewer.io.coco_results import load_coco_results
@@ -145,12 +153,13 @@ def _load(args):
     return dataset.gt, predictions.boxes, dataset.num_images, predictions.source
 
 
-def _warn(lines) -> None:
+def _warn(lines: Iterable[str]) -> None:
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)
 
 
-def _run_model(args, protocol=None):
+def _run_model(args: argparse.Namespace, protocol: Protocol | None = None
+               ) -> tuple[CocoGroundTruth, DetectionBoxes, int, str, tuple[Protocol, str]]:
     """Run --model over --data under ``protocol`` (default: the model's own framework's) with progress on
     stderr; (gt, detections, images, source, (protocol, its one-line summary))."""
     from detviewer.cli.dataset_run import run_model_over
@@ -180,7 +189,7 @@ def _run_model(args, protocol=None):
     return dataset.gt, run.predictions.boxes, dataset.num_images, f"{args.model} on {dataset.source}", (protocol, summary)
 
 
-def _save_predictions(path: Path, dataset, boxes) -> None:
+def _save_predictions(path: Path, dataset: Dataset, boxes: DetectionBoxes) -> None:
     rows = [{"image_id": int(dataset.gt.image_ids[i]), "category_id": int(dataset.gt.category_ids[c]),
              "bbox": [float(v) for v in b], "score": float(s)}
             for i, c, b, s in zip(boxes.image_index.tolist(), boxes.category_index.tolist(), boxes.xywh, boxes.scores)]
@@ -190,7 +199,8 @@ def _save_predictions(path: Path, dataset, boxes) -> None:
     print(f"wrote {len(rows)} detections to {path}", file=sys.stderr)
 
 
-def _run_voc(gt, det, n_images: int, source: str, as_json: bool, use_07_metric: bool) -> int:
+def _run_voc(gt: CocoGroundTruth, det: DetectionBoxes, n_images: int, source: str, as_json: bool,
+             use_07_metric: bool) -> int:
     import numpy as np
 
     from detviewer.core.voc_eval import evaluate_voc

@@ -12,9 +12,20 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.cli import EXIT_OK
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from detviewer.io.image_gt import ImageGroundTruth
+    from detviewer.render.model.deck import DeckSlide, PlannedSlide
+    from detviewer.render.model.pipeline import ModelAbilities
+    from detviewer.render.model.primitives import ViewFrame
+    from detviewer.render.model.spec import ViewSpec
 
 __all__ = ["build_parser", "run", "DEFAULT_MODELS", "slide_file_name", "load_models", "plan", "build_slides",
            "write_slides", "BuiltSlide"]
@@ -58,7 +69,8 @@ def slide_file_name(number: int, title: str) -> str:
     return f"{number:02d}-{slug}.png"
 
 
-def load_models(names, args, image, truth) -> list[_Loaded]:
+def load_models(names: Sequence[str], args: argparse.Namespace, image: np.ndarray,
+                truth: ImageGroundTruth | None) -> list[_Loaded]:
     """Load and run each model on the image (args: weights, device, score, iou, image path)."""
     from detviewer.detectors.registry import load_detector
     from detviewer.ops.nms import nms_trace
@@ -75,7 +87,7 @@ def load_models(names, args, image, truth) -> list[_Loaded]:
     return loaded
 
 
-def plan(loaded: list[_Loaded]):
+def plan(loaded: list[_Loaded]) -> list[PlannedSlide]:
     """render.model.deck.plan_deck for these models: which slides each shows (the window's rule)."""
     from detviewer.render.model.deck import plan_deck
 
@@ -83,14 +95,14 @@ def plan(loaded: list[_Loaded]):
     return plan_deck([_abilities(m) for m in loaded], has_gt)
 
 
-def _abilities(loaded: _Loaded):
+def _abilities(loaded: _Loaded) -> ModelAbilities:
     from detviewer.render.model.pipeline import ModelAbilities
 
     abilities = ModelAbilities.of(loaded.detector, loaded.name)
     return abilities if abilities.capabilities is not None else replace(abilities, capabilities=frozenset())
 
 
-def _frame(slide, model: _Loaded, image, prepared: dict):
+def _frame(slide: DeckSlide, model: _Loaded, image: np.ndarray, prepared: dict) -> tuple[ViewSpec, ViewFrame]:
     """The ViewFrame of ``slide`` for ``model``; the view's background input computed once per (model, key)."""
     from detviewer.render.model.deck import object_point, resolve_step
     from detviewer.render.model.pipeline import build, prepared_request
@@ -112,7 +124,7 @@ def _frame(slide, model: _Loaded, image, prepared: dict):
     return spec, build(spec, replace(request, step=step), abilities)
 
 
-def _zoomed(image, layers: list, names: tuple[str, ...]):
+def _zoomed(image: np.ndarray, layers: list, names: tuple[str, ...]) -> tuple[np.ndarray, list]:
     """(image, layers) cut to the window around the layers called ``names`` (unchanged without a zoom)."""
     from detviewer.render.model.crop import crop_frame, zoom_window
     from detviewer.render.qt.slide import figure_aspect
@@ -132,7 +144,7 @@ class BuiltSlide:
     text: object
 
 
-def build_slides(planned, loaded: list[_Loaded], image) -> list[BuiltSlide]:
+def build_slides(planned: Sequence[PlannedSlide], loaded: list[_Loaded], image: np.ndarray) -> list[BuiltSlide]:
     """Every planned slide a model shows, built (views run, background inputs computed once)."""
     from detviewer.render.qt.slide import SlideText
 
@@ -166,7 +178,7 @@ def write_slides(built: list[BuiltSlide], out: Path) -> list[tuple[Path, str, st
     return written
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from detviewer.cli.lecture_html import write_deck_html
     from detviewer.cli.render import image_ground_truth
     from detviewer.errors import DetviewerError

@@ -10,11 +10,23 @@ table, text ≥ 24 px), the layout ``detviewer lecture`` uses.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from detviewer.cli import EXIT_OK, EXIT_USAGE
 from detviewer.render.model.registry import VIEWS
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from detviewer.core.types import Inference
+    from detviewer.detectors.base import Detector
+    from detviewer.io.image_gt import ImageGroundTruth
+    from detviewer.render.model.primitives import ViewFrame
+    from detviewer.render.model.spec import ViewSpec
+    from detviewer.state.nms_replay import Thresholds
 
 __all__ = ["build_parser", "run", "view_frame", "image_ground_truth"]
 
@@ -58,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def view_controls(view: str, args) -> dict:
+def view_controls(view: str, args: argparse.Namespace) -> dict:
     """The view's control values: its defaults, overridden by the options given (ValueError: one sentence)."""
     spec = VIEWS[view]
     values = spec.defaults()
@@ -94,8 +106,9 @@ def pick_arguments(view: str, box: int | None, point: str | None) -> dict:
     return picks
 
 
-def view_frame(view: str, inference, detector, *, thresholds, step=None, controls=None, gt=None, image=None,
-               picks=None):
+def view_frame(view: str, inference: Inference, detector: Detector, *, thresholds: Thresholds, step: int | None = None,
+               controls: dict | None = None, gt: Any = None, image: np.ndarray | None = None,
+               picks: dict | None = None) -> ViewFrame:
     """The ViewFrame of ``view`` for these choices, its background input computed here (with ``detector``);
     picks: ``pick_arguments``'s ViewRequest fields."""
     from detviewer.ops.nms import nms_trace
@@ -112,7 +125,7 @@ def view_frame(view: str, inference, detector, *, thresholds, step=None, control
                           lambda job: job.run(detector if job.uses_detector else None))
 
 
-def image_ground_truth(gt_path: Path, image_path):
+def image_ground_truth(gt_path: Path, image_path: str | os.PathLike) -> ImageGroundTruth:
     """The COCO file ``gt_path`` as an ``io.image_gt.ImageGroundTruth``; AnnotationError when it is not
     one or does not list ``image_path``."""
     from detviewer.errors import AnnotationError
@@ -124,7 +137,7 @@ def image_ground_truth(gt_path: Path, image_path):
     return truth
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from detviewer.detectors.registry import load_detector, model_info
     from detviewer.errors import DetviewerError
     from detviewer.io.images import load_image
@@ -174,7 +187,8 @@ def run(args) -> int:
     return EXIT_OK if out.exists() else EXIT_USAGE
 
 
-def _write_slide(args, spec, frame, image, model_name: str) -> int:
+def _write_slide(args: argparse.Namespace, spec: ViewSpec, frame: ViewFrame, image: np.ndarray,
+                 model_name: str) -> int:
     from detviewer.render.qt.export import ensure_gui_app
     from detviewer.render.qt.slide import SlideText, write_slide
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -35,6 +36,13 @@ from detviewer.render.qt.labels import LabelsItem  # noqa: E402
 from detviewer.render.qt.many_boxes import FRAME_BUDGET_MS, ManyBoxesItem  # noqa: E402
 from detviewer.render.qt.style import RenderStyle, styled  # noqa: E402
 
+if TYPE_CHECKING:
+    from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+    from PySide6.QtGui import QResizeEvent
+    from PySide6.QtWidgets import QWidget
+
+    from detviewer.render.model.primitives import Layer
+
 __all__ = ["Canvas", "EMPTY_HINT"]
 
 pg.setConfigOptions(imageAxisOrder="row-major")
@@ -47,7 +55,7 @@ class Canvas(pg.GraphicsView):
 
     point_clicked = Signal(float, float)  # image pixel (x, y) of a left click (the view decides what it picks)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._hint = QLabel(EMPTY_HINT, self)
         self._hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -132,7 +140,8 @@ class Canvas(pg.GraphicsView):
             h, w = self._image_size
             self.view.setRange(QRectF(0, 0, w, h), padding=0.01)
 
-    def set_layers(self, layers: list, legend=(), dim: float = 0.0) -> None:
+    def set_layers(self, layers: list, legend: Sequence[tuple[str, tuple[int, int, int]]] = (),
+                   dim: float = 0.0) -> None:
         """Show these layers: teaching-view layers in the order given, the NMS layers (LAYER_NAMES) above
         them; layers not listed are cleared. Box layers longer than MANY_BOXES draw under a per-frame budget
         (a sample when zoomed out); the labels of all layers are placed and drawn together on top, clear
@@ -161,7 +170,7 @@ class Canvas(pg.GraphicsView):
         for item in big:
             item.budget_ms = FRAME_BUDGET_MS * max(len(item.layer) / total, 0.1)
 
-    def _ensure_item(self, layer, z: float) -> None:
+    def _ensure_item(self, layer: Layer, z: float) -> None:
         """An item for ``layer.name`` that can draw this kind (and size) of layer, at depth z."""
         from detviewer.render.qt.layer_items import item_for
 
@@ -176,7 +185,7 @@ class Canvas(pg.GraphicsView):
         self.view.addItem(wanted, ignoreBounds=True)
         self._items[layer.name] = wanted
 
-    def set_style(self, style) -> None:
+    def set_style(self, style: RenderStyle) -> None:
         """RenderStyle for lecture mode (thick lines, large fonts); redraws the current layers."""
         if style == self.style:
             return
@@ -269,7 +278,7 @@ class Canvas(pg.GraphicsView):
                 return int(layer.index[hits[np.argmin(area)]])
         return None
 
-    def _on_mouse_moved(self, scene_pos) -> None:
+    def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         if not self._layers or self.describe is None:
             return
         p = self.view.mapSceneToView(scene_pos)
@@ -279,7 +288,7 @@ class Canvas(pg.GraphicsView):
             return
         QToolTip.showText(QCursor.pos(), self.describe(index), self)
 
-    def _on_mouse_clicked(self, event) -> None:
+    def _on_mouse_clicked(self, event: MouseClickEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton or event.double():
             return
         p = self.view.mapSceneToView(event.scenePos())
@@ -291,7 +300,7 @@ class Canvas(pg.GraphicsView):
         return QPointF(self.mapFromScene(scene))
 
     # -- layout -------------------------------------------------------------------------------
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._place_hint()
 

@@ -3,9 +3,16 @@ Evaluation workspace's way to the canvas). Functions of the session (gui.session
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detviewer.gui.messages import ERROR, WARNING
+
+if TYPE_CHECKING:
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.state.overlays import Overlay
 
 __all__ = ["is_dataset", "read_dataset_task", "show_dataset_image"]
 
@@ -22,7 +29,7 @@ def is_dataset(path: Path) -> bool:
     return False
 
 
-def read_dataset_task(session, path) -> None:
+def read_dataset_task(session, path: str | os.PathLike) -> None:
     """Read the dataset off the GUI thread, then make it the session's (``DatasetChanged``) and show its first image.
 
     session: gui.session.Session."""
@@ -30,7 +37,7 @@ def read_dataset_task(session, path) -> None:
 
     session.say(f"Reading the dataset {Path(path).name}…")
 
-    def done(dataset, error: str) -> None:
+    def done(dataset: Dataset, error: str) -> None:
         if error:
             session.say(f"No dataset opened: {error}", ERROR)
             return
@@ -44,7 +51,8 @@ def read_dataset_task(session, path) -> None:
                             slot="dataset")
 
 
-def show_dataset_image(session, dataset, image: int, overlays, view: str | None = None, point=None,
+def show_dataset_image(session, dataset: Dataset, image: int, overlays: Sequence[Overlay],
+                       view: str | None = None, point: tuple[float, float] | None = None,
                        note: str = "") -> None:
     """Image ``image`` of ``dataset`` with its ground truth and ``overlays`` (state.overlays.Overlay) over its
     result; view: switch to it (e.g. "anchors", at ``point``). session: gui.session.Session."""

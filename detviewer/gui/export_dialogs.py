@@ -7,6 +7,8 @@ are written by the task runner, off the GUI thread; NMS steps show their progres
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,13 +17,19 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from detviewer.errors import DetviewerError
-from detviewer.gui.jobs import Progress
+from detviewer.gui.jobs import Job, JobContext, Progress
 from detviewer.io.atomic import write_bytes
 from detviewer.render.model.registry import VIEWS, nms_view
 from detviewer.render.qt.style import rgb_of_qimage
 from detviewer.state.viewer_state import ViewerState
 
 if TYPE_CHECKING:
+    from PIL import Image
+    from PySide6.QtGui import QImage
+
+    from detviewer.render.model.primitives import ViewFrame
+    from detviewer.render.model.spec import ViewRequest
+    from detviewer.render.qt.style import RenderStyle
     from detviewer.gui.canvas import Canvas
     from detviewer.gui.presenter import ViewPresenter
     from detviewer.gui.session import Session
@@ -33,7 +41,7 @@ GIF_SIDE = 800  # the GIF previews the steps; PIL's quantiser takes ~1 s per 160
 PNG_SPEED = 50  # QImage.save's PNG "quality": 3x faster than the default compression, files 2 % larger
 
 
-def view_title(state: ViewerState, view: str, frame) -> str:
+def view_title(state: ViewerState, view: str, frame: ViewFrame) -> str:
     """The title line of an exported figure of ``view`` (its title, the model, the step)."""
     from detviewer.render.model.spec import figure_title
 
@@ -41,13 +49,14 @@ def view_title(state: ViewerState, view: str, frame) -> str:
     return figure_title(VIEWS[view].title, frame, model)
 
 
-def nms_step_frames(request) -> list:
+def nms_step_frames(request: ViewRequest) -> list:
     """The "NMS step by step" view's frame at every step of ``request``'s result (pure: runs in the task runner)."""
     spec = VIEWS[nms_view()]
     return [spec.build(replace(request, step=step)) for step in range(spec.step_count(request))]
 
 
-def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=None, gif: bool = True,
+def export_nms_steps(image: np.ndarray, frames: list, folder: str | os.PathLike, style: RenderStyle,
+                     context: JobContext | None = None, gif: bool = True,
                      scale: float | None = None, frame_ms: int = 900, model_name: str = "") -> list[Path]:
     """Every frame as folder/nms_step_000.png … and folder/nms_steps.gif; the PNG paths (and the GIF last).
 
@@ -81,7 +90,7 @@ def export_nms_steps(image: np.ndarray, frames: list, folder, style, context=Non
     return paths
 
 
-def _gif_frame(qimage):
+def _gif_frame(qimage: QImage) -> Image.Image:
     """A GIF frame from a rendered step (QImage from render_image): at most GIF_SIDE pixels (a preview; the PNGs are for
     slides), 256 colours by fast octree. Shrunk by OpenCV, which releases the GIL (the window's thread keeps
     drawing while the task runner exports; Pillow's decode of the written PNG held it ~14 ms a frame)."""
@@ -114,7 +123,8 @@ class Exporter:
             raise DetviewerError("There is no frame to export; open an image first.")
         return frame.image
 
-    def export_view(self, path, scale: float | None = None, on_done=None):
+    def export_view(self, path: str | os.PathLike, scale: float | None = None,
+                    on_done: Callable[[object, str], None] | None = None) -> Job:
         """Write the current view as the canvas draws it to .png or .svg, in the background.
 
         on_done(path or None, error sentence) runs in the GUI thread when the file is written.
@@ -129,7 +139,7 @@ class Exporter:
         scale = figure_scale(image) if scale is None else scale
         layers, style, title = list(frame.layers), self.canvas.style, view_title(state, state.view, frame)
 
-        def write(_context):
+        def write(_context: JobContext) -> Path:
             return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
                                  dim=frame.dim, caption=frame.caption)
 
@@ -143,7 +153,7 @@ class Exporter:
         if not path:
             return
 
-        def done(out, error: str) -> None:
+        def done(out: object, error: str) -> None:
             if error:
                 QMessageBox.warning(self.parent, "Export view", error)
             else:
@@ -176,7 +186,7 @@ class Exporter:
             progress.finish()
             background.progress.disconnect(on_progress)
 
-        def done(paths, error: str) -> None:
+        def done(paths: list[Path], error: str) -> None:
             stop_tracking()
             if error:
                 QMessageBox.warning(self.parent, "Export NMS steps", error)
@@ -189,7 +199,7 @@ class Exporter:
                                              model_name=request.inference.model_name),
             "exporting the NMS steps", done)
 
-        def on_progress(which, step: Progress) -> None:
+        def on_progress(which: Job, step: Progress) -> None:
             if which is task and step.fraction is not None:
                 progress.set_fraction(step.fraction)
 

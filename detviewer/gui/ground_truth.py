@@ -7,12 +7,20 @@ a file name that happens to be the same elsewhere.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from detviewer.errors import DetviewerError
 from detviewer.io.image_gt import ImageBoxes, ImageGroundTruth, search_ground_truth, unused_annotations_sentence
+
+if TYPE_CHECKING:
+    from detviewer.gui.background import BackgroundWork
+    from detviewer.io.dataset_types import Dataset
+    from detviewer.io.frames import Frame
 
 __all__ = ["GroundTruthHolder"]
 
@@ -23,7 +31,7 @@ class GroundTruthHolder(QObject):
     changed = Signal()
     message = Signal(str)  # one sentence for the status bar
 
-    def __init__(self, background, parent=None) -> None:
+    def __init__(self, background: BackgroundWork, parent: QObject | None = None) -> None:
         """background: gui.background.BackgroundWork (discovery runs in its task runner)."""
         super().__init__(parent)
         self._background = background
@@ -36,7 +44,8 @@ class GroundTruthHolder(QObject):
     def path(self) -> Path | None:
         return None if self.truth is None else self.truth.path
 
-    def load(self, path, truth: ImageGroundTruth | None = None, image_root=None) -> bool:
+    def load(self, path: str | os.PathLike, truth: ImageGroundTruth | None = None,
+             image_root: str | os.PathLike | None = None) -> bool:
         """Load a COCO file for the images of ``image_root`` (default: the folder already open), or take
         ``truth``, already loaded from it; False (and a message) if it is not one: the old one stays then."""
         root = Path(image_root) if image_root is not None else self.image_root
@@ -52,13 +61,13 @@ class GroundTruthHolder(QObject):
         self.changed.emit()
         return True
 
-    def use_dataset(self, dataset) -> None:
+    def use_dataset(self, dataset: Dataset) -> None:
         """The ground truth of an opened dataset (io.dataset_types.Dataset) for its images."""
         self.truth = ImageGroundTruth(dataset.gt, image_root=dataset.root, strict=True)
         self.image_root, self._cache = Path(dataset.image_paths[0]).resolve().parent if dataset.image_paths else None, {}
         self.changed.emit()
 
-    def discover(self, opened, images) -> bool:
+    def discover(self, opened: Iterable[str | os.PathLike], images: Iterable[str | os.PathLike]) -> bool:
         """Look for the COCO file beside the ``opened`` paths for ``images`` (the image files now in the list;
         none for a video: nothing is looked for), in the task runner: parsing a large file takes seconds.
         Another folder than the one the ground truth is for forgets it. True when a search was started; what
@@ -76,7 +85,7 @@ class GroundTruthHolder(QObject):
             return False
         search, opened = self._search, [Path(p) for p in opened]
 
-        def done(value, error: str) -> None:
+        def done(value: tuple[ImageGroundTruth | None, list[str]], error: str) -> None:
             if search != self._search or self.truth is not None:
                 return  # another folder was opened, or a file chosen by the user, meanwhile
             if error:
@@ -97,7 +106,7 @@ class GroundTruthHolder(QObject):
         self.truth, self._cache, self.image_root = None, {}, None
         self.changed.emit()
 
-    def for_frame(self, frame, class_names=()) -> ImageBoxes | None:
+    def for_frame(self, frame: Frame | None, class_names: Sequence[str] = ()) -> ImageBoxes | None:
         """The shown frame's boxes in the model's label space; None when absent or unlisted."""
         if self.truth is None or frame is None or frame.path is None:
             return None

@@ -15,10 +15,12 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import QMessageLogContext, QSettings, QtMsgType, QTimer
     from PySide6.QtWidgets import QApplication
 
     from detviewer.gui.lifetime import RunLifetime
     from detviewer.gui.main_window import MainWindow
+    from detviewer.gui.worker import ModelRequest
 
 __all__ = ["BUILD_IMPORTS", "build_parser", "run"]
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _initial_request(args, settings):
+def _initial_request(args: argparse.Namespace, settings: QSettings) -> ModelRequest:
     from detviewer.gui.settings import load_model_request
     from detviewer.gui.worker import ModelRequest
 
@@ -72,7 +74,7 @@ def _initial_request(args, settings):
     )
 
 
-def _choose_platform(args) -> None:
+def _choose_platform(args: argparse.Namespace) -> None:
     """Before the QApplication exists: make sure Qt has a display it can open, since it aborts the
     process otherwise (SIGABRT, "Reinstalling the application may fix this problem").
 
@@ -104,14 +106,14 @@ def _quiet_offscreen_warnings() -> None:
     """The offscreen plugin warns about every dock widget; keep stderr for real messages."""
     from PySide6.QtCore import qInstallMessageHandler
 
-    def handler(_mode, _context, message: str) -> None:
+    def handler(_mode: QtMsgType, _context: QMessageLogContext, message: str) -> None:
         if "propagateSizeHints" not in message:
             print(message, file=sys.stderr)
 
     qInstallMessageHandler(handler)
 
 
-def _check_args(args) -> tuple[int, int] | None:
+def _check_args(args: argparse.Namespace) -> tuple[int, int] | None:
     """Validate what argparse cannot (before any window exists); returns the --size as (w, h)."""
     from detviewer.errors import DetviewerError
 
@@ -128,7 +130,7 @@ def _check_args(args) -> tuple[int, int] | None:
     return w, h
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QCoreApplication
 
     from detviewer.gui.lifetime import RunLifetime
@@ -148,7 +150,7 @@ def run(args) -> int:
         lifetime.uninstall()
 
 
-def _run_app(args, size, lifetime, owns_app: bool) -> int:
+def _run_app(args: argparse.Namespace, size: tuple[int, int] | None, lifetime: RunLifetime, owns_app: bool) -> int:
     from PySide6.QtWidgets import QApplication
 
     from detviewer.gui.settings import APPLICATION, ORGANIZATION
@@ -179,7 +181,7 @@ def _run_app(args, size, lifetime, owns_app: bool) -> int:
     return rc
 
 
-def _run(app, args, size, lifetime) -> int:
+def _run(app: QApplication, args: argparse.Namespace, size: tuple[int, int] | None, lifetime: RunLifetime) -> int:
     """Show the window, run the event loop; the exit code (128 + signal when a signal ended the run)."""
     from detviewer.gui.main_window import MainWindow
     from detviewer.gui.settings import open_settings
@@ -192,7 +194,8 @@ def _run(app, args, size, lifetime) -> int:
     return lifetime.signal_exit_code if lifetime.signal_exit_code is not None else rc
 
 
-def _show_and_exec(app, window, args, size, lifetime) -> int:
+def _show_and_exec(app: QApplication, window: MainWindow, args: argparse.Namespace, size: tuple[int, int] | None,
+                   lifetime: RunLifetime) -> int:
     from PySide6.QtCore import Qt, QTimer
 
     from detviewer.errors import DetviewerError
@@ -283,7 +286,7 @@ def _build_responsively(app: QApplication, window: MainWindow, lifetime: RunLife
     return not lifetime.ended
 
 
-def open_initial(window, args) -> bool:
+def open_initial(window: MainWindow, args: argparse.Namespace) -> bool:
     """Open the camera, the paths given, or (no argument) the bundled demo with its ground truth; False
     when the paths given could not be opened."""
     if args.camera is not None:
@@ -296,7 +299,7 @@ def open_initial(window, args) -> bool:
     return bool(demos) and window.open_paths(demos, remember=False)  # the demo at its best: with ground truth
 
 
-def _arm_screenshot(window, args, deadline, result: dict) -> None:
+def _arm_screenshot(window: MainWindow, args: argparse.Namespace, deadline: QTimer, result: dict) -> None:
     """Save the window after the first result; give up (rc 1) after ``args.timeout`` seconds."""
     window.screenshot_on_first_result(args.screenshot, nms_step=args.nms_step)
 

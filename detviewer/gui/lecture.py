@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
 from detviewer.render.qt.style import LECTURE, RenderStyle
@@ -17,7 +17,7 @@ from detviewer.render.qt.style import LECTURE, RenderStyle
 if TYPE_CHECKING:
     from detviewer.gui.canvas import Canvas
     from detviewer.gui.feed import Feed
-    from detviewer.gui.presenter import ViewPresenter
+    from detviewer.gui.presenter import Shown, ViewPresenter
 
 __all__ = ["LectureMode", "StepBar", "BAR_BACKGROUND", "BAR_TEXT", "BAR_STEP_TEXT"]
 
@@ -30,7 +30,7 @@ BAR_FONT_PX = 28
 class StepBar(QWidget):
     """One band at the bottom: "Step 3 of 5: Level 3" and the caption, in large high-contrast text."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lecture_step_bar")
         # Without WA_StyledBackground a plain QWidget ignores its style sheet's background.
@@ -48,14 +48,14 @@ class StepBar(QWidget):
         layout.addWidget(self.step, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.caption, 1)
 
-    def display(self, shown) -> None:
+    def display(self, shown: Shown) -> None:
         self.step.setText(shown.position_text)
         self.step.setVisible(bool(shown.position_text))
         self.caption.setText(shown.caption)
         if self.isVisible():  # hidden outside lecture mode: showEvent fits it
             self._fit()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._fit()
 
@@ -65,7 +65,7 @@ class StepBar(QWidget):
         width = self.caption.width() if self.caption.width() > 100 else max(200, self.width() - step_width)
         self.setMinimumHeight(max(self.caption.heightForWidth(width), self.step.sizeHint().height()))
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit()
 

@@ -23,8 +23,16 @@ import contextlib
 import ctypes
 import signal
 import socket
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QEvent, QObject, QSocketNotifier
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QByteArray
+
+    from detviewer.gui.main_window import MainWindow
 
 __all__ = ["RunLifetime", "QUIT_SIGNALS"]
 
@@ -33,7 +41,7 @@ _WINDOW_DESTROYED = 0  # wake-up byte of the X filter: no signal has number 0
 _XCB_DESTROY_NOTIFY = 17
 
 
-def _noop_handler(_signum, _frame) -> None:
+def _noop_handler(_signum: int, _frame: FrameType | None) -> None:
     """The work is done by the wake-up socket's notifier, in the event loop."""
 
 
@@ -74,7 +82,7 @@ class RunLifetime(QObject):
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 self._previous_handlers[signum] = signal.signal(signum, _noop_handler)
 
-    def watch(self, window) -> None:
+    def watch(self, window: MainWindow) -> None:
         """Quit when ``window.closed`` fires; close it on a signal or when its X window is destroyed (xcb).
 
         Call it right after ``window.show()`` (the QApplication exists, no event processed yet).
@@ -114,7 +122,7 @@ class RunLifetime(QObject):
         self._reader.close()
         self._writer.close()
 
-    def eventFilter(self, watched, event) -> bool:
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._window and event.type() == QEvent.Type.Close:
             # Before closeEvent (which then finds the window shut down): the same settings saved and
             # threads stopped, with the shorter wait. closeEvent always accepts the close.
@@ -157,12 +165,12 @@ class _DestroyFilter(QAbstractNativeEventFilter):
     widget needing another surface type is added (the old id's DestroyNotify comes later).
     """
 
-    def __init__(self, current_window_id, on_destroyed) -> None:
+    def __init__(self, current_window_id: Callable[[], int], on_destroyed: Callable[[], None]) -> None:
         super().__init__()
         self._current_window_id = current_window_id
         self._on_destroyed = on_destroyed
 
-    def nativeEventFilter(self, event_type, message):
+    def nativeEventFilter(self, event_type: QByteArray | bytes, message: int) -> tuple[bool, int]:
         address = int(message)  # a shiboken VoidPtr, which is falsy even when it points somewhere
         if address and bytes(event_type) == b"xcb_generic_event_t":
             # xcb_destroy_notify_event_t: response_type u8, pad u8, sequence u16, event u32, window u32

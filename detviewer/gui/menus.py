@@ -13,10 +13,10 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QMenu, QWidget
 
 from detviewer.render.model.registry import VIEWS, nms_view
-from detviewer.state.events import DisplayChanged, ViewChanged
+from detviewer.state.events import DisplayChanged, StateEvent, ViewChanged
 
 if TYPE_CHECKING:
     from detviewer.gui.session import Session
@@ -27,7 +27,8 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg *.wmv)"
 
 
-def _action(menu, text: str, slot, shortcut=None, checkable: bool = False) -> QAction:
+def _action(menu: QMenu, text: str, slot: Callable[..., object],
+            shortcut: str | QKeySequence | QKeySequence.StandardKey | None = None, checkable: bool = False) -> QAction:
     action = QAction(text, menu)
     action.setCheckable(checkable)
     if shortcut is not None:
@@ -121,7 +122,7 @@ def _view_menu(host: QMainWindow, session: Session, targets: MenuTargets, a: Sim
     for dock in targets.docks:
         menu.addAction(dock.toggleViewAction())
 
-    def follow(event) -> None:
+    def follow(event: StateEvent) -> None:
         if isinstance(event, ViewChanged):
             a.views[event.view].setChecked(True)
         elif isinstance(event, DisplayChanged):

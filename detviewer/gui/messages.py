@@ -9,14 +9,9 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDialog,
-    QDialogButtonBox,
-    QHeaderView,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
+    QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
 )
 
 __all__ = ["Message", "MessageLog", "MessagesDialog", "INFO", "WARNING", "ERROR"]
@@ -45,7 +40,7 @@ class MessageLog(QObject):
 
     changed = Signal()
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.messages: list[Message] = []
         self.unread_errors = 0
@@ -92,7 +87,7 @@ class MessageLog(QObject):
 class MessagesDialog(QDialog):
     """View → Messages: every message with its time and severity; opening it marks errors read."""
 
-    def __init__(self, log: MessageLog, parent=None) -> None:
+    def __init__(self, log: MessageLog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Messages")
         self.resize(760, 420)
@@ -122,6 +117,6 @@ class MessagesDialog(QDialog):
                 self.table.setItem(row, col, QTableWidgetItem(text))
         self.table.resizeRowsToContents()
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.log.mark_read()

@@ -10,12 +10,14 @@ decides what a view means.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from detviewer.core.types import DeferredAnchors
+from detviewer.core.types import DeferredAnchors, Inference
 from detviewer.errors import DetviewerError, first_line
 from detviewer.render.model.nms_layers import candidate_label
 from detviewer.render.model.pipeline import ModelAbilities, build, cannot_show
@@ -23,6 +25,10 @@ from detviewer.render.model.primitives import ViewFrame
 from detviewer.render.model.registry import VIEWS
 from detviewer.render.model.spec import ViewRequest, ViewSpec
 from detviewer.state.viewer_state import ViewerState
+
+if TYPE_CHECKING:
+    from detviewer.gui.background import BackgroundWork
+    from detviewer.gui.canvas import Canvas
 
 __all__ = ["ViewPresenter", "Shown", "smallest_box_at"]
 
@@ -45,7 +51,7 @@ class Shown:
         return self.frame.position_text() if self.frame is not None else ""
 
 
-def smallest_box_at(xyxy, x: float, y: float) -> int | None:
+def smallest_box_at(xyxy: np.ndarray | None, x: float, y: float) -> int | None:
     """Index of the smallest box (N, 4) xyxy containing (x, y), or None."""
     if xyxy is None or not len(xyxy):
         return None
@@ -63,7 +69,8 @@ class ViewPresenter(QObject):
     shown_changed = Signal(object)  # Shown
     message = Signal(str)  # one sentence (a failed background input)
 
-    def __init__(self, state: ViewerState, background, canvas, parent=None) -> None:
+    def __init__(self, state: ViewerState, background: BackgroundWork, canvas: Canvas,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state, self.background, self.canvas = state, background, canvas
         self.model = ModelAbilities()  # no model yet: no view is refused
@@ -183,10 +190,11 @@ class ViewPresenter(QObject):
         self._show(Shown(spec.name, None, prepare.message))
         return None
 
-    def _on_prepared_callback(self, inference, key, pending):
+    def _on_prepared_callback(self, inference: Inference, key: Hashable,
+                              pending: tuple[int, Hashable]) -> Callable[[object, str], None]:
         ref = weakref.ref(inference)
 
-        def on_done(value, error: str) -> None:
+        def on_done(value: object, error: str) -> None:
             self._pending.discard(pending)
             target = ref()
             if target is None:

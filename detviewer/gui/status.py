@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QLabel, QStatusBar, QWidget
 
 from detviewer.gui.task_progress import TaskProgress
 from detviewer.gui.worker import InferenceResult, LoadedModel
@@ -29,7 +29,7 @@ def format_timings(timings: dict[str, float], total_ms: float | None = None) -> 
 class StatusBar(QStatusBar):
     """The latest message on the left (from the window's MessageLog); timings, fps and the model on the right."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.message_label = QLabel("")
         self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -60,7 +60,7 @@ class StatusBar(QStatusBar):
     def show_model(self, text: str) -> None:
         self.model_label.setText(text)
 
-    def show_result(self, result, streaming: bool) -> None:
+    def show_result(self, result: InferenceResult, streaming: bool) -> None:
         inference = result.inference
         timings = dict(getattr(inference, "timings", {}) or {})
         self.timing_label.setText(format_timings(timings, result.latency_ms))

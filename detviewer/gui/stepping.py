@@ -8,8 +8,8 @@ Ctrl+Right / Ctrl+Left or ] / [ move to the next / previous image or video frame
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -17,6 +17,9 @@ from PySide6.QtWidgets import QWidget
 
 from detviewer.io.streams import CameraSource, VideoFileSource
 from detviewer.state.viewer_state import ViewerState
+
+if TYPE_CHECKING:
+    from detviewer.gui.feed import Feed
 
 __all__ = ["KeyBinding", "STEP_KEYS", "install_step_keys", "AutoPlay"]
 
@@ -50,7 +53,7 @@ def install_step_keys(host: QWidget, handlers: dict[str, Callable[[], None]]) ->
     return shortcuts
 
 
-def step_handlers(state: ViewerState, feed, autoplay: AutoPlay) -> dict[str, Callable[[], None]]:
+def step_handlers(state: ViewerState, feed: Feed, autoplay: "AutoPlay") -> dict[str, Callable[[], None]]:
     """The window's handler of each STEP_KEYS action: the state steps the view, the feed changes image."""
     def play() -> None:  # P: the view's steps; in a one-step view, play / pause a video or camera instead
         if state.step_position()[1] <= 1 and isinstance(feed.source, (VideoFileSource, CameraSource)):
@@ -68,7 +71,7 @@ class AutoPlay(QObject):
 
     playing_changed = Signal(bool)
 
-    def __init__(self, state: ViewerState, parent=None) -> None:
+    def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.speed = 2.0

@@ -6,6 +6,8 @@ way, and a full repaint of the window), while the work itself runs in the task r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
@@ -17,7 +19,7 @@ SHOW_AFTER_MS = 300  # a task done sooner shows no bar at all
 class TaskProgress(QWidget):
     """One task at a time: ``start(text, cancel)``, ``set_fraction(f)`` (0..1), ``finish()``."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel()
         self.bar = QProgressBar()
@@ -34,7 +36,7 @@ class TaskProgress(QWidget):
         self.setFixedHeight(self.label.fontMetrics().height() + 2)
         self.label.setMinimumWidth(1)  # nor any wider than the window has room for
         self.cancel_button.setAutoRaise(True)
-        self._cancel = None
+        self._cancel: Callable[[], None] | None = None
         self._running = False
         self.cancel_button.clicked.connect(self._on_cancel)
         self.hide()
@@ -43,7 +45,7 @@ class TaskProgress(QWidget):
     def running(self) -> bool:
         return self._running
 
-    def start(self, text: str, cancel) -> None:
+    def start(self, text: str, cancel: Callable[[], None]) -> None:
         """Track a task; ``cancel()`` is called when the user clicks Cancel (it should call ``finish``). Shown
         once the task has run a moment."""
         self._running, self._cancel = True, cancel

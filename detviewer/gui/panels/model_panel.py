@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -20,6 +21,7 @@ from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.gui.worker import LoadedModel, ModelRequest
 
 if TYPE_CHECKING:
+    from detviewer.detectors.registry import ModelInfo
     from detviewer.gui.session import Session
 
 __all__ = ["ModelPanel"]
@@ -33,7 +35,7 @@ class ModelPanel(QWidget):
 
     load_requested = Signal(object)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_combo = QComboBox()
         self.model_combo.setMinimumContentsLength(18)
@@ -72,7 +74,7 @@ class ModelPanel(QWidget):
         self.weights_combo.activated.connect(self._on_weights_activated)
 
     # -- inputs from the worker -------------------------------------------------------------
-    def set_models(self, models) -> None:
+    def set_models(self, models: Sequence[ModelInfo]) -> None:
         """Fill the detector list from ``registry.available_models()`` (ModelInfo objects)."""
         current = self.model_combo.currentData()
         self.model_combo.blockSignals(True)
@@ -96,7 +98,7 @@ class ModelPanel(QWidget):
             self._select(self.weights_combo, weights)
         self._select(self.device_combo, request.device, add=True)
 
-    def show_loading(self, fraction, message: str) -> None:
+    def show_loading(self, fraction: float | None, message: str) -> None:
         self.progress.show()
         if fraction is None:
             self.progress.setRange(0, 0)  # busy indicator
@@ -164,7 +166,7 @@ class ModelPanel(QWidget):
             self.weights_combo.setCurrentIndex(0)
 
     @staticmethod
-    def _select(combo: QComboBox, value, add: bool = False) -> None:
+    def _select(combo: QComboBox, value: object, add: bool = False) -> None:
         i = combo.findData(value)
         if i < 0 and add and value:
             combo.addItem(str(value), value)

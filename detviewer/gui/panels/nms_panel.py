@@ -7,33 +7,28 @@ ViewerState and the presenter's ``Shown`` (the same step text as the View dock a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDoubleSpinBox,
-    QHBoxLayout,
-    QHeaderView,
-    QPushButton,
-    QStyle,
-    QTableView,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
+    QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QToolButton,
+    QVBoxLayout, QWidget,
 )
 
 from detviewer.core.types import FILTERED, KEPT, NMS_STATE_NAMES, PENDING, SUPPRESSED
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.render.model.registry import nms_view
 from detviewer.state.events import (
-    FrameChanged,
-    InferenceChanged,
-    SelectionChanged,
-    StepChanged,
-    ThresholdsChanged,
-    ViewChanged,
+    FrameChanged, InferenceChanged, SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
 )
+
+if TYPE_CHECKING:
+    from detviewer.gui.presenter import Shown, ViewPresenter
+    from detviewer.gui.stepping import AutoPlay
+    from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["NMSPanel", "CandidateTableModel", "NMS_VIEW"]
 
@@ -48,7 +43,7 @@ _ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.BackgroundRole,
 class CandidateTableModel(QAbstractTableModel):
     """Rows = candidates by falling score; columns: index, class, score, state at the NMS step shown."""
 
-    def __init__(self, state, parent=None) -> None:
+    def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.rows = np.zeros(0, np.int64)
@@ -98,13 +93,14 @@ class CandidateTableModel(QAbstractTableModel):
     def row_of(self, candidate: int) -> int:
         return int(self._row_of[candidate]) if 0 <= candidate < len(self._row_of) else -1
 
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(_COLUMNS)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return _COLUMNS[section]
         return None
@@ -117,7 +113,7 @@ class CandidateTableModel(QAbstractTableModel):
             return f"suppressed by #{kept + 1} (IoU {iou:.2f})"
         return NMS_STATE_NAMES[state]
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role not in _ROLES or not index.isValid():  # the view asks for ~10 roles per cell on every paint
             return None
         i = int(self.rows[index.row()])
@@ -146,7 +142,8 @@ class CandidateTableModel(QAbstractTableModel):
 class NMSPanel(QWidget):
     """state: the ViewerState; presenter: its ViewPresenter; autoplay: the window's gui.stepping.AutoPlay."""
 
-    def __init__(self, state, presenter, autoplay, parent=None) -> None:
+    def __init__(self, state: ViewerState, presenter: ViewPresenter, autoplay: AutoPlay,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state, self.presenter, self.autoplay = state, presenter, autoplay
         self.mode_button = QPushButton("Step through NMS")
@@ -208,14 +205,14 @@ class NMSPanel(QWidget):
         presenter.shown_changed.connect(self._on_shown)
 
     @staticmethod
-    def _tool(icon, tip: str) -> QToolButton:
+    def _tool(icon: QIcon, tip: str) -> QToolButton:
         button = QToolButton()
         button.setIcon(icon)
         button.setToolTip(tip)
         return button
 
     # -- user actions --------------------------------------------------------------------------
-    def _in_nms(self, action) -> None:
+    def _in_nms(self, action: Callable[[], object]) -> None:
         self.state.set_view(NMS_VIEW)
         action()
 
@@ -227,7 +224,7 @@ class NMSPanel(QWidget):
         self.play_button.setIcon(self._pause_icon if playing else self._play_icon)
 
     # -- following the state ---------------------------------------------------------------------
-    def _on_state_event(self, event) -> None:
+    def _on_state_event(self, event: StateEvent) -> None:
         if isinstance(event, (FrameChanged, InferenceChanged, ThresholdsChanged)):
             self.table_model.reset()
         elif isinstance(event, (StepChanged, ViewChanged)):
@@ -239,7 +236,7 @@ class NMSPanel(QWidget):
         if isinstance(event, SelectionChanged) and event.index is not None:
             self._scroll_to(event.index, select=True)
 
-    def _on_shown(self, shown) -> None:
+    def _on_shown(self, shown: Shown) -> None:
         replay = self.state.replay
         if shown.view == NMS_VIEW:
             self.step_label.setText(shown.position_text)

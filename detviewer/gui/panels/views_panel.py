@@ -4,6 +4,8 @@ its caption and its table. It reads the ViewerState and the presenter's ``Shown`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -26,7 +28,11 @@ from PySide6.QtWidgets import (
 
 from detviewer.render.model.registry import VIEWS
 from detviewer.render.model.spec import Control, ViewSpec
-from detviewer.state.events import ControlChanged, ViewChanged
+from detviewer.state.events import ControlChanged, StateEvent, ViewChanged
+
+if TYPE_CHECKING:
+    from detviewer.gui.presenter import Shown, ViewPresenter
+    from detviewer.state.viewer_state import ViewerState
 
 __all__ = ["ViewsPanel", "wrapping_label"]
 
@@ -47,7 +53,7 @@ def wrapping_label(text: str = "", selectable: bool = False) -> QLabel:
 class ViewsPanel(QWidget):
     """state: the ViewerState; presenter: gui.presenter.ViewPresenter."""
 
-    def __init__(self, state, presenter, parent=None) -> None:
+    def __init__(self, state: ViewerState, presenter: ViewPresenter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state, self.presenter = state, presenter
         self.combo = QComboBox()
@@ -118,7 +124,7 @@ class ViewsPanel(QWidget):
         return page
 
     def _editor(self, view: str, control: Control) -> QWidget:
-        def change(value) -> None:
+        def change(value: object) -> None:
             self.state.set_control(control.name, value, view)
 
         if control.kind == "choice":
@@ -151,7 +157,7 @@ class ViewsPanel(QWidget):
         index = self.combo.findData(name)
         return index >= 0 and self.combo.model().item(index).isEnabled()
 
-    def _on_state_event(self, event) -> None:
+    def _on_state_event(self, event: StateEvent) -> None:
         if isinstance(event, ViewChanged):
             self._sync_view()
         elif isinstance(event, ControlChanged):
@@ -184,7 +190,7 @@ class ViewsPanel(QWidget):
             editor.setValue(int(value))
         editor.blockSignals(False)
 
-    def display(self, shown) -> None:
+    def display(self, shown: Shown) -> None:
         """Show the presenter's ``Shown``: the step position, the caption and the table."""
         frame = shown.frame
         step, count = (frame.step, frame.step_count) if frame is not None else (0, 1)

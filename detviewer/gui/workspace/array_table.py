@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 
 from detviewer.io.csv_safe import write_csv
 
@@ -26,7 +26,7 @@ class Column:
 
 def fmt(digits: int = 3) -> Callable[[object], str]:
     """A number with ``digits`` decimals, "–" for NaN / negative (COCO's "no ground truth")."""
-    def text(value) -> str:
+    def text(value: object) -> str:
         v = float(value)
         return "–" if not np.isfinite(v) or v < 0 else f"{v:.{digits}f}"
     return text
@@ -35,7 +35,7 @@ def fmt(digits: int = 3) -> Callable[[object], str]:
 class ArrayTableModel(QAbstractTableModel):
     """Rows are items 0..N-1 of the columns, shown in ``order`` (sorted by a column on request)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.columns: list[Column] = []
         self.order = np.zeros(0, np.int64)
@@ -55,18 +55,19 @@ class ArrayTableModel(QAbstractTableModel):
         """The item (image, class, …) shown in ``row``."""
         return int(self.order[row])
 
-    def rowCount(self, parent=QModelIndex()) -> int:
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.order)
 
-    def columnCount(self, parent=QModelIndex()) -> int:
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.columns[section].header
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         # A text column (file and class names) also gives its full text as the tooltip: the view elides it.
         if not index.isValid() or role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
@@ -75,7 +76,7 @@ class ArrayTableModel(QAbstractTableModel):
             return None
         return column.text(column.values[self.order[index.row()]])
 
-    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(self.columns):  # the view asks before there is data (or for "no column")
             self._sort = None
             return
@@ -84,7 +85,7 @@ class ArrayTableModel(QAbstractTableModel):
         self._apply_sort(column, order)
         self.layoutChanged.emit()
 
-    def _apply_sort(self, column: int, order) -> None:
+    def _apply_sort(self, column: int, order: Qt.SortOrder) -> None:
         values = self.columns[column].values[self.order]
         if values.dtype.kind in "fiub":
             key = values.astype(np.float64)

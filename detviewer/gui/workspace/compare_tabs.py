@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
@@ -20,10 +22,20 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpli
 from detviewer.gui.workspace.array_table import ArrayTableModel, Column, fmt
 from detviewer.gui.workspace.tabs import table_view
 
+if TYPE_CHECKING:
+    from detviewer.evaluation.anchor_suggestion import AnchorSuggestion
+    from detviewer.evaluation.bootstrap import BootstrapResult
+    from detviewer.evaluation.compare import Comparison, ComparisonSnapshot
+    from detviewer.evaluation.coverage import AnchorCoverage, CoverageHit
+    from detviewer.evaluation.session import DatasetSession
+
+#: opener(image, overlays, note): opens an image of the dataset with these overlays.
+Opener = Callable[[int, list, str], None]
+
 __all__ = ["CompareTab", "CoverageTab", "LIST_MODES", "interval_text"]
 
 
-def _signed(value) -> str:
+def _signed(value: object) -> str:
     v = float(value)
     return "–" if not np.isfinite(v) else f"{v:+.3f}"
 
@@ -32,7 +44,7 @@ def _signed(value) -> str:
 LIST_MODES = ("images", "fixed", "broken")
 
 
-def interval_text(bootstrap) -> str:
+def interval_text(bootstrap: BootstrapResult) -> str:
     """The heading's sentence on ΔAP's interval (a ``BootstrapResult``)."""
     ap, ap50 = bootstrap.ap, bootstrap.ap50
     if not np.isfinite(ap.low):
@@ -52,7 +64,7 @@ class _IntervalDone(QObject):
 class CompareTab(QWidget):
     """opener(image, overlays, note) opens an image; ``display(comparison_snapshot, session)``."""
 
-    def __init__(self, opener, parent=None) -> None:
+    def __init__(self, opener: Opener, parent: QWidget | None = None) -> None:
         from detviewer.charts.compare import ClassDeltaChart, ErrorsCompareChart
 
         super().__init__(parent)
@@ -91,7 +103,7 @@ class CompareTab(QWidget):
         self.view.doubleClicked.connect(lambda index: self.open_row(index.row()))
         self.view.activated.connect(lambda index: self.open_row(index.row()))
 
-    def display(self, snapshot, session) -> None:
+    def display(self, snapshot: ComparisonSnapshot, session: DatasetSession) -> None:
         self._last = (snapshot, session)
         self._changes = snapshot.changes()
         names = (session.names.get("A", "A"), session.names.get("B", "B"))
@@ -128,7 +140,7 @@ class CompareTab(QWidget):
             Column("AP A", im.ap_a, fmt()), Column("AP B", im.ap_b, fmt()),
             Column("only A found", im.a_only), Column("only B found", im.b_only)], rows=im.worst_first(key))
 
-    def _start_interval(self, comparison) -> None:
+    def _start_interval(self, comparison: Comparison) -> None:
         """The interval on a thread of its own (numpy releases the GIL; the comparison's cache keeps it)."""
         if self._computing is not None:
             if self._computing[0] is comparison:
@@ -153,7 +165,7 @@ class CompareTab(QWidget):
 
         threading.Thread(target=run, name="ab-interval", daemon=True).start()
 
-    def _on_interval(self, comparison, error: str) -> None:
+    def _on_interval(self, comparison: Comparison, error: str) -> None:
         if self._computing is not None and self._computing[0] is comparison:
             self._computing = None
         if error:
@@ -180,7 +192,8 @@ class CompareTab(QWidget):
 class CoverageTab(QWidget):
     """check(): measure coverage (the window runs it off the GUI thread and calls ``display``)."""
 
-    def __init__(self, check, open_object, parent=None) -> None:
+    def __init__(self, check: Callable[[], None], open_object: Callable[[CoverageHit], None],
+                 parent: QWidget | None = None) -> None:
         from detviewer.charts.coverage import BestIouHistogram, ObjectShapesChart
 
         super().__init__(parent)
@@ -204,7 +217,7 @@ class CoverageTab(QWidget):
         self.button.clicked.connect(check)
         self.shapes.object_clicked.connect(lambda gt: self.coverage is not None and open_object(self.coverage.hit(gt)))
 
-    def display(self, coverage, suggestion=None) -> None:
+    def display(self, coverage: AnchorCoverage, suggestion: AnchorSuggestion | None = None) -> None:
         self.coverage = coverage
         self.histogram.set_coverage(coverage, suggestion.coverage if suggestion is not None else None)
         self.shapes.set_coverage(coverage)

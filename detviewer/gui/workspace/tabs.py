@@ -6,6 +6,9 @@ boxes behind what was clicked through ``opener(image, overlays, note)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
@@ -29,6 +32,11 @@ from PySide6.QtWidgets import (
 from detviewer.core.metrics import COCO_STAT_NAMES
 from detviewer.evaluation.errors import ERROR_NAMES, ERROR_TYPES
 from detviewer.gui.workspace.array_table import ArrayTableModel, Column, fmt
+
+if TYPE_CHECKING:
+    from detviewer.evaluation.dataset_evaluation import EvaluationSnapshot
+    from detviewer.evaluation.images import ImagesTable
+    from detviewer.evaluation.session import DatasetSession
 
 __all__ = ["MetricsTab", "CurvesTab", "ConfusionTab", "ImagesTab", "table_view"]
 
@@ -94,7 +102,7 @@ def table_view(model: ArrayTableModel, name_column: int = 0) -> QTableView:
 class MetricsTab(QWidget):
     """The COCO table (pycocotools' 12 numbers) and the per-class table (AP, AP50, P / R / F1 at the threshold)."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.coco = QTableWidget(len(COCO_STAT_NAMES), 2)
         self.coco.horizontalHeader().hide()
@@ -114,7 +122,7 @@ class MetricsTab(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(split, 1)
 
-    def display(self, snapshot, session) -> None:
+    def display(self, snapshot: EvaluationSnapshot, session: DatasetSession) -> None:
         stats = snapshot.coco.stats
         for row, name in enumerate(COCO_STAT_NAMES):
             self.coco.setItem(row, 0, QTableWidgetItem(_COCO_LABELS.get(name, name)))
@@ -132,7 +140,7 @@ class CurvesTab(QWidget):
     """PR curves (IoU 0.5 and 0.5:0.95) and P / R / F1 against confidence with the threshold marked; one
     click sets the F1-best threshold."""
 
-    def __init__(self, set_score, parent=None) -> None:
+    def __init__(self, set_score: Callable[[float], object], parent: QWidget | None = None) -> None:
         from detviewer.charts.curves import ConfidenceChart, PRChart
 
         super().__init__(parent)
@@ -158,7 +166,7 @@ class CurvesTab(QWidget):
         self.confidence.threshold_clicked.connect(lambda value: set_score(round(float(value), 2)))
         self.iou.currentTextChanged.connect(lambda _t: self._last and self.display(*self._last))
 
-    def display(self, snapshot, session) -> None:
+    def display(self, snapshot: EvaluationSnapshot, session: DatasetSession) -> None:
         self._last = (snapshot, session)
         names = session.dataset.class_names
         self.pr.set_curves(snapshot.pr, names, iou=self.iou.currentText())
@@ -170,7 +178,7 @@ class ConfusionTab(QWidget):
     """The confusion matrix ([predicted, true], background last, as Ultralytics defines it) and, for a clicked
     cell, the images behind it; clicking one opens it with those boxes marked."""
 
-    def __init__(self, opener, parent=None) -> None:
+    def __init__(self, opener: Callable[[int, list, str], None], parent: QWidget | None = None) -> None:
         from detviewer.charts.matrix import ConfusionChart, ErrorsChart
 
         super().__init__(parent)
@@ -202,7 +210,7 @@ class ConfusionTab(QWidget):
         self.hits.itemActivated.connect(self._open)
         self.hits.itemClicked.connect(self._open)
 
-    def display(self, snapshot, session) -> None:
+    def display(self, snapshot: EvaluationSnapshot, session: DatasetSession) -> None:
         self._snapshot, self._session = snapshot, session
         self.chart.set_matrix(snapshot.confusion, session.dataset.class_names, normalized=self.normalized.isChecked())
         self.errors.set_result(snapshot.tide)
@@ -238,7 +246,7 @@ class ImagesTab(QWidget):
     FILTERS = ("all images", "images with errors", "images with missed objects",
                *(f"images with {name} errors" for name in ERROR_NAMES[:5]))
 
-    def __init__(self, opener, parent=None) -> None:
+    def __init__(self, opener: Callable[[int, list, str], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.filter = QComboBox()
         self.filter.addItems(self.FILTERS)
@@ -256,7 +264,7 @@ class ImagesTab(QWidget):
         self.view.doubleClicked.connect(lambda index: self.open_row(index.row()))
         self.view.activated.connect(lambda index: self.open_row(index.row()))
 
-    def display(self, snapshot, session) -> None:
+    def display(self, snapshot: EvaluationSnapshot, session: DatasetSession) -> None:
         self._last = (snapshot, session)
         im = snapshot.images
         names = np.asarray([p.name for p in session.dataset.image_paths], object)
@@ -265,7 +273,7 @@ class ImagesTab(QWidget):
                                 Column("FN", im.fn), Column("AP", im.ap, fmt()), Column("worst error", worst)],
                                rows=self._rows(im))
 
-    def _rows(self, im) -> np.ndarray:
+    def _rows(self, im: ImagesTable) -> np.ndarray:
         choice = self.filter.currentIndex()
         if choice == 0:
             return np.arange(len(im.tp))

@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +23,15 @@ from detviewer.errors import DetviewerError
 from detviewer.io.atomic import OutputError, write_bytes
 from detviewer.render.model.nms_layers import LAYER_NAMES
 from detviewer.render.qt.style import RenderStyle, qimage_from_rgb
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QFont, QImage, QPainter
+    from PySide6.QtCore import QCoreApplication
+
+    from detviewer.render.model.labels import Placement
+
+#: (text, (r, g, b)) entries explaining the colours drawn (ViewFrame.legend).
+Legend = Sequence[tuple[str, tuple[int, int, int]]]
 
 __all__ = ["ensure_gui_app", "render_image", "export_figure", "drawing_order", "figure_scale", "FIGURE_SIDE",
            "save_qimage", "svg_bytes", "figure_style", "figure_layout", "FigureLayout", "SELECTION_LAYERS",
@@ -44,7 +55,7 @@ RASTER_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 _QT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".gif": "GIF"}
 
 
-def save_qimage(image, path: str | os.PathLike, quality: int = -1) -> Path:
+def save_qimage(image: QImage, path: str | os.PathLike, quality: int = -1) -> Path:
     """Encode a QImage in the format its suffix names and write it atomically (io.atomic); the path.
 
     Encoding goes to memory first, so a full disk or a read-only folder is reported with its reason
@@ -57,14 +68,14 @@ def save_qimage(image, path: str | os.PathLike, quality: int = -1) -> Path:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    ok = image.save(buffer, fmt, quality)
+    ok = image.save(buffer, fmt, quality)  # type: ignore[call-overload]  # PySide6 takes the format as str
     buffer.close()
     if not ok:
         raise OutputError(f"Cannot write {path}: Qt could not encode the image as {fmt}.")
     return write_bytes(path, bytes(data.data()))
 
 
-def svg_bytes(size: tuple[int, int], paint) -> bytes:
+def svg_bytes(size: tuple[int, int], paint: Callable[[QPainter], object]) -> bytes:
     """An SVG document of ``size`` (width, height) drawn by ``paint(painter)`` (a QPainter), in memory."""
     from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize
     from PySide6.QtGui import QPainter
@@ -86,7 +97,7 @@ def svg_bytes(size: tuple[int, int], paint) -> bytes:
     return bytes(data.data())
 
 
-def ensure_gui_app():
+def ensure_gui_app() -> QCoreApplication:
     """The application object (fonts and painting need one); offscreen when there is no display.
 
     It is a QApplication, not a QGuiApplication: widgets created later in the same process (the
@@ -102,7 +113,8 @@ def ensure_gui_app():
     return app
 
 
-def _label_inputs(image: np.ndarray, layers: list, scale: float, style, legend):
+def _label_inputs(image: np.ndarray, layers: Sequence, scale: float, style: RenderStyle,
+                  legend: Legend) -> tuple:
     """(layers in drawing order, fonts, bounds (w, h), the legend's rect or None) of a figure's label pass."""
     from detviewer.render.qt.legend import legend_rect, screen_boxes
     from detviewer.render.qt.style import LabelFonts
@@ -114,8 +126,8 @@ def _label_inputs(image: np.ndarray, layers: list, scale: float, style, legend):
     return ordered, fonts, bounds, legend_rect(legend, fonts, bounds, screen_boxes(ordered, lambda p: p * scale))
 
 
-def figure_labels(image: np.ndarray, layers: list, scale: float = 1.0, style=None, *, legend=(),
-                  highlight: bool = False):
+def figure_labels(image: np.ndarray, layers: Sequence, scale: float = 1.0, style: RenderStyle | None = None, *,
+                  legend: Legend = (), highlight: bool = False) -> tuple[Placement, tuple | None]:
     """The label placement (render.model.labels.Placement, image-area pixels) and the legend's rect (x, y, w, h)
     of the figure ``render_image`` draws with the same arguments: what a test measures."""
     from PySide6.QtGui import QTransform
@@ -131,7 +143,8 @@ def figure_labels(image: np.ndarray, layers: list, scale: float = 1.0, style=Non
     return placement, legend_box
 
 
-def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, legend=(), dim: float = 0.0) -> None:
+def _paint(painter: QPainter, image: np.ndarray, layers: Sequence, scale: float, style: RenderStyle | None = None,
+           legend: Legend = (), dim: float = 0.0) -> None:
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QColor
 
@@ -157,7 +170,7 @@ def _paint(painter, image: np.ndarray, layers: list, scale: float, style=None, l
     paint_legend(painter, legend, fonts, legend_box)  # figure pixels: only the title band's offset is left
 
 
-def _draw_scaled_frame(painter, image: np.ndarray, scale: float) -> None:
+def _draw_scaled_frame(painter: QPainter, image: np.ndarray, scale: float) -> None:
     """The frame at ``scale``, resized by OpenCV and blitted 1:1: QPainter's smooth scaling of a figure-sized
     image held the GIL ~10 ms (PySide keeps it through drawImage), a stall of the window's thread each time the
     task runner exported a figure; OpenCV resizes with the GIL released."""
@@ -171,14 +184,14 @@ def _draw_scaled_frame(painter, image: np.ndarray, scale: float) -> None:
     painter.drawImage(0, 0, qimage_from_rgb(image))
 
 
-def title_height(style=None) -> int:
+def title_height(style: RenderStyle | None = None) -> int:
     """Height in pixels of a figure's title band."""
     from detviewer.render.qt.style import BOX_LABEL_PX, NORMAL
 
     return int(round(BOX_LABEL_PX * 1.5 * (style or NORMAL).font_scale + 12))
 
 
-def figure_style(style, width: float):
+def figure_style(style: RenderStyle | None, width: float) -> RenderStyle:
     """``style`` for a figure ``width`` pixels wide: text and lines grown with the figure (twice the window's at
     1920 px, as lecture mode), no text under MIN_TEXT_PX · width / FIGURE_SIDE (24 px at 1920)."""
     from detviewer.render.qt.style import NORMAL, RenderStyle
@@ -189,7 +202,7 @@ def figure_style(style, width: float):
                        min_text_px=max(style.min_text_px, math.ceil(MIN_TEXT_PX * width / FIGURE_SIDE)))
 
 
-def without_selection(layers: list, highlight: bool = False) -> list:
+def without_selection(layers: Sequence, highlight: bool = False) -> list:
     """``layers`` less the selection highlight (SELECTION_LAYERS), unless ``highlight``."""
     return list(layers) if highlight else [layer for layer in layers if layer.name not in SELECTION_LAYERS]
 
@@ -197,7 +210,7 @@ def without_selection(layers: list, highlight: bool = False) -> list:
 _CAPTION_PX = 13.0  # before the style's font scale: 26 px at 1920
 
 
-def _caption_font(style):
+def _caption_font(style: RenderStyle) -> QFont:
     from PySide6.QtGui import QFont
 
     font = QFont()
@@ -205,7 +218,7 @@ def _caption_font(style):
     return font
 
 
-def _caption_height(caption: str, width: float, style) -> int:
+def _caption_height(caption: str, width: float, style: RenderStyle) -> int:
     """Height of the caption band: the caption wrapped to the figure's width, with a margin of half a line."""
     if not caption:
         return 0
@@ -231,7 +244,8 @@ class FigureLayout:
     style: RenderStyle
 
 
-def figure_layout(image: np.ndarray, scale: float, style=None, title: str = "", caption: str = "") -> FigureLayout:
+def figure_layout(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "",
+                  caption: str = "") -> FigureLayout:
     """The layout of a figure of ``image`` (H, W, 3) at ``scale`` with this title and caption."""
     h, w = image.shape[:2]
     width, image_height = max(1, round(w * scale)), max(1, round(h * scale))
@@ -241,8 +255,8 @@ def figure_layout(image: np.ndarray, scale: float, style=None, title: str = "", 
     return FigureLayout((width, band + image_height + below), band, image_height, below, style)
 
 
-def _paint_figure(painter, image, layers, scale, layout: FigureLayout, title: str, legend, dim,
-                  caption: str = "") -> None:
+def _paint_figure(painter: QPainter, image: np.ndarray, layers: Sequence, scale: float, layout: FigureLayout,
+                  title: str, legend: Legend, dim: float, caption: str = "") -> None:
     from PySide6.QtCore import QRectF, Qt
     from PySide6.QtGui import QColor
 
@@ -269,7 +283,7 @@ def _paint_figure(painter, image, layers, scale, layout: FigureLayout, title: st
     _paint(painter, image, layers, scale, style, legend, dim)
 
 
-def _title_font(title: str, pixels: int, width: float, smallest: int = 11):
+def _title_font(title: str, pixels: int, width: float, smallest: int = 11) -> tuple[QFont, str]:
     """(font, text) of a title band: the font shrinks until the title fits ``width`` (not under ``smallest`` px),
     then the text is elided at its end."""
     from PySide6.QtCore import Qt
@@ -284,7 +298,7 @@ def _title_font(title: str, pixels: int, width: float, smallest: int = 11):
     return font, QFontMetricsF(font).elidedText(title, Qt.TextElideMode.ElideRight, width)
 
 
-def drawing_order(layers: list) -> list:
+def drawing_order(layers: Sequence) -> list:
     """As on the canvas: teaching-view layers in their order, the NMS layers above them in LAYER_NAMES order,
     overlays (``overlay_*``: boxes behind a metric, another model's) on top."""
     by_name = {layer.name: layer for layer in layers}
@@ -293,13 +307,15 @@ def drawing_order(layers: list) -> list:
     return rest + [by_name[n] for n in LAYER_NAMES if n in by_name] + overlays
 
 
-def figure_size(image: np.ndarray, scale: float, style=None, title: str = "", caption: str = "") -> tuple[int, int]:
+def figure_size(image: np.ndarray, scale: float, style: RenderStyle | None = None, title: str = "",
+                caption: str = "") -> tuple[int, int]:
     """(width, height) in pixels of a figure: the scaled image under its title band, over its caption band."""
     return figure_layout(image, scale, style, title, caption).size
 
 
-def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None, *, title: str = "", legend=(),
-                 dim: float = 0.0, caption: str = "", highlight: bool = False):
+def render_image(image: np.ndarray, layers: Sequence, scale: float = 1.0, style: RenderStyle | None = None, *,
+                 title: str = "", legend: Legend = (), dim: float = 0.0, caption: str = "",
+                 highlight: bool = False) -> QImage:
     """image (H, W, 3) uint8 RGB + layers (pixels of that image) -> QImage (RGB32) of the scaled image,
     under ``title``, over ``caption``.
 
@@ -325,8 +341,9 @@ def render_image(image: np.ndarray, layers: list, scale: float = 1.0, style=None
     return out
 
 
-def export_figure(image: np.ndarray, layers: list, path: str | os.PathLike, scale: float = 1.0, style=None, *,
-                  title: str = "", legend=(), dim: float = 0.0, caption: str = "", highlight: bool = False) -> Path:
+def export_figure(image: np.ndarray, layers: Sequence, path: str | os.PathLike, scale: float = 1.0,
+                  style: RenderStyle | None = None, *, title: str = "", legend: Legend = (), dim: float = 0.0,
+                  caption: str = "", highlight: bool = False) -> Path:
     """Write the figure to ``path``: .png/.jpg/.bmp/.webp raster, or .svg (vector boxes and text); see
     ``render_image`` for the rest."""
     path = Path(path)

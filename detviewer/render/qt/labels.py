@@ -3,6 +3,8 @@ above all layers, and in exported figures through ``paint_labels``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
@@ -31,8 +33,9 @@ def _mapper(transform: QTransform):
     return to_screen
 
 
-def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: LabelFonts | None = None,
-                 bounds: tuple[float, float] | None = None, obstacles=(), origin: tuple[float, float] = (0.0, 0.0)
+def paint_labels(painter: QPainter, layers: Sequence, style: RenderStyle = NORMAL, fonts: LabelFonts | None = None,
+                 bounds: tuple[float, float] | None = None, obstacles: Sequence[tuple[float, float, float, float]] = (),
+                 origin: tuple[float, float] = (0.0, 0.0)
                  ) -> Placement:
     """Place and draw the labels of ``layers`` with the painter's transform (image -> screen); returns the placement.
 
@@ -69,14 +72,15 @@ def paint_labels(painter: QPainter, layers, style: RenderStyle = NORMAL, fonts: 
     return placement
 
 
-def _place(layers, transform: QTransform, fonts: LabelFonts, bounds, obstacles=()):
+def _place(layers: Sequence, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
+           obstacles: Sequence[tuple[float, float, float, float]] = ()) -> tuple[list, Placement]:
     to_screen = _mapper(transform)
     labels = labels_of_layers(layers, to_screen, box_label_size=BOX_LABEL_PX)
     return labels, place_labels(labels, fonts.measure, bounds, obstacles, covering_panels(layers, to_screen))
 
 
-def place_layer_labels(layers, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
-                       obstacles=()) -> Placement:
+def place_layer_labels(layers: Sequence, transform: QTransform, fonts: LabelFonts, bounds: tuple[float, float],
+                       obstacles: Sequence[tuple[float, float, float, float]] = ()) -> Placement:
     """The placement ``paint_labels`` would draw for this transform (image -> screen) and screen size."""
     return _place(layers, transform, fonts, bounds, obstacles)[1]
 
@@ -105,9 +109,11 @@ class LabelsItem(pg.GraphicsObject):
         self.placement: Placement | None = None
         self.legend: tuple = ()  # the view's (text, rgb) entries, in a free corner; labels keep clear of it
         self._box_layers: list = []  # what the legend should hide as little of as it can
-        self._note_rect = None  # (x, y, w, h) screen pixels of a note widget over the canvas, kept clear too
+        # (x, y, w, h) screen pixels of a note widget over the canvas, kept clear too
+        self._note_rect: tuple[float, float, float, float] | None = None
 
-    def set_layers(self, layers, style: RenderStyle, legend=()) -> None:
+    def set_layers(self, layers: Sequence, style: RenderStyle,
+                   legend: Sequence[tuple[str, tuple[int, int, int]]] = ()) -> None:
         self.legend = tuple(legend)
         self._layers = [layer for layer in layers if getattr(layer, "labels", None) or hasattr(layer, "texts")
                         or getattr(layer, "fill_alpha", 0) >= PANEL_FILL_ALPHA]  # panels: labels under them move
@@ -139,7 +145,7 @@ class LabelsItem(pg.GraphicsObject):
             return None
         return legend_rect(self.legend, self._fonts, bounds, screen_boxes(self._box_layers, _mapper(transform)))
 
-    def set_note_rect(self, rect) -> None:
+    def set_note_rect(self, rect: tuple[float, float, float, float] | None) -> None:
         """A note shown over the canvas at rect (x, y, w, h) screen pixels, or None: labels keep clear of it."""
         if rect != self._note_rect:
             self._note_rect = rect
@@ -149,10 +155,10 @@ class LabelsItem(pg.GraphicsObject):
         """The screen rects labels keep clear of: the legend and the canvas's note."""
         return self._clear_of(self.legend_box(transform, bounds))
 
-    def _clear_of(self, legend_box) -> list:
+    def _clear_of(self, legend_box: tuple[float, float, float, float] | None) -> list:
         return [r for r in (legend_box, self._note_rect) if r is not None]
 
-    def paint(self, painter: QPainter, *args) -> None:
+    def paint(self, painter: QPainter, *args: object) -> None:
         from detviewer.render.qt.legend import paint_legend
 
         device = painter.device()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
+from detviewer.render.model.primitives import Layer
+
 __all__ = ["LayerItem"]
 
 
@@ -19,21 +21,21 @@ class LayerItem(pg.GraphicsObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._layer = None
+        self._layer: Layer | None = None
         self._bounds = QRectF()
 
     @property
-    def layer(self):
+    def layer(self) -> Layer | None:
         return self._layer
 
-    def set_layer(self, layer) -> None:
+    def set_layer(self, layer: Layer | None) -> None:
         self.prepareGeometryChange()
         self._layer = layer if layer is not None and len(layer) else None
         self._bounds = QRectF() if self._layer is None else self._extent_of(self._layer)
         self._layer_changed()
         self.update()
 
-    def _extent_of(self, layer) -> QRectF:
+    def _extent_of(self, layer: Layer) -> QRectF:
         raise NotImplementedError
 
     def _layer_changed(self) -> None:

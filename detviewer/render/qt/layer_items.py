@@ -15,8 +15,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
-from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, Layer, SegmentLayer, TextLayer
 from detviewer.render.qt.layer_item import LayerItem
 from detviewer.render.qt.many_boxes import FRAME_BUDGET_MS, ManyBoxesItem
 from detviewer.render.qt.style import (
@@ -79,7 +80,7 @@ class BoxSetItem(LayerItem):
             groups.append((pen, QBrush(qcolor(rgb, layer.fill_alpha)), [rects_path(boxes) for boxes in chunks], fills))
         return groups
 
-    def paint(self, painter: QPainter, *args) -> None:
+    def paint(self, painter: QPainter, *args: object) -> None:
         if self._layer is None:
             return
         if self._groups is None:
@@ -125,7 +126,8 @@ class SegmentSetItem(LayerItem):
             groups.append((pen, path, s, rgb))
         return groups
 
-    def paint(self, painter: QPainter, option=None, widget=None) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem | None = None,
+              widget: QWidget | None = None) -> None:
         if self._layer is None:
             return
         if self._groups is None:
@@ -175,7 +177,8 @@ class HeatmapItem(LayerItem):
     def _margin(self) -> tuple[float, float]:
         return 0.0, 0.0
 
-    def paint(self, painter: QPainter, option=None, widget=None) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem | None = None,
+              widget: QWidget | None = None) -> None:
         if self._image is None:
             return
         painter.save()
@@ -197,7 +200,8 @@ class ImageSetItem(LayerItem):
     def _layer_changed(self) -> None:
         self._images = [] if self._layer is None else [qimage_from_rgb(im) for im in self._layer.images]
 
-    def paint(self, painter: QPainter, option=None, widget=None) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem | None = None,
+              widget: QWidget | None = None) -> None:
         layer = self._layer
         if layer is None:
             return
@@ -216,7 +220,7 @@ class ImageSetItem(LayerItem):
         painter.restore()
 
 
-def item_for(layer, level_of_detail: bool = False):
+def item_for(layer: Layer, level_of_detail: bool = False) -> LayerItem:
     """A new item that can draw ``layer`` (not yet given the layer); level_of_detail: a huge box layer draws a
     sample within a per-paint budget (the canvas), else everything (exports)."""
     if isinstance(layer, SegmentLayer):
@@ -232,7 +236,7 @@ def item_for(layer, level_of_detail: bool = False):
     raise TypeError(f"cannot draw a {type(layer).__name__}")
 
 
-def paint_layer(painter: QPainter, layer, style: RenderStyle = NORMAL) -> None:
+def paint_layer(painter: QPainter, layer: Layer, style: RenderStyle = NORMAL) -> None:
     """Paint one layer in full (no level of detail) with the painter's current transform; labels are separate."""
     if isinstance(layer, TextLayer):
         return  # texts are labels: the label pass places them

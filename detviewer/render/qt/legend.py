@@ -3,6 +3,8 @@ that hides the fewest box outlines, drawn by the same function in both."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter
@@ -15,7 +17,7 @@ __all__ = ["legend_rect", "paint_legend", "screen_boxes", "MAX_LEGEND_BOXES"]
 _MARGIN = 8.0
 
 
-def _sizes(entries, fonts: LabelFonts) -> tuple[float, float, float]:
+def _sizes(entries: Sequence[tuple[str, tuple[int, int, int]]], fonts: LabelFonts) -> tuple[float, float, float]:
     """(row height, swatch side, panel width)."""
     _, metrics = fonts.font(BOX_LABEL_PX)
     row = metrics.height() + 4
@@ -29,7 +31,8 @@ def _sizes(entries, fonts: LabelFonts) -> tuple[float, float, float]:
 MAX_LEGEND_BOXES = 4000
 
 
-def screen_boxes(layers, to_screen, limit: int = MAX_LEGEND_BOXES) -> np.ndarray:
+def screen_boxes(layers: Sequence, to_screen: Callable[[np.ndarray], np.ndarray],
+                 limit: int = MAX_LEGEND_BOXES) -> np.ndarray:
     """(N, 4) xyxy screen pixels of the boxes of the BoxLayers in ``layers`` (every k-th of each layer when they
     hold more than ``limit`` together); to_screen maps (K, 2) image points to screen points (an axis-aligned
     transform: the canvas's or a figure's)."""
@@ -51,7 +54,7 @@ def _hidden_outlines(rect: tuple[float, float, float, float], boxes: np.ndarray)
     return int((overlaps & ~around).sum())
 
 
-def legend_rect(entries, fonts: LabelFonts, bounds: tuple[float, float],
+def legend_rect(entries: Sequence[tuple[str, tuple[int, int, int]]], fonts: LabelFonts, bounds: tuple[float, float],
                 boxes: np.ndarray | None = None) -> tuple[float, float, float, float] | None:
     """(x, y, w, h) of the legend panel in screen pixels inside ``bounds`` (w, h); None without entries.
 
@@ -72,7 +75,8 @@ def legend_rect(entries, fonts: LabelFonts, bounds: tuple[float, float],
     return x, y, width, height
 
 
-def paint_legend(painter: QPainter, entries, fonts: LabelFonts, rect) -> None:
+def paint_legend(painter: QPainter, entries: Sequence[tuple[str, tuple[int, int, int]]], fonts: LabelFonts,
+                 rect: tuple[float, float, float, float] | None) -> None:
     """entries: (text, (r, g, b)); rect: (x, y, w, h) from ``legend_rect``, in the painter's current coordinates
     (screen pixels: the caller removes any image scale first)."""
     if rect is None or not entries:

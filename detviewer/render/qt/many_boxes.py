@@ -7,6 +7,7 @@ import math
 import numpy as np
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QStyleOptionGraphicsItem, QWidget
 
 from detviewer.render.model.primitives import BoxLayer
 from detviewer.render.qt.layer_item import LayerItem
@@ -109,7 +110,8 @@ class ManyBoxesItem(LayerItem):
         k = int(np.searchsorted(cumulative, self.budget_ms * 1e6))
         return visible[:k], len(visible), key
 
-    def paint(self, painter: QPainter, option=None, widget=None) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem | None = None,
+              widget: QWidget | None = None) -> None:
         if self._layer is None:
             return
         t = painter.transform()

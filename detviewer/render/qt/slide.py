@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
 from detviewer.errors import DetviewerError
+from detviewer.render.qt.style import RenderStyle
 
 __all__ = ["SlideText", "SLIDE_SIZE", "MIN_TEXT_PX", "render_slide", "write_slide", "slide_layout", "figure_aspect",
            "table_fit", "cited_rows", "more_rows_note"]
@@ -99,7 +101,7 @@ def _paint_header(painter: QPainter, text: SlideText) -> None:
     painter.drawText(QRectF(_MARGIN, 22, width, 56), _RIGHT, text.number)
 
 
-def _legend_height(painter: QPainter, entries, width: float) -> float:
+def _legend_height(painter: QPainter, entries: Sequence[tuple[str, tuple[int, int, int]]], width: float) -> float:
     if not entries:
         return 0.0
     font = _font(_TABLE_PX)
@@ -114,7 +116,7 @@ def _legend_height(painter: QPainter, entries, width: float) -> float:
     return rows * row
 
 
-def _paint_legend(painter: QPainter, entries, rect: QRectF) -> None:
+def _paint_legend(painter: QPainter, entries: Sequence[tuple[str, tuple[int, int, int]]], rect: QRectF) -> None:
     painter.setFont(_font(_TABLE_PX))
     metrics = painter.fontMetrics()
     row = metrics.height() + 10
@@ -130,7 +132,7 @@ def _paint_legend(painter: QPainter, entries, rect: QRectF) -> None:
         x += item
 
 
-def cited_rows(rows, caption: str) -> set[int]:
+def cited_rows(rows: Sequence[tuple[object, object]], caption: str) -> set[int]:
     """Indices of the table rows ``caption`` cites: their key (less a leading "[n] " index) appears in it."""
     cited = set()
     for i, (key, _) in enumerate(rows):
@@ -140,7 +142,7 @@ def cited_rows(rows, caption: str) -> set[int]:
     return cited
 
 
-def _table_rows(painter: QPainter, rows, width: float, room: float,
+def _table_rows(painter: QPainter, rows: Sequence[tuple[object, object]], width: float, room: float,
                 caption: str = "") -> tuple[list[tuple[str, str, float]], int]:
     """The rows that fit in ``room`` pixels, each with its height, and how many were left out: the last rows the
     caption does not cite go first, so a row the caption names is always on the slide."""
@@ -161,7 +163,7 @@ def more_rows_note(left_out: int) -> str:
     return f"+ {left_out} more row{'s' if left_out > 1 else ''} not shown"
 
 
-def _paint_table(painter: QPainter, fitted, left_out: int, rect: QRectF) -> None:
+def _paint_table(painter: QPainter, fitted: Sequence[tuple[str, str, float]], left_out: int, rect: QRectF) -> None:
     key_w = 0.36 * rect.width()
     y = rect.top()
     for i, (key, value, h) in enumerate(fitted):
@@ -231,7 +233,8 @@ def _paint_column(painter: QPainter, text: SlideText, column: QRectF) -> None:
     _paint_table(painter, layout.fitted, layout.left_out, layout.table)
 
 
-def render_slide(image: np.ndarray, layers: list, text: SlideText, style=None, dim: float = 0.0) -> QImage:
+def render_slide(image: np.ndarray, layers: Sequence, text: SlideText, style: RenderStyle | None = None,
+                 dim: float = 0.0) -> QImage:
     """A SLIDE_SIZE QImage: ``layers`` over ``image`` (H, W, 3) uint8 RGB (original pixels) drawn by the
     figure export's painting code in ``style`` (default: lecture mode), the frame faded by ``dim``
     (ViewFrame.dim), beside ``text``; the legend goes in the text column, not over the frame."""
@@ -255,7 +258,8 @@ def render_slide(image: np.ndarray, layers: list, text: SlideText, style=None, d
     return out
 
 
-def write_slide(path: str | os.PathLike, image: np.ndarray, layers: list, text: SlideText, style=None,
+def write_slide(path: str | os.PathLike, image: np.ndarray, layers: Sequence, text: SlideText,
+                style: RenderStyle | None = None,
                 dim: float = 0.0) -> Path:
     """Write ``render_slide`` to ``path`` (.png / .jpg); DetviewerError with one sentence when it cannot."""
     path = Path(path)

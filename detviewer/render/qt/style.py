@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainterPath
 
-from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer
+from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, Layer, SegmentLayer
 
 __all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "rgb_of_qimage", "qimage_from_heatmap",
            "rects_path", "bounds_of", "color_groups", "LabelFonts", "BOX_LABEL_PX"]
@@ -36,7 +38,7 @@ NORMAL = RenderStyle()
 LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0, min_text_px=24)
 
 
-def styled(layer, style: RenderStyle):
+def styled(layer: Layer, style: RenderStyle) -> Layer:
     """The layer with its line widths scaled by ``style`` (the same object when style is NORMAL). Text sizes
     stay: LabelFonts scales every text (labels and TextLayers) once, when the label pass measures it."""
     if style == NORMAL:
@@ -46,7 +48,7 @@ def styled(layer, style: RenderStyle):
     return layer
 
 
-def qcolor(rgb, alpha: int = 255) -> QColor:
+def qcolor(rgb: Sequence[float] | np.ndarray, alpha: int = 255) -> QColor:
     return QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]), int(alpha))
 
 
@@ -93,7 +95,7 @@ def qimage_from_rgb(image: np.ndarray):
     return QImage(image.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-def rgb_of_qimage(qimage) -> np.ndarray:
+def rgb_of_qimage(qimage: QImage) -> np.ndarray:
     """QImage (RGB32 or RGB888) -> (H, W, 3) uint8 RGB, a copy; by OpenCV, with the GIL released."""
     import cv2
 
@@ -115,7 +117,7 @@ def qimage_from_heatmap(layer: HeatmapLayer):
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
-def bounds_of(xs, ys) -> QRectF:
+def bounds_of(xs: ArrayLike, ys: ArrayLike) -> QRectF:
     """The rectangle spanning coordinate arrays ``xs`` and ``ys`` (image pixels)."""
     x0, x1, y0, y1 = float(np.min(xs)), float(np.max(xs)), float(np.min(ys)), float(np.max(ys))
     return QRectF(x0, y0, x1 - x0, y1 - y0)

@@ -13,38 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import all_anchor_boxes, level_grid, level_offsets
-from detviewer.render.model.primitives import (
-    ARROW,
-    GT_COLOR,
-    IGNORED,
-    NEGATIVE,
-    POSITIVE,
-    BoxLayer,
-    SegmentLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    colormap,
-    cross_segments,
-    fmt_int,
-    fmt_num,
-    gt_layer,
-    memo,
-    solid,
-)
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
+from detviewer.render.model.primitives import (
+    ARROW, GT_COLOR, IGNORED, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, colormap,
+    GtPair, cross_segments, fmt_int, fmt_num, gt_layer, memo, solid,
+)
 from detviewer.render.model.views.notation import S_K
 from detviewer.render.model.views.training_labels import (
-    AnchorLabels,
-    anchor_rule,
-    label_anchors,
-    label_legend,
-    label_sentence,
-    rule_sentence,
+    AnchorLabels, anchor_rule, label_anchors, label_legend, label_sentence, rule_sentence,
 )
 
 __all__ = ["AnchorViewState", "AnchorLevelInfo", "CellAnchors", "anchor_table", "anchors_at_point",
@@ -122,7 +103,7 @@ def anchor_table(inference: Inference) -> list[AnchorLevelInfo]:
             for a in inference.anchors]
 
 
-def _join(values) -> str:
+def _join(values: ArrayLike) -> str:
     return "/".join(fmt_num(v) for v in values)
 
 
@@ -152,7 +133,7 @@ def level_sentence(info: AnchorLevelInfo, level_count: int) -> str:
             f"{info.per_location} anchors per cell ({shape}) — {fmt_int(info.count)} anchors")
 
 
-def anchors_at_point(inference: Inference, point_xy) -> list[CellAnchors]:
+def anchors_at_point(inference: Inference, point_xy: tuple[float, float]) -> list[CellAnchors]:
     """The anchors centred at the feature cell under ``point_xy`` (original pixels), on every level.
 
     Levels whose map does not cover the point are left out.
@@ -172,7 +153,7 @@ def anchors_at_point(inference: Inference, point_xy) -> list[CellAnchors]:
     return out
 
 
-def anchors_steps(inference: Inference, gt=None) -> int:
+def anchors_steps(inference: Inference, gt: GtPair | None = None) -> int:
     """Lecture steps: one per level, then all levels together (a single level: one step)."""
     n = len(inference.anchors)
     return n + 1 if n > 1 else max(n, 1)
@@ -224,7 +205,7 @@ def _alpha_for(count: int) -> int:
     return 220 if count < 2_000 else 140 if count < 20_000 else 70
 
 
-def _color_mode(inference: Inference, state: AnchorViewState, gt) -> str:
+def _color_mode(inference: Inference, state: AnchorViewState, gt: GtPair | None) -> str:
     mode = state.color_by
     if mode == "auto":
         if gt is not None and (state.rule or anchor_rule(inference)) is not None:
@@ -255,7 +236,7 @@ def _level_layers(inference: Inference, levels: list[int], mode: str) -> list[Bo
         n = len(anchors)
         if mode == "objectness":
             boxes, colors, index = memo(inference, ("objectness_layer", i),
-                                        lambda anchors=anchors, i=i: _by_objectness(anchors, int(offsets[i])))
+                                        lambda: _by_objectness(anchors, int(offsets[i])))
         else:
             boxes, colors = anchors.boxes, solid(PALETTE[i % len(PALETTE)], n)
             index = np.arange(offsets[i], offsets[i] + n, dtype=np.int64)
@@ -293,7 +274,7 @@ def _label_layers(inference: Inference, levels: list[int], labels: AnchorLabels,
     return layers
 
 
-def _point_layers(inference: Inference, point) -> tuple[list, list[tuple[str, str]], str]:
+def _point_layers(inference: Inference, point: tuple[float, float]) -> tuple[list, list[tuple[str, str]], str]:
     cells = anchors_at_point(inference, point)
     layers: list = []
     rows = [("Point", f"({fmt_num(point[0], 1)}, {fmt_num(point[1], 1)})")]
@@ -320,7 +301,8 @@ def _point_layers(inference: Inference, point) -> tuple[list, list[tuple[str, st
     return layers, rows, sentence
 
 
-def _label_part(inference: Inference, levels: list[int], state: AnchorViewState, gt) -> tuple[list, list, str, tuple]:
+def _label_part(inference: Inference, levels: list[int], state: AnchorViewState, gt: GtPair
+                ) -> tuple[list, list, str, tuple]:
     """Layers, table rows, caption sentence and legend of the training labels under the model's rule."""
     labels = label_anchors(inference, gt[0], state.rule, state.seed)
     rule = labels.rule
@@ -349,7 +331,8 @@ def _colour_legend(inference: Inference, levels: list[int], mode: str) -> tuple:
     return tuple((f"level {i + 1}", tuple(int(v) for v in PALETTE[i % len(PALETTE)])) for i in levels)
 
 
-def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState(), gt=None) -> ViewFrame:
+def anchors_frame(inference: Inference, state: AnchorViewState = AnchorViewState(),
+                  gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """The anchors view for ``state``; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     _require_anchors(inference)
     gt = as_gt(gt)

@@ -8,24 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALETTE
-from detviewer.render.model.primitives import (
-    GT_COLOR,
-    BoxLayer,
-    ImageLayer,
-    TextLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    colormap,
-    fmt_int,
-    fmt_num,
-    gt_layer,
-    solid,
-)
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
+from detviewer.render.model.primitives import (
+    GT_COLOR, BoxLayer, ImageLayer, TextLayer, ViewError, ViewFrame, GtPair, as_gt, colormap, fmt_int, fmt_num,
+    gt_layer, solid,
+)
 
 __all__ = ["SlidingWindowViewState", "SelectiveSearchViewState", "window_shapes", "sliding_window_frame",
            "sliding_window_steps", "selective_search_frame", "selective_search_steps", "warp_gallery",
@@ -73,7 +64,7 @@ def window_shapes(inference: Inference, state: SlidingWindowViewState):
     return sliding_windows(inference.image_size, state.sizes, state.aspect_ratios, state.stride_fraction)
 
 
-def sliding_window_steps(inference: Inference, gt=None,
+def sliding_window_steps(inference: Inference, gt: GtPair | None = None,
                          state: SlidingWindowViewState = SlidingWindowViewState()) -> int:
     """Lecture steps: one per window shape, then all shapes together."""
     n = len(window_shapes(inference, state))
@@ -143,11 +134,13 @@ def sliding_window_frame(inference: Inference, state: SlidingWindowViewState = S
     return ViewFrame(layers, caption, rows, step, steps, label, legend=legend)
 
 
-def selective_search_steps(inference: Inference, gt=None, state: SelectiveSearchViewState | None = None) -> int:
+def selective_search_steps(inference: Inference, gt: GtPair | None = None,
+                           state: SelectiveSearchViewState | None = None) -> int:
     return 2 if state is not None and state.crops is not None and len(state.crops) else 1
 
 
-def selective_search_frame(inference: Inference, state: SelectiveSearchViewState, gt=None) -> ViewFrame:
+def selective_search_frame(inference: Inference, state: SelectiveSearchViewState,
+                           gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """Step 0: Selective Search's proposals (first ``top_n``, coloured by rank) with the gallery's boxes
     numbered. Step 1 (with crops): those boxes and their warped crops laid over the frame, numbered alike."""
     gt = as_gt(gt)
@@ -254,7 +247,8 @@ def _covered_area(boxes: np.ndarray, region: np.ndarray) -> float:
     return float((iw * ih).sum())
 
 
-def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, boxes: np.ndarray, gt) -> ViewFrame:
+def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, boxes: np.ndarray,
+                         gt: GtPair | None) -> ViewFrame:
     n = len(boxes)
     pad = 0.01 * max(inference.image_size)
     rects = gallery_placement(inference.image_size, boxes, pad)
@@ -288,7 +282,8 @@ def _crop_and_warp_frame(inference: Inference, state: SelectiveSearchViewState, 
     return ViewFrame(layers, caption, rows, 1, 2, "Crop and warp", legend=legend)
 
 
-def warp_gallery(image_rgb: np.ndarray, boxes_xyxy, n: int = 8, size: int = 227, context: int = 16) -> np.ndarray:
+def warp_gallery(image_rgb: np.ndarray, boxes_xyxy: ArrayLike, n: int = 8, size: int = 227,
+                 context: int = 16) -> np.ndarray:
     """R-CNN's crop-and-warp of the first ``n`` boxes: (n, size, size, 3) uint8 (core.before_cnn.crop_and_warp)."""
     from detviewer.ops.before_cnn import crop_and_warp
 

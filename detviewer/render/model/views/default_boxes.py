@@ -14,27 +14,16 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
-from detviewer.render.model.geometry import level_grid, level_offsets
-from detviewer.render.model.primitives import (
-    ARROW,
-    GT_COLOR,
-    NEGATIVE,
-    POSITIVE,
-    BoxLayer,
-    SegmentLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    cross_segments,
-    fmt_int,
-    fmt_num,
-    gt_layer,
-    solid,
-)
+from detviewer.render.model.geometry import LevelGrid, level_grid, level_offsets
 from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
+from detviewer.render.model.primitives import (
+    ARROW, GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, GtPair, as_gt, cross_segments,
+    fmt_int, fmt_num, gt_layer, solid,
+)
 from detviewer.render.model.views.notation import S_K, S_PRIME_K, s_of, s_prime_of
 from detviewer.render.model.views.scale_sets import scale_comparison_frame
 from detviewer.render.model.views.training_labels import label_anchors, model_rule, rule_sentence
@@ -85,7 +74,7 @@ def ssd_scale_list(inference: Inference) -> list[float]:
     return [a.scales[0] for a in inference.anchors] + [inference.anchors[-1].scales[1]]
 
 
-def _linear(scales, m: int) -> bool:
+def _linear(scales: list[float], m: int) -> bool:
     from detviewer.ops.anchors import ssd_scales
 
     return m >= 2 and np.allclose(scales[:m], ssd_scales(scales[0], scales[m - 1], m), atol=1e-6)
@@ -147,7 +136,7 @@ def _ssd_rule(inference: Inference, rule: MatchRule | None) -> MatchRule:
     return rule
 
 
-def ssd_matching(inference: Inference, gt_boxes, rule: MatchRule | None = None) -> SsdMatch:
+def ssd_matching(inference: Inference, gt_boxes: np.ndarray, rule: MatchRule | None = None) -> SsdMatch:
     """Match every default box to ground truth with the model's own SSD rule (its SSDMatcher, ``rule`` to
     override) and pick the negatives SSD trains on: neg_to_pos per positive, ranked by the head's
     1 − P(background) (training_labels.label_anchors)."""
@@ -155,13 +144,14 @@ def ssd_matching(inference: Inference, gt_boxes, rule: MatchRule | None = None) 
     return SsdMatch(labels.labels, labels.matched_gt, labels.max_iou, labels.sampled_negative)
 
 
-def default_boxes_steps(inference: Inference, gt=None) -> int:
+def default_boxes_steps(inference: Inference, gt: GtPair | None = None) -> int:
     """Lecture steps: one per feature-map scale, then the paper's scales beside the model's."""
     _require_ssd(inference)
     return len(inference.anchors) + 1
 
 
-def _choose_cell(state: DefaultBoxViewState, anchors: AnchorSet, grid, gt) -> tuple[int, int]:
+def _choose_cell(state: DefaultBoxViewState, anchors: AnchorSet, grid: LevelGrid,
+                 gt: GtPair | None) -> tuple[int, int]:
     h, w = anchors.feature_size
     if state.cell is not None and 0 <= state.cell[0] < h and 0 <= state.cell[1] < w:
         return int(state.cell[0]), int(state.cell[1])
@@ -173,7 +163,8 @@ def _choose_cell(state: DefaultBoxViewState, anchors: AnchorSet, grid, gt) -> tu
     return h // 2, w // 2
 
 
-def _matching_part(inference: Inference, index: int, state: DefaultBoxViewState, gt, cell_index: np.ndarray):
+def _matching_part(inference: Inference, index: int, state: DefaultBoxViewState, gt: GtPair,
+                   cell_index: np.ndarray) -> tuple:
     """Layers, rows and caption sentence of the model's SSD matching on scale ``index``. Only each object's
     best default box is labelled (one label per box: none on the boxes of the chosen cell, which carry their
     shape)."""
@@ -208,7 +199,7 @@ def _matching_part(inference: Inference, index: int, state: DefaultBoxViewState,
 
 
 def default_boxes_frame(inference: Inference, state: DefaultBoxViewState = DefaultBoxViewState(),
-                        gt=None) -> ViewFrame:
+                        gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """The default-box view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     _require_ssd(inference)
     gt = as_gt(gt)

@@ -13,25 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import GridPrediction, Inference
 from detviewer.render.model.colors import CELL_LINES, class_colors, spare_colors
-from detviewer.render.model.primitives import (
-    ARROW,
-    GT_COLOR,
-    BoxLayer,
-    HeatmapLayer,
-    SegmentLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    cross_segments,
-    fmt_num,
-    grid_lines,
-    gt_layer,
-    solid,
-)
 from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
+from detviewer.render.model.primitives import (
+    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, GtPair, as_gt, cross_segments, fmt_num,
+    grid_lines, gt_layer, solid,
+)
 
 __all__ = ["GridViewState", "grid_frame", "grid_steps", "object_cells", "cell_rects", "grid_segments",
            "tensor_layout", "yolo_v1_rows", "CLASS_MAPS", "YOLO_V1"]
@@ -87,7 +77,7 @@ def _centres(boxes: np.ndarray) -> np.ndarray:
     return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
 
 
-def object_cells(inference: Inference, gt=None) -> list[tuple[int, int]]:
+def object_cells(inference: Inference, gt: tuple[ArrayLike, ArrayLike] | None = None) -> list[tuple[int, int]]:
     """Cells (row, col) responsible for an object, row-major: ground-truth centres when given, else
     the centres of the model's detections."""
     from detviewer.ops.anchors import yolo_cell
@@ -99,7 +89,7 @@ def object_cells(inference: Inference, gt=None) -> list[tuple[int, int]]:
     return sorted(c for c in cells if c is not None)
 
 
-def grid_steps(inference: Inference, gt=None) -> int:
+def grid_steps(inference: Inference, gt: GtPair | None = None) -> int:
     """Lecture steps: the overview, then one per cell holding an object."""
     return 1 + len(object_cells(inference, gt))
 
@@ -117,7 +107,7 @@ def tensor_layout(inference: Inference, row: int, col: int) -> list[tuple[str, s
         meanings = [f"{(x1 + x2) / 2 / cw - col:.2f} across the cell", f"{(y1 + y2) / 2 / ch - row:.2f} down the cell",
                     f"{(x2 - x1) / width:.2f} of the image width", f"{(y2 - y1) / height:.2f} of the image height",
                     f"{grid.confidence[row, col, b]:.2f} confidence"]
-        for j, (name, meaning) in enumerate(zip(["x", "y", "w", "h", "conf"], meanings)):
+        for j, (name, meaning) in enumerate(zip("x y w h conf".split(), meanings)):
             rows.append((f"[{5 * b + j}] box {b + 1} {name}", f"{raw[5 * b + j]:+.2f} → {meaning}"))
     names = inference.detections
     for c in range(grid.class_probs.shape[-1]):
@@ -211,7 +201,7 @@ def _cell_part(inference: Inference, cell: tuple[int, int], holds: bool, what: s
     return layers, caption, rows, f"Cell ({r + 1}, {c + 1})", legend
 
 
-def _grid_layers(inference: Inference, state: GridViewState, gt, cells: list[tuple[int, int]]) -> list:
+def _grid_layers(inference: Inference, state: GridViewState, gt: GtPair | None, cells: list[tuple[int, int]]) -> list:
     grid = _grid(inference)
     s = grid.grid_size
     layers: list = []
@@ -233,7 +223,8 @@ def _grid_layers(inference: Inference, state: GridViewState, gt, cells: list[tup
     return layers
 
 
-def grid_frame(inference: Inference, state: GridViewState = GridViewState(), gt=None) -> ViewFrame:
+def grid_frame(inference: Inference, state: GridViewState = GridViewState(),
+               gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """The YOLO grid view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     grid = _grid(inference)
     gt = as_gt(gt)

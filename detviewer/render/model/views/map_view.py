@@ -13,28 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import class_colors
 from detviewer.render.model.primitives import (
-    GT_COLOR,
-    POSITIVE,
-    BoxLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    fmt_int,
-    gt_layer,
-    memo,
+    GT_COLOR, POSITIVE, BoxLayer, ViewError, ViewFrame, GtPair, as_gt, fmt_int, gt_layer, memo,
 )
 from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.views.inset_chart import (
-    AREA,
-    CURVE,
-    ENVELOPE,
-    bar_chart_layers,
-    chart_rect,
-    pr_chart_layers,
+    AREA, CURVE, ENVELOPE, bar_chart_layers, chart_rect, pr_chart_layers,
 )
 
 __all__ = ["ImageAP", "image_ap", "map_frame", "map_steps", "FALSE_POSITIVE"]
@@ -60,7 +48,7 @@ class ImageAP:
     objects: np.ndarray
 
 
-def _boxes(gt, inference: Inference):
+def _boxes(gt: GtPair, inference: Inference) -> tuple:
     from detviewer.core.metrics import DetectionBoxes, GroundTruthBoxes
 
     boxes, labels = gt
@@ -77,7 +65,7 @@ def _boxes(gt, inference: Inference):
     return truth, found
 
 
-def image_ap(inference: Inference, gt) -> ImageAP:
+def image_ap(inference: Inference, gt: tuple[ArrayLike, ArrayLike]) -> ImageAP:
     """AP of the model's detections on this image against ``gt`` ``(boxes (M, 4) xyxy, labels (M,))`` (labels in
     the model's label space; <= 0 left out). Memoised per Inference."""
     from detviewer.core.coco_eval import evaluate_coco
@@ -102,7 +90,7 @@ def image_ap(inference: Inference, gt) -> ImageAP:
     return memo(inference, ("image_ap", gt[0].tobytes(), gt[1].tobytes()), compute)
 
 
-def map_steps(inference: Inference, gt=None) -> int:
+def map_steps(inference: Inference, gt: GtPair | None = None) -> int:
     """Lecture steps: every detection, one per class with objects (the lowest AP50 first: its curve has the
     most to show), the mean."""
     gt = as_gt(gt)
@@ -121,7 +109,7 @@ def _tp_fp_layer(inference: Inference, index: np.ndarray, tp: np.ndarray, ranked
                     width=2.5)
 
 
-def _class_frame(inference: Inference, gt, result: ImageAP, k: int, step: int, steps: int) -> ViewFrame:
+def _class_frame(inference: Inference, gt: GtPair, result: ImageAP, k: int, step: int, steps: int) -> ViewFrame:
     det = inference.detections
     label = int(result.classes[k])
     name = det.name_of(label)
@@ -155,7 +143,8 @@ def _class_frame(inference: Inference, gt, result: ImageAP, k: int, step: int, s
     return ViewFrame(layers, caption, rows, step, steps, name, legend=legend)
 
 
-def map_frame(inference: Inference, step: int | None = None, gt=None) -> ViewFrame:
+def map_frame(inference: Inference, step: int | None = None,
+              gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """Step 0: every detection TP / FP at IoU 0.5; 1…K: one class with objects each; K + 1: mAP50 and COCO AP."""
     gt = as_gt(gt)
     if gt is None or not (gt[1] > 0).any():

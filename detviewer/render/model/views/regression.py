@@ -14,36 +14,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import MARK, PALETTE, SELECT
-from detviewer.render.model.primitives import (
-    ARROW,
-    GT_COLOR,
-    POSITIVE,
-    TEXT,
-    BoxLayer,
-    SegmentLayer,
-    TextLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    cross_segments,
-    fmt_int,
-    gt_layer,
-    solid,
-)
 from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
+from detviewer.render.model.primitives import (
+    ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, cross_segments,
+    GtPair, fmt_int, gt_layer, solid,
+)
 from detviewer.render.model.views.box_regression import (
-    BoxRegression,
-    RegressionTarget,
-    anchor_regression,
-    best_anchor_for,
-    has_box_head,
-    proposal_for_detection,
-    proposal_regression,
-    regression_target,
-    require_deltas,
+    BoxRegression, RegressionTarget, anchor_regression, best_anchor_for, has_box_head, proposal_for_detection,
+    proposal_regression, regression_target, require_deltas,
 )
 from detviewer.render.model.views.notation import T_H, T_VECTOR, T_W, T_X, T_Y
 from detviewer.render.model.views.training_labels import anchor_rule, label_anchors, rule_title
@@ -74,7 +56,7 @@ class RegressionViewState:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
 
 
-def regression_steps(inference: Inference, gt=None) -> int:
+def regression_steps(inference: Inference, gt: GtPair | None = None) -> int:
     return len(STEP_NAMES)
 
 
@@ -84,12 +66,12 @@ def _stage(inference: Inference, state: RegressionViewState) -> str:
     return state.stage
 
 
-def _largest(gt) -> int:
+def _largest(gt: GtPair) -> int:
     sizes = (gt[0][:, 2] - gt[0][:, 0]) * (gt[0][:, 3] - gt[0][:, 1])
     return int(np.argmax(sizes))
 
 
-def _default_anchor(inference: Inference, gt) -> int:
+def _default_anchor(inference: Inference, gt: GtPair | None) -> int:
     rule = anchor_rule(inference)
     if gt is not None and len(gt[0]) and rule is not None:
         labels = label_anchors(inference, gt[0], rule)
@@ -101,7 +83,7 @@ def _default_anchor(inference: Inference, gt) -> int:
     return 0
 
 
-def _default_proposal(inference: Inference, gt) -> tuple[int, int | None]:
+def _default_proposal(inference: Inference, gt: GtPair | None) -> tuple[int, int | None]:
     from detviewer.ops.boxes import box_iou_np
 
     if gt is not None and len(gt[0]):
@@ -114,7 +96,8 @@ def _default_proposal(inference: Inference, gt) -> tuple[int, int | None]:
     return 0, None
 
 
-def choose_reference(inference: Inference, state: RegressionViewState, gt=None) -> tuple[BoxRegression, str]:
+def choose_reference(inference: Inference, state: RegressionViewState, gt: GtPair | None = None
+                     ) -> tuple[BoxRegression, str]:
     """(the reference box's regression, a short text naming the picked box, or "")."""
     require_deltas(inference)
     stage = _stage(inference, state)
@@ -140,7 +123,7 @@ def choose_reference(inference: Inference, state: RegressionViewState, gt=None) 
     return proposal_regression(inference, index, label), ""
 
 
-def _sig(values) -> str:
+def _sig(values: ArrayLike) -> str:
     """'(0.25, 0, −0.41, 0)': the lecture's numbers, no needless digits."""
     def one(v: float) -> str:
         text = f"{v:.2f}".rstrip("0").rstrip(".")
@@ -154,7 +137,7 @@ def _signed(value: float, digits: int = 1) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
-def _weights_text(weights) -> str:
+def _weights_text(weights: ArrayLike) -> str:
     return "(" + ", ".join(f"{float(w):g}" for w in weights) + ")"
 
 
@@ -235,7 +218,8 @@ def _reference_layers(r: BoxRegression, step: int, name: str) -> list:
     return layers
 
 
-def _caption(inference: Inference, r: BoxRegression, step: int, name: str, target, picked: str) -> str:
+def _caption(inference: Inference, r: BoxRegression, step: int, name: str, target: RegressionTarget | None,
+             picked: str) -> str:
     wa, ha = float(r.box[2] - r.box[0]), float(r.box[3] - r.box[1])
     ca, cd = _centre(r.box), _centre(r.decoded)
     tx, ty, tw, th = r.deltas.tolist()
@@ -267,7 +251,8 @@ def _caption(inference: Inference, r: BoxRegression, step: int, name: str, targe
             f"needs {T_W}* = log(1/1.5) = −0.41.")
 
 
-def regression_frame(inference: Inference, state: RegressionViewState = RegressionViewState(), gt=None) -> ViewFrame:
+def regression_frame(inference: Inference, state: RegressionViewState = RegressionViewState(),
+                     gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """The regression view; gt optional ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     gt = as_gt(gt)
     r, picked = choose_reference(inference, state, gt)
@@ -315,7 +300,7 @@ def _prepare(request: ViewRequest) -> Prepare:
     state = RegressionViewState(detection=request.picked, stage=request.controls["stage"])
     gt = as_gt(request.gt_pair)
 
-    def run(_detector) -> None:
+    def run(_detector: object) -> None:
         try:
             reference, _picked = choose_reference(inference, state, gt)
             if gt is not None:

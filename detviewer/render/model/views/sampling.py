@@ -13,22 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALE_POSITIVE
 from detviewer.render.model.geometry import all_anchor_boxes
 from detviewer.render.model.primitives import (
-    GT_COLOR,
-    NEGATIVE,
-    POSITIVE,
-    BoxLayer,
-    ViewError,
-    ViewFrame,
-    as_gt,
-    fmt_int,
-    fmt_num,
-    gt_layer,
-    memo,
+    GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, ViewError, ViewFrame, GtPair, as_gt, fmt_int, fmt_num, gt_layer, memo,
     solid,
 )
 from detviewer.render.model.spec import Prepare, ViewRequest, ViewSpec, counted
@@ -69,7 +60,7 @@ def samplers(inference: Inference) -> list[str]:
     return ["rcnn", "fast_rcnn"] + own
 
 
-def sampling_steps(inference: Inference, gt=None) -> int:
+def sampling_steps(inference: Inference, gt: GtPair | None = None) -> int:
     return len(samplers(inference))
 
 
@@ -118,7 +109,7 @@ def _anchor_stage(inference: Inference, stage: str, state: SamplingViewState, gt
                    np.sort(labels.sampled_positive), np.sort(labels.sampled_negative))
 
 
-def sampled(inference: Inference, kind: str, state: SamplingViewState, gt_boxes) -> Sampled:
+def sampled(inference: Inference, kind: str, state: SamplingViewState, gt_boxes: np.ndarray) -> Sampled:
     """The sampler ``kind`` (one of ``samplers(inference)``) on this image's ground truth (M, 4) xyxy pixels."""
     gt_boxes = np.asarray(gt_boxes, np.float32).reshape(-1, 4)
     if kind in ("rcnn", "fast_rcnn"):
@@ -137,7 +128,8 @@ def _layers(s: Sampled) -> list[BoxLayer]:
                      dashed=dashed) for name, index, color, width, alpha, dashed in groups]
 
 
-def sampling_frame(inference: Inference, state: SamplingViewState = SamplingViewState(), gt=None) -> ViewFrame:
+def sampling_frame(inference: Inference, state: SamplingViewState = SamplingViewState(),
+                   gt: tuple[ArrayLike, ArrayLike] | None = None) -> ViewFrame:
     """Step ``state.step`` of the samplers on this image; gt ``(boxes (M, 4) xyxy original pixels, labels (M,))``."""
     gt = as_gt(gt)
     if gt is None or len(gt[0]) == 0:
