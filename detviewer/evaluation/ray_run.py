@@ -146,6 +146,8 @@ def run_on_cluster(factory: DetectorFactory, items: Sequence[tuple[int, Path]], 
         last = time.monotonic()
         if message[0] == "answer":
             on_answer(*message[1:])
+            if should_stop is not None and should_stop():  # answers keep coming: ask between them too
+                stop.set()
         elif message[0] == "error":
             raise message[1]
         else:

@@ -27,13 +27,13 @@ if TYPE_CHECKING:
     from PIL import Image
     from PySide6.QtGui import QImage
 
-    from detviewer.render.model.primitives import ViewFrame
-    from detviewer.render.model.spec import ViewRequest
-    from detviewer.render.qt.style import RenderStyle
     from detviewer.gui.canvas import Canvas
     from detviewer.gui.presenter import ViewPresenter
     from detviewer.gui.session import Session
     from detviewer.gui.task_progress import TaskProgress
+    from detviewer.render.model.primitives import ViewFrame
+    from detviewer.render.model.spec import ViewRequest
+    from detviewer.render.qt.style import RenderStyle
 
 __all__ = ["Exporter", "export_nms_steps", "nms_step_frames", "view_title"]
 

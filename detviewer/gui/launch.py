@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from PySide6.QtCore import QMessageLogContext, QSettings, QtMsgType, QTimer
+    from PySide6.QtCore import QMessageLogContext, QSettings, QTimer, QtMsgType
     from PySide6.QtWidgets import QApplication
 
     from detviewer.gui.lifetime import RunLifetime

@@ -8,8 +8,9 @@ Ctrl+Right / Ctrl+Left or ] / [ move to the next / previous image or video frame
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -53,7 +54,7 @@ def install_step_keys(host: QWidget, handlers: dict[str, Callable[[], None]]) ->
     return shortcuts
 
 
-def step_handlers(state: ViewerState, feed: Feed, autoplay: "AutoPlay") -> dict[str, Callable[[], None]]:
+def step_handlers(state: ViewerState, feed: Feed, autoplay: AutoPlay) -> dict[str, Callable[[], None]]:
     """The window's handler of each STEP_KEYS action: the state steps the view, the feed changes image."""
     def play() -> None:  # P: the view's steps; in a one-step view, play / pause a video or camera instead
         if state.step_position()[1] <= 1 and isinstance(feed.source, (VideoFileSource, CameraSource)):

@@ -67,6 +67,32 @@ def test_detect_on_a_cluster_writes_the_local_results(local_cluster, shapes, tmp
     assert outputs["ray"] == outputs["here"]
 
 
+CANCEL = r"""
+import json, sys
+from functools import partial
+from detviewer.detectors.registry import load_detector
+from detviewer.evaluation.ray_cluster import connect, disconnect
+from detviewer.evaluation.ray_dataset import run_dataset_on_cluster
+from detviewer.io.datasets import open_dataset
+seen = []
+dataset = open_dataset(sys.argv[1])
+run, cluster = run_dataset_on_cluster(load_detector("demo-ssd", device="cpu"), dataset, None,
+                                      partial(load_detector, "demo-ssd", device="cpu"), address=connect("auto"),
+                                      progress=lambda done, total, eta: seen.append(done),
+                                      should_stop=lambda: len(seen) >= 10)
+disconnect()
+print(json.dumps({"stopped": run.stopped, "answered": cluster.answered, "total": dataset.num_images}))
+"""
+
+
+def test_cancel_stops_a_cluster_run_between_answers(local_cluster, shapes, tmp_path):
+    done = subprocess.run([sys.executable, "-c", CANCEL, str(shapes)], capture_output=True, text=True,
+                          timeout=RUN_TIMEOUT_S, env=_env(tmp_path / "store"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["stopped"] and result["answered"] < result["total"]
+
+
 def test_a_worker_killed_mid_run_changes_no_number(local_cluster, shapes, tmp_path):
     local = _stats(_eval(shapes, tmp_path / "local-store", "--no-cache"))
     run = subprocess.Popen([sys.executable, "-m", "detviewer", "eval", "--model", "demo-ssd", "--data", str(shapes),

@@ -14,15 +14,29 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import (
-    QAbstractItemView, QDoubleSpinBox, QHBoxLayout, QHeaderView, QPushButton, QStyle, QTableView, QToolButton,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 from detviewer.core.types import FILTERED, KEPT, NMS_STATE_NAMES, PENDING, SUPPRESSED
 from detviewer.gui.panels.views_panel import wrapping_label
 from detviewer.render.model.registry import nms_view
 from detviewer.state.events import (
-    FrameChanged, InferenceChanged, SelectionChanged, StateEvent, StepChanged, ThresholdsChanged, ViewChanged,
+    FrameChanged,
+    InferenceChanged,
+    SelectionChanged,
+    StateEvent,
+    StepChanged,
+    ThresholdsChanged,
+    ViewChanged,
 )
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,8 +25,8 @@ from detviewer.render.model.nms_layers import LAYER_NAMES
 from detviewer.render.qt.style import RenderStyle, qimage_from_rgb
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QFont, QImage, QPainter
     from PySide6.QtCore import QCoreApplication
+    from PySide6.QtGui import QFont, QImage, QPainter
 
     from detviewer.render.model.labels import Placement
 

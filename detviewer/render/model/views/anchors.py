@@ -18,14 +18,35 @@ from numpy.typing import ArrayLike
 from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import all_anchor_boxes, level_grid, level_offsets
-from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, IGNORED, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, as_gt, colormap,
-    GtPair, cross_segments, fmt_int, fmt_num, gt_layer, memo, solid,
+    ARROW,
+    GT_COLOR,
+    IGNORED,
+    NEGATIVE,
+    POSITIVE,
+    BoxLayer,
+    GtPair,
+    SegmentLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    colormap,
+    cross_segments,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    memo,
+    solid,
 )
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.views.notation import S_K
 from detviewer.render.model.views.training_labels import (
-    AnchorLabels, anchor_rule, label_anchors, label_legend, label_sentence, rule_sentence,
+    AnchorLabels,
+    anchor_rule,
+    label_anchors,
+    label_legend,
+    label_sentence,
+    rule_sentence,
 )
 
 __all__ = ["AnchorViewState", "AnchorLevelInfo", "CellAnchors", "anchor_table", "anchors_at_point",
@@ -236,7 +257,7 @@ def _level_layers(inference: Inference, levels: list[int], mode: str) -> list[Bo
         n = len(anchors)
         if mode == "objectness":
             boxes, colors, index = memo(inference, ("objectness_layer", i),
-                                        lambda: _by_objectness(anchors, int(offsets[i])))
+                                        lambda anchors=anchors, i=i: _by_objectness(anchors, int(offsets[i])))
         else:
             boxes, colors = anchors.boxes, solid(PALETTE[i % len(PALETTE)], n)
             index = np.arange(offsets[i], offsets[i] + n, dtype=np.int64)

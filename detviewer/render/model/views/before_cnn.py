@@ -12,11 +12,22 @@ from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALETTE
-from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    GT_COLOR, BoxLayer, ImageLayer, TextLayer, ViewError, ViewFrame, GtPair, as_gt, colormap, fmt_int, fmt_num,
-    gt_layer, solid,
+    GT_COLOR,
+    BoxLayer,
+    GtPair,
+    ImageLayer,
+    TextLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    colormap,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec, counted
 
 __all__ = ["SlidingWindowViewState", "SelectiveSearchViewState", "window_shapes", "sliding_window_frame",
            "sliding_window_steps", "selective_search_frame", "selective_search_steps", "warp_gallery",

@@ -19,11 +19,24 @@ from numpy.typing import ArrayLike
 from detviewer.core.types import AnchorSet, Inference, MatchRule
 from detviewer.render.model.colors import PALETTE
 from detviewer.render.model.geometry import LevelGrid, level_grid, level_offsets
-from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, SegmentLayer, ViewError, ViewFrame, GtPair, as_gt, cross_segments,
-    fmt_int, fmt_num, gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    NEGATIVE,
+    POSITIVE,
+    BoxLayer,
+    GtPair,
+    SegmentLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    cross_segments,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.views.notation import S_K, S_PRIME_K, s_of, s_prime_of
 from detviewer.render.model.views.scale_sets import scale_comparison_frame
 from detviewer.render.model.views.training_labels import label_anchors, model_rule, rule_sentence

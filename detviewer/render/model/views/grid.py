@@ -17,11 +17,23 @@ from numpy.typing import ArrayLike
 
 from detviewer.core.types import GridPrediction, Inference
 from detviewer.render.model.colors import CELL_LINES, class_colors, spare_colors
-from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, ViewError, ViewFrame, GtPair, as_gt, cross_segments, fmt_num,
-    grid_lines, gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    BoxLayer,
+    GtPair,
+    HeatmapLayer,
+    SegmentLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    cross_segments,
+    fmt_num,
+    grid_lines,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import Control, ViewRequest, ViewSpec, counted
 
 __all__ = ["GridViewState", "grid_frame", "grid_steps", "object_cells", "cell_rects", "grid_segments",
            "tensor_layout", "yolo_v1_rows", "CLASS_MAPS", "YOLO_V1"]
@@ -107,7 +119,7 @@ def tensor_layout(inference: Inference, row: int, col: int) -> list[tuple[str, s
         meanings = [f"{(x1 + x2) / 2 / cw - col:.2f} across the cell", f"{(y1 + y2) / 2 / ch - row:.2f} down the cell",
                     f"{(x2 - x1) / width:.2f} of the image width", f"{(y2 - y1) / height:.2f} of the image height",
                     f"{grid.confidence[row, col, b]:.2f} confidence"]
-        for j, (name, meaning) in enumerate(zip("x y w h conf".split(), meanings)):
+        for j, (name, meaning) in enumerate(zip(["x", "y", "w", "h", "conf"], meanings)):
             rows.append((f"[{5 * b + j}] box {b + 1} {name}", f"{raw[5 * b + j]:+.2f} → {meaning}"))
     names = inference.detections
     for c in range(grid.class_probs.shape[-1]):

@@ -18,11 +18,25 @@ from numpy.typing import ArrayLike
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import class_colors
 from detviewer.render.model.primitives import (
-    GT_COLOR, POSITIVE, BoxLayer, ViewError, ViewFrame, GtPair, as_gt, fmt_int, gt_layer, memo,
+    GT_COLOR,
+    POSITIVE,
+    BoxLayer,
+    GtPair,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    fmt_int,
+    gt_layer,
+    memo,
 )
 from detviewer.render.model.spec import ViewRequest, ViewSpec, counted
 from detviewer.render.model.views.inset_chart import (
-    AREA, CURVE, ENVELOPE, bar_chart_layers, chart_rect, pr_chart_layers,
+    AREA,
+    CURVE,
+    ENVELOPE,
+    bar_chart_layers,
+    chart_rect,
+    pr_chart_layers,
 )
 
 __all__ = ["ImageAP", "image_ap", "map_frame", "map_steps", "FALSE_POSITIVE"]

@@ -18,14 +18,34 @@ from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import MARK, PALETTE, SELECT
-from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, POSITIVE, TEXT, BoxLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, as_gt, cross_segments,
-    GtPair, fmt_int, gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    POSITIVE,
+    TEXT,
+    BoxLayer,
+    GtPair,
+    SegmentLayer,
+    TextLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    cross_segments,
+    fmt_int,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.views.box_regression import (
-    BoxRegression, RegressionTarget, anchor_regression, best_anchor_for, has_box_head, proposal_for_detection,
-    proposal_regression, regression_target, require_deltas,
+    BoxRegression,
+    RegressionTarget,
+    anchor_regression,
+    best_anchor_for,
+    has_box_head,
+    proposal_for_detection,
+    proposal_regression,
+    regression_target,
+    require_deltas,
 )
 from detviewer.render.model.views.notation import T_H, T_VECTOR, T_W, T_X, T_Y
 from detviewer.render.model.views.training_labels import anchor_rule, label_anchors, rule_title

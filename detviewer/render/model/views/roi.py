@@ -21,11 +21,25 @@ from numpy.typing import ArrayLike
 
 from detviewer.core.types import Inference
 from detviewer.render.model.colors import CELL_LINES, MARK, SELECT
-from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 from detviewer.render.model.primitives import (
-    ARROW, GT_COLOR, BoxLayer, HeatmapLayer, SegmentLayer, TextLayer, ViewError, ViewFrame, GtPair, as_gt, colormap,
-    cross_segments, fmt_num, grid_lines, gt_layer, solid,
+    ARROW,
+    GT_COLOR,
+    BoxLayer,
+    GtPair,
+    HeatmapLayer,
+    SegmentLayer,
+    TextLayer,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    colormap,
+    cross_segments,
+    fmt_num,
+    grid_lines,
+    gt_layer,
+    solid,
 )
+from detviewer.render.model.spec import Control, Prepare, ViewRequest, ViewSpec
 
 if TYPE_CHECKING:  # ops.roi imports torch; the window imports the views before any model is loaded
     from detviewer.ops.roi import RoIPooling
@@ -48,7 +62,7 @@ class RoIViewState:
 
     proposal: int | None = None
     box: tuple[float, float, float, float] | None = None
-    pooling: "RoIPooling | None" = None
+    pooling: RoIPooling | None = None
     which: str = "align"
     step: int | None = None
 
@@ -81,7 +95,7 @@ def _to_original(xs_input: np.ndarray, ys_input: np.ndarray,
     return xs_input / scale[1], ys_input / scale[0]
 
 
-def bin_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
+def bin_segments(pooling: RoIPooling, scale: tuple[float, float]) -> np.ndarray:
     """Borders of RoIAlign's S×S equal bins in original pixels: (2(S + 1), 4) segments."""
     bins = pooling.bins_input
     xs = np.concatenate([bins[0, :, 0], bins[0, -1:, 2]])
@@ -90,7 +104,7 @@ def bin_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarra
     return grid_lines(xs, ys, (xs[0], xs[-1]), (ys[0], ys[-1]))
 
 
-def feature_cell_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
+def feature_cell_segments(pooling: RoIPooling, scale: tuple[float, float]) -> np.ndarray:
     """Borders of the feature-map cells the box touches, in original pixels (segments (N, 4))."""
     x1, y1, x2, y2 = pooling.box_feature.tolist()
     xs = np.arange(math.floor(x1), math.ceil(x2) + 1, dtype=np.float32)
@@ -99,7 +113,7 @@ def feature_cell_segments(pooling: "RoIPooling", scale: tuple[float, float]) -> 
     return grid_lines(xs, ys, (xs[0], xs[-1]), (ys[0], ys[-1]))
 
 
-def quantised_box(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
+def quantised_box(pooling: RoIPooling, scale: tuple[float, float]) -> np.ndarray:
     """(4,) xyxy original pixels of the region torchvision's roi_pool really reads: the union of its bins'
     cells, the box rounded to whole cells ``[round(x1), round(x2) + 1)`` (clamped to the map)."""
     cells = pooling.pool_cells
@@ -110,14 +124,14 @@ def quantised_box(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarr
     return np.array([xs[0], ys[0], xs[1], ys[1]], np.float32)
 
 
-def pool_bin_rects(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
+def pool_bin_rects(pooling: RoIPooling, scale: tuple[float, float]) -> np.ndarray:
     """(S·S, 4) float32 xyxy original pixels: the block of whole cells each RoIPool bin reads, row-major."""
     cells = pooling.pool_cells.reshape(-1, 4).astype(np.float32) / pooling.spatial_scale
     xs, ys = _to_original(cells[:, [0, 2]], cells[:, [1, 3]], scale)
     return np.stack([xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]], 1).astype(np.float32)
 
 
-def _sample_points(pooling: "RoIPooling", scale: tuple[float, float]) -> np.ndarray:
+def _sample_points(pooling: RoIPooling, scale: tuple[float, float]) -> np.ndarray:
     points = pooling.align_points.reshape(-1, 2) / pooling.spatial_scale
     xs, ys = _to_original(points[:, 0], points[:, 1], scale)
     return np.stack([xs, ys], 1)
@@ -138,7 +152,7 @@ def output_panels(image_size: tuple[int, int], box: np.ndarray) -> tuple[np.ndar
     return squares, backdrop
 
 
-def _pooled_layers(p: "RoIPooling", inference: Inference, box: np.ndarray) -> list:
+def _pooled_layers(p: RoIPooling, inference: Inference, box: np.ndarray) -> list:
     squares, backdrop = output_panels(inference.image_size, box)
     size_y, size_x = p.align_heatmap.shape
     titles = (f"RoIAlign {size_y}×{size_x}", f"RoIPool {size_y}×{size_x}")
@@ -155,7 +169,7 @@ def _pooled_layers(p: "RoIPooling", inference: Inference, box: np.ndarray) -> li
     ]
 
 
-def _bins_layers(p: "RoIPooling", inference: Inference, which: str) -> list:
+def _bins_layers(p: RoIPooling, inference: Inference, which: str) -> list:
     if which == "align":
         bins = bin_segments(p, inference.scale)
         points = _sample_points(p, inference.scale)
@@ -176,7 +190,7 @@ def _either(counts: list[int]) -> str:
     return ", ".join(map(str, counts[:-1])) + f" or {counts[-1]}"
 
 
-def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple[str, str]]:
+def _rows(p: RoIPooling, box: np.ndarray, which: str, step: int) -> list[tuple[str, str]]:
     size_y, size_x = p.align_heatmap.shape
     fx1, fy1, fx2, fy2 = p.box_feature.tolist()
     w, h = float(box[2] - box[0]), float(box[3] - box[1])
@@ -204,7 +218,7 @@ def _rows(p: "RoIPooling", box: np.ndarray, which: str, step: int) -> list[tuple
     return rows
 
 
-def _caption(p: "RoIPooling", name: str, box: np.ndarray, which: str, step: int) -> str:
+def _caption(p: RoIPooling, name: str, box: np.ndarray, which: str, step: int) -> str:
     size_y, size_x = p.align_heatmap.shape
     fx1, fy1, fx2, fy2 = p.box_feature.tolist()
     stride = fmt_num(1.0 / p.spatial_scale)

@@ -19,7 +19,18 @@ from detviewer.core.types import Inference
 from detviewer.render.model.colors import PALE_POSITIVE
 from detviewer.render.model.geometry import all_anchor_boxes
 from detviewer.render.model.primitives import (
-    GT_COLOR, NEGATIVE, POSITIVE, BoxLayer, ViewError, ViewFrame, GtPair, as_gt, fmt_int, fmt_num, gt_layer, memo,
+    GT_COLOR,
+    NEGATIVE,
+    POSITIVE,
+    BoxLayer,
+    GtPair,
+    ViewError,
+    ViewFrame,
+    as_gt,
+    fmt_int,
+    fmt_num,
+    gt_layer,
+    memo,
     solid,
 )
 from detviewer.render.model.spec import Prepare, ViewRequest, ViewSpec, counted
