@@ -25,16 +25,29 @@ import signal
 import socket
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QAbstractNativeEventFilter, QCoreApplication, QEvent, QObject, QSocketNotifier
 
 if TYPE_CHECKING:
     from PySide6.QtCore import QByteArray
 
-    from detviewer.gui.main_window import MainWindow
+__all__ = ["RunLifetime", "QUIT_SIGNALS", "WatchedWindow"]
 
-__all__ = ["RunLifetime", "QUIT_SIGNALS"]
+
+class WatchedWindow(Protocol):
+    """What the run's lifetime needs of the top-level window (not the window itself): its ``closed`` signal, a
+    bounded shutdown, close, an event filter and its native window id."""
+
+    closed: Any  # a Qt Signal emitted once the window has closed and stopped its threads
+
+    def shutdown(self, timeout_ms: int = ...) -> bool: ...
+
+    def close(self) -> bool: ...
+
+    def installEventFilter(self, watched: QObject) -> None: ...
+
+    def internalWinId(self) -> int: ...
 
 QUIT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _WINDOW_DESTROYED = 0  # wake-up byte of the X filter: no signal has number 0
@@ -62,7 +75,7 @@ class RunLifetime(QObject):
         self.ended = False
         self._quit_wait_ms = quit_wait_ms
         self.signal_exit_code: int | None = None  # 128 + signal number, when a signal ended the run
-        self._window = None
+        self._window: WatchedWindow | None = None
         self._reader, self._writer = socket.socketpair()
         for sock in (self._reader, self._writer):
             sock.setblocking(False)
@@ -82,7 +95,7 @@ class RunLifetime(QObject):
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 self._previous_handlers[signum] = signal.signal(signum, _noop_handler)
 
-    def watch(self, window: MainWindow) -> None:
+    def watch(self, window: WatchedWindow) -> None:
         """Quit when ``window.closed`` fires; close it on a signal or when its X window is destroyed (xcb).
 
         Call it right after ``window.show()`` (the QApplication exists, no event processed yet).
