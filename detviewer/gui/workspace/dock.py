@@ -74,11 +74,11 @@ class EvaluationWorkspace(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.export_button = QPushButton("Export tables (CSV)…")
         self.ray_address = QLineEdit(str(self.app.settings.value(RAY_SETTING, "") or ""))
-        self.ray_address.setPlaceholderText("Run on: this machine")
+        self.ray_address.setPlaceholderText("this machine")
         self.ray_address.setToolTip("Run the model over the dataset on a Ray cluster: 'auto' (the cluster this "
                                     "machine belongs to) or the head's host:port; empty: here. Needs Ray "
                                     "(pip install 'detviewer[ray]').")
-        self.ray_address.setMaximumWidth(220)
+        self.ray_address.setFixedWidth(200)
         self.own_window_button = own_window_button(self)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
