@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from detviewer.errors import DetviewerError
@@ -124,8 +125,8 @@ class Exporter:
         return frame.image
 
     def export_view(self, path: str | os.PathLike, scale: float | None = None,
-                    on_done: Callable[[object, str], None] | None = None) -> Job:
-        """Write the current view as the canvas draws it to .png or .svg, in the background.
+                    on_done: Callable[[object, str], None] | None = None) -> Job | None:
+        """Write the current view as the canvas draws it to .png (in the background; the Job) or .svg (here; None).
 
         on_done(path or None, error sentence) runs in the GUI thread when the file is written.
         """
@@ -139,12 +140,29 @@ class Exporter:
         scale = figure_scale(image) if scale is None else scale
         layers, style, title = list(frame.layers), self.canvas.style, view_title(state, state.view, frame)
 
-        def write(_context: JobContext) -> Path:
+        def write(_context: JobContext | None) -> Path:
             return export_figure(image, layers, path, scale=scale, style=style, title=title, legend=frame.legend,
                                  dim=frame.dim, caption=frame.caption)
 
+        if Path(path).suffix.lower() == ".svg":
+            # Painting into a QSvgGenerator connects a QTextStream to its device on QPainter.end, which PySide runs
+            # with the GIL held: on the task runner that deadlocked against a GUI-thread disconnect waiting for the
+            # GIL under Qt's signal-slot lock (seen in CI). A vector figure is drawn here; PNGs stay in the background.
+            self._write_here(write, on_done)
+            return None
         return self.session.background.task(("export", str(path)), write, f"exporting {Path(path).name}",
                                             on_done or (lambda _value, _error: None))
+
+    def _write_here(self, write: Callable[[JobContext | None], Path],
+                    on_done: Callable[[object, str], None] | None) -> None:
+        """Run ``write`` on the GUI thread; ``on_done`` follows from the event loop, as a background job's does."""
+        try:
+            out: object = write(None)
+            error = ""
+        except DetviewerError as exc:
+            out, error = None, str(exc)
+        if on_done is not None:
+            QTimer.singleShot(0, lambda: on_done(out, error))
 
     def export_view_dialog(self) -> None:
         name = f"detviewer-{self.session.state.view}.png"
