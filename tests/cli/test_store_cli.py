@@ -15,10 +15,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from fs_fixtures import tmpfs
 
 from detviewer.cli import main
 
@@ -26,22 +26,12 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _tmpfs(tmp_path: Path, size: str, read_only: bool = False) -> Path:
-    mount = tmp_path / f"fs-{uuid.uuid4().hex[:6]}"
-    mount.mkdir()
-    opts = f"size={size}" + (",ro" if read_only else "")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
-    return mount
-
-
 @pytest.fixture
 def mounts(tmp_path):
     made = []
 
     def mount(size: str, read_only: bool = False) -> Path:
-        made.append(_tmpfs(tmp_path, size, read_only))
+        made.append(tmpfs(tmp_path, size, read_only))
         return made[-1]
 
     yield mount
