@@ -22,7 +22,7 @@ from detviewer.state.viewer_state import ViewerState
 if TYPE_CHECKING:
     from detviewer.gui.feed import Feed
 
-__all__ = ["KeyBinding", "STEP_KEYS", "install_step_keys", "AutoPlay"]
+__all__ = ["KeyBinding", "STEP_KEYS", "LECTURE_KEYS", "install_step_keys", "AutoPlay"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,19 @@ STEP_KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("P",), "play", "Play / pause the steps of the current view (in a one-step view: the video)"),
     KeyBinding(("Ctrl+Right", "]"), "next_image", "Next image (or video frame)"),
     KeyBinding(("Ctrl+Left", "["), "previous_image", "Previous image (or video frame)"),
+)
+
+#: Lecture mode's keys (gui.lecture_deck). The step keys above walk the whole lecture there: every step of every
+#: view of every section, in the lecture plan's order; these jump between sections and show what is on offer.
+LECTURE_KEYS: tuple[KeyBinding, ...] = (
+    KeyBinding(("Right", "Space", "PgDown"), "lecture_next", "Next step of the lecture (into the next view at its end)"),
+    KeyBinding(("Left", "PgUp"), "lecture_previous", "Previous step of the lecture"),
+    KeyBinding(("Down", "Ctrl+PgDown"), "next_section", "First step of the next section"),
+    KeyBinding(("Up", "Ctrl+PgUp"), "previous_section", "First step of this section, then of the previous one"),
+    KeyBinding(("O", "Tab"), "overview", "Overview of the sections (number keys or Enter jump, Esc closes)"),
+    KeyBinding(("G",), "ground_truth", "Ground truth on / off"),
+    KeyBinding(("F1",), "keys_overlay", "These keys, over the slide"),
+    KeyBinding(("Esc",), "leave", "Close the overview or these keys; else leave lecture mode"),
 )
 
 
