@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from detviewer.gui.stepping import STEP_KEYS
+from detviewer.gui.stepping import LECTURE_KEYS, STEP_KEYS
 from detviewer.gui.worker import LoadedModel
 from detviewer.render.model.registry import VIEWS
 
@@ -41,10 +41,10 @@ def _menu_rows(menu: QMenu, path: str) -> list[tuple[str, str, str]]:
 
 
 def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str, str]]:
-    """(group, keys, what they do): the stepping rule, every shortcut of ``menu_bar``, then each view's steps and
-    clicks."""
+    """(group, keys, what they do): the stepping rule, lecture mode's keys, every shortcut of ``menu_bar``, then
+    each view's steps and clicks."""
     rows = [("Steps and images", " / ".join(b.keys), b.description) for b in STEP_KEYS]
-    rows.append(("Steps and images", "Esc", "Leave lecture mode"))
+    rows += [("Lecture mode", " / ".join(b.keys), b.description) for b in LECTURE_KEYS]
     for action in menu_bar.actions():
         if action.menu() is not None:
             rows += _menu_rows(action.menu(), action.text().replace("&", ""))

@@ -63,7 +63,18 @@ def build_menus(host: QMainWindow, session: Session, targets: MenuTargets) -> Si
     a.about = _action(help_menu, "About detviewer", lambda: _help().show_about(host, session.model))
     a.sample_photos = _action(help_menu, "Open the sample photographs", lambda: _open_sample_photos(session))
     a.sample_photos.setToolTip("Five public-domain / CC0 photographs shipped with detviewer (assets/photos/LICENSES.md)")
+    _keep_shortcuts(host, host.menuBar().actions())
     return a
+
+
+def _keep_shortcuts(host: QWidget, actions: Sequence[QAction]) -> None:
+    """Add every action with a shortcut to ``host`` too: a menu's action answers its key only while the menu bar
+    is visible, and lecture mode hides the menu bar (G, F11 must still work there)."""
+    for action in actions:
+        if action.menu() is not None:
+            _keep_shortcuts(host, action.menu().actions())
+        elif not action.shortcut().isEmpty():
+            host.addAction(action)
 
 
 def _file_menu(host: QMainWindow, session: Session, targets: MenuTargets, a: SimpleNamespace) -> None:

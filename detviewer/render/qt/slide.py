@@ -24,14 +24,14 @@ from detviewer.errors import DetviewerError
 from detviewer.render.qt.style import RenderStyle
 
 __all__ = ["SlideText", "SLIDE_SIZE", "MIN_TEXT_PX", "render_slide", "write_slide", "slide_layout", "figure_aspect",
-           "table_fit", "cited_rows", "more_rows_note"]
+           "table_fit", "cited_rows", "more_rows_note", "fit_table_rows", "paint_table", "TABLE_PX"]
 
 SLIDE_SIZE = (1920, 1080)
 MIN_TEXT_PX = 24
 _MARGIN = 40.0
 _GAP = 44.0
 _HEADER = 132.0
-_TITLE_PX, _SUBTITLE_PX, _CAPTION_PX, _TABLE_PX = 42, 28, 30, MIN_TEXT_PX
+_TITLE_PX, _SUBTITLE_PX, _CAPTION_PX, TABLE_PX = 42, 28, 30, MIN_TEXT_PX
 _BACKGROUND = QColor(17, 19, 24)
 _TEXT = QColor(240, 240, 240)
 _MUTED = QColor(170, 182, 200)
@@ -104,7 +104,7 @@ def _paint_header(painter: QPainter, text: SlideText) -> None:
 def _legend_height(painter: QPainter, entries: Sequence[tuple[str, tuple[int, int, int]]], width: float) -> float:
     if not entries:
         return 0.0
-    font = _font(_TABLE_PX)
+    font = _font(TABLE_PX)
     painter.setFont(font)
     metrics = painter.fontMetrics()
     row, x, rows = metrics.height() + 10, 0.0, 1
@@ -117,7 +117,7 @@ def _legend_height(painter: QPainter, entries: Sequence[tuple[str, tuple[int, in
 
 
 def _paint_legend(painter: QPainter, entries: Sequence[tuple[str, tuple[int, int, int]]], rect: QRectF) -> None:
-    painter.setFont(_font(_TABLE_PX))
+    painter.setFont(_font(TABLE_PX))
     metrics = painter.fontMetrics()
     row = metrics.height() + 10
     swatch = metrics.height() * 0.75
@@ -142,14 +142,15 @@ def cited_rows(rows: Sequence[tuple[object, object]], caption: str) -> set[int]:
     return cited
 
 
-def _table_rows(painter: QPainter, rows: Sequence[tuple[object, object]], width: float, room: float,
-                caption: str = "") -> tuple[list[tuple[str, str, float]], int]:
-    """The rows that fit in ``room`` pixels, each with its height, and how many were left out: the last rows the
-    caption does not cite go first, so a row the caption names is always on the slide."""
+def fit_table_rows(painter: QPainter, rows: Sequence[tuple[object, object]], width: float, room: float,
+                   caption: str = "") -> tuple[list[tuple[str, str, float]], int]:
+    """The (key, value, height) rows that fit in ``width`` × ``room`` pixels at TABLE_PX, and how many were left
+    out: the last rows the caption does not cite go first, so a row the caption names is always shown (the slide
+    and the window's lecture mode, gui.lecture_table)."""
     key_w = 0.36 * width
-    heights = [max(_text_height(painter, _font(_TABLE_PX, bold=True), key_w - 12, str(key)),
-                   _text_height(painter, _font(_TABLE_PX), width - key_w, str(value))) + 10 for key, value in rows]
-    note = _text_height(painter, _font(_TABLE_PX), width, "+ 1 more rows") + 10
+    heights = [max(_text_height(painter, _font(TABLE_PX, bold=True), key_w - 12, str(key)),
+                   _text_height(painter, _font(TABLE_PX), width - key_w, str(value))) + 10 for key, value in rows]
+    note = _text_height(painter, _font(TABLE_PX), width, "+ 1 more rows") + 10
     keep = list(range(len(rows)))
     cited = cited_rows(rows, caption)
     droppable = [i for i in reversed(keep) if i not in cited] + [i for i in reversed(keep) if i in cited]
@@ -163,17 +164,19 @@ def more_rows_note(left_out: int) -> str:
     return f"+ {left_out} more row{'s' if left_out > 1 else ''} not shown"
 
 
-def _paint_table(painter: QPainter, fitted: Sequence[tuple[str, str, float]], left_out: int, rect: QRectF) -> None:
+def paint_table(painter: QPainter, fitted: Sequence[tuple[str, str, float]], left_out: int, rect: QRectF) -> None:
+    """Draw ``fit_table_rows``'s rows from the top of ``rect`` (light text for a dark background), then the note
+    saying how many were left out."""
     key_w = 0.36 * rect.width()
     y = rect.top()
     for i, (key, value, h) in enumerate(fitted):
         if i % 2 == 0:
             painter.fillRect(QRectF(rect.left() - 8, y, rect.width() + 8, h), _ROW_SHADE)
         painter.setPen(_MUTED)
-        painter.setFont(_font(_TABLE_PX, bold=True))
+        painter.setFont(_font(TABLE_PX, bold=True))
         painter.drawText(QRectF(rect.left(), y + 5, key_w - 12, h), _WRAP, key)
         painter.setPen(_TEXT)
-        painter.setFont(_font(_TABLE_PX))
+        painter.setFont(_font(TABLE_PX))
         painter.drawText(QRectF(rect.left() + key_w, y + 5, rect.width() - key_w, h), _WRAP, value)
         y += h
     if left_out:
@@ -202,7 +205,7 @@ def _column_layout(painter: QPainter, text: SlideText, column: QRectF) -> _Colum
     y = column.top() + caption_h + (24 if caption_h else 0)
     if legend_h:
         y += legend_h + 24
-    fitted, left_out = _table_rows(painter, list(text.table), width, column.bottom() - y, text.caption)
+    fitted, left_out = fit_table_rows(painter, list(text.table), width, column.bottom() - y, text.caption)
     return _Column(caption_px, caption_h, legend_h, QRectF(column.left(), y, width, column.bottom() - y), fitted,
                    left_out)
 
@@ -230,7 +233,7 @@ def _paint_column(painter: QPainter, text: SlideText, column: QRectF) -> None:
     y += layout.caption_h + (24 if layout.caption_h else 0)
     if layout.legend_h:
         _paint_legend(painter, text.legend, QRectF(column.left(), y, column.width(), layout.legend_h))
-    _paint_table(painter, layout.fitted, layout.left_out, layout.table)
+    paint_table(painter, layout.fitted, layout.left_out, layout.table)
 
 
 def render_slide(image: np.ndarray, layers: Sequence, text: SlideText, style: RenderStyle | None = None,
