@@ -170,8 +170,8 @@ class LectureMode(QObject):
 
     def _display(self, shown: Shown) -> None:
         self.bar.display(shown)
-        self.table.display(shown)
-        if self.active:
+        if self.active:  # outside lecture mode the View dock shows the table
+            self.table.display(shown)
             self.table.setVisible(self.table.has_rows())
 
     def toggle(self) -> None:

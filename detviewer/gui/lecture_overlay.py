@@ -16,7 +16,7 @@ __all__ = ["LectureOverlay", "OVERLAY_PX", "MIN_PX", "PANEL", "TEXT", "CURRENT"]
 
 OVERLAY_PX = 30
 MIN_PX = 24
-PANEL = QColor(0, 0, 0, 225)
+PANEL = QColor(0, 0, 0, 235)
 TEXT = QColor("#ffffff")
 MUTED = QColor("#c8d2e0")  # the key column: 13:1 on black
 CURRENT = QColor("#ffe600")
@@ -40,6 +40,7 @@ class LectureOverlay(QWidget):
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setObjectName("lecture_overlay")
+        self._host = parent
         self._title = ""
         self._rows: list[tuple[str, str]] = []
         self._current: int | None = None
@@ -74,7 +75,7 @@ class LectureOverlay(QWidget):
 
     # -- layout -------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+        if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
             self._place()
         return False
 
@@ -93,7 +94,7 @@ class LectureOverlay(QWidget):
         return min(width, room_w), height, key_w, heights
 
     def _place(self) -> None:
-        parent = self.parentWidget()
+        parent = self._host
         room_w, room_h = parent.width() - 2 * _MARGIN, parent.height() - 2 * _MARGIN
         for px in range(OVERLAY_PX, MIN_PX - 1, -1):
             width, height, self._key_w, self._heights = self._measure(px, room_w)

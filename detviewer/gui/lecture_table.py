@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QColor, QImage, QPaintEvent, QPainter, QResizeEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from detviewer.render.qt.slide import TABLE_PX, fit_table_rows, more_rows_note, paint_table
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LectureTable", "LectureStage", "TABLE_SHARE", "MIN_TABLE_WIDTH"]
 
-TABLE_SHARE = 0.3  # of the canvas row's width
+TABLE_SHARE = 0.36  # of the canvas row's width (a 4:3 frame keeps its full height at 1920×1080)
 MIN_TABLE_WIDTH = 320
 _PAD = 24.0  # left and top margin inside the column (the slide's row shading reaches 8 px to the left)
 

@@ -71,8 +71,9 @@ def _keep_shortcuts(host: QWidget, actions: Sequence[QAction]) -> None:
     """Add every action with a shortcut to ``host`` too: a menu's action answers its key only while the menu bar
     is visible, and lecture mode hides the menu bar (G, F11 must still work there)."""
     for action in actions:
-        if action.menu() is not None:
-            _keep_shortcuts(host, action.menu().actions())
+        menu = action.menu()
+        if isinstance(menu, QMenu):
+            _keep_shortcuts(host, menu.actions())
         elif not action.shortcut().isEmpty():
             host.addAction(action)
 
