@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
@@ -132,7 +132,10 @@ class LectureMode(QObject):
     what it draws and freezes; video_bar: hidden while it lasts; on_leave: shows the source's controls again.
     The step ``bar`` is laid out by the window (under the canvas). The ``table`` sits to the right of the canvas:
     when the canvas is in a layout, lecture mode puts a LectureStage (canvas, table) in its place. ``overlay``: the
-    panel over the canvas and table (F1's keys; the live deck's overview)."""
+    panel over the canvas and table (F1's keys; the live deck's overview). ``active_changed(on)`` after entering /
+    leaving."""
+
+    active_changed = Signal(bool)
 
     def __init__(self, host: QMainWindow, canvas: Canvas, presenter: ViewPresenter, feed: Feed,
                  video_bar: QWidget, on_leave: Callable[[], None]) -> None:
@@ -228,6 +231,7 @@ class LectureMode(QObject):
         self._keys.setEnabled(True)
         if full_screen:
             w.showFullScreen()
+        self.active_changed.emit(True)
 
     def leave(self) -> None:
         if not self.active:
@@ -254,3 +258,4 @@ class LectureMode(QObject):
         w.statusBar().setVisible(saved["status"])
         w.setWindowState(saved["state"])
         self._on_leave()
+        self.active_changed.emit(False)
