@@ -13,7 +13,8 @@ from detviewer.render.qt.slide import cited_rows
 MIN_TEXT_PX = 24
 
 
-def _lecture_window(make_window, qtbot, model: str):
+def _lecture_window(make_window, qtbot, model: str, view: str):
+    """A 1920×1080 window in lecture mode with ``model`` on the demo image, the lecture at ``view``'s first part."""
     from detviewer.gui.worker import ModelRequest, _registry_loader
 
     window = make_window(loader=_registry_loader, load=False)
@@ -21,17 +22,25 @@ def _lecture_window(make_window, qtbot, model: str):
         window.request_model(ModelRequest(model, "default", "cpu"))
     with qtbot.waitSignal(window.result_shown, timeout=60000, check_params_cb=lambda r: r.inference is not None):
         window.open_paths([str(DEMO_IMAGE)])
+    show_view(qtbot, window, view)
     window.lecture.enter(full_screen=False)
     window.resize(1920, 1080)
     qtbot.waitUntil(lambda: window.width() == 1920 and window.height() == 1080, timeout=5000)
+    _settle(qtbot, window)
     return window
 
 
-def _go(qtbot, window, step: int) -> None:
-    window.state.set_step(step)
-    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None and window.presenter.shown.frame.step == step,
-                    timeout=60000)
-    qtbot.wait(30)  # the layout requests the bar's height posts
+def _settle(qtbot, window) -> None:
+    """Until the lecture's step is drawn and the layout has followed it (the bar's height is a posted request)."""
+    qtbot.waitUntil(lambda: window.deck.settled and not window.presenter.busy
+                    and window.presenter.shown.frame is not None
+                    and window.presenter.shown.view == window.deck.part.view, timeout=90000)
+    qtbot.wait(30)
+
+
+def _next(qtbot, window) -> None:
+    qtbot.keyClick(window, Qt.Key.Key_Right)  # the clicker's Next: the lecture's next step
+    _settle(qtbot, window)
 
 
 def _on_window(window, widget) -> QRect:
@@ -41,9 +50,9 @@ def _on_window(window, widget) -> QRect:
 def test_the_rows_the_caption_cites_are_on_the_slide(make_window, qtbot):
     # YOLO's cell step: "its best class is star, P(star) = 1.00 … box 1 conf × P(star)"; the rows were in a
     # dock that lecture mode hides
-    window = _lecture_window(make_window, qtbot, "demo-yolo")
-    show_view(qtbot, window, "grid")
-    _go(qtbot, window, 1)
+    window = _lecture_window(make_window, qtbot, "demo-yolo", "grid")
+    assert window.presenter.shown.frame.step == 0
+    _next(qtbot, window)
     frame = window.presenter.shown.frame
     cited = {frame.table[i][0] for i in cited_rows(frame.table, frame.caption)}
     assert "[13] P(star)" in cited and "P(star)" in frame.caption
@@ -81,24 +90,29 @@ def test_a_cut_table_keeps_the_rows_the_caption_cites(qtbot):
 
 
 def test_the_image_holds_still_as_captions_grow(make_window, qtbot):
-    window = _lecture_window(make_window, qtbot, "demo-frcnn")
-    canvas, bar = window.canvas, window.lecture.bar
+    # Next through the Faster R-CNN and Mask R-CNN sections (anchors, sampling, proposals, regression, RoIAlign):
+    # captions of one to several lines, steps with and without a table
+    window = _lecture_window(make_window, qtbot, "demo-frcnn", "anchors")
+    canvas, bar, deck = window.canvas, window.lecture.bar, window.deck
+    last = max(i for i, part in enumerate(deck.parts) if part.section == "Mask R-CNN")
     seen: list[tuple] = []
-    lines = set()
-    for name in ("nms", "anchors", "regression"):
-        show_view(qtbot, window, name)
-        for step in range(window.presenter.shown.frame.step_count):
-            _go(qtbot, window, step)
-            where = f"{name} step {step + 1}"
-            assert bar.caption.text() == window.presenter.shown.frame.caption
-            assert bar.caption_fits(), f"{where}: the caption lost a line"
-            assert bar.caption.font().pixelSize() >= MIN_TEXT_PX, where
-            metrics = bar.caption.fontMetrics()
-            lines.add(bar.caption.heightForWidth(bar.caption.width()) // metrics.lineSpacing())
-            height, width = window.state.frame.image.shape[:2]
-            top_left, bottom_right = canvas.image_to_widget(0, 0), canvas.image_to_widget(width, height)
-            seen.append((where, _on_window(window, canvas).getRect(), _on_window(window, bar).getRect(),
-                         (round(top_left.x()), round(top_left.y()), round(bottom_right.x()), round(bottom_right.y()))))
+    lines, views = set(), set()
+    while True:
+        frame, position = window.presenter.shown.frame, deck.position()
+        where = f"{window.presenter.shown.view} step {frame.step + 1}"
+        views.add(window.presenter.shown.view)
+        assert bar.caption.text() == frame.caption
+        assert bar.caption_fits(), f"{where}: the caption lost a line"
+        assert bar.caption.font().pixelSize() >= MIN_TEXT_PX, where
+        lines.add(bar.caption.heightForWidth(bar.caption.width()) // bar.caption.fontMetrics().lineSpacing())
+        height, width = window.state.frame.image.shape[:2]
+        top_left, bottom_right = canvas.image_to_widget(0, 0), canvas.image_to_widget(width, height)
+        seen.append((where, _on_window(window, canvas).getRect(), _on_window(window, bar).getRect(),
+                     (round(top_left.x()), round(top_left.y()), round(bottom_right.x()), round(bottom_right.y()))))
+        if deck.index == last and position.step >= position.last:
+            break
+        _next(qtbot, window)
+    assert len(views) >= 4 and len(seen) >= 8
     assert len(lines) >= 2, "the captions walked should wrap to different numbers of lines"
     first = seen[0]
     for where, *rest in seen:
@@ -134,9 +148,11 @@ def test_g_f1_and_esc_in_lecture_mode(make_window, qtbot):
     from detviewer.gui.stepping import LECTURE_KEYS
 
     window = demo_window(make_window, qtbot)
+    show_view(qtbot, window, "nms")  # a view of the lecture this model shows: no other model is loaded
     window.lecture.enter(full_screen=False)
     window.resize(1920, 1080)
     qtbot.waitUntil(lambda: window.width() == 1920 and window.height() == 1080, timeout=5000)
+    _settle(qtbot, window)
     assert not window.menuBar().isVisible()
     shown = window.state.show_gt
     qtbot.keyClick(window, Qt.Key.Key_G)  # the menu bar is hidden: its actions' keys still work
