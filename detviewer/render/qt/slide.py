@@ -32,6 +32,7 @@ _MARGIN = 40.0
 _GAP = 44.0
 _HEADER = 132.0
 _TITLE_PX, _SUBTITLE_PX, _CAPTION_PX, TABLE_PX = 42, 28, 30, MIN_TEXT_PX
+_TABLE_PX = TABLE_PX  # its earlier name (tests/cli/test_lecture_cli.py)
 _BACKGROUND = QColor(17, 19, 24)
 _TEXT = QColor(240, 240, 240)
 _MUTED = QColor(170, 182, 200)
