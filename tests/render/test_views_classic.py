@@ -56,8 +56,13 @@ def test_pyramid_steps_say_the_scanned_size_the_window_and_the_positions():
                                   [(w, h) for (h, w), *_ in LEVELS])
     window = frame.layer("window_in_photo").xyxy[0]
     assert window[2] - window[0] == 30 == window[3] - window[1]
+    assert frame.layer("window_in_photo").labels == ("30×30 in the photo",)
     last = pyramid_frame(inference, 99)
     assert last.step == 5 and "10 × 3 = 30 positions, 1 px apart" in last.caption
+    # the last scale's 73-px window, at the photo's bottom right from (27, 7), holds the 33×26 shrunk image's
+    # corner: its label would cover that image, the step's subject
+    np.testing.assert_array_equal(last.layer("window_in_photo").xyxy, [[27, 7, 100, 80]])
+    assert last.layer("window_in_photo").labels == ("",) and last.layer("window_scanned").labels == ("24×24",)
 
 
 def test_windows_steps_show_each_scale_then_all_scales():

@@ -134,7 +134,8 @@ def windows_frame(inference: Inference, step: int | None = None) -> ViewFrame:
         caption = (f"{level_text(inference, k, trace).capitalize()}: the SVM margin of each of the "
                    f"{cols} × {rows} = {fmt_int(level.positions)} HOG windows of {ww}×{wh} px, coloured at the "
                    f"window's centre (red: no person, yellow: person); {fmt_int(len(at))} "
-                   f"{'is' if len(at) == 1 else 'are'} above {fmt_num(trace.threshold)} (blue boxes), the best "
+                   f"{'is' if len(at) == 1 else 'are'} above {fmt_num(trace.threshold)} "
+                   f"({'blue box' if len(at) == 1 else 'blue boxes'}), the best "
                    f"margin {float(np.nanmax(margins)):.2f}.")
     else:
         caption = (f"{level_text(inference, k, trace).capitalize()}: {fmt_int(level.positions)} windows of "
@@ -143,7 +144,7 @@ def windows_frame(inference: Inference, step: int | None = None) -> ViewFrame:
     table = [("Scale", f"{k + 1} of {n}, window {ww}×{wh} px"), ("Positions", fmt_int(level.positions)),
              ("Accepted", fmt_int(len(at)))]
     table += [(f"Window {i + 1}", f"{what} {s:.2f}") for i, s in enumerate(scores[:LABELLED].tolist())]
-    label = f"{ww}×{wh} windows"
+    label = f"{ww}×{wh}: {fmt_int(len(at))} of {fmt_int(level.positions)}"
     return ViewFrame(layers, caption, table, k, steps, label, legend=_legend(trace, lo, hi),
                      dim=0.35 if trace.margins else 0.0)
 
