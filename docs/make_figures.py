@@ -7,6 +7,7 @@ Writes, from the bundled demo images and models:
   assets/figures/demo-frcnn-roi.png       RoI pooling of a proposal
   assets/figures/demo-frcnn-nms.png       an NMS step
   assets/figures/contact-sheet.jpg        every view of every demo model that can show it, in one sheet
+  assets/figures/lecture-contact-sheet.jpg  every step of the live lecture on a photograph (docs/lecture_sheet.py)
 
 Usage: .venv/bin/python docs/make_figures.py [--out assets]
 """
@@ -116,6 +117,11 @@ def main() -> None:
     for name, view, extra in README_RENDERS:
         render("demo-frcnn", view, figures / name, extra)
     workspace_screenshot(figures / "workspace.png")
+    import lecture_sheet  # docs/, beside this script
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lecture_sheet.contact_sheet(lecture_sheet.walk_lecture(lecture_sheet.PHOTO, Path(tmp)),
+                                    figures / "lecture-contact-sheet.jpg")
     from detviewer.render.model.registry import VIEWS
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detviewer.cli import EXIT_OK
+from detviewer.render.model.lecture_plan import DEFAULT_MODELS  # the lecture's models, re-exported
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "run", "DEFAULT_MODELS", "slide_file_name", "load_models", "plan", "build_slides",
            "write_slides", "BuiltSlide"]
 
-#: the classic detector last: slides any model can show (NMS, sliding windows) go to the first, a CNN
-DEFAULT_MODELS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", help="image file")
     p.add_argument("--gt", type=Path, help="COCO ground truth listing IMAGE (training samples, targets, mAP need it)")
     p.add_argument("--model", action="append", dest="models", metavar="NAME",
-                   help=f"a detector (repeat the option; default: {', '.join(DEFAULT_MODELS)}); each slide uses the "
-                        "first one that can show it")
+                   help=f"a detector (repeat the option; default: the plan's, else {', '.join(DEFAULT_MODELS)}); "
+                        "each slide uses the first one that can show it")
+    p.add_argument("--plan", type=Path, metavar="FILE",
+                   help="a lecture plan (TOML: which sections, in which order, and the models), the file the "
+                        "window's lecture mode uses too")
     p.add_argument("--weights", default="default", help="coco, none, default or a checkpoint path (every model)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--score", type=float, default=0.3, help="score threshold of the NMS slides")
@@ -87,12 +89,13 @@ def load_models(names: Sequence[str], args: argparse.Namespace, image: np.ndarra
     return loaded
 
 
-def plan(loaded: list[_Loaded]) -> list[PlannedSlide]:
-    """render.model.deck.plan_deck for these models: which slides each shows (the window's rule)."""
-    from detviewer.render.model.deck import plan_deck
+def plan(loaded: list[_Loaded], deck: Sequence[DeckSlide] | None = None) -> list[PlannedSlide]:
+    """render.model.deck.plan_deck for these models: which slides of ``deck`` (default: the whole lecture) each
+    shows (the window's rule)."""
+    from detviewer.render.model.deck import LECTURE_DECK, plan_deck
 
     has_gt = any(m.gt is not None and len(m.gt) for m in loaded)
-    return plan_deck([_abilities(m) for m in loaded], has_gt)
+    return plan_deck([_abilities(m) for m in loaded], has_gt, LECTURE_DECK if deck is None else deck)
 
 
 def _abilities(loaded: _Loaded) -> ModelAbilities:
@@ -183,9 +186,11 @@ def run(args: argparse.Namespace) -> int:
     from detviewer.cli.render import image_ground_truth
     from detviewer.errors import DetviewerError
     from detviewer.io.images import load_image
+    from detviewer.render.model.lecture_plan import LecturePlan, load_plan
     from detviewer.render.qt.export import ensure_gui_app
 
-    names = tuple(args.models or DEFAULT_MODELS)
+    lecture_plan = load_plan(args.plan) if args.plan else LecturePlan()  # a bad plan says so before any model loads
+    names = tuple(args.models or lecture_plan.models)
     image = load_image(args.image)
     truth = image_ground_truth(args.gt, args.image) if args.gt else None  # before the slow model loads
     try:
@@ -193,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise DetviewerError(f"Cannot create the folder {args.out}: {exc.strerror}.") from None
     loaded = load_models(names, args, image, truth)
-    planned = plan(loaded)
+    planned = plan(loaded, lecture_plan.deck())
     for p in planned:
         if p.model < 0:
             print(f"left out '{p.slide.title}': {p.reason}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
@@ -77,7 +77,9 @@ class StepBar(QWidget):
 class LectureMode(QObject):
     """Enter / leave lecture mode in ``host`` (its docks, tool bars, menu and status bar); canvas, presenter and feed:
     what it draws and freezes; video_bar: hidden while it lasts; on_leave: shows the source's controls again.
-    The step ``bar`` is laid out by the window (under the canvas)."""
+    The step ``bar`` is laid out by the window (under the canvas); ``active_changed(on)`` after entering / leaving."""
+
+    active_changed = Signal(bool)
 
     def __init__(self, host: QMainWindow, canvas: Canvas, presenter: ViewPresenter, feed: Feed,
                  video_bar: QWidget, on_leave: Callable[[], None]) -> None:
@@ -124,6 +126,7 @@ class LectureMode(QObject):
         self._escape.setEnabled(True)
         if full_screen:
             w.showFullScreen()
+        self.active_changed.emit(True)
 
     def leave(self) -> None:
         if not self.active:
@@ -142,3 +145,4 @@ class LectureMode(QObject):
         w.statusBar().setVisible(saved["status"])
         w.setWindowState(saved["state"])
         self._on_leave()
+        self.active_changed.emit(False)

@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         from detviewer.gui.canvas import Canvas
         from detviewer.gui.export_dialogs import Exporter
         from detviewer.gui.lecture import LectureMode
+        from detviewer.gui.lecture_deck import LiveDeck, routed_step_handlers
         from detviewer.gui.panels.nms_panel import NMSPanel
         from detviewer.gui.panels.thresholds_panel import ThresholdsPanel
         from detviewer.gui.panels.views_panel import ViewsPanel
@@ -131,7 +132,11 @@ class MainWindow(QMainWindow):
         self.actions_ = menus.build_menus(self, s, menus.MenuTargets(
             self.canvas.fit, self.lecture.toggle, self.exporter.export_view_dialog, self.exporter.export_nms_dialog,
             self.docks))
-        self._shortcuts = install_step_keys(self, step_handlers(self.state, self.feed, self.autoplay))
+        self.deck = LiveDeck(s, self.presenter, self, lambda: self.lecture.active,
+                             lambda: getattr(self.lecture, "overlay", None))
+        self.lecture.active_changed.connect(self.deck.set_active)
+        self._shortcuts = install_step_keys(self, routed_step_handlers(
+            step_handlers(self.state, self.feed, self.autoplay), lambda: self.lecture.active, self.deck))
         self._wire()
         saved = self.settings.value("window/state")
         if saved is None or not self.restoreState(saved):

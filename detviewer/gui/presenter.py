@@ -77,6 +77,7 @@ class ViewPresenter(QObject):
         self.shown = Shown(state.view, None, "Waiting for a frame and a model.")
         self._prepared: weakref.WeakKeyDictionary[object, dict] = weakref.WeakKeyDictionary()
         self._pending: set[tuple[int, tuple]] = set()
+        self._waiting = False  # the Shown is a "computing …" sentence
         state.subscribe(lambda _event: self.redraw())
         canvas.point_clicked.connect(self.on_click)
 
@@ -119,6 +120,32 @@ class ViewPresenter(QObject):
         step = state.choices(view).step
         return (0 if step is None else min(step, count - 1)), count
 
+    @property
+    def busy(self) -> bool:
+        """The view shown waits for its background input (or the anchors): it is drawn when that is ready."""
+        return self._waiting
+
+    def step_labels(self, view: str) -> list[str] | None:
+        """The step label of every step of ``view`` for the shown Inference (what the lecture's steps named by
+        label resolve against); None without an Inference, while the view's background input is not ready, or when
+        the model cannot show the view."""
+        spec = VIEWS[view]
+        request = self.request(view)
+        if request is None or self.cannot_show(spec, request.inference.model_name):
+            return None
+        if spec.prepare is not None:
+            job = spec.prepare(request)
+            if job is not None:
+                done = self._prepared.get(request.inference, {})
+                if job.key not in done:
+                    return None
+                request = replace(request, prepared=done[job.key])
+        try:
+            count = max(1, int(spec.step_count(request)))
+            return [build(spec, replace(request, step=i), self.model).step_label for i in range(count)]
+        except Exception:  # a view that fails says so when it is drawn
+            return None
+
     def redraw(self) -> None:
         view = self.state.view
         spec = VIEWS[view]
@@ -143,8 +170,8 @@ class ViewPresenter(QObject):
             return
         self._show(Shown(view, frame))
 
-    def _show(self, shown: Shown) -> None:
-        self.shown = shown
+    def _show(self, shown: Shown, waiting: bool = False) -> None:
+        self.shown, self._waiting = shown, waiting
         frame = shown.frame
         self.canvas.set_layers(frame.layers if frame is not None else [], frame.legend if frame is not None else (),
                                frame.dim if frame is not None else 0.0)
@@ -163,7 +190,7 @@ class ViewPresenter(QObject):
             self._pending.add(pending)
             self.background.task(pending, lambda _context: anchors.materialize(), "building the anchors",
                                  self._on_prepared_callback(inference, "anchors", pending), slot="anchors")
-        self._show(Shown(spec.name, None, "Building the anchors…"))
+        self._show(Shown(spec.name, None, "Building the anchors…"), waiting=True)
         return False
 
     def _with_prepared(self, spec: ViewSpec, request: ViewRequest) -> ViewRequest | None:
@@ -187,7 +214,7 @@ class ViewPresenter(QObject):
             else:
                 self.background.task(prepare.key, lambda _context: prepare.run(None), spec.title.lower(), on_done,
                                      slot=f"prepare:{spec.name}")
-        self._show(Shown(spec.name, None, prepare.message))
+        self._show(Shown(spec.name, None, prepare.message), waiting=True)
         return None
 
     def _on_prepared_callback(self, inference: Inference, key: Hashable,

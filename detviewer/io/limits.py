@@ -66,12 +66,16 @@ def read_regular(path: str | os.PathLike, limit: int, what: str = "file") -> byt
         raise AnnotationError(f"{path} is a folder, not a {what}.") from None
     except OSError as exc:
         raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
+    try:
+        reason = not_regular_reason(os.fstat(fd).st_mode)  # before fdopen, which refuses a folder with its own error
+    except OSError:
+        reason = None
+    if reason is not None:
+        os.close(fd)
+        raise AnnotationError(f"{path} {reason}; a {what} must be one.")
     with os.fdopen(fd, "rb") as fh:
         try:
             info = os.fstat(fd)
-            reason = not_regular_reason(info.st_mode)
-            if reason is not None:
-                raise AnnotationError(f"{path} {reason}; a {what} must be one.")
             if info.st_size > limit:
                 raise AnnotationError(f"{path} is {_mib(info.st_size)}, more than the {_mib(limit)} detviewer reads "
                                       f"from a {what}.")

@@ -125,6 +125,11 @@ class ViewerState:
         return self._gt if self._show_gt else None
 
     @property
+    def has_ground_truth(self) -> bool:
+        """The frame has ground truth (shown or not)."""
+        return self._gt is not None and len(self._gt) > 0
+
+    @property
     def show_gt(self) -> bool:
         return self._show_gt
 

@@ -113,3 +113,33 @@ def test_ground_truth_without_the_image_is_one_sentence(tmp_path, capsys):
     code = main(["lecture", str(IMAGE), "--gt", str(other), "--out", str(tmp_path / "deck")])
     err = capsys.readouterr().err
     assert code == 2 and "is not an image of" in err and err.count("\n") == 1
+
+
+def test_a_plan_file_chooses_orders_and_skips_sections_and_names_the_models(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('sections = ["NMS", "yolo"]  # a title or a key\nmodels = ["demo-yolo"]\n', encoding="utf-8")
+    out = tmp_path / "deck"
+    assert main(["lecture", str(IMAGE), "--plan", str(plan), "--device", "cpu", "--out", str(out)]) == 0
+    slides = sorted(p.name for p in out.glob("*.png"))
+    from detviewer.cli.lecture import slide_file_name
+    from detviewer.render.model.deck import LECTURE_DECK
+
+    nms = [s.title for s in LECTURE_DECK if s.section == "NMS"]
+    yolo = [s.title for s in LECTURE_DECK if s.section == "YOLO"]
+    assert slides == [slide_file_name(i + 1, title) for i, title in enumerate(nms + yolo)]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('sections = ["nms", "rpn"]', "has no section called 'rpn'; its sections are: classic, sliding-windows"),
+    ('sections = ["nms", "nms"]', "names the section 'nms' twice"),
+    ('sections = "nms"', "'sections' must be a list of names in quotes"),
+    ('models = ["no-such-model"]', "names the model 'no-such-model', which detviewer does not know"),
+    ('sections = [', "is not valid TOML"),
+    ('slides = []', "has unknown entries (slides)"),
+])
+def test_a_bad_plan_file_is_one_sentence_before_any_model_loads(tmp_path, capsys, text, says):
+    plan = tmp_path / "plan.toml"
+    plan.write_text(text + "\n", encoding="utf-8")
+    code = main(["lecture", str(IMAGE), "--plan", str(plan), "--out", str(tmp_path / "deck")])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count("\n") == 1, err

@@ -86,7 +86,7 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
     DeckSlide("Mask R-CNN", "RoIAlign (Mask R-CNN, 2017): equal bins, bilinear samples", "roi", 2, {"roi": "align"},
               show_gt=False, zoom=("proposal",)),
     DeckSlide("Mask R-CNN", "RoIAlign beside Fast R-CNN's RoIPool: one proposal's outputs", "roi", 3,
-              show_gt=False),
+              {"roi": "align"}, show_gt=False),
     DeckSlide("YOLO", "The S×S grid and its output tensor", "grid", 0),
     DeckSlide("YOLO", "One cell's boxes and class probabilities", "grid", 1),
     DeckSlide("NMS", "The candidates, sorted by score", "nms", 0),

@@ -1,0 +1,448 @@
+"""The live lecture: lecture mode's playlist. Next / Previous walk every step of every view of every section of the
+lecture plan (render.model.lecture_plan) on the image, video frame or camera frame shown; Down / Up jump between
+sections; O shows an overview of the sections. A view always opens at its first step going forward (at its last
+going back). A view the loaded model cannot show is drawn by the first of the plan's models that can: the deck
+loads it and waits for its answer on the same frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QWidget
+
+from detviewer.errors import DetviewerError
+from detviewer.gui.messages import WARNING
+from detviewer.gui.stepping import LECTURE_KEYS
+from detviewer.render.model.deck import object_point, resolve_step
+from detviewer.render.model.lecture_plan import LecturePlan, LivePart, live_parts, load_plan, part_range
+from detviewer.render.model.pipeline import ModelAbilities, cannot_show
+from detviewer.render.model.registry import VIEWS
+from detviewer.state.events import StateEvent, ViewChanged
+
+if TYPE_CHECKING:
+    from detviewer.gui.presenter import Shown, ViewPresenter
+    from detviewer.gui.session import Session
+
+__all__ = ["LiveDeck", "DeckPosition", "PLAN_SETTING", "routed_step_handlers"]
+
+PLAN_SETTING = "lecture/plan"  # the lecture plan file the window uses ("" or missing: the built-in plan)
+
+
+@dataclass(frozen=True)
+class DeckPosition:
+    """Where the lecture is: section (its title), slide title, part index (in ``LiveDeck.parts``), the step shown
+    and the part's (first, last) steps; settled: the part's model and step are on screen."""
+
+    section: str
+    title: str
+    part: int
+    step: int
+    first: int
+    last: int
+    settled: bool
+
+    @property
+    def heading(self) -> str:
+        return f"{self.section} · {self.title}" if self.title else self.section
+
+
+class LiveDeck(QObject):
+    """session: the window's Session; presenter: its ViewPresenter; host: the window (the keys' scope);
+    is_active: lecture mode is on; overlay: lecture mode's LectureOverlay (show_rows / hide / isVisible), or a
+    callable returning it."""
+
+    position_changed = Signal(object)  # DeckPosition
+
+    def __init__(self, session: Session, presenter: ViewPresenter, host: QWidget, is_active: Callable[[], bool],
+                 overlay: Callable[[], object] | None = None) -> None:
+        super().__init__(host)
+        self.session, self.state, self.presenter = session, session.state, presenter
+        self._is_active, self._overlay = is_active, overlay
+        self.plan = LecturePlan()
+        self.parts: tuple[LivePart, ...] = live_parts(self.plan.deck())
+        self.index = -1  # the part shown; -1: not started
+        self._range: tuple[int, int] | None = None  # the part's (first, last) once resolved
+        self._slide_steps: list[int] = []  # the resolved step of each of the part's slides
+        self._target = "first"  # where the part opens: "first" or "last"
+        self._settled = False
+        self._own_change = False  # the deck is changing the view: not a user's jump
+        self._awaiting_model = ""
+        self._overview_choice: int | None = None
+        self._models: tuple[str, ...] = self.plan.models  # the lecture's models, the one loaded at its start first
+        self._keys = self._install_keys(host)
+        self.load_plan_setting()
+        presenter.shown_changed.connect(self._on_shown)
+        self.state.subscribe(self._on_state_event)
+        session.result_shown.connect(self._on_result)
+        session.model_failed.connect(self._on_model_failed)
+
+    # -- the plan ------------------------------------------------------------------------------------
+    def load_plan_setting(self) -> None:
+        path = str(self.session.settings.value(PLAN_SETTING, "") or "")
+        if path:
+            self.set_plan_file(path, remember=False)
+
+    def set_plan_file(self, path: str, remember: bool = True) -> bool:
+        """Use the lecture plan file at ``path`` ("" for the built-in plan); a bad file is one sentence and the
+        plan in use stays. remember: kept in the settings for the next start."""
+        try:
+            plan = load_plan(path) if path else LecturePlan()
+        except DetviewerError as exc:
+            self.session.say(str(exc), WARNING)
+            return False
+        self.set_plan(plan)
+        if remember:
+            self.session.settings.setValue(PLAN_SETTING, path)
+        return True
+
+    def set_plan(self, plan: LecturePlan) -> None:
+        self.plan = plan
+        self.parts = live_parts(plan.deck())
+        self.index = -1
+
+    # -- where it is ---------------------------------------------------------------------------------
+    @property
+    def part(self) -> LivePart | None:
+        return self.parts[self.index] if 0 <= self.index < len(self.parts) else None
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def position(self) -> DeckPosition | None:
+        part = self.part
+        if part is None:
+            return None
+        step = self.state.step_position(part.view)[0] if self.state.view == part.view else 0
+        first, last = self._range or (0, 0)
+        return DeckPosition(part.section, self._title_at(step), self.index, step, first, last, self._settled)
+
+    def _title_at(self, step: int) -> str:
+        part = self.part
+        if part is None:
+            return ""
+        title = part.slides[0].title
+        for slide, at in zip(part.slides, self._slide_steps, strict=False):
+            if at <= step:
+                title = slide.title
+        return title
+
+    def sections(self) -> list[tuple[str, int]]:
+        """(section title, index of its first part) in the plan's order."""
+        found: list[tuple[str, int]] = []
+        for i, part in enumerate(self.parts):
+            if not found or found[-1][0] != part.section:
+                found.append((part.section, i))
+        return found
+
+    # -- walking ---------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Begin (or resume) the lecture at the current view's first part, else at the plan's first part."""
+        loaded = self.session.model
+        self._models = ((loaded.name,) if loaded is not None else ()) + self.plan.models
+        view = self.state.view
+        index = next((i for i, p in enumerate(self.parts) if p.view == view), 0)
+        self._enter(index, "first", direction=1)
+
+    def next(self) -> bool:
+        """One step on: the part's next step, else the next part's first step. False at the end or while waiting
+        for a model or a view's background input."""
+        return self._move(1)
+
+    def previous(self) -> bool:
+        return self._move(-1)
+
+    def _move(self, direction: int) -> bool:
+        if self.part is None:
+            self.start()
+            return True
+        if self._blocked():
+            return False
+        if self._settled and self._range is not None and self.state.view == self.part.view:
+            step = self.state.step_position()[0]
+            first, last = self._range
+            if first <= step + direction <= last:
+                self.state.set_step(step + direction)
+                self._emit_position()
+                return True
+        return self._enter(self.index + direction, "first" if direction > 0 else "last", direction)
+
+    def first_step(self) -> None:
+        if self._range is not None and self._settled:
+            self.state.set_step(self._range[0])
+            self._emit_position()
+
+    def last_step(self) -> None:
+        if self._range is not None and self._settled:
+            self.state.set_step(self._range[1])
+            self._emit_position()
+
+    def next_section(self) -> bool:
+        starts = [i for _, i in self.sections()]
+        later = [i for i in starts if i > self.index]
+        return bool(later) and self._enter(later[0], "first", 1)
+
+    def previous_section(self) -> bool:
+        """The first step of this section; there already: of the previous one."""
+        starts = [i for _, i in self.sections()]
+        mine = max((i for i in starts if i <= self.index), default=0)
+        position = self.position()
+        at_start = position is not None and self.index == mine and position.step <= position.first
+        target = max((i for i in starts if i < mine), default=mine) if at_start else mine
+        return self._enter(target, "first", 1)
+
+    def go_to_section(self, number: int) -> bool:
+        """The first step of section ``number`` (0-based, in the plan's order)."""
+        starts = self.sections()
+        return 0 <= number < len(starts) and self._enter(starts[number][1], "first", 1)
+
+    # -- entering a part ---------------------------------------------------------------------------------
+    def _enter(self, index: int, target: str, direction: int) -> bool:
+        """Show part ``index`` (or the nearest one in ``direction`` that can be shown) at its first / last step."""
+        while 0 <= index < len(self.parts):
+            model = self._model_for(self.parts[index])
+            if model is not None:
+                break
+            index += direction
+        else:
+            return False
+        part = self.parts[index]
+        self.index, self._target, self._range, self._slide_steps, self._settled = index, target, None, [], False
+        if model and (self.session.model is None or model != self.session.model.name):
+            self._awaiting_model = model
+            self._request_model(model)
+        self._own_change = True
+        try:
+            self.state.set_view(part.view)
+            for name, value in part.controls.items():
+                self.state.set_control(name, value, part.view)
+            if part.point == "object":
+                inference = self.state.inference
+                truth = self.state.ground_truth
+                point = object_point(truth.as_pair if truth is not None else None,
+                                     inference.detections.xyxy if inference is not None else ())
+                self.state.set_point(point, part.view)
+        finally:
+            self._own_change = False
+        self._settle()
+        self._emit_position()
+        return True
+
+    def _model_for(self, part: LivePart) -> str | None:
+        """"" when the loaded model is the one that shows the part, else the model that does (plan_deck's rule over
+        the model loaded when the lecture began, then the plan's models: the first able one, one with the slides'
+        ``prefer`` capability first); None when none can (or the part needs ground truth the frame has not got)."""
+        if part.needs_gt and not self.state.has_ground_truth:
+            return None
+        spec = VIEWS[part.view]
+        prefer = next((s.prefer for s in part.slides if s.prefer), "")
+        able = [(name, model) for name, model in self._candidates() if self._able(spec, part, model)]
+        preferred = [(name, model) for name, model in able if prefer and prefer in (model.capabilities or ())]
+        if not able:
+            return None
+        name = (preferred or able)[0][0]
+        loaded = self.session.model
+        return "" if loaded is not None and name == loaded.name else name
+
+    def _candidates(self) -> list[tuple[str, ModelAbilities]]:
+        from detviewer.detectors.registry import model_info
+
+        found = []
+        for name in dict.fromkeys(self._models):
+            loaded = self.session.model
+            if loaded is not None and name == loaded.name:
+                found.append((name, self.presenter.model))  # what the loaded model really has
+                continue
+            try:
+                found.append((name, ModelAbilities.of(model_info(name), name)))
+            except DetviewerError:
+                continue
+        return found
+
+    @staticmethod
+    def _able(spec: object, part: LivePart, model: ModelAbilities) -> bool:
+        capabilities = model.capabilities or frozenset()
+        return not cannot_show(spec, model) and (not part.needs or part.needs in capabilities)  # type: ignore[arg-type]
+
+    def _request_model(self, name: str) -> None:
+        from detviewer.gui.worker import ModelRequest
+
+        device = self.session.model.device if self.session.model is not None else "auto"
+        self.session.request_model(ModelRequest(name, "default", "cuda" if device.startswith("cuda") else device))
+
+    def _blocked(self) -> bool:
+        """Waiting for something that will come: a model, a frame's answer, a view's background input."""
+        return bool(self._awaiting_model) or self.state.inference is None or self.presenter.busy
+
+    # -- settling: the part's step once its frame can be built ---------------------------------------------
+    def _settle(self) -> None:
+        part = self.part
+        if part is None or self._settled or self._awaiting_model or self.state.view != part.view:
+            return
+        shown = self.presenter.shown
+        if shown.view != part.view or shown.frame is None:
+            return
+        count = shown.frame.step_count
+        labels: list[str] | None = None
+
+        def label_of(i: int) -> str:
+            nonlocal labels
+            if labels is None:
+                labels = self.presenter.step_labels(part.view) or []
+            return labels[i] if i < len(labels) else ""
+
+        found = part_range(part, count, label_of)
+        if found is None:
+            return
+        self._range = found
+        self._slide_steps = []
+        for slide in part.slides:
+            try:
+                self._slide_steps.append(resolve_step(slide.step, count, label_of))
+            except ValueError:
+                self._slide_steps.append(count)
+        self._settled = True
+        self.state.set_step(found[0] if self._target == "first" else found[1])
+        self._emit_position()
+
+    def _on_shown(self, _shown: Shown) -> None:
+        if self.part is not None and not self._settled and not self._own_change:
+            self._settle()
+
+    def _on_result(self, result: object) -> None:
+        model = self.session.model
+        if self._awaiting_model and model is not None and model.name == self._awaiting_model \
+                and getattr(result, "inference", None) is not None:
+            self._awaiting_model = ""
+            self._settle()
+
+    def _on_model_failed(self, _message: str) -> None:
+        self._awaiting_model = ""  # the sentence is in the status bar; Next moves on
+
+    def _on_state_event(self, event: StateEvent) -> None:
+        if isinstance(event, ViewChanged) and not self._own_change and self.part is not None \
+                and event.view != self.part.view:
+            # the user chose another view: the lecture goes on from that view's part
+            index = next((i for i, p in enumerate(self.parts) if p.view == event.view), None)
+            if index is not None:
+                self.index, self._target, self._range, self._settled = index, "first", None, False
+                self._settle()
+            else:
+                self._range, self._settled = None, False
+            self._emit_position()
+
+    def _emit_position(self) -> None:
+        position = self.position()
+        if position is not None:
+            self.position_changed.emit(position)
+
+    # -- the overview of sections -------------------------------------------------------------------------
+    def overview_rows(self) -> list[tuple[str, str]]:
+        """(key, text) per section of the plan: its number key and its title with its views."""
+        rows = []
+        for n, (section, first) in enumerate(self.sections()):
+            views = []
+            for part in self.parts[first:]:
+                if part.section != section:
+                    break
+                title = VIEWS[part.view].title
+                if title not in views:
+                    views.append(title)
+            rows.append((str(n + 1) if n < 9 else "", f"{section}: {', '.join(views)}"))
+        return rows
+
+    def _current_section(self) -> int:
+        starts = [i for _, i in self.sections()]
+        return max((n for n, i in enumerate(starts) if i <= self.index), default=0)
+
+    @property
+    def overview_open(self) -> bool:
+        overlay = self._overlay() if self._overlay is not None else None
+        return self._overview_choice is not None and overlay is not None and overlay.isVisible()  # type: ignore[attr-defined]
+
+    def toggle_overview(self) -> None:
+        overlay = self._overlay() if self._overlay is not None else None
+        if overlay is None:
+            return
+        if self.overview_open:
+            overlay.hide()  # type: ignore[attr-defined]
+            self._overview_choice = None
+            return
+        self._overview_choice = self._current_section()
+        self._show_overview()
+
+    def _show_overview(self) -> None:
+        overlay = self._overlay() if self._overlay is not None else None
+        if overlay is not None:
+            overlay.show_rows("Sections (number or Enter: go there, Esc: close)",  # type: ignore[attr-defined]
+                              self.overview_rows(), self._overview_choice)
+
+    def _overview_move(self, delta: int) -> None:
+        count = len(self.sections())
+        self._overview_choice = min(max((self._overview_choice or 0) + delta, 0), count - 1)
+        self._show_overview()
+
+    def _overview_go(self, number: int | None = None) -> None:
+        number = self._overview_choice if number is None else number
+        overlay = self._overlay() if self._overlay is not None else None
+        if overlay is not None:
+            overlay.hide()  # type: ignore[attr-defined]
+        self._overview_choice = None
+        if number is not None:
+            self.go_to_section(number)
+
+    # -- keys -------------------------------------------------------------------------------------------
+    def _install_keys(self, host: QWidget) -> list[QShortcut]:
+        """Lecture mode's own keys (section jumps, overview, number keys); the step keys are the window's
+        (gui.stepping), routed here while lecture mode is on."""
+        actions: dict[str, Callable[[], object]] = {
+            "next_section": lambda: self._overview_move(1) if self.overview_open else self.next_section(),
+            "previous_section": lambda: self._overview_move(-1) if self.overview_open else self.previous_section(),
+            "overview": self.toggle_overview,
+        }
+        shortcuts = []
+        for binding in LECTURE_KEYS:
+            if binding.action in actions:
+                for key in binding.keys:
+                    shortcuts.append(self._shortcut(host, QKeySequence(key), actions[binding.action]))
+        def go(number: int | None = None) -> None:
+            if self.overview_open:
+                self._overview_go(number)
+
+        for enter in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            shortcuts.append(self._shortcut(host, QKeySequence(enter), go))
+        for n in range(1, 10):
+            shortcuts.append(self._shortcut(host, QKeySequence(str(n)), partial(go, n - 1)))
+        return shortcuts
+
+    def _shortcut(self, host: QWidget, keys: QKeySequence, slot: Callable[[], object]) -> QShortcut:
+        shortcut = QShortcut(keys, host)
+        shortcut.setEnabled(False)  # only in lecture mode: elsewhere arrows and digits are the widgets'
+        shortcut.activated.connect(lambda: slot() if self._is_active() else None)
+        return shortcut
+
+    def set_active(self, on: bool) -> None:
+        """Lecture mode began (the lecture starts or resumes at the current view) or ended."""
+        for shortcut in self._keys:
+            shortcut.setEnabled(on)
+        if on:
+            self.start()
+        else:
+            self._overview_choice = None
+
+
+def routed_step_handlers(handlers: dict[str, Callable[[], None]], is_active: Callable[[], bool],
+                         deck: LiveDeck) -> dict[str, Callable[[], None]]:
+    """The window's step-key handlers (gui.stepping.step_handlers), walking the lecture while lecture mode is on."""
+    lecture = {"step_forward": deck.next, "step_back": deck.previous, "first_step": deck.first_step,
+               "last_step": deck.last_step}
+    routed = dict(handlers)
+    for action, walk in lecture.items():
+        routed[action] = (lambda walk=walk, plain=handlers[action]: walk() if is_active() else plain())  # type: ignore[misc]
+    return routed

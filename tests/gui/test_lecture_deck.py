@@ -1,0 +1,121 @@
+"""The whole lecture, live, in the real window: lecture mode's Next walks every step of every view of every section
+of the lecture plan on the bundled demo image (loading the model each view needs), Previous walks it back, Down / Up
+jump sections, O shows the overview; each step's caption names what is shown and nothing points at a hidden panel."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from PySide6.QtCore import Qt
+from views_helpers import DEMO_IMAGE
+
+from detviewer.render.model.lecture_plan import LecturePlan, live_parts
+
+#: what a caption must not say in lecture mode, where the docks are hidden
+HIDDEN_PANEL = re.compile(r"side panel|\bdock\b|View panel|NMS panel|in the window's|Thresholds panel|"
+                          r"in the (?:side )?table\b", re.IGNORECASE)
+
+
+def _lecture_window(make_window, qtbot, plan: LecturePlan | None = None):
+    from detviewer.gui.worker import ModelRequest, _registry_loader
+
+    window = make_window(loader=_registry_loader, load=False)
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.request_model(ModelRequest("demo-frcnn", "default", "cpu"))
+    with qtbot.waitSignal(window.result_shown, timeout=60000, check_params_cb=lambda r: r.inference is not None):
+        window.open_paths([str(DEMO_IMAGE)])
+    if plan is not None:
+        window.deck.set_plan(plan)
+    window.state.set_view("detections")  # not in the lecture: it starts at its first section
+    window.lecture.enter(full_screen=False)
+    window.resize(1920, 1080)
+    _wait_settled(window, qtbot)
+    return window
+
+
+def _wait_settled(window, qtbot) -> None:
+    def settled() -> None:
+        deck, shown = window.deck, window.presenter.shown
+        assert deck.settled and not window.presenter.busy and shown.frame is not None \
+            and shown.view == deck.part.view, (deck.part, deck.position(), shown.view, shown.text,
+                                               window.session.model.name)
+
+    qtbot.waitUntil(settled, timeout=90000)
+
+
+def _where(window) -> tuple[int, str, int]:
+    position = window.deck.position()
+    return position.part, position.title, window.presenter.shown.frame.step
+
+
+def _check_step(window) -> None:
+    """What the audience sees: the part's view drawn at a step of its range, its caption, no hidden panel."""
+    deck, shown = window.deck, window.presenter.shown
+    part, position = deck.part, deck.position()
+    where = f"{part.section} / {position.title} / {part.view} step {shown.frame.step}"
+    assert shown.view == part.view and shown.frame is not None, where
+    assert position.first <= shown.frame.step <= position.last, where
+    caption = window.lecture.bar.caption.text()
+    assert caption and caption == shown.frame.caption, where
+    assert not HIDDEN_PANEL.search(caption), f"{where}: {caption}"
+    if shown.frame.legend:  # what the caption's colours refer to is drawn on the canvas
+        assert window.canvas.legend_rect() is not None, where
+
+
+@pytest.mark.slow
+def test_next_walks_the_whole_lecture_and_previous_walks_it_back(make_window, qtbot):
+    window = _lecture_window(make_window, qtbot)
+    deck = window.deck
+    assert deck.index == 0 and deck.position().step == 0  # the classic detector's pyramid, its first step
+    forward = []
+    while True:
+        _check_step(window)
+        forward.append(_where(window))
+        qtbot.keyClick(window, Qt.Key.Key_PageDown)  # a clicker's Next
+        _wait_settled(window, qtbot)
+        if _where(window) == forward[-1]:
+            break  # the last step: Next does nothing
+    sections = [p.section for p in deck.parts]
+    walked_sections = [deck.parts[part].section for part, _, _ in forward]
+    assert walked_sections[0] == sections[0] and walked_sections[-1] == sections[-1]
+    assert sorted(set(walked_sections), key=sections.index) == list(dict.fromkeys(sections)), \
+        "every section of the plan is walked, in order"
+    # every step of every view part: each part's steps are consecutive from its first to its last
+    by_part: dict[int, list[int]] = {}
+    for part, _, step in forward:
+        by_part.setdefault(part, []).append(step)
+    for part, steps in by_part.items():
+        assert steps == list(range(steps[0], steps[-1] + 1)), (deck.parts[part].view, steps)
+        if deck.parts[part].from_start:
+            assert steps[0] == 0, deck.parts[part].view  # a view always opens at its first step
+    assert {"classic-pyramid", "nms", "anchors", "default-boxes", "grid", "map"} <= {deck.parts[p].view
+                                                                                   for p in by_part}
+
+    backward = [forward[-1]]
+    while backward[-1] != forward[0]:
+        qtbot.keyClick(window, Qt.Key.Key_PageUp)
+        _wait_settled(window, qtbot)
+        _check_step(window)
+        backward.append(_where(window))
+        assert len(backward) <= len(forward), "Previous walks back the steps Next walked"
+    assert backward == forward[::-1]
+
+
+@pytest.mark.slow
+def test_section_keys_and_a_plan_that_skips_sections(make_window, qtbot):
+    plan = LecturePlan(sections=("nms", "yolo"))
+    window = _lecture_window(make_window, qtbot, plan)
+    deck = window.deck
+    assert [p.section for p in deck.parts] == [p.section for p in live_parts(plan.deck())]
+    assert deck.part.section == "NMS" and deck.position().step == 0
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    assert window.presenter.shown.frame.step == 2
+    qtbot.keyClick(window, Qt.Key.Key_Down)  # next section: YOLO, which demo-frcnn cannot show: demo-yolo loads
+    _wait_settled(window, qtbot)
+    assert deck.part.section == "YOLO" and window.session.model.name == "demo-yolo"
+    assert window.presenter.shown.frame.step == 0
+    qtbot.keyClick(window, Qt.Key.Key_Up)  # at a section's first step: the previous section
+    _wait_settled(window, qtbot)
+    assert deck.part.section == "NMS" and window.presenter.shown.frame.step == 0
