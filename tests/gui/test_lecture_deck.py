@@ -4,6 +4,7 @@ jump sections, O shows the overview; each step's caption names what is shown and
 
 from __future__ import annotations
 
+import colorsys
 import re
 
 import pytest
@@ -15,6 +16,26 @@ from detviewer.render.model.lecture_plan import LecturePlan, live_parts
 #: what a caption must not say in lecture mode, where the docks are hidden
 HIDDEN_PANEL = re.compile(r"side panel|\bdock\b|View panel|NMS panel|in the window's|Thresholds panel|"
                           r"in the (?:side )?table\b", re.IGNORECASE)
+
+
+_COLOUR_WORDS = ("red", "orange", "yellow", "green", "teal", "cyan", "blue", "purple", "violet", "pink", "magenta",
+                 "white", "grey", "gray", "black", "brown")
+_HUES = (("red", -1, 15), ("red", 340, 361), ("orange", 15, 45), ("brown", 15, 50), ("yellow", 42, 70),
+         ("green", 70, 165), ("teal", 150, 195), ("cyan", 170, 200), ("blue", 190, 250), ("purple", 250, 300),
+         ("violet", 250, 300), ("pink", 290, 361), ("magenta", 285, 330), ("pink", -1, 10))
+
+
+def colour_names(rgb) -> set[str]:
+    """The words a caption may use for the colour ``rgb`` (0-255): its hue's names, or white / grey / black."""
+    hue, light, saturation = colorsys.rgb_to_hls(*(c / 255 for c in rgb))
+    if saturation < 0.18 or not 0.08 <= light <= 0.92:
+        return {"white"} if light > 0.8 else {"black"} if light < 0.15 else {"grey", "gray"}
+    names = {name for name, lo, hi in _HUES if lo <= hue * 360 <= hi}
+    return names | ({"pink"} if light > 0.7 and "red" in names else set())
+
+
+def caption_colours(caption: str) -> set[str]:
+    return {w for w in _COLOUR_WORDS if re.search(rf"\b{w}\b", caption, re.IGNORECASE)}
 
 
 def _lecture_window(make_window, qtbot, plan: LecturePlan | None = None):
@@ -61,6 +82,8 @@ def _check_step(window) -> None:
     assert not HIDDEN_PANEL.search(caption), f"{where}: {caption}"
     if shown.frame.legend:  # what the caption's colours refer to is drawn on the canvas
         assert window.canvas.legend_rect() is not None, where
+    legend_colours = set().union(*(colour_names(colour) for _, colour in shown.frame.legend))
+    assert caption_colours(caption) <= legend_colours, f"{where}: the caption names colours no legend entry has"
 
 
 @pytest.mark.slow
@@ -119,3 +142,11 @@ def test_section_keys_and_a_plan_that_skips_sections(make_window, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_Up)  # at a section's first step: the previous section
     _wait_settled(window, qtbot)
     assert deck.part.section == "NMS" and window.presenter.shown.frame.step == 0
+
+
+@pytest.mark.parametrize(("rgb", "name"), [((255, 230, 0), "yellow"), ((0, 114, 178), "blue"), ((150, 150, 150), "grey"),
+                                           ((255, 255, 255), "white"), ((255, 40, 40), "red"),
+                                           ((0, 158, 115), "green"), ((255, 100, 220), "pink")])
+def test_colour_names_the_check_uses(rgb, name):
+    assert name in colour_names(rgb)
+    assert "blue" not in colour_names((255, 230, 0)) and "yellow" not in colour_names((0, 114, 178))
