@@ -55,19 +55,24 @@ def _open(window, qtbot, model: str, path) -> None:
         window.open_paths([str(path)])
 
 
-def _lecture_window(make_window, qtbot, model: str, photo: Path):
+def _lecture_window(make_window, qtbot, model: str, photo: Path, view: str):
+    """The window with ``model`` on ``photo`` in lecture mode at 1920×1080, opened on ``view``: the live deck
+    begins at that view's part, which ``model`` can show (it loads another model for a view that it cannot)."""
     from detviewer.gui.worker import _registry_loader
 
     window = make_window(loader=_registry_loader, load=False)
     _open(window, qtbot, model, photo)
+    window.state.set_view(view)
     window.lecture.enter(full_screen=False)
     window.resize(1920, 1080)
     qtbot.waitUntil(lambda: window.width() == 1920, timeout=5000)
     return window
 
 
-def _check_steps(window, qtbot, figures_dir: Path, where: str, name: str, controls: dict, steps: str) -> int:
-    """Show view ``name`` with ``controls``, check its steps ("four" / "ends"), save each grab; how many checked."""
+def _check_steps(window, qtbot, figures_dir: Path, where: str, model: str, name: str, controls: dict,
+                 steps: str) -> int:
+    """Show view ``name`` with ``controls``, check its steps ("four" / "ends") drawn by ``model``, save each grab;
+    how many were checked."""
     assert window.views_panel.is_enabled(name), f"{where}: {name} is disabled"
     window.state.set_view(name)
     for key, value in controls.items():
@@ -80,6 +85,7 @@ def _check_steps(window, qtbot, figures_dir: Path, where: str, name: str, contro
         qtbot.waitUntil(lambda step=step: window.presenter.shown.frame is not None
                         and window.presenter.shown.frame.step == step, timeout=60000)
         qtbot.waitUntil(lambda: _bar_settled(window), timeout=5000)
+        assert window.state.inference.model_name == model, f"{where}: the deck swapped the model for {name}"
         _check_figure(window, f"{where} {name} {controls} step {step + 1}")
         window.grab().save(str(figures_dir / f"{where}_{name}_{'_'.join(controls.values())}_{step + 1:02d}.png"))
     return len(wanted & set(range(count)))
@@ -95,19 +101,19 @@ def test_every_shipped_photo_is_checked():
 @pytest.mark.slow
 @pytest.mark.parametrize(("photo", "model", "steps"), CLASSIC_CASES)
 def test_the_classic_views_are_readable_in_lecture_mode(photo, model, steps, make_window, qtbot, figures_dir):
-    window = _lecture_window(make_window, qtbot, model, PHOTOS / photo)
+    window = _lecture_window(make_window, qtbot, model, PHOTOS / photo, CLASSIC_VIEWS[0][0])
     assert window.state.inference.classic is not None
     where = f"{Path(photo).stem}_{model}"
-    checked = sum(_check_steps(window, qtbot, figures_dir, where, name, controls, steps)
+    checked = sum(_check_steps(window, qtbot, figures_dir, where, model, name, controls, steps)
                   for name, controls in CLASSIC_VIEWS)
     assert checked >= (12 if steps == "four" else 6)
 
 
 @pytest.mark.slow
 def test_a_cnns_views_are_readable_on_a_photo_in_lecture_mode(make_window, qtbot, figures_dir):
-    window = _lecture_window(make_window, qtbot, CNN_MODEL, PHOTOS / CNN_PHOTO)
+    window = _lecture_window(make_window, qtbot, CNN_MODEL, PHOTOS / CNN_PHOTO, CNN_VIEWS[0])
     where = f"{Path(CNN_PHOTO).stem}_{CNN_MODEL}"
-    checked = sum(_check_steps(window, qtbot, figures_dir, where, name, {}, "ends") for name in CNN_VIEWS)
+    checked = sum(_check_steps(window, qtbot, figures_dir, where, CNN_MODEL, name, {}, "ends") for name in CNN_VIEWS)
     assert checked >= 2 * len(CNN_VIEWS) - 1
 
 
