@@ -23,7 +23,7 @@ from detviewer.render.model.deck import object_point, resolve_step
 from detviewer.render.model.lecture_plan import LecturePlan, LivePart, live_parts, load_plan, part_range
 from detviewer.render.model.pipeline import ModelAbilities, cannot_show
 from detviewer.render.model.registry import VIEWS
-from detviewer.state.events import StateEvent, ViewChanged
+from detviewer.state.events import InferenceChanged, StateEvent, ViewChanged
 
 if TYPE_CHECKING:
     from detviewer.gui.presenter import Shown, ViewPresenter
@@ -104,7 +104,12 @@ class LiveDeck(QObject):
     def set_plan(self, plan: LecturePlan) -> None:
         self.plan = plan
         self.parts = live_parts(plan.deck())
-        self.index = -1
+        self.index, self._range, self._settled = -1, None, False
+        self._models = self._lecture_models()
+
+    def _lecture_models(self) -> tuple[str, ...]:
+        loaded = self.session.model
+        return ((loaded.name,) if loaded is not None else ()) + self.plan.models
 
     # -- where it is ---------------------------------------------------------------------------------
     @property
@@ -143,12 +148,21 @@ class LiveDeck(QObject):
 
     # -- walking ---------------------------------------------------------------------------------------
     def start(self) -> None:
-        """Begin (or resume) the lecture at the current view's first part, else at the plan's first part."""
-        loaded = self.session.model
-        self._models = ((loaded.name,) if loaded is not None else ()) + self.plan.models
+        """Begin the lecture at its first step (the first Next after lecture mode began on a view it has not got)."""
+        self._enter(0, "first", direction=1)
+
+    def adopt(self) -> None:
+        """Lecture mode began: the lecture's models are the loaded one, then the plan's; the view on screen stays as
+        it is, and when the lecture has it, Next and Previous go on from its part (else Next starts the lecture)."""
+        self._models = self._lecture_models()
         view = self.state.view
-        index = next((i for i, p in enumerate(self.parts) if p.view == view), 0)
-        self._enter(index, "first", direction=1)
+        index = next((i for i, p in enumerate(self.parts) if p.view == view
+                      and all(self.state.control(k, view) == v for k, v in p.controls.items())),
+                     next((i for i, p in enumerate(self.parts) if p.view == view), -1))
+        self.index, self._target, self._range, self._settled = index, "keep", None, False
+        self._awaiting_model = ""
+        if index >= 0:
+            self._settle()
 
     def next(self) -> bool:
         """One step on: the part's next step, else the next part's first step. False at the end or while waiting
@@ -308,7 +322,11 @@ class LiveDeck(QObject):
             except ValueError:
                 self._slide_steps.append(count)
         self._settled = True
-        self.state.set_step(found[0] if self._target == "first" else found[1])
+        if self._target == "keep":  # the step on screen, inside the part
+            step = min(max(self.state.step_position(part.view)[0], found[0]), found[1])
+        else:
+            step = found[0] if self._target == "first" else found[1]
+        self.state.set_step(step)
         self._emit_position()
 
     def _on_shown(self, _shown: Shown) -> None:
@@ -326,12 +344,17 @@ class LiveDeck(QObject):
         self._awaiting_model = ""  # the sentence is in the status bar; Next moves on
 
     def _on_state_event(self, event: StateEvent) -> None:
+        if isinstance(event, InferenceChanged) and self._settled and not self._awaiting_model:
+            # another image or frame (Ctrl+Right): the part's steps are counted again, the step kept where it can be
+            self._target, self._range, self._settled = "keep", None, False
+            self._settle()
+            return
         if isinstance(event, ViewChanged) and not self._own_change and self.part is not None \
                 and event.view != self.part.view:
             # the user chose another view: the lecture goes on from that view's part
             index = next((i for i, p in enumerate(self.parts) if p.view == event.view), None)
             if index is not None:
-                self.index, self._target, self._range, self._settled = index, "first", None, False
+                self.index, self._target, self._range, self._settled = index, "keep", None, False
                 self._settle()
             else:
                 self._range, self._settled = None, False
@@ -432,7 +455,7 @@ class LiveDeck(QObject):
         for shortcut in self._keys:
             shortcut.setEnabled(on)
         if on:
-            self.start()
+            self.adopt()
         else:
             self._overview_choice = None
 

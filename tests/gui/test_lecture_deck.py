@@ -48,9 +48,11 @@ def _lecture_window(make_window, qtbot, plan: LecturePlan | None = None):
         window.open_paths([str(DEMO_IMAGE)])
     if plan is not None:
         window.deck.set_plan(plan)
-    window.state.set_view("detections")  # not in the lecture: it starts at its first section
+    window.state.set_view("detections")  # not in the lecture: lecture mode keeps it until the first Next
     window.lecture.enter(full_screen=False)
     window.resize(1920, 1080)
+    assert window.deck.part is None and window.session.model.name == "demo-frcnn"
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)  # the lecture's first step
     _wait_settled(window, qtbot)
     return window
 
@@ -150,3 +152,31 @@ def test_section_keys_and_a_plan_that_skips_sections(make_window, qtbot):
 def test_colour_names_the_check_uses(rgb, name):
     assert name in colour_names(rgb)
     assert "blue" not in colour_names((255, 230, 0)) and "yellow" not in colour_names((0, 114, 178))
+
+
+@pytest.mark.slow
+def test_the_next_image_keeps_the_lecture_where_it_is(make_window, qtbot):
+    from detviewer.gui.worker import ModelRequest, _registry_loader
+
+    window = make_window(loader=_registry_loader, load=False)
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.request_model(ModelRequest("demo-frcnn", "default", "cpu"))
+    with qtbot.waitSignal(window.result_shown, timeout=60000, check_params_cb=lambda r: r.inference is not None):
+        window.open_paths([str(DEMO_IMAGE.parent)])  # the demo folder: four images
+    window.deck.set_plan(LecturePlan(sections=("nms", "map")))
+    window.lecture.enter(full_screen=False)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    _wait_settled(window, qtbot)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.deck.part.view == "nms" and window.presenter.shown.frame.step == 2
+    first = window.state.frame
+    with qtbot.waitSignal(window.result_shown, timeout=60000, check_params_cb=lambda r: r.inference is not None):
+        qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)  # the next image
+    _wait_settled(window, qtbot)
+    assert window.state.frame is not first and window.deck.part.view == "nms"
+    step = window.presenter.shown.frame.step  # NMS steps begin again on a new result
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    _wait_settled(window, qtbot)
+    assert window.deck.part.view == "nms" and window.presenter.shown.frame.step == step + 1
+    _check_step(window)

@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainterPath
 
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, Layer, SegmentLayer
 
-__all__ = ["RenderStyle", "NORMAL", "LECTURE", "styled", "qcolor", "qimage_from_rgb", "rgb_of_qimage", "qimage_from_heatmap",
+__all__ = ["RenderStyle", "NORMAL", "LECTURE", "DENSE_BOXES", "styled", "qcolor", "qimage_from_rgb", "rgb_of_qimage", "qimage_from_heatmap",
            "rects_path", "bounds_of", "color_groups", "LabelFonts", "BOX_LABEL_PX"]
 
 BOX_LABEL_PX = 12.0  # label text height in normal mode (lecture mode doubles it)
@@ -34,6 +34,8 @@ class RenderStyle:
 
 
 NORMAL = RenderStyle()
+#: a box layer with more boxes than this keeps its hairlines in every style
+DENSE_BOXES = 2_000
 #: Lecture mode and ``render --lecture``: lines and text twice as large, readable from the back of a hall.
 LECTURE = RenderStyle(line_scale=2.0, font_scale=2.0, min_text_px=24)
 
@@ -43,6 +45,8 @@ def styled(layer: Layer, style: RenderStyle) -> Layer:
     stay: LabelFonts scales every text (labels and TextLayers) once, when the label pass measures it."""
     if style == NORMAL:
         return layer
+    if isinstance(layer, BoxLayer) and len(layer.xyxy) > DENSE_BOXES:
+        return layer  # thousands of outlines (a level's anchors) widened would cover the photo in one sheet
     if isinstance(layer, (BoxLayer, SegmentLayer, ImageLayer)):
         return replace(layer, width=layer.width * style.line_scale)
     return layer
