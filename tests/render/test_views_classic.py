@@ -56,8 +56,13 @@ def test_pyramid_steps_say_the_scanned_size_the_window_and_the_positions():
                                   [(w, h) for (h, w), *_ in LEVELS])
     window = frame.layer("window_in_photo").xyxy[0]
     assert window[2] - window[0] == 30 == window[3] - window[1]
+    assert frame.layer("window_in_photo").labels == ("30×30 in the photo",)
     last = pyramid_frame(inference, 99)
     assert last.step == 5 and "10 × 3 = 30 positions, 1 px apart" in last.caption
+    # the last scale's 73-px window, at the photo's bottom right from (27, 7), holds the 33×26 shrunk image's
+    # corner: its label would cover that image, the step's subject
+    np.testing.assert_array_equal(last.layer("window_in_photo").xyxy, [[27, 7, 100, 80]])
+    assert last.layer("window_in_photo").labels == ("",) and last.layer("window_scanned").labels == ("24×24",)
 
 
 def test_windows_steps_show_each_scale_then_all_scales():
@@ -126,3 +131,77 @@ def test_a_model_without_a_classic_trace_cannot_show_the_views():
         assert VIEWS[view].needs == "classic"
     with pytest.raises(ViewError, match="not a classic sliding-window detector"):
         pyramid_frame(plain, 0)
+
+
+# -- the shipped astronaut photo: every legend swatch visible on lecture mode's black -----------------------------
+MIN_CONTRAST_ON_BLACK = 3.0  # WCAG's minimum for graphics
+#: two legend colours closer than this (Euclidean RGB) read as one on a projector (as tests/render/test_legends.py)
+MIN_DISTANCE = 50.0
+
+
+def contrast_on_black(rgb) -> float:
+    """WCAG 2 contrast ratio of an sRGB colour (0..255) against #000000."""
+    c = np.asarray(rgb, np.float64) / 255.0
+    lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float((0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05) / 0.05)
+
+
+@pytest.fixture(scope="module", params=["hog-people", "haar-frontalface"])
+def astronaut(request):
+    from detviewer.detectors.registry import load_detector
+    from detviewer.io.images import load_image
+    from detviewer.resources import assets_dir
+
+    image = load_image(assets_dir() / "photos" / "astronaut.png")
+    return request.param, image, load_detector(request.param, device="cpu").infer(image)
+
+
+def every_classic_frame(inference, image):
+    """[(view, step, ViewFrame)] of every step of the three classic views (grouping in both modes)."""
+    frames = [("classic-pyramid", k, pyramid_frame(inference, k, image)) for k in range(pyramid_steps(inference))]
+    frames += [("classic-windows", k, windows_frame(inference, k)) for k in range(windows_steps(inference))]
+    for mode in ("opencv", "nms"):
+        frames += [(f"classic-grouping {mode}", k, grouping_frame(inference, mode, k))
+                   for k in range(grouping_steps(inference, mode))]
+    return frames
+
+
+def test_every_classic_legend_swatch_reads_on_black_and_differs_from_the_others(astronaut):
+    # HOG's heat map used inferno, whose low end (0, 0, 4) is black on black: the "low margin" swatch vanished in
+    # lecture mode and on the figures' legend; the cascade's scores and window sizes used viridis, (68, 1, 84) = 1.6:1
+    model, image, inference = astronaut
+    checked = 0
+    for view, step, frame in every_classic_frame(inference, image):
+        where = f"{model} {view} step {step + 1}"
+        assert frame.legend, f"{where}: no legend"
+        for text, colour in frame.legend:
+            assert contrast_on_black(colour) >= MIN_CONTRAST_ON_BLACK, \
+                f"{where}: {text!r} {colour} is {contrast_on_black(colour):.2f}:1 on black"
+        colours = np.array([c for _, c in frame.legend], np.float64)
+        i, j = np.triu_indices(len(colours), 1)
+        alike = [(frame.legend[a][0], frame.legend[b][0]) for a, b in zip(i, j)
+                 if np.linalg.norm(colours[a] - colours[b]) < MIN_DISTANCE]
+        assert not alike, f"{where}: legend colours alike: {alike}"
+        checked += 1
+    assert checked >= 60
+
+
+def test_hog_heat_map_lets_the_photo_show_where_the_svm_says_no(astronaut):
+    # the heat map over the photo: its lowest margins nearly transparent, its best nearly opaque, its colours the
+    # ones its legend names; the windows above the threshold drawn in the legend's own colour, not the heat map's
+    model, image, inference = astronaut
+    if model != "hog-people":
+        pytest.skip("only HOG has a margin per window")
+    trace = inference.classic
+    k = int(trace.raw_level[np.argmax(trace.raw_scores)])  # the scale of the best window
+    frame = windows_frame(inference, k)
+    heat = frame.layer("svm_margin")
+    alphas = heat.alphas()
+    assert alphas.min() < 100 < 200 <= alphas.max()
+    legend = dict(frame.legend)
+    low = next(colour for text, colour in frame.legend if "≤" in text)
+    assert tuple(int(v) for v in heat.rgb()[alphas == alphas.min()][0]) == low
+    boxes = frame.layer("raw_windows")
+    assert len(boxes) == int((trace.raw_level == k).sum()) > 0
+    assert {tuple(int(v) for v in c) for c in boxes.colors} == {legend["a window above 0"]}
+    assert "red: no person, yellow: person" in frame.caption

@@ -71,6 +71,38 @@ def test_heatmap_rgb_uses_the_range():
     np.testing.assert_array_equal(auto[0], COLORMAPS["viridis"][[0, -1]])
 
 
+def test_heatmap_min_alpha_lets_low_values_show_the_picture_through():
+    # min_alpha 60, alpha 200 over 0…4: opacity 60 + t × 140 at t = 0, 1/4, 1 (clipped) and the NaN at the floor
+    heat = HeatmapLayer("h", (0, 0, 10, 10), [[0.0, 1.0], [8.0, np.nan]], alpha=200, value_range=(0.0, 4.0),
+                        min_alpha=60)
+    np.testing.assert_array_equal(heat.alphas(), [[60, 95], [200, 60]])
+    flat = HeatmapLayer("h", (0, 0, 10, 10), [[0.0, 1.0]], alpha=120)
+    np.testing.assert_array_equal(flat.alphas(), [[120, 120]])
+
+
+def test_heatmap_image_carries_each_cells_alpha():
+    from detviewer.render.qt.style import qimage_from_heatmap
+
+    heat = HeatmapLayer("h", (0, 0, 10, 10), [[0.0, 4.0]], "inferno-light", alpha=200, value_range=(0.0, 4.0),
+                        min_alpha=60)
+    image = qimage_from_heatmap(heat)
+    assert [image.pixelColor(x, 0).alpha() for x in range(2)] == [60, 200]
+    assert image.pixelColor(0, 0).getRgb()[:3] == tuple(int(v) for v in COLORMAPS["inferno-light"][0])
+
+
+def test_the_light_maps_keep_3_to_1_against_black():
+    # lecture mode's background is black: the light maps' every colour keeps WCAG 3:1 there (inferno's and
+    # viridis's dark ends are under 1.6:1)
+    def contrast(rgb) -> float:
+        c = np.asarray(rgb, np.float64) / 255.0
+        lin = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+        return (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05) / 0.05
+
+    for name in ("viridis-light", "inferno-light"):
+        assert min(contrast(c) for c in colormap(np.linspace(0, 1, 101), name)) >= 3.0, name
+    assert contrast(COLORMAPS["inferno"][0]) < 1.1 and contrast(COLORMAPS["viridis"][0]) < 1.7
+
+
 def test_number_formats():
     assert fmt_int(217413) == "217,413"
     assert [fmt_num(v) for v in (16.0, 0.5, 7.8947, 160, -0.001, 100)] == ["16", "0.5", "7.89", "160", "0", "100"]

@@ -126,7 +126,9 @@ class TextLayer:
 class HeatmapLayer:
     """A small grid of values stretched over ``rect`` (4,) xyxy pixels: values (H, W) float32.
 
-    Row 0 is the top. value_range (lo, hi) maps to the colormap's ends (None: the values' min/max).
+    Row 0 is the top. value_range (lo, hi) maps to the colormap's ends (None: the values' min/max). min_alpha:
+    None paints every cell at ``alpha``; else a cell's opacity runs from min_alpha at lo to alpha at hi, so that
+    the low values leave the picture under them visible (a score map over a photo).
     """
 
     name: str
@@ -135,6 +137,7 @@ class HeatmapLayer:
     colormap: str = "viridis"
     alpha: int = 150
     value_range: tuple[float, float] | None = None
+    min_alpha: int | None = None
 
     def __post_init__(self) -> None:
         values = np.asarray(self.values, np.float32)
@@ -149,11 +152,24 @@ class HeatmapLayer:
         """Cells (an empty heatmap draws nothing)."""
         return int(self.values.size)
 
+    def _range(self) -> tuple[float, float]:
+        if self.value_range is not None:
+            return self.value_range
+        return (float(self.values.min()), float(self.values.max())) if self.values.size else (0.0, 1.0)
+
     def rgb(self) -> np.ndarray:
         """(H, W, 3) uint8: the values through the colormap (what the renderer paints)."""
-        lo, hi = self.value_range if self.value_range is not None else (
-            (float(self.values.min()), float(self.values.max())) if self.values.size else (0.0, 1.0))
+        lo, hi = self._range()
         return colormap(self.values.reshape(-1), self.colormap, lo, hi).reshape(*self.values.shape, 3)
+
+    def alphas(self) -> np.ndarray:
+        """(H, W) uint8: each cell's opacity (``alpha`` everywhere, or min_alpha → alpha along the values)."""
+        if self.min_alpha is None:
+            return np.full(self.values.shape, self.alpha, np.uint8)
+        lo, hi = self._range()
+        t = np.clip((np.nan_to_num(self.values, nan=lo) - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+        alphas: np.ndarray = np.round(self.min_alpha + t * (self.alpha - self.min_alpha)).astype(np.uint8)
+        return alphas
 
 
 @dataclass(frozen=True, eq=False)
@@ -232,12 +248,18 @@ class ViewFrame:
 
 
 # -- colour maps -------------------------------------------------------------------------------
-# Nine evenly spaced samples of matplotlib's perceptually uniform maps; linear in between.
+# Nine evenly spaced samples of matplotlib's perceptually uniform maps (or of a part of one); linear in between.
 COLORMAPS: dict[str, np.ndarray] = {
     "viridis": np.array([(68, 1, 84), (71, 44, 122), (59, 81, 139), (44, 113, 142), (33, 144, 141),
                          (39, 173, 129), (92, 200, 99), (170, 220, 50), (253, 231, 37)], np.float32),
     "inferno": np.array([(0, 0, 4), (31, 12, 72), (85, 15, 109), (136, 34, 106), (186, 54, 85),
                          (227, 89, 51), (249, 140, 10), (249, 201, 50), (252, 255, 164)], np.float32),
+    # The maps' light parts (viridis from 0.4, inferno from 0.5 of the way): every colour at least 3:1 against
+    # black, so a box or a legend swatch on lecture mode's black stays visible (their dark ends vanish there).
+    "viridis-light": np.array([(42, 120, 142), (35, 138, 141), (30, 156, 137), (40, 174, 128), (68, 191, 112),
+                               (108, 205, 90), (155, 217, 60), (205, 225, 29), (253, 231, 37)], np.float32),
+    "inferno-light": np.array([(188, 55, 84), (210, 70, 68), (228, 90, 49), (241, 115, 29), (249, 142, 9),
+                               (252, 172, 17), (249, 203, 53), (242, 234, 105), (252, 255, 164)], np.float32),
 }
 
 

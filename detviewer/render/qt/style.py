@@ -113,10 +113,10 @@ def rgb_of_qimage(qimage: QImage) -> np.ndarray:
 
 
 def qimage_from_heatmap(layer: HeatmapLayer):
-    """The heatmap's (H, W) values through its colormap, as a QImage with the layer's alpha."""
+    """The heatmap's (H, W) values through its colormap, as a QImage with the layer's alpha (per cell)."""
     rgb = layer.rgb()
     h, w = rgb.shape[:2]
-    rgba = np.concatenate([rgb, np.full((h, w, 1), layer.alpha, np.uint8)], axis=2)
+    rgba = np.concatenate([rgb, layer.alphas()[:, :, None]], axis=2)
     rgba = np.ascontiguousarray(rgba)
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 

@@ -138,7 +138,7 @@ def _nms_step(inference: Inference, k: int, steps: int, iou: float) -> ViewFrame
     kept_before[[s.kept for s in nms.steps[:k - 1]]] = True
     layers: list = [_raw_layer(trace, state == PENDING, "pending_windows", GREY, 1.5, alpha=220),
                     _raw_layer(trace, np.isin(np.arange(trace.raw_count), current.suppressed), "suppressed", SUPPRESS,
-                               1.5, dashed=True),
+                               1.5, alpha=150, dashed=True),  # translucent: dozens of them hid the kept one
                     _raw_layer(trace, kept_before & (state == KEPT_STATE), "kept_so_far", KEPT, 2.5)]
     layers.append(BoxLayer("kept_now", trace.raw_xyxy[[current.kept]], solid(HIGHLIGHT, 1),
                            np.array([current.kept], np.int64), labels=(f"{trace.raw_scores[current.kept]:.2f}",),

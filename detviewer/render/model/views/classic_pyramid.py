@@ -60,8 +60,11 @@ def pyramid_frame(inference: Inference, step: int | None = None, image: np.ndarr
                            np.zeros(1, np.int64), labels=(f"{bw}×{bh}",), width=3.0))
     ww, wh = window_in_photo(inference, level)
     where = _photo_window_at(inference, k, (ww, wh))
+    # at the last scales the window, larger than the shrunk image, covers nearly the whole photo: its label would
+    # sit on the tiny shrunk image the step is about (the caption still gives its size)
+    covers_scanned = ww > w and where[0] < w and where[1] < h
     layers.append(BoxLayer("window_in_photo", where[None], solid(IN_PHOTO, 1), np.zeros(1, np.int64),
-                           labels=(f"{ww}×{wh} in the photo",), width=3.0, dashed=True))
+                           labels=("" if covers_scanned else f"{ww}×{wh} in the photo",), width=3.0, dashed=True))
     factor = photo_factor(inference, level)
     rows_, cols = level.grid
     shrunk = f"the photo itself, {w}×{h} px" if factor == 1 else f"the photo shrunk {fmt_num(factor)}× to {w}×{h} px"
