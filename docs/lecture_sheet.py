@@ -62,6 +62,7 @@ def walk_lecture(photo: Path, steps_dir: Path, size: tuple[int, int] = (1920, 10
 
     steps_dir.mkdir(parents=True, exist_ok=True)
     grabbed: list[tuple[Path, str]] = []
+    deck.next()  # the lecture's first step (lecture mode began on a view outside it)
     while True:
         wait(settled, "settle on a step")
         for _ in range(5):

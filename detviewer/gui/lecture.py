@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QFontMetrics, QKeySequence, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QHBoxLayout, QLabel, QMainWindow, QToolBar, QWidget
 
+from detviewer.gui.lecture_heading import LectureHeading
 from detviewer.gui.lecture_overlay import LectureOverlay
 from detviewer.gui.lecture_table import LectureStage, LectureTable
 from detviewer.gui.stepping import LECTURE_KEYS, STEP_KEYS
@@ -145,6 +146,7 @@ class LectureMode(QObject):
         self.active = False
         self.bar = StepBar()
         self.bar.hide()
+        self.heading = LectureHeading()  # laid out by the window (over the canvas); the live deck sets its text
         self.table = LectureTable()
         self.stage = self._stage(canvas, self.table)
         self.table.hide()
@@ -222,6 +224,7 @@ class LectureMode(QObject):
             self.stage.reserve(True)  # the table's column stays while a step has no rows: the image never moves
         self._display(self.presenter.shown)
         self.bar.show()
+        self.heading.show()
         # F1 is lecture mode's own here (the keys overlay): the window's F1 action (the dialog) waits outside it
         self._disabled = [a for a in w.findChildren(QAction) if a.isEnabled()
                           and QKeySequence(Qt.Key.Key_F1) in a.shortcuts()]
@@ -245,6 +248,7 @@ class LectureMode(QObject):
         self._disabled = []
         self.overlay.hide()
         self.bar.hide()
+        self.heading.hide()
         self.table.hide()
         if self.stage is not None:
             self.stage.reserve(False)

@@ -58,6 +58,7 @@ class LiveDeck(QObject):
     callable returning it."""
 
     position_changed = Signal(object)  # DeckPosition
+    heading_changed = Signal(str, str)  # section, title: what lecture mode's title band says
 
     def __init__(self, session: Session, presenter: ViewPresenter, host: QWidget, is_active: Callable[[], bool],
                  overlay: Callable[[], object] | None = None) -> None:
@@ -329,9 +330,13 @@ class LiveDeck(QObject):
         self.state.set_step(step)
         self._emit_position()
 
-    def _on_shown(self, _shown: Shown) -> None:
+    def _on_shown(self, shown: Shown) -> None:
         if self.part is not None and not self._settled and not self._own_change:
             self._settle()
+        if self.part is None or shown.view != self.part.view:  # a view outside the lecture: its own title
+            self.heading_changed.emit("", VIEWS[shown.view].title)
+        elif self._settled:
+            self._emit_position()  # the slide's title follows the step
 
     def _on_result(self, result: object) -> None:
         model = self.session.model
@@ -364,6 +369,7 @@ class LiveDeck(QObject):
         position = self.position()
         if position is not None:
             self.position_changed.emit(position)
+            self.heading_changed.emit(position.section, position.title)
 
     # -- the overview of sections -------------------------------------------------------------------------
     def overview_rows(self) -> list[tuple[str, str]]:

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         self._central_layout = QVBoxLayout(central)
         self._central_layout.setContentsMargins(0, 0, 0, 0)
+        self._central_layout.setSpacing(0)  # no strip of the window colour between lecture mode's bands
         self._central_layout.addWidget(self._starting, 1)
         self.setCentralWidget(central)
         geometry = self.settings.value("window/geometry")
@@ -135,6 +136,8 @@ class MainWindow(QMainWindow):
         self.deck = LiveDeck(s, self.presenter, self, lambda: self.lecture.active,
                              lambda: getattr(self.lecture, "overlay", None))
         self.lecture.active_changed.connect(self.deck.set_active)
+        self.deck.heading_changed.connect(self.lecture.heading.show_title)
+        self._central_layout.insertWidget(self._central_layout.indexOf(self.lecture.stage), self.lecture.heading)
         self._shortcuts = install_step_keys(self, routed_step_handlers(
             step_handlers(self.state, self.feed, self.autoplay), lambda: self.lecture.active, self.deck))
         self._wire()
