@@ -137,7 +137,8 @@ class MainWindow(QMainWindow):
                              lambda: getattr(self.lecture, "overlay", None))
         self.lecture.active_changed.connect(self.deck.set_active)
         self.deck.heading_changed.connect(self.lecture.heading.show_title)
-        self._central_layout.insertWidget(self._central_layout.indexOf(self.lecture.stage), self.lecture.heading)
+        stage = self.lecture.stage or self.canvas  # the canvas (and the table) in lecture mode
+        self._central_layout.insertWidget(self._central_layout.indexOf(stage), self.lecture.heading)
         self._shortcuts = install_step_keys(self, routed_step_handlers(
             step_handlers(self.state, self.feed, self.autoplay), lambda: self.lecture.active, self.deck))
         self._wire()
