@@ -58,10 +58,11 @@ _CLASSIC = "detviewer.detectors.classic:load"
 _RCNN, _ONE_STAGE, _SSD = frozenset({"anchors", "proposals"}), frozenset({"anchors"}), frozenset({"anchors", "default_boxes"})
 
 
-def _classic(name: str, description: str) -> ModelInfo:
+def _classic(name: str, description: str, extra: frozenset[str] = frozenset()) -> ModelInfo:
     """OpenCV's classic detectors: weights "default" is the classifier OpenCV's wheel ships (a cascade may be
-    given as an .xml file); display_score 0 shows every grouped detection (their scores are logistic margins)."""
-    return ModelInfo(name, description, frozenset({"classic"}), "opencv", _CLASSIC, display_score=0.0)
+    given as an .xml file); display_score 0 shows every grouped detection (their scores are logistic margins);
+    extra: capabilities besides "classic" ("svm_margins": a linear SVM's margin for every window)."""
+    return ModelInfo(name, description, frozenset({"classic"}) | extra, "opencv", _CLASSIC, display_score=0.0)
 
 
 def _tv(name: str, description: str, capabilities: frozenset[str]) -> ModelInfo:
@@ -88,7 +89,8 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in (
     _classic("haar-catface", "Viola–Jones Haar cascade, frontal cat faces (OpenCV's frontalcatface, 24×24)"),
     _classic("haar-fullbody", "Viola–Jones Haar cascade, whole standing people (OpenCV's fullbody, 14×28)"),
     _classic("haar-upperbody", "Viola–Jones Haar cascade, head and shoulders (OpenCV's upperbody, 22×18)"),
-    _classic("hog-people", "Dalal–Triggs HOG + linear SVM people detector (OpenCV's default, 64×128)"),
+    _classic("hog-people", "Dalal–Triggs HOG + linear SVM people detector (OpenCV's default, 64×128)",
+             frozenset({"svm_margins"})),
     ModelInfo("yolo-onnx", "YOLO exported to ONNX (YOLOv5 / v8 / 11 layout): give the .onnx file as weights",
               frozenset({"yolo_cells"}), "file", _ONNX),
 )}

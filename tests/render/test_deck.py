@@ -11,7 +11,7 @@ from detviewer.render.model.pipeline import ModelAbilities, can_show, cannot_sho
 from detviewer.render.model.primitives import BoxLayer, HeatmapLayer, ImageLayer, SegmentLayer, TextLayer
 from detviewer.render.model.registry import VIEWS
 
-DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
+DEMOS = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface", "hog-people")
 
 
 def _models(*names: str) -> list[ModelAbilities]:

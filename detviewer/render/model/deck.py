@@ -1,6 +1,7 @@
 """The classic detection lecture as data (Qt-free): which view, step and controls each slide shows, in order.
 
-a classic detector on the photo (OpenCV's Haar face cascade: image pyramid, every window's score, grouping) →
+a classic detector on the photo (OpenCV's Haar face cascade: image pyramid, every window's score, grouping; then
+Dalal–Triggs HOG + linear SVM: every window's margin, what grouping keeps) →
 sliding window → Selective Search → R-CNN (crop and warp, fine-tuning samples, box regression: the prediction t
 before its target t*) → Fast R-CNN (RoIPool, minibatch) → Faster R-CNN (RPN anchors, labels, minibatch, proposals,
 box head samples) → Mask R-CNN (RoIAlign, which torchvision's Faster R-CNN box head uses) → YOLO → NMS → SSD →
@@ -54,6 +55,9 @@ LECTURE_DECK: tuple[DeckSlide, ...] = (
     DeckSlide(_SLIDE_A_WINDOW, "Too many windows", "classic-windows", -1),
     DeckSlide(_SLIDE_A_WINDOW, "Neighbouring windows vote", "classic-grouping", 1),
     DeckSlide(_SLIDE_A_WINDOW, "Grouping beside greedy NMS", "classic-grouping", -1),
+    DeckSlide(_SLIDE_A_WINDOW, "HOG + linear SVM: a margin for every window", "classic-windows", 0,
+              needs="svm_margins"),
+    DeckSlide(_SLIDE_A_WINDOW, "HOG + linear SVM: what grouping keeps", "classic-grouping", -1, needs="svm_margins"),
     DeckSlide("Before CNNs", "Sliding windows: one window shape", "sliding-window", 1),
     DeckSlide("Before CNNs", "Sliding windows: every shape and position", "sliding-window", -1),
     DeckSlide("Before CNNs", "Selective Search: grouping regions into proposals", "selective-search", 0),

@@ -7,7 +7,7 @@ A plan file is TOML, shared by the window's lecture mode and ``detviewer lecture
     sections = ["classic", "sliding-windows", "rcnn", "fast-rcnn", "faster-rcnn", "mask-rcnn", "yolo", "nms",
                 "ssd", "map"]
     # the models that draw them: each view uses the first of these that can show it (optional)
-    models = ["demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface"]
+    models = ["demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface", "hog-people"]
 
 The live walk (:func:`live_parts`) turns the plan's slides into parts: one view with its controls, walked step by
 step. Consecutive slides of one view in a section are one part. A view's first part starts at its first step and its
@@ -45,7 +45,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 
 #: the models a lecture uses when the plan names none; the classic detector last: slides any model can show go to a
 #: CNN (the window prefers the model already loaded)
-DEFAULT_MODELS: tuple[str, ...] = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface")
+DEFAULT_MODELS: tuple[str, ...] = ("demo-frcnn", "demo-ssd", "demo-yolo", "haar-frontalface", "hog-people")
 
 _PLAN_LIMIT = 64 * 1024  # a plan file is a few lines
 
