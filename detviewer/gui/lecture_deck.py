@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from detviewer.gui.presenter import Shown, ViewPresenter
     from detviewer.gui.session import Session
 
-__all__ = ["LiveDeck", "DeckPosition", "PLAN_SETTING", "routed_step_handlers"]
+__all__ = ["LiveDeck", "DeckPosition", "PLAN_SETTING", "routed_step_handlers", "choose_lecture_plan"]
 
 PLAN_SETTING = "lecture/plan"  # the lecture plan file the window uses ("" or missing: the built-in plan)
 
@@ -91,7 +91,7 @@ class LiveDeck(QObject):
 
     def set_plan_file(self, path: str, remember: bool = True) -> bool:
         """Use the lecture plan file at ``path`` ("" for the built-in plan); a bad file is one sentence and the
-        plan in use stays. remember: kept in the settings for the next start."""
+        plan in use stays. remember: kept in the settings for the next start, and said in the status bar."""
         try:
             plan = load_plan(path) if path else LecturePlan()
         except DetviewerError as exc:
@@ -100,6 +100,10 @@ class LiveDeck(QObject):
         self.set_plan(plan)
         if remember:
             self.session.settings.setValue(PLAN_SETTING, path)
+            where = f"the lecture plan {path}" if path else "the whole lecture"
+            count = len(plan.sections)
+            self.session.say(f"Lecture mode walks {where}: {count} section{'s' * (count != 1)}.",
+                             topic="lecture plan")
         return True
 
     def set_plan(self, plan: LecturePlan) -> None:
@@ -475,3 +479,13 @@ def routed_step_handlers(handlers: dict[str, Callable[[], None]], is_active: Cal
     for action, walk in lecture.items():
         routed[action] = (lambda walk=walk, plain=handlers[action]: walk() if is_active() else plain())  # type: ignore[misc]
     return routed
+
+
+def choose_lecture_plan(parent: QWidget, deck: LiveDeck) -> None:
+    """View → Lecture plan…: pick a plan file (TOML) for lecture mode; a bad one is one sentence."""
+    from PySide6.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getOpenFileName(parent, "Lecture plan", deck.plan.source,
+                                          "Lecture plan (*.toml);;All files (*)")
+    if path:
+        deck.set_plan_file(path)

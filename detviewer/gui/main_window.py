@@ -89,7 +89,7 @@ class MainWindow(QMainWindow):
         from detviewer.gui.canvas import Canvas
         from detviewer.gui.export_dialogs import Exporter
         from detviewer.gui.lecture import LectureMode
-        from detviewer.gui.lecture_deck import LiveDeck, routed_step_handlers
+        from detviewer.gui.lecture_deck import LiveDeck, choose_lecture_plan, routed_step_handlers
         from detviewer.gui.panels.nms_panel import NMSPanel
         from detviewer.gui.panels.thresholds_panel import ThresholdsPanel
         from detviewer.gui.panels.views_panel import ViewsPanel
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self.exporter = Exporter(s, self.presenter, self.canvas, self.status.task_progress, self)
         self.actions_ = menus.build_menus(self, s, menus.MenuTargets(
             self.canvas.fit, self.lecture.toggle, self.exporter.export_view_dialog, self.exporter.export_nms_dialog,
-            self.docks))
+            self.docks, lambda: choose_lecture_plan(self, self.deck), lambda: self.deck.set_plan_file("")))
         self.deck = LiveDeck(s, self.presenter, self, lambda: self.lecture.active,
                              lambda: getattr(self.lecture, "overlay", None))
         self.lecture.active_changed.connect(self.deck.set_active)

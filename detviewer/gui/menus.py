@@ -51,6 +51,8 @@ class MenuTargets:
     export_view: Callable[[], object]
     export_nms: Callable[[], object]
     docks: Sequence[QDockWidget]
+    lecture_plan: Callable[[], None] = lambda: None  # View → Lecture plan… (choose a plan file)
+    whole_lecture: Callable[[], object] = lambda: None  # View → Whole lecture (the built-in plan)
 
 
 def build_menus(host: QMainWindow, session: Session, targets: MenuTargets) -> SimpleNamespace:
@@ -122,6 +124,10 @@ def _view_menu(host: QMainWindow, session: Session, targets: MenuTargets, a: Sim
     a.fit = _action(menu, "Fit frame", targets.fit, "F")
     a.lecture = _action(menu, "Lecture mode", targets.toggle_lecture, "F11")
     a.lecture.setToolTip("Full screen, large text, arrow keys / clicker step the view (Esc leaves)")
+    a.lecture_plan = _action(menu, "Lecture plan…", targets.lecture_plan)
+    a.lecture_plan.setToolTip("A lecture plan file (TOML): which sections lecture mode walks, in which order, with "
+                              "which models")
+    a.whole_lecture = _action(menu, "Whole lecture (no plan file)", targets.whole_lecture)
     toolbar = host.addToolBar("Lecture")
     toolbar.setObjectName("lecture_toolbar")
     toolbar.addAction(a.lecture)

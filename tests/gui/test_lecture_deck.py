@@ -198,3 +198,27 @@ def test_the_next_image_keeps_the_lecture_where_it_is(make_window, qtbot):
     _wait_settled(window, qtbot)
     assert window.deck.part.view == "nms" and window.presenter.shown.frame.step == step + 1
     _check_step(window)
+
+
+def test_view_lecture_plan_takes_a_plan_file_remembers_it_and_refuses_a_bad_one(make_window, qtbot, tmp_path,
+                                                                               monkeypatch, settings):
+    from PySide6.QtWidgets import QFileDialog
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('sections = ["map", "nms"]\n', encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text('sections = ["nms", "hough"]\n', encoding="utf-8")
+    window = make_window()
+    chosen = [str(plan)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args, **kwargs: (chosen[0], ""))
+    window.actions_.lecture_plan.trigger()
+    assert [p.section for p in window.deck.parts][0] == "mAP" and window.deck.parts[-1].section == "NMS"
+    assert "2 sections" in window.status.message_text()
+    chosen[0] = str(bad)
+    window.actions_.lecture_plan.trigger()  # refused in one sentence; the plan in use stays
+    assert "no section called 'hough'" in window.status.message_text()
+    assert window.deck.plan.source == str(plan)
+    second = make_window(settings=settings)  # the next start uses the remembered plan
+    assert second.deck.plan.source == str(plan) and second.deck.parts[0].section == "mAP"
+    window.actions_.whole_lecture.trigger()
+    assert window.deck.plan.sections == LecturePlan().sections
