@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from detviewer.errors import DetviewerError
+from detviewer.gui.lecture_overview import SectionOverview
 from detviewer.gui.messages import WARNING
-from detviewer.gui.stepping import LECTURE_KEYS
 from detviewer.render.model.deck import object_point, resolve_step
 from detviewer.render.model.lecture_plan import LecturePlan, LivePart, live_parts, load_plan, part_range
 from detviewer.render.model.pipeline import ModelAbilities, cannot_show
@@ -64,7 +62,6 @@ class LiveDeck(QObject):
                  overlay: Callable[[], object] | None = None) -> None:
         super().__init__(host)
         self.session, self.state, self.presenter = session, session.state, presenter
-        self._is_active, self._overlay = is_active, overlay
         self.plan = LecturePlan()
         self.parts: tuple[LivePart, ...] = live_parts(self.plan.deck())
         self.index = -1  # the part shown; -1: not started
@@ -74,9 +71,8 @@ class LiveDeck(QObject):
         self._settled = False
         self._own_change = False  # the deck is changing the view: not a user's jump
         self._awaiting_model = ""
-        self._overview_choice: int | None = None
         self._models: tuple[str, ...] = self.plan.models  # the lecture's models, the one loaded at its start first
-        self._keys = self._install_keys(host)
+        self.overview = SectionOverview(self, host, is_active, overlay)
         self.load_plan_setting()
         presenter.shown_changed.connect(self._on_shown)
         self.state.subscribe(self._on_state_event)
@@ -375,99 +371,11 @@ class LiveDeck(QObject):
             self.position_changed.emit(position)
             self.heading_changed.emit(position.section, position.title)
 
-    # -- the overview of sections -------------------------------------------------------------------------
-    def overview_rows(self) -> list[tuple[str, str]]:
-        """(key, text) per section of the plan: its number key and its title with its views."""
-        rows = []
-        for n, (section, first) in enumerate(self.sections()):
-            views = []
-            for part in self.parts[first:]:
-                if part.section != section:
-                    break
-                title = VIEWS[part.view].title
-                if title not in views:
-                    views.append(title)
-            rows.append((str(n + 1) if n < 9 else "", f"{section}: {', '.join(views)}"))
-        return rows
-
-    def _current_section(self) -> int:
-        starts = [i for _, i in self.sections()]
-        return max((n for n, i in enumerate(starts) if i <= self.index), default=0)
-
-    @property
-    def overview_open(self) -> bool:
-        overlay = self._overlay() if self._overlay is not None else None
-        return self._overview_choice is not None and overlay is not None and overlay.isVisible()  # type: ignore[attr-defined]
-
-    def toggle_overview(self) -> None:
-        overlay = self._overlay() if self._overlay is not None else None
-        if overlay is None:
-            return
-        if self.overview_open:
-            overlay.hide()  # type: ignore[attr-defined]
-            self._overview_choice = None
-            return
-        self._overview_choice = self._current_section()
-        self._show_overview()
-
-    def _show_overview(self) -> None:
-        overlay = self._overlay() if self._overlay is not None else None
-        if overlay is not None:
-            overlay.show_rows("Sections (number or Enter: go there, Esc: close)",  # type: ignore[attr-defined]
-                              self.overview_rows(), self._overview_choice)
-
-    def _overview_move(self, delta: int) -> None:
-        count = len(self.sections())
-        self._overview_choice = min(max((self._overview_choice or 0) + delta, 0), count - 1)
-        self._show_overview()
-
-    def _overview_go(self, number: int | None = None) -> None:
-        number = self._overview_choice if number is None else number
-        overlay = self._overlay() if self._overlay is not None else None
-        if overlay is not None:
-            overlay.hide()  # type: ignore[attr-defined]
-        self._overview_choice = None
-        if number is not None:
-            self.go_to_section(number)
-
-    # -- keys -------------------------------------------------------------------------------------------
-    def _install_keys(self, host: QWidget) -> list[QShortcut]:
-        """Lecture mode's own keys (section jumps, overview, number keys); the step keys are the window's
-        (gui.stepping), routed here while lecture mode is on."""
-        actions: dict[str, Callable[[], object]] = {
-            "next_section": lambda: self._overview_move(1) if self.overview_open else self.next_section(),
-            "previous_section": lambda: self._overview_move(-1) if self.overview_open else self.previous_section(),
-            "overview": self.toggle_overview,
-        }
-        shortcuts = []
-        for binding in LECTURE_KEYS:
-            if binding.action in actions:
-                for key in binding.keys:
-                    shortcuts.append(self._shortcut(host, QKeySequence(key), actions[binding.action]))
-        def go(number: int | None = None) -> None:
-            if self.overview_open:
-                self._overview_go(number)
-
-        for enter in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            shortcuts.append(self._shortcut(host, QKeySequence(enter), go))
-        for n in range(1, 10):
-            shortcuts.append(self._shortcut(host, QKeySequence(str(n)), partial(go, n - 1)))
-        return shortcuts
-
-    def _shortcut(self, host: QWidget, keys: QKeySequence, slot: Callable[[], object]) -> QShortcut:
-        shortcut = QShortcut(keys, host)
-        shortcut.setEnabled(False)  # only in lecture mode: elsewhere arrows and digits are the widgets'
-        shortcut.activated.connect(lambda: slot() if self._is_active() else None)
-        return shortcut
-
     def set_active(self, on: bool) -> None:
-        """Lecture mode began (the lecture starts or resumes at the current view) or ended."""
-        for shortcut in self._keys:
-            shortcut.setEnabled(on)
+        """Lecture mode began (the view on screen is adopted) or ended; the section keys work only meanwhile."""
+        self.overview.set_active(on)
         if on:
             self.adopt()
-        else:
-            self._overview_choice = None
 
 
 def routed_step_handlers(handlers: dict[str, Callable[[], None]], is_active: Callable[[], bool],

@@ -150,7 +150,7 @@ def test_section_keys_the_overview_and_a_plan_that_skips_sections(make_window, q
 
     qtbot.keyClick(window, Qt.Key.Key_O)
     overlay = window.lecture.overlay
-    assert overlay.isVisible() and deck.overview_open
+    assert overlay.isVisible() and deck.overview.open
     qtbot.keyClick(window, Qt.Key.Key_2)  # the second section
     _wait_settled(window, qtbot)
     assert not overlay.isVisible() and deck.part.section == "YOLO"
