@@ -22,7 +22,7 @@ PHOTO = ROOT / "assets" / "photos" / "astronaut.png"
 def walk_lecture(photo: Path, steps_dir: Path, size: tuple[int, int] = (1920, 1080),
                  plan: Path | None = None) -> list[tuple[Path, str]]:
     """Every step of the live lecture (of the lecture plan file ``plan``, else the whole lecture) on ``photo``
-    grabbed as ``steps_dir``/NNN.png; (file, "section · title · step") per step."""
+    grabbed as ``steps_dir``/NNN.png; (file, "N. the view's step") per step."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -67,17 +67,16 @@ def walk_lecture(photo: Path, steps_dir: Path, size: tuple[int, int] = (1920, 10
         wait(settled, "settle on a step")
         for _ in range(5):
             app.processEvents()
-        position = deck.position()
         path = steps_dir / f"{len(grabbed) + 1:03d}.png"
         window.grab().save(str(path))
-        grabbed.append((path, f"{len(grabbed) + 1}. {position.heading} · {presenter.shown.frame.position_text()}"))
+        grabbed.append((path, f"{len(grabbed) + 1}. {presenter.shown.frame.position_text()}"))  # the heading is in it
         if not deck.next():  # the last step (it was settled: nothing to wait for)
             break
     window.close()
     return grabbed
 
 
-def contact_sheet(steps: list[tuple[Path, str]], out: Path, tile: int = 480, cols: int = 6) -> None:
+def contact_sheet(steps: list[tuple[Path, str]], out: Path, tile: int = 320, cols: int = 8) -> None:
     """The steps' grabs in one JPEG, each titled."""
     from PIL import Image, ImageDraw
 
@@ -90,11 +89,11 @@ def contact_sheet(steps: list[tuple[Path, str]], out: Path, tile: int = 480, col
         picture.thumbnail((tile - 6, height - 6))
         x, y = (k % cols) * tile, (k // cols) * (height + 22)
         sheet.paste(picture, (x + 3, y + 20))
-        draw.text((x + 4, y + 4), title[:80], fill=(240, 240, 240))
+        draw.text((x + 4, y + 4), title[:52], fill=(240, 240, 240))
     from detviewer.io.atomic import atomic_path
 
     with atomic_path(out) as temporary:
-        sheet.save(temporary, format="JPEG", quality=80)
+        sheet.save(temporary, format="JPEG", quality=72)
 
 
 def main() -> None:

@@ -30,5 +30,5 @@ def test_the_lecture_sheet_has_one_tile_per_step(tmp_path: Path) -> None:
 
     assert len(grabs) >= 2 and Image.open(grabs[0]).size == (1920, 1080)
     with Image.open(out) as sheet:
-        assert sheet.format == "JPEG" and sheet.size[0] == 6 * 480
+        assert sheet.format == "JPEG" and sheet.size[0] == 8 * 320
     assert not list(tmp_path.glob(".*.tmp*")), "no temporary file left beside the sheet"
