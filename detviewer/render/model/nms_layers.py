@@ -39,7 +39,8 @@ def nms_layers(replay: NMSReplay, step: int, *, stepping: bool, selected: int | 
                show_suppressed: bool = False, show_pending: bool = True) -> list[BoxLayer]:
     """The layers of the detections view (``stepping`` False: the final result) or of NMS after ``step`` steps.
 
-    Final: the kept boxes in class colours with "label score". Stepping: pending candidates faded grey,
+    Final: the kept boxes in class colours with "label score". Stepping: pending candidates grey (solid before the
+    first step, then dashed and fainter),
     boxes kept so far in class colours, the box kept at this step highlighted, the boxes it suppresses red
     with their IoU; boxes suppressed earlier are hidden unless ``show_suppressed`` (then grey and dashed).
     """
@@ -56,8 +57,11 @@ def nms_layers(replay: NMSReplay, step: int, *, stepping: bool, selected: int | 
 
     if stepping and show_pending:
         pend = np.flatnonzero(states == PENDING)
-        layers.append(BoxLayer("pending", cand.xyxy[pend], solid(GREY, len(pend)), pend, width=1.0, alpha=110,
-                               dashed=True))
+        # Before the first step the candidates are the whole picture: solid and strong enough to read on a photo.
+        # Later they are the background of the step: dashed, fainter.
+        start = current is None
+        layers.append(BoxLayer("pending", cand.xyxy[pend], solid(GREY, len(pend)), pend, width=2.0 if start else 1.5,
+                               alpha=230 if start else 170, dashed=not start))
     old = np.flatnonzero(states == SUPPRESSED)
     if len(now):
         old = np.setdiff1d(old, now, assume_unique=True)
