@@ -13,6 +13,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +32,11 @@ def walk_lecture(photo: Path, steps_dir: Path, size: tuple[int, int] = (1920, 10
     from detviewer.gui.worker import ModelRequest
 
     app = QApplication.instance() or QApplication([])
-    tmp = tempfile.mkdtemp()
-    window = MainWindow(settings=QSettings(f"{tmp}/s.ini", QSettings.Format.IniFormat))
+    settings_dir = tempfile.TemporaryDirectory()  # the window's settings: not the user's
+    window = MainWindow(settings=QSettings(f"{settings_dir.name}/s.ini", QSettings.Format.IniFormat))
     window.show()
 
-    def wait(condition, what: str, seconds: float = 300) -> None:
+    def wait(condition: Callable[[], bool], what: str, seconds: float = 300) -> None:
         end = time.time() + seconds
         while not condition():
             if time.time() > end:
@@ -73,6 +74,7 @@ def walk_lecture(photo: Path, steps_dir: Path, size: tuple[int, int] = (1920, 10
         if not deck.next():  # the last step (it was settled: nothing to wait for)
             break
     window.close()
+    settings_dir.cleanup()
     return grabbed
 
 

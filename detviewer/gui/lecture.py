@@ -1,7 +1,7 @@
 """Lecture mode: full screen, thick lines and large text, the docks hidden, the stream frozen, a bar at the
 bottom with the view's step and caption in large, high-contrast text (the same step text as the View dock and
 the NMS panel), and the view's table beside the canvas (gui.lecture_table), so that what a caption cites is on
-the screen. The keys step the view as everywhere (gui.stepping); the menus' keys (G, F11…) still work with the
+the screen. The step keys walk the live lecture (gui.lecture_deck); the menus' keys (G, F11…) still work with the
 menu bar hidden; F1 shows lecture mode's keys over the slide (gui.lecture_overlay); Esc closes that overlay, and
 else leaves.
 """

@@ -1,8 +1,9 @@
 """The live lecture: lecture mode's playlist. Next / Previous walk every step of every view of every section of the
 lecture plan (render.model.lecture_plan) on the image, video frame or camera frame shown; Down / Up jump between
-sections; O shows an overview of the sections. A view always opens at its first step going forward (at its last
-going back). A view the loaded model cannot show is drawn by the first of the plan's models that can: the deck
-loads it and waits for its answer on the same frame.
+sections; O shows an overview of the sections. A part opens at its first step going forward (at its last going
+back). A view the loaded model cannot show is drawn by the first of the lecture's models that can
+(gui.lecture_models): the deck loads it and waits for its answer on the same frame; a model that fails to load is
+passed over. Outside lecture mode the deck does nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from detviewer.errors import DetviewerError
-from detviewer.gui.lecture_overview import SectionOverview
+from detviewer.gui.lecture_models import LectureModels, same_model
+from detviewer.gui.lecture_overview import Overlay, SectionOverview
 from detviewer.gui.messages import WARNING
 from detviewer.render.model.deck import object_point, resolve_step
 from detviewer.render.model.lecture_plan import LecturePlan, LivePart, live_parts, load_plan, part_range
-from detviewer.render.model.pipeline import ModelAbilities, cannot_show
 from detviewer.render.model.registry import VIEWS
 from detviewer.state.events import InferenceChanged, StateEvent, ViewChanged
 
@@ -52,32 +53,37 @@ class DeckPosition:
 
 class LiveDeck(QObject):
     """session: the window's Session; presenter: its ViewPresenter; host: the window (the keys' scope);
-    is_active: lecture mode is on; overlay: lecture mode's LectureOverlay (show_rows / hide / isVisible), or a
-    callable returning it."""
+    is_active: lecture mode is on; overlay: returns lecture mode's overlay (the section overview draws on it)."""
 
     position_changed = Signal(object)  # DeckPosition
     heading_changed = Signal(str, str)  # section, title: what lecture mode's title band says
 
     def __init__(self, session: Session, presenter: ViewPresenter, host: QWidget, is_active: Callable[[], bool],
-                 overlay: Callable[[], object] | None = None) -> None:
+                 overlay: Callable[[], Overlay | None] | None = None) -> None:
         super().__init__(host)
-        self.session, self.state, self.presenter = session, session.state, presenter
+        self.session, self.state, self.presenter, self._is_active = session, session.state, presenter, is_active
         self.plan = LecturePlan()
         self.parts: tuple[LivePart, ...] = live_parts(self.plan.deck())
+        self.models = LectureModels()
         self.index = -1  # the part shown; -1: not started
-        self._range: tuple[int, int] | None = None  # the part's (first, last) once resolved
+        self._range: tuple[int, int] | None = None  # the part's (first, last) steps once resolved
         self._slide_steps: list[int] = []  # the resolved step of each of the part's slides
-        self._target = "first"  # where the part opens: "first" or "last"
-        self._settled = False
+        self._requested = ""  # the model the deck asked for
+        self._reset_part("first")
         self._own_change = False  # the deck is changing the view: not a user's jump
-        self._awaiting_model = ""
-        self._models: tuple[str, ...] = self.plan.models  # the lecture's models, the one loaded at its start first
+        self._waiting = ""  # "model": a model the part needs is loading; "result": its answer on the frame
         self.overview = SectionOverview(self, host, is_active, overlay)
         self.load_plan_setting()
         presenter.shown_changed.connect(self._on_shown)
         self.state.subscribe(self._on_state_event)
+        session.model_ready.connect(self._on_model_ready)
         session.result_shown.connect(self._on_result)
         session.model_failed.connect(self._on_model_failed)
+
+    def _reset_part(self, target: str) -> None:
+        """The part at ``index`` is to be settled again, opening at ``target`` ("first", "last" or "keep")."""
+        self._target, self._range, self._slide_steps, self._settled = target, None, [], False
+        self._entered = False  # _enter chose the part's model (else it was adopted from the screen)
 
     # -- the plan ------------------------------------------------------------------------------------
     def load_plan_setting(self) -> None:
@@ -103,14 +109,9 @@ class LiveDeck(QObject):
         return True
 
     def set_plan(self, plan: LecturePlan) -> None:
-        self.plan = plan
-        self.parts = live_parts(plan.deck())
-        self.index, self._range, self._settled = -1, None, False
-        self._models = self._lecture_models()
-
-    def _lecture_models(self) -> tuple[str, ...]:
-        loaded = self.session.model
-        return ((loaded.name,) if loaded is not None else ()) + self.plan.models
+        self.plan, self.parts, self.index = plan, live_parts(plan.deck()), -1
+        self._reset_part("first")
+        self.models.begin(self.session.model.name if self.session.model else None, plan.models)
 
     # -- where it is ---------------------------------------------------------------------------------
     @property
@@ -127,17 +128,10 @@ class LiveDeck(QObject):
             return None
         step = self.state.step_position(part.view)[0] if self.state.view == part.view else 0
         first, last = self._range or (0, 0)
-        return DeckPosition(part.section, self._title_at(step), self.index, step, first, last, self._settled)
-
-    def _title_at(self, step: int) -> str:
-        part = self.part
-        if part is None:
-            return ""
         title = part.slides[0].title
         for slide, at in zip(part.slides, self._slide_steps, strict=False):
-            if at <= step:
-                title = slide.title
-        return title
+            title = slide.title if at <= step else title  # the slide's title follows the step
+        return DeckPosition(part.section, title, self.index, step, first, last, self._settled)
 
     def sections(self) -> list[tuple[str, int]]:
         """(section title, index of its first part) in the plan's order."""
@@ -147,23 +141,36 @@ class LiveDeck(QObject):
                 found.append((part.section, i))
         return found
 
-    # -- walking ---------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Begin the lecture at its first step (the first Next after lecture mode began on a view it has not got)."""
-        self._enter(0, "first", direction=1)
+    # -- lecture mode begins and ends ---------------------------------------------------------------------
+    def set_active(self, on: bool) -> None:
+        """Lecture mode began (the view on screen is adopted) or ended (the deck forgets where it was)."""
+        self.overview.set_active(on)
+        self.index, self._waiting = -1, ""
+        self._reset_part("first")
+        if on:
+            self.adopt()
 
     def adopt(self) -> None:
-        """Lecture mode began: the lecture's models are the loaded one, then the plan's; the view on screen stays as
-        it is, and when the lecture has it, Next and Previous go on from its part (else Next starts the lecture)."""
-        self._models = self._lecture_models()
+        """The lecture's models are the loaded one, then the plan's; the view on screen stays, and when the
+        lecture has it, Next and Previous go on from its part (its step kept inside the part's range); else the
+        first Next starts the lecture."""
+        self.models.begin(self.session.model.name if self.session.model else None, self.plan.models)
         view = self.state.view
-        index = next((i for i, p in enumerate(self.parts) if p.view == view
-                      and all(self.state.control(k, view) == v for k, v in p.controls.items())),
-                     next((i for i, p in enumerate(self.parts) if p.view == view), -1))
-        self.index, self._target, self._range, self._settled = index, "keep", None, False
-        self._awaiting_model = ""
-        if index >= 0:
-            self._settle()
+        same = [i for i, p in enumerate(self.parts) if p.view == view]
+        self.index = next((i for i in same if all(self.state.control(k, view) == v
+                                                  for k, v in self.parts[i].controls.items())),
+                          same[0] if same else -1)
+        self._reset_part("keep")
+        self._settle()
+
+    # -- walking ---------------------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Begin the lecture at its first step; when nothing of the plan can be shown here, the title band says so."""
+        if self._enter(0, "first", direction=1):
+            return True
+        self.heading_changed.emit("", "Nothing in this lecture plan can be shown on this image (its views need "
+                                      "ground truth or a model that is not available).")
+        return False
 
     def next(self) -> bool:
         """One step on: the part's next step, else the next part's first step. False at the end or while waiting
@@ -174,10 +181,9 @@ class LiveDeck(QObject):
         return self._move(-1)
 
     def _move(self, direction: int) -> bool:
-        if self.part is None:
-            self.start()
-            return True
-        if self._blocked():
+        if self._is_active() and self.part is None:
+            return self.start()
+        if self.part is None or self._blocked():
             return False
         if self._settled and self._range is not None and self.state.view == self.part.view:
             step = self.state.step_position()[0]
@@ -186,6 +192,8 @@ class LiveDeck(QObject):
                 self.state.set_step(step + direction)
                 self._emit_position()
                 return True
+        elif not self._entered:  # adopted from the screen and not shown: choose its model now
+            return self._enter(self.index, "first" if direction > 0 else "last", direction)
         return self._enter(self.index + direction, "first" if direction > 0 else "last", direction)
 
     def first_step(self) -> None:
@@ -199,47 +207,57 @@ class LiveDeck(QObject):
             self._emit_position()
 
     def next_section(self) -> bool:
-        starts = [i for _, i in self.sections()]
-        later = [i for i in starts if i > self.index]
-        return bool(later) and self._enter(later[0], "first", 1)
+        later = [i for _, i in self.sections() if i > self.index]
+        return bool(later) and not self._blocked() and self._enter(later[0], "first", 1)
 
     def previous_section(self) -> bool:
         """The first step of this section; there already: of the previous one."""
+        if self._blocked():
+            return False
         starts = [i for _, i in self.sections()]
         mine = max((i for i in starts if i <= self.index), default=0)
         position = self.position()
         at_start = position is not None and self.index == mine and position.step <= position.first
-        target = max((i for i in starts if i < mine), default=mine) if at_start else mine
-        return self._enter(target, "first", 1)
+        return self._enter(max((i for i in starts if i < mine), default=mine) if at_start else mine, "first", 1)
 
     def go_to_section(self, number: int) -> bool:
         """The first step of section ``number`` (0-based, in the plan's order)."""
         starts = self.sections()
-        return 0 <= number < len(starts) and self._enter(starts[number][1], "first", 1)
+        return 0 <= number < len(starts) and not self._blocked() and self._enter(starts[number][1], "first", 1)
+
+    def _blocked(self) -> bool:
+        """Waiting for something that will come: a model, a frame's answer, a view's background input."""
+        return bool(self._waiting) or self.state.inference is None or self.presenter.busy
 
     # -- entering a part ---------------------------------------------------------------------------------
     def _enter(self, index: int, target: str, direction: int) -> bool:
         """Show part ``index`` (or the nearest one in ``direction`` that can be shown) at its first / last step."""
+        loaded = self.session.model.name if self.session.model else None
         while 0 <= index < len(self.parts):
-            model = self._model_for(self.parts[index])
+            part = self.parts[index]
+            model = None if part.needs_gt and not self.state.has_ground_truth else \
+                self.models.choose(part, loaded, self.presenter.model)
             if model is not None:
                 break
             index += direction
         else:
             return False
-        part = self.parts[index]
-        self.index, self._target, self._range, self._slide_steps, self._settled = index, target, None, [], False
-        if model and (self.session.model is None or model != self.session.model.name):
-            self._awaiting_model = model
-            self._request_model(model)
+        self.index, self._waiting = index, ""
+        self._reset_part(target)
+        self._entered = True
+        if model and not (loaded and same_model(model, loaded)):
+            from detviewer.gui.worker import ModelRequest
+
+            self._waiting, self._requested = "model", model
+            device = self.session.model.device if self.session.model is not None else "auto"
+            self.session.request_model(ModelRequest(model, "default", "cuda" if device.startswith("cuda") else device))
         self._own_change = True
         try:
             self.state.set_view(part.view)
             for name, value in part.controls.items():
                 self.state.set_control(name, value, part.view)
             if part.point == "object":
-                inference = self.state.inference
-                truth = self.state.ground_truth
+                inference, truth = self.state.inference, self.state.ground_truth
                 point = object_point(truth.as_pair if truth is not None else None,
                                      inference.detections.xyxy if inference is not None else ())
                 self.state.set_point(point, part.view)
@@ -249,56 +267,10 @@ class LiveDeck(QObject):
         self._emit_position()
         return True
 
-    def _model_for(self, part: LivePart) -> str | None:
-        """"" when the loaded model is the one that shows the part, else the model that does (plan_deck's rule over
-        the model loaded when the lecture began, then the plan's models: the first able one, one with the slides'
-        ``prefer`` capability first); None when none can (or the part needs ground truth the frame has not got)."""
-        if part.needs_gt and not self.state.has_ground_truth:
-            return None
-        spec = VIEWS[part.view]
-        prefer = next((s.prefer for s in part.slides if s.prefer), "")
-        able = [(name, model) for name, model in self._candidates() if self._able(spec, part, model)]
-        preferred = [(name, model) for name, model in able if prefer and prefer in (model.capabilities or ())]
-        if not able:
-            return None
-        name = (preferred or able)[0][0]
-        loaded = self.session.model
-        return "" if loaded is not None and name == loaded.name else name
-
-    def _candidates(self) -> list[tuple[str, ModelAbilities]]:
-        from detviewer.detectors.registry import model_info
-
-        found = []
-        for name in dict.fromkeys(self._models):
-            loaded = self.session.model
-            if loaded is not None and name == loaded.name:
-                found.append((name, self.presenter.model))  # what the loaded model really has
-                continue
-            try:
-                found.append((name, ModelAbilities.of(model_info(name), name)))
-            except DetviewerError:
-                continue
-        return found
-
-    @staticmethod
-    def _able(spec: object, part: LivePart, model: ModelAbilities) -> bool:
-        capabilities = model.capabilities or frozenset()
-        return not cannot_show(spec, model) and (not part.needs or part.needs in capabilities)  # type: ignore[arg-type]
-
-    def _request_model(self, name: str) -> None:
-        from detviewer.gui.worker import ModelRequest
-
-        device = self.session.model.device if self.session.model is not None else "auto"
-        self.session.request_model(ModelRequest(name, "default", "cuda" if device.startswith("cuda") else device))
-
-    def _blocked(self) -> bool:
-        """Waiting for something that will come: a model, a frame's answer, a view's background input."""
-        return bool(self._awaiting_model) or self.state.inference is None or self.presenter.busy
-
     # -- settling: the part's step once its frame can be built ---------------------------------------------
     def _settle(self) -> None:
         part = self.part
-        if part is None or self._settled or self._awaiting_model or self.state.view != part.view:
+        if part is None or self._settled or self._waiting or self.state.view != part.view:
             return
         shown = self.presenter.shown
         if shown.view != part.view or shown.frame is None:
@@ -331,6 +303,8 @@ class LiveDeck(QObject):
         self._emit_position()
 
     def _on_shown(self, shown: Shown) -> None:
+        if not self._is_active():
+            return
         if self.part is not None and not self._settled and not self._own_change:
             self._settle()
         if self.part is None or shown.view != self.part.view:  # a view outside the lecture: its own title
@@ -338,31 +312,38 @@ class LiveDeck(QObject):
         elif self._settled:
             self._emit_position()  # the slide's title follows the step
 
-    def _on_result(self, result: object) -> None:
-        model = self.session.model
-        if self._awaiting_model and model is not None and model.name == self._awaiting_model \
-                and getattr(result, "inference", None) is not None:
-            self._awaiting_model = ""
+    def _on_model_ready(self, _loaded: object) -> None:
+        if self._waiting == "model":
+            self._waiting = "result"  # the worker answers the frame on screen again
+
+    def _on_result(self, _result: object) -> None:
+        if self._waiting == "result":  # the new model's answer (or its error) is on screen
+            self._waiting = ""
             self._settle()
 
     def _on_model_failed(self, _message: str) -> None:
-        self._awaiting_model = ""  # the sentence is in the status bar; Next moves on
+        """The model a part needed did not load (the sentence is in the message log): another one draws the part,
+        or the lecture goes on past it."""
+        if self._waiting != "model" or self.part is None:
+            return
+        self._waiting = ""
+        self.models.forget(self._requested)
+        self._enter(self.index, self._target if self._target != "keep" else "first", 1)
 
     def _on_state_event(self, event: StateEvent) -> None:
-        if isinstance(event, InferenceChanged) and self._settled and not self._awaiting_model:
-            # another image or frame (Ctrl+Right): the part's steps are counted again, the step kept where it can be
-            self._target, self._range, self._settled = "keep", None, False
-            self._settle()
+        if not self._is_active() or self.part is None:
             return
-        if isinstance(event, ViewChanged) and not self._own_change and self.part is not None \
-                and event.view != self.part.view:
+        if isinstance(event, InferenceChanged) and self._settled and not self._waiting:
+            # another image or frame (Ctrl+Right): the part's steps are counted again, the step kept where it can be
+            self._reset_part("keep")
+            self._entered = True
+            self._settle()
+        elif isinstance(event, ViewChanged) and not self._own_change and event.view != self.part.view:
             # the user chose another view: the lecture goes on from that view's part
             index = next((i for i, p in enumerate(self.parts) if p.view == event.view), None)
-            if index is not None:
-                self.index, self._target, self._range, self._settled = index, "keep", None, False
-                self._settle()
-            else:
-                self._range, self._settled = None, False
+            self.index = self.index if index is None else index
+            self._reset_part("keep")
+            self._settle()
             self._emit_position()
 
     def _emit_position(self) -> None:
@@ -370,12 +351,6 @@ class LiveDeck(QObject):
         if position is not None:
             self.position_changed.emit(position)
             self.heading_changed.emit(position.section, position.title)
-
-    def set_active(self, on: bool) -> None:
-        """Lecture mode began (the view on screen is adopted) or ended; the section keys work only meanwhile."""
-        self.overview.set_active(on)
-        if on:
-            self.adopt()
 
 
 def routed_step_handlers(handlers: dict[str, Callable[[], None]], is_active: Callable[[], bool],

@@ -4,21 +4,19 @@ and Up / Down move the choice; Esc (lecture mode's) closes it. The keys work onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QWidget
 
 from detviewer.gui.stepping import LECTURE_KEYS
+from detviewer.render.model.lecture_plan import LivePart
 from detviewer.render.model.registry import VIEWS
 
-if TYPE_CHECKING:
-    from detviewer.gui.lecture_deck import LiveDeck
-
-__all__ = ["SectionOverview", "Overlay", "OVERVIEW_TITLE"]
+__all__ = ["SectionOverview", "Overlay", "Deck", "OVERVIEW_TITLE"]
 
 OVERVIEW_TITLE = "Sections (a number or Enter: go there, Esc: close)"
 
@@ -26,7 +24,7 @@ OVERVIEW_TITLE = "Sections (a number or Enter: go there, Esc: close)"
 class Overlay(Protocol):
     """What the overview draws on: lecture mode's LectureOverlay."""
 
-    def show_rows(self, title: str, rows: list[tuple[str, str]], current: int | None = None) -> None: ...
+    def show_rows(self, title: str, rows: Sequence[tuple[str, str]], current: int | None = None) -> None: ...
 
     def hide(self) -> None: ...
 
@@ -35,19 +33,34 @@ class Overlay(Protocol):
     def title(self) -> str: ...
 
 
+class Deck(Protocol):
+    """What the overview reads and jumps: gui.lecture_deck.LiveDeck."""
+
+    parts: tuple[LivePart, ...]
+    index: int
+
+    def sections(self) -> list[tuple[str, int]]: ...
+
+    def next_section(self) -> bool: ...
+
+    def previous_section(self) -> bool: ...
+
+    def go_to_section(self, number: int) -> bool: ...
+
+
 class SectionOverview(QObject):
-    """deck: the LiveDeck it jumps; host: the keys' scope (the window); is_active: lecture mode is on; overlay: a
+    """deck: the live deck it jumps; host: the keys' scope (the window); is_active: lecture mode is on; overlay: a
     callable returning lecture mode's overlay (None before lecture mode exists)."""
 
-    def __init__(self, deck: LiveDeck, host: QWidget, is_active: Callable[[], bool],
-                 overlay: Callable[[], object] | None = None) -> None:
-        super().__init__(deck)
+    def __init__(self, deck: Deck, host: QWidget, is_active: Callable[[], bool],
+                 overlay: Callable[[], Overlay | None] | None = None) -> None:
+        super().__init__(host)
         self.deck, self._is_active, self._overlay = deck, is_active, overlay
         self._choice: int | None = None
         self._keys = self._install_keys(host)
 
     def _panel(self) -> Overlay | None:
-        return self._overlay() if self._overlay is not None else None  # type: ignore[return-value]
+        return self._overlay() if self._overlay is not None else None
 
     @property
     def open(self) -> bool:

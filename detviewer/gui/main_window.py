@@ -134,7 +134,7 @@ class MainWindow(QMainWindow):
             self.canvas.fit, self.lecture.toggle, self.exporter.export_view_dialog, self.exporter.export_nms_dialog,
             self.docks, lambda: choose_lecture_plan(self, self.deck), lambda: self.deck.set_plan_file("")))
         self.deck = LiveDeck(s, self.presenter, self, lambda: self.lecture.active,
-                             lambda: getattr(self.lecture, "overlay", None))
+                             lambda: self.lecture.overlay)
         self.lecture.active_changed.connect(self.deck.set_active)
         self.deck.heading_changed.connect(self.lecture.heading.show_title)
         stage = self.lecture.stage or self.canvas  # the canvas (and the table) in lecture mode

@@ -137,6 +137,7 @@ def test_a_plan_file_chooses_orders_and_skips_sections_and_names_the_models(tmp_
     ('sections = ["nms", "nms"]', "names the section 'nms' twice"),
     ('sections = "nms"', "'sections' must be a list of names in quotes"),
     ('models = ["no-such-model"]', "names the model 'no-such-model', which detviewer does not know"),
+    ('models = []', "names no models"),
     ('sections = [', "is not valid TOML"),
     ('slides = []', "has unknown entries (slides)"),
 ])

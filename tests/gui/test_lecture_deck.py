@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from views_helpers import DEMO_IMAGE
 
-from detviewer.render.model.lecture_plan import LecturePlan, live_parts
+from detviewer.render.model.lecture_plan import LecturePlan, live_parts, part_range
 
 #: what a caption must not say in lecture mode, where the docks are hidden
 HIDDEN_PANEL = re.compile(r"side panel|\bdock\b|View panel|NMS panel|in the window's|Thresholds panel",
@@ -72,13 +72,21 @@ def _where(window) -> tuple[int, str, int]:
     return position.part, position.title, window.presenter.shown.frame.step
 
 
+def _expected_range(window) -> tuple[int, int]:
+    """The part's (first, last) steps from render.model.lecture_plan and the view's own step labels, not the deck's."""
+    part, frame = window.deck.part, window.presenter.shown.frame
+    labels = window.presenter.step_labels(part.view) or []
+    return part_range(part, frame.step_count, lambda i: labels[i] if i < len(labels) else "")
+
+
 def _check_step(window) -> None:
     """What the audience sees: the part's view drawn at a step of its range, its caption, no hidden panel."""
     deck, shown = window.deck, window.presenter.shown
     part, position = deck.part, deck.position()
     where = f"{part.section} / {position.title} / {part.view} step {shown.frame.step}"
     assert shown.view == part.view and shown.frame is not None, where
-    assert position.first <= shown.frame.step <= position.last, where
+    first, last = _expected_range(window)
+    assert (position.first, position.last) == (first, last) and first <= shown.frame.step <= last, where
     caption = window.lecture.bar.caption.text()
     assert caption and caption == shown.frame.caption, where
     assert not HIDDEN_PANEL.search(caption), f"{where}: {caption}"
@@ -96,10 +104,11 @@ def test_next_walks_the_whole_lecture_and_previous_walks_it_back(make_window, qt
     window = _lecture_window(make_window, qtbot)
     deck = window.deck
     assert deck.index == 0 and deck.position().step == 0  # the classic detector's pyramid, its first step
-    forward = []
+    forward, ranges = [], {}
     while True:
         _check_step(window)
         forward.append(_where(window))
+        ranges[deck.index] = _expected_range(window)
         qtbot.keyClick(window, Qt.Key.Key_PageDown)  # a clicker's Next
         _wait_settled(window, qtbot)
         if _where(window) == forward[-1]:
@@ -114,9 +123,10 @@ def test_next_walks_the_whole_lecture_and_previous_walks_it_back(make_window, qt
     for part, _, step in forward:
         by_part.setdefault(part, []).append(step)
     for part, steps in by_part.items():
-        assert steps == list(range(steps[0], steps[-1] + 1)), (deck.parts[part].view, steps)
+        # every step of the part's range, from its first to its last, once
+        assert steps == list(range(ranges[part][0], ranges[part][1] + 1)), (deck.parts[part].view, steps)
         if deck.parts[part].from_start:
-            assert steps[0] == 0, deck.parts[part].view  # a view always opens at its first step
+            assert steps[0] == 0, deck.parts[part].view  # a view's first part opens at its first step
     assert {"classic-pyramid", "nms", "anchors", "default-boxes", "grid", "map"} <= {deck.parts[p].view
                                                                                    for p in by_part}
 
@@ -222,3 +232,70 @@ def test_view_lecture_plan_takes_a_plan_file_remembers_it_and_refuses_a_bad_one(
     assert second.deck.plan.source == str(plan) and second.deck.parts[0].section == "mAP"
     window.actions_.whole_lecture.trigger()
     assert window.deck.plan.sections == LecturePlan().sections
+
+
+@pytest.mark.slow
+def test_outside_lecture_mode_the_deck_moves_nothing_and_its_keys_are_the_widgets(make_window, qtbot):
+    window = _lecture_window(make_window, qtbot, LecturePlan(sections=("sliding-windows", "rcnn")))
+    assert window.deck.part.view == "sliding-window"
+    for _ in range(20):  # to Selective Search, whose first part shows only its first step
+        if window.deck.part.view == "selective-search":
+            break
+        qtbot.keyClick(window, Qt.Key.Key_PageDown)
+        _wait_settled(window, qtbot)
+    assert window.deck.part.view == "selective-search" and window.deck.position().last == 0
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert not window.lecture.active and window.deck.part is None
+    window.state.set_view("selective-search")
+    window.state.set_step(1)  # the crop-and-warp step, outside the lecture part's range
+    qtbot.waitUntil(lambda: window.presenter.shown.frame is not None and window.presenter.shown.frame.step == 1,
+                    timeout=60000)
+    window.state.set_view("detections")
+    window.state.set_view("selective-search")
+    assert window.state.step_position()[0] == 1, "the deck left the user's step alone"
+    index = window.deck.index
+    qtbot.keyClick(window, Qt.Key.Key_Down)  # a section key outside lecture mode: nothing
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert window.deck.index == index and not window.lecture.overlay.isVisible()
+
+
+def _broken_load(info, weights, device, progress):  # the registry's loader signature
+    raise RuntimeError("this test model never loads")
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_to_load_is_passed_over_and_next_keeps_working(make_window, qtbot):
+    from detviewer.detectors.registry import ModelInfo, register_model, unregister_model
+
+    register_model(ModelInfo("broken-grid", "a YOLO grid model that fails to load", frozenset({"grid"}), "shipped",
+                             "test_lecture_deck:_broken_load"))
+    try:
+        window = _lecture_window(make_window, qtbot, LecturePlan(sections=("nms", "yolo"),
+                                                                 models=("broken-grid", "demo-yolo")))
+        qtbot.keyClick(window, Qt.Key.Key_Down)  # YOLO: broken-grid is asked first, fails, demo-yolo draws it
+        _wait_settled(window, qtbot)
+        assert window.deck.part.section == "YOLO" and window.session.model.name == "demo-yolo"
+        assert any("this test model never loads" in m.text for m in window.messages.messages)
+        qtbot.keyClick(window, Qt.Key.Key_PageDown)
+        _wait_settled(window, qtbot)
+        assert window.presenter.shown.frame.step == 1
+        _check_step(window)
+    finally:
+        unregister_model("broken-grid")
+
+
+@pytest.mark.slow
+def test_a_plan_nothing_of_which_can_be_shown_says_so(make_window, qtbot):
+    from detviewer.gui.worker import ModelRequest, _registry_loader
+
+    window = make_window(loader=_registry_loader, load=False)
+    with qtbot.waitSignal(window.model_ready, timeout=60000):
+        window.request_model(ModelRequest("demo-frcnn", "default", "cpu"))
+    photo = DEMO_IMAGE.parents[1] / "photos" / "astronaut.png"  # no ground truth: mAP cannot be shown
+    with qtbot.waitSignal(window.result_shown, timeout=60000, check_params_cb=lambda r: r.inference is not None):
+        window.open_paths([str(photo)])
+    window.deck.set_plan(LecturePlan(sections=("map",)))
+    window.lecture.enter(full_screen=False)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert window.deck.part is None and window.session.model.name == "demo-frcnn"
+    assert "Nothing in this lecture plan can be shown" in window.lecture.heading.plain_text()

@@ -103,6 +103,8 @@ def load_plan(path: str | Path) -> LecturePlan:
     if not keys:
         raise DetviewerError(f"The lecture plan {path} has no sections.")
     models = _names(data, "models", path) if "models" in data else DEFAULT_MODELS
+    if not models:
+        raise DetviewerError(f"The lecture plan {path} names no models; leave 'models' out for the default ones.")
     for name in models:
         if not is_onnx_path(name):
             try:
@@ -167,8 +169,10 @@ class LivePart:
         return next((s.point for s in self.slides if s.point is not None), None)
 
 
-def _key(slide: DeckSlide) -> tuple[str, tuple[tuple[str, Any], ...]]:
-    return slide.view, tuple(sorted(slide.controls.items()))
+def _key(slide: DeckSlide) -> tuple[str, tuple[tuple[str, Any], ...], str]:
+    """Slides of one view with the same controls and the same capability need are one view's visits (a slide that
+    needs another capability, e.g. HOG's SVM margins, is drawn by another model: its own view)."""
+    return slide.view, tuple(sorted(slide.controls.items())), slide.needs
 
 
 def live_parts(deck: Sequence[DeckSlide]) -> tuple[LivePart, ...]:
