@@ -7,7 +7,8 @@ import argparse
 from detviewer.detectors.registry import ModelInfo, available_models
 
 _SHOWS = {"anchors": "anchors", "proposals": "RPN proposals", "default_boxes": "default boxes", "grid": "grid cells",
-          "yolo_cells": "stride level and cell of each box", "classic": "image pyramid, raw windows, grouping"}
+          "yolo_cells": "stride level and cell of each box", "classic": "image pyramid, raw windows, grouping",
+          "svm_margins": "a linear SVM's margin for every window"}
 
 
 def build_parser() -> argparse.ArgumentParser:

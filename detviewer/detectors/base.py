@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 ProgressCallback = Callable[["float | None", str], None]
 
 #: What a detector can show besides detections.
-CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells", "classic")
+CAPABILITIES = ("anchors", "proposals", "default_boxes", "grid", "yolo_cells", "classic", "svm_margins")
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,12 @@ def test_argparse_usage_errors_return_2_instead_of_raising(capsys):
     assert main(["detect"]) == 2
     assert "usage: detviewer detect" in capsys.readouterr().err
     assert main(["eval", "--help"]) == 0
+
+
+def test_every_registered_capability_is_declared_and_described():
+    from detviewer.cli.models_cmd import _SHOWS
+    from detviewer.detectors.base import CAPABILITIES
+    from detviewer.detectors.registry import available_models
+
+    used = set().union(*(info.capabilities for info in available_models()))
+    assert used <= set(CAPABILITIES) and set(CAPABILITIES) <= set(_SHOWS)
