@@ -12,6 +12,7 @@ import os
 import stat
 
 from detviewer.errors import ImageLoadError
+from detviewer.io.limits import NotRegularFile, open_regular
 
 __all__ = ["MAX_FILE_BYTES", "content_hash"]
 
@@ -27,30 +28,24 @@ def content_hash(path: str | os.PathLike[str], length: int = 24, max_bytes: int 
     ``max_bytes`` or cannot be read.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open_regular(path) as (fh, info):
+            if info.st_size > max_bytes:
+                raise ImageLoadError(f"{path} could not be read: it is {info.st_size:,} bytes, more than the "
+                                     f"{max_bytes:,}-byte limit.")
+            digest, left = hashlib.sha256(), info.st_size
+            while left > 0:
+                block = fh.read(min(_CHUNK, left))
+                if not block:
+                    break
+                digest.update(block)
+                left -= len(block)
+            return digest.hexdigest()[:length]
     except FileNotFoundError:
         raise ImageLoadError(f"{path} could not be read: the file does not exist.") from None
     except IsADirectoryError:
         raise ImageLoadError(f"{path} could not be read: it is a folder, not a file.") from None
+    except NotRegularFile as exc:
+        kind = "a folder" if stat.S_ISDIR(exc.mode) else "a device, pipe or socket"
+        raise ImageLoadError(f"{path} could not be read: it is {kind}, not a regular file.") from None
     except OSError as exc:
         raise ImageLoadError(f"{path} could not be read: {exc.strerror or exc}.") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-            raise ImageLoadError(f"{path} could not be read: it is {kind}, not a regular file.")
-        if info.st_size > max_bytes:
-            raise ImageLoadError(f"{path} could not be read: it is {info.st_size:,} bytes, more than the "
-                                 f"{max_bytes:,}-byte limit.")
-        digest, left = hashlib.sha256(), info.st_size
-        while left > 0:
-            block = os.read(fd, min(_CHUNK, left))
-            if not block:
-                break
-            digest.update(block)
-            left -= len(block)
-        return digest.hexdigest()[:length]
-    except OSError as exc:
-        raise ImageLoadError(f"{path} could not be read: {exc.strerror or exc}.") from None
-    finally:
-        os.close(fd)

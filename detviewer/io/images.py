@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from detviewer.errors import ImageLoadError, first_line
-from detviewer.io.limits import not_regular_reason
+from detviewer.io.limits import NotRegularFile, not_regular_reason, open_regular
 from detviewer.io.sniff import is_text
 
 __all__ = ["IMAGE_EXTENSIONS", "MAX_PIXELS", "load_image", "check_image_file", "list_images", "is_image_path"]
@@ -77,11 +77,7 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
     # Keep the project-wide guarantee even if some other module flipped it.
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
-        # O_NONBLOCK: opening a pipe with no writer must not wait forever; it is refused just below
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            _refuse_non_regular(path, info.st_mode)
+        with open_regular(path) as (fh, info):  # a pipe, a device or a folder is refused before a byte is read
             if info.st_size == 0:
                 raise _error(path, "the file is empty")
             image = _open_checked(path, fh)
@@ -100,6 +96,9 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise _error(path, "the file does not exist") from None
     except IsADirectoryError:
         raise _error(path, "it is a folder, not an image file") from None
+    except NotRegularFile as exc:
+        _refuse_non_regular(path, exc.mode)  # its sentence
+        raise
     except PermissionError:
         if path.is_dir():  # Windows reports opening a folder as permission denied
             raise _error(path, "it is a folder, not an image file") from None

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from detviewer.errors import AnnotationError
 
 __all__ = ["MAX_CLASSES", "MAX_JSON_BYTES", "MAX_TEXT_BYTES", "check_class_count", "read_regular", "decode_text",
-           "is_regular_file", "not_regular_reason"]
+           "is_regular_file", "not_regular_reason", "open_regular", "NotRegularFile"]
 
 #: The most classes a dataset may name.
 MAX_CLASSES = 10_000
@@ -54,34 +57,50 @@ def is_regular_file(path: str | os.PathLike) -> bool:
         return False
 
 
+class NotRegularFile(OSError):
+    """:func:`open_regular` found something other than a regular file; ``mode`` is its st_mode."""
+
+    def __init__(self, path: str | os.PathLike, mode: int) -> None:
+        super().__init__(f"{path} {not_regular_reason(mode)}")
+        self.mode = mode
+
+
+@contextmanager
+def open_regular(path: str | os.PathLike) -> Iterator[tuple[BinaryIO, os.stat_result]]:
+    """(binary file, its stat) of the regular file at ``path``, opened without blocking (a pipe with no writer
+    would wait forever) and checked before a byte is read; NotRegularFile for a folder, a device, a pipe or a
+    socket. os.open's own errors (FileNotFoundError, PermissionError…) pass through for the caller to word."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(info.st_mode):  # before fdopen, which refuses a folder with its own error
+        os.close(fd)
+        raise NotRegularFile(path, info.st_mode)
+    with os.fdopen(fd, "rb") as fh:
+        yield fh, info
+
+
 def read_regular(path: str | os.PathLike, limit: int, what: str = "file") -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them; AnnotationError (one sentence)
     for a missing or unreadable file, a folder, a device, a pipe, a socket, or a file over ``limit``."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except FileNotFoundError:
-        raise AnnotationError(f"{path}: file not found.") from None
-    except IsADirectoryError:
-        raise AnnotationError(f"{path} is a folder, not a {what}.") from None
-    except OSError as exc:
-        raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
-    try:
-        reason = not_regular_reason(os.fstat(fd).st_mode)  # before fdopen, which refuses a folder with its own error
-    except OSError:
-        reason = None
-    if reason is not None:
-        os.close(fd)
-        raise AnnotationError(f"{path} {reason}; a {what} must be one.")
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            info = os.fstat(fd)
+        with open_regular(path) as (fh, info):
             if info.st_size > limit:
                 raise AnnotationError(f"{path} is {_mib(info.st_size)}, more than the {_mib(limit)} detviewer reads "
                                       f"from a {what}.")
             data = fh.read(limit + 1)
-        except OSError as exc:
-            raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: file not found.") from None
+    except IsADirectoryError:
+        raise AnnotationError(f"{path} is a folder, not a {what}.") from None
+    except NotRegularFile as exc:
+        raise AnnotationError(f"{exc}; a {what} must be one.") from None
+    except OSError as exc:
+        raise AnnotationError(f"{path} could not be read: {exc.strerror or exc}.") from None
     if len(data) > limit:  # a file that grew, or one whose size the filesystem does not report (/proc)
         raise AnnotationError(f"{path} holds more than the {_mib(limit)} detviewer reads from a {what}.")
     return data
