@@ -18,7 +18,7 @@ display threshold plays no part: a protocol's floor is the only one a dataset ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from detviewer.detectors.base import Detector, EvaluationSettings
 from detviewer.errors import DetviewerError
@@ -28,54 +28,40 @@ __all__ = ["Protocol", "PROTOCOLS", "protocol_for", "get_protocol"]
 
 @dataclass(frozen=True)
 class Protocol:
-    """One evaluation protocol. ``name`` is what a stored run is keyed by (``core.run_info.RunInfo.protocol``).
-
-    score_floor / nms_iou / max_detections: None keeps the model's own; multi_label: every class above the floor
-    is a candidate (Ultralytics' val); letterbox: "val" | "predict" | None (the model's own resize);
-    clip: clip boxes to the image; description: one line for the report.
-    """
+    """One evaluation protocol. ``name`` is what a stored run is keyed by (``core.run_info.RunInfo.protocol``);
+    description: one line for the report; settings: the thresholds ``Detector.evaluating`` applies (None keeps the
+    model's own: see detectors.base.EvaluationSettings)."""
 
     name: str
     description: str
-    score_floor: float | None = None
-    nms_iou: float | None = None
-    max_detections: int | None = None
-    multi_label: bool | None = None
-    letterbox: str | None = None
-    clip: bool | None = None
-
-    @property
-    def settings(self) -> EvaluationSettings:
-        """What ``Detector.evaluating`` applies."""
-        return EvaluationSettings(self.score_floor, self.nms_iou, self.max_detections, self.multi_label,
-                                  self.letterbox, self.clip)
+    settings: EvaluationSettings = EvaluationSettings()
 
     def summary(self, detector: Detector | None = None) -> str:
         """One line: ``protocol NAME: DESCRIPTION (score > F, NMS IoU I, at most N per image)``, the model's
         own values filled in from ``detector.nms`` where the protocol keeps them."""
-        nms = getattr(detector, "nms", None)
-        floor = self.score_floor if self.score_floor is not None else getattr(nms, "score_threshold", None)
-        iou = self.nms_iou if self.nms_iou is not None else getattr(nms, "iou_threshold", None)
-        top = self.max_detections if self.max_detections is not None else getattr(nms, "max_detections", None)
+        nms, own = getattr(detector, "nms", None), self.settings
+        floor = own.score_floor if own.score_floor is not None else getattr(nms, "score_threshold", None)
+        iou = own.nms_iou if own.nms_iou is not None else getattr(nms, "iou_threshold", None)
+        top = own.max_detections if own.max_detections is not None else getattr(nms, "max_detections", None)
         parts = [f"score > {floor:g}" if floor is not None else "the model's score floor",
                  f"NMS IoU {iou:g}" if iou is not None else "the model's NMS",
                  f"at most {top} per image" if top is not None else "no detection limit"]
-        if self.multi_label:
+        if own.multi_label:
             parts.append("multi-label")
         return f"protocol {self.name}: {self.description} ({', '.join(parts)})"
 
     def as_dict(self, detector: Detector | None = None) -> dict[str, object]:
         """The protocol for --json: its fields and the summary line."""
-        return {"name": self.name, "description": self.description, "score_floor": self.score_floor,
-                "nms_iou": self.nms_iou, "max_detections": self.max_detections, "multi_label": self.multi_label,
-                "letterbox": self.letterbox, "clip": self.clip, "summary": self.summary(detector)}
+        return {"name": self.name, "description": self.description, **asdict(self.settings),
+                "summary": self.summary(detector)}
 
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("ultralytics-val", "as Ultralytics' yolo val runs an export (conf 0.001, multi-label, IoU 0.7, "
-             "max_det 300, val's letterbox, unclipped boxes)", 0.001, 0.7, 300, True, "val", False),
+             "max_det 300, val's letterbox, unclipped boxes)", EvaluationSettings(0.001, 0.7, 300, True, "val", False)),
     Protocol("ultralytics-predict", "as Ultralytics' yolo predict runs an export (conf 0.25, best class, IoU 0.7, "
-             "max_det 300): fewer low-scoring boxes, lower AP than yolo val", 0.25, 0.7, 300, False, "predict", True),
+             "max_det 300): fewer low-scoring boxes, lower AP than yolo val",
+             EvaluationSettings(0.25, 0.7, 300, False, "predict", True)),
     Protocol("torchvision-reference", "as torchvision's reference evaluation runs the model (its own "
              "box_score_thresh, NMS and detections_per_img)"),
     Protocol("detviewer-demo", "the demo model's own thresholds, evaluated as torchvision's reference does"),

@@ -66,7 +66,7 @@ def test_each_framework_gets_its_own_protocol(scored_export):
 
     tv = TorchvisionDetector(load_demo_detector("demo-ssd", "none").model, name="ssd", class_names=("bg", "a"))
     assert protocol_for(tv).name == "torchvision-reference"
-    val = PROTOCOLS["ultralytics-val"]
+    val = PROTOCOLS["ultralytics-val"].settings
     assert (val.score_floor, val.nms_iou, val.max_detections, val.multi_label, val.letterbox, val.clip) == (
         0.001, 0.7, 300, True, "val", False)
     with pytest.raises(DetviewerError, match="unknown protocol 'yolo'; choose one of ultralytics-val"):
