@@ -23,7 +23,7 @@ from detviewer.render.model.nms_layers import candidate_label
 from detviewer.render.model.pipeline import ModelAbilities, build, cannot_show
 from detviewer.render.model.primitives import ViewFrame
 from detviewer.render.model.registry import VIEWS
-from detviewer.render.model.spec import ViewRequest, ViewSpec
+from detviewer.render.model.spec import Prepare, ViewRequest, ViewSpec
 from detviewer.state.viewer_state import ViewerState
 
 if TYPE_CHECKING:
@@ -133,13 +133,9 @@ class ViewPresenter(QObject):
         request = self.request(view)
         if request is None or self.cannot_show(spec, request.inference.model_name):
             return None
-        if spec.prepare is not None:
-            job = spec.prepare(request)
-            if job is not None:
-                done = self._prepared.get(request.inference, {})
-                if job.key not in done:
-                    return None
-                request = replace(request, prepared=done[job.key])
+        request, _missing = self._with_cached_input(spec, request)
+        if request is None:
+            return None
         try:
             count = max(1, int(spec.step_count(request)))
             return [build(spec, replace(request, step=i), self.model).step_label for i in range(count)]
@@ -193,18 +189,24 @@ class ViewPresenter(QObject):
         self._show(Shown(spec.name, None, "Building the anchors…"), waiting=True)
         return False
 
+    def _with_cached_input(self, spec: ViewSpec, request: ViewRequest) -> tuple[ViewRequest | None, Prepare | None]:
+        """(``request`` with the view's background input, None) when the view needs none or it is computed; else
+        (None, the job that computes it)."""
+        prepare = spec.prepare(request) if spec.prepare is not None else None
+        if prepare is None:
+            return request, None
+        done = self._prepared.get(request.inference, {})
+        if prepare.key in done:
+            return replace(request, prepared=done[prepare.key]), None
+        return None, prepare
+
     def _with_prepared(self, spec: ViewSpec, request: ViewRequest) -> ViewRequest | None:
         if not self._anchors_ready(spec, request):
             return None
-        if spec.prepare is None:
-            return request
-        prepare = spec.prepare(request)
+        ready, prepare = self._with_cached_input(spec, request)
         if prepare is None:
-            return request
+            return ready
         inference = request.inference
-        done = self._prepared.setdefault(inference, {})
-        if prepare.key in done:
-            return replace(request, prepared=done[prepare.key])
         pending = (id(inference), prepare.key)
         if pending not in self._pending:
             self._pending.add(pending)
